@@ -1,0 +1,138 @@
+//! Finding an adapter, opening a device, and noticing when it is lost.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum GpuError {
+    #[error("WebGPU not available in this browser")]
+    NotInBrowser,
+    #[error("no GPU adapter found: {0}")]
+    NoAdapter(String),
+    #[error("the GPU adapter refused a device: {0}")]
+    RequestDevice(String),
+    #[error("reading results back from the GPU failed: {0}")]
+    Readback(String),
+    #[error("the GPU device was lost: {0}")]
+    DeviceLost(String),
+    #[error("the GPU computed a wrong result in its self-test: {0}")]
+    SelfTest(String),
+}
+
+/// What the user is told about the adapter in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.name.is_empty() { "unnamed adapter" } else { &self.name };
+        write!(f, "{name} ({}", self.backend)?;
+        if !self.device_type.is_empty() {
+            write!(f, ", {}", self.device_type)?;
+        }
+        if !self.driver.is_empty() {
+            write!(f, ", {}", self.driver)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A device and queue, with what the app needs to know about them.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter: AdapterSummary,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl GpuContext {
+    /// Asks wgpu for an adapter (any kind: a software one counts, it computes correctly) and opens a
+    /// device with that adapter's own limits, so large layers get the storage buffers they need.
+    pub async fn request() -> Result<Self, GpuError> {
+        #[cfg(target_arch = "wasm32")]
+        let instance = {
+            if !browser_has_webgpu() {
+                return Err(GpuError::NotInBrowser);
+            }
+            wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends: wgpu::Backends::BROWSER_WEBGPU,
+                ..wgpu::InstanceDescriptor::new_without_display_handle()
+            })
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+
+        let options = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            ..Default::default()
+        };
+        let adapter = instance.request_adapter(&options).await.map_err(|e| {
+            #[cfg(target_arch = "wasm32")]
+            return GpuError::NotInBrowser.with_detail(e);
+            #[cfg(not(target_arch = "wasm32"))]
+            GpuError::NoAdapter(e.to_string())
+        })?;
+        let info = adapter.get_info();
+        let adapter_summary = AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: info.driver.clone(),
+        };
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("metaplastic"),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) = adapter.request_device(&desc).await.map_err(|e| GpuError::RequestDevice(e.to_string()))?;
+        let lost = Arc::new(Mutex::new(None));
+        let flag = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut slot) = flag.lock() {
+                *slot = Some(format!("{reason:?}: {message}"));
+            }
+        });
+        Ok(Self { device, queue, adapter: adapter_summary, lost })
+    }
+
+    /// `Err` once the device is gone (driver reset, tab in background too long, `destroy()`).
+    /// Callers check this between steps and fall back to the CPU with the state they hold.
+    pub fn check_alive(&self) -> Result<(), GpuError> {
+        match self.lost.lock().ok().and_then(|slot| slot.clone()) {
+            Some(reason) => Err(GpuError::DeviceLost(reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks natively until submitted work is done; in the browser the event loop does this.
+    pub fn wait(&self) -> Result<(), GpuError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl GpuError {
+    fn with_detail(self, detail: impl fmt::Display) -> Self {
+        log::info!("no WebGPU adapter: {detail}");
+        self
+    }
+}
+
+/// `navigator.gpu` exists only where the browser offers WebGPU; wgpu would otherwise fall through
+/// to a backend this build does not have and report a less helpful error.
+#[cfg(target_arch = "wasm32")]
+fn browser_has_webgpu() -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    js_sys::Reflect::get(&window.navigator(), &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
+}

@@ -1,0 +1,72 @@
+//! A flat f32 buffer on the GPU, and the one way data comes back from it.
+
+use super::context::{GpuContext, GpuError};
+use wgpu::util::DeviceExt;
+
+pub struct GpuTensor {
+    pub buffer: wgpu::Buffer,
+    pub len: usize,
+}
+
+const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+impl GpuTensor {
+    pub fn from_slice(ctx: &GpuContext, data: &[f32]) -> Self {
+        let buffer = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents: bytemuck::cast_slice(data),
+            usage: USAGE,
+        });
+        Self { buffer, len: data.len() }
+    }
+
+    pub fn zeros(ctx: &GpuContext, len: usize) -> Self {
+        // wgpu zero-initialises new buffers; a zero-sized binding is invalid, so round up to one.
+        let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: (len.max(1) * 4) as u64,
+            usage: USAGE,
+            mapped_at_creation: false,
+        });
+        Self { buffer, len }
+    }
+
+    pub fn write(&self, ctx: &GpuContext, data: &[f32]) {
+        assert_eq!(data.len(), self.len, "write must cover the whole tensor");
+        ctx.queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+    }
+
+    /// Copies the tensor to a staging buffer and waits for the map without blocking the browser's
+    /// thread: the map callback completes a channel that this future awaits.
+    pub async fn read(&self, ctx: &GpuContext) -> Result<Vec<f32>, GpuError> {
+        ctx.check_alive()?;
+        let size = (self.len * 4) as u64;
+        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: size.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, size);
+        ctx.queue.submit([encoder.finish()]);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let slice = staging.slice(..size);
+        slice.map_async(wgpu::MapMode::Read, move |result| {
+            let _ = tx.send(result);
+        });
+        ctx.wait()?;
+        rx.await
+            .map_err(|_| GpuError::Readback("the map callback never ran".into()))?
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        ctx.check_alive()?;
+        let data = {
+            let view = slice.get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?;
+            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(data)
+    }
+}

@@ -1,0 +1,17 @@
+//! Standard and metaplastic learning, side by side.
+//!
+//! The crate is laid out by layer, so the architecture reads off the tree:
+//!
+//! - [`data`]: MNIST / Fashion-MNIST as IDX files, decoded incrementally from gzip, kept as `u8`.
+//! - [`cpu`]: the reference implementation of every operation, in plain Rust. It is what the GPU is
+//!   tested against and what runs where WebGPU is missing.
+//! - [`gpu`]: the wgpu backend, one Rust file per WGSL file in `shaders/`.
+//! - `web` (wasm32 only): the browser app, the only place that knows about the DOM.
+//! - `src/main.rs` + `src/cli/`: the native command-line tool `metaplastic`.
+
+pub mod cpu;
+pub mod data;
+pub mod gpu;
+
+#[cfg(target_arch = "wasm32")]
+mod web;

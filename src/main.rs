@@ -1,0 +1,6 @@
+//! `metaplastic`: the native command-line tool.
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

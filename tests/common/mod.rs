@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use metaplastic::gpu::GpuContext;
+use std::io::Write;
+
+/// An IDX images file: magic 2051, count, rows, cols, pixels.
+pub fn idx_images(count: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for word in [2051, count, rows, cols] {
+        out.extend_from_slice(&u32::to_be_bytes(word));
+    }
+    out.extend_from_slice(pixels);
+    out
+}
+
+/// An IDX labels file: magic 2049, count, labels.
+pub fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for word in [2049, labels.len() as u32] {
+        out.extend_from_slice(&u32::to_be_bytes(word));
+    }
+    out.extend_from_slice(labels);
+    out
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+/// `n` deterministic 28x28 images and labels 0..10.
+pub fn synthetic_split(n: usize, seed: u8) -> (Vec<u8>, Vec<u8>) {
+    // Noisy like real images, so gzip cannot fold the whole file into one early block.
+    let pixels = (0..n * 784).map(|i| ((i as u64 + seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8).collect();
+    let labels = (0..n).map(|i| ((i + seed as usize) % 10) as u8).collect();
+    (pixels, labels)
+}
+
+/// The GPU for parity tests: whatever adapter wgpu finds (llvmpipe on a machine without a GPU).
+/// Under CI a missing adapter is a failure, never a skip; elsewhere the test says why it skipped.
+pub fn gpu() -> Option<GpuContext> {
+    match pollster::block_on(GpuContext::request()) {
+        Ok(ctx) => Some(ctx),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but no GPU adapter: {e}. Install mesa-vulkan-drivers (scripts/setup.sh does).")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no GPU adapter ({e}); set CI=true to make this a failure");
+            None
+        }
+    }
+}
+
+/// Deterministic pseudo-random values in [-1, 1) for parity inputs.
+pub fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
