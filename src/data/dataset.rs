@@ -179,6 +179,16 @@ impl SplitBuilder {
         }
     }
 
+    /// Starts one file again from its first byte, keeping the other: after corrupt data, the
+    /// decoded prefix of that file cannot be trusted, but its partner can.
+    pub fn restart(&mut self, kind: IdxKind) {
+        let fresh = IdxDecoder::gzip(kind, NUM_CLASSES as u8);
+        match kind {
+            IdxKind::Images => self.images = fresh,
+            IdxKind::Labels => self.labels = fresh,
+        }
+    }
+
     /// The number of examples the header promises, once both headers are in.
     pub fn expected(&self) -> Option<usize> {
         Some(self.images.header()?.count.min(self.labels.header()?.count))

@@ -225,19 +225,25 @@ impl IdxDecoder {
         Ok(())
     }
 
-    /// Ends the file: everything the header promised must have arrived, and a gzip stream must
-    /// have ended with a matching checksum.
-    pub fn finish(self) -> Result<(IdxHeader, Vec<u8>), IdxError> {
+    /// Checks that the file is complete: everything the header promised has arrived, and a gzip
+    /// stream has ended with a matching checksum.
+    pub fn check_complete(&self) -> Result<(), IdxError> {
         let Some(header) = self.header else {
             return Err(IdxError::Truncated { expected: self.kind.header_len(), got: self.head.len() });
         };
         if self.data.len() < header.payload_len() {
             return Err(IdxError::Truncated { expected: header.payload_len(), got: self.data.len() });
         }
-        if let Some(gzip) = &self.gzip {
-            gzip.finish()?;
+        match &self.gzip {
+            Some(gzip) => Ok(gzip.finish()?),
+            None => Ok(()),
         }
-        Ok((header, self.data))
+    }
+
+    /// Ends the file, returning its header and payload once [`Self::check_complete`] passes.
+    pub fn finish(self) -> Result<(IdxHeader, Vec<u8>), IdxError> {
+        self.check_complete()?;
+        Ok((self.header.expect("checked complete"), self.data))
     }
 
     /// Decodes a whole file at once.
