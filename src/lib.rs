@@ -5,6 +5,7 @@
 //! - [`data`]: MNIST / Fashion-MNIST as IDX files, decoded incrementally from gzip, kept as `u8`.
 //! - [`cpu`]: the reference implementation of every operation, in plain Rust. It is what the GPU is
 //!   tested against and what runs where WebGPU is missing.
+//! - [`model`]: network definitions and the trainer interface both backends implement.
 //! - [`gpu`]: the wgpu backend, one Rust file per WGSL file in `shaders/`.
 //! - `web` (wasm32 only): the browser app, the only place that knows about the DOM.
 //! - `src/main.rs` + `src/cli/`: the native command-line tool `metaplastic`.
@@ -12,6 +13,7 @@
 pub mod cpu;
 pub mod data;
 pub mod gpu;
+pub mod model;
 
 #[cfg(target_arch = "wasm32")]
 mod web;

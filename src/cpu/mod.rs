@@ -2,7 +2,13 @@
 //! The GPU kernels in [`crate::gpu`] are tested against these functions, and the browser falls back
 //! to them where WebGPU is missing.
 
+pub mod batchnorm;
+pub mod bnn;
+pub mod ewc;
 pub mod matmul;
+pub mod metaplastic_adam;
+pub mod sign;
+pub mod softmax_ce;
 
 /// `|x - y| <= atol + rtol * |y|`, elementwise: the tolerance every parity test states.
 pub fn max_violation(x: &[f32], y: &[f32], atol: f32, rtol: f32) -> Option<(usize, f32, f32)> {

@@ -1,0 +1,64 @@
+//! Metaplastic Adam (Laborieux, Ernoult, Hirtzlin, Querlioz, Nat. Commun. 12:2549, 2021, Eq. 1 and
+//! Methods; ALGORITHMS.md §1). GPU version: `shaders/metaplastic_adam.wgsl`.
+//!
+//! ```text
+//! g  = grad + wd * Wh
+//! m1 = b1*m1 + (1-b1)*g ;  m2 = b2*m2 + (1-b2)*g*g
+//! if sign(Wh) * m1 > 0:          # the step -lr*m1/... would shrink |Wh|, towards a sign flip
+//!     m1_used = m1 * (1 - tanh(m * |Wh|)^2)
+//! else:
+//!     m1_used = m1
+//! Wh -= lr * (m1_used / (1-b1^t)) / (sqrt(m2 / (1-b2^t)) + eps)
+//! ```
+//! `m = 0` makes the factor 1: plain Adam, the standard binarized network. Updates that grow |Wh|
+//! are never attenuated, so hidden weights that matter keep growing and become hard to flip.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Hyper-parameters of one update, laid out as the WGSL uniform `Hyper`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct AdamHyper {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    /// The metaplasticity `m`; 0 for plain Adam.
+    pub meta: f32,
+    /// `1 - beta1^t` and `1 - beta2^t` for this step `t` (from 1).
+    pub bias1: f32,
+    pub bias2: f32,
+}
+
+impl AdamHyper {
+    /// The authors' values: lr 0.005, b1 0.9, b2 0.999, eps 1e-8.
+    pub fn new(lr: f32, meta: f32, weight_decay: f32) -> Self {
+        Self { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay, meta, bias1: 0.0, bias2: 0.0 }
+    }
+
+    /// The same hyper-parameters at step `t` (1 for the first update after a reset).
+    pub fn at_step(mut self, t: u32) -> Self {
+        self.bias1 = 1.0 - self.beta1.powi(t as i32);
+        self.bias2 = 1.0 - self.beta2.powi(t as i32);
+        self
+    }
+}
+
+/// The consolidation factor `1 - tanh^2(m |Wh|)`: 1 for a new weight, towards 0 as |Wh| grows.
+pub fn consolidation(meta: f32, wh: f32) -> f32 {
+    let t = (meta * wh.abs()).tanh();
+    1.0 - t * t
+}
+
+/// One metaplastic Adam update of every element of `w`.
+pub fn metaplastic_adam(w: &mut [f32], grad: &[f32], m1: &mut [f32], m2: &mut [f32], h: &AdamHyper) {
+    for i in 0..w.len() {
+        let g = grad[i] + h.weight_decay * w[i];
+        m1[i] = h.beta1 * m1[i] + (1.0 - h.beta1) * g;
+        m2[i] = h.beta2 * m2[i] + (1.0 - h.beta2) * g * g;
+        let shrinks = w[i].signum() * m1[i] > 0.0;
+        let m1_used = if shrinks { m1[i] * consolidation(h.meta, w[i]) } else { m1[i] };
+        w[i] -= h.lr * (m1_used / h.bias1) / ((m2[i] / h.bias2).sqrt() + h.eps);
+    }
+}

@@ -1,0 +1,134 @@
+//! The binarized network of Laborieux et al. (2021): 784-H-H-10, binary weights `sign(Wh)`, no
+//! biases, BatchNorm after every linear layer, sign activations with the straight-through
+//! gradient, softmax cross-entropy, and metaplastic Adam on the hidden weights `Wh`.
+
+use super::{BatchStats, TrainError};
+use crate::cpu::metaplastic_adam::AdamHyper;
+use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+pub const LAYERS: usize = 3;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BnnConfig {
+    pub hidden: usize,
+    /// Metaplasticity `m` per linear layer; all zero is the standard binarized network.
+    pub meta: [f32; LAYERS],
+    pub lr: f32,
+    pub weight_decay: f32,
+    pub batch: usize,
+    /// EWC strength; 0 switches EWC off.
+    pub ewc_lambda: f32,
+}
+
+impl BnnConfig {
+    /// The authors' permuted-MNIST settings with hidden width `hidden` and metaplasticity `meta`.
+    pub fn paper(hidden: usize, meta: f32) -> Self {
+        Self { hidden, meta: [meta; LAYERS], lr: 0.005, weight_decay: 1e-7, batch: 100, ewc_lambda: 0.0 }
+    }
+
+    pub fn sizes(&self) -> [usize; LAYERS + 1] {
+        [IMAGE_PIXELS, self.hidden, self.hidden, NUM_CLASSES]
+    }
+
+    /// Refuses settings the app and the tool cannot train with, saying which and why.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |msg: String| Err(TrainError::Config(msg));
+        if !(8..=4096).contains(&self.hidden) {
+            return bad(format!("hidden width {} is outside 8..=4096", self.hidden));
+        }
+        if self.meta.iter().any(|m| !(0.0..=50.0).contains(m)) {
+            return bad(format!("metaplasticity m {:?} must be in [0, 50]", self.meta));
+        }
+        if !(self.lr > 0.0 && self.lr <= 1.0) {
+            return bad(format!("learning rate {} must be in (0, 1]", self.lr));
+        }
+        if !(0.0..=1.0).contains(&self.weight_decay) {
+            return bad(format!("weight decay {} must be in [0, 1]", self.weight_decay));
+        }
+        if !(2..=1000).contains(&self.batch) {
+            return bad(format!("batch size {} must be in 2..=1000 (batch norm needs two examples)", self.batch));
+        }
+        if !(0.0..=1e7).contains(&self.ewc_lambda) {
+            return bad(format!("EWC lambda {} must be in [0, 1e7]", self.ewc_lambda));
+        }
+        Ok(())
+    }
+
+    pub fn hyper(&self, layer: usize) -> AdamHyper {
+        AdamHyper::new(self.lr, self.meta[layer], self.weight_decay)
+    }
+
+    /// BatchNorm's gamma and beta get plain Adam (m = 0).
+    pub fn bn_hyper(&self) -> AdamHyper {
+        AdamHyper::new(self.lr, 0.0, self.weight_decay)
+    }
+}
+
+/// Everything a trained network is: hidden weights and BatchNorm affine parameters per layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BnnParams {
+    pub sizes: [usize; LAYERS + 1],
+    /// `Wh[l]`: `sizes[l+1] x sizes[l]`, row-major (one row per output unit).
+    pub wh: [Vec<f32>; LAYERS],
+    pub gamma: [Vec<f32>; LAYERS],
+    pub beta: [Vec<f32>; LAYERS],
+}
+
+/// BatchNorm parameters only: what the authors' "task" scenario saves per task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BnParams {
+    pub gamma: [Vec<f32>; LAYERS],
+    pub beta: [Vec<f32>; LAYERS],
+}
+
+impl BnnParams {
+    /// `Wh ~ U(-0.05, 0.05)`, gamma 1, beta 0 (the authors' initialisation).
+    pub fn init(sizes: [usize; LAYERS + 1], seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let wh = std::array::from_fn(|l| (0..sizes[l] * sizes[l + 1]).map(|_| rng.random_range(-0.05..0.05)).collect());
+        Self {
+            sizes,
+            wh,
+            gamma: std::array::from_fn(|l| vec![1.0; sizes[l + 1]]),
+            beta: std::array::from_fn(|l| vec![0.0; sizes[l + 1]]),
+        }
+    }
+
+    pub fn bn(&self) -> BnParams {
+        BnParams { gamma: self.gamma.clone(), beta: self.beta.clone() }
+    }
+
+    pub fn set_bn(&mut self, bn: &BnParams) {
+        self.gamma.clone_from(&bn.gamma);
+        self.beta.clone_from(&bn.beta);
+    }
+}
+
+/// A binarized network being trained, on one backend. Methods that read results are `async` so the
+/// GPU backend can wait for its readback without blocking a browser; the CPU's are ready at once.
+#[allow(async_fn_in_trait)]
+pub trait BnnTrainer {
+    fn config(&self) -> &BnnConfig;
+
+    /// One metaplastic Adam step on a batch: `x` is `batch x 784` in [0, 1], `y` the labels.
+    /// Loss and accuracy accumulate on the backend until [`Self::take_train_stats`].
+    fn train_step(&mut self, x: &[f32], y: &[u32]) -> Result<(), TrainError>;
+
+    /// Loss and accuracy of the training batches since the last call.
+    async fn take_train_stats(&mut self) -> Result<BatchStats, TrainError>;
+
+    /// Loss and accuracy on one evaluation batch (batch statistics in BatchNorm).
+    async fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<BatchStats, TrainError>;
+
+    async fn params(&mut self) -> Result<BnnParams, TrainError>;
+
+    fn load_params(&mut self, params: &BnnParams);
+
+    /// A fresh optimizer: moments zeroed and the step count back to 0, as at a task boundary.
+    fn reset_optimizer(&mut self);
+
+    /// EWC: estimates the Fisher information on `batches` with the current weights and anchors a
+    /// penalty at them (added to the penalties of earlier tasks).
+    async fn consolidate_ewc(&mut self, batches: &[(Vec<f32>, Vec<u32>)]) -> Result<(), TrainError>;
+}

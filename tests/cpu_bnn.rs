@@ -1,0 +1,224 @@
+//! The binarized network's CPU reference: finite-difference checks of every backward pass, the
+//! metaplastic rule against hand-computed values, and learning on real MNIST.
+
+mod common;
+use common::*;
+use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward};
+use metaplastic::cpu::bnn::{CpuBnn, loss_and_grads};
+use metaplastic::cpu::metaplastic_adam::{AdamHyper, consolidation, metaplastic_adam};
+use metaplastic::cpu::sign::{HiddenActivation, sign_backward};
+use metaplastic::cpu::softmax_ce::softmax_cross_entropy;
+use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
+
+/// Central difference of `f` around `x[i]`, in f64 from f32 evaluations.
+fn numeric(x: &mut [f32], i: usize, h: f32, f: &mut dyn FnMut(&[f32]) -> f64) -> f64 {
+    let keep = x[i];
+    x[i] = keep + h;
+    let up = f(x);
+    x[i] = keep - h;
+    let down = f(x);
+    x[i] = keep;
+    (up - down) / (2.0 * h as f64)
+}
+
+fn assert_close(name: &str, analytic: f32, numeric: f64, atol: f64, rtol: f64) {
+    let diff = (analytic as f64 - numeric).abs();
+    assert!(diff <= atol + rtol * numeric.abs(), "{name}: analytic {analytic} vs numeric {numeric}");
+}
+
+#[test]
+fn softmax_cross_entropy_gradient() {
+    let (batch, classes) = (4, 10);
+    let mut logits = values(batch * classes, 3).iter().map(|v| 3.0 * v).collect::<Vec<_>>();
+    let labels = [3u32, 0, 9, 5];
+    let mut grad = vec![0.0; logits.len()];
+    softmax_cross_entropy(&logits, &labels, classes, &mut grad);
+    let mut scratch = vec![0.0; logits.len()];
+    for i in 0..logits.len() {
+        let num = numeric(&mut logits, i, 1e-2, &mut |z| {
+            softmax_cross_entropy(z, &labels, classes, &mut scratch).0 as f64 / batch as f64
+        });
+        assert_close(&format!("dlogit {i}"), grad[i], num, 1e-4, 1e-2);
+    }
+}
+
+#[test]
+fn batchnorm_gradients() {
+    let (batch, features) = (6, 5);
+    let mut x = values(batch * features, 11);
+    let mut gamma = values(features, 12).iter().map(|v| 1.0 + v).collect::<Vec<_>>();
+    let mut beta = values(features, 13);
+    let project = values(batch * features, 14); // loss = sum(project * y)
+    let run = |x: &[f32], gamma: &[f32], beta: &[f32]| {
+        let (mut y, mut xhat, mut s) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; features]);
+        batchnorm_forward(x, features, gamma, beta, &mut y, &mut xhat, &mut s);
+        (y.iter().zip(&project).map(|(a, b)| (a * b) as f64).sum::<f64>(), xhat, s)
+    };
+    let (_, xhat, inv_std) = run(&x, &gamma, &beta);
+    let (mut dx, mut dgamma, mut dbeta) = (vec![0.0; x.len()], vec![0.0; features], vec![0.0; features]);
+    batchnorm_backward(&project, &xhat, &inv_std, &gamma, features, &mut dx, &mut dgamma, &mut dbeta);
+    let (g0, b0) = (gamma.clone(), beta.clone());
+    for i in 0..x.len() {
+        let num = numeric(&mut x, i, 1e-2, &mut |x| run(x, &g0, &b0).0);
+        assert_close(&format!("dx {i}"), dx[i], num, 2e-3, 2e-2);
+    }
+    let x0 = x.clone();
+    for j in 0..features {
+        let num = numeric(&mut gamma, j, 1e-2, &mut |g| run(&x0, g, &b0).0);
+        assert_close(&format!("dgamma {j}"), dgamma[j], num, 1e-3, 1e-2);
+        let num = numeric(&mut beta, j, 1e-2, &mut |b| run(&x0, &g0, b).0);
+        assert_close(&format!("dbeta {j}"), dbeta[j], num, 1e-3, 1e-2);
+    }
+}
+
+/// The straight-through gradient of sign is the exact gradient of hardtanh: check it where
+/// hardtanh is differentiable (away from its kinks at +-1).
+#[test]
+fn sign_straight_through_is_hardtanh_gradient() {
+    let mut x: Vec<f32> = (-30..=30).map(|i| i as f32 * 0.07 + 0.013).collect();
+    let dy = values(x.len(), 5);
+    let mut dx = vec![0.0; x.len()];
+    sign_backward(&x, &dy, &mut dx);
+    for i in 0..x.len() {
+        let dyi = dy[i] as f64;
+        let num = numeric(&mut x, i, 1e-3, &mut |x| HiddenActivation::HardTanh.forward(x[i]) as f64 * dyi);
+        assert_close(&format!("x = {}", x[i]), dx[i], num, 1e-4, 1e-3);
+    }
+    assert_eq!(HiddenActivation::Sign.forward(0.0), 1.0, "sign(0) is +1 so every weight is binary");
+}
+
+/// Small enough that no perturbation moves a hidden pre-activation across hardtanh's kinks at
+/// +-1, large enough for f32 loss evaluations (noise ~1e-7 / H).
+const H: f32 = 1e-3;
+
+/// The whole network's backward pass (with hardtanh in place of sign, whose gradient the
+/// straight-through estimator is) against finite differences, for weights, BatchNorm and input.
+#[test]
+fn network_backward_matches_finite_differences() {
+    let sizes = [12, 7, 6, 4];
+    let batch = 5;
+    let params = BnnParams::init(sizes, 3);
+    // Real-valued weights of unit scale, so the pre-activations are not all inside (-1, 1).
+    let w: Vec<Vec<f32>> = params.wh.iter().enumerate().map(|(l, w)| values(w.len(), 20 + l as u64)).collect();
+    let gamma = params.gamma.clone();
+    let beta = params.beta.clone();
+    let mut x: Vec<f32> = values(batch * sizes[0], 30).iter().map(|v| (v + 1.0) / 2.0).collect();
+    let y = [0u32, 3, 1, 2, 3];
+    let act = HiddenActivation::HardTanh;
+    let loss = |w: &[Vec<f32>], gamma: &[Vec<f32>; 3], beta: &[Vec<f32>; 3], x: &[f32]| {
+        let (stats, _) = loss_and_grads(sizes, [&w[0], &w[1], &w[2]], gamma, beta, x, &y, act, false);
+        stats.loss_sum as f64 / batch as f64
+    };
+    let (_, grads) = loss_and_grads(sizes, [&w[0], &w[1], &w[2]], &gamma, &beta, &x, &y, act, true);
+    let mut checked = 0;
+    for l in 0..3 {
+        for i in (0..w[l].len()).step_by(2) {
+            let keep = w[l][i];
+            let f = |v: f32| {
+                let mut w2 = w.clone();
+                w2[l][i] = v;
+                loss(&w2, &gamma, &beta, &x)
+            };
+            let num = (f(keep + H) - f(keep - H)) / (2.0 * H as f64);
+            assert_close(&format!("dW[{l}][{i}]"), grads.w[l][i], num, 2e-3, 3e-2);
+            checked += 1;
+        }
+        for j in 0..sizes[l + 1] {
+            let mut g2 = gamma.clone();
+            let num = numeric(&mut g2[l], j, H, &mut |g| {
+                let mut gg = gamma.clone();
+                gg[l] = g.to_vec();
+                loss(&w, &gg, &beta, &x)
+            });
+            assert_close(&format!("dgamma[{l}][{j}]"), grads.gamma[l][j], num, 2e-3, 3e-2);
+            let mut b2 = beta.clone();
+            let num = numeric(&mut b2[l], j, H, &mut |b| {
+                let mut bb = beta.clone();
+                bb[l] = b.to_vec();
+                loss(&w, &gamma, &bb, &x)
+            });
+            assert_close(&format!("dbeta[{l}][{j}]"), grads.beta[l][j], num, 2e-3, 3e-2);
+            checked += 2;
+        }
+    }
+    let dx = grads.x.expect("input gradient was asked for");
+    let w0 = w.clone();
+    for i in (0..x.len()).step_by(4) {
+        let num = numeric(&mut x, i, H, &mut |x| loss(&w0, &gamma, &beta, x));
+        assert_close(&format!("dx[{i}]"), dx[i], num, 2e-3, 3e-2);
+        checked += 1;
+    }
+    assert!(checked > 100);
+}
+
+/// Metaplastic Adam on one weight, first step, against values computed by hand
+/// (lr 0.005, b1 0.9, b2 0.999, eps 1e-8, no weight decay, m = 1.35).
+#[test]
+fn metaplastic_adam_matches_hand_computed_values() {
+    let h = AdamHyper::new(0.005, 1.35, 0.0).at_step(1);
+    let step = |w: f32, g: f32| {
+        let (mut w, mut m1, mut m2) = ([w], [0.0], [0.0]);
+        metaplastic_adam(&mut w, &[g], &mut m1, &mut m2, &h);
+        w[0]
+    };
+    // Positive weight, positive gradient: the step shrinks |w|, so it is attenuated by
+    // 1 - tanh^2(1.35 * 0.5) = 0.653951; Adam's first step is lr * 1, so w = 0.5 - 0.005 * 0.653951.
+    assert!((consolidation(1.35, 0.5) - 0.653_951).abs() < 1e-6);
+    assert!((step(0.5, 0.2) - 0.496_730_24).abs() < 1e-7, "{}", step(0.5, 0.2));
+    // Positive weight, negative gradient: the step grows |w| and is never attenuated.
+    assert!((step(0.5, -0.2) - 0.505).abs() < 1e-7, "{}", step(0.5, -0.2));
+    // Negative weight, negative gradient: the step moves it towards 0, attenuated by
+    // 1 - tanh^2(1.35 * 0.8) = 0.370835.
+    assert!((step(-0.8, -0.3) - (-0.798_145_8)).abs() < 1e-6, "{}", step(-0.8, -0.3));
+    // m = 0 is plain Adam in both directions.
+    let plain = AdamHyper::new(0.005, 0.0, 0.0).at_step(1);
+    let (mut w, mut m1, mut m2) = ([0.5f32], [0.0], [0.0]);
+    metaplastic_adam(&mut w, &[0.2], &mut m1, &mut m2, &plain);
+    assert!((w[0] - 0.495).abs() < 1e-7);
+}
+
+/// Over many steps pushing towards a flip, a large hidden weight resists in proportion to m.
+#[test]
+fn consolidation_slows_sign_flips() {
+    let steps_to_flip = |meta: f32| {
+        let h = AdamHyper::new(0.005, meta, 0.0);
+        let (mut w, mut m1, mut m2) = ([0.3f32], [0.0], [0.0]);
+        for t in 1..=100_000 {
+            metaplastic_adam(&mut w, &[1.0], &mut m1, &mut m2, &h.at_step(t));
+            if w[0] < 0.0 {
+                return t;
+            }
+        }
+        u32::MAX
+    };
+    let (plain, meta) = (steps_to_flip(0.0), steps_to_flip(5.0));
+    assert!(plain < 100, "plain Adam flips a 0.3 weight in about 60 steps ({plain})");
+    assert!(meta > 2 * plain, "m = 5 must resist: {meta} vs {plain} steps");
+}
+
+/// A small binarized network learns real MNIST: the test command fetches the data first.
+#[test]
+fn learns_mnist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/data");
+    let Ok(mnist) = metaplastic::data::DataSet::load(&root, metaplastic::data::DataSetId::Mnist) else {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but MNIST is missing under static/data");
+        eprintln!("SKIPPED: MNIST missing (run scripts/fetch-data.sh)");
+        return;
+    };
+    use metaplastic::data::{Examples, fill_batch};
+    let cfg = BnnConfig::paper(128, 0.0);
+    let mut net = CpuBnn::new(cfg.clone(), BnnParams::init(cfg.sizes(), 1)).unwrap();
+    let (mut x, mut y) = (vec![0.0; 100 * 784], vec![0u32; 100]);
+    for step in 0..400 {
+        let idx: Vec<usize> = (0..100).map(|i| (step * 100 + i * 7919) % mnist.train.len()).collect();
+        fill_batch(&mnist.train, &idx, &mut x, &mut y);
+        net.train_step(&x, &y).unwrap();
+    }
+    let idx: Vec<usize> = (0..2000).collect();
+    let (mut tx, mut ty) = (vec![0.0; 2000 * 784], vec![0u32; 2000]);
+    fill_batch(&mnist.test, &idx, &mut tx, &mut ty);
+    let stats = pollster::block_on(net.evaluate(&tx, &ty)).unwrap();
+    println!("784-128-128-10 after 400 steps: test accuracy {:.3} on 2000 images", stats.accuracy());
+    assert!(stats.accuracy() > 0.85, "accuracy {}", stats.accuracy());
+    assert!(mnist.test.len() == 10_000);
+}
