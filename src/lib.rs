@@ -7,13 +7,19 @@
 //!   tested against and what runs where WebGPU is missing.
 //! - [`model`]: network definitions and the trainer interface both backends implement.
 //! - [`gpu`]: the wgpu backend, one Rust file per WGSL file in `shaders/`.
+//! - [`backend`]: the one switch between the two backends.
+//! - [`experiments`]: permuted MNIST, stream learning and the toy problem, written once against the
+//!   trainer interface, run alike by the browser and the command-line tool.
 //! - `web` (wasm32 only): the browser app, the only place that knows about the DOM.
 //! - `src/main.rs` + `src/cli/`: the native command-line tool `metaplastic`.
 
+pub mod backend;
 pub mod cpu;
 pub mod data;
+pub mod experiments;
 pub mod gpu;
 pub mod model;
+pub mod stats;
 
 #[cfg(target_arch = "wasm32")]
 mod web;

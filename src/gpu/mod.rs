@@ -5,8 +5,14 @@
 //! dispatch) lives beside nothing else, and every kernel has its CPU reference in [`crate::cpu`].
 //! Kernels are handed a [`GpuContext`] rather than creating one, so a test can hand them its own.
 
+pub mod batchnorm;
+pub mod bnn;
 mod context;
+pub mod ewc;
 pub mod matmul;
+pub mod metaplastic_adam;
+pub mod sign;
+pub mod softmax_ce;
 mod tensor;
 
 pub use context::{AdapterSummary, GpuContext, GpuError};

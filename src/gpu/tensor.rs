@@ -38,6 +38,13 @@ impl GpuTensor {
         ctx.queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
     }
 
+    /// Writes u32 values (labels) into a buffer that a kernel reads as `array<u32>`: `len` counts
+    /// 4-byte words, whatever their type.
+    pub fn write_u32(&self, ctx: &GpuContext, data: &[u32]) {
+        assert_eq!(data.len(), self.len, "write must cover the whole tensor");
+        ctx.queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+    }
+
     /// Copies the tensor to a staging buffer and waits for the map without blocking the browser's
     /// thread: the map callback completes a channel that this future awaits.
     pub async fn read(&self, ctx: &GpuContext) -> Result<Vec<f32>, GpuError> {

@@ -128,6 +128,19 @@ pub trait BnnTrainer {
     /// A fresh optimizer: moments zeroed and the step count back to 0, as at a task boundary.
     fn reset_optimizer(&mut self);
 
+    /// BatchNorm parameters alone, for the authors' per-task BatchNorm ("task" scenario). The
+    /// default reads everything; a backend can do better.
+    async fn bn_params(&mut self) -> Result<BnParams, TrainError> {
+        Ok(self.params().await?.bn())
+    }
+
+    async fn load_bn(&mut self, bn: &BnParams) -> Result<(), TrainError> {
+        let mut params = self.params().await?;
+        params.set_bn(bn);
+        self.load_params(&params);
+        Ok(())
+    }
+
     /// EWC: estimates the Fisher information on `batches` with the current weights and anchors a
     /// penalty at them (added to the penalties of earlier tasks).
     async fn consolidate_ewc(&mut self, batches: &[(Vec<f32>, Vec<u32>)]) -> Result<(), TrainError>;

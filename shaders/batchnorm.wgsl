@@ -1,0 +1,91 @@
+// Batch normalisation over a batch of feature vectors (BatchNorm1d) with batch statistics:
+//   forward:  y = gamma * (x - mean) / sqrt(var + eps) + beta, saving xhat and inv_std;
+//   backward: dxhat = dy * gamma,
+//             dx = inv_std / B * (B * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)),
+//             dgamma = sum(dy * xhat), dbeta = sum(dy).
+// CPU reference: src/cpu/batchnorm.rs (`batchnorm_forward`, `batchnorm_backward`);
+// host side: src/gpu/batchnorm.rs.
+//
+// One invocation per feature sums over the batch in order, exactly as the CPU loop does, so the
+// two differ only by the rounding of sqrt and division. Neighbouring invocations read
+// neighbouring features of the same row, so the loads coalesce.
+
+struct Size {
+    batch: u32,
+    features: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Must equal `crate::cpu::batchnorm::BN_EPS`.
+const BN_EPS: f32 = 1e-5;
+
+@group(0) @binding(0) var<uniform> size: Size;
+// Forward.
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> xhat_out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> inv_std_out: array<f32>;
+// Backward (gamma at binding 2 is shared).
+@group(0) @binding(7) var<storage, read> dy: array<f32>;
+@group(0) @binding(8) var<storage, read> xhat: array<f32>;
+@group(0) @binding(9) var<storage, read> inv_std: array<f32>;
+@group(0) @binding(10) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(11) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(12) var<storage, read_write> dbeta: array<f32>;
+
+@compute @workgroup_size(64)
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let f = size.features;
+    if (j >= f) {
+        return;
+    }
+    let batch = size.batch;
+    var mean = 0.0;
+    for (var b = 0u; b < batch; b++) {
+        mean += x[b * f + j];
+    }
+    mean /= f32(batch);
+    var v = 0.0;
+    for (var b = 0u; b < batch; b++) {
+        let d = x[b * f + j] - mean;
+        v += d * d;
+    }
+    v /= f32(batch);
+    let s = 1.0 / sqrt(v + BN_EPS);
+    inv_std_out[j] = s;
+    for (var b = 0u; b < batch; b++) {
+        let i = b * f + j;
+        let h = (x[i] - mean) * s;
+        xhat_out[i] = h;
+        y[i] = gamma[j] * h + beta[j];
+    }
+}
+
+@compute @workgroup_size(64)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let f = size.features;
+    if (j >= f) {
+        return;
+    }
+    let batch = size.batch;
+    let n = f32(batch);
+    var sum_dy = 0.0;
+    var sum_dy_xhat = 0.0;
+    for (var b = 0u; b < batch; b++) {
+        let i = b * f + j;
+        sum_dy += dy[i];
+        sum_dy_xhat += dy[i] * xhat[i];
+    }
+    dgamma[j] = sum_dy_xhat;
+    dbeta[j] = sum_dy;
+    let scale = gamma[j] * inv_std[j] / n;
+    for (var b = 0u; b < batch; b++) {
+        let i = b * f + j;
+        dx[i] = scale * (n * dy[i] - sum_dy - xhat[i] * sum_dy_xhat);
+    }
+}

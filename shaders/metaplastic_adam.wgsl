@@ -1,0 +1,58 @@
+// Metaplastic Adam (Laborieux et al., Nat. Commun. 12:2549, 2021, Eq. 1 and Methods), element-wise:
+//   g  = grad + wd * Wh
+//   m1 = b1*m1 + (1-b1)*g ;  m2 = b2*m2 + (1-b2)*g*g
+//   m1_used = m1 * (1 - tanh(m * |Wh|)^2)  if sign(Wh) * m1 > 0 (the step shrinks |Wh|), else m1
+//   Wh -= lr * (m1_used / (1-b1^t)) / (sqrt(m2 / (1-b2^t)) + eps)
+// m = 0 is plain Adam (BatchNorm's gamma and beta, and the standard binarized network).
+// CPU reference: src/cpu/metaplastic_adam.rs (`metaplastic_adam`); host side: src/gpu/metaplastic_adam.rs.
+
+// Laid out exactly as `AdamHyper` (#[repr(C)], eight f32).
+struct Hyper {
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    metaplasticity: f32, // `AdamHyper::meta` (`meta` is reserved in WGSL)
+    bias1: f32, // 1 - beta1^t
+    bias2: f32, // 1 - beta2^t
+}
+
+struct Size {
+    n: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> h: Hyper;
+@group(0) @binding(1) var<uniform> size: Size;
+@group(0) @binding(2) var<storage, read_write> w: array<f32>;
+@group(0) @binding(3) var<storage, read> grad: array<f32>;
+@group(0) @binding(4) var<storage, read_write> m1: array<f32>;
+@group(0) @binding(5) var<storage, read_write> m2: array<f32>;
+
+const WG: u32 = 256u;
+
+// Rust's `f32::signum`: +1 for +0, -1 for -0 (WGSL's `sign` gives 0 for both).
+fn signum(v: f32) -> f32 {
+    return select(1.0, -1.0, (bitcast<u32>(v) & 0x80000000u) != 0u);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    for (var i = gid.x; i < size.n; i += groups.x * WG) {
+        let wi = w[i];
+        let g = grad[i] + h.weight_decay * wi;
+        let a = h.beta1 * m1[i] + (1.0 - h.beta1) * g;
+        let b = h.beta2 * m2[i] + (1.0 - h.beta2) * g * g;
+        m1[i] = a;
+        m2[i] = b;
+        var a_used = a;
+        if (signum(wi) * a > 0.0) {
+            let t = tanh(h.metaplasticity * abs(wi));
+            a_used = a * (1.0 - t * t);
+        }
+        w[i] = wi - h.lr * (a_used / h.bias1) / (sqrt(b / h.bias2) + h.eps);
+    }
+}

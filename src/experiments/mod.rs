@@ -1,0 +1,126 @@
+//! The experiments, written once against [`crate::model::bnn::BnnTrainer`] and run the same way
+//! by the browser (a few steps per animation frame) and by the command-line tool (to the end).
+//!
+//! Every runner is a state machine advanced by `advance(data, steps)`: the browser stays
+//! responsive between calls, and the learners of one run always see identical batches.
+
+pub mod permuted;
+pub mod stream;
+pub mod toy;
+
+use crate::data::{Examples, IMAGE_PIXELS};
+use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+
+/// Examples a runner may read, possibly still streaming in. Runners only borrow inside these
+/// calls, never across an `await`, so the browser's loader can keep appending meanwhile.
+pub trait DataAccess {
+    fn with_train(&self, f: &mut dyn FnMut(&dyn Examples));
+    fn with_test(&self, f: &mut dyn FnMut(&dyn Examples));
+}
+
+impl DataAccess for crate::data::DataSet {
+    fn with_train(&self, f: &mut dyn FnMut(&dyn Examples)) {
+        f(&self.train)
+    }
+    fn with_test(&self, f: &mut dyn FnMut(&dyn Examples)) {
+        f(&self.test)
+    }
+}
+
+/// Test examples are evaluated in chunks of this size; BatchNorm uses the chunk's statistics.
+pub const EVAL_BATCH: usize = 1000;
+
+/// Copies examples into a float batch, pixels reordered by `perm` (pixel `p` of the result is
+/// pixel `perm[p]` of the image), or as they are when `perm` is `None`.
+pub fn fill_batch_permuted(examples: &dyn Examples, indices: &[usize], perm: Option<&[u16]>, x: &mut [f32], y: &mut [u32]) {
+    for (row, &i) in indices.iter().enumerate() {
+        let image = examples.image(i);
+        let out = &mut x[row * IMAGE_PIXELS..(row + 1) * IMAGE_PIXELS];
+        match perm {
+            Some(perm) => out.iter_mut().zip(perm).for_each(|(o, &p)| *o = f32::from(image[p as usize]) / 255.0),
+            None => out.iter_mut().zip(image).for_each(|(o, &v)| *o = f32::from(v) / 255.0),
+        }
+        y[row] = u32::from(examples.label(i));
+    }
+}
+
+/// A seeded random permutation of the 784 pixels.
+pub fn pixel_permutation(seed: u64) -> Vec<u16> {
+    let mut perm: Vec<u16> = (0..IMAGE_PIXELS as u16).collect();
+    perm.shuffle(&mut StdRng::seed_from_u64(seed));
+    perm
+}
+
+/// Draws batches from a fixed pool of example indices, epoch after epoch, reshuffled each epoch.
+pub struct BatchOrder {
+    pool: Vec<usize>,
+    order: Vec<usize>,
+    pos: usize,
+    rng: StdRng,
+}
+
+impl BatchOrder {
+    pub fn new(pool: Vec<usize>, seed: u64) -> Self {
+        Self { pool, order: Vec::new(), pos: 0, rng: StdRng::seed_from_u64(seed) }
+    }
+
+    /// Next `batch` indices among those below `available` (examples still streaming in are skipped
+    /// until they arrive). `None` when no example of the pool has arrived yet.
+    pub fn next(&mut self, batch: usize, available: usize) -> Option<Vec<usize>> {
+        let mut out = Vec::with_capacity(batch);
+        let mut misses = 0;
+        while out.len() < batch {
+            if self.pos == self.order.len() {
+                self.order = self.pool.clone();
+                self.order.shuffle(&mut self.rng);
+                self.pos = 0;
+            }
+            let i = self.order[self.pos];
+            self.pos += 1;
+            if i < available {
+                out.push(i);
+                misses = 0;
+            } else {
+                misses += 1;
+                if misses > self.pool.len() {
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Guards a run against divergence: a non-finite loss, or training accuracy at chance for
+/// several evaluation windows in a row.
+#[derive(Debug, Clone, Default)]
+pub struct DivergenceWatch {
+    chance_windows: u32,
+}
+
+impl DivergenceWatch {
+    const WINDOWS: u32 = 5;
+
+    pub fn check(&mut self, learner: &str, stats: crate::model::BatchStats, step: usize) -> Result<(), crate::model::TrainError> {
+        use crate::model::TrainError::Diverged;
+        if stats.count == 0 {
+            return Ok(());
+        }
+        if !stats.loss_sum.is_finite() {
+            return Err(Diverged(format!("{learner}: the loss became {} at step {step}; try a smaller learning rate", stats.loss_sum)));
+        }
+        if stats.accuracy() < 0.12 && step >= 300 {
+            self.chance_windows += 1;
+            if self.chance_windows >= Self::WINDOWS {
+                return Err(Diverged(format!(
+                    "{learner}: training accuracy has stayed at chance ({:.0}%) for {} evaluations up to step {step}; try a smaller learning rate",
+                    100.0 * stats.accuracy(),
+                    Self::WINDOWS
+                )));
+            }
+        } else {
+            self.chance_windows = 0;
+        }
+        Ok(())
+    }
+}

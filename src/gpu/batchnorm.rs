@@ -1,0 +1,120 @@
+//! Host side of `shaders/batchnorm.wgsl`: BatchNorm1d with batch statistics, forward (saving
+//! `xhat` and `inv_std`) and backward, tested against [`crate::cpu::batchnorm`].
+
+use super::{GpuContext, GpuTensor};
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+/// One invocation per feature, in workgroups of this size.
+const WG: usize = 64;
+
+/// The WGSL uniform `Size`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Size {
+    batch: u32,
+    features: u32,
+    _pad: [u32; 2],
+}
+
+pub struct BatchNormKernel {
+    forward: wgpu::ComputePipeline,
+    backward: wgpu::ComputePipeline,
+}
+
+impl BatchNormKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        let module = ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("batchnorm.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/batchnorm.wgsl").into()),
+        });
+        let pipeline = |entry: &str| {
+            ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        Self { forward: pipeline("forward"), backward: pipeline("backward") }
+    }
+
+    /// `y = gamma * xhat + beta` over `x` (`batch x features`), saving `xhat` and `inv_std`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_forward(
+        &self,
+        ctx: &GpuContext,
+        features: usize,
+        x: &GpuTensor,
+        gamma: &GpuTensor,
+        beta: &GpuTensor,
+        y: &GpuTensor,
+        xhat: &GpuTensor,
+        inv_std: &GpuTensor,
+    ) -> BatchNormCall {
+        let batch = x.len / features;
+        assert_eq!(x.len, batch * features, "x must be batch x features");
+        assert!(y.len == x.len && xhat.len == x.len, "y and xhat must be shaped as x");
+        assert!(gamma.len == features && beta.len == features && inv_std.len == features, "one gamma, beta, inv_std per feature");
+        let buffers = [(1, x), (2, gamma), (3, beta), (4, y), (5, xhat), (6, inv_std)];
+        bind(ctx, &self.forward, batch, features, &buffers)
+    }
+
+    /// `dx`, `dgamma`, `dbeta` from `dy` and what the forward pass saved.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_backward(
+        &self,
+        ctx: &GpuContext,
+        features: usize,
+        dy: &GpuTensor,
+        xhat: &GpuTensor,
+        inv_std: &GpuTensor,
+        gamma: &GpuTensor,
+        dx: &GpuTensor,
+        dgamma: &GpuTensor,
+        dbeta: &GpuTensor,
+    ) -> BatchNormCall {
+        let batch = dy.len / features;
+        assert_eq!(dy.len, batch * features, "dy must be batch x features");
+        assert!(xhat.len == dy.len && dx.len == dy.len, "xhat and dx must be shaped as dy");
+        assert!(inv_std.len == features && gamma.len == features, "one inv_std and gamma per feature");
+        assert!(dgamma.len == features && dbeta.len == features, "one dgamma and dbeta per feature");
+        let buffers = [(7, dy), (8, xhat), (9, inv_std), (2, gamma), (10, dx), (11, dgamma), (12, dbeta)];
+        bind(ctx, &self.backward, batch, features, &buffers)
+    }
+}
+
+fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, batch: usize, features: usize, buffers: &[(u32, &GpuTensor)]) -> BatchNormCall {
+    let uniform = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("batchnorm size"),
+        contents: bytemuck::bytes_of(&Size { batch: batch as u32, features: features as u32, _pad: [0; 2] }),
+        usage: wgpu::BufferUsages::UNIFORM,
+    });
+    let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+    entries.extend(buffers.iter().map(|(binding, t)| wgpu::BindGroupEntry { binding: *binding, resource: t.buffer.as_entire_binding() }));
+    let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    });
+    BatchNormCall { pipeline: pipeline.clone(), bind_group, groups: features.div_ceil(WG).max(1) as u32 }
+}
+
+/// A batch-norm pass bound to its buffers.
+pub struct BatchNormCall {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: u32,
+}
+
+impl BatchNormCall {
+    /// Records the dispatch into `encoder`; nothing runs until the caller submits.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups, 1, 1);
+    }
+}

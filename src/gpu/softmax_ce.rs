@@ -1,0 +1,124 @@
+//! Host side of `shaders/softmax_ce.wgsl`: softmax cross-entropy per row, and the statistics it
+//! adds to a persistent buffer, tested against [`crate::cpu::softmax_ce`].
+
+use super::{GpuContext, GpuTensor};
+use crate::model::BatchStats;
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+/// One invocation per row, in workgroups of this size.
+const WG: usize = 64;
+
+/// Words in a statistics buffer (the WGSL struct `Stats`): loss sum (f32), correct (u32),
+/// count (u32), padding.
+pub const STATS_WORDS: usize = 4;
+
+/// Words per row in the per-row buffer: the row's loss and 1.0 if it was classified correctly.
+pub const ROW_STATS_WORDS: usize = 2;
+
+/// The WGSL uniform `Size`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Size {
+    batch: u32,
+    classes: u32,
+    _pad: [u32; 2],
+}
+
+/// Decodes a statistics buffer read back as f32 words (the counts are u32 bit patterns).
+pub fn decode_stats(words: &[f32]) -> BatchStats {
+    assert!(words.len() >= 3, "a statistics buffer has {STATS_WORDS} words");
+    BatchStats { loss_sum: words[0], correct: words[1].to_bits(), count: words[2].to_bits() }
+}
+
+pub struct SoftmaxCeKernel {
+    rows: wgpu::ComputePipeline,
+    accumulate: wgpu::ComputePipeline,
+}
+
+impl SoftmaxCeKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        let module = ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("softmax_ce.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/softmax_ce.wgsl").into()),
+        });
+        let pipeline = |entry: &str| {
+            ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        Self { rows: pipeline("rows"), accumulate: pipeline("accumulate") }
+    }
+
+    /// Per row of `logits` (`batch x classes`): `dlogits`, and the row's loss and correctness into
+    /// `row_stats` (`batch x 2`). `labels` holds `batch` u32 values (see [`GpuTensor::write_u32`]),
+    /// each below `classes`: the caller checks.
+    pub fn bind_rows(
+        &self,
+        ctx: &GpuContext,
+        classes: usize,
+        logits: &GpuTensor,
+        labels: &GpuTensor,
+        dlogits: &GpuTensor,
+        row_stats: &GpuTensor,
+    ) -> SoftmaxCeCall {
+        let batch = labels.len;
+        assert_eq!(logits.len, batch * classes, "logits must be batch x classes");
+        assert_eq!(dlogits.len, logits.len, "dlogits must be shaped as logits");
+        assert_eq!(row_stats.len, batch * ROW_STATS_WORDS, "row_stats must be batch x {ROW_STATS_WORDS}");
+        let buffers = [(1, logits), (2, labels), (3, dlogits), (4, row_stats)];
+        bind(ctx, &self.rows, batch, classes, batch.div_ceil(WG), &buffers)
+    }
+
+    /// Adds the rows' loss sum, correct count and count to `stats` ([`STATS_WORDS`] words).
+    pub fn bind_accumulate(&self, ctx: &GpuContext, row_stats: &GpuTensor, stats: &GpuTensor) -> SoftmaxCeCall {
+        let batch = row_stats.len / ROW_STATS_WORDS;
+        assert_eq!(stats.len, STATS_WORDS, "stats holds {STATS_WORDS} words");
+        bind(ctx, &self.accumulate, batch, 0, 1, &[(5, row_stats), (6, stats)])
+    }
+}
+
+fn bind(
+    ctx: &GpuContext,
+    pipeline: &wgpu::ComputePipeline,
+    batch: usize,
+    classes: usize,
+    groups: usize,
+    buffers: &[(u32, &GpuTensor)],
+) -> SoftmaxCeCall {
+    let uniform = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("softmax_ce size"),
+        contents: bytemuck::bytes_of(&Size { batch: batch as u32, classes: classes as u32, _pad: [0; 2] }),
+        usage: wgpu::BufferUsages::UNIFORM,
+    });
+    let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+    entries.extend(buffers.iter().map(|(binding, t)| wgpu::BindGroupEntry { binding: *binding, resource: t.buffer.as_entire_binding() }));
+    let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    });
+    SoftmaxCeCall { pipeline: pipeline.clone(), bind_group, groups: groups.max(1) as u32 }
+}
+
+/// A softmax cross-entropy kernel bound to its buffers.
+pub struct SoftmaxCeCall {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: u32,
+}
+
+impl SoftmaxCeCall {
+    /// Records the dispatch into `encoder`; nothing runs until the caller submits.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups, 1, 1);
+    }
+}

@@ -1,0 +1,551 @@
+//! The binarized network's kernels and the whole GPU trainer against the CPU reference, on
+//! whatever adapter wgpu finds. Every comparison states `|gpu - cpu| <= atol + rtol * |cpu|`:
+//!
+//! - sign, binarize, straight-through backward: exact (they select, they do not round).
+//! - EWC kernels: 1e-6 / 1e-6 (one or two roundings; the GPU may fuse a multiply-add).
+//! - metaplastic Adam over 5 steps: 1e-6 / 1e-6 on `Wh`, `m1`, `m2` (sqrt, tanh and division may
+//!   differ by an ulp or two on the GPU; the update itself is about `lr`, so 1e-6 is ~1e-4 of it).
+//! - batch norm: 1e-4 / 1e-4 (the same summation order; sqrt and division differ by ulps, and `dx`
+//!   subtracts sums of a batch's terms, which cancels).
+//! - softmax cross-entropy: 1e-5 / 1e-5 (GPU `exp`/`log` are not correctly rounded).
+//! - whole training steps: see `training_steps_match_cpu`.
+
+mod common;
+use common::*;
+use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward};
+use metaplastic::cpu::bnn::CpuBnn;
+use metaplastic::cpu::ewc::{ewc_consolidate, ewc_penalty_grad};
+use metaplastic::cpu::max_violation;
+use metaplastic::cpu::metaplastic_adam::{AdamHyper, metaplastic_adam};
+use metaplastic::cpu::sign::{binarize_all, sign_backward};
+use metaplastic::cpu::softmax_ce::softmax_cross_entropy;
+use metaplastic::gpu::batchnorm::BatchNormKernel;
+use metaplastic::gpu::bnn::GpuBnn;
+use metaplastic::gpu::ewc::EwcKernel;
+use metaplastic::gpu::metaplastic_adam::AdamKernel;
+use metaplastic::gpu::sign::SignKernel;
+use metaplastic::gpu::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_stats};
+use metaplastic::gpu::{GpuContext, GpuTensor};
+use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer, LAYERS};
+use metaplastic::model::{BatchStats, TrainError};
+use std::rc::Rc;
+
+fn read(ctx: &GpuContext, t: &GpuTensor) -> Vec<f32> {
+    pollster::block_on(t.read(ctx)).expect("readback")
+}
+
+/// Records what `record` encodes and submits it.
+fn run(ctx: &GpuContext, record: impl FnOnce(&mut wgpu::CommandEncoder)) {
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    record(&mut encoder);
+    ctx.queue.submit([encoder.finish()]);
+}
+
+fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    if let Some((i, g, w)) = max_violation(got, want, atol, rtol) {
+        panic!("{what}: element {i}: GPU {g} vs CPU {w} (atol {atol}, rtol {rtol})");
+    }
+}
+
+fn scaled(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+    values(n, seed).into_iter().map(|v| v * scale).collect()
+}
+
+// ---- sign.wgsl ----
+
+#[test]
+fn binarize_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = SignKernel::new(&ctx);
+    // Exact zeros of both signs: sign(0) = sign(-0) = +1 on both.
+    let mut w = scaled(70_001, 1, 0.05);
+    w[..4].copy_from_slice(&[0.0, -0.0, 1e-30, -1e-30]);
+    let mut want = vec![0.0; w.len()];
+    binarize_all(&w, &mut want);
+    let (gw, gout) = (GpuTensor::from_slice(&ctx, &w), GpuTensor::zeros(&ctx, w.len()));
+    run(&ctx, |e| kernel.bind_binarize(&ctx, &gw, &gout).encode(e));
+    assert_close("binarize", &read(&ctx, &gout), &want, 0.0, 0.0);
+}
+
+#[test]
+fn sign_forward_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = SignKernel::new(&ctx);
+    let mut z = scaled(1_000, 2, 3.0);
+    z[0] = 0.0;
+    let mut want = vec![0.0; z.len()];
+    binarize_all(&z, &mut want);
+    let (gz, gh) = (GpuTensor::from_slice(&ctx, &z), GpuTensor::zeros(&ctx, z.len()));
+    run(&ctx, |e| kernel.bind_forward(&ctx, &gz, &gh).encode(e));
+    assert_close("sign forward", &read(&ctx, &gh), &want, 0.0, 0.0);
+}
+
+#[test]
+fn sign_backward_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = SignKernel::new(&ctx);
+    // |z| up to 2 so about half the gradients pass; the edges |z| = 1 pass.
+    let mut z = scaled(3_000, 3, 2.0);
+    z[..3].copy_from_slice(&[1.0, -1.0, 1.0000001]);
+    let dh = values(z.len(), 4);
+    let mut want = vec![0.0; z.len()];
+    sign_backward(&z, &dh, &mut want);
+    let (gz, gdh, gdz) = (GpuTensor::from_slice(&ctx, &z), GpuTensor::from_slice(&ctx, &dh), GpuTensor::zeros(&ctx, z.len()));
+    run(&ctx, |e| kernel.bind_backward(&ctx, &gz, &gdh, &gdz).encode(e));
+    assert_close("sign backward", &read(&ctx, &gdz), &want, 0.0, 0.0);
+}
+
+/// A layer of 4096 x 4096 weights is more than 65535 workgroups of 256 would cover without the
+/// grid-stride loop; this checks the loop with a length past that bound.
+#[test]
+fn binarize_covers_arrays_longer_than_one_dispatch() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = SignKernel::new(&ctx);
+    let n = 65535 * 256 + 1000;
+    let w: Vec<f32> = (0..n).map(|i| if i % 3 == 0 { -1.0 } else { 0.5 }).collect();
+    let mut want = vec![0.0; n];
+    binarize_all(&w, &mut want);
+    let (gw, gout) = (GpuTensor::from_slice(&ctx, &w), GpuTensor::zeros(&ctx, n));
+    run(&ctx, |e| kernel.bind_binarize(&ctx, &gw, &gout).encode(e));
+    assert_close("binarize, long", &read(&ctx, &gout), &want, 0.0, 0.0);
+}
+
+// ---- batchnorm.wgsl ----
+
+#[test]
+fn batchnorm_forward_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = BatchNormKernel::new(&ctx);
+    for (batch, features) in [(2, 3), (32, 64), (100, 70), (1000, 10)] {
+        // Pre-activations of a binary layer: sums of ±1 · inputs, offset so the mean matters.
+        let x: Vec<f32> = values(batch * features, 10).iter().map(|v| 20.0 * v + 3.0).collect();
+        let gamma: Vec<f32> = values(features, 11).iter().map(|v| 1.0 + 0.5 * v).collect();
+        let beta = scaled(features, 12, 0.3);
+        let (mut y, mut xhat, mut inv_std) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; features]);
+        batchnorm_forward(&x, features, &gamma, &beta, &mut y, &mut xhat, &mut inv_std);
+        let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
+        let (gx, gg, gb) = (t(&x), t(&gamma), t(&beta));
+        let (gy, gxhat, ginv) = (GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, features));
+        run(&ctx, |e| kernel.bind_forward(&ctx, features, &gx, &gg, &gb, &gy, &gxhat, &ginv).encode(e));
+        let what = format!("batch {batch} x {features}");
+        assert_close(&format!("{what} y"), &read(&ctx, &gy), &y, 1e-4, 1e-4);
+        assert_close(&format!("{what} xhat"), &read(&ctx, &gxhat), &xhat, 1e-4, 1e-4);
+        assert_close(&format!("{what} inv_std"), &read(&ctx, &ginv), &inv_std, 1e-4, 1e-4);
+    }
+}
+
+#[test]
+fn batchnorm_backward_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = BatchNormKernel::new(&ctx);
+    for (batch, features) in [(2, 3), (32, 64), (100, 70), (1000, 10)] {
+        let x: Vec<f32> = values(batch * features, 20).iter().map(|v| 20.0 * v + 3.0).collect();
+        let gamma: Vec<f32> = values(features, 21).iter().map(|v| 1.0 + 0.5 * v).collect();
+        let beta = scaled(features, 22, 0.3);
+        let (mut y, mut xhat, mut inv_std) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; features]);
+        batchnorm_forward(&x, features, &gamma, &beta, &mut y, &mut xhat, &mut inv_std);
+        // Gradients of the size softmax cross-entropy gives: about 1/batch.
+        let dy = scaled(x.len(), 23, 1.0 / batch as f32);
+        let (mut dx, mut dgamma, mut dbeta) = (vec![0.0; x.len()], vec![0.0; features], vec![0.0; features]);
+        batchnorm_backward(&dy, &xhat, &inv_std, &gamma, features, &mut dx, &mut dgamma, &mut dbeta);
+        // The GPU gets the CPU's saved xhat and inv_std, so this checks the backward kernel alone.
+        let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
+        let (gdy, gxhat, ginv, gg) = (t(&dy), t(&xhat), t(&inv_std), t(&gamma));
+        let (gdx, gdg, gdb) = (GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, features), GpuTensor::zeros(&ctx, features));
+        run(&ctx, |e| kernel.bind_backward(&ctx, features, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb).encode(e));
+        let what = format!("batch {batch} x {features}");
+        // dx is about inv_std * dy (~1e-3 here): an absolute 1e-6 is ~1e-3 of it.
+        assert_close(&format!("{what} dx"), &read(&ctx, &gdx), &dx, 1e-6, 1e-4);
+        assert_close(&format!("{what} dgamma"), &read(&ctx, &gdg), &dgamma, 1e-5, 1e-4);
+        assert_close(&format!("{what} dbeta"), &read(&ctx, &gdb), &dbeta, 1e-5, 1e-4);
+    }
+}
+
+// ---- softmax_ce.wgsl ----
+
+/// Logits with exact ties in some rows (the first maximum must win) and labels 0..classes.
+fn logits_and_labels(batch: usize, classes: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
+    let mut logits = scaled(batch * classes, seed, 4.0);
+    for b in (0..batch).step_by(5) {
+        let row = &mut logits[b * classes..(b + 1) * classes];
+        let (i, j) = (b % classes, (b * 7 + 3) % classes);
+        row[i] = 9.0;
+        row[j] = 9.0;
+    }
+    let labels = (0..batch).map(|b| ((b * 3 + seed as usize) % classes) as u32).collect();
+    (logits, labels)
+}
+
+#[test]
+fn softmax_rows_match_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = SoftmaxCeKernel::new(&ctx);
+    for (batch, classes) in [(1, 10), (32, 10), (100, 10), (257, 3)] {
+        let (logits, labels) = logits_and_labels(batch, classes, 30);
+        let mut dlogits = vec![0.0; logits.len()];
+        softmax_cross_entropy(&logits, &labels, classes, &mut dlogits);
+        // Per row, from the CPU function on that row alone (its loss sum is then one row's).
+        let mut want_rows = Vec::new();
+        for b in 0..batch {
+            let mut d = vec![0.0; classes];
+            let (loss, correct) = softmax_cross_entropy(&logits[b * classes..(b + 1) * classes], &labels[b..b + 1], classes, &mut d);
+            want_rows.extend([loss, correct as f32]);
+        }
+        let glogits = GpuTensor::from_slice(&ctx, &logits);
+        let glabels = GpuTensor::zeros(&ctx, batch);
+        glabels.write_u32(&ctx, &labels);
+        let (gd, grows) = (GpuTensor::zeros(&ctx, logits.len()), GpuTensor::zeros(&ctx, batch * ROW_STATS_WORDS));
+        run(&ctx, |e| kernel.bind_rows(&ctx, classes, &glogits, &glabels, &gd, &grows).encode(e));
+        let what = format!("batch {batch} x {classes}");
+        assert_close(&format!("{what} dlogits"), &read(&ctx, &gd), &dlogits, 1e-5, 1e-5);
+        let rows = read(&ctx, &grows);
+        let (got_loss, want_loss): (Vec<f32>, Vec<f32>) = (rows.iter().step_by(2).copied().collect(), want_rows.iter().step_by(2).copied().collect());
+        assert_close(&format!("{what} row loss"), &got_loss, &want_loss, 1e-5, 1e-5);
+        let (got_ok, want_ok): (Vec<f32>, Vec<f32>) = (rows.iter().skip(1).step_by(2).copied().collect(), want_rows.iter().skip(1).step_by(2).copied().collect());
+        assert_eq!(got_ok, want_ok, "{what}: correctness per row (first maximum wins ties)");
+    }
+}
+
+#[test]
+fn softmax_accumulate_adds_batches_into_persistent_stats() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = SoftmaxCeKernel::new(&ctx);
+    let (batch, classes) = (100, 10);
+    let stats = GpuTensor::zeros(&ctx, STATS_WORDS);
+    let mut want = BatchStats::default();
+    for seed in [40, 41, 42] {
+        let (logits, labels) = logits_and_labels(batch, classes, seed);
+        let mut d = vec![0.0; logits.len()];
+        let (loss, correct) = softmax_cross_entropy(&logits, &labels, classes, &mut d);
+        want.add(BatchStats { loss_sum: loss, correct, count: batch as u32 });
+        let glogits = GpuTensor::from_slice(&ctx, &logits);
+        let glabels = GpuTensor::zeros(&ctx, batch);
+        glabels.write_u32(&ctx, &labels);
+        let (gd, grows) = (GpuTensor::zeros(&ctx, logits.len()), GpuTensor::zeros(&ctx, batch * ROW_STATS_WORDS));
+        run(&ctx, |e| {
+            kernel.bind_rows(&ctx, classes, &glogits, &glabels, &gd, &grows).encode(e);
+            kernel.bind_accumulate(&ctx, &grows, &stats).encode(e);
+        });
+    }
+    let got = decode_stats(&read(&ctx, &stats));
+    assert_eq!((got.correct, got.count), (want.correct, want.count));
+    assert_close("loss sum", &[got.loss_sum], &[want.loss_sum], 1e-5, 1e-5);
+}
+
+// ---- metaplastic_adam.wgsl ----
+
+#[test]
+fn metaplastic_adam_matches_cpu_over_steps() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = AdamKernel::new(&ctx);
+    let n = 5_000;
+    for meta in [0.0, 1.35, 5.0] {
+        // Weights of both signs and sizes (|Wh| up to 2, where tanh(5|Wh|) saturates), exact
+        // zeros of both signs, and gradients of both signs so sign(Wh) * m1 > 0 and <= 0 both occur.
+        let mut w = scaled(n, 50, 2.0);
+        w[..2].copy_from_slice(&[0.0, -0.0]);
+        let (mut m1, mut m2) = (vec![0.0; n], vec![0.0; n]);
+        let gw = GpuTensor::from_slice(&ctx, &w);
+        let gg = GpuTensor::zeros(&ctx, n);
+        let (gm1, gm2) = (GpuTensor::zeros(&ctx, n), GpuTensor::zeros(&ctx, n));
+        let base = AdamHyper::new(0.005, meta, 1e-7);
+        let call = kernel.bind(&ctx, &gw, &gg, &gm1, &gm2, &base.at_step(1));
+        let (mut shrinking, mut growing) = (0, 0);
+        for (t, grad_seed) in (1..=5).zip(60..) {
+            let grad = scaled(n, grad_seed, 1e-2);
+            let h = base.at_step(t);
+            metaplastic_adam(&mut w, &grad, &mut m1, &mut m2, &h);
+            for i in 0..n {
+                if w[i].signum() * m1[i] > 0.0 { shrinking += 1 } else { growing += 1 }
+            }
+            gg.write(&ctx, &grad);
+            call.set_hyper(&ctx, &h);
+            run(&ctx, |e| call.encode(e));
+            let what = format!("m {meta} step {t}");
+            assert_close(&format!("{what} Wh"), &read(&ctx, &gw), &w, 1e-6, 1e-6);
+            assert_close(&format!("{what} m1"), &read(&ctx, &gm1), &m1, 1e-6, 1e-6);
+            assert_close(&format!("{what} m2"), &read(&ctx, &gm2), &m2, 1e-6, 1e-6);
+        }
+        assert!(shrinking > n && growing > n, "both branches exercised: {shrinking} shrinking, {growing} growing");
+    }
+}
+
+// ---- ewc.wgsl ----
+
+#[test]
+fn ewc_penalty_grad_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = EwcKernel::new(&ctx);
+    let n = 10_007;
+    let w = scaled(n, 70, 0.1);
+    let fisher: Vec<f32> = values(n, 71).iter().map(|v| 1e-4 * (v + 1.0)).collect();
+    let anchor: Vec<f32> = fisher.iter().zip(scaled(n, 72, 0.1)).map(|(f, w0)| f * w0).collect();
+    let grad0 = scaled(n, 73, 1e-3);
+    let mut want = grad0.clone();
+    ewc_penalty_grad(&w, &fisher, &anchor, 5e3, &mut want);
+    let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
+    let (gw, gf, ga, gg) = (t(&w), t(&fisher), t(&anchor), t(&grad0));
+    run(&ctx, |e| kernel.bind_penalty_grad(&ctx, 5e3, &gw, &gf, &ga, &gg).encode(e));
+    assert_close("penalty grad", &read(&ctx, &gg), &want, 1e-6, 1e-6);
+}
+
+#[test]
+fn ewc_fisher_and_consolidation_match_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = EwcKernel::new(&ctx);
+    let n = 10_007;
+    let batches = 3;
+    let mut f = vec![0.0f32; n];
+    let gf = GpuTensor::zeros(&ctx, n);
+    for b in 0..batches {
+        let g = scaled(n, 80 + b as u64, 1e-2);
+        // As in CpuBnn::consolidate_ewc.
+        for (fi, gi) in f.iter_mut().zip(&g) {
+            *fi += gi * gi / batches as f32;
+        }
+        let gg = GpuTensor::from_slice(&ctx, &g);
+        run(&ctx, |e| kernel.bind_accumulate(&ctx, batches, &gg, &gf).encode(e));
+    }
+    assert_close("fisher estimate", &read(&ctx, &gf), &f, 1e-9, 1e-6);
+    let w = scaled(n, 90, 0.1);
+    let mut fisher = scaled(n, 91, 1e-5).iter().map(|v| v.abs()).collect::<Vec<_>>();
+    let mut anchor = scaled(n, 92, 1e-6);
+    let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
+    let (gw, gfisher, ganchor) = (t(&w), t(&fisher), t(&anchor));
+    ewc_consolidate(&w, &f, &mut fisher, &mut anchor);
+    run(&ctx, |e| kernel.bind_consolidate(&ctx, &gw, &gf, &gfisher, &ganchor).encode(e));
+    assert_close("fisher sum", &read(&ctx, &gfisher), &fisher, 1e-9, 1e-6);
+    assert_close("anchor sum", &read(&ctx, &ganchor), &anchor, 1e-9, 1e-6);
+}
+
+// ---- the whole trainer ----
+
+/// A small network: sizes [784, 64, 64, 10].
+fn small_config(meta: f32, batch: usize) -> BnnConfig {
+    BnnConfig { batch, ..BnnConfig::paper(64, meta) }
+}
+
+/// `batch` images in [0, 1] and labels 0..10.
+fn batch_of(batch: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
+    let x = values(batch * 784, seed).into_iter().map(|v| 0.5 * (v + 1.0)).collect();
+    let y = (0..batch).map(|i| ((i as u64 * 7 + seed) % 10) as u32).collect();
+    (x, y)
+}
+
+fn both(ctx: GpuContext, cfg: &BnnConfig, seed: u64) -> (CpuBnn, GpuBnn) {
+    let params = BnnParams::init(cfg.sizes(), seed);
+    let cpu = CpuBnn::new(cfg.clone(), params.clone()).unwrap();
+    let gpu = GpuBnn::new(Rc::new(ctx), cfg.clone(), params).unwrap();
+    (cpu, gpu)
+}
+
+/// Tolerances for parameters after a few steps.
+///
+/// Forward products are exact on both backends (±1 weights times ±1 or [0,1] inputs, summed in
+/// the same order), so as long as no hidden weight lands on the other side of 0 the nets see the
+/// same binary weights and activations, and the gradients differ by rounding only (the GPU may
+/// fuse multiply-adds). Adam makes an update of about `lr` = 5e-3 whatever the gradient's size, so
+/// 1e-5 absolute is 0.2% of one update: almost every element is that close.
+///
+/// Not all: Adam divides by `sqrt(m2) + eps` with eps = 1e-8, so where a weight's gradient
+/// cancels over the batch to ~1e-8 (a few in 50 000 first-layer weights here) the update is
+/// `lr * g / (|g| + eps)` and an ulp-level absolute difference in `g` (~1e-10) moves it by ~1e-5
+/// to 1e-4. Such elements may be up to [`LOOSE_ATOL`] apart (20% of one update), and at most
+/// [`OUTLIER_FRACTION`] of a layer's elements may use that allowance.
+const PARAM_ATOL: f32 = 1e-5;
+const PARAM_RTOL: f32 = 1e-4;
+const LOOSE_ATOL: f32 = 1e-3;
+const OUTLIER_FRACTION: f64 = 1e-3;
+
+fn assert_layer_close(what: &str, got: &[f32], want: &[f32]) {
+    // This catches NaN too, so the count below can use `>`.
+    assert_close(what, got, want, LOOSE_ATOL, 0.0);
+    let outliers = got.iter().zip(want).filter(|(g, w)| (**g - **w).abs() > PARAM_ATOL + PARAM_RTOL * w.abs()).count();
+    assert!(
+        outliers as f64 <= OUTLIER_FRACTION * got.len() as f64,
+        "{what}: {outliers} of {} elements differ by more than {PARAM_ATOL} + {PARAM_RTOL}·|cpu|",
+        got.len()
+    );
+}
+
+fn assert_params_close(what: &str, gpu: &BnnParams, cpu: &BnnParams) {
+    for l in 0..LAYERS {
+        // First the signs: one flipped binary weight and the two nets compute different functions.
+        let flipped = gpu.wh[l].iter().zip(&cpu.wh[l]).filter(|(g, c)| (**g >= 0.0) != (**c >= 0.0)).count();
+        assert_eq!(flipped, 0, "{what}: layer {l}: {flipped} binary weights differ");
+        assert_layer_close(&format!("{what} Wh[{l}]"), &gpu.wh[l], &cpu.wh[l]);
+        assert_layer_close(&format!("{what} gamma[{l}]"), &gpu.gamma[l], &cpu.gamma[l]);
+        assert_layer_close(&format!("{what} beta[{l}]"), &gpu.beta[l], &cpu.beta[l]);
+    }
+}
+
+fn assert_stats_close(what: &str, gpu: BatchStats, cpu: BatchStats) {
+    assert_eq!((gpu.correct, gpu.count), (cpu.correct, cpu.count), "{what}: correct and count");
+    assert_close(&format!("{what} loss sum"), &[gpu.loss_sum], &[cpu.loss_sum], 1e-4, 1e-4);
+}
+
+fn block<T>(f: impl std::future::Future<Output = Result<T, TrainError>>) -> T {
+    pollster::block_on(f).expect("the trainer call succeeds")
+}
+
+#[test]
+fn training_steps_match_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = small_config(1.35, 32);
+    let (mut cpu, mut gpu) = both(ctx, &cfg, 7);
+    assert_params_close("initial", &block(gpu.params()), &block(cpu.params()));
+    for step in 0..5 {
+        let (x, y) = batch_of(cfg.batch, 100 + step);
+        cpu.train_step(&x, &y).unwrap();
+        gpu.train_step(&x, &y).unwrap();
+        assert_params_close(&format!("after step {}", step + 1), &block(gpu.params()), &block(cpu.params()));
+        if step == 2 {
+            assert_stats_close("train stats, steps 1-3", block(gpu.take_train_stats()), block(cpu.take_train_stats()));
+        }
+    }
+    assert_stats_close("train stats, steps 4-5", block(gpu.take_train_stats()), block(cpu.take_train_stats()));
+    assert_eq!(block(gpu.take_train_stats()), BatchStats::default(), "taking the stats zeroes them");
+    // Evaluation at the training batch size, at the experiments' 1000, and at an odd size; twice
+    // each, so the cached buffers are reused.
+    for (size, seed) in [(32, 200), (1000, 201), (77, 202), (1000, 203)] {
+        let (x, y) = batch_of(size, seed);
+        let (g, c) = (block(gpu.evaluate(&x, &y)), block(cpu.evaluate(&x, &y)));
+        assert_stats_close(&format!("evaluate {size}"), g, c);
+    }
+    // A training step after evaluation still matches (evaluation must not touch training state).
+    let (x, y) = batch_of(cfg.batch, 300);
+    cpu.train_step(&x, &y).unwrap();
+    gpu.train_step(&x, &y).unwrap();
+    assert_params_close("after evaluation and a step", &block(gpu.params()), &block(cpu.params()));
+    assert_stats_close("train stats after evaluation", block(gpu.take_train_stats()), block(cpu.take_train_stats()));
+}
+
+#[test]
+fn plain_bnn_with_another_batch_size_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = small_config(0.0, 100);
+    let (mut cpu, mut gpu) = both(ctx, &cfg, 8);
+    // The configured batch, then a short last batch of an epoch.
+    for (size, seed) in [(100, 400), (100, 401), (37, 402), (100, 403)] {
+        let (x, y) = batch_of(size, seed);
+        cpu.train_step(&x, &y).unwrap();
+        gpu.train_step(&x, &y).unwrap();
+    }
+    assert_params_close("m = 0", &block(gpu.params()), &block(cpu.params()));
+    assert_stats_close("train stats", block(gpu.take_train_stats()), block(cpu.take_train_stats()));
+}
+
+#[test]
+fn reset_optimizer_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = small_config(5.0, 32);
+    let (mut cpu, mut gpu) = both(ctx, &cfg, 9);
+    for step in 0..6 {
+        if step == 3 {
+            cpu.reset_optimizer();
+            gpu.reset_optimizer();
+        }
+        let (x, y) = batch_of(cfg.batch, 500 + step);
+        cpu.train_step(&x, &y).unwrap();
+        gpu.train_step(&x, &y).unwrap();
+    }
+    assert_params_close("after a reset", &block(gpu.params()), &block(cpu.params()));
+}
+
+#[test]
+fn ewc_consolidation_and_penalised_steps_match_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = BnnConfig { ewc_lambda: 5e3, ..small_config(0.0, 32) };
+    let (mut cpu, mut gpu) = both(ctx, &cfg, 10);
+    let mut seed = 600;
+    let mut batches = |n: usize, size: usize| -> Vec<(Vec<f32>, Vec<u32>)> {
+        (0..n).map(|_| { seed += 1; batch_of(size, seed) }).collect()
+    };
+    // Two "tasks": train, consolidate (with batches of another size too), train against the penalty.
+    for task in 0..2 {
+        for (x, y) in batches(3, cfg.batch) {
+            cpu.train_step(&x, &y).unwrap();
+            gpu.train_step(&x, &y).unwrap();
+        }
+        let mut fisher_batches = batches(3, cfg.batch);
+        fisher_batches.extend(batches(1, 50));
+        block(cpu.consolidate_ewc(&fisher_batches));
+        block(gpu.consolidate_ewc(&fisher_batches));
+        cpu.reset_optimizer();
+        gpu.reset_optimizer();
+        for (x, y) in batches(3, cfg.batch) {
+            cpu.train_step(&x, &y).unwrap();
+            gpu.train_step(&x, &y).unwrap();
+        }
+        assert_params_close(&format!("task {task}, with the EWC penalty"), &block(gpu.params()), &block(cpu.params()));
+    }
+    // Consolidation does not count towards the training statistics.
+    assert_stats_close("train stats", block(gpu.take_train_stats()), block(cpu.take_train_stats()));
+}
+
+#[test]
+fn load_params_round_trips() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = small_config(1.35, 32);
+    let (_, mut gpu) = both(ctx, &cfg, 11);
+    let other = BnnParams::init(cfg.sizes(), 12);
+    gpu.load_params(&other);
+    assert_eq!(block(gpu.params()), other);
+}
+
+#[test]
+fn batchnorm_parameters_alone_round_trip() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = small_config(1.35, 32);
+    let (mut cpu, mut gpu) = both(ctx, &cfg, 14);
+    let (x, y) = batch_of(32, 15);
+    cpu.train_step(&x, &y).unwrap();
+    gpu.train_step(&x, &y).unwrap();
+    let trained = block(gpu.bn_params());
+    assert_eq!(trained, block(gpu.params()).bn(), "bn_params is the BatchNorm part of params");
+    // Restore another task's BatchNorm on both, then the nets still match.
+    let other = BnnParams::init(cfg.sizes(), 16).bn();
+    block(gpu.load_bn(&other));
+    block(cpu.load_bn(&other));
+    assert_eq!(block(gpu.bn_params()), other);
+    let (x, y) = batch_of(32, 17);
+    cpu.train_step(&x, &y).unwrap();
+    gpu.train_step(&x, &y).unwrap();
+    assert_params_close("after load_bn and a step", &block(gpu.params()), &block(cpu.params()));
+    let mut short = other.clone();
+    short.gamma[1].pop();
+    assert!(matches!(pollster::block_on(gpu.load_bn(&short)), Err(TrainError::Config(_))));
+}
+
+#[test]
+fn bad_batches_are_errors_not_panics() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = small_config(0.0, 32);
+    let (_, mut gpu) = both(ctx, &cfg, 13);
+    let (x, mut y) = batch_of(32, 1);
+    assert!(matches!(gpu.train_step(&x[..100], &y), Err(TrainError::Config(_))));
+    y[3] = 10;
+    assert!(matches!(gpu.train_step(&x, &y), Err(TrainError::Config(_))));
+    assert!(matches!(pollster::block_on(gpu.evaluate(&x, &y)), Err(TrainError::Config(_))));
+}
+
+#[test]
+fn parameters_of_the_wrong_shape_are_refused() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = small_config(0.0, 32);
+    let params = BnnParams::init([784, 32, 32, 10], 1);
+    assert!(matches!(GpuBnn::new(Rc::new(ctx), cfg, params), Err(TrainError::Config(_))));
+}
+
+#[test]
+fn a_lost_device_is_reported() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = small_config(0.0, 32);
+    let ctx = Rc::new(ctx);
+    let mut gpu = GpuBnn::new(ctx.clone(), cfg.clone(), BnnParams::init(cfg.sizes(), 1)).unwrap();
+    ctx.device.destroy();
+    let _ = ctx.wait();
+    let (x, y) = batch_of(32, 1);
+    assert!(matches!(gpu.train_step(&x, &y), Err(TrainError::Gpu(metaplastic::gpu::GpuError::DeviceLost(_)))));
+    assert!(matches!(pollster::block_on(gpu.evaluate(&x, &y)), Err(TrainError::Gpu(metaplastic::gpu::GpuError::DeviceLost(_)))));
+}
