@@ -8,12 +8,14 @@
 //! - [`model`]: network definitions and the trainer interface both backends implement.
 //! - [`gpu`]: the wgpu backend, one Rust file per WGSL file in `shaders/`.
 //! - [`backend`]: the one switch between the two backends.
+//! - [`charts`]: charts as display lists, built once and drawn as SVG (command line) or on a canvas (app).
 //! - [`experiments`]: permuted MNIST, stream learning and the toy problem, written once against the
 //!   trainer interface, run alike by the browser and the command-line tool.
 //! - `web` (wasm32 only): the browser app, the only place that knows about the DOM.
 //! - `src/main.rs` + `src/cli/`: the native command-line tool `metaplastic`.
 
 pub mod backend;
+pub mod charts;
 pub mod cpu;
 pub mod data;
 pub mod experiments;

@@ -1,27 +1,53 @@
 //! The native command-line tool: the app's experiments, headless, for reproduction and benchmarks.
+//! Every experiment writes `summary.json` in one shape:
+//! `{"experiment", "config", "runs": [{"variant", "seed", "metrics"}]}`, accuracies as fractions,
+//! plus SVG charts drawn by the same code as the app's.
 
+mod args;
+mod bnn;
+mod charts;
+
+use metaplastic::backend::Backend;
 use metaplastic::data::{DataSet, DataSetId, Examples};
 use metaplastic::gpu::{self, GpuContext};
-use std::path::PathBuf;
+use serde_json::json;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 const USAGE: &str = "\
 metaplastic: standard and metaplastic learning, side by side (native tool)
 
 USAGE:
-    metaplastic <COMMAND> [OPTIONS]
+    metaplastic <COMMAND> [--flag value ...]
 
 COMMANDS:
-    info        Report the compute backends found here (wgpu adapter, CPU) and run the GPU self-test
-    data        Load and check the data sets under --data DIR (default: static/data)
-    help        Print this message
+    info          The compute backends found here (wgpu adapter, CPU), with the GPU self-test
+    data          Load and check the data sets (--data DIR, default static/data)
+    bnn-permuted  Continual learning on permuted MNIST, binarized network, standard vs metaplastic
+                    --meta 0,1.35  --seeds 3 (a count, or a list 1,2,3)  --backend cpu|gpu
+                    --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 [--steps-per-task N]
+                    --train-examples 60000 --test-examples 10000 --eval-every 200
+                    --bn-per-task true|false  [--ewc --ewc-lambda 5000 --ewc-batches 10]
+                    --out results/bnn-permuted  --data static/data
+    bnn-stream    Stream learning: N class-balanced subsets in sequence vs the whole set
+                    --dataset fashion|mnist --meta 0,2.5 --subsets 60 --epochs 20 --hidden 1024
+                    --full-data true|false --seeds 3 --backend cpu|gpu --out results/bnn-stream
+    bnn-toy       The 2-D quadratic toy problem: hidden-weight trajectories (--meta 0,0.5,1.35)
+    help          This message
+
+Each experiment writes DIR/summary.json and SVG charts into --out DIR.
 ";
 
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or(&[]);
     let result = match args.first().map(String::as_str) {
         Some("info") => info(),
-        Some("data") => data(&args[1..]),
+        Some("data") => data(rest),
+        Some("bnn-permuted") => bnn::permuted(rest),
+        Some("bnn-stream") => bnn::stream(rest),
+        Some("bnn-toy") => bnn::toy(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
@@ -35,6 +61,62 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cpu`, or `gpu`: the first wgpu adapter, trusted only after its self-test.
+pub fn open_backend(name: &str) -> Result<Backend, String> {
+    match name {
+        "cpu" => Ok(Backend::Cpu),
+        "gpu" => {
+            let ctx = pollster::block_on(GpuContext::request()).map_err(|e| format!("--backend gpu: {e}"))?;
+            pollster::block_on(gpu::self_test(&ctx)).map_err(|e| format!("--backend gpu: {e}"))?;
+            Ok(Backend::Gpu(Rc::new(ctx)))
+        }
+        other => Err(format!("--backend {other}: choose cpu or gpu")),
+    }
+}
+
+/// An accuracy as a percentage with one decimal.
+pub fn pct(x: f32) -> String {
+    if x.is_finite() { format!("{:.1}%", 100.0 * x) } else { "-".into() }
+}
+
+/// The common shape of every experiment's `summary.json`.
+pub struct Summary {
+    pub experiment: String,
+    pub config: serde_json::Value,
+    pub runs: Vec<serde_json::Value>,
+    pub elapsed: f64,
+}
+
+impl Summary {
+    pub fn new(experiment: &str, config: serde_json::Value) -> Self {
+        Self { experiment: experiment.into(), config, runs: Vec::new(), elapsed: 0.0 }
+    }
+
+    pub fn run(&mut self, variant: &str, seed: u64, metrics: serde_json::Value) {
+        self.runs.push(json!({"variant": variant, "seed": seed, "metrics": metrics}));
+    }
+
+    pub fn write(&self, dir: &str) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
+        let mut config = self.config.clone();
+        config["elapsed_seconds"] = json!((self.elapsed * 10.0).round() / 10.0);
+        let doc = json!({"experiment": self.experiment, "config": config, "runs": self.runs});
+        let path = Path::new(dir).join("summary.json");
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+        Ok(())
+    }
+}
+
+/// Writes an SVG chart into `dir`, saying where.
+pub fn write_svg(dir: &str, name: &str, svg: String) -> Result<(), String> {
+    let path = Path::new(dir).join(name);
+    std::fs::write(&path, svg).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
 }
 
 fn info() -> Result<(), String> {
@@ -52,15 +134,10 @@ fn info() -> Result<(), String> {
     Ok(())
 }
 
-fn data(args: &[String]) -> Result<(), String> {
-    let mut root = PathBuf::from("static/data");
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--data" => root = it.next().ok_or("--data needs a directory")?.into(),
-            other => return Err(format!("unknown option '{other}' for 'data'")),
-        }
-    }
+fn data(raw: &[String]) -> Result<(), String> {
+    let parsed = args::Args::parse(raw, &[])?;
+    let root = PathBuf::from(parsed.get("data", String::from("static/data"))?);
+    parsed.finish()?;
     for id in DataSetId::ALL {
         let start = std::time::Instant::now();
         let set = DataSet::load(&root, id).map_err(|e| format!("{}: {e}", id.title()))?;

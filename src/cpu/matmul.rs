@@ -88,9 +88,9 @@ pub fn matmul(shape: MatmulShape, a: &[f32], b: &[f32], c: &mut [f32]) {
         rows(0, c);
         return;
     }
-    let per = m.div_ceil(threads);
     #[cfg(not(target_arch = "wasm32"))]
     std::thread::scope(|s| {
+        let per = m.div_ceil(threads);
         for (t, chunk) in c.chunks_mut(per * n).enumerate() {
             let rows = &rows;
             s.spawn(move || rows(t * per, chunk));

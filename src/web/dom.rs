@@ -81,6 +81,29 @@ pub fn on_click(target: &web_sys::Element, f: impl FnMut() + 'static) {
     closure.forget();
 }
 
+/// Calls `f` on every `event` (e.g. "change") for the life of the page.
+pub fn on_event(target: &web_sys::Element, event: &str, f: impl FnMut() + 'static) {
+    let closure = Closure::<dyn FnMut()>::new(f);
+    let _ = target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
+    closure.forget();
+}
+
+/// Milliseconds since the page loaded.
+pub fn now() -> f64 {
+    window().ok().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// Resolves after the browser has had a turn to draw and handle clicks. A timeout rather than an
+/// animation frame, so training goes on in a hidden tab.
+pub async fn yield_to_browser() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Ok(w) = window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 /// A fatal error: shown in the banner, not only in the console.
 pub fn fatal(message: &str) {
     log::error!("{message}");

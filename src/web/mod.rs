@@ -1,6 +1,8 @@
 //! The browser app: the only module that knows about the DOM. It wires the page in `index.html`
 //! to the data, the backends and (later) the experiments, and turns typed errors into messages.
 
+mod bnn_demo;
+mod canvas_chart;
 mod dom;
 mod loader;
 mod samples;
@@ -18,6 +20,7 @@ pub struct App {
     pub gpu: RefCell<Option<Rc<GpuContext>>>,
     pub shown: RefCell<DataSetId>,
     pub samples: RefCell<samples::SampleGrid>,
+    pub bnn: bnn_demo::BnnDemo,
 }
 
 impl App {
@@ -41,9 +44,11 @@ fn boot() -> Result<(), dom::WebError> {
         gpu: RefCell::new(None),
         shown: RefCell::new(DataSetId::Mnist),
         samples: RefCell::new(samples::SampleGrid::new()),
+        bnn: bnn_demo::BnnDemo::new(),
     });
     wire_dataset_switch(&app)?;
     samples::wire_shuffle(&app)?;
+    bnn_demo::wire(&app)?;
     for id in DataSetId::ALL {
         loader::start(&app, id)?;
     }

@@ -1,0 +1,180 @@
+//! The binarized-network figures, built once for the app's canvases and the tool's SVG files.
+
+use super::palette;
+use super::plots::{
+    BarChart, BarSeries, Heatmap, Histogram, LineChart, Marker, Path, Series, Trajectories, ValueSet, bar_chart, heatmap, histogram,
+    line_chart, sample_grid, trajectory_plot,
+};
+use super::{Color, Figure};
+use crate::experiments::permuted::{LearnerRecord, LearnerSpec};
+use crate::experiments::stream::{FULL_DATA, StreamRecord};
+use crate::experiments::toy::{ToyConfig, Trajectory, toy_loss};
+
+/// Red for the standard network, green for the metaplastic one, purple for EWC, grey for the
+/// full-data baseline: the same in every chart.
+pub fn learner_color(spec: &LearnerSpec) -> Color {
+    if spec.name == FULL_DATA {
+        palette::BASELINE
+    } else if spec.ewc_lambda > 0.0 {
+        palette::EWC
+    } else if spec.meta == 0.0 {
+        palette::STANDARD
+    } else {
+        palette::METAPLASTIC
+    }
+}
+
+/// Test accuracy on every task over training, one line per task and learner; task 1 darkest.
+pub fn permuted_curves(records: &[&LearnerRecord], steps_per_task: usize, tasks: usize, width: f32, height: f32) -> Figure {
+    let mut series = Vec::new();
+    for record in records {
+        let shades = palette::shades(learner_color(&record.spec), tasks.max(2));
+        for task in 0..tasks {
+            let points: Vec<(f32, f32)> =
+                record.curve.iter().filter_map(|p| p.task_acc.get(task).map(|&a| (p.step as f32, a))).collect();
+            if points.is_empty() {
+                continue;
+            }
+            let mut s = Series::new(format!("{} · task {}", record.spec.name, task + 1), shades[task], points);
+            if record.spec.ewc_lambda > 0.0 {
+                s = s.dashed();
+            }
+            series.push(s);
+        }
+    }
+    line_chart(&LineChart {
+        title: "Test accuracy on each task, while the tasks are learned one after another".into(),
+        x_label: "training batches".into(),
+        y_label: "test accuracy".into(),
+        x_range: Some((0.0, (tasks * steps_per_task) as f32)),
+        y_range: Some((0.0, 1.0)),
+        series,
+        markers: (1..tasks).map(|k| Marker::new((k * steps_per_task) as f32, format!("task {}", k + 1))).collect(),
+        width,
+        height,
+        ..Default::default()
+    })
+}
+
+/// Row i: after training task i; column j: test accuracy on task j.
+pub fn accuracy_matrix(record: &LearnerRecord, width: f32, height: f32) -> Figure {
+    let tasks = record.acc_matrix.len();
+    heatmap(&Heatmap {
+        title: format!("{}: accuracy matrix", record.spec.name),
+        rows: tasks,
+        cols: tasks,
+        values: record.acc_matrix.iter().flatten().copied().collect(),
+        row_labels: (1..=tasks).map(|i| format!("after task {i}")).collect(),
+        col_labels: (1..=tasks).map(|j| format!("task {j}")).collect(),
+        x_label: "tested on".into(),
+        y_label: "trained up to".into(),
+        width,
+        height,
+        ..Default::default()
+    })
+}
+
+/// Hidden weights of one layer, one histogram per learner.
+pub fn weight_histogram(sets: &[(LearnerSpec, Vec<f32>)], layer: usize, width: f32, height: f32) -> Figure {
+    histogram(&Histogram {
+        title: format!("Hidden weights Wh of layer {}", layer + 1),
+        x_label: "hidden weight Wh (its sign is the binary weight)".into(),
+        sets: sets.iter().map(|(spec, values)| ValueSet::new(spec.name.clone(), learner_color(spec), values.clone())).collect(),
+        bins: 60,
+        log_counts: true,
+        width,
+        height,
+        ..Default::default()
+    })
+}
+
+/// Stream learning: test accuracy over the stream, one line per learner.
+pub fn stream_curves(records: &[&StreamRecord], steps_per_subset: usize, subsets: usize, width: f32, height: f32) -> Figure {
+    let series = records
+        .iter()
+        .map(|r| {
+            let s = Series::new(r.spec.name.clone(), learner_color(&r.spec), r.curve.iter().map(|p| (p.step as f32, p.test_acc)).collect());
+            if r.spec.name == FULL_DATA { s.dashed() } else { s }
+        })
+        .collect();
+    // A marker per subset only while they stay readable.
+    let markers = if subsets <= 12 {
+        (1..subsets).map(|k| Marker::new((k * steps_per_subset) as f32, format!("subset {}", k + 1))).collect()
+    } else {
+        Vec::new()
+    };
+    line_chart(&LineChart {
+        title: "Test accuracy while the training set arrives in a stream of subsets".into(),
+        x_label: "training batches".into(),
+        y_label: "test accuracy".into(),
+        x_range: Some((0.0, (subsets * steps_per_subset) as f32)),
+        series,
+        markers,
+        width,
+        height,
+        ..Default::default()
+    })
+}
+
+/// Mean and spread over seeds of one metric per variant, as bars.
+pub fn variant_bars(title: &str, y_label: &str, variants: &[(LearnerSpec, f32, f32)], width: f32, height: f32) -> Figure {
+    bar_chart(&BarChart {
+        title: title.into(),
+        y_label: y_label.into(),
+        groups: vec![String::new()],
+        series: variants
+            .iter()
+            .map(|(spec, mean, sd)| BarSeries { name: spec.name.clone(), color: learner_color(spec), means: vec![*mean], spreads: vec![*sd] })
+            .collect(),
+        y_range: Some((0.0, 1.0)),
+        decimals: 3,
+        width,
+        height,
+        ..Default::default()
+    })
+}
+
+/// The toy problem in the plane of the two hidden weights, over the first `steps` steps: the
+/// loss landscape, the optimum W*, and each trajectory.
+pub fn toy(paths: &[Trajectory], cfg: &ToyConfig, steps: usize, width: f32, height: f32) -> Figure {
+    let shown: Vec<Vec<(f32, f32)>> = paths.iter().map(|t| t.points.iter().take(steps + 1).map(|p| (p[0], p[1])).collect()).collect();
+    let max_x = shown.iter().flatten().map(|p| p.0).fold(cfg.target[0], f32::max) + 0.5;
+    let (x_range, y_range) = ((-1.5f32, max_x.max(2.0)), (-1.5f32, 1.5f32));
+    let (nx, ny) = (120, 48);
+    let colors = paths.iter().map(|t| learner_color(&LearnerSpec::meta(t.meta)));
+    trajectory_plot(&Trajectories {
+        title: format!("Hidden weights on the quadratic loss, first {steps} steps"),
+        x_label: "hidden weight 1 (its sign matters more)".into(),
+        y_label: "hidden weight 2".into(),
+        grid: sample_grid(|x, y| toy_loss([x, y], cfg.target), nx, ny, x_range, y_range),
+        nx,
+        ny,
+        x_range,
+        y_range,
+        paths: paths.iter().zip(shown).zip(colors).map(|((t, points), color)| Path::new(format!("m = {}", t.meta), color, points)).collect(),
+        optimum: Some((cfg.target[0], cfg.target[1])),
+        width,
+        height,
+        ..Default::default()
+    })
+}
+
+/// Both hidden weights against the step: the important one grows steadily, the other flips.
+pub fn toy_weights(paths: &[Trajectory], width: f32, height: f32) -> Figure {
+    let colors = paths.iter().map(|t| learner_color(&LearnerSpec::meta(t.meta)));
+    let mut series = Vec::new();
+    for (t, color) in paths.iter().zip(colors) {
+        let step = |i: usize| i as f32;
+        series.push(Series::new(format!("m = {}: weight 1", t.meta), color, t.points.iter().enumerate().map(|(i, p)| (step(i), p[0])).collect()));
+        series.push(Series::new(format!("m = {}: weight 2", t.meta), color, t.points.iter().enumerate().map(|(i, p)| (step(i), p[1])).collect()).dashed());
+    }
+    line_chart(&LineChart {
+        title: "Hidden weights over the steps".into(),
+        x_label: "step".into(),
+        y_label: "hidden weight".into(),
+        series,
+        width,
+        height,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,261 @@
+//! Charts as display lists: one code path builds a [`Figure`] (lines, rectangles, text, circles in
+//! the figure's own pixel coordinates) and two renderers draw it, [`Figure::to_svg`] for the
+//! command-line tool and `web::canvas_chart::draw` for the live canvas in the app, so both show the
+//! same picture.
+//!
+//! - [`plots`]: the chart builders (line chart, heat map, histograms, 2-D trajectories, bars with
+//!   error bars), pure functions from a spec to a `Figure`.
+//! - [`svg`]: the SVG renderer.
+//! - [`palette`]: the project's colours, one per learner, so every chart agrees on who is who.
+
+pub mod bnn;
+pub mod plots;
+pub mod svg;
+
+pub use plots::{
+    BarChart, BarSeries, Heatmap, Histogram, LineChart, Marker, NO_DATA, Path, Series, Trajectories, ValueSet,
+    bar_chart, bin, heatmap, histogram, line_chart, nice_step, nice_ticks, normalize_rows, sample_grid,
+    trajectory_plot,
+};
+
+/// The default figure size in pixels, sized for a page column and a projector alike.
+pub const DEFAULT_WIDTH: f32 = 640.0;
+pub const DEFAULT_HEIGHT: f32 = 400.0;
+
+/// The font stack both renderers ask for.
+pub const FONT_FAMILY: &str = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif";
+/// The weight of bold text in both renderers.
+pub const BOLD_WEIGHT: u32 = 600;
+/// Stroke width of rectangle outlines and of circle outlines.
+pub const RECT_STROKE_WIDTH: f32 = 1.0;
+pub const CIRCLE_STROKE_WIDTH: f32 = 1.5;
+
+/// The dash and gap lengths of a dashed line of width `width`, the same in both renderers.
+pub fn dash_pattern(width: f32) -> [f32; 2] {
+    [width * 3.0 + 2.0, width * 2.0 + 2.0]
+}
+
+/// A picture: a white canvas of `width` x `height` pixels and the shapes on it, painted in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    pub width: f32,
+    pub height: f32,
+    pub shapes: Vec<Shape>,
+}
+
+impl Figure {
+    pub fn new(width: f32, height: f32) -> Self {
+        Self { width, height, shapes: Vec::new() }
+    }
+
+    pub fn push(&mut self, shape: Shape) {
+        self.shapes.push(shape);
+    }
+}
+
+/// Where a text's `x` is: at its start, its middle or its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    Start,
+    Middle,
+    End,
+}
+
+/// One thing to paint. Coordinates are pixels from the figure's top left corner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// An open polyline.
+    Line {
+        points: Vec<(f32, f32)>,
+        color: Color,
+        width: f32,
+        dash: bool,
+    },
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        fill: Color,
+        stroke: Option<Color>,
+    },
+    /// `y` is the baseline. `rotate` turns the text by -90 degrees about `(x, y)`, so it reads
+    /// bottom to top (y-axis titles).
+    Text {
+        x: f32,
+        y: f32,
+        text: String,
+        size: f32,
+        anchor: Anchor,
+        color: Color,
+        bold: bool,
+        rotate: bool,
+    },
+    Circle {
+        cx: f32,
+        cy: f32,
+        r: f32,
+        fill: Color,
+        stroke: Option<Color>,
+    },
+}
+
+/// An sRGB colour with opacity `a` in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Color {
+    pub r: u8,
+    pub g: u8,
+    pub b: u8,
+    pub a: f32,
+}
+
+impl Default for Color {
+    fn default() -> Self {
+        palette::TEXT
+    }
+}
+
+impl Color {
+    pub const fn rgb(r: u8, g: u8, b: u8) -> Self {
+        Self { r, g, b, a: 1.0 }
+    }
+
+    /// From `0xRRGGBB`.
+    pub const fn hex(rgb: u32) -> Self {
+        Self::rgb((rgb >> 16) as u8, (rgb >> 8) as u8, rgb as u8)
+    }
+
+    pub const fn with_alpha(self, a: f32) -> Self {
+        Self { a, ..self }
+    }
+
+    /// `#rrggbb`, without the opacity (SVG takes it as a separate attribute).
+    pub fn to_hex(&self) -> String {
+        format!("#{:02x}{:02x}{:02x}", self.r, self.g, self.b)
+    }
+
+    /// A CSS colour: `#rrggbb` when opaque, `rgba(r,g,b,a)` otherwise.
+    pub fn to_css(&self) -> String {
+        if self.a >= 1.0 {
+            self.to_hex()
+        } else {
+            format!("rgba({},{},{},{})", self.r, self.g, self.b, fmt_num(self.a.max(0.0), 3))
+        }
+    }
+
+    /// The colour `t` of the way from `self` to `other` (t = 0: self, t = 1: other), in sRGB.
+    pub fn mix(self, other: Color, t: f32) -> Color {
+        let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+        let lerp = |a: u8, b: u8| (a as f32 + (b as f32 - a as f32) * t).round() as u8;
+        Color {
+            r: lerp(self.r, other.r),
+            g: lerp(self.g, other.g),
+            b: lerp(self.b, other.b),
+            a: self.a + (other.a - self.a) * t,
+        }
+    }
+
+    pub fn lighten(self, t: f32) -> Color {
+        self.mix(palette::WHITE.with_alpha(self.a), t)
+    }
+
+    pub fn darken(self, t: f32) -> Color {
+        self.mix(Color::rgb(0, 0, 0).with_alpha(self.a), t)
+    }
+
+    /// Relative luminance in [0, 1], to pick black or white text on a filled cell.
+    pub fn luminance(&self) -> f32 {
+        let lin = |c: u8| {
+            let c = c as f32 / 255.0;
+            if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        };
+        0.2126 * lin(self.r) + 0.7152 * lin(self.g) + 0.0722 * lin(self.b)
+    }
+}
+
+/// The project's colours. A learner keeps its colour in every chart, on the page and in print.
+pub mod palette {
+    use super::Color;
+
+    /// The standard (non-metaplastic) learner.
+    pub const STANDARD: Color = Color::hex(0xd1495b);
+    /// The metaplastic learner.
+    pub const METAPLASTIC: Color = Color::hex(0x2a9d8f);
+    /// EWC, or any third learner.
+    pub const EWC: Color = Color::hex(0x6a4c93);
+    /// The network trained on all the data at once (the upper bound).
+    pub const BASELINE: Color = Color::hex(0x555555);
+    /// Highlights, the heat-map scale.
+    pub const ACCENT: Color = Color::hex(0x2f5bd3);
+
+    pub const WHITE: Color = Color::rgb(255, 255, 255);
+    pub const TEXT: Color = Color::hex(0x222222);
+    pub const MUTED: Color = Color::hex(0x666666);
+    pub const AXIS: Color = Color::hex(0x444444);
+    pub const GRID: Color = Color::hex(0xe6e6e6);
+    /// A cell that has no value yet.
+    pub const MISSING: Color = Color::hex(0xf0f0f0);
+
+    /// Categorical colours in the order [`distinct`] hands them out: the accent and the learner
+    /// colours first, then colours far enough from them to tell apart on a projector.
+    const CATEGORICAL: [Color; 10] = [
+        ACCENT,
+        STANDARD,
+        METAPLASTIC,
+        EWC,
+        Color::hex(0xe09f3e),
+        Color::hex(0x3d8bd9),
+        Color::hex(0x8a6d3b),
+        Color::hex(0xd16ba5),
+        Color::hex(0x4c956c),
+        Color::hex(0x555555),
+    ];
+
+    /// `n` colours that are easy to tell apart (several values of m, several tasks). The first ten
+    /// are fixed; beyond, hues are spread by the golden angle.
+    pub fn distinct(n: usize) -> Vec<Color> {
+        (0..n)
+            .map(|i| match CATEGORICAL.get(i) {
+                Some(&c) => c,
+                None => hsl((i as f32 * 137.508) % 360.0, 0.55, 0.45),
+            })
+            .collect()
+    }
+
+    /// `n` shades of one colour, dark to light, for one learner's series over several tasks: the
+    /// learner gives the colour family, the task the shade.
+    pub fn shades(base: Color, n: usize) -> Vec<Color> {
+        (0..n)
+            .map(|i| {
+                let t = if n < 2 { 0.5 } else { i as f32 / (n - 1) as f32 };
+                // From 35% darker to 45% lighter: the lightest stays visible on white.
+                if t < 0.4375 { base.darken((0.4375 - t) * 0.8) } else { base.lighten((t - 0.4375) * 0.8) }
+            })
+            .collect()
+    }
+
+    /// An opaque colour from hue (degrees), saturation and lightness in [0, 1].
+    pub fn hsl(h: f32, s: f32, l: f32) -> Color {
+        let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+        let hp = (h.rem_euclid(360.0)) / 60.0;
+        let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
+        let (r, g, b) = match hp as u32 {
+            0 => (c, x, 0.0),
+            1 => (x, c, 0.0),
+            2 => (0.0, c, x),
+            3 => (0.0, x, c),
+            4 => (x, 0.0, c),
+            _ => (c, 0.0, x),
+        };
+        let m = l - c / 2.0;
+        let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
+        Color::rgb(to(r), to(g), to(b))
+    }
+}
+
+/// `v` with at most `decimals` decimals and no trailing zeros ("0.5", "12", "-0.25").
+pub(crate) fn fmt_num(v: f32, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    if s == "-0" { "0".to_string() } else { s }
+}

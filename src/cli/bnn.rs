@@ -1,0 +1,274 @@
+//! `bnn-permuted`, `bnn-stream` and `bnn-toy`: the binarized-network experiments, headless.
+
+use super::args::Args;
+use super::{Summary, open_backend, pct};
+use metaplastic::data::{DataSet, DataSetId};
+use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
+use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
+use metaplastic::model::bnn::BnnTrainer;
+use metaplastic::experiments::toy::{ToyConfig, run_toy};
+use metaplastic::stats::{PairedDiff, mean_sd};
+use serde_json::json;
+use std::time::Instant;
+
+pub fn permuted(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw, &["ewc"])?;
+    let out = args.get("out", String::from("results/bnn-permuted"))?;
+    let seeds = args.seeds(3)?;
+    let metas: Vec<f32> = args.list("meta", "0,1.35")?;
+    let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
+    let data_dir = args.get("data", String::from("static/data"))?;
+    let mut cfg = PermutedConfig::paper(args.get("hidden", 512)?, &metas);
+    cfg.lr = args.get("lr", cfg.lr)?;
+    cfg.batch = args.get("batch", cfg.batch)?;
+    cfg.weight_decay = args.get("weight-decay", cfg.weight_decay)?;
+    cfg.tasks = args.get("tasks", cfg.tasks)?;
+    cfg.epochs = args.get("epochs", cfg.epochs)?;
+    cfg.steps_per_task = args.opt("steps-per-task")?;
+    cfg.train_examples = args.get("train-examples", cfg.train_examples)?;
+    cfg.test_examples = args.get("test-examples", cfg.test_examples)?;
+    cfg.eval_every = args.get("eval-every", cfg.eval_every)?;
+    cfg.bn_per_task = args.get("bn-per-task", cfg.bn_per_task)?;
+    if args.get("ewc", false)? {
+        cfg.learners.push(LearnerSpec::ewc(args.get("ewc-lambda", 5e3f32)?));
+    }
+    cfg.ewc_batches = args.get("ewc-batches", cfg.ewc_batches)?;
+    args.finish()?;
+    cfg.validate().map_err(|e| e.to_string())?;
+    let data = DataSet::load(data_dir.as_ref(), DataSetId::Mnist).map_err(|e| e.to_string())?;
+
+    println!(
+        "bnn-permuted: 784-{h}-{h}-10, {} tasks x {} steps, learners {}, seeds {:?}, backend {}",
+        cfg.tasks,
+        cfg.steps_per_task(),
+        cfg.learners.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(" "),
+        seeds,
+        backend.name(),
+        h = cfg.hidden
+    );
+    let mut summary = Summary::new("bnn-permuted", permuted_config_json(&cfg, &backend.name()));
+    let start = Instant::now();
+    let mut first: Option<(Vec<LearnerRecord>, Vec<(LearnerSpec, Vec<f32>)>)> = None;
+    for &seed in &seeds {
+        let mut run_cfg = cfg.clone();
+        run_cfg.seed = seed;
+        let mut run = PermutedRun::new(run_cfg, |c, p| backend.bnn(c, p)).map_err(|e| e.to_string())?;
+        loop {
+            let progress = pollster::block_on(run.advance(&data, usize::MAX)).map_err(|e| format!("seed {seed}: {e}"))?;
+            let ended = match progress {
+                Progress::TaskDone(k) => Some(k),
+                Progress::Finished => Some(cfg.tasks - 1),
+                _ => None,
+            };
+            if let Some(k) = ended {
+                let rows: Vec<String> =
+                    run.records().map(|r| format!("{} [{}]", r.spec.name, r.acc_matrix[k][..=k].iter().map(|a| pct(*a)).collect::<Vec<_>>().join(" "))).collect();
+                println!("  seed {seed} task {}/{} ({:.0} s): {}", k + 1, cfg.tasks, start.elapsed().as_secs_f64(), rows.join("; "));
+            }
+            if progress == Progress::Finished {
+                break;
+            }
+            if progress == Progress::WaitingForData {
+                return Err("no training data".into());
+            }
+        }
+        for r in run.records() {
+            summary.run(
+                &r.spec.name,
+                seed,
+                json!({
+                    "acc_matrix": r.acc_matrix,
+                    "final_mean_acc": r.final_mean_acc(),
+                    "curve": r.curve.iter().map(|p| json!({"step": p.step, "task_acc": p.task_acc, "train_loss": p.train_loss, "train_acc": p.train_acc})).collect::<Vec<_>>(),
+                }),
+            );
+        }
+        if first.is_none() {
+            let records: Vec<LearnerRecord> = run.records().cloned().collect();
+            let mut weights = Vec::new();
+            for (spec, trainer) in cfg.learners.iter().zip(run.trainers_mut()) {
+                let params = pollster::block_on(trainer.params()).map_err(|e| e.to_string())?;
+                weights.push((spec.clone(), params.wh[1].clone()));
+            }
+            first = Some((records, weights));
+        }
+    }
+    summary.elapsed = start.elapsed().as_secs_f64();
+    report_permuted(&summary, &cfg);
+    summary.write(&out)?;
+    let (records, weights) = first.unwrap_or_default();
+    super::charts::permuted(&summary, &cfg, &records, &weights, &out)?;
+    Ok(())
+}
+
+fn permuted_config_json(cfg: &PermutedConfig, backend: &str) -> serde_json::Value {
+    json!({
+        "dataset": "mnist",
+        "layers": [784, cfg.hidden, cfg.hidden, 10],
+        "lr": cfg.lr, "batch": cfg.batch, "weight_decay": cfg.weight_decay,
+        "tasks": cfg.tasks, "epochs_per_task": cfg.steps_per_task.map_or(Some(cfg.epochs), |_| None),
+        "steps_per_task": cfg.steps_per_task(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
+        "bn_per_task": cfg.bn_per_task, "bn_statistics": "batch statistics at test time (batches of 1000)",
+        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
+        "learners": cfg.learners.iter().map(|l| json!({"variant": l.name, "m": l.meta, "ewc_lambda": l.ewc_lambda})).collect::<Vec<_>>(),
+        "backend": backend,
+    })
+}
+
+/// Mean and spread per variant over seeds, and the paired difference to the first variant.
+fn report_permuted(summary: &Summary, cfg: &PermutedConfig) {
+    let last = cfg.tasks - 1;
+    let metric = |variant: &str, f: &dyn Fn(&serde_json::Value) -> Option<f32>| -> Vec<f32> {
+        summary.runs.iter().filter(|r| r["variant"] == variant).filter_map(|r| f(&r["metrics"])).collect()
+    };
+    let final_mean = |m: &serde_json::Value| m["final_mean_acc"].as_f64().map(|v| v as f32);
+    let task1 = |m: &serde_json::Value| m["acc_matrix"][last][0].as_f64().map(|v| v as f32);
+    println!("\n{:<10} {:>22} {:>26}", "variant", "final mean acc", "task-1 acc after last task");
+    let base = &cfg.learners[0].name;
+    for l in &cfg.learners {
+        let (fm, fs) = mean_sd(&metric(&l.name, &final_mean));
+        let (tm, ts) = mean_sd(&metric(&l.name, &task1));
+        println!("{:<10} {:>14} ± {:<6} {:>18} ± {:<6}", l.name, pct(fm), pct(fs), pct(tm), pct(ts));
+    }
+    for l in cfg.learners.iter().skip(1) {
+        for (what, f) in [("final mean acc", &final_mean as &dyn Fn(&serde_json::Value) -> Option<f32>), ("task-1 acc", &task1)] {
+            let (a, b) = (metric(base, f), metric(&l.name, f));
+            if a.len() == b.len() && !a.is_empty() {
+                let d = PairedDiff::new(&a, &b);
+                println!(
+                    "{} - {base}, {what}: {:+.3} (95% CI ± {:.3}, {} seeds){}",
+                    l.name,
+                    d.mean,
+                    d.ci95,
+                    d.n,
+                    if d.is_significant() { "" } else { "  not distinguishable from noise" }
+                );
+            }
+        }
+    }
+}
+
+pub fn stream(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw, &[])?;
+    let out = args.get("out", String::from("results/bnn-stream"))?;
+    let seeds = args.seeds(3)?;
+    let metas: Vec<f32> = args.list("meta", "0,2.5")?;
+    let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
+    let data_dir = args.get("data", String::from("static/data"))?;
+    let dataset = args.get("dataset", String::from("fashion"))?;
+    let id = DataSetId::parse(&dataset).ok_or(format!("--dataset {dataset}: choose mnist or fashion"))?;
+    let mut cfg = StreamConfig::paper(&metas);
+    cfg.hidden = args.get("hidden", cfg.hidden)?;
+    cfg.lr = args.get("lr", cfg.lr)?;
+    cfg.batch = args.get("batch", cfg.batch)?;
+    cfg.subsets = args.get("subsets", cfg.subsets)?;
+    cfg.epochs = args.get("epochs", cfg.epochs)?;
+    cfg.train_examples = args.get("train-examples", cfg.train_examples)?;
+    cfg.test_examples = args.get("test-examples", cfg.test_examples)?;
+    cfg.eval_every = args.get("eval-every", cfg.eval_every)?;
+    cfg.full_data = args.get("full-data", true)?;
+    args.finish()?;
+    cfg.validate().map_err(|e| e.to_string())?;
+    let data = DataSet::load(data_dir.as_ref(), id).map_err(|e| e.to_string())?;
+    println!(
+        "bnn-stream on {}: 784-{h}-{h}-10, {} subsets of {} x {} epochs ({} steps), learners {}, seeds {:?}, backend {}",
+        id.title(),
+        cfg.subsets,
+        cfg.subset_len(),
+        cfg.epochs,
+        cfg.total_steps(),
+        cfg.learners().iter().map(|l| l.name.clone()).collect::<Vec<_>>().join(" "),
+        seeds,
+        backend.name(),
+        h = cfg.hidden
+    );
+    let config = json!({
+        "dataset": id.dir(), "layers": [784, cfg.hidden, cfg.hidden, 10], "lr": cfg.lr, "batch": cfg.batch,
+        "weight_decay": cfg.weight_decay, "subsets": cfg.subsets, "subset_size": cfg.subset_len(), "epochs_per_subset": cfg.epochs,
+        "total_steps": cfg.total_steps(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
+        "bn_statistics": "batch statistics at test time (batches of 1000)",
+        "optimizer": "one Adam (b1 0.9, b2 0.999, eps 1e-8) through the whole stream",
+        "full_data_baseline": "m = 0 trained on the whole shuffled training set for the same number of presentations",
+        "backend": backend.name(),
+    });
+    let mut summary = Summary::new("bnn-stream", config);
+    let start = Instant::now();
+    let mut first: Vec<StreamRecord> = Vec::new();
+    for &seed in &seeds {
+        let mut run_cfg = cfg.clone();
+        run_cfg.seed = seed;
+        let mut run = StreamRun::new(run_cfg, |c, p| backend.bnn(c, p)).map_err(|e| e.to_string())?;
+        let first_seed = seed == seeds[0];
+        loop {
+            let progress = pollster::block_on(run.advance(&data, usize::MAX)).map_err(|e| format!("seed {seed}: {e}"))?;
+            match progress {
+                Progress::Finished => break,
+                Progress::WaitingForData => return Err("not enough training data".into()),
+                Progress::TaskDone(s) if (s + 1) % (cfg.subsets / 6).max(1) == 0 => {
+                    let accs: Vec<String> =
+                        run.records().map(|r| format!("{} {}", r.spec.name, r.curve.last().map_or("-".into(), |p| pct(p.test_acc)))).collect();
+                    println!("  seed {seed} subset {}/{} ({:.0} s): {}", s + 1, cfg.subsets, start.elapsed().as_secs_f64(), accs.join("; "));
+                }
+                _ => {}
+            }
+        }
+        for r in run.records() {
+            summary.run(
+                &r.spec.name,
+                seed,
+                json!({
+                    "test_acc": r.test_acc,
+                    "curve": r.curve.iter().map(|p| json!({"step": p.step, "test_acc": p.test_acc, "train_loss": p.train_loss})).collect::<Vec<_>>(),
+                }),
+            );
+        }
+        if first_seed {
+            first = run.records().cloned().collect();
+        }
+    }
+    summary.elapsed = start.elapsed().as_secs_f64();
+    let acc = |variant: &str| -> Vec<f32> {
+        summary.runs.iter().filter(|r| r["variant"] == variant).filter_map(|r| r["metrics"]["test_acc"].as_f64().map(|v| v as f32)).collect()
+    };
+    println!("\n{:<10} {:>20}", "variant", "final test acc");
+    for l in cfg.learners() {
+        let (m, s) = mean_sd(&acc(&l.name));
+        println!("{:<10} {:>12} ± {:<6}", l.name, pct(m), pct(s));
+    }
+    if cfg.full_data {
+        for &m in &cfg.metas {
+            let d = PairedDiff::new(&acc(&format!("m={m}")), &acc(FULL_DATA));
+            println!("{FULL_DATA} - m={m}: gap {:+.3} (95% CI ± {:.3})", d.mean, d.ci95);
+        }
+    }
+    summary.write(&out)?;
+    super::charts::stream(&summary, &cfg, &first, &out)?;
+    Ok(())
+}
+
+pub fn toy(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw, &[])?;
+    let out = args.get("out", String::from("results/bnn-toy"))?;
+    let defaults = ToyConfig::default();
+    let cfg = ToyConfig {
+        metas: args.list("meta", "0,0.5,1.35")?,
+        steps: args.get("steps", defaults.steps)?,
+        lr: args.get("lr", defaults.lr)?,
+        ..defaults
+    };
+    args.finish()?;
+    if !(1..=100_000).contains(&cfg.steps) || !(cfg.lr > 0.0) {
+        return Err("--steps must be 1 to 100000 and --lr positive".into());
+    }
+    let paths = run_toy(&cfg);
+    let mut summary = Summary::new("bnn-toy", json!({"target": cfg.target, "start": cfg.start, "lr": cfg.lr, "steps": cfg.steps}));
+    for p in &paths {
+        let end = p.points.last().copied().unwrap_or(cfg.start);
+        let flips = p.points.windows(2).filter(|w| w[0][1].signum() != w[1][1].signum()).count();
+        println!("m={}: final hidden weights ({:.2}, {:.2}), second weight flipped sign {flips} times", p.meta, end[0], end[1]);
+        summary.run(&format!("m={}", p.meta), 0, json!({"final_hidden": end, "second_weight_flips": flips, "path": p.points}));
+    }
+    summary.write(&out)?;
+    super::charts::toy(&paths, &cfg, &out)?;
+    Ok(())
+}

@@ -1,0 +1,531 @@
+//! The chart builders and the SVG renderer: structure of the figures, robustness to empty and
+//! non-finite data, nice ticks and binning.
+//!
+//! `CHARTS_OUT=/tmp/charts cargo test --test charts` also writes one sample SVG of each chart there,
+//! to look at.
+
+use metaplastic::charts::{
+    self, Anchor, BarChart, BarSeries, Color, Figure, Heatmap, Histogram, LineChart, Marker, NO_DATA, Path, Series,
+    Shape, Trajectories, ValueSet, palette,
+};
+
+/// Checks that `svg` is one well-formed element tree: every tag closed, in order, one root `<svg>`.
+fn assert_well_formed(svg: &str) {
+    let body = svg.strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n").unwrap_or(svg);
+    assert!(body.starts_with("<svg"), "the document starts with <svg: {}", &body[..body.len().min(60)]);
+    let mut stack: Vec<String> = Vec::new();
+    let mut roots = 0;
+    let mut rest = body;
+    while let Some(open) = rest.find('<') {
+        let text = &rest[..open];
+        assert!(!text.contains('>'), "a stray '>' in text: {text}");
+        let close = rest[open..].find('>').expect("every tag is closed") + open;
+        let tag = &rest[open + 1..close];
+        assert!(!tag.contains('<'), "a '<' inside a tag: {tag}");
+        assert_eq!(tag.matches('"').count() % 2, 0, "balanced quotes in {tag}");
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop().as_deref(), Some(name), "closing tag matches the open one");
+        } else if !tag.ends_with('/') {
+            let name = tag.split_whitespace().next().expect("a tag has a name").to_string();
+            if stack.is_empty() {
+                roots += 1;
+            }
+            stack.push(name);
+        } else if stack.is_empty() {
+            roots += 1;
+        }
+        rest = &rest[close + 1..];
+    }
+    assert!(stack.is_empty(), "unclosed tags: {stack:?}");
+    assert_eq!(roots, 1, "one root element");
+    assert!(rest.trim().is_empty());
+    assert!(!svg.contains("NaN") && !svg.contains("inf"), "no non-finite numbers in the document");
+}
+
+/// The number of points of each `<polyline>` stroked in `color`.
+fn polylines(svg: &str, color: Color) -> Vec<usize> {
+    let stroke = format!("stroke=\"{}\"", color.to_hex());
+    svg.lines()
+        .filter(|l| l.starts_with("<polyline") && l.contains(&stroke))
+        .map(|l| {
+            let start = l.find("points=\"").expect("a polyline has points") + 8;
+            let end = l[start..].find('"').expect("closed attribute") + start;
+            l[start..end].split_whitespace().count()
+        })
+        .collect()
+}
+
+fn texts(fig: &Figure) -> Vec<&str> {
+    fig.shapes
+        .iter()
+        .filter_map(|s| match s {
+            Shape::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn two_series() -> LineChart {
+    let standard: Vec<(f32, f32)> = (0..12).map(|i| (i as f32 * 100.0, 0.1 + 0.07 * i as f32)).collect();
+    let mut metaplastic: Vec<(f32, f32)> = (0..9).map(|i| (i as f32 * 150.0, 0.2 + 0.08 * i as f32)).collect();
+    metaplastic[3].1 = f32::NAN;
+    metaplastic[5].0 = f32::INFINITY;
+    LineChart {
+        title: "Test accuracy, task 1".into(),
+        x_label: "training step".into(),
+        y_label: "accuracy".into(),
+        y_range: Some((0.0, 1.0)),
+        series: vec![
+            Series::new("standard", palette::STANDARD, standard),
+            Series::new("metaplastic", palette::METAPLASTIC, metaplastic).dashed(),
+        ],
+        markers: vec![Marker::new(600.0, "task 2")],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn line_chart_draws_one_polyline_per_series_and_skips_non_finite_points() {
+    let fig = charts::line_chart(&two_series());
+    let svg = fig.to_svg();
+    assert_well_formed(&svg);
+    for name in ["standard", "metaplastic", "task 2", "Test accuracy, task 1", "training step", "accuracy"] {
+        assert!(texts(&fig).contains(&name), "{name} is on the chart");
+        assert!(svg.contains(&format!(">{name}</text>")), "{name} is in the SVG");
+    }
+    // One data line per series (the legend swatch is a second, two-point line of the same colour).
+    let data = |c: Color| polylines(&svg, c).into_iter().filter(|&n| n > 2).collect::<Vec<_>>();
+    assert_eq!(data(palette::STANDARD), vec![12]);
+    assert_eq!(data(palette::METAPLASTIC), vec![7], "the NaN and the infinite point are skipped");
+    assert!(svg.contains("stroke-dasharray"), "the metaplastic series is dashed");
+}
+
+#[test]
+fn a_fixed_accuracy_range_gets_ticks_from_0_to_1() {
+    let fig = charts::line_chart(&two_series());
+    let labels = texts(&fig);
+    for tick in ["0", "0.2", "0.4", "0.6", "0.8", "1"] {
+        assert!(labels.contains(&tick), "tick {tick} in {labels:?}");
+    }
+}
+
+#[test]
+fn heatmap_has_one_cell_per_entry_and_prints_measured_values() {
+    let (rows, cols) = (3, 4);
+    let mut values: Vec<f32> = (0..rows * cols).map(|i| i as f32 / 11.0).collect();
+    values[7] = f32::NAN;
+    values[0] = 0.93;
+    let fig = charts::heatmap(&Heatmap {
+        title: "Accuracy matrix".into(),
+        rows,
+        cols,
+        values: values.clone(),
+        row_labels: (1..=rows).map(|i| format!("after task {i}")).collect(),
+        col_labels: (1..=cols).map(|j| format!("task {j}")).collect(),
+        ..Default::default()
+    });
+    assert_well_formed(&fig.to_svg());
+    let cells: Vec<&Shape> = fig
+        .shapes
+        .iter()
+        .filter(|s| matches!(s, Shape::Rect { stroke: Some(c), .. } if *c == palette::WHITE))
+        .collect();
+    assert_eq!(cells.len(), rows * cols);
+    let labels = texts(&fig);
+    assert!(labels.contains(&"0.93"));
+    let printed =
+        values.iter().filter(|v| v.is_finite()).filter(|v| labels.contains(&format!("{v:.2}").as_str())).count();
+    assert_eq!(printed, rows * cols - 1, "every measured value is printed, the NaN cell is not");
+    assert!(labels.contains(&"after task 3") && labels.contains(&"task 4"));
+    let grey = cells.iter().filter(|s| matches!(s, Shape::Rect { fill, .. } if *fill == palette::MISSING)).count();
+    assert_eq!(grey, 1, "the cell not measured yet is grey");
+}
+
+#[test]
+fn heatmap_with_tiny_cells_prints_no_values() {
+    let n = 60;
+    let fig = charts::heatmap(&Heatmap { rows: n, cols: n, values: vec![0.5; n * n], ..Default::default() });
+    assert!(!texts(&fig).contains(&"0.50"));
+}
+
+#[test]
+fn binning_counts_every_value_in_range_once() {
+    let values: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 9.0).collect();
+    let (lo, hi) = values.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    for bins in [1, 7, 40, 1000] {
+        let counts = charts::bin(&values, lo, hi, bins);
+        assert_eq!(counts.len(), bins);
+        assert_eq!(counts.iter().sum::<u32>(), values.len() as u32, "{bins} bins");
+    }
+    assert_eq!(charts::bin(&[0.0, 0.5, 1.0, 1.5, -0.1, f32::NAN], 0.0, 1.0, 2), vec![1, 2], "hi falls in the last bin");
+    assert_eq!(charts::bin(&[1.0], 1.0, 1.0, 3), vec![0, 0, 0], "an empty range counts nothing");
+    assert!(charts::bin(&[1.0], 0.0, 2.0, 0).is_empty());
+}
+
+#[test]
+fn histogram_bars_account_for_all_values() {
+    let a: Vec<f32> = (0..500).map(|i| (i as f32 / 500.0 - 0.5) * 0.2).collect();
+    let b: Vec<f32> = (0..300).map(|i| (i as f32 / 300.0 - 0.5) * 3.0).chain([f32::NAN]).collect();
+    let spec = Histogram {
+        title: "Hidden weights".into(),
+        x_label: "hidden weight".into(),
+        sets: vec![
+            ValueSet::new("standard", palette::STANDARD, a),
+            ValueSet::new("metaplastic", palette::METAPLASTIC, b),
+        ],
+        bins: 30,
+        ..Default::default()
+    };
+    let fig = charts::histogram(&spec);
+    assert_well_formed(&fig.to_svg());
+    assert!(texts(&fig).contains(&"standard") && texts(&fig).contains(&"metaplastic"));
+    let log = charts::histogram(&Histogram { log_counts: true, range: Some((-1.0, 1.0)), ..spec });
+    assert_well_formed(&log.to_svg());
+    assert!(
+        texts(&log).iter().any(|t| t.contains("outside [-1, 1] not shown")),
+        "values off the given range are noted"
+    );
+}
+
+#[test]
+fn empty_inputs_say_no_data_yet() {
+    let figures = [
+        charts::line_chart(&LineChart::default()),
+        charts::line_chart(&LineChart {
+            series: vec![Series::new("nan", palette::ACCENT, vec![(f32::NAN, 1.0), (0.0, f32::NAN)])],
+            ..Default::default()
+        }),
+        charts::heatmap(&Heatmap::default()),
+        charts::histogram(&Histogram::default()),
+        charts::histogram(&Histogram {
+            sets: vec![ValueSet::new("x", palette::ACCENT, vec![f32::NAN])],
+            ..Default::default()
+        }),
+        charts::trajectory_plot(&Trajectories::default()),
+        charts::bar_chart(&BarChart::default()),
+        charts::bar_chart(&BarChart {
+            groups: vec!["a".into()],
+            series: vec![BarSeries::new("s", palette::ACCENT, vec![f32::NAN], vec![])],
+            ..Default::default()
+        }),
+    ];
+    for fig in &figures {
+        assert!(texts(fig).contains(&NO_DATA));
+        assert_well_formed(&fig.to_svg());
+    }
+}
+
+#[test]
+fn odd_inputs_do_not_panic() {
+    let one_point = LineChart {
+        series: vec![Series::new("one", palette::ACCENT, vec![(1.0, 1.0)])],
+        x_range: Some((f32::NAN, 3.0)),
+        y_range: Some((1.0, 1.0)),
+        width: f32::NAN,
+        height: -5.0,
+        ..Default::default()
+    };
+    let fig = charts::line_chart(&one_point);
+    assert!(fig.shapes.iter().any(|s| matches!(s, Shape::Circle { .. })), "a single point is a dot");
+    assert_well_formed(&fig.to_svg());
+    let log = LineChart {
+        log_y: true,
+        series: vec![Series::new("loss", palette::ACCENT, vec![(0.0, 2.3), (1.0, 0.0), (2.0, -1.0), (3.0, 0.04)])],
+        ..Default::default()
+    };
+    assert_well_formed(&charts::line_chart(&log).to_svg());
+    let short_values = Heatmap { rows: 2, cols: 2, values: vec![0.5], range: None, ..Default::default() };
+    assert_well_formed(&charts::heatmap(&short_values).to_svg());
+    let flat = Trajectories {
+        grid: vec![1.0; 9],
+        nx: 3,
+        ny: 3,
+        x_range: (1.0, 1.0),
+        paths: vec![Path::new("p", palette::ACCENT, vec![(0.0, 0.0), (f32::NAN, 1.0), (50.0, 50.0)])],
+        ..Default::default()
+    };
+    assert_well_formed(&charts::trajectory_plot(&flat).to_svg());
+}
+
+#[test]
+fn ticks_are_nice() {
+    let mantissa = |step: f32| {
+        let m = step / 10f32.powf(step.log10().floor());
+        [1.0, 2.0, 5.0, 10.0].into_iter().find(|n| (m - n).abs() < 1e-3)
+    };
+    for &(lo, hi) in &[(0.0, 1.0), (0.0, 0.93), (-3.7, 12.2), (0.0, 9375.0), (1e-4, 3e-3), (0.25, 0.26), (-1e6, 1e6)] {
+        for max_ticks in [3, 5, 8] {
+            let step = charts::nice_step(hi - lo, max_ticks);
+            assert!(mantissa(step).is_some(), "step {step} for [{lo}, {hi}] is 1, 2 or 5 x 10^k");
+            let ticks = charts::nice_ticks(lo, hi, max_ticks);
+            assert!(!ticks.is_empty() && ticks.len() <= max_ticks + 1, "{ticks:?}");
+            assert!(ticks.iter().all(|t| *t >= lo - step * 1e-3 && *t <= hi + step * 1e-3));
+            for t in &ticks {
+                let k = t / step;
+                assert!((k - k.round()).abs() < 1e-3, "{t} is a multiple of {step}");
+            }
+        }
+    }
+    assert_eq!(charts::nice_ticks(0.0, 1.0, 5), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+    assert_eq!(charts::nice_ticks(0.0, 1.0, 10)[3], 0.3, "computed as 3 x 0.1, not by repeated addition");
+    assert_eq!(charts::nice_ticks(2.0, 2.0, 5), vec![2.0]);
+    assert!(charts::nice_ticks(f32::NAN, 1.0, 5).is_empty());
+    assert_eq!(charts::nice_step(0.0, 5), 1.0);
+}
+
+#[test]
+fn svg_text_is_escaped() {
+    let mut spec = two_series();
+    spec.title = "a < b & \"c\"".into();
+    let svg = charts::line_chart(&spec).to_svg();
+    assert!(svg.contains(">a &lt; b &amp; &quot;c&quot;</text>"));
+    assert_well_formed(&svg);
+}
+
+#[test]
+fn colors_and_palette() {
+    assert_eq!(palette::STANDARD.to_css(), "#d1495b");
+    assert_eq!(palette::METAPLASTIC.to_css(), "#2a9d8f");
+    assert_eq!(palette::EWC.to_css(), "#6a4c93");
+    assert_eq!(palette::BASELINE.to_css(), "#555555");
+    assert_eq!(palette::ACCENT.to_css(), "#2f5bd3");
+    assert_eq!(palette::ACCENT.with_alpha(0.5).to_css(), "rgba(47,91,211,0.5)");
+    let colors = palette::distinct(14);
+    for (i, a) in colors.iter().enumerate() {
+        for b in &colors[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+    let shades = palette::shades(palette::STANDARD, 5);
+    assert!(shades.windows(2).all(|w| w[0].luminance() < w[1].luminance()), "dark to light");
+}
+
+#[test]
+fn trajectories_draw_bands_contours_paths_and_the_optimum() {
+    let spec = toy_landscape();
+    let fig = charts::trajectory_plot(&spec);
+    assert_well_formed(&fig.to_svg());
+    let has_line = |c: Color, min_points: usize| {
+        fig.shapes
+            .iter()
+            .any(|s| matches!(s, Shape::Line { color, points, .. } if *color == c && points.len() >= min_points))
+    };
+    assert!(has_line(palette::STANDARD, 20) && has_line(palette::METAPLASTIC, 20), "both paths");
+    assert!(texts(&fig).contains(&"W*"));
+    let contours = fig
+        .shapes
+        .iter()
+        .filter(|s| matches!(s, Shape::Line { color, .. } if color.a < 0.5 && color.r == palette::ACCENT.r))
+        .count();
+    assert!(contours >= spec.levels, "at least one contour line per level, {contours}");
+}
+
+#[test]
+fn bar_chart_draws_bars_and_error_bars() {
+    let fig = charts::bar_chart(&seed_bars());
+    assert_well_formed(&fig.to_svg());
+    let bars = fig
+        .shapes
+        .iter()
+        .filter(
+            |s| matches!(s, Shape::Rect { fill, .. } if *fill == palette::STANDARD || *fill == palette::METAPLASTIC),
+        )
+        .count();
+    assert_eq!(bars, 6 + 2, "six bars and the two legend swatches");
+    assert!(texts(&fig).contains(&"permuted MNIST"));
+    assert!(fig.shapes.iter().all(|s| !matches!(s, Shape::Text { anchor: Anchor::Middle, text, .. } if text == "NaN")));
+}
+
+fn toy_landscape() -> Trajectories {
+    // L(w) = 1/2 (w - w*)^T H (w - w*), an elongated bowl with its optimum off the axes.
+    let opt = (0.6, -0.4);
+    let loss = move |x: f32, y: f32| {
+        let (dx, dy) = (x - opt.0, y - opt.1);
+        0.5 * (3.0 * dx * dx + 1.2 * dx * dy + 0.6 * dy * dy)
+    };
+    let (x_range, y_range) = ((-1.5, 1.5), (-1.5, 1.5));
+    let grid = charts::sample_grid(loss, 61, 61, x_range, y_range);
+    let descend = |lr: f32, steps: usize, damp: f32| {
+        let mut w = (-1.2f32, 1.1f32);
+        let mut path = vec![w];
+        for _ in 0..steps {
+            let (dx, dy) = (w.0 - opt.0, w.1 - opt.1);
+            let g = (3.0 * dx + 0.6 * dy, 0.6 * dx + 0.6 * dy);
+            w = (w.0 - lr * g.0 * damp, w.1 - lr * g.1);
+            path.push(w);
+        }
+        path
+    };
+    Trajectories {
+        title: "Two-weight toy problem".into(),
+        x_label: "hidden weight w₁".into(),
+        y_label: "hidden weight w₂".into(),
+        grid,
+        nx: 61,
+        ny: 61,
+        x_range,
+        y_range,
+        paths: vec![
+            Path::new("standard", palette::STANDARD, descend(0.25, 40, 1.0)),
+            Path::new("metaplastic", palette::METAPLASTIC, descend(0.25, 40, 0.3)),
+        ],
+        optimum: Some(opt),
+        ..Default::default()
+    }
+}
+
+fn seed_bars() -> BarChart {
+    BarChart {
+        title: "Mean accuracy over 5 seeds".into(),
+        y_label: "mean test accuracy".into(),
+        groups: vec!["permuted MNIST".into(), "stream Fashion-MNIST".into(), "MNIST → FMNIST".into()],
+        series: vec![
+            BarSeries::new("standard", palette::STANDARD, vec![0.62, 0.71, 0.48], vec![0.03, 0.02, 0.05]),
+            BarSeries::new("metaplastic", palette::METAPLASTIC, vec![0.91, 0.84, 0.86], vec![0.01, 0.015, f32::NAN]),
+        ],
+        y_range: Some((0.0, 1.0)),
+        ..Default::default()
+    }
+}
+
+/// Writes one sample of each chart to `$CHARTS_OUT` (when set), to look at.
+#[test]
+fn write_samples() {
+    let Some(dir) = std::env::var_os("CHARTS_OUT") else { return };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("the sample folder can be created");
+    let tasks = 5;
+    let steps_per_task = 2000.0;
+    let mut series = Vec::new();
+    for (learner, base, dashed) in [("standard", palette::STANDARD, false), ("metaplastic", palette::METAPLASTIC, true)]
+    {
+        for (task, shade) in palette::shades(base, tasks).into_iter().enumerate() {
+            let points = (0..=50)
+                .map(|i| i as f32 * tasks as f32 * steps_per_task / 50.0)
+                .filter(|&s| s >= task as f32 * steps_per_task)
+                .map(|s| {
+                    let since = (s - task as f32 * steps_per_task) / steps_per_task;
+                    let learned = 0.97 * (1.0 - (-since * 6.0).exp());
+                    let keep = if dashed { 0.02 } else { 0.35 };
+                    let forgotten = (since - 1.0).max(0.0) * keep;
+                    (s, (learned - forgotten).clamp(0.1, 1.0))
+                })
+                .collect();
+            let name = format!("{learner}, task {}", task + 1);
+            series.push(Series { name, color: shade, points, dashed });
+        }
+    }
+    let line = LineChart {
+        title: "Permuted MNIST: test accuracy per task".into(),
+        x_label: "training step".into(),
+        y_label: "test accuracy".into(),
+        y_range: Some((0.0, 1.0)),
+        series,
+        markers: (1..tasks).map(|t| Marker::new(t as f32 * steps_per_task, format!("task {}", t + 1))).collect(),
+        ..Default::default()
+    };
+    let loss = LineChart {
+        title: "Training loss".into(),
+        x_label: "training step".into(),
+        y_label: "cross-entropy".into(),
+        log_y: true,
+        series: vec![
+            Series::new(
+                "standard",
+                palette::STANDARD,
+                (0..200).map(|i| (i as f32 * 50.0, 2.3 * (-(i as f32) / 40.0).exp() + 0.03)).collect(),
+            ),
+            Series::new(
+                "metaplastic",
+                palette::METAPLASTIC,
+                (0..200).map(|i| (i as f32 * 50.0, 2.3 * (-(i as f32) / 60.0).exp() + 0.05)).collect(),
+            ),
+        ],
+        ..Default::default()
+    };
+    let n = 5;
+    let matrix: Vec<f32> = (0..n * n)
+        .map(|k| {
+            let (i, j) = (k / n, k % n);
+            if j > i { f32::NAN } else { 0.97 - 0.08 * (i - j) as f32 }
+        })
+        .collect();
+    let heat = Heatmap {
+        title: "Accuracy matrix (metaplastic)".into(),
+        rows: n,
+        cols: n,
+        values: matrix,
+        row_labels: (1..=n).map(|i| format!("after task {i}")).collect(),
+        col_labels: (1..=n).map(|j| format!("task {j}")).collect(),
+        x_label: "tested on".into(),
+        y_label: "trained up to".into(),
+        ..Default::default()
+    };
+    let counts: Vec<f32> = (0..100)
+        .map(|k| if k / 10 == k % 10 { 900.0 + (k % 7) as f32 * 10.0 } else { ((k * 37) % 23) as f32 })
+        .collect();
+    let confusion = Heatmap {
+        title: "Confusion matrix".into(),
+        rows: 10,
+        cols: 10,
+        values: charts::normalize_rows(&counts, 10),
+        row_labels: (0..10).map(|i| i.to_string()).collect(),
+        col_labels: (0..10).map(|i| i.to_string()).collect(),
+        x_label: "predicted".into(),
+        y_label: "true class".into(),
+        ..Default::default()
+    };
+    let gauss = |seed: u32, n: usize, scale: f32| -> Vec<f32> {
+        let mut s = seed;
+        let mut next = move || {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            (s >> 8) as f32 / (1u32 << 24) as f32
+        };
+        (0..n).map(|_| ((0..6).map(|_| next()).sum::<f32>() - 3.0) * scale).collect()
+    };
+    let hist = Histogram {
+        title: "Hidden weights, layer 2".into(),
+        x_label: "hidden weight".into(),
+        sets: vec![
+            ValueSet::new("standard", palette::STANDARD, gauss(1, 20000, 0.02)),
+            ValueSet::new("metaplastic", palette::METAPLASTIC, gauss(2, 20000, 0.08)),
+        ],
+        bins: 60,
+        ..Default::default()
+    };
+    let hist_log = Histogram { log_counts: true, title: "Hidden weights, layer 2 (log counts)".into(), ..hist.clone() };
+    let ten = Heatmap {
+        title: "Accuracy matrix, 10 tasks".into(),
+        rows: 10,
+        cols: 10,
+        values: (0..100)
+            .map(|k| if k % 10 > k / 10 { f32::NAN } else { 0.9 - 0.05 * (k / 10 - k % 10) as f32 })
+            .collect(),
+        row_labels: (1..=10).map(|i| format!("after task {i}")).collect(),
+        col_labels: (1..=10).map(|j| format!("task {j}")).collect(),
+        x_label: "tested on".into(),
+        y_label: "trained up to".into(),
+        ..Default::default()
+    };
+    let dense = LineChart {
+        markers: (1..10).map(|t| Marker::new(t as f32 * 1000.0, format!("task {}", t + 1))).collect(),
+        title: "Ten tasks".into(),
+        ..line.clone()
+    };
+    let samples = [
+        ("heatmap_10_tasks", charts::heatmap(&ten)),
+        ("line_dense_markers", charts::line_chart(&dense)),
+        ("line_accuracy", charts::line_chart(&line)),
+        ("line_loss", charts::line_chart(&loss)),
+        ("heatmap_accuracy", charts::heatmap(&heat)),
+        ("heatmap_confusion", charts::heatmap(&confusion)),
+        ("histogram", charts::histogram(&hist)),
+        ("histogram_log", charts::histogram(&hist_log)),
+        ("trajectories", charts::trajectory_plot(&toy_landscape())),
+        ("bars", charts::bar_chart(&seed_bars())),
+        ("empty", charts::line_chart(&LineChart { title: "Test accuracy".into(), ..Default::default() })),
+    ];
+    for (name, fig) in samples {
+        std::fs::write(dir.join(format!("{name}.svg")), fig.to_svg()).expect("the sample can be written");
+    }
+}

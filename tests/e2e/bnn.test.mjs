@@ -1,0 +1,141 @@
+// Demo 1 as a user drives it: set a short permuted-MNIST run, press Run, watch both networks train
+// and read the charts and the numbers. On WebGPU (Chromium's SwiftShader adapter) and on the CPU
+// path (no WebGPU). The setting is small because SwiftShader is slow, and was chosen where the
+// native tool shows the effect clearly over seeds (`metaplastic bnn-permuted --hidden 32 --tasks 2
+// --steps-per-task 80 --lr 0.02 --meta 0,10 --seeds 3`: task 1 kept at 77% vs 53%).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { requireDist, serveStatic, launchBrowser, openApp, formatErrors, waitForDataState } from './helpers.mjs';
+
+const RUN_TIMEOUT = 420_000;
+
+async function withPage({ webgpu }, body) {
+  const server = await serveStatic(requireDist());
+  const browser = await launchBrowser({ webgpu });
+  try {
+    const { page, errors } = await openApp(browser, server.url);
+    await body(page, errors);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+async function setShortRun(page, backend) {
+  await page.selectOption('#bnn-experiment', 'permuted');
+  await page.selectOption('#bnn-backend', backend);
+  await page.fill('#bnn-hidden', '32');
+  await page.fill('#bnn-meta', '10');
+  await page.fill('#bnn-lr', '0.02');
+  await page.fill('#bnn-tasks', '2');
+  await page.fill('#bnn-steps', '80');
+  await page.fill('#bnn-seed', '1');
+  // `fill` fires input events; the app listens for change, as when a person leaves the field.
+  await page.dispatchEvent('#bnn-controls', 'change');
+}
+
+/** Pixels of `canvas` close to the standard (red) and metaplastic (green) colour families. */
+async function curveColours(page, id) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let red = 0;
+    let green = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+      if (r > g + 60 && r > b + 40) red++;
+      if (g > r + 50 && g > b) green++;
+    }
+    return { red, green };
+  }, id);
+}
+
+async function nonWhite(page, id) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) n++;
+    return n;
+  }, id);
+}
+
+async function runToTheEnd(page) {
+  await page.click('#bnn-run');
+  await page.waitForFunction(() => /^(Finished|Stopped)/.test(document.getElementById('bnn-status').textContent), null, {
+    timeout: RUN_TIMEOUT,
+    polling: 500,
+  });
+  const status = await page.textContent('#bnn-status');
+  assert.match(status, /^Finished/, `the run stopped: ${await page.textContent('#bnn-error')}`);
+  return page.$$eval('#bnn-results tr[data-learner]', (rows) =>
+    Object.fromEntries(rows.map((r) => [r.dataset.learner, { task1: Number(r.dataset.task1), mean: Number(r.dataset.mean) }])),
+  );
+}
+
+async function checkRun(page, errors, expectCompute) {
+  await waitForDataState(page, 'mnist', 'done');
+  await setShortRun(page, expectCompute === 'WebGPU' ? 'webgpu' : 'auto');
+  await page.click('#bnn-run');
+  await page.waitForFunction(() => /batches\/s/.test(document.getElementById('bnn-status').textContent), null, { timeout: RUN_TIMEOUT });
+  assert.match(await page.textContent('#bnn-status'), new RegExp(`on ${expectCompute === 'WebGPU' ? 'WebGPU' : 'the CPU'}`));
+  // Pause, then go on: the run continues where it was. (The CPU path may have finished already.)
+  await page.click('#bnn-run');
+  await page.waitForFunction(() => /^(Paused|Finished)/.test(document.getElementById('bnn-status').textContent));
+  const results = await runToTheEnd(page);
+  const standard = results['m=0'];
+  const meta = results['m=10'];
+  assert.ok(standard && meta, `both networks reported: ${JSON.stringify(results)}`);
+  console.log(`# ${expectCompute}: task 1 after task 2: standard ${standard.task1}, metaplastic ${meta.task1}`);
+  // Both learned: well above chance on the tasks seen.
+  assert.ok(standard.mean > 0.5 && meta.mean > 0.5, JSON.stringify(results));
+  // The metaplastic network keeps task 1; the standard one forgets more of it.
+  assert.ok(meta.task1 >= standard.task1 + 0.1, `metaplastic keeps task 1: ${JSON.stringify(results)}`);
+  const colours = await curveColours(page, 'bnn-curves');
+  assert.ok(colours.red > 200 && colours.green > 200, `both curves drawn: ${JSON.stringify(colours)}`);
+  for (const id of ['bnn-matrix-standard', 'bnn-matrix-meta', 'bnn-hist']) {
+    assert.ok((await nonWhite(page, id)) > 2000, `${id} drawn`);
+  }
+  assert.equal(errors.length, 0, formatErrors(errors));
+}
+
+test('demo 1 on WebGPU: both networks train on the same batches and the metaplastic one keeps task 1', { timeout: RUN_TIMEOUT + 120_000 }, async () => {
+  await withPage({ webgpu: true }, async (page, errors) => {
+    await page.waitForSelector('#backend[data-backend=webgpu]');
+    await checkRun(page, errors, 'WebGPU');
+  });
+});
+
+test('demo 1 on the CPU path, where WebGPU is missing', { timeout: RUN_TIMEOUT + 120_000 }, async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await page.waitForSelector('#backend[data-backend=cpu]');
+    await checkRun(page, errors, 'CPU');
+  });
+});
+
+test('demo 1 refuses out-of-range settings and drops a run whose settings changed', async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    // The toy problem is drawn at once, no data needed.
+    assert.ok((await nonWhite(page, 'bnn-toy')) > 5000, 'toy picture drawn');
+    await page.fill('#bnn-hidden', '5');
+    await page.dispatchEvent('#bnn-controls', 'change');
+    await page.click('#bnn-run');
+    await page.waitForSelector('#bnn-error:not([hidden])');
+    assert.match(await page.textContent('#bnn-error'), /hidden width 5/);
+    assert.equal(await page.textContent('#bnn-run'), 'Run', 'nothing started');
+    await page.fill('#bnn-hidden', '-3');
+    await page.click('#bnn-run');
+    assert.match(await page.textContent('#bnn-error'), /Hidden units: '-3' is not a valid number/);
+    // A valid run, then a changed setting: the run is dropped whole, with a message.
+    await waitForDataState(page, 'mnist', 'done');
+    await page.fill('#bnn-hidden', '16');
+    await page.dispatchEvent('#bnn-controls', 'change');
+    await page.click('#bnn-step');
+    await page.waitForFunction(() => /batch \d+ of/.test(document.getElementById('bnn-status').textContent));
+    await page.fill('#bnn-meta', '2');
+    await page.dispatchEvent('#bnn-controls', 'change');
+    assert.match(await page.textContent('#bnn-status'), /Settings changed/);
+    assert.equal(errors.length, 0, formatErrors(errors));
+  });
+});
