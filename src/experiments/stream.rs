@@ -189,6 +189,9 @@ impl<T: BnnTrainer> StreamRun<T> {
     pub fn records(&self) -> impl Iterator<Item = &StreamRecord> {
         self.learners.iter().map(|l| &l.record)
     }
+    pub fn trainers_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.learners.iter_mut().map(|l| &mut l.trainer)
+    }
 
     /// Class-balanced subsets: each class's examples are shuffled and dealt out in equal shares.
     fn build_subsets(&self, labels: &dyn Fn(usize) -> u8) -> Vec<BatchOrder> {

@@ -81,9 +81,42 @@ pub fn wire(app: &Rc<App>) -> Result<(), dom::WebError> {
             discard(&a, "Settings changed: the next Run starts a new run with them.");
         }
     });
+    let layer = dom::by_id::<web_sys::Element>("bnn-hist-layer")?;
+    let a = app.clone();
+    dom::on_event(&layer, "change", move || redraw_histogram_now(&a));
     show_experiment_fields();
     draw_toy();
     Ok(())
+}
+
+/// While training, the next refresh picks the new layer up; while paused, redraw at once.
+fn redraw_histogram_now(app: &Rc<App>) {
+    let (generation, run) = {
+        let mut s = app.bnn.state.borrow_mut();
+        if s.looping {
+            s.last_histogram = 0.0;
+            return;
+        }
+        (s.generation, s.run.take())
+    };
+    let Some(mut run) = run else { return };
+    let app = app.clone();
+    app.bnn.state.borrow_mut().looping = true;
+    wasm_bindgen_futures::spawn_local(async move {
+        draw_histogram(&mut run).await;
+        let resume = {
+            let mut s = app.bnn.state.borrow_mut();
+            s.looping = false;
+            if s.generation == generation {
+                s.run = Some(run);
+            }
+            s.running
+        };
+        // Run was pressed while the histogram was being read: start the loop it could not.
+        if resume {
+            start_loop(&app, false);
+        }
+    });
 }
 
 impl BnnDemo {
@@ -407,21 +440,22 @@ fn write_results_table(records: &[&crate::experiments::permuted::LearnerRecord])
     table.set_inner_html(&html);
 }
 
+/// Reads the hidden weights of the chosen layer back (from the GPU, when training there) and
+/// draws one histogram per network.
 async fn draw_histogram(run: &mut Run) {
+    let layer = select_value("bnn-hist-layer").parse::<usize>().unwrap_or(1).min(2);
+    let (specs, trainers): (Vec<LearnerSpec>, Vec<&mut Bnn>) = match run {
+        Run::Permuted(r) => (r.records().map(|rec| rec.spec.clone()).collect(), r.trainers_mut().collect()),
+        Run::Stream(r) => (r.records().map(|rec| rec.spec.clone()).collect(), r.trainers_mut().collect()),
+    };
     let mut sets = Vec::new();
-    match run {
-        Run::Permuted(r) => {
-            let names: Vec<LearnerSpec> = r.records().map(|rec| rec.spec.clone()).collect();
-            for (spec, trainer) in names.iter().zip(r.trainers_mut()) {
-                if let Ok(params) = trainer.params().await {
-                    sets.push((spec.clone(), params.wh[1].clone()));
-                }
-            }
+    for (spec, trainer) in specs.into_iter().zip(trainers) {
+        if let Ok(params) = trainer.params().await {
+            sets.push((spec, params.wh[layer].clone()));
         }
-        Run::Stream(_) => return,
     }
     if let Some(c) = canvas("bnn-hist") {
-        let _ = canvas_chart::draw(&c, &figures::weight_histogram(&sets, 1, 760.0, 300.0));
+        let _ = canvas_chart::draw(&c, &figures::weight_histogram(&sets, layer, 760.0, 300.0));
     }
 }
 

@@ -1,0 +1,123 @@
+//! The experiments' mechanics: the toy problem, refused settings, divergence, statistics, and a
+//! short permuted-MNIST run on real data through the same runner the app and the tool use.
+
+use metaplastic::backend::Backend;
+use metaplastic::experiments::DivergenceWatch;
+use metaplastic::experiments::permuted::{PermutedConfig, PermutedRun, Progress};
+use metaplastic::experiments::stream::StreamConfig;
+use metaplastic::experiments::toy::{ToyConfig, run_toy, toy_loss};
+use metaplastic::model::bnn::BnnConfig;
+use metaplastic::model::{BatchStats, TrainError};
+use metaplastic::stats::{PairedDiff, mean_sd, t95};
+
+#[test]
+fn toy_hidden_weight_of_the_important_binary_weight_diverges() {
+    let paths = run_toy(&ToyConfig { metas: vec![0.0, 6.0], ..ToyConfig::default() });
+    for path in &paths {
+        let w1: Vec<f32> = path.points.iter().map(|p| p[0]).collect();
+        // Flipping weight 1 costs more (its optimum 1.5 is further from 0): its hidden value
+        // only ever grows, 0.35 * 0.5 per step.
+        assert!(w1.windows(2).all(|w| w[1] > w[0]), "m = {}", path.meta);
+        assert!((w1[500] - (0.01 + 500.0 * 0.175)).abs() < 1e-2, "{}", w1[500]);
+        assert!(path.points.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
+    }
+    let flips = |i: usize| paths[i].points.windows(2).filter(|w| w[0][1].signum() != w[1][1].signum()).count();
+    assert!(flips(0) > 100, "the unimportant weight keeps flipping without metaplasticity ({})", flips(0));
+    assert!(toy_loss([1.5, 0.5], [1.5, 0.5]) == 0.0);
+}
+
+#[test]
+fn out_of_range_settings_are_refused_with_the_reason() {
+    let msg = |r: Result<(), TrainError>| r.expect_err("must be refused").to_string();
+    assert!(msg(BnnConfig { hidden: 5, ..BnnConfig::paper(512, 1.35) }.validate()).contains("hidden width 5"));
+    assert!(msg(BnnConfig { lr: -1.0, ..BnnConfig::paper(512, 0.0) }.validate()).contains("learning rate"));
+    assert!(msg(BnnConfig { lr: f32::NAN, ..BnnConfig::paper(512, 0.0) }.validate()).contains("learning rate"));
+    assert!(msg(BnnConfig { meta: [-1.0; 3], ..BnnConfig::paper(512, 0.0) }.validate()).contains("metaplasticity"));
+    assert!(msg(BnnConfig { batch: 1, ..BnnConfig::paper(512, 0.0) }.validate()).contains("batch"));
+    assert!(msg(PermutedConfig { tasks: 0, ..PermutedConfig::paper(64, &[0.0]) }.validate()).contains("tasks"));
+    assert!(msg(PermutedConfig { steps_per_task: Some(0), ..PermutedConfig::paper(64, &[0.0]) }.validate()).contains("step"));
+    assert!(msg(PermutedConfig { learners: vec![], ..PermutedConfig::paper(64, &[0.0]) }.validate()).contains("learner"));
+    assert!(msg(StreamConfig { subsets: 1000, ..StreamConfig::paper(&[0.0]) }.validate()).contains("subsets"));
+    // Refused at construction: no trainer is made from a bad configuration.
+    let made = std::cell::Cell::new(0);
+    let bad = PermutedConfig { tasks: 0, ..PermutedConfig::paper(64, &[0.0]) };
+    let result = PermutedRun::new(bad, |c, p| {
+        made.set(made.get() + 1);
+        Backend::Cpu.bnn(c, p)
+    });
+    assert!(result.is_err());
+    assert_eq!(made.get(), 0);
+}
+
+#[test]
+fn divergence_is_caught() {
+    let stats = |loss: f32, correct: u32| BatchStats { loss_sum: loss, correct, count: 100 };
+    let mut watch = DivergenceWatch::default();
+    assert!(matches!(watch.check("m=0", stats(f32::NAN, 50), 10), Err(TrainError::Diverged(m)) if m.contains("m=0")));
+    let mut watch = DivergenceWatch::default();
+    // At chance early on is normal; late and for several evaluations it is not.
+    for step in [100, 200] {
+        assert!(watch.check("m=0", stats(230.0, 10), step).is_ok());
+    }
+    let mut results = (0..5).map(|i| watch.check("m=0", stats(230.0, 10), 400 + i * 100));
+    assert!(results.by_ref().take(4).all(|r| r.is_ok()));
+    assert!(matches!(results.next(), Some(Err(TrainError::Diverged(_)))));
+    // Recovering resets the count.
+    let mut watch = DivergenceWatch::default();
+    for i in 0..4 {
+        assert!(watch.check("m=0", stats(230.0, 10), 400 + i).is_ok());
+    }
+    assert!(watch.check("m=0", stats(50.0, 90), 500).is_ok());
+    assert!(watch.check("m=0", stats(230.0, 10), 600).is_ok());
+}
+
+#[test]
+fn statistics_over_seeds() {
+    let (m, s) = mean_sd(&[0.5, 0.7, 0.9]);
+    assert!((m - 0.7).abs() < 1e-6 && (s - 0.2).abs() < 1e-6);
+    assert_eq!(mean_sd(&[0.3]), (0.3, 0.0));
+    let d = PairedDiff::new(&[0.5, 0.6, 0.7], &[0.8, 0.85, 1.0]);
+    assert!((d.mean - 0.2833333).abs() < 1e-5);
+    assert!((d.ci95 - t95(2) * d.sd / 3f32.sqrt()).abs() < 1e-6);
+    assert!(d.is_significant());
+    let noisy = PairedDiff::new(&[0.5, 0.9], &[0.6, 0.7]);
+    assert!(!noisy.is_significant());
+}
+
+/// The runner on real MNIST: the accuracy matrix fills row by row (NaN above the diagonal until
+/// measured), every task is learned, and at this short setting the metaplastic network keeps
+/// task 1 better (as the browser test checks in the page).
+#[test]
+fn short_permuted_run_on_mnist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/data");
+    let Ok(mnist) = metaplastic::data::DataSet::load(&root, metaplastic::data::DataSetId::Mnist) else {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but MNIST is missing under static/data");
+        eprintln!("SKIPPED: MNIST missing (run scripts/fetch-data.sh)");
+        return;
+    };
+    let mut cfg = PermutedConfig::paper(32, &[0.0, 10.0]);
+    cfg.tasks = 2;
+    cfg.steps_per_task = Some(80);
+    cfg.lr = 0.02;
+    cfg.test_examples = 2000;
+    cfg.eval_every = 20;
+    let mut run = PermutedRun::new(cfg, |c, p| Backend::Cpu.bnn(c, p)).unwrap();
+    let first = pollster::block_on(run.advance(&mnist, 1000)).unwrap();
+    assert_eq!(first, Progress::TaskDone(0));
+    for r in run.records() {
+        assert!(r.acc_matrix[0][0] > 0.6, "{} learned task 1: {:?}", r.spec.name, r.acc_matrix);
+        assert!(r.acc_matrix[0][1].is_nan() && r.acc_matrix[1][0].is_nan(), "not measured yet");
+        assert_eq!(r.curve.len(), 4);
+    }
+    assert_eq!(pollster::block_on(run.advance(&mnist, 1000)).unwrap(), Progress::Finished);
+    let records: Vec<_> = run.records().collect();
+    for r in &records {
+        assert!(r.acc_matrix[1][1] > 0.6, "{} learned task 2", r.spec.name);
+        assert!(r.final_mean_acc().is_some());
+        // Curves cover every task seen so far.
+        assert_eq!(r.curve.last().map(|p| p.task_acc.len()), Some(2));
+    }
+    let (standard, meta) = (records[0].acc_matrix[1][0], records[1].acc_matrix[1][0]);
+    println!("task 1 after task 2: standard {standard:.3}, m = 10 {meta:.3}");
+    assert!(meta > standard + 0.1, "metaplastic keeps task 1: {meta} vs {standard}");
+}
