@@ -2,8 +2,8 @@
 //! `xhat` and `inv_std`) and backward, tested against [`crate::cpu::batchnorm`].
 
 use super::{GpuContext, GpuTensor};
+use super::kernel::{Dispatch, pipelines, uniform};
 use bytemuck::{Pod, Zeroable};
-use wgpu::util::DeviceExt;
 
 /// One invocation per feature, in workgroups of this size.
 const WG: usize = 64;
@@ -24,21 +24,8 @@ pub struct BatchNormKernel {
 
 impl BatchNormKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let module = ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("batchnorm.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/batchnorm.wgsl").into()),
-        });
-        let pipeline = |entry: &str| {
-            ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        Self { forward: pipeline("forward"), backward: pipeline("backward") }
+        let [forward, backward] = pipelines(ctx, "batchnorm.wgsl", include_str!("../../shaders/batchnorm.wgsl"), ["forward", "backward"]);
+        Self { forward, backward }
     }
 
     /// `y = gamma * xhat + beta` over `x` (`batch x features`), saving `xhat` and `inv_std`.
@@ -53,7 +40,7 @@ impl BatchNormKernel {
         y: &GpuTensor,
         xhat: &GpuTensor,
         inv_std: &GpuTensor,
-    ) -> BatchNormCall {
+    ) -> Dispatch {
         let batch = x.len / features;
         assert_eq!(x.len, batch * features, "x must be batch x features");
         assert!(y.len == x.len && xhat.len == x.len, "y and xhat must be shaped as x");
@@ -75,7 +62,7 @@ impl BatchNormKernel {
         dx: &GpuTensor,
         dgamma: &GpuTensor,
         dbeta: &GpuTensor,
-    ) -> BatchNormCall {
+    ) -> Dispatch {
         let batch = dy.len / features;
         assert_eq!(dy.len, batch * features, "dy must be batch x features");
         assert!(xhat.len == dy.len && dx.len == dy.len, "xhat and dx must be shaped as dy");
@@ -86,35 +73,7 @@ impl BatchNormKernel {
     }
 }
 
-fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, batch: usize, features: usize, buffers: &[(u32, &GpuTensor)]) -> BatchNormCall {
-    let uniform = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("batchnorm size"),
-        contents: bytemuck::bytes_of(&Size { batch: batch as u32, features: features as u32, _pad: [0; 2] }),
-        usage: wgpu::BufferUsages::UNIFORM,
-    });
-    let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-    entries.extend(buffers.iter().map(|(binding, t)| wgpu::BindGroupEntry { binding: *binding, resource: t.buffer.as_entire_binding() }));
-    let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &entries,
-    });
-    BatchNormCall { pipeline: pipeline.clone(), bind_group, groups: features.div_ceil(WG).max(1) as u32 }
-}
-
-/// A batch-norm pass bound to its buffers.
-pub struct BatchNormCall {
-    pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
-    groups: u32,
-}
-
-impl BatchNormCall {
-    /// Records the dispatch into `encoder`; nothing runs until the caller submits.
-    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(self.groups, 1, 1);
-    }
+fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, batch: usize, features: usize, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
+    let size = uniform(ctx, "batchnorm size", &Size { batch: batch as u32, features: features as u32, _pad: [0; 2] }, false);
+    Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, (features.div_ceil(WG).max(1) as u32, 1))
 }

@@ -12,12 +12,13 @@
 //! evaluation batches when first evaluated). A step only writes the batch and the optimizer's
 //! bias corrections with `queue.write_buffer` and records dispatches.
 
-use super::batchnorm::{BatchNormCall, BatchNormKernel};
-use super::ewc::{EwcCall, EwcKernel};
-use super::matmul::{MatmulCall, MatmulKernel};
+use super::batchnorm::BatchNormKernel;
+use super::ewc::EwcKernel;
+use super::kernel::Dispatch;
+use super::matmul::MatmulKernel;
 use super::metaplastic_adam::{AdamCall, AdamKernel};
-use super::sign::{SignCall, SignKernel};
-use super::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeCall, SoftmaxCeKernel, decode_stats};
+use super::sign::SignKernel;
+use super::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_stats};
 use super::{GpuContext, GpuTensor};
 use crate::cpu::matmul::MatmulShape;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, LAYERS};
@@ -61,7 +62,7 @@ struct Net {
     opt_w: [Moments; LAYERS],
     opt_gamma: [Moments; LAYERS],
     opt_beta: [Moments; LAYERS],
-    binarize: [SignCall; LAYERS],
+    binarize: [Dispatch; LAYERS],
     adam_w: [AdamCall; LAYERS],
     adam_gamma: [AdamCall; LAYERS],
     adam_beta: [AdamCall; LAYERS],
@@ -107,20 +108,20 @@ struct Pass {
     x: GpuTensor,
     /// `batch` u32 labels.
     labels: GpuTensor,
-    linear: [MatmulCall; LAYERS],
-    norm: [BatchNormCall; LAYERS],
-    act: [SignCall; LAYERS - 1],
-    softmax: SoftmaxCeCall,
-    accumulate: SoftmaxCeCall,
+    linear: [Dispatch; LAYERS],
+    norm: [Dispatch; LAYERS],
+    act: [Dispatch; LAYERS - 1],
+    softmax: Dispatch,
+    accumulate: Dispatch,
     backward: Option<Backward>,
 }
 
 /// The backward pass's calls (training batch sizes only).
 struct Backward {
-    norm: [BatchNormCall; LAYERS],
-    weight_grad: [MatmulCall; LAYERS],
-    input_grad: [MatmulCall; LAYERS - 1],
-    act: [SignCall; LAYERS - 1],
+    norm: [Dispatch; LAYERS],
+    weight_grad: [Dispatch; LAYERS],
+    input_grad: [Dispatch; LAYERS - 1],
+    act: [Dispatch; LAYERS - 1],
 }
 
 impl Pass {
@@ -222,7 +223,7 @@ struct Ewc {
     fisher: [GpuTensor; LAYERS],
     anchor: [GpuTensor; LAYERS],
     f: [GpuTensor; LAYERS],
-    penalty: [EwcCall; LAYERS],
+    penalty: [Dispatch; LAYERS],
 }
 
 /// The binarized network on a GPU. It shares the app's [`GpuContext`] through an `Rc` (the
@@ -442,7 +443,7 @@ impl BnnTrainer for GpuBnn {
         let ctx = self.ctx.as_ref();
         let ewc = self.ewc.as_ref().expect("made above");
         // Bound per consolidation (once per task, not per step): the mean's divisor is the number of batches.
-        let accumulate: [EwcCall; LAYERS] = std::array::from_fn(|l| self.kernels.ewc.bind_accumulate(ctx, batches.len(), &self.net.dw[l], &ewc.f[l]));
+        let accumulate: [Dispatch; LAYERS] = std::array::from_fn(|l| self.kernels.ewc.bind_accumulate(ctx, batches.len(), &self.net.dw[l], &ewc.f[l]));
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("fisher") });
         for f in &ewc.f {
             encoder.clear_buffer(&f.buffer, 0, None);

@@ -8,6 +8,7 @@
 pub mod batchnorm;
 pub mod bnn;
 mod context;
+pub mod kernel;
 pub mod ewc;
 pub mod matmul;
 pub mod metaplastic_adam;

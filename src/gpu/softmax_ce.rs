@@ -3,8 +3,8 @@
 
 use super::{GpuContext, GpuTensor};
 use crate::model::BatchStats;
+use super::kernel::{Dispatch, pipelines, uniform};
 use bytemuck::{Pod, Zeroable};
-use wgpu::util::DeviceExt;
 
 /// One invocation per row, in workgroups of this size.
 const WG: usize = 64;
@@ -38,21 +38,8 @@ pub struct SoftmaxCeKernel {
 
 impl SoftmaxCeKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let module = ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("softmax_ce.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/softmax_ce.wgsl").into()),
-        });
-        let pipeline = |entry: &str| {
-            ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        Self { rows: pipeline("rows"), accumulate: pipeline("accumulate") }
+        let [rows, accumulate] = pipelines(ctx, "softmax_ce.wgsl", include_str!("../../shaders/softmax_ce.wgsl"), ["rows", "accumulate"]);
+        Self { rows, accumulate }
     }
 
     /// Per row of `logits` (`batch x classes`): `dlogits`, and the row's loss and correctness into
@@ -66,7 +53,7 @@ impl SoftmaxCeKernel {
         labels: &GpuTensor,
         dlogits: &GpuTensor,
         row_stats: &GpuTensor,
-    ) -> SoftmaxCeCall {
+    ) -> Dispatch {
         let batch = labels.len;
         assert_eq!(logits.len, batch * classes, "logits must be batch x classes");
         assert_eq!(dlogits.len, logits.len, "dlogits must be shaped as logits");
@@ -76,7 +63,7 @@ impl SoftmaxCeKernel {
     }
 
     /// Adds the rows' loss sum, correct count and count to `stats` ([`STATS_WORDS`] words).
-    pub fn bind_accumulate(&self, ctx: &GpuContext, row_stats: &GpuTensor, stats: &GpuTensor) -> SoftmaxCeCall {
+    pub fn bind_accumulate(&self, ctx: &GpuContext, row_stats: &GpuTensor, stats: &GpuTensor) -> Dispatch {
         let batch = row_stats.len / ROW_STATS_WORDS;
         assert_eq!(stats.len, STATS_WORDS, "stats holds {STATS_WORDS} words");
         bind(ctx, &self.accumulate, batch, 0, 1, &[(5, row_stats), (6, stats)])
@@ -90,35 +77,7 @@ fn bind(
     classes: usize,
     groups: usize,
     buffers: &[(u32, &GpuTensor)],
-) -> SoftmaxCeCall {
-    let uniform = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("softmax_ce size"),
-        contents: bytemuck::bytes_of(&Size { batch: batch as u32, classes: classes as u32, _pad: [0; 2] }),
-        usage: wgpu::BufferUsages::UNIFORM,
-    });
-    let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-    entries.extend(buffers.iter().map(|(binding, t)| wgpu::BindGroupEntry { binding: *binding, resource: t.buffer.as_entire_binding() }));
-    let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &entries,
-    });
-    SoftmaxCeCall { pipeline: pipeline.clone(), bind_group, groups: groups.max(1) as u32 }
-}
-
-/// A softmax cross-entropy kernel bound to its buffers.
-pub struct SoftmaxCeCall {
-    pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
-    groups: u32,
-}
-
-impl SoftmaxCeCall {
-    /// Records the dispatch into `encoder`; nothing runs until the caller submits.
-    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(self.groups, 1, 1);
-    }
+) -> Dispatch {
+    let size = uniform(ctx, "softmax_ce size", &Size { batch: batch as u32, classes: classes as u32, _pad: [0; 2] }, false);
+    Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, (groups.max(1) as u32, 1))
 }

@@ -1,0 +1,87 @@
+//! What every kernel's host side shares: compiling a shader file's entry points, and binding a
+//! pipeline to its uniforms and tensors once, so that a training step only records dispatches.
+
+use super::{GpuContext, GpuTensor};
+use bytemuck::Pod;
+use wgpu::util::DeviceExt;
+
+/// One pipeline per entry point of a WGSL file, in the order given.
+pub fn pipelines<const N: usize>(ctx: &GpuContext, file: &str, source: &str, entries: [&str; N]) -> [wgpu::ComputePipeline; N] {
+    let module = ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(file),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    entries.map(|entry| {
+        ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        })
+    })
+}
+
+/// A uniform buffer holding `value`; `writable` ones can be changed between submits.
+pub fn uniform<T: Pod>(ctx: &GpuContext, label: &str, value: &T, writable: bool) -> wgpu::Buffer {
+    let usage = if writable { wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST } else { wgpu::BufferUsages::UNIFORM };
+    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytemuck::bytes_of(value), usage })
+}
+
+/// The uniform `Size { n }` of the elementwise shaders (padded to 16 bytes, as uniforms are).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Length {
+    n: u32,
+    _pad: [u32; 3],
+}
+
+impl Length {
+    pub fn new(n: usize) -> Self {
+        Self { n: n as u32, _pad: [0; 3] }
+    }
+}
+
+/// Workgroups for `n` elements in groups of `size`. Elementwise shaders loop with a grid stride, so
+/// capping at the dispatch limit still covers every element.
+pub fn groups_for(n: usize, size: usize) -> (u32, u32) {
+    (n.div_ceil(size).clamp(1, 65535) as u32, 1)
+}
+
+/// A pipeline bound to its buffers: recorded every step, allocated once.
+pub struct Dispatch {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: (u32, u32),
+}
+
+impl Dispatch {
+    pub fn new(
+        ctx: &GpuContext,
+        pipeline: &wgpu::ComputePipeline,
+        uniforms: &[(u32, &wgpu::Buffer)],
+        tensors: &[(u32, &GpuTensor)],
+        groups: (u32, u32),
+    ) -> Self {
+        let entries: Vec<wgpu::BindGroupEntry> = uniforms
+            .iter()
+            .map(|(binding, b)| wgpu::BindGroupEntry { binding: *binding, resource: b.as_entire_binding() })
+            .chain(tensors.iter().map(|(binding, t)| wgpu::BindGroupEntry { binding: *binding, resource: t.buffer.as_entire_binding() }))
+            .collect();
+        let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        Self { pipeline: pipeline.clone(), bind_group, groups }
+    }
+
+    /// Records the dispatch into `encoder`; nothing runs until the caller submits.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups.0, self.groups.1, 1);
+    }
+}
