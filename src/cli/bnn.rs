@@ -272,3 +272,41 @@ pub fn toy(raw: &[String]) -> Result<(), String> {
     super::charts::toy(&paths, &cfg, &out)?;
     Ok(())
 }
+
+/// Training speed of one network: milliseconds per batch and examples per second, after warm-up.
+pub fn bench(raw: &[String]) -> Result<(), String> {
+    use metaplastic::model::bnn::{BnnConfig, BnnParams};
+    let args = Args::parse(raw, &[])?;
+    let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
+    let cfg = BnnConfig { batch: args.get("batch", 100)?, ..BnnConfig::paper(args.get("hidden", 512)?, args.get("meta", 1.35)?) };
+    let steps: usize = args.get("steps", 20)?;
+    args.finish()?;
+    cfg.validate().map_err(|e| e.to_string())?;
+    if !(1..=100_000).contains(&steps) {
+        return Err(format!("--steps {steps}: choose 1 to 100000"));
+    }
+    let mut net = backend.bnn(cfg.clone(), BnnParams::init(cfg.sizes(), 1)).map_err(|e| e.to_string())?;
+    let x: Vec<f32> = (0..cfg.batch * 784).map(|i| (i % 255) as f32 / 255.0).collect();
+    let y: Vec<u32> = (0..cfg.batch as u32).map(|i| i % 10).collect();
+    let step = |net: &mut metaplastic::backend::Bnn| -> Result<(), String> {
+        net.train_step(&x, &y).map_err(|e| e.to_string())?;
+        // Reading the statistics waits for the GPU to finish the step.
+        pollster::block_on(net.take_train_stats()).map(|_| ()).map_err(|e| e.to_string())
+    };
+    step(&mut net)?;
+    let start = Instant::now();
+    for _ in 0..steps {
+        step(&mut net)?;
+    }
+    let per_step = start.elapsed().as_secs_f64() / steps as f64;
+    println!(
+        "784-{h}-{h}-10, batch {}, {}: {:.1} ms per training batch, {:.0} examples/s ({} batches timed)",
+        cfg.batch,
+        backend.name(),
+        per_step * 1000.0,
+        cfg.batch as f64 / per_step,
+        steps,
+        h = cfg.hidden
+    );
+    Ok(())
+}

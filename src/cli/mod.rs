@@ -34,6 +34,7 @@ COMMANDS:
                     --dataset fashion|mnist --meta 0,2.5 --subsets 60 --epochs 20 --hidden 1024
                     --full-data true|false --seeds 3 --backend cpu|gpu --out results/bnn-stream
     bnn-toy       The 2-D quadratic toy problem: hidden-weight trajectories (--meta 0,0.5,1.35)
+    bench         Training speed of one binarized network: --hidden 512 --batch 100 --steps 20 --backend cpu|gpu
     help          This message
 
 Each experiment writes DIR/summary.json and SVG charts into --out DIR.
@@ -48,6 +49,7 @@ pub fn main() -> ExitCode {
         Some("bnn-permuted") => bnn::permuted(rest),
         Some("bnn-stream") => bnn::stream(rest),
         Some("bnn-toy") => bnn::toy(rest),
+        Some("bench") => bnn::bench(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
