@@ -127,7 +127,7 @@ impl BnnDemo {
 
 fn show_experiment_fields() {
     let kind = select_value("bnn-experiment");
-    if let Ok(list) = dom::document().and_then(|d| Ok(d.query_selector_all("#bnn-controls [data-for]")?)) {
+    if let Ok(list) = dom::document().and_then(|d| Ok(d.query_selector_all("#demo-bnn [data-for]")?)) {
         for i in 0..list.length() {
             if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()) {
                 el.set_hidden(el.get_attribute("data-for").as_deref() != Some(kind.as_str()));
