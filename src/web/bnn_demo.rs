@@ -284,6 +284,10 @@ async fn train_loop(app: &Rc<App>, single: bool) {
     loop {
         let (generation, run) = {
             let mut s = app.bnn.state.borrow_mut();
+            // Paused while the browser had its turn: train no further slice.
+            if !single && !s.running {
+                return;
+            }
             (s.generation, s.run.take())
         };
         let Some(mut run) = run else { return };
@@ -316,7 +320,10 @@ async fn train_loop(app: &Rc<App>, single: bool) {
         }
         drop(s);
         let compute = app.bnn.state.borrow().compute.clone();
-        draw(&run, result.as_ref().ok().copied(), elapsed, &compute);
+        let status = draw(&run, result.as_ref().ok().copied(), elapsed, &compute);
+        // Pause pressed during this slice: say so, with where the run stands.
+        let paused = !finished && !single && !app.bnn.state.borrow().running;
+        dom::set_text("bnn-status", &if paused { format!("Paused. {status}") } else { status });
         if histogram_due {
             draw_histogram(&mut run).await;
         }
@@ -359,7 +366,8 @@ fn canvas(id: &str) -> Option<HtmlCanvasElement> {
     dom::by_id::<HtmlCanvasElement>(id).ok()
 }
 
-fn draw(run: &Run, progress: Option<Progress>, elapsed_ms: f64, compute: &str) {
+/// Draws the charts and returns the status line.
+fn draw(run: &Run, progress: Option<Progress>, elapsed_ms: f64, compute: &str) -> String {
     let rate = SLICE_STEPS as f64 / (elapsed_ms / 1000.0).max(1e-3);
     match run {
         Run::Permuted(r) => {
@@ -393,8 +401,8 @@ fn draw(run: &Run, progress: Option<Progress>, elapsed_ms: f64, compute: &str) {
                     if progress == Some(Progress::WaitingForData) { " · waiting for MNIST to arrive" } else { "" }
                 )
             };
-            dom::set_text("bnn-status", &status);
             write_results_table(&records);
+            status
         }
         Run::Stream(r) => {
             let cfg = r.config();
@@ -417,7 +425,7 @@ fn draw(run: &Run, progress: Option<Progress>, elapsed_ms: f64, compute: &str) {
                     if progress == Some(Progress::WaitingForData) { " · waiting for Fashion-MNIST to arrive" } else { "" }
                 )
             };
-            dom::set_text("bnn-status", &status);
+            status
         }
     }
 }
