@@ -44,6 +44,25 @@ pub fn fill_batch_permuted(examples: &dyn Examples, indices: &[usize], perm: Opt
     }
 }
 
+/// Prepares test examples `start..start+len` (fewer when not all have arrived yet) as a float
+/// batch, pixels reordered by `perm`; `false` when fewer than two have arrived, since BatchNorm
+/// needs two.
+pub fn fill_test_chunk(data: &dyn DataAccess, start: usize, len: usize, perm: Option<&[u16]>, x: &mut Vec<f32>, y: &mut Vec<u32>) -> bool {
+    let mut filled = false;
+    data.with_test(&mut |test| {
+        let end = (start + len).min(test.len());
+        if end < start + 2 {
+            return;
+        }
+        let indices: Vec<usize> = (start..end).collect();
+        x.resize(indices.len() * IMAGE_PIXELS, 0.0);
+        y.resize(indices.len(), 0);
+        fill_batch_permuted(test, &indices, perm, x, y);
+        filled = true;
+    });
+    filled
+}
+
 /// A seeded random permutation of the 784 pixels.
 pub fn pixel_permutation(seed: u64) -> Vec<u16> {
     let mut perm: Vec<u16> = (0..IMAGE_PIXELS as u16).collect();

@@ -3,7 +3,7 @@
 //! After each task, every learner is tested on every task seen so far, filling the accuracy
 //! matrix; a fresh optimizer starts at each task boundary, as in the authors' code.
 
-use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, pixel_permutation};
+use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk, pixel_permutation};
 use crate::data::IMAGE_PIXELS;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer};
 use crate::model::TrainError;
@@ -358,24 +358,7 @@ impl<T: BnnTrainer> PermutedRun<T> {
         result.map(|()| stats.accuracy())
     }
 
-    /// Prepares test examples `start..start+len` (fewer if not all have arrived) with task `j`'s
-    /// permutation; `false` when none of them has arrived.
     fn fill_test(&mut self, j: usize, start: usize, len: usize, data: &dyn DataAccess) -> bool {
-        let perm = &self.perms[j];
-        let (ex, ey) = (&mut self.ex, &mut self.ey);
-        let mut filled = false;
-        data.with_test(&mut |test| {
-            let end = (start + len).min(test.len());
-            // BatchNorm needs at least two examples.
-            if end < start + 2 {
-                return;
-            }
-            let indices: Vec<usize> = (start..end).collect();
-            ex.resize(indices.len() * IMAGE_PIXELS, 0.0);
-            ey.resize(indices.len(), 0);
-            fill_batch_permuted(test, &indices, Some(perm), ex, ey);
-            filled = true;
-        });
-        filled
+        fill_test_chunk(data, start, len, Some(&self.perms[j]), &mut self.ex, &mut self.ey)
     }
 }

@@ -3,7 +3,7 @@
 //! with a network trained on the whole set (shuffled) for the same number of presentations.
 
 use super::permuted::LearnerSpec;
-use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted};
+use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
 use crate::model::{BatchStats, TrainError};
@@ -272,18 +272,7 @@ impl<T: BnnTrainer> StreamRun<T> {
             let mut start = 0;
             while start < n {
                 let len = EVAL_BATCH.min(n - start);
-                let (ex, ey) = (&mut self.ex, &mut self.ey);
-                let mut filled = false;
-                data.with_test(&mut |test| {
-                    let end = (start + len).min(test.len());
-                    if end >= start + 2 {
-                        let indices: Vec<usize> = (start..end).collect();
-                        ex.resize(indices.len() * IMAGE_PIXELS, 0.0);
-                        ey.resize(indices.len(), 0);
-                        fill_batch_permuted(test, &indices, None, ex, ey);
-                        filled = true;
-                    }
-                });
+                let filled = fill_test_chunk(data, start, len, None, &mut self.ex, &mut self.ey);
                 if !filled {
                     break;
                 }
