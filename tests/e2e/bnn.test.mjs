@@ -139,3 +139,31 @@ test('demo 1 refuses out-of-range settings and drops a run whose settings change
     assert.equal(errors.length, 0, formatErrors(errors));
   });
 });
+
+test('demo 1 stream learning: three learners over a stream of Fashion-MNIST subsets', { timeout: RUN_TIMEOUT }, async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await waitForDataState(page, 'fashion', 'done');
+    await page.selectOption('#bnn-experiment', 'stream');
+    await page.dispatchEvent('#bnn-controls', 'change');
+    // The stream's own fields are shown, the permuted ones hidden.
+    assert.equal(await page.locator('#bnn-subsets').isVisible(), true);
+    assert.equal(await page.locator('#bnn-tasks').isVisible(), false);
+    await page.selectOption('#bnn-backend', 'cpu');
+    await page.fill('#bnn-hidden', '32');
+    await page.fill('#bnn-subsets', '3');
+    await page.fill('#bnn-epochs', '1');
+    await page.dispatchEvent('#bnn-controls', 'change');
+    await page.click('#bnn-run');
+    await page.waitForFunction(() => /^(Finished|Stopped)/.test(document.getElementById('bnn-status').textContent), null, {
+      timeout: RUN_TIMEOUT,
+      polling: 500,
+    });
+    const status = await page.textContent('#bnn-status');
+    const accs = [...status.matchAll(/(m=0|m=6|full-data) (\d+\.\d)%/g)].map((m) => [m[1], Number(m[2])]);
+    assert.equal(accs.length, 3, status);
+    for (const [name, acc] of accs) assert.ok(acc > 60, `${name} learned Fashion-MNIST: ${status}`);
+    const colours = await curveColours(page, 'bnn-curves');
+    assert.ok(colours.red > 100 && colours.green > 100, `stream curves drawn: ${JSON.stringify(colours)}`);
+    assert.equal(errors.length, 0, formatErrors(errors));
+  });
+});
