@@ -2,11 +2,18 @@
 //! The GPU kernels in [`crate::gpu`] are tested against these functions, and the browser falls back
 //! to them where WebGPU is missing.
 
+pub mod activation;
+pub mod amp;
 pub mod batchnorm;
 pub mod bnn;
+pub mod conv;
+pub mod dropout;
 pub mod ewc;
+pub mod lenet;
 pub mod matmul;
 pub mod metaplastic_adam;
+pub mod pool;
+pub mod sgd;
 pub mod sign;
 pub mod softmax_ce;
 

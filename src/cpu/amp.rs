@@ -1,0 +1,86 @@
+//! Artificial metaplasticity (AMP) in the convolutional layers (Vives-Boix and Ruiz-Fernandez,
+//! Neurocomputing 2021, after Andina's weighting; ALGORITHMS.md §2). Each training example's
+//! gradient is weighted by the inverse of an estimate of how probable its pattern is:
+//!
+//! ```text
+//! f*(x) = A / ( sqrt((2 pi)^N) * exp(B * sum_i x_i^2) )
+//! w(t+1) = w(t) - eta * (1 / f*(x)) * dE/dw
+//! ```
+//! so rare patterns (far from the mean, large `sum x^2`) move the weights more.
+//!
+//! `1/f*` overflows f64 for N = 784 (its log is about 720 + ...), so the rule is applied in the
+//! log domain, `ln(1/f*(x)) = N/2 ln(2 pi) + B sum x^2 - ln A`, and normalised within the batch to
+//! mean 1: `factor_b = batch * exp(l_b) / sum_j exp(l_j)`, then clamped to `[lo, hi]`. Normalising
+//! cancels `A` and the `(2 pi)^N` term, so only `B` shapes the factors; `B = 0` gives every
+//! example exactly 1, which is standard training.
+//!
+//! Interpretation this project uses (the sources are silent): `x` is the input of that
+//! convolutional layer for that example (or, as an option, the network input for every layer);
+//! the factor scales only the convolutional layers' weight and bias gradients; the delta passed to
+//! the layer below is not scaled. GPU version: `shaders/amp.wgsl`.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Laid out as the WGSL uniform `Amp` (with the batch shape the kernel needs).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct AmpHyper {
+    /// `A` of the weighting function. It cancels in the batch normalisation; kept so the formula
+    /// is complete (and tested to make no difference).
+    pub a: f32,
+    /// `B`: how strongly a pattern's energy `sum x^2` raises its factor. 0 is standard training.
+    pub b: f32,
+    /// The clamp on the normalised factors.
+    pub lo: f32,
+    pub hi: f32,
+}
+
+impl AmpHyper {
+    pub const STANDARD: AmpHyper = AmpHyper { a: 1.0, b: 0.0, lo: 0.1, hi: 10.0 };
+
+    pub fn new(b: f32) -> Self {
+        Self { b, ..Self::STANDARD }
+    }
+}
+
+/// The full `ln(1/f*(x))` of one example, in f64: what the batch factors are a normalised form of.
+pub fn log_inverse_weight(h: &AmpHyper, x: &[f32]) -> f64 {
+    let n = x.len() as f64;
+    let energy: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+    n / 2.0 * (2.0 * std::f64::consts::PI).ln() + h.b as f64 * energy - (h.a as f64).ln()
+}
+
+/// The per-example factors of a batch whose inputs are `x` (`batch x n`, one row per example).
+/// The constant terms of `ln(1/f*)` are dropped before normalising because they cancel.
+pub fn amp_factors(h: &AmpHyper, x: &[f32], batch: usize, factors: &mut [f32]) {
+    assert_eq!(factors.len(), batch, "one factor per example");
+    assert!(batch > 0 && x.len() % batch == 0, "x must be batch x n");
+    let n = x.len() / batch;
+    let logs: Vec<f32> = x
+        .chunks_exact(n)
+        .map(|row| {
+            let mut energy = 0.0f32;
+            for &v in row {
+                energy += v * v;
+            }
+            h.b * energy
+        })
+        .collect();
+    let max = logs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for &l in &logs {
+        sum += (l - max).exp();
+    }
+    for (f, &l) in factors.iter_mut().zip(&logs) {
+        *f = ((l - max).exp() * batch as f32 / sum).clamp(h.lo, h.hi);
+    }
+}
+
+/// `out[r, :] = dy[r, :] * factors[r / rows_per_example]`: the weighted copy of a convolutional
+/// layer's output gradient from which its weight and bias gradients are taken.
+pub fn scale_rows(dy: &[f32], cols: usize, rows_per_example: usize, factors: &[f32], out: &mut [f32]) {
+    for (r, (o, g)) in out.chunks_exact_mut(cols).zip(dy.chunks_exact(cols)).enumerate() {
+        let f = factors[r / rows_per_example];
+        o.iter_mut().zip(g).for_each(|(o, g)| *o = g * f);
+    }
+}

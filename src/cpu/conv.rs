@@ -1,0 +1,133 @@
+//! 2-D convolution as "im2col, then a matrix product", in channels-last (NHWC) layout.
+//!
+//! With activations stored `[batch, h, w, c]`, the rows `b*h*w` are the "batch" of every other
+//! operation: a convolution is `Y = cols · Wᵀ` with `cols = im2col(X)` (`[b*oh*ow, k*k*cin]`),
+//! its weight gradient `dW = dYᵀ · cols` and its input gradient `dX = col2im(dY · W)`, the same
+//! three products as a dense layer ([`super::matmul`]); BatchNorm over channels is BatchNorm1d over
+//! `[b*oh*ow, c]` ([`super::batchnorm`]); a dense layer reads the flattened `[b, h*w*c]`.
+//! A transposed convolution is the same pair read the other way: `col2im(X · W)` forward,
+//! `im2col` in its backward pass.
+//!
+//! Weights are `[cout, k, k, cin]` row-major (one row of `k*k*cin` per output channel), so the
+//! index of a column in `cols` is `(ky * k + kx) * cin + ci`. Stride 1, zero padding `pad`.
+//! GPU version: `shaders/conv.wgsl`.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Shape of a convolution, laid out as the WGSL uniform `Conv` in `shaders/conv.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct ConvShape {
+    pub batch: u32,
+    pub h: u32,
+    pub w: u32,
+    pub cin: u32,
+    pub cout: u32,
+    pub k: u32,
+    pub pad: u32,
+    pub _pad: u32,
+}
+
+impl ConvShape {
+    pub fn new(batch: usize, h: usize, w: usize, cin: usize, cout: usize, k: usize, pad: usize) -> Self {
+        let s = Self { batch: batch as u32, h: h as u32, w: w as u32, cin: cin as u32, cout: cout as u32, k: k as u32, pad: pad as u32, _pad: 0 };
+        assert!(s.h + 2 * s.pad >= s.k && s.w + 2 * s.pad >= s.k, "kernel larger than the padded input");
+        s
+    }
+    pub fn out_h(&self) -> usize {
+        (self.h + 2 * self.pad - self.k + 1) as usize
+    }
+    pub fn out_w(&self) -> usize {
+        (self.w + 2 * self.pad - self.k + 1) as usize
+    }
+    /// Rows of `cols` and of the output: one per output pixel of every example.
+    pub fn rows(&self) -> usize {
+        self.batch as usize * self.out_h() * self.out_w()
+    }
+    /// Columns of `cols`: the receptive field `k*k*cin`.
+    pub fn patch(&self) -> usize {
+        (self.k * self.k * self.cin) as usize
+    }
+    pub fn input_len(&self) -> usize {
+        (self.batch * self.h * self.w * self.cin) as usize
+    }
+    pub fn weight_len(&self) -> usize {
+        self.cout as usize * self.patch()
+    }
+}
+
+/// Input pixel `(y, x)` seen by kernel tap `(ky, kx)` at output pixel `(oy, ox)`, or `None` in the
+/// zero padding.
+fn source(s: &ConvShape, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+    let y = (oy + ky).checked_sub(s.pad as usize)?;
+    let x = (ox + kx).checked_sub(s.pad as usize)?;
+    (y < s.h as usize && x < s.w as usize).then_some((y, x))
+}
+
+/// `cols[(b, oy, ox), (ky, kx, ci)] = x[b, oy + ky - pad, ox + kx - pad, ci]` (0 in the padding).
+pub fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32]) {
+    assert_eq!(x.len(), s.input_len(), "x must be batch x h x w x cin");
+    assert_eq!(cols.len(), s.rows() * s.patch(), "cols must be rows x patch");
+    let (h, w, cin, k) = (s.h as usize, s.w as usize, s.cin as usize, s.k as usize);
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let patch = s.patch();
+    for b in 0..s.batch as usize {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let row = &mut cols[((b * oh + oy) * ow + ox) * patch..][..patch];
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let dst = &mut row[(ky * k + kx) * cin..][..cin];
+                        match source(s, oy, ox, ky, kx) {
+                            Some((y, xx)) => dst.copy_from_slice(&x[((b * h + y) * w + xx) * cin..][..cin]),
+                            None => dst.fill(0.0),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: every input element sums the entries of `cols` that copied it.
+/// Written as a gather (each input pixel visits the output pixels that saw it), as the GPU does,
+/// so no two writers touch one element.
+pub fn col2im(s: &ConvShape, cols: &[f32], dx: &mut [f32]) {
+    assert_eq!(dx.len(), s.input_len(), "dx must be batch x h x w x cin");
+    assert_eq!(cols.len(), s.rows() * s.patch(), "cols must be rows x patch");
+    let (h, w, cin, k, pad) = (s.h as usize, s.w as usize, s.cin as usize, s.k as usize, s.pad as usize);
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let patch = s.patch();
+    for b in 0..s.batch as usize {
+        for y in 0..h {
+            for x in 0..w {
+                let out = &mut dx[((b * h + y) * w + x) * cin..][..cin];
+                out.fill(0.0);
+                for ky in 0..k {
+                    // oy = y + pad - ky must be a valid output row.
+                    let Some(oy) = (y + pad).checked_sub(ky).filter(|&oy| oy < oh) else { continue };
+                    for kx in 0..k {
+                        let Some(ox) = (x + pad).checked_sub(kx).filter(|&ox| ox < ow) else { continue };
+                        let src = &cols[((b * oh + oy) * ow + ox) * patch + (ky * k + kx) * cin..][..cin];
+                        out.iter_mut().zip(src).for_each(|(o, v)| *o += v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `y[r, c] += bias[c]` for every row: the bias of a dense or convolutional layer.
+pub fn add_bias(y: &mut [f32], bias: &[f32]) {
+    for row in y.chunks_exact_mut(bias.len()) {
+        row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+    }
+}
+
+/// `db[c] = sum_r dy[r, c]`: the bias gradient, summed over rows in order (as the GPU does).
+pub fn bias_grad(dy: &[f32], db: &mut [f32]) {
+    db.fill(0.0);
+    for row in dy.chunks_exact(db.len()) {
+        db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
+    }
+}

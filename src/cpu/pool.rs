@@ -1,0 +1,118 @@
+//! 2x2 pooling with stride 2 over channels-last `[batch, h, w, c]` activations; odd edges are
+//! dropped (floor), as in Keras and PyTorch. GPU version: `shaders/pool.wgsl`.
+
+use bytemuck::{Pod, Zeroable};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    Max,
+    Average,
+}
+
+/// Laid out as the WGSL uniform `Pool`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct PoolShape {
+    pub batch: u32,
+    pub h: u32,
+    pub w: u32,
+    pub c: u32,
+}
+
+impl PoolShape {
+    pub fn new(batch: usize, h: usize, w: usize, c: usize) -> Self {
+        assert!(h >= 2 && w >= 2, "pooling needs at least a 2x2 input");
+        Self { batch: batch as u32, h: h as u32, w: w as u32, c: c as u32 }
+    }
+    pub fn out_h(&self) -> usize {
+        self.h as usize / 2
+    }
+    pub fn out_w(&self) -> usize {
+        self.w as usize / 2
+    }
+    pub fn input_len(&self) -> usize {
+        (self.batch * self.h * self.w * self.c) as usize
+    }
+    pub fn output_len(&self) -> usize {
+        self.batch as usize * self.out_h() * self.out_w() * self.c as usize
+    }
+}
+
+/// Index into the input of window tap `t` (0..4, row-major) of output `(b, oy, ox, c)`.
+fn tap(s: &PoolShape, b: usize, oy: usize, ox: usize, c: usize, t: usize) -> usize {
+    let (h, w, ch) = (s.h as usize, s.w as usize, s.c as usize);
+    ((b * h + 2 * oy + t / 2) * w + 2 * ox + t % 2) * ch + c
+}
+
+/// Max pooling; `argmax` keeps which tap (0..4) won, the first on ties, for the backward pass.
+pub fn max_pool_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    assert_eq!(x.len(), s.input_len(), "x must be batch x h x w x c");
+    assert!(y.len() == s.output_len() && argmax.len() == s.output_len(), "y and argmax must be the pooled size");
+    let (oh, ow, ch) = (s.out_h(), s.out_w(), s.c as usize);
+    for b in 0..s.batch as usize {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for c in 0..ch {
+                    let o = ((b * oh + oy) * ow + ox) * ch + c;
+                    let (mut best, mut arg) = (x[tap(s, b, oy, ox, c, 0)], 0);
+                    for t in 1..4 {
+                        let v = x[tap(s, b, oy, ox, c, t)];
+                        if v > best {
+                            (best, arg) = (v, t as u32);
+                        }
+                    }
+                    y[o] = best;
+                    argmax[o] = arg;
+                }
+            }
+        }
+    }
+}
+
+/// Average pooling: the mean of the four taps.
+pub fn avg_pool_forward(s: &PoolShape, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), s.input_len(), "x must be batch x h x w x c");
+    assert_eq!(y.len(), s.output_len(), "y must be the pooled size");
+    let (oh, ow, ch) = (s.out_h(), s.out_w(), s.c as usize);
+    for b in 0..s.batch as usize {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for c in 0..ch {
+                    let sum: f32 = (0..4).map(|t| x[tap(s, b, oy, ox, c, t)]).sum();
+                    y[((b * oh + oy) * ow + ox) * ch + c] = 0.25 * sum;
+                }
+            }
+        }
+    }
+}
+
+/// Gradient of pooling: each input pixel belongs to at most one window (stride = window), so it
+/// gets that window's gradient (max: only if it was the winner; average: a quarter), or 0 in a
+/// dropped edge row or column.
+pub fn pool_backward(s: &PoolShape, kind: PoolKind, dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
+    assert_eq!(dx.len(), s.input_len(), "dx must be batch x h x w x c");
+    assert_eq!(dy.len(), s.output_len(), "dy must be the pooled size");
+    let (h, w, ch) = (s.h as usize, s.w as usize, s.c as usize);
+    let (oh, ow) = (s.out_h(), s.out_w());
+    for b in 0..s.batch as usize {
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..ch {
+                    let (oy, ox) = (y / 2, x / 2);
+                    let i = ((b * h + y) * w + x) * ch + c;
+                    dx[i] = if oy < oh && ox < ow {
+                        let o = ((b * oh + oy) * ow + ox) * ch + c;
+                        match kind {
+                            PoolKind::Max => {
+                                if argmax[o] == ((y % 2) * 2 + x % 2) as u32 { dy[o] } else { 0.0 }
+                            }
+                            PoolKind::Average => 0.25 * dy[o],
+                        }
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+    }
+}

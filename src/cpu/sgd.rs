@@ -1,0 +1,37 @@
+//! Stochastic gradient descent with (Nesterov) momentum and L2 weight decay, in PyTorch's form:
+//!
+//! ```text
+//! g = grad + wd * w
+//! v = mu * v + g
+//! w -= lr * (g + mu * v)     (Nesterov)      or      w -= lr * v     (classical momentum)
+//! ```
+//! The authors of the convolutional metaplasticity paper train with lr 0.01, momentum 0.9, Nesterov
+//! (ALGORITHMS.md §2). GPU version: `shaders/sgd.wgsl`.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Laid out as the WGSL uniform `Sgd`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct SgdHyper {
+    pub lr: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+    /// 1 for Nesterov momentum, 0 for classical.
+    pub nesterov: u32,
+}
+
+impl SgdHyper {
+    pub fn nesterov(lr: f32, momentum: f32, weight_decay: f32) -> Self {
+        Self { lr, momentum, weight_decay, nesterov: 1 }
+    }
+}
+
+pub fn sgd_step(h: &SgdHyper, w: &mut [f32], grad: &[f32], velocity: &mut [f32]) {
+    for ((w, &g), v) in w.iter_mut().zip(grad).zip(velocity.iter_mut()) {
+        let g = g + h.weight_decay * *w;
+        *v = h.momentum * *v + g;
+        let step = if h.nesterov != 0 { g + h.momentum * *v } else { *v };
+        *w -= h.lr * step;
+    }
+}

@@ -1,0 +1,318 @@
+//! LeNet-5 with artificial metaplasticity in its convolutional layers (Vives-Boix and
+//! Ruiz-Fernandez, Neurocomputing 2021; ALGORITHMS.md §2), in two presets:
+//!
+//! - classic: conv 6@5x5 (padding 2) ReLU max-pool, conv 16@5x5 ReLU max-pool, FC 120 ReLU,
+//!   FC 84 ReLU, FC 10 (LeCun et al. 1998's sizes, with today's ReLU and max pooling);
+//! - authors: conv 32@3x3 ReLU BN max-pool, conv 48@3x3 ReLU BN max-pool, FC 256 ReLU BN
+//!   dropout 0.7, FC 84 ReLU BN dropout 0.7, FC 10 (read from the authors' saved models).
+//!
+//! Both train with softmax cross-entropy and SGD with Nesterov momentum (lr 0.01, momentum 0.9).
+//! The metaplastic rule ([`crate::cpu::amp`]) only scales the convolutional layers' weight and
+//! bias gradients, per example. Activations are channels-last (`[batch, h, w, c]`), see
+//! [`crate::cpu::conv`]. The layer list below is the one model definition both backends walk.
+
+use super::{BatchStats, TrainError};
+use crate::cpu::activation::Activation;
+use crate::cpu::amp::AmpHyper;
+use crate::cpu::pool::PoolKind;
+use crate::cpu::sgd::SgdHyper;
+use crate::data::{IMAGE_SIDE, NUM_CLASSES};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    Classic,
+    Authors,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Classic => "classic",
+            Arch::Authors => "authors",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "classic" => Some(Arch::Classic),
+            "authors" => Some(Arch::Authors),
+            _ => None,
+        }
+    }
+
+    pub fn layers(self) -> Vec<LayerSpec> {
+        use LayerSpec::*;
+        let relu = Act(Activation::Relu);
+        match self {
+            Arch::Classic => vec![
+                Conv { out: 6, k: 5, pad: 2 },
+                relu,
+                Pool(PoolKind::Max),
+                Conv { out: 16, k: 5, pad: 0 },
+                relu,
+                Pool(PoolKind::Max),
+                Dense { out: 120 },
+                relu,
+                Dense { out: 84 },
+                relu,
+                Dense { out: NUM_CLASSES },
+            ],
+            Arch::Authors => vec![
+                Conv { out: 32, k: 3, pad: 0 },
+                relu,
+                BatchNorm,
+                Pool(PoolKind::Max),
+                Conv { out: 48, k: 3, pad: 0 },
+                relu,
+                BatchNorm,
+                Pool(PoolKind::Max),
+                Dense { out: 256 },
+                relu,
+                BatchNorm,
+                Dropout(0.7),
+                Dense { out: 84 },
+                relu,
+                BatchNorm,
+                Dropout(0.7),
+                Dense { out: NUM_CLASSES },
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LayerSpec {
+    /// `out` filters of `k x k`, stride 1, zero padding `pad`.
+    Conv { out: usize, k: usize, pad: usize },
+    Act(Activation),
+    /// 2x2, stride 2.
+    Pool(PoolKind),
+    /// Over channels (after a convolution) or features (after a dense layer), batch statistics.
+    BatchNorm,
+    /// Drop probability.
+    Dropout(f32),
+    Dense { out: usize },
+}
+
+/// The shape of one example's activations: `h x w x c` (a dense layer's are `1 x 1 x features`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+}
+
+impl Dims {
+    pub fn len(&self) -> usize {
+        self.h * self.w * self.c
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A layer with its input and output shapes and, for layers with parameters, their index in
+/// [`LenetParams::layers`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Layer {
+    pub spec: LayerSpec,
+    pub input: Dims,
+    pub output: Dims,
+    pub param: Option<usize>,
+}
+
+impl Layer {
+    /// Weight and bias lengths (gamma and beta for batch norm).
+    pub fn param_lens(&self) -> Option<(usize, usize)> {
+        match self.spec {
+            LayerSpec::Conv { out, k, .. } => Some((out * k * k * self.input.c, out)),
+            LayerSpec::Dense { out } => Some((out * self.input.len(), out)),
+            LayerSpec::BatchNorm => Some((self.output.c, self.output.c)),
+            _ => None,
+        }
+    }
+}
+
+/// The layers of `arch` on 28x28 grey images, shapes worked out.
+pub fn plan(arch: Arch) -> Vec<Layer> {
+    plan_layers(&arch.layers(), Dims { h: IMAGE_SIDE, w: IMAGE_SIDE, c: 1 })
+}
+
+/// Shapes of any layer list on inputs of `input` (the tests build small networks with it).
+pub fn plan_layers(specs: &[LayerSpec], input: Dims) -> Vec<Layer> {
+    let mut dims = input;
+    let mut params = 0;
+    specs
+        .iter()
+        .map(|&spec| {
+            let input = dims;
+            let output = match spec {
+                LayerSpec::Conv { out, k, pad } => Dims { h: input.h + 2 * pad + 1 - k, w: input.w + 2 * pad + 1 - k, c: out },
+                LayerSpec::Pool(_) => Dims { h: input.h / 2, w: input.w / 2, c: input.c },
+                LayerSpec::Dense { out } => Dims { h: 1, w: 1, c: out },
+                LayerSpec::Act(_) | LayerSpec::BatchNorm | LayerSpec::Dropout(_) => input,
+            };
+            dims = output;
+            let param = matches!(spec, LayerSpec::Conv { .. } | LayerSpec::Dense { .. } | LayerSpec::BatchNorm).then(|| {
+                params += 1;
+                params - 1
+            });
+            Layer { spec, input, output, param }
+        })
+        .collect()
+}
+
+/// Where the metaplastic factor of a convolutional layer reads its `x`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorSource {
+    /// The input of that convolutional layer (this project's reading of the paper).
+    LayerInput,
+    /// The network's input image, for every convolutional layer.
+    NetworkInput,
+}
+
+/// The metaplastic rule's settings; `None` in [`LenetConfig::amp`] is standard training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AmpSettings {
+    pub hyper: AmpHyper,
+    pub source: FactorSource,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LenetConfig {
+    pub arch: Arch,
+    pub lr: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+    pub batch: usize,
+    pub amp: Option<AmpSettings>,
+}
+
+impl LenetConfig {
+    /// The authors' optimizer (SGD, lr 0.01, Nesterov momentum 0.9), batch 64, standard rule.
+    pub fn paper(arch: Arch) -> Self {
+        Self { arch, lr: 0.01, momentum: 0.9, weight_decay: 0.0, batch: 64, amp: None }
+    }
+
+    /// The same network trained with the metaplastic rule of strength `b`.
+    pub fn with_amp(mut self, b: f32, source: FactorSource) -> Self {
+        self.amp = Some(AmpSettings { hyper: AmpHyper::new(b), source });
+        self
+    }
+
+    pub fn variant(&self) -> &'static str {
+        if self.amp.is_some() { "amp" } else { "standard" }
+    }
+
+    pub fn sgd(&self) -> SgdHyper {
+        SgdHyper::nesterov(self.lr, self.momentum, self.weight_decay)
+    }
+
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |msg: String| Err(TrainError::Config(msg));
+        if !(self.lr > 0.0 && self.lr <= 1.0) {
+            return bad(format!("learning rate {} must be in (0, 1]", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad(format!("momentum {} must be in [0, 1)", self.momentum));
+        }
+        if !(0.0..=0.1).contains(&self.weight_decay) {
+            return bad(format!("weight decay {} must be in [0, 0.1]", self.weight_decay));
+        }
+        if !(2..=512).contains(&self.batch) {
+            return bad(format!("batch size {} must be in 2..=512", self.batch));
+        }
+        if let Some(amp) = self.amp {
+            let h = amp.hyper;
+            if !(0.0..=1.0).contains(&h.b) {
+                return bad(format!("metaplasticity B {} must be in [0, 1]", h.b));
+            }
+            if !(h.a > 0.0 && h.a.is_finite()) {
+                return bad(format!("metaplasticity A {} must be positive", h.a));
+            }
+            if !(h.lo > 0.0 && h.lo <= 1.0 && h.hi >= 1.0 && h.hi <= 1000.0) {
+                return bad(format!("factor clamp [{}, {}] must hold 1 and lie within (0, 1000]", h.lo, h.hi));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Weights and biases of one layer with parameters: a convolution's `w` is `[cout, k, k, cin]`, a
+/// dense layer's `[out, in]`, batch norm's are gamma and beta.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerParams {
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LenetParams {
+    pub layers: Vec<LayerParams>,
+}
+
+impl LenetParams {
+    /// Glorot-uniform weights, zero biases (Keras's defaults, which the authors used); gamma 1,
+    /// beta 0. The same seed gives both rules the same starting network.
+    pub fn init(arch: Arch, seed: u64) -> Self {
+        Self::init_layers(&plan(arch), seed)
+    }
+
+    pub fn init_layers(layers: &[Layer], seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let layers = layers
+            .iter()
+            .filter_map(|layer| {
+                let (wl, bl) = layer.param_lens()?;
+                Some(match layer.spec {
+                    LayerSpec::BatchNorm => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
+                    LayerSpec::Conv { out, k, .. } => {
+                        let (fan_in, fan_out) = (k * k * layer.input.c, k * k * out);
+                        glorot(&mut rng, wl, bl, fan_in, fan_out)
+                    }
+                    _ => glorot(&mut rng, wl, bl, layer.input.len(), layer.output.len()),
+                })
+            })
+            .collect();
+        Self { layers }
+    }
+
+    /// The first convolutional layer's filters, `[cout, k, k, 1]`.
+    pub fn first_filters(&self, arch: Arch) -> Option<(usize, usize, &[f32])> {
+        plan(arch).iter().find_map(|l| match (l.spec, l.param) {
+            (LayerSpec::Conv { out, k, .. }, Some(p)) => Some((out, k, &self.layers[p].w[..])),
+            _ => None,
+        })
+    }
+}
+
+fn glorot(rng: &mut StdRng, wl: usize, bl: usize, fan_in: usize, fan_out: usize) -> LayerParams {
+    let limit = (6.0 / (fan_in + fan_out) as f32).sqrt();
+    LayerParams { w: (0..wl).map(|_| rng.random_range(-limit..limit)).collect(), b: vec![0.0; bl] }
+}
+
+/// A LeNet being trained, on one backend; reading results is `async` so the GPU can wait for its
+/// readback without blocking a browser.
+#[allow(async_fn_in_trait)]
+pub trait LenetTrainer {
+    fn config(&self) -> &LenetConfig;
+
+    /// One SGD step on a batch (`x`: `batch x 784` in [0, 1]); `seed` picks the dropout masks, so
+    /// two networks given the same seeds drop the same units.
+    fn train_step(&mut self, x: &[f32], y: &[u32], seed: u32) -> Result<(), TrainError>;
+
+    /// Loss and accuracy of the training batches since the last call.
+    async fn take_train_stats(&mut self) -> Result<BatchStats, TrainError>;
+
+    /// The logits (`batch x 10`) of an evaluation batch: no dropout, batch statistics.
+    async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError>;
+
+    async fn params(&mut self) -> Result<LenetParams, TrainError>;
+
+    fn load_params(&mut self, params: &LenetParams);
+
+    /// The metaplastic factors of the last training batch, one vector per convolutional layer
+    /// (empty under the standard rule).
+    async fn last_factors(&mut self) -> Result<Vec<Vec<f32>>, TrainError>;
+}
