@@ -10,22 +10,6 @@ use metaplastic::cpu::sign::{HiddenActivation, sign_backward};
 use metaplastic::cpu::softmax_ce::softmax_cross_entropy;
 use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
 
-/// Central difference of `f` around `x[i]`, in f64 from f32 evaluations.
-fn numeric(x: &mut [f32], i: usize, h: f32, f: &mut dyn FnMut(&[f32]) -> f64) -> f64 {
-    let keep = x[i];
-    x[i] = keep + h;
-    let up = f(x);
-    x[i] = keep - h;
-    let down = f(x);
-    x[i] = keep;
-    (up - down) / (2.0 * h as f64)
-}
-
-fn assert_close(name: &str, analytic: f32, numeric: f64, atol: f64, rtol: f64) {
-    let diff = (analytic as f64 - numeric).abs();
-    assert!(diff <= atol + rtol * numeric.abs(), "{name}: analytic {analytic} vs numeric {numeric}");
-}
-
 #[test]
 fn softmax_cross_entropy_gradient() {
     let (batch, classes) = (4, 10);

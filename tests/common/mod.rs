@@ -65,3 +65,19 @@ pub fn values(n: usize, seed: u64) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Central difference of `f` around `x[i]`, in f64 from f32 evaluations.
+pub fn numeric(x: &mut [f32], i: usize, h: f32, f: &mut dyn FnMut(&[f32]) -> f64) -> f64 {
+    let keep = x[i];
+    x[i] = keep + h;
+    let up = f(x);
+    x[i] = keep - h;
+    let down = f(x);
+    x[i] = keep;
+    (up - down) / (2.0 * h as f64)
+}
+
+pub fn assert_close(name: &str, analytic: f32, numeric: f64, atol: f64, rtol: f64) {
+    let diff = (analytic as f64 - numeric).abs();
+    assert!(diff <= atol + rtol * numeric.abs(), "{name}: analytic {analytic} vs numeric {numeric}");
+}
