@@ -54,3 +54,56 @@ impl PairedDiff {
         self.mean.abs() > self.ci95
     }
 }
+
+/// A confusion matrix over `classes` classes: `counts[true][predicted]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confusion {
+    pub classes: usize,
+    pub counts: Vec<Vec<u32>>,
+}
+
+/// The classification metrics the convolutional metaplasticity paper reports, macro-averaged over
+/// classes (each class counts equally), as fractions in [0, 1]; `loss` is the mean cross-entropy.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ClassMetrics {
+    pub accuracy: f32,
+    pub macro_f1: f32,
+    pub precision: f32,
+    pub recall: f32,
+    pub loss: f32,
+}
+
+impl Confusion {
+    pub fn new(classes: usize) -> Self {
+        Self { classes, counts: vec![vec![0; classes]; classes] }
+    }
+
+    pub fn add(&mut self, truth: usize, predicted: usize) {
+        self.counts[truth][predicted] += 1;
+    }
+
+    pub fn total(&self) -> u32 {
+        self.counts.iter().flatten().sum()
+    }
+
+    /// Accuracy and macro precision, recall and F1. A class never predicted (or never present)
+    /// scores 0 precision (recall) rather than being dropped, so a collapsed network cannot look
+    /// good.
+    pub fn metrics(&self, loss: f32) -> ClassMetrics {
+        let total = self.total().max(1) as f32;
+        let k = self.classes;
+        let correct: u32 = (0..k).map(|c| self.counts[c][c]).sum();
+        let (mut p_sum, mut r_sum, mut f_sum) = (0.0f32, 0.0f32, 0.0f32);
+        for c in 0..k {
+            let tp = self.counts[c][c] as f32;
+            let predicted: u32 = (0..k).map(|t| self.counts[t][c]).sum();
+            let actual: u32 = self.counts[c].iter().sum();
+            let p = if predicted > 0 { tp / predicted as f32 } else { 0.0 };
+            let r = if actual > 0 { tp / actual as f32 } else { 0.0 };
+            p_sum += p;
+            r_sum += r;
+            f_sum += if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        }
+        ClassMetrics { accuracy: correct as f32 / total, macro_f1: f_sum / k as f32, precision: p_sum / k as f32, recall: r_sum / k as f32, loss }
+    }
+}

@@ -232,7 +232,7 @@ fn metaplastic_gradient_is_the_factor_weighted_loss_gradient() {
         Dense { out: 10 },
     ];
     let layers = plan_layers(&specs, Dims { h: 6, w: 6, c: 1 });
-    let cfg = LenetConfig::paper(Arch::Classic).with_amp(0.2, FactorSource::LayerInput);
+    let cfg = LenetConfig::paper(Arch::Classic).with_amp(2.0, FactorSource::LayerInput);
     let batch = 5;
     let params = LenetParams::init_layers(&layers, 4);
     let x: Vec<f32> = values(batch * 36, 31).iter().enumerate().map(|(i, v)| (0.5 + 0.5 * v) * (1 + i / 36) as f32 * 0.5).collect();
@@ -302,7 +302,7 @@ fn b_zero_is_standard_training_exactly() {
         let f = pollster::block_on(amp.last_factors()).unwrap();
         assert!(f.iter().flatten().all(|&v| v == 1.0));
         // And B > 0 does change it.
-        let mut strong = CpuLenet::new(cfg.with_amp(0.05, FactorSource::LayerInput), LenetParams::init(arch, 9)).unwrap();
+        let mut strong = CpuLenet::new(cfg.with_amp(1.0, FactorSource::LayerInput), LenetParams::init(arch, 9)).unwrap();
         let (x, y) = random_batch(8, 0);
         strong.train_step(&x, &y, 0).unwrap();
         let mut plain = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::paper(arch) }, LenetParams::init(arch, 9)).unwrap();
@@ -326,13 +326,13 @@ fn metaplastic_factors_are_finite_for_every_layer_size() {
                 ("large", values(batch * n, 3).iter().map(|v| 100.0 * v).collect()),
             ];
             for (name, x) in &inputs {
-                for b in [0.0, 0.001, 0.05, 1.0] {
+                for b in [0.0, 0.5, 1.0, 20.0] {
                     let h = AmpHyper::new(b);
                     let mut f = vec![0.0; batch];
                     amp_factors(&h, x, batch, &mut f);
                     assert!(f.iter().all(|v| v.is_finite() && *v >= h.lo && *v <= h.hi), "{arch:?} n={n} {name} B={b}: {f:?}");
                     for row in x.chunks_exact(n) {
-                        assert!(log_inverse_weight(&h, row).is_finite(), "ln(1/f*) overflowed for n={n} {name}");
+                        assert!(log_inverse_weight(h.a, h.b as f64, row).is_finite(), "ln(1/f*) overflowed for n={n} {name}");
                     }
                 }
             }
@@ -346,10 +346,12 @@ fn metaplastic_factors_are_finite_for_every_layer_size() {
 fn metaplastic_factors_match_the_log_domain_formula() {
     let (batch, n) = (6, 30);
     let x: Vec<f32> = values(batch * n, 5).iter().enumerate().map(|(i, v)| v * (1 + i / n) as f32 * 0.3).collect();
-    let h = AmpHyper { a: 1.0, b: 0.2, lo: 1e-3, hi: 1e3 };
+    let h = AmpHyper { a: 1.0, b: 2.0, lo: 1e-3, hi: 1e3 };
     let mut f = vec![0.0; batch];
     amp_factors(&h, &x, batch, &mut f);
-    let logs: Vec<f64> = x.chunks_exact(n).map(|row| log_inverse_weight(&h, row)).collect();
+    // The formula's own B is the user's B over the batch's mean energy.
+    let mean_energy = x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / batch as f64;
+    let logs: Vec<f64> = x.chunks_exact(n).map(|row| log_inverse_weight(h.a, h.b as f64 / mean_energy, row)).collect();
     let max = logs.iter().copied().fold(f64::MIN, f64::max);
     let sum: f64 = logs.iter().map(|l| (l - max).exp()).sum();
     for (got, l) in f.iter().zip(&logs) {

@@ -6,6 +6,7 @@
 mod args;
 mod bnn;
 mod charts;
+mod lenet;
 
 use metaplastic::backend::Backend;
 use metaplastic::data::{DataSet, DataSetId, Examples};
@@ -34,6 +35,12 @@ COMMANDS:
                     --dataset fashion|mnist --meta 0,2.5 --subsets 60 --epochs 20 --hidden 1024
                     --full-data true|false --seeds 3 --backend cpu|gpu --out results/bnn-stream
     bnn-toy       The 2-D quadratic toy problem: hidden-weight trajectories (--meta 0,0.5,1.35)
+    lenet         LeNet-5, standard vs artificial metaplasticity (AMP) in the convolutional layers
+                    --dataset mnist|fashion --arch classic|authors --rule standard,amp --epochs 5
+                    --seeds 3 --backend cpu|gpu --amp-b 0.01 --amp-source layer|input --amp-clamp 0.1,10
+                    --lr 0.01 --momentum 0.9 --batch 64 [--steps-per-epoch N] --train-examples 60000
+                    --test-examples 10000 --eval-every 200  --out results/lenet-<dataset>-<arch>
+    bench-lenet   Training speed of one LeNet-5: --arch classic|authors --batch 64 --steps 20 --rule standard|amp --backend cpu|gpu
     bench         Training speed of one binarized network: --hidden 512 --batch 100 --steps 20 --backend cpu|gpu
     help          This message
 
@@ -50,6 +57,8 @@ pub fn main() -> ExitCode {
         Some("bnn-stream") => bnn::stream(rest),
         Some("bnn-toy") => bnn::toy(rest),
         Some("bench") => bnn::bench(rest),
+        Some("lenet") => lenet::lenet(rest),
+        Some("bench-lenet") => lenet::bench(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

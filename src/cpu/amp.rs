@@ -14,6 +14,15 @@
 //! cancels `A` and the `(2 pi)^N` term, so only `B` shapes the factors; `B = 0` gives every
 //! example exactly 1, which is standard training.
 //!
+//! Our construction (an adaptive `B`; the paper says A and B adapt during training but gives no
+//! formula): the user's `B` is divided by the batch's mean energy, `l_b = B * E_b / mean_j(E_j)`
+//! with `E_b = sum_i x_i^2`. With a fixed `B`, as the formula reads, the energies of a hidden
+//! layer's input grow during training and differ by orders of magnitude between layers, so after
+//! a few dozen steps the second convolutional layer puts one example per batch at the upper clamp
+//! and all others at the lower one. Relative to the batch's mean, `B` means the same in every
+//! layer at every step: `B = 1` gives an example with twice the mean energy `e` times the weight
+//! of one with the mean. All-zero inputs (mean 0) give every example 1.
+//!
 //! Interpretation this project uses (the sources are silent): `x` is the input of that
 //! convolutional layer for that example (or, as an option, the network input for every layer);
 //! the factor scales only the convolutional layers' weight and bias gradients; the delta passed to
@@ -28,7 +37,8 @@ pub struct AmpHyper {
     /// `A` of the weighting function. It cancels in the batch normalisation; kept so the formula
     /// is complete (and tested to make no difference).
     pub a: f32,
-    /// `B`: how strongly a pattern's energy `sum x^2` raises its factor. 0 is standard training.
+    /// `B`: how strongly a pattern's energy raises its factor (relative to the batch's mean
+    /// energy, see above). 0 is standard training.
     pub b: f32,
     /// The clamp on the normalised factors.
     pub lo: f32,
@@ -43,29 +53,38 @@ impl AmpHyper {
     }
 }
 
-/// The full `ln(1/f*(x))` of one example, in f64: what the batch factors are a normalised form of.
-pub fn log_inverse_weight(h: &AmpHyper, x: &[f32]) -> f64 {
+/// The full `ln(1/f*(x))` of one example with the formula's own `B` (`b_abs`), in f64: the batch
+/// factors are its normalised form with `b_abs = B / mean energy`.
+pub fn log_inverse_weight(a: f32, b_abs: f64, x: &[f32]) -> f64 {
     let n = x.len() as f64;
     let energy: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
-    n / 2.0 * (2.0 * std::f64::consts::PI).ln() + h.b as f64 * energy - (h.a as f64).ln()
+    n / 2.0 * (2.0 * std::f64::consts::PI).ln() + b_abs * energy - (a as f64).ln()
 }
 
 /// The per-example factors of a batch whose inputs are `x` (`batch x n`, one row per example).
 /// The constant terms of `ln(1/f*)` are dropped before normalising because they cancel.
+/// `sum x^2` is accumulated in order in f32, as the GPU does.
 pub fn amp_factors(h: &AmpHyper, x: &[f32], batch: usize, factors: &mut [f32]) {
     assert_eq!(factors.len(), batch, "one factor per example");
     assert!(batch > 0 && x.len() % batch == 0, "x must be batch x n");
     let n = x.len() / batch;
-    let logs: Vec<f32> = x
+    let energies: Vec<f32> = x
         .chunks_exact(n)
         .map(|row| {
             let mut energy = 0.0f32;
             for &v in row {
                 energy += v * v;
             }
-            h.b * energy
+            energy
         })
         .collect();
+    let mut total = 0.0f32;
+    for &e in &energies {
+        total += e;
+    }
+    let mean = total / batch as f32;
+    let scale = if mean > 0.0 { h.b / mean } else { 0.0 };
+    let logs: Vec<f32> = energies.iter().map(|&e| scale * e).collect();
     let max = logs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0f32;
     for &l in &logs {

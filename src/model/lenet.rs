@@ -225,8 +225,8 @@ impl LenetConfig {
         }
         if let Some(amp) = self.amp {
             let h = amp.hyper;
-            if !(0.0..=1.0).contains(&h.b) {
-                return bad(format!("metaplasticity B {} must be in [0, 1]", h.b));
+            if !(0.0..=20.0).contains(&h.b) {
+                return bad(format!("metaplasticity B {} must be in [0, 20]", h.b));
             }
             if !(h.a > 0.0 && h.a.is_finite()) {
                 return bad(format!("metaplasticity A {} must be positive", h.a));

@@ -1,0 +1,316 @@
+//! `lenet`: standard vs artificial-metaplasticity LeNet-5 on MNIST or Fashion-MNIST, over seeds,
+//! with the paper's metrics, the paired difference, and the app's charts as SVG.
+
+use super::args::Args;
+use super::{Summary, open_backend, pct, write_svg};
+use metaplastic::backend::Backend;
+use metaplastic::charts::lenet as figures;
+use metaplastic::cpu::lenet::CpuLenet;
+use metaplastic::data::{DataSet, DataSetId};
+use metaplastic::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
+use metaplastic::model::lenet::{Arch, FactorSource, LenetTrainer};
+use metaplastic::model::{BatchStats, TrainError};
+use metaplastic::stats::{ClassMetrics, PairedDiff, mean_sd};
+use serde_json::json;
+use std::time::Instant;
+
+/// The paper's test metrics (Vives-Boix and Ruiz-Fernandez 2021, LeNet-5): accuracy standard and
+/// with AMP. The paper gives no seeds or error bars.
+pub const PAPER_ACCURACY: [(DataSetId, f32, f32); 2] = [(DataSetId::Mnist, 0.9886, 0.9910), (DataSetId::Fashion, 0.9014, 0.9031)];
+
+const METRICS: [&str; 5] = ["accuracy", "macro_f1", "precision", "recall", "loss"];
+
+fn metric(m: &ClassMetrics, name: &str) -> f32 {
+    match name {
+        "accuracy" => m.accuracy,
+        "macro_f1" => m.macro_f1,
+        "precision" => m.precision,
+        "recall" => m.recall,
+        _ => m.loss,
+    }
+}
+
+pub fn lenet(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw, &[])?;
+    let dataset_name = args.get("dataset", String::from("mnist"))?;
+    let dataset = DataSetId::parse(&dataset_name).ok_or(format!("--dataset {dataset_name}: choose mnist or fashion"))?;
+    let arch_name = args.get("arch", String::from("classic"))?;
+    let arch = Arch::parse(&arch_name).ok_or(format!("--arch {arch_name}: choose classic or authors"))?;
+    let rules = args
+        .list::<String>("rule", "standard,amp")?
+        .iter()
+        .map(|r| Rule::parse(r).ok_or(format!("--rule {r}: choose standard, amp or both (standard,amp)")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let seeds = args.seeds(3)?;
+    let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
+    let out = args.get("out", format!("results/lenet-{}-{}", dataset.dir(), arch.name()))?;
+    let data_dir = args.get("data", String::from("static/data"))?;
+    let mut cfg = LenetRunConfig::paper(dataset, arch, args.get("epochs", 5)?);
+    cfg.rules = rules;
+    cfg.lr = args.get("lr", cfg.lr)?;
+    cfg.momentum = args.get("momentum", cfg.momentum)?;
+    cfg.batch = args.get("batch", cfg.batch)?;
+    cfg.amp_b = args.get("amp-b", cfg.amp_b)?;
+    cfg.amp_source = match args.get("amp-source", String::from("layer"))?.as_str() {
+        "layer" => FactorSource::LayerInput,
+        "input" => FactorSource::NetworkInput,
+        other => return Err(format!("--amp-source {other}: choose layer (each conv layer's input) or input (the image)")),
+    };
+    let clamp: Vec<f32> = args.list("amp-clamp", "0.1,10")?;
+    let [lo, hi] = clamp[..] else { return Err("--amp-clamp takes two values, lo,hi".into()) };
+    cfg.amp_clamp = (lo, hi);
+    cfg.steps_per_epoch = args.opt("steps-per-epoch")?;
+    cfg.train_examples = args.get("train-examples", cfg.train_examples)?;
+    cfg.test_examples = args.get("test-examples", cfg.test_examples)?;
+    cfg.eval_every = args.get("eval-every", cfg.eval_every)?;
+    args.finish()?;
+    cfg.validate().map_err(|e| e.to_string())?;
+    let data = DataSet::load(data_dir.as_ref(), dataset).map_err(|e| e.to_string())?;
+
+    println!(
+        "lenet: {} LeNet-5 on {}, {} epochs x {} batches of {}, rules {}, B = {}, seeds {:?}, backend {}",
+        arch.name(),
+        dataset.title(),
+        cfg.epochs,
+        cfg.steps_per_epoch(),
+        cfg.batch,
+        cfg.rules.iter().map(|r| r.name()).collect::<Vec<_>>().join(","),
+        cfg.amp_b,
+        seeds,
+        backend.name()
+    );
+    let mut summary = Summary::new("lenet", config_json(&cfg, &backend.name()));
+    let start = Instant::now();
+    let mut first: Option<(Vec<LenetRecord>, Vec<(Rule, Vec<f32>)>, Vec<Vec<f32>>, Vec<f32>)> = None;
+    for &seed in &seeds {
+        let mut run_cfg = cfg.clone();
+        run_cfg.seed = seed;
+        let seed_start = Instant::now();
+        let outcome = run_seed(&backend, run_cfg, &data, seed, first.is_none())?;
+        println!("  seed {seed} done in {:.0} s", seed_start.elapsed().as_secs_f64());
+        for r in &outcome.records {
+            let Some(m) = r.final_metrics() else { continue };
+            let mut metrics = json!({
+                "epoch_metrics": r.epoch_metrics.iter().map(|m| json!({"accuracy": m.accuracy, "macro_f1": m.macro_f1, "precision": m.precision, "recall": m.recall, "loss": m.loss})).collect::<Vec<_>>(),
+                "confusion": r.confusion.as_ref().map(|c| c.counts.clone()),
+                "curve": r.curve.iter().map(|p| json!({"step": p.step, "train_loss": p.train_loss, "train_acc": p.train_acc, "test_loss": p.test_loss, "test_acc": p.test_acc})).collect::<Vec<_>>(),
+            });
+            for name in METRICS {
+                metrics[name] = json!(metric(&m, name));
+            }
+            summary.run(r.rule.name(), seed, metrics);
+        }
+        if first.is_none() {
+            first = Some((outcome.records, outcome.filters, outcome.factors, outcome.batch));
+        }
+    }
+    summary.elapsed = start.elapsed().as_secs_f64();
+    report(&summary, &cfg);
+    summary.write(&out)?;
+    if let Some((records, filters, factors, batch)) = first {
+        charts(&summary, &cfg, &records, &filters, &factors, &batch, &out)?;
+    }
+    Ok(())
+}
+
+/// What one seed leaves: the records, and for the charts the first-layer filters per rule and the
+/// last batch with its factors.
+struct Outcome {
+    records: Vec<LenetRecord>,
+    filters: Vec<(Rule, Vec<f32>)>,
+    factors: Vec<Vec<f32>>,
+    batch: Vec<f32>,
+}
+
+fn run_seed(backend: &Backend, cfg: LenetRunConfig, data: &DataSet, seed: u64, keep_pictures: bool) -> Result<Outcome, String> {
+    match backend {
+        Backend::Cpu => drive(LenetRun::new(cfg, CpuLenet::new).map_err(|e| e.to_string())?, data, seed, keep_pictures),
+        Backend::Gpu(_) => Err("TEMP: GPU LeNet lands with the merge".into()),
+    }
+}
+
+fn drive<T: LenetTrainer>(mut run: LenetRun<T>, data: &DataSet, seed: u64, keep_pictures: bool) -> Result<Outcome, String> {
+    let start = Instant::now();
+    let epochs = run.config().epochs;
+    loop {
+        let progress = pollster::block_on(run.advance(data, usize::MAX)).map_err(|e: TrainError| format!("seed {seed}: {e}"))?;
+        let ended = match progress {
+            LenetProgress::EpochDone(k) => Some(k),
+            LenetProgress::Finished => Some(epochs - 1),
+            _ => None,
+        };
+        if let Some(k) = ended {
+            let rows: Vec<String> = run
+                .records()
+                .filter_map(|r| r.epoch_metrics.get(k).map(|m| format!("{} {} (loss {:.4})", r.rule.name(), pct(m.accuracy), m.loss)))
+                .collect();
+            println!("  seed {seed} epoch {}/{epochs} ({:.0} s): {}", k + 1, start.elapsed().as_secs_f64(), rows.join("; "));
+        }
+        match progress {
+            LenetProgress::Finished => break,
+            LenetProgress::WaitingForData => return Err("no training data".into()),
+            _ => {}
+        }
+    }
+    let records: Vec<LenetRecord> = run.records().cloned().collect();
+    let (mut filters, mut factors) = (Vec::new(), Vec::new());
+    let batch = run.last_batch().0.to_vec();
+    if keep_pictures {
+        let rules: Vec<Rule> = records.iter().map(|r| r.rule).collect();
+        for (rule, trainer) in rules.into_iter().zip(run.trainers_mut()) {
+            let params = pollster::block_on(trainer.params()).map_err(|e| e.to_string())?;
+            if let Some((_, _, w)) = params.first_filters(trainer.config().arch) {
+                filters.push((rule, w.to_vec()));
+            }
+            let f = pollster::block_on(trainer.last_factors()).map_err(|e| e.to_string())?;
+            if !f.is_empty() {
+                factors = f;
+            }
+        }
+    }
+    Ok(Outcome { records, filters, factors, batch })
+}
+
+fn config_json(cfg: &LenetRunConfig, backend: &str) -> serde_json::Value {
+    json!({
+        "dataset": cfg.dataset.dir(),
+        "arch": cfg.arch.name(),
+        "rules": cfg.rules.iter().map(|r| r.name()).collect::<Vec<_>>(),
+        "optimizer": format!("SGD lr {} Nesterov momentum {}", cfg.lr, cfg.momentum),
+        "batch": cfg.batch, "epochs": cfg.epochs, "steps_per_epoch": cfg.steps_per_epoch(),
+        "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
+        "amp": {"B": cfg.amp_b, "source": match cfg.amp_source { FactorSource::LayerInput => "layer input", FactorSource::NetworkInput => "network input" },
+                "clamp": [cfg.amp_clamp.0, cfg.amp_clamp.1], "normalised": "per batch to mean 1 (A and (2pi)^N cancel)",
+                "scales": "convolutional layers' weight and bias gradients only"},
+        "batchnorm_at_test": "batch statistics (batches of 1000)",
+        "backend": backend,
+    })
+}
+
+fn per_seed(summary: &Summary, rule: Rule, name: &str) -> Vec<f32> {
+    summary.runs.iter().filter(|r| r["variant"] == rule.name()).filter_map(|r| r["metrics"][name].as_f64().map(|v| v as f32)).collect()
+}
+
+/// Mean ± sd per rule for every metric, the paired difference amp - standard with its 95%
+/// interval, and the paper's numbers beside them.
+fn report(summary: &Summary, cfg: &LenetRunConfig) {
+    println!("\n{:<10} {:>18} {:>18} {:>18} {:>18} {:>18}", "rule", "accuracy", "macro F1", "precision", "recall", "loss");
+    for &rule in &cfg.rules {
+        let cells: Vec<String> = METRICS
+            .iter()
+            .map(|name| {
+                let (m, s) = mean_sd(&per_seed(summary, rule, name));
+                format!("{m:.4} ± {s:.4}")
+            })
+            .collect();
+        println!("{:<10} {:>18} {:>18} {:>18} {:>18} {:>18}", rule.name(), cells[0], cells[1], cells[2], cells[3], cells[4]);
+    }
+    if cfg.rules.contains(&Rule::Standard) && cfg.rules.contains(&Rule::Amp) {
+        for name in METRICS {
+            let d = PairedDiff::new(&per_seed(summary, Rule::Standard, name), &per_seed(summary, Rule::Amp, name));
+            let verdict = if d.n < 2 {
+                "one seed: no interval"
+            } else if d.is_significant() {
+                "the interval excludes 0"
+            } else {
+                "the interval includes 0: no difference shown"
+            };
+            println!("amp - standard, {name}: {:+.4} (95% CI ± {:.4}, {} seeds; {verdict})", d.mean, d.ci95, d.n);
+        }
+    }
+    if let Some((_, s, a)) = PAPER_ACCURACY.iter().find(|(id, ..)| *id == cfg.dataset) {
+        println!("paper (LeNet-5, one run, no error bars): standard {s:.4}, AMP {a:.4}");
+    }
+}
+
+fn charts(
+    summary: &Summary,
+    cfg: &LenetRunConfig,
+    records: &[LenetRecord],
+    filters: &[(Rule, Vec<f32>)],
+    factors: &[Vec<f32>],
+    batch: &[f32],
+    dir: &str,
+) -> Result<(), String> {
+    let refs: Vec<&LenetRecord> = records.iter().collect();
+    let total = cfg.epochs * cfg.steps_per_epoch();
+    write_svg(dir, "accuracy-curves.svg", figures::accuracy_curves(&refs, total, 900.0, 420.0).to_svg())?;
+    write_svg(dir, "loss-curves.svg", figures::loss_curves(&refs, total, 900.0, 420.0).to_svg())?;
+    let names = cfg.dataset.class_names();
+    for r in records {
+        if let Some(c) = &r.confusion {
+            let title = format!("{}: confusion matrix (seed {})", figures::rule_title(r.rule), cfg_first_seed(summary));
+            write_svg(dir, &format!("confusion-{}.svg", r.rule.name()), figures::confusion(&title, c, &names, 560.0, 520.0).to_svg())?;
+        }
+    }
+    let first_conv = cfg.arch.layers().into_iter().find_map(|l| match l {
+        metaplastic::model::lenet::LayerSpec::Conv { out, k, .. } => Some((out, k)),
+        _ => None,
+    });
+    if let Some((count, k)) = first_conv {
+        for (rule, w) in filters {
+            let title = format!("{}: first-layer filters", figures::rule_title(*rule));
+            let rows = count.div_ceil(8) as f32;
+            write_svg(dir, &format!("filters-{}.svg", rule.name()), figures::filters(&title, *rule, count, k, w, 640.0, 90.0 + 80.0 * rows).to_svg())?;
+        }
+    }
+    if !factors.is_empty() {
+        write_svg(dir, "factors.svg", figures::factor_histogram(factors, 720.0, 380.0).to_svg())?;
+        write_svg(dir, "extreme-examples.svg", figures::extreme_examples(batch, &factors[0], 6, 900.0, 220.0).to_svg())?;
+    }
+    let rows: Vec<(Rule, [(f32, f32); 4])> =
+        cfg.rules.iter().map(|&rule| (rule, ["accuracy", "macro_f1", "precision", "recall"].map(|n| mean_sd(&per_seed(summary, rule, n))))).collect();
+    write_svg(dir, "metrics.svg", figures::metric_bars(&rows, 720.0, 400.0).to_svg())?;
+    Ok(())
+}
+
+fn cfg_first_seed(summary: &Summary) -> u64 {
+    summary.runs.first().and_then(|r| r["seed"].as_u64()).unwrap_or(1)
+}
+
+/// `bench-lenet`: milliseconds per training step of one LeNet (both presets), printed.
+pub fn bench(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw, &[])?;
+    let arch_name = args.get("arch", String::from("classic"))?;
+    let arch = Arch::parse(&arch_name).ok_or(format!("--arch {arch_name}: choose classic or authors"))?;
+    let batch: usize = args.get("batch", 64)?;
+    let steps: usize = args.get("steps", 20)?;
+    let amp = args.get("rule", String::from("standard"))? == "amp";
+    let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
+    args.finish()?;
+    let mut cfg = metaplastic::model::lenet::LenetConfig { batch, ..metaplastic::model::lenet::LenetConfig::paper(arch) };
+    if amp {
+        cfg = cfg.with_amp(metaplastic::experiments::lenet::DEFAULT_AMP_B, FactorSource::LayerInput);
+    }
+    cfg.validate().map_err(|e| e.to_string())?;
+    let params = metaplastic::model::lenet::LenetParams::init(arch, 1);
+    let x: Vec<f32> = (0..batch * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
+    let y: Vec<u32> = (0..batch).map(|i| (i % 10) as u32).collect();
+    let time = |net: &mut dyn FnMut(u32) -> Result<BatchStats, TrainError>| -> Result<f64, String> {
+        net(0).map_err(|e| e.to_string())?; // warm-up: buffers and pipelines
+        let start = Instant::now();
+        for s in 0..steps {
+            net(s as u32 + 1).map_err(|e| e.to_string())?;
+        }
+        Ok(start.elapsed().as_secs_f64() * 1000.0 / steps as f64)
+    };
+    let ms = match &backend {
+        Backend::Cpu => {
+            let mut net = CpuLenet::new(cfg, params).map_err(|e| e.to_string())?;
+            time(&mut |s| {
+                net.train_step(&x, &y, s)?;
+                pollster::block_on(net.take_train_stats())
+            })?
+        }
+        Backend::Gpu(_) => return Err("TEMP: GPU LeNet lands with the merge".into()),
+    };
+    println!(
+        "{} LeNet-5, batch {batch}, {} rule, {}: {ms:.1} ms per training step ({:.0} examples/s; an epoch of 60000 in {:.0} s)",
+        arch.name(),
+        if amp { "amp" } else { "standard" },
+        backend.name(),
+        batch as f64 * 1000.0 / ms,
+        60000.0 / batch as f64 * ms / 1000.0
+    );
+    Ok(())
+}
