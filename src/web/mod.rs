@@ -3,6 +3,7 @@
 
 mod bnn_demo;
 mod canvas_chart;
+mod demo;
 mod dom;
 mod loader;
 mod samples;
@@ -44,7 +45,7 @@ fn boot() -> Result<(), dom::WebError> {
         gpu: RefCell::new(None),
         shown: RefCell::new(DataSetId::Mnist),
         samples: RefCell::new(samples::SampleGrid::new()),
-        bnn: bnn_demo::BnnDemo::new(),
+        bnn: bnn_demo::new_demo(),
     });
     wire_dataset_switch(&app)?;
     samples::wire_shuffle(&app)?;
