@@ -7,6 +7,7 @@ pub mod bnn;
 pub mod ewc;
 pub mod matmul;
 pub mod metaplastic_adam;
+pub mod plastic;
 pub mod sign;
 pub mod softmax_ce;
 
