@@ -6,6 +6,7 @@
 mod args;
 mod bnn;
 mod charts;
+mod hebbian;
 
 use metaplastic::backend::Backend;
 use metaplastic::data::{DataSet, DataSetId, Examples};
@@ -34,6 +35,12 @@ COMMANDS:
                     --dataset fashion|mnist --meta 0,2.5 --subsets 60 --epochs 20 --hidden 1024
                     --full-data true|false --seeds 3 --backend cpu|gpu --out results/bnn-stream
     bnn-toy       The 2-D quadratic toy problem: hidden-weight trajectories (--meta 0,0.5,1.35)
+    hebbian       Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic layer
+                    --task completion (denoise: not built yet) --plastic on,off --seeds 3 --backend cpu
+                    --preset small|miconi --bits 50 --patterns 3 --presentations 2 --present-steps 3
+                    --blank-steps 2 --test-steps 3 --gain 20 --rule simple|oja --lr 0.0003 --batch 8
+                    --steps 1000 --test-episodes 256 --log-every 50 --out results/hebbian-completion
+                    (--preset miconi: 1000 bits, 5 patterns, 2 x 6 steps, 4 blank, batch 1)
     bench         Training speed of one binarized network: --hidden 512 --batch 100 --steps 20 --backend cpu|gpu
     help          This message
 
@@ -50,6 +57,7 @@ pub fn main() -> ExitCode {
         Some("bnn-stream") => bnn::stream(rest),
         Some("bnn-toy") => bnn::toy(rest),
         Some("bench") => bnn::bench(rest),
+        Some("hebbian") => hebbian::hebbian(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
