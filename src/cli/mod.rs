@@ -6,6 +6,7 @@
 mod args;
 mod bnn;
 mod charts;
+mod hebbian;
 mod lenet;
 
 use metaplastic::backend::Backend;
@@ -37,10 +38,16 @@ COMMANDS:
     bnn-toy       The 2-D quadratic toy problem: hidden-weight trajectories (--meta 0,0.5,1.35)
     lenet         LeNet-5, standard vs artificial metaplasticity (AMP) in the convolutional layers
                     --dataset mnist|fashion --arch classic|authors --rule standard,amp --epochs 5
-                    --seeds 3 --backend cpu|gpu --amp-b 0.01 --amp-source layer|input --amp-clamp 0.1,10
+                    --seeds 3 --backend cpu|gpu --amp-b 1 --amp-source layer|input --amp-clamp 0.1,10
                     --lr 0.01 --momentum 0.9 --batch 64 [--steps-per-epoch N] --train-examples 60000
                     --test-examples 10000 --eval-every 200  --out results/lenet-<dataset>-<arch>
     bench-lenet   Training speed of one LeNet-5: --arch classic|authors --batch 64 --steps 20 --rule standard|amp --backend cpu|gpu
+    hebbian       Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic layer
+                    --task completion (denoise: not built yet) --plastic on,off --seeds 3 --backend cpu
+                    --preset small|miconi --bits 50 --patterns 3 --presentations 2 --present-steps 3
+                    --blank-steps 2 --test-steps 3 --gain 20 --rule simple|oja --lr 0.0003 --batch 8
+                    --steps 1000 --test-episodes 256 --log-every 50 --out results/hebbian-completion
+                    (--preset miconi: 1000 bits, 5 patterns, 2 x 6 steps, 4 blank, batch 1)
     bench         Training speed of one binarized network: --hidden 512 --batch 100 --steps 20 --backend cpu|gpu
     help          This message
 
@@ -59,6 +66,7 @@ pub fn main() -> ExitCode {
         Some("bench") => bnn::bench(rest),
         Some("lenet") => lenet::lenet(rest),
         Some("bench-lenet") => lenet::bench(rest),
+        Some("hebbian") => hebbian::hebbian(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

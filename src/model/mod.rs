@@ -3,6 +3,7 @@
 //! The experiments are written against these interfaces only.
 
 pub mod bnn;
+pub mod hebbian;
 pub mod lenet;
 
 use crate::gpu::GpuError;
