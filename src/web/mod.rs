@@ -4,6 +4,7 @@
 mod bnn_demo;
 mod canvas_chart;
 mod demo;
+mod lenet_demo;
 mod dom;
 mod loader;
 mod samples;
@@ -22,10 +23,11 @@ pub struct App {
     pub shown: RefCell<DataSetId>,
     pub samples: RefCell<samples::SampleGrid>,
     pub bnn: bnn_demo::BnnDemo,
+    pub lenet: lenet_demo::LenetDemo,
 }
 
 impl App {
-    fn slot(&self, id: DataSetId) -> &Rc<RefCell<loader::DataSlot>> {
+    pub fn slot(&self, id: DataSetId) -> &Rc<RefCell<loader::DataSlot>> {
         &self.data[id as usize]
     }
 }
@@ -46,10 +48,12 @@ fn boot() -> Result<(), dom::WebError> {
         shown: RefCell::new(DataSetId::Mnist),
         samples: RefCell::new(samples::SampleGrid::new()),
         bnn: bnn_demo::new_demo(),
+        lenet: lenet_demo::new_demo(),
     });
     wire_dataset_switch(&app)?;
     samples::wire_shuffle(&app)?;
     bnn_demo::wire(&app)?;
+    lenet_demo::wire(&app)?;
     for id in DataSetId::ALL {
         loader::start(&app, id)?;
     }

@@ -6,21 +6,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requireDist, serveStatic, launchBrowser, openApp, formatErrors, waitForDataState } from './helpers.mjs';
+import { withPage, curveColours, nonWhite, formatErrors, waitForDataState } from './helpers.mjs';
 
 const RUN_TIMEOUT = 420_000;
-
-async function withPage({ webgpu }, body) {
-  const server = await serveStatic(requireDist());
-  const browser = await launchBrowser({ webgpu });
-  try {
-    const { page, errors } = await openApp(browser, server.url);
-    await body(page, errors);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
-}
 
 async function setShortRun(page, backend) {
   await page.selectOption('#bnn-experiment', 'permuted');
@@ -33,32 +21,6 @@ async function setShortRun(page, backend) {
   await page.fill('#bnn-seed', '1');
   // `fill` fires input events; the app listens for change, as when a person leaves the field.
   await page.dispatchEvent('#bnn-controls', 'change');
-}
-
-/** Pixels of `canvas` close to the standard (red) and metaplastic (green) colour families. */
-async function curveColours(page, id) {
-  return page.evaluate((id) => {
-    const c = document.getElementById(id);
-    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
-    let red = 0;
-    let green = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
-      if (r > g + 60 && r > b + 40) red++;
-      if (g > r + 50 && g > b) green++;
-    }
-    return { red, green };
-  }, id);
-}
-
-async function nonWhite(page, id) {
-  return page.evaluate((id) => {
-    const c = document.getElementById(id);
-    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
-    let n = 0;
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) n++;
-    return n;
-  }, id);
 }
 
 async function runToTheEnd(page) {

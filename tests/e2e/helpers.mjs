@@ -273,3 +273,42 @@ export async function progress(page, id) {
     return { value: Number(p.getAttribute('value') ?? p.value), max: Number(p.getAttribute('max') ?? p.max) };
   }, id);
 }
+
+/** Serves dist/, opens the app in a fresh browser (WebGPU on or off) and runs `body(page, errors)`. */
+export async function withPage({ webgpu }, body) {
+  const server = await serveStatic(requireDist());
+  const browser = await launchBrowser({ webgpu });
+  try {
+    const { page, errors } = await openApp(browser, server.url);
+    await body(page, errors);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+/** Pixels of `canvas` close to the standard (red) and metaplastic (green) colour families. */
+export async function curveColours(page, id) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let red = 0;
+    let green = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+      if (r > g + 60 && r > b + 40) red++;
+      if (g > r + 50 && g > b) green++;
+    }
+    return { red, green };
+  }, id);
+}
+
+export async function nonWhite(page, id) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) n++;
+    return n;
+  }, id);
+}
