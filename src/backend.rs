@@ -2,9 +2,12 @@
 //! the app and the tool choose at run time and everything else stays generic.
 
 use crate::cpu::bnn::CpuBnn;
+use crate::cpu::lenet::CpuLenet;
 use crate::gpu::GpuContext;
 use crate::gpu::bnn::GpuBnn;
+use crate::gpu::lenet::GpuLenet;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer};
+use crate::model::lenet::{LenetConfig, LenetParams, LenetTrainer};
 use crate::model::{BatchStats, TrainError};
 use std::rc::Rc;
 
@@ -28,6 +31,13 @@ impl Backend {
             Backend::Gpu(ctx) => Bnn::Gpu(GpuBnn::new(ctx.clone(), cfg, params)?),
         })
     }
+
+    pub fn lenet(&self, cfg: LenetConfig, params: LenetParams) -> Result<Lenet, TrainError> {
+        Ok(match self {
+            Backend::Cpu => Lenet::Cpu(CpuLenet::new(cfg, params)?),
+            Backend::Gpu(ctx) => Lenet::Gpu(GpuLenet::new(ctx.clone(), cfg, params)?),
+        })
+    }
 }
 
 /// A binarized network on either backend.
@@ -36,44 +46,75 @@ pub enum Bnn {
     Gpu(GpuBnn),
 }
 
+/// A LeNet on either backend.
+pub enum Lenet {
+    Cpu(CpuLenet),
+    Gpu(GpuLenet),
+}
+
+/// Runs `$body` on whichever backend's network `$self` (a [`Bnn`] or a [`Lenet`]) holds.
 macro_rules! each {
-    ($self:ident, $net:ident => $body:expr) => {
+    ($enum:ident, $self:ident, $net:ident => $body:expr) => {
         match $self {
-            Bnn::Cpu($net) => $body,
-            Bnn::Gpu($net) => $body,
+            $enum::Cpu($net) => $body,
+            $enum::Gpu($net) => $body,
         }
     };
 }
 
 impl BnnTrainer for Bnn {
     fn config(&self) -> &BnnConfig {
-        each!(self, n => n.config())
+        each!(Bnn, self, n => n.config())
     }
     fn train_step(&mut self, x: &[f32], y: &[u32]) -> Result<(), TrainError> {
-        each!(self, n => n.train_step(x, y))
+        each!(Bnn, self, n => n.train_step(x, y))
     }
     async fn take_train_stats(&mut self) -> Result<BatchStats, TrainError> {
-        each!(self, n => n.take_train_stats().await)
+        each!(Bnn, self, n => n.take_train_stats().await)
     }
     async fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<BatchStats, TrainError> {
-        each!(self, n => n.evaluate(x, y).await)
+        each!(Bnn, self, n => n.evaluate(x, y).await)
     }
     async fn params(&mut self) -> Result<BnnParams, TrainError> {
-        each!(self, n => n.params().await)
+        each!(Bnn, self, n => n.params().await)
     }
     fn load_params(&mut self, params: &BnnParams) {
-        each!(self, n => n.load_params(params))
+        each!(Bnn, self, n => n.load_params(params))
     }
     fn reset_optimizer(&mut self) {
-        each!(self, n => n.reset_optimizer())
+        each!(Bnn, self, n => n.reset_optimizer())
     }
     async fn bn_params(&mut self) -> Result<BnParams, TrainError> {
-        each!(self, n => n.bn_params().await)
+        each!(Bnn, self, n => n.bn_params().await)
     }
     async fn load_bn(&mut self, bn: &BnParams) -> Result<(), TrainError> {
-        each!(self, n => n.load_bn(bn).await)
+        each!(Bnn, self, n => n.load_bn(bn).await)
     }
     async fn consolidate_ewc(&mut self, batches: &[(Vec<f32>, Vec<u32>)]) -> Result<(), TrainError> {
-        each!(self, n => n.consolidate_ewc(batches).await)
+        each!(Bnn, self, n => n.consolidate_ewc(batches).await)
+    }
+}
+
+impl LenetTrainer for Lenet {
+    fn config(&self) -> &LenetConfig {
+        each!(Lenet, self, n => n.config())
+    }
+    fn train_step(&mut self, x: &[f32], y: &[u32], seed: u32) -> Result<(), TrainError> {
+        each!(Lenet, self, n => n.train_step(x, y, seed))
+    }
+    async fn take_train_stats(&mut self) -> Result<BatchStats, TrainError> {
+        each!(Lenet, self, n => n.take_train_stats().await)
+    }
+    async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
+        each!(Lenet, self, n => n.logits(x).await)
+    }
+    async fn params(&mut self) -> Result<LenetParams, TrainError> {
+        each!(Lenet, self, n => n.params().await)
+    }
+    fn load_params(&mut self, params: &LenetParams) {
+        each!(Lenet, self, n => n.load_params(params))
+    }
+    async fn last_factors(&mut self) -> Result<Vec<Vec<f32>>, TrainError> {
+        each!(Lenet, self, n => n.last_factors().await)
     }
 }

@@ -5,13 +5,20 @@
 //! dispatch) lives beside nothing else, and every kernel has its CPU reference in [`crate::cpu`].
 //! Kernels are handed a [`GpuContext`] rather than creating one, so a test can hand them its own.
 
+pub mod activation;
+pub mod amp;
 pub mod batchnorm;
 pub mod bnn;
 mod context;
+pub mod conv;
+pub mod dropout;
 pub mod kernel;
 pub mod ewc;
+pub mod lenet;
 pub mod matmul;
 pub mod metaplastic_adam;
+pub mod pool;
+pub mod sgd;
 pub mod sign;
 pub mod softmax_ce;
 mod tensor;

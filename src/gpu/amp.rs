@@ -1,0 +1,70 @@
+//! Host side of `shaders/amp.wgsl`: the per-example metaplastic factors of a batch and the
+//! weighted output gradient, tested against [`crate::cpu::amp`].
+
+use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::{GpuContext, GpuTensor};
+use crate::cpu::amp::AmpHyper;
+use bytemuck::{Pod, Zeroable};
+
+const WG: usize = 256;
+/// Workgroup size of `energy` (one invocation per example).
+const WG_ROWS: usize = 64;
+
+/// The WGSL uniform `Shape`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Shape {
+    batch: u32,
+    n: u32,
+    cols: u32,
+    rows_per_example: u32,
+}
+
+pub struct AmpKernel {
+    energy: wgpu::ComputePipeline,
+    normalize: wgpu::ComputePipeline,
+    scale_rows: wgpu::ComputePipeline,
+}
+
+/// The two dispatches that turn a batch of patterns into its factors, in this order.
+pub struct FactorCalls {
+    pub energy: Dispatch,
+    pub normalize: Dispatch,
+}
+
+impl FactorCalls {
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        self.energy.encode(encoder);
+        self.normalize.encode(encoder);
+    }
+}
+
+impl AmpKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        let [energy, normalize, scale_rows] = pipelines(ctx, "amp.wgsl", include_str!("../../shaders/amp.wgsl"), ["energy", "normalize", "scale_rows"]);
+        Self { energy, normalize, scale_rows }
+    }
+
+    /// `factors` (one per example) from the patterns `x` (`batch x n`); `logs` is scratch of
+    /// `batch` words.
+    pub fn bind_factors(&self, ctx: &GpuContext, h: &AmpHyper, x: &GpuTensor, logs: &GpuTensor, factors: &GpuTensor) -> FactorCalls {
+        let batch = factors.len;
+        assert!(batch > 0 && x.len.is_multiple_of(batch), "x must be batch x n");
+        assert_eq!(logs.len, batch, "one log weight per example");
+        let hyper = uniform(ctx, "amp hyper", h, false);
+        let shape = uniform(ctx, "amp shape", &Shape { batch: batch as u32, n: (x.len / batch) as u32, cols: 0, rows_per_example: 0 }, false);
+        let u = [(0, &hyper), (1, &shape)];
+        FactorCalls {
+            energy: Dispatch::new(ctx, &self.energy, &u, &[(2, x), (3, logs)], (batch.div_ceil(WG_ROWS) as u32, 1)),
+            normalize: Dispatch::new(ctx, &self.normalize, &u, &[(4, logs), (5, factors)], (1, 1)),
+        }
+    }
+
+    /// `out[r, :] = dy[r, :] * factors[r / rows_per_example]` over `dy` of rows of `cols`.
+    pub fn bind_scale_rows(&self, ctx: &GpuContext, cols: usize, rows_per_example: usize, dy: &GpuTensor, factors: &GpuTensor, out: &GpuTensor) -> Dispatch {
+        assert_eq!(out.len, dy.len, "out must be shaped as dy");
+        assert_eq!(dy.len, factors.len * rows_per_example * cols, "dy must be batch x rows_per_example x cols");
+        let shape = uniform(ctx, "amp shape", &Shape { batch: factors.len as u32, n: dy.len as u32, cols: cols as u32, rows_per_example: rows_per_example as u32 }, false);
+        Dispatch::new(ctx, &self.scale_rows, &[(1, &shape)], &[(6, factors), (7, dy), (8, out)], groups_for(dy.len, WG))
+    }
+}

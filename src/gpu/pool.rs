@@ -1,0 +1,61 @@
+//! Host side of `shaders/pool.wgsl`: 2x2 max and average pooling and their gradients, tested
+//! against [`crate::cpu::pool`]. Max pooling's winning taps are kept as u32 words in a
+//! [`GpuTensor`] (its `len` counts 4-byte words whatever their type).
+
+use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::{GpuContext, GpuTensor};
+use crate::cpu::pool::{PoolKind, PoolShape};
+
+const WG: usize = 256;
+
+pub struct PoolKernel {
+    max_forward: wgpu::ComputePipeline,
+    avg_forward: wgpu::ComputePipeline,
+    max_backward: wgpu::ComputePipeline,
+    avg_backward: wgpu::ComputePipeline,
+}
+
+impl PoolKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        let [max_forward, avg_forward, max_backward, avg_backward] = pipelines(
+            ctx,
+            "pool.wgsl",
+            include_str!("../../shaders/pool.wgsl"),
+            ["max_forward", "avg_forward", "max_backward", "avg_backward"],
+        );
+        Self { max_forward, avg_forward, max_backward, avg_backward }
+    }
+
+    /// Pooling of `x` into `y`; max pooling also writes `argmax` (average pooling ignores it, so
+    /// pass `None`).
+    pub fn bind_forward(&self, ctx: &GpuContext, s: PoolShape, kind: PoolKind, x: &GpuTensor, y: &GpuTensor, argmax: Option<&GpuTensor>) -> Dispatch {
+        assert_eq!(x.len, s.input_len(), "x must be batch x h x w x c");
+        assert_eq!(y.len, s.output_len(), "y must be the pooled size");
+        let shape = uniform(ctx, "pool shape", &s, false);
+        let groups = groups_for(y.len, WG);
+        match kind {
+            PoolKind::Max => {
+                let argmax = argmax.expect("max pooling keeps its winning taps");
+                assert_eq!(argmax.len, s.output_len(), "argmax must be the pooled size");
+                Dispatch::new(ctx, &self.max_forward, &[(0, &shape)], &[(1, x), (2, y), (3, argmax)], groups)
+            }
+            PoolKind::Average => Dispatch::new(ctx, &self.avg_forward, &[(0, &shape)], &[(1, x), (2, y)], groups),
+        }
+    }
+
+    /// `dx` from the pooled gradient `dy` (and, for max pooling, the forward pass's `argmax`).
+    pub fn bind_backward(&self, ctx: &GpuContext, s: PoolShape, kind: PoolKind, dy: &GpuTensor, argmax: Option<&GpuTensor>, dx: &GpuTensor) -> Dispatch {
+        assert_eq!(dx.len, s.input_len(), "dx must be batch x h x w x c");
+        assert_eq!(dy.len, s.output_len(), "dy must be the pooled size");
+        let shape = uniform(ctx, "pool shape", &s, false);
+        let groups = groups_for(dx.len, WG);
+        match kind {
+            PoolKind::Max => {
+                let argmax = argmax.expect("max pooling's gradient needs the winning taps");
+                assert_eq!(argmax.len, s.output_len(), "argmax must be the pooled size");
+                Dispatch::new(ctx, &self.max_backward, &[(0, &shape)], &[(4, dy), (5, argmax), (6, dx)], groups)
+            }
+            PoolKind::Average => Dispatch::new(ctx, &self.avg_backward, &[(0, &shape)], &[(4, dy), (6, dx)], groups),
+        }
+    }
+}
