@@ -1,10 +1,12 @@
 // Artificial metaplasticity factors (Vives-Boix and Ruiz-Fernandez 2021, after Andina): each
 // example's gradient in a convolutional layer is weighted by 1/f*(x),
 //   f*(x) = A / (sqrt((2 pi)^N) * exp(B * sum_i x_i^2)),
-// applied in the log domain and normalised to mean 1 within the batch (A and (2 pi)^N cancel):
-//   energy:    l_b = B * sum_i x_bi^2, summed over i in order (one invocation per example);
-//   normalize: f_b = clamp(batch * exp(l_b - max_j l_j) / sum_j exp(l_j - max), lo, hi),
-//              in one invocation so the max and the sum run in example order as on the CPU;
+// applied in the log domain and normalised to mean 1 within the batch (A and (2 pi)^N cancel),
+// with B taken relative to the batch's mean energy (this project's construction, see the CPU file):
+//   energy:    E_b = sum_i x_bi^2, summed over i in order (one invocation per example);
+//   normalize: l_b = B * E_b / mean_j(E_j) (0 when the mean is 0),
+//              f_b = clamp(batch * exp(l_b - max_j l_j) / sum_j exp(l_j - max), lo, hi),
+//              in one invocation so the sums and the max run in example order as on the CPU;
 //   scale_rows: out[r, :] = dy[r, :] * f[r / rows_per_example], the weighted output gradient
 //              from which the layer's weight and bias gradients are taken.
 // B = 0 gives exp(0) = 1 everywhere, sum = batch, every factor exactly 1.
@@ -29,7 +31,7 @@ struct Shape {
 @group(0) @binding(0) var<uniform> amp: Amp;
 @group(0) @binding(1) var<uniform> shape: Shape;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
-// Per example: l_b, written by `energy`, read by `normalize`.
+// Per example: E_b, written by `energy`, read by `normalize`.
 @group(0) @binding(3) var<storage, read_write> logs: array<f32>;
 @group(0) @binding(4) var<storage, read> logs_in: array<f32>;
 @group(0) @binding(5) var<storage, read_write> factors: array<f32>;
@@ -50,22 +52,31 @@ fn energy(@builtin(global_invocation_id) gid: vec3<u32>) {
         let v = x[b * shape.n + i];
         e += v * v;
     }
-    logs[b] = amp.b * e;
+    logs[b] = e;
 }
 
 @compute @workgroup_size(1)
 fn normalize() {
-    var m = logs_in[0];
+    let n = f32(shape.batch);
+    var total = 0.0;
+    for (var b = 0u; b < shape.batch; b++) {
+        total += logs_in[b];
+    }
+    let mean = total / n;
+    var scale = 0.0;
+    if (mean > 0.0) {
+        scale = amp.b / mean;
+    }
+    var m = scale * logs_in[0];
     for (var b = 1u; b < shape.batch; b++) {
-        m = max(m, logs_in[b]);
+        m = max(m, scale * logs_in[b]);
     }
     var sum = 0.0;
     for (var b = 0u; b < shape.batch; b++) {
-        sum += exp(logs_in[b] - m);
+        sum += exp(scale * logs_in[b] - m);
     }
-    let n = f32(shape.batch);
     for (var b = 0u; b < shape.batch; b++) {
-        factors[b] = clamp(exp(logs_in[b] - m) * n / sum, amp.lo, amp.hi);
+        factors[b] = clamp(exp(scale * logs_in[b] - m) * n / sum, amp.lo, amp.hi);
     }
 }
 

@@ -271,7 +271,7 @@ fn amp_factors_match_cpu() {
     // a narrow one (with another A, which must cancel) both ends.
     let (batch, n) = (16, 784);
     let x: Vec<f32> = values(batch * n, 14).iter().enumerate().map(|(i, v)| 0.5 * (v + 1.0) * (1.0 + (i / n) as f32 / 15.0).sqrt()).collect();
-    for (h, both_ends) in [(AmpHyper::new(0.05), false), (AmpHyper { a: 3.0, lo: 0.5, hi: 2.0, ..AmpHyper::new(0.05) }, true)] {
+    for (h, both_ends) in [(AmpHyper::new(10.0), false), (AmpHyper { a: 3.0, lo: 0.5, hi: 2.0, ..AmpHyper::new(10.0) }, true)] {
         let mut want = vec![0.0; batch];
         amp_factors(&h, &x, batch, &mut want);
         assert!(want.contains(&h.lo) && (!both_ends || want.contains(&h.hi)), "{h:?}: the case must clamp: {want:?}");
@@ -408,7 +408,7 @@ fn classic_standard_steps_match_cpu() {
 
 #[test]
 fn classic_amp_steps_match_cpu() {
-    train_both(config(Arch::Classic, 4).with_amp(0.05, FactorSource::LayerInput), 3, Run::Free);
+    train_both(config(Arch::Classic, 4).with_amp(2.0, FactorSource::LayerInput), 3, Run::Free);
 }
 
 /// Batch norm on batch statistics and dropout with the CPU's masks.
@@ -419,13 +419,13 @@ fn authors_standard_steps_match_cpu() {
 
 #[test]
 fn authors_amp_steps_match_cpu() {
-    train_both(config(Arch::Authors, 4).with_amp(0.05, FactorSource::NetworkInput), 3, Run::Synced);
+    train_both(config(Arch::Authors, 4).with_amp(2.0, FactorSource::NetworkInput), 3, Run::Synced);
 }
 
 #[test]
 fn another_training_batch_size_matches_cpu() {
     let Some(ctx) = gpu() else { return };
-    let cfg = config(Arch::Classic, 4).with_amp(0.05, FactorSource::LayerInput);
+    let cfg = config(Arch::Classic, 4).with_amp(2.0, FactorSource::LayerInput);
     let (mut cpu, mut gpu) = both(ctx, &cfg, 4);
     // A short last batch of an epoch, then the configured size again.
     for (size, seed) in [(3, 400), (4, 401)] {
@@ -476,7 +476,7 @@ fn parameters_of_the_wrong_shape_are_refused() {
 #[test]
 fn a_lost_device_is_reported() {
     let Some(ctx) = gpu() else { return };
-    let cfg = config(Arch::Classic, 2).with_amp(0.05, FactorSource::LayerInput);
+    let cfg = config(Arch::Classic, 2).with_amp(2.0, FactorSource::LayerInput);
     let ctx = Rc::new(ctx);
     let mut gpu = GpuLenet::new(ctx.clone(), cfg.clone(), LenetParams::init(cfg.arch, 1)).unwrap();
     ctx.device.destroy();

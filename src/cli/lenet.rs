@@ -5,7 +5,6 @@ use super::args::Args;
 use super::{Summary, open_backend, pct, write_svg};
 use metaplastic::backend::Backend;
 use metaplastic::charts::lenet as figures;
-use metaplastic::cpu::lenet::CpuLenet;
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use metaplastic::model::lenet::{Arch, FactorSource, LenetTrainer};
@@ -123,10 +122,7 @@ struct Outcome {
 }
 
 fn run_seed(backend: &Backend, cfg: LenetRunConfig, data: &DataSet, seed: u64, keep_pictures: bool) -> Result<Outcome, String> {
-    match backend {
-        Backend::Cpu => drive(LenetRun::new(cfg, CpuLenet::new).map_err(|e| e.to_string())?, data, seed, keep_pictures),
-        Backend::Gpu(_) => Err("TEMP: GPU LeNet lands with the merge".into()),
-    }
+    drive(LenetRun::new(cfg, |c, p| backend.lenet(c, p)).map_err(|e| e.to_string())?, data, seed, keep_pictures)
 }
 
 fn drive<T: LenetTrainer>(mut run: LenetRun<T>, data: &DataSet, seed: u64, keep_pictures: bool) -> Result<Outcome, String> {
@@ -294,16 +290,11 @@ pub fn bench(raw: &[String]) -> Result<(), String> {
         }
         Ok(start.elapsed().as_secs_f64() * 1000.0 / steps as f64)
     };
-    let ms = match &backend {
-        Backend::Cpu => {
-            let mut net = CpuLenet::new(cfg, params).map_err(|e| e.to_string())?;
-            time(&mut |s| {
-                net.train_step(&x, &y, s)?;
-                pollster::block_on(net.take_train_stats())
-            })?
-        }
-        Backend::Gpu(_) => return Err("TEMP: GPU LeNet lands with the merge".into()),
-    };
+    let mut net = backend.lenet(cfg, params).map_err(|e| e.to_string())?;
+    let ms = time(&mut |s| {
+        net.train_step(&x, &y, s)?;
+        pollster::block_on(net.take_train_stats())
+    })?;
     println!(
         "{} LeNet-5, batch {batch}, {} rule, {}: {ms:.1} ms per training step ({:.0} examples/s; an epoch of 60000 in {:.0} s)",
         arch.name(),

@@ -46,17 +46,17 @@ impl AmpKernel {
     }
 
     /// `factors` (one per example) from the patterns `x` (`batch x n`); `logs` is scratch of
-    /// `batch` words.
+    /// `batch` words (each example's energy).
     pub fn bind_factors(&self, ctx: &GpuContext, h: &AmpHyper, x: &GpuTensor, logs: &GpuTensor, factors: &GpuTensor) -> FactorCalls {
         let batch = factors.len;
         assert!(batch > 0 && x.len.is_multiple_of(batch), "x must be batch x n");
         assert_eq!(logs.len, batch, "one log weight per example");
         let hyper = uniform(ctx, "amp hyper", h, false);
         let shape = uniform(ctx, "amp shape", &Shape { batch: batch as u32, n: (x.len / batch) as u32, cols: 0, rows_per_example: 0 }, false);
-        let u = [(0, &hyper), (1, &shape)];
         FactorCalls {
-            energy: Dispatch::new(ctx, &self.energy, &u, &[(2, x), (3, logs)], (batch.div_ceil(WG_ROWS) as u32, 1)),
-            normalize: Dispatch::new(ctx, &self.normalize, &u, &[(4, logs), (5, factors)], (1, 1)),
+            // `energy` does not read B: its pipeline's layout has no binding 0.
+            energy: Dispatch::new(ctx, &self.energy, &[(1, &shape)], &[(2, x), (3, logs)], (batch.div_ceil(WG_ROWS) as u32, 1)),
+            normalize: Dispatch::new(ctx, &self.normalize, &[(0, &hyper), (1, &shape)], &[(4, logs), (5, factors)], (1, 1)),
         }
     }
 
