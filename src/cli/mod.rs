@@ -39,7 +39,7 @@ COMMANDS:
     lenet         LeNet-5, standard vs artificial metaplasticity (AMP) in the convolutional layers
                     --dataset mnist|fashion --arch classic|authors --rule standard,amp --epochs 5
                     --seeds 3 --backend cpu|gpu --amp-b 1 --amp-source layer|input --amp-clamp 0.1,10
-                    --lr 0.01 --momentum 0.9 --batch 64 [--steps-per-epoch N] --train-examples 60000
+                    --lr 0.01 --momentum 0.9 --batch 32 [--steps-per-epoch N] --train-examples 60000
                     --test-examples 10000 --eval-every 200  --out results/lenet-<dataset>-<arch>
     bench-lenet   Training speed of one LeNet-5: --arch classic|authors --batch 64 --steps 20 --rule standard|amp --backend cpu|gpu
     hebbian       Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic layer

@@ -33,6 +33,9 @@ pub struct LenetDemoRun {
     current: usize,
     run: LenetRun<Lenet>,
     last: LenetProgress,
+    /// When this seed's run started and how many batches it had then, for an honest rate (a GPU
+    /// slice returns once its work is queued, not done).
+    started_ms: f64,
     /// Final test metrics of each finished seed, per rule (standard, amp).
     finished: Vec<[ClassMetrics; 2]>,
 }
@@ -54,9 +57,15 @@ fn new_run(app: &App) -> Result<(LenetDemoRun, String), String> {
     cfg.amp_b = number("lenet-b", "Metaplasticity B")?;
     cfg.amp_source = if select_value("lenet-source") == "input" { FactorSource::NetworkInput } else { FactorSource::LayerInput };
     cfg.lr = number("lenet-lr", "Learning rate")?;
+    // Larger batches than the tool's 32: fewer, bigger GPU submits per image in the browser.
+    cfg.batch = 64;
     cfg.steps_per_epoch = Some(number("lenet-steps", "Batches per epoch")?);
-    cfg.test_examples = 2000;
-    cfg.live_test_examples = 500;
+    cfg.test_examples = number("lenet-test", "Test images")?;
+    if !(100..=10_000).contains(&cfg.test_examples) {
+        return Err(format!("Test images: {} is outside 100 to 10000", cfg.test_examples));
+    }
+    // The live curves use a quarter of them: evaluation is most of the cost on a slow adapter.
+    cfg.live_test_examples = (cfg.test_examples / 4).clamp(50, 500);
     cfg.eval_every = (cfg.steps_per_epoch() / 5).clamp(5, 500);
     let count: u64 = number("lenet-seeds", "Seeds")?;
     if !(1..=20).contains(&count) {
@@ -67,7 +76,7 @@ fn new_run(app: &App) -> Result<(LenetDemoRun, String), String> {
     let (backend, compute) = demo::backend(app, "lenet-backend")?;
     let run = start_seed(&backend, &cfg)?;
     let seeds = (0..count).map(|i| first + i).collect();
-    Ok((LenetDemoRun { backend, cfg, seeds, current: 0, run, last: LenetProgress::Running, finished: Vec::new() }, compute))
+    Ok((LenetDemoRun { backend, cfg, seeds, current: 0, run, last: LenetProgress::Running, started_ms: dom::now(), finished: Vec::new() }, compute))
 }
 
 fn start_seed(backend: &Backend, cfg: &LenetRunConfig) -> Result<LenetRun<Lenet>, String> {
@@ -93,10 +102,11 @@ impl DemoRun for LenetDemoRun {
         cfg.seed = self.seeds[self.current];
         self.run = start_seed(&self.backend, &cfg).map_err(TrainError::Config)?;
         self.last = LenetProgress::Running;
+        self.started_ms = dom::now();
         Ok(false)
     }
 
-    fn draw(&self, elapsed_ms: f64, compute: &str) -> String {
+    fn draw(&self, _slice_ms: f64, compute: &str) -> String {
         let records: Vec<&LenetRecord> = self.run.records().collect();
         let total = self.run.total_steps();
         if let Some(c) = canvas("lenet-acc") {
@@ -121,7 +131,7 @@ impl DemoRun for LenetDemoRun {
             let over = if self.seeds.len() > 1 { format!(" (mean of {} seeds)", self.seeds.len()) } else { String::new() };
             return format!("Finished. Test accuracy{over}: standard {:.2}%, metaplastic {:.2}%.", 100.0 * s, 100.0 * a);
         }
-        let rate = SLICE_STEPS as f64 / (elapsed_ms / 1000.0).max(1e-3);
+        let rate = self.run.step() as f64 / ((dom::now() - self.started_ms) / 1000.0).max(1e-3);
         let waiting = if self.last == LenetProgress::WaitingForData { format!(" · waiting for {} to arrive", self.cfg.dataset.title()) } else { String::new() };
         format!(
             "{seeds}Epoch {} of {}, batch {} of {} · {:.1} batches/s {compute}{waiting}",
