@@ -283,7 +283,7 @@ impl DenoiseRun {
         }
         self.window.0 += f64::from(loss);
         self.window.1 += 1;
-        if self.step % self.setup.log_every == 0 || self.step == self.setup.train_steps {
+        if self.step.is_multiple_of(self.setup.log_every) || self.step == self.setup.train_steps {
             let train_mse = (self.window.0 / self.window.1 as f64) as f32;
             self.record.curve.push(CurvePoint { step: self.step, train_mse });
             self.window = (0.0, 0);

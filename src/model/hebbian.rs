@@ -361,7 +361,7 @@ impl DenoiseConfig {
 
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |msg: String| Err(TrainError::Config(msg));
-        if !(4..=64).contains(&self.side) || self.side % 4 != 0 {
+        if !(4..=64).contains(&self.side) || !self.side.is_multiple_of(4) {
             return bad(format!("image side {} must be a multiple of 4 in 4..=64 (two 2x2 poolings)", self.side));
         }
         if self.channels.iter().any(|c| !(1..=64).contains(c)) {
