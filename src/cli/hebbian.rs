@@ -344,11 +344,11 @@ fn reconstructions(setup: &DenoiseSetup, batch: &metaplastic::experiments::denoi
     let cols = 2 + outputs.len();
     image_grid(&ImageGrid {
         title: format!("{title}: test images (seed {})", setup.seed),
-        note: Some("each row: the clean image, its noisy copy shown at the last step, and each network's reconstruction".into()),
+        note: Some("per row: clean image, noisy last input, reconstructions".into()),
         tiles,
         cols,
         scale: TileScale::Grey,
-        width: 120.0 * cols as f32,
+        width: 150.0 * cols as f32,
         height: 130.0 * SHOWN as f32 + 60.0,
     })
     .to_svg()
