@@ -2,6 +2,12 @@
 
 use super::args::Args;
 use super::{Summary, write_svg};
+use metaplastic::charts::plots::{ImageGrid, TileScale, Tile, image_grid};
+use metaplastic::cpu::denoise::denoise_forward;
+use metaplastic::cpu::pool::PoolKind;
+use metaplastic::data::{DataSet, DataSetId};
+use metaplastic::experiments::denoise::{DenoiseRecord, DenoiseSetup, run_denoise, test_batches};
+use metaplastic::model::hebbian::DenoiseParams;
 use metaplastic::charts::plots::{LineChart, Series, line_chart};
 use metaplastic::charts::palette;
 use metaplastic::cpu::plastic::HebbRule;
@@ -15,22 +21,8 @@ fn variant_name(plastic: bool) -> &'static str {
     if plastic { "plastic" } else { "non-plastic" }
 }
 
-pub fn hebbian(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &[])?;
-    let task = args.get("task", String::from("completion"))?;
-    match task.as_str() {
-        "completion" => {}
-        "denoise" => return Err("--task denoise: the denoising autoencoder (Upadhyay & Bagad) is not built yet; use --task completion".into()),
-        other => return Err(format!("--task {other}: choose completion (denoise is not built yet)")),
-    }
-    let backend = args.get("backend", String::from("cpu"))?;
-    match backend.as_str() {
-        "cpu" => {}
-        "gpu" => return Err("--backend gpu: the plastic layer's GPU kernels are not built yet; use --backend cpu".into()),
-        other => return Err(format!("--backend {other}: choose cpu (gpu is not built yet)")),
-    }
-    let out = args.get("out", String::from("results/hebbian-completion"))?;
-    let seeds = args.seeds(3)?;
+/// `--plastic on,off`: which variants to run, each once.
+fn plastic_variants(args: &Args) -> Result<Vec<bool>, String> {
     let mut variants = Vec::new();
     for v in args.list::<String>("plastic", "on,off")? {
         let plastic = match v.as_str() {
@@ -43,6 +35,53 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
         }
         variants.push(plastic);
     }
+    Ok(variants)
+}
+
+/// Mean ± sd of a metric per variant, and the paired difference plastic - non-plastic.
+fn report(summary: &Summary, variants: &[bool], metric: &str, label: &str) {
+    let values = |plastic: bool| -> Vec<f32> {
+        summary
+            .runs
+            .iter()
+            .filter(|r| r["variant"] == variant_name(plastic))
+            .filter_map(|r| r["metrics"][metric].as_f64().map(|v| v as f32))
+            .collect()
+    };
+    println!("\n{:<12} {:>24}", "variant", format!("{label} (mean ± sd)"));
+    for &plastic in variants {
+        let (m, s) = mean_sd(&values(plastic));
+        println!("{:<12} {:>14.4} ± {:<7.4}", variant_name(plastic), m, s);
+    }
+    if variants.len() == 2 {
+        let d = PairedDiff::new(&values(false), &values(true));
+        println!(
+            "plastic - non-plastic, {label}: {:+.4} (95% CI ± {:.4}, {} seeds){}",
+            d.mean,
+            d.ci95,
+            d.n,
+            if d.is_significant() { "" } else { "  not distinguishable from noise" }
+        );
+    }
+}
+
+pub fn hebbian(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw, &[])?;
+    let task = args.get("task", String::from("completion"))?;
+    let backend = args.get("backend", String::from("cpu"))?;
+    match backend.as_str() {
+        "cpu" => {}
+        "gpu" => return Err("--backend gpu: the plastic layer's GPU kernels are not built yet; use --backend cpu".into()),
+        other => return Err(format!("--backend {other}: choose cpu (gpu is not built yet)")),
+    }
+    match task.as_str() {
+        "completion" => {}
+        "denoise" => return denoise(&args),
+        other => return Err(format!("--task {other}: choose completion or denoise")),
+    }
+    let out = args.get("out", String::from("results/hebbian-completion"))?;
+    let seeds = args.seeds(3)?;
+    let variants = plastic_variants(&args)?;
     let preset = args.get("preset", String::from("small"))?;
     let mut setup = match preset.as_str() {
         "small" => CompletionSetup::small(true),
@@ -129,36 +168,15 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
         }
     }
     summary.elapsed = start.elapsed().as_secs_f64();
-    let mse = |plastic: bool| -> Vec<f32> {
-        summary
-            .runs
-            .iter()
-            .filter(|r| r["variant"] == variant_name(plastic))
-            .filter_map(|r| r["metrics"]["test_mse"].as_f64().map(|v| v as f32))
-            .collect()
-    };
-    println!("\n{:<12} {:>24}", "variant", "test MSE (mean ± sd)");
-    for &plastic in &variants {
-        let (m, s) = mean_sd(&mse(plastic));
-        println!("{:<12} {:>14.4} ± {:<7.4}", variant_name(plastic), m, s);
-    }
-    if variants.len() == 2 {
-        let d = PairedDiff::new(&mse(false), &mse(true));
-        println!(
-            "plastic - non-plastic, test MSE: {:+.4} (95% CI ± {:.4}, {} seeds){}",
-            d.mean,
-            d.ci95,
-            d.n,
-            if d.is_significant() { "" } else { "  not distinguishable from noise" }
-        );
-    }
+    report(&summary, &variants, "test_mse", "test MSE");
     println!("({:.1} s)", summary.elapsed);
     summary.write(&out)?;
-    write_svg(&out, "loss-curves.svg", loss_chart(&first, seeds.first().copied().unwrap_or_default()))
+    let title = format!("Pattern completion: training loss (seed {})", seeds.first().copied().unwrap_or_default());
+    write_svg(&out, "loss-curves.svg", loss_chart(&first, &title))
 }
 
 /// Training loss of each variant for the first seed, on a log axis.
-fn loss_chart(records: &[CompletionRecord], seed: u64) -> String {
+fn loss_chart(records: &[CompletionRecord], title: &str) -> String {
     let series = records
         .iter()
         .map(|r| {
@@ -167,7 +185,7 @@ fn loss_chart(records: &[CompletionRecord], seed: u64) -> String {
         })
         .collect();
     line_chart(&LineChart {
-        title: format!("Pattern completion: training loss (seed {seed})"),
+        title: title.into(),
         x_label: "training batches".into(),
         y_label: "MSE at the last step".into(),
         log_y: true,
@@ -175,6 +193,163 @@ fn loss_chart(records: &[CompletionRecord], seed: u64) -> String {
         width: 800.0,
         height: 420.0,
         ..Default::default()
+    })
+    .to_svg()
+}
+
+/// `--task denoise`: the Hebbian denoising autoencoder (Upadhyay & Bagad) against its
+/// non-plastic twin on MNIST or Fashion-MNIST.
+fn denoise(args: &Args) -> Result<(), String> {
+    let dataset_name = args.get("dataset", String::from("mnist"))?;
+    let dataset = DataSetId::parse(&dataset_name).ok_or(format!("--dataset {dataset_name}: choose mnist or fashion"))?;
+    let out = args.get("out", format!("results/hebbian-denoise-{}", dataset.dir()))?;
+    let data_dir = args.get("data", String::from("static/data"))?;
+    let seeds = args.seeds(3)?;
+    let variants = plastic_variants(args)?;
+    let mut setup = DenoiseSetup::mnist(true);
+    let net = &mut setup.net;
+    let channels: Vec<usize> = args.list("channels", &format!("{},{},{}", net.channels[0], net.channels[1], net.channels[2]))?;
+    net.channels = channels.try_into().map_err(|c: Vec<usize>| format!("--channels: give three counts (first stage, second stage, code), not {}", c.len()))?;
+    let pool = args.get("pool", String::from("average"))?;
+    net.pool = match pool.as_str() {
+        "average" => PoolKind::Average,
+        "max" => PoolKind::Max,
+        other => return Err(format!("--pool {other}: choose average or max")),
+    };
+    net.images = args.get("images", net.images)?;
+    net.show_steps = args.get("show-steps", net.show_steps)?;
+    net.zero_steps = args.get("zero-steps", net.zero_steps)?;
+    net.noise_std = args.get("noise", net.noise_std)?;
+    let rule = args.get("rule", String::from(net.rule.name()))?;
+    net.rule = HebbRule::parse(&rule).ok_or(format!("--rule {rule}: choose simple or oja"))?;
+    net.lr = args.get("lr", net.lr)?;
+    net.batch = args.get("batch", net.batch)?;
+    setup.train_steps = args.get("steps", setup.train_steps)?;
+    setup.test_episodes = args.get("test-episodes", setup.test_episodes)?;
+    setup.log_every = args.get("log-every", setup.log_every)?;
+    args.finish()?;
+    setup.validate().map_err(|e| e.to_string())?;
+    let data = DataSet::load(data_dir.as_ref(), dataset).map_err(|e| e.to_string())?;
+
+    let cfg = &setup.net;
+    println!(
+        "hebbian denoise on {}: channels {:?}, {} pooling, {} images x {} steps + {} zero steps ({} steps per episode), noise std {}, {} rule, Adam lr {}, {} episodes per batch, {} steps, {} test episodes, tape {:.0} MB, seeds {:?}",
+        dataset.title(),
+        cfg.channels,
+        pool,
+        cfg.images,
+        cfg.show_steps,
+        cfg.zero_steps,
+        cfg.episode_steps(),
+        cfg.noise_std,
+        cfg.rule.name(),
+        cfg.lr,
+        cfg.batch,
+        setup.train_steps,
+        setup.test_episodes,
+        cfg.tape_bytes() as f64 / 1e6,
+        seeds
+    );
+    let config = json!({
+        "task": "denoise", "dataset": dataset.dir(),
+        "channels": cfg.channels, "pool": pool, "activation": "relu",
+        "encoder": "[conv3x3 c1, ReLU, BN, pool2] [conv3x3 c2, ReLU, BN, pool2] [conv3x3 code, ReLU, BN]",
+        "code_plastic": format!("{} -> {} tanh plastic layer on the flattened code, W starts at the identity", cfg.code_len(), cfg.code_len()),
+        "decoder": "[convT3x3 c2, ReLU, BN, up2] [convT3x3 c1, ReLU, BN, up2] [convT3x3 1] -> logits d",
+        "output_plastic": format!("{} -> {} tanh plastic layer on avgpool2(d), W starts at 0; image = sigmoid(d + up2(plastic))", cfg.out_plastic_len(), cfg.out_plastic_len()),
+        "batch_norm": "statistics of the batch of episodes at each step, in training and test",
+        "images": cfg.images, "show_steps": cfg.show_steps, "zero_steps": cfg.zero_steps,
+        "episode_steps": cfg.episode_steps(), "noise_std": cfg.noise_std, "noise": "Gaussian, not clipped, on the last image only",
+        "rule": cfg.rule.name(), "loss": "MSE of the last step's reconstruction against the clean image",
+        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
+        "lr": cfg.lr, "batch_episodes": cfg.batch, "train_steps": setup.train_steps,
+        "test_episodes": setup.test_episodes, "test_images": "test split, never trained on",
+        "tape_bytes": cfg.tape_bytes(),
+        "non_plastic": "the same network with both plastic layers' alpha fixed at 0 and not trained",
+        "backend": "cpu",
+    });
+    let mut summary = Summary::new("hebbian-denoise", config);
+    let start = Instant::now();
+    let mut first: Vec<(DenoiseRecord, DenoiseParams)> = Vec::new();
+    for &seed in &seeds {
+        for &plastic in &variants {
+            let mut run_setup = setup.clone();
+            run_setup.seed = seed;
+            run_setup.net.plastic = plastic;
+            let (record, params) = run_denoise(run_setup, &data).map_err(|e| format!("seed {seed}, {}: {e}", variant_name(plastic)))?;
+            println!(
+                "  seed {seed} {:<11} test MSE {:.4}  (noisy input {:.4}; eta code {:.4}, out {:.4}; {:.0} s)",
+                variant_name(plastic),
+                record.test_mse,
+                record.noisy_mse,
+                params.code.eta,
+                params.out.eta,
+                start.elapsed().as_secs_f64()
+            );
+            summary.run(
+                variant_name(plastic),
+                seed,
+                json!({
+                    "test_mse": record.test_mse,
+                    "noisy_input_mse": record.noisy_mse,
+                    "eta_code": params.code.eta,
+                    "eta_out": params.out.eta,
+                    "loss_curve": record.curve.iter().map(|p| json!({"step": p.step, "train_mse": p.train_mse})).collect::<Vec<_>>(),
+                }),
+            );
+            if Some(&seed) == seeds.first() {
+                first.push((record, params));
+            }
+        }
+    }
+    summary.elapsed = start.elapsed().as_secs_f64();
+    report(&summary, &variants, "test_mse", "test MSE");
+    println!("({:.1} s)", summary.elapsed);
+    summary.write(&out)?;
+    let seed = seeds.first().copied().unwrap_or_default();
+    let records: Vec<CompletionRecord> =
+        first.iter().map(|(r, _)| CompletionRecord { plastic: r.plastic, curve: r.curve.clone(), test_mse: r.test_mse }).collect();
+    let title = format!("Hebbian denoising on {}: training loss (seed {seed})", dataset.title());
+    write_svg(&out, "loss-curves.svg", loss_chart(&records, &title))?;
+    let first_setup = DenoiseSetup { seed, ..setup.clone() };
+    let batches = test_batches(&first_setup, &data).ok_or("the test split has too few images for an episode")?;
+    write_svg(&out, "reconstructions.svg", reconstructions(&first_setup, &batches[0], &first, dataset.title()))
+}
+
+/// Clean, noisy, non-plastic and plastic reconstructions of the first test episodes, one row each.
+fn reconstructions(setup: &DenoiseSetup, batch: &metaplastic::experiments::denoise::DenoiseBatch, nets: &[(DenoiseRecord, DenoiseParams)], title: &str) -> String {
+    const SHOWN: usize = 6;
+    let side = setup.net.side;
+    let n = setup.net.pixels();
+    let outputs: Vec<(bool, Vec<f32>)> = nets
+        .iter()
+        .map(|(r, p)| {
+            let cfg = metaplastic::model::hebbian::DenoiseConfig { plastic: r.plastic, ..setup.net.clone() };
+            (r.plastic, denoise_forward(&cfg, p, &batch.xs, batch.batch).last_images().to_vec())
+        })
+        .collect();
+    let mut tiles = Vec::new();
+    let tile = |pixels: &[f32], caption: &str, frame| Tile { pixels: pixels.to_vec(), w: side, h: side, caption: caption.into(), frame };
+    for e in 0..SHOWN.min(batch.batch) {
+        let at = e * n..(e + 1) * n;
+        tiles.push(tile(&batch.targets[at.clone()], "clean", None));
+        tiles.push(tile(&batch.noisy()[at.clone()], "noisy", None));
+        for plastic in [false, true] {
+            if let Some((_, out)) = outputs.iter().find(|(p, _)| *p == plastic) {
+                let color = if plastic { palette::METAPLASTIC } else { palette::STANDARD };
+                tiles.push(tile(&out[at.clone()], variant_name(plastic), Some(color)));
+            }
+        }
+    }
+    let cols = 2 + outputs.len();
+    image_grid(&ImageGrid {
+        title: format!("{title}: test images (seed {})", setup.seed),
+        note: Some("per row: clean image, noisy last input, reconstructions".into()),
+        tiles,
+        cols,
+        scale: TileScale::Grey,
+        width: 150.0 * cols as f32,
+        height: 130.0 * SHOWN as f32 + 60.0,
     })
     .to_svg()
 }

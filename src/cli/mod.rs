@@ -43,11 +43,17 @@ COMMANDS:
                     --test-examples 10000 --eval-every 200  --out results/lenet-<dataset>-<arch>
     bench-lenet   Training speed of one LeNet-5: --arch classic|authors --batch 64 --steps 20 --rule standard|amp --backend cpu|gpu
     hebbian       Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic layer
-                    --task completion (denoise: not built yet) --plastic on,off --seeds 3 --backend cpu
-                    --preset small|miconi --bits 50 --patterns 3 --presentations 2 --present-steps 3
-                    --blank-steps 2 --test-steps 3 --gain 20 --rule simple|oja --lr 0.0003 --batch 8
-                    --steps 1000 --test-episodes 256 --log-every 50 --out results/hebbian-completion
-                    (--preset miconi: 1000 bits, 5 patterns, 2 x 6 steps, 4 blank, batch 1)
+                    --task completion|denoise --plastic on,off --seeds 3 --backend cpu
+                    completion: --preset small|miconi --bits 50 --patterns 3 --presentations 2
+                      --present-steps 3 --blank-steps 2 --test-steps 3 --gain 20 --rule simple|oja
+                      --lr 0.0003 --batch 8 --steps 1000 --test-episodes 256 --log-every 50
+                      --out results/hebbian-completion
+                      (--preset miconi: 1000 bits, 5 patterns, 2 x 6 steps, 4 blank, batch 1)
+                    denoise (Upadhyay & Bagad's autoencoder): --dataset mnist|fashion
+                      --channels 8,8,4 --pool average|max --images 3 --show-steps 2 --zero-steps 1
+                      --noise 0.5 --rule simple|oja --lr 0.001 --batch 8 --steps 250
+                      --test-episodes 256 --log-every 10 --data static/data
+                      --out results/hebbian-denoise-<dataset>
     bench         Training speed of one binarized network: --hidden 512 --batch 100 --steps 20 --backend cpu|gpu
     help          This message
 

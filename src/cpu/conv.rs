@@ -6,12 +6,13 @@
 //! three products as a dense layer ([`super::matmul`]); BatchNorm over channels is BatchNorm1d over
 //! `[b*oh*ow, c]` ([`super::batchnorm`]); a dense layer reads the flattened `[b, h*w*c]`.
 //! A transposed convolution is the same pair read the other way: `col2im(X · W)` forward,
-//! `im2col` in its backward pass.
+//! `im2col` in its backward pass ([`conv_transpose_forward`], [`conv_transpose_backward`]).
 //!
 //! Weights are `[cout, k, k, cin]` row-major (one row of `k*k*cin` per output channel), so the
 //! index of a column in `cols` is `(ky * k + kx) * cin + ci`. Stride 1, zero padding `pad`.
 //! GPU version: `shaders/conv.wgsl`.
 
+use super::matmul::{MatmulShape, matmul};
 use bytemuck::{Pod, Zeroable};
 
 /// Shape of a convolution, laid out as the WGSL uniform `Conv` in `shaders/conv.wgsl`.
@@ -130,4 +131,53 @@ pub fn bias_grad(dy: &[f32], db: &mut [f32]) {
     for row in dy.chunks_exact(db.len()) {
         db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
     }
+}
+
+/// Transposed convolution (stride 1, zero padding `s.pad`): the adjoint of the ordinary
+/// convolution `s` (which maps `y`'s shape back to `x`'s), plus a bias.
+///
+/// ```text
+/// y = col2im_s(x · Wt) + b     x: [s.rows(), s.cout]   Wt: [s.cout, k, k, s.cin]   y, b: s.cin channels
+/// ```
+/// So `s.h, s.w, s.cin` are the output's height, width and channels, `s.cout` the input's
+/// channels, and `Wt` is laid out as `s`'s own weight: a decoder's transposed convolution and the
+/// encoder convolution it mirrors share a weight shape. With `k = 3, pad = 1` the map keeps its
+/// size, as the denoising autoencoder's decoder needs. `cols` is scratch of `s.rows() x s.patch()`.
+pub fn conv_transpose_forward(s: &ConvShape, x: &[f32], wt: &[f32], b: &[f32], cols: &mut [f32], y: &mut [f32]) {
+    let (rows, patch, cx) = (s.rows(), s.patch(), s.cout as usize);
+    assert_eq!(x.len(), rows * cx, "x must be rows x cout of the mirrored convolution");
+    assert_eq!(wt.len(), s.weight_len(), "Wt must be cout x k x k x cin of the mirrored convolution");
+    assert_eq!(b.len(), s.cin as usize, "the bias has one entry per output channel");
+    matmul(MatmulShape::new(rows, cx, patch), x, wt, cols);
+    col2im(s, cols, y);
+    add_bias(y, b);
+}
+
+/// Backward of [`conv_transpose_forward`]: the three products of the convolution, transposed.
+///
+/// ```text
+/// cols = im2col_s(dy)    dx = cols · Wtᵀ    dWt (+)= xᵀ · cols    db = column sums of dy
+/// ```
+/// `dwt` is accumulated (a layer applied at every step of an episode sums its gradients);
+/// `db` is overwritten, as [`bias_grad`] does; `dx` is skipped when `None`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_transpose_backward(
+    s: &ConvShape,
+    x: &[f32],
+    wt: &[f32],
+    dy: &[f32],
+    cols: &mut [f32],
+    dx: Option<&mut [f32]>,
+    dwt: &mut [f32],
+    db: &mut [f32],
+) {
+    let (rows, patch, cx) = (s.rows(), s.patch(), s.cout as usize);
+    assert_eq!(dy.len(), s.input_len(), "dy must be batch x h x w x cin of the mirrored convolution");
+    assert_eq!(dwt.len(), s.weight_len(), "dWt must be shaped as Wt");
+    im2col(s, dy, cols);
+    if let Some(dx) = dx {
+        matmul(MatmulShape::new(rows, patch, cx).trans_b(), cols, wt, dx);
+    }
+    matmul(MatmulShape::new(cx, rows, patch).trans_a().accumulate(), x, cols, dwt);
+    bias_grad(dy, db);
 }

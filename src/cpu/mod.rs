@@ -7,6 +7,7 @@ pub mod amp;
 pub mod batchnorm;
 pub mod bnn;
 pub mod conv;
+pub mod denoise;
 pub mod dropout;
 pub mod ewc;
 pub mod lenet;

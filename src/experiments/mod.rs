@@ -5,6 +5,7 @@
 //! responsive between calls, and the learners of one run always see identical batches.
 
 pub mod completion;
+pub mod denoise;
 pub mod lenet;
 pub mod permuted;
 pub mod stream;

@@ -2,10 +2,17 @@
 //! plastic layer of `bits` inputs and `bits` outputs ([`crate::cpu::plastic`]), trained on
 //! episodes of `patterns` random ±1 patterns. The non-plastic network is the same layer, the same
 //! size, with `alpha` held at 0 and not trained, so the trace has no effect on its outputs.
+//!
+//! Also the denoising autoencoder of Upadhyay & Bagad ([`DenoiseConfig`]): a convolutional
+//! encoder and decoder with a plastic layer on the code and one on the output.
 
 use super::TrainError;
+use super::lenet::{Dims, LayerParams};
+use crate::cpu::activation::Activation;
 use crate::cpu::metaplastic_adam::AdamHyper;
 use crate::cpu::plastic::{HebbRule, Nonlinearity, PlasticDims, PlasticWeights};
+use crate::cpu::pool::PoolKind;
+use crate::data::IMAGE_SIDE;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 /// The saved traces of one training batch may not exceed this: BPTT keeps `Hebb(t)` for every
@@ -157,5 +164,300 @@ impl HebbianParams {
 
     pub fn weights(&self) -> PlasticWeights<'_> {
         PlasticWeights { w: &self.w, alpha: &self.alpha, eta: self.eta }
+    }
+}
+
+// -------------------------------------------------------------------------------------------------
+// The Hebbian denoising autoencoder (Upadhyay & Bagad; ALGORITHMS.md §3)
+// -------------------------------------------------------------------------------------------------
+
+/// One stage of the autoencoder's convolutional parts. Every convolution is 3x3 with zero padding
+/// 1 and stride 1, so it keeps the map's size and only pooling and upsampling change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaeLayer {
+    Conv { out: usize },
+    /// A transposed convolution ([`crate::cpu::conv::conv_transpose_forward`]) to `out` channels.
+    ConvT { out: usize },
+    Act(Activation),
+    /// Over channels, with the statistics of the batch of episodes at the current step.
+    BatchNorm,
+    /// 2x2, stride 2.
+    Pool(PoolKind),
+    /// Nearest-neighbour 2x upsampling: four times the average pooling's backward pass.
+    Upsample,
+}
+
+/// Kernel side and padding of every (transposed) convolution of the autoencoder.
+pub const DAE_KERNEL: usize = 3;
+pub const DAE_PAD: usize = 1;
+
+/// A stage with its shapes and, when it has parameters, their index in [`DenoiseParams::layers`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DaeStage {
+    pub spec: DaeLayer,
+    pub input: Dims,
+    pub output: Dims,
+    pub param: Option<usize>,
+}
+
+impl DaeStage {
+    /// Weight and bias lengths (gamma and beta for batch norm). A transposed convolution's weight
+    /// is `[in, k, k, out]`, the layout of the convolution it mirrors.
+    pub fn param_lens(&self) -> Option<(usize, usize)> {
+        let k2 = DAE_KERNEL * DAE_KERNEL;
+        match self.spec {
+            DaeLayer::Conv { out } | DaeLayer::ConvT { out } => Some((out * k2 * self.input.c, out)),
+            DaeLayer::BatchNorm => Some((self.output.c, self.output.c)),
+            _ => None,
+        }
+    }
+}
+
+/// Shapes of a stage list on inputs of `input`, parameter indices counted from `first_param`.
+pub fn plan_stages(specs: &[DaeLayer], input: Dims, first_param: usize) -> Vec<DaeStage> {
+    let mut dims = input;
+    let mut params = first_param;
+    specs
+        .iter()
+        .map(|&spec| {
+            let input = dims;
+            let output = match spec {
+                DaeLayer::Conv { out } | DaeLayer::ConvT { out } => Dims { c: out, ..input },
+                DaeLayer::Pool(_) => Dims { h: input.h / 2, w: input.w / 2, c: input.c },
+                DaeLayer::Upsample => Dims { h: input.h * 2, w: input.w * 2, c: input.c },
+                DaeLayer::Act(_) | DaeLayer::BatchNorm => input,
+            };
+            dims = output;
+            let param = matches!(spec, DaeLayer::Conv { .. } | DaeLayer::ConvT { .. } | DaeLayer::BatchNorm).then(|| {
+                params += 1;
+                params - 1
+            });
+            DaeStage { spec, input, output, param }
+        })
+        .collect()
+}
+
+/// The denoising autoencoder and its episodes.
+///
+/// ```text
+/// image (side x side x 1)
+///   encoder: [conv c1, ReLU, BN, pool] [conv c2, ReLU, BN, pool] [conv code, ReLU, BN]
+///   code plastic layer: flattened code (side/4 x side/4 x code) -> same size, tanh, W starts at I
+///   decoder: [convT c2, ReLU, BN, up] [convT c1, ReLU, BN, up] [convT 1]  -> logits d
+///   output plastic layer on the 2x2-averaged logits p = avgpool(d) ((side/2)^2 -> same, tanh)
+///   image out = sigmoid(d + up(plastic(p)))
+/// ```
+///
+/// Why the output plastic layer acts on a half-resolution map: a full `784 x 784` layer keeps
+/// `T * batch * 784^2` floats of traces for BPTT, 2.5 MB per episode and step, about 390 MB at
+/// the default 16 episodes of 10 steps, and its ~20 floating-point operations per synapse per step
+/// would cost three times the whole rest of the network on a CPU. On the `14 x 14` map it is 16
+/// times smaller (25 MB), and added to the decoder's logits rather than replacing them, so the
+/// reconstruction keeps its full resolution while the trace can still recall a stored image's
+/// coarse shape. Its `W` starts at 0: the correction starts off and the decoder alone reconstructs
+/// at first. The code layer's `W` starts at the identity, so the untrained autoencoder passes its
+/// code through (squashed by tanh).
+///
+/// Episodes (ALGORITHMS.md §3): each of `images` training images is shown `show_steps` times and
+/// followed by `zero_steps` zero images; then one of them, with Gaussian noise of std
+/// `noise_std` added, for one step; the loss is the MSE between that step's output and the clean
+/// image. Traces start at zero in every episode; gradients flow back through both traces over the
+/// episode, and the convolutional parts, applied at every step, sum their gradients over steps.
+/// The non-plastic twin is the same network with both layers' `alpha` at 0 and not trained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenoiseConfig {
+    /// Image side: 28 for MNIST; tests use smaller images. A multiple of 4 (two poolings).
+    pub side: usize,
+    /// Channels of the first and second encoder stages, and of the code.
+    pub channels: [usize; 3],
+    /// The stages' nonlinearity: ReLU, as the paper; the finite-difference tests use tanh, which
+    /// has no kink for a perturbation to step over.
+    pub activation: Activation,
+    pub pool: PoolKind,
+    /// Images stored per episode `P`.
+    pub images: usize,
+    /// Steps each image is shown, `t_ns`.
+    pub show_steps: usize,
+    /// Zero images after each shown image, `t_zs`.
+    pub zero_steps: usize,
+    /// Standard deviation of the Gaussian noise on the test image (pixels in [0, 1]).
+    pub noise_std: f32,
+    pub rule: HebbRule,
+    /// `false`: both plastic layers have alpha fixed at 0, the non-plastic twin.
+    pub plastic: bool,
+    pub lr: f32,
+    /// Episodes per training batch; batch norm's statistics are over these.
+    pub batch: usize,
+}
+
+impl DenoiseConfig {
+    /// 28x28 images, channels 8, 8, 4 (a 7x7x4 = 196 code), average pooling, 3 images shown
+    /// twice each with one zero image after, noise std 0.5, Adam 1e-3, 16 episodes per batch.
+    ///
+    /// Noise 0.5 (no clipping, so it stays Gaussian as the task states): the noisy input's MSE
+    /// is 0.25, more than the mean squared ink of a digit (about 0.1), so single strokes are
+    /// ambiguous and remembering the clean image shown earlier in the episode is worth something;
+    /// yet which of the few stored images it is stays clear to the eye.
+    pub fn mnist(plastic: bool) -> Self {
+        Self {
+            side: IMAGE_SIDE,
+            channels: [8, 8, 4],
+            activation: Activation::Relu,
+            pool: PoolKind::Average,
+            images: 3,
+            show_steps: 2,
+            zero_steps: 1,
+            noise_std: 0.5,
+            rule: HebbRule::Simple,
+            plastic,
+            lr: 1e-3,
+            batch: 16,
+        }
+    }
+
+    /// Steps per episode: `images * (show_steps + zero_steps) + 1`.
+    pub fn episode_steps(&self) -> usize {
+        self.images * (self.show_steps + self.zero_steps) + 1
+    }
+
+    pub fn pixels(&self) -> usize {
+        self.side * self.side
+    }
+
+    /// Length of the flattened code, the code plastic layer's width.
+    pub fn code_len(&self) -> usize {
+        (self.side / 4) * (self.side / 4) * self.channels[2]
+    }
+
+    /// Width of the output plastic layer: the half-resolution map.
+    pub fn out_plastic_len(&self) -> usize {
+        (self.side / 2) * (self.side / 2)
+    }
+
+    /// The encoder's stages, on `side x side x 1` images.
+    pub fn encoder(&self) -> Vec<DaeStage> {
+        use DaeLayer::*;
+        let [c1, c2, code] = self.channels;
+        let act = Act(self.activation);
+        let specs = [Conv { out: c1 }, act, BatchNorm, Pool(self.pool), Conv { out: c2 }, act, BatchNorm, Pool(self.pool), Conv { out: code }, act, BatchNorm];
+        plan_stages(&specs, Dims { h: self.side, w: self.side, c: 1 }, 0)
+    }
+
+    /// The decoder's stages, mirroring the encoder, from the code to one channel of logits.
+    pub fn decoder(&self) -> Vec<DaeStage> {
+        use DaeLayer::*;
+        let [c1, c2, code] = self.channels;
+        let act = Act(self.activation);
+        let specs = [ConvT { out: c2 }, act, BatchNorm, Upsample, ConvT { out: c1 }, act, BatchNorm, Upsample, ConvT { out: 1 }];
+        let first = self.encoder().iter().filter(|s| s.param.is_some()).count();
+        plan_stages(&specs, Dims { h: self.side / 4, w: self.side / 4, c: code }, first)
+    }
+
+    /// Floats the plastic layers keep for BPTT over one training batch, in bytes (u64: wasm32).
+    pub fn tape_bytes(&self) -> u64 {
+        let per_step = (self.code_len() * self.code_len() + self.out_plastic_len() * self.out_plastic_len()) as u64;
+        per_step * self.episode_steps() as u64 * self.batch as u64 * std::mem::size_of::<f32>() as u64
+    }
+
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |msg: String| Err(TrainError::Config(msg));
+        if !(4..=64).contains(&self.side) || !self.side.is_multiple_of(4) {
+            return bad(format!("image side {} must be a multiple of 4 in 4..=64 (two 2x2 poolings)", self.side));
+        }
+        if self.channels.iter().any(|c| !(1..=64).contains(c)) {
+            return bad(format!("channels {:?} must each be in 1..=64", self.channels));
+        }
+        if !(1..=20).contains(&self.images) {
+            return bad(format!("images per episode {} must be in 1..=20", self.images));
+        }
+        if !(1..=20).contains(&self.show_steps) {
+            return bad(format!("steps per shown image {} must be in 1..=20", self.show_steps));
+        }
+        if self.zero_steps > 20 {
+            return bad(format!("zero steps {} must be in 0..=20", self.zero_steps));
+        }
+        if !(self.noise_std >= 0.0 && self.noise_std <= 10.0) {
+            return bad(format!("noise std {} must be in [0, 10]", self.noise_std));
+        }
+        if !(self.lr > 0.0 && self.lr <= 1.0) {
+            return bad(format!("learning rate {} must be in (0, 1]", self.lr));
+        }
+        // Batch norm over one episode would normalise every feature to beta.
+        if !(2..=512).contains(&self.batch) {
+            return bad(format!("episodes per batch {} must be in 2..=512 (batch norm needs two)", self.batch));
+        }
+        if self.tape_bytes() > MAX_TAPE_BYTES {
+            return bad(format!(
+                "backpropagation through {} steps of {} episodes would keep {:.1} GiB of traces (limit {} GiB); use fewer episodes per batch, code channels or steps",
+                self.episode_steps(),
+                self.batch,
+                self.tape_bytes() as f64 / (1u64 << 30) as f64,
+                MAX_TAPE_BYTES >> 30
+            ));
+        }
+        Ok(())
+    }
+
+    /// Plain Adam (metaplasticity 0), no weight decay.
+    pub fn hyper(&self) -> AdamHyper {
+        AdamHyper::new(self.lr, 0.0, 0.0)
+    }
+}
+
+/// The autoencoder's parameters (or their gradients, same shapes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenoiseParams {
+    /// Encoder then decoder stages with parameters, in order: a (transposed) convolution's weight
+    /// and bias, batch norm's gamma and beta.
+    pub layers: Vec<LayerParams>,
+    /// The plastic layer on the code.
+    pub code: HebbianParams,
+    /// The plastic layer on the half-resolution output logits.
+    pub out: HebbianParams,
+}
+
+impl DenoiseParams {
+    /// Glorot-uniform convolution weights, zero biases, gamma 1, beta 0; the code layer's `W` is
+    /// the identity and the output layer's 0 (see [`DenoiseConfig`]); alpha `U(-0.01, 0.01)`
+    /// (Miconi's scale, zero in the non-plastic twin) and eta 0.01. Both variants of a seed draw
+    /// the same numbers.
+    pub fn init(cfg: &DenoiseConfig, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let k2 = DAE_KERNEL * DAE_KERNEL;
+        let layers = cfg
+            .encoder()
+            .iter()
+            .chain(cfg.decoder().iter())
+            .filter_map(|stage| {
+                let (wl, bl) = stage.param_lens()?;
+                Some(match stage.spec {
+                    DaeLayer::BatchNorm => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
+                    _ => {
+                        let limit = (6.0 / (k2 * (stage.input.c + stage.output.c)) as f32).sqrt();
+                        LayerParams { w: (0..wl).map(|_| rng.random_range(-limit..limit)).collect(), b: vec![0.0; bl] }
+                    }
+                })
+            })
+            .collect();
+        let mut plastic = |n: usize, w: Vec<f32>| {
+            let alpha: Vec<f32> = (0..n * n).map(|_| 0.01 * rng.random_range(-1.0f32..1.0)).collect();
+            HebbianParams { bits: n, w, alpha: if cfg.plastic { alpha } else { vec![0.0; n * n] }, eta: 0.01 }
+        };
+        let n = cfg.code_len();
+        let identity = (0..n * n).map(|i| if i / n == i % n { 1.0 } else { 0.0 }).collect();
+        let code = plastic(n, identity);
+        let m = cfg.out_plastic_len();
+        let out = plastic(m, vec![0.0; m * m]);
+        Self { layers, code, out }
+    }
+
+    /// All zeros, shaped as `self`: a gradient accumulator.
+    pub fn zeros_like(&self) -> Self {
+        let zero = |p: &HebbianParams| HebbianParams { bits: p.bits, w: vec![0.0; p.w.len()], alpha: vec![0.0; p.alpha.len()], eta: 0.0 };
+        Self {
+            layers: self.layers.iter().map(|l| LayerParams { w: vec![0.0; l.w.len()], b: vec![0.0; l.b.len()] }).collect(),
+            code: zero(&self.code),
+            out: zero(&self.out),
+        }
     }
 }

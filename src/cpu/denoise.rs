@@ -1,0 +1,328 @@
+//! The Hebbian denoising autoencoder (Upadhyay & Bagad; ALGORITHMS.md §3) on the CPU: the
+//! network of [`crate::model::hebbian::DenoiseConfig`] run over a batch of episodes, and its
+//! gradients by backpropagation through time.
+//!
+//! Nothing here is a new kernel: the convolutional stages walk a stage list as
+//! [`super::lenet`] does, calling [`super::conv`] (convolutions, transposed convolutions),
+//! [`super::activation`], [`super::batchnorm`] and [`super::pool`] (whose average pooling's backward
+//! pass, times four, is nearest 2x upsampling); the two plastic layers are
+//! [`super::plastic::episode_forward`] and [`super::plastic::episode_backward`].
+//!
+//! The convolutional stages have no memory, so they run step by step with the batch of episodes
+//! as their batch (batch norm takes that step's statistics); the plastic layers run over the whole
+//! episode at once, since each step's trace depends on the steps before. Backward goes the same
+//! way in reverse: the output layer's BPTT hands every step a gradient for its logits, the decoder
+//! turns each into a gradient for the code layer's outputs, the code layer's BPTT into gradients
+//! for the encoder's outputs; the stages' parameter gradients are summed over steps.
+
+use super::activation::{activation_backward, activation_forward};
+use super::batchnorm::{batchnorm_backward, batchnorm_forward};
+use super::conv::{ConvShape, add_bias, bias_grad, col2im, conv_transpose_backward, conv_transpose_forward, im2col};
+use super::matmul::{MatmulShape, matmul};
+use super::plastic::{EpisodeTape, Nonlinearity, PlasticDims, PlasticGrads, episode_backward, episode_forward};
+use super::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward};
+use crate::model::hebbian::{DAE_KERNEL, DAE_PAD, DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, HebbianParams};
+use crate::model::lenet::LayerParams;
+
+/// Both plastic layers use Miconi's tanh: bounded outputs keep the traces bounded.
+const PLASTIC_ACT: Nonlinearity = Nonlinearity::Tanh;
+
+/// What one pass through a stage list keeps for its backward pass.
+#[derive(Debug, Clone, Default)]
+pub struct StageCache {
+    /// `acts[0]` is the input, `acts[i + 1]` the output of stage `i`.
+    pub acts: Vec<Vec<f32>>,
+    /// Per stage: a convolution's `cols`, batch norm's `xhat` (else empty).
+    aux: Vec<Vec<f32>>,
+    /// Per stage: batch norm's `inv_std`.
+    inv_std: Vec<Vec<f32>>,
+    /// Per stage: max pooling's winning taps.
+    argmax: Vec<Vec<u32>>,
+}
+
+impl StageCache {
+    pub fn output(&self) -> &[f32] {
+        self.acts.last().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The ordinary convolution of a stage: for a transposed convolution, the one it is the adjoint of
+/// (from its output's shape back to its input's).
+fn conv_shape(stage: &DaeStage, batch: usize) -> ConvShape {
+    let (i, o) = (stage.input, stage.output);
+    match stage.spec {
+        DaeLayer::Conv { .. } => ConvShape::new(batch, i.h, i.w, i.c, o.c, DAE_KERNEL, DAE_PAD),
+        DaeLayer::ConvT { .. } => ConvShape::new(batch, o.h, o.w, o.c, i.c, DAE_KERNEL, DAE_PAD),
+        other => unreachable!("conv_shape of a {other:?} stage"),
+    }
+}
+
+/// The pooling window grid of a stage: its input for pooling, its output for upsampling.
+fn pool_shape(stage: &DaeStage, batch: usize) -> PoolShape {
+    let d = if stage.spec == DaeLayer::Upsample { stage.output } else { stage.input };
+    PoolShape::new(batch, d.h, d.w, d.c)
+}
+
+/// Nearest 2x upsampling: every pixel copied into its 2x2 block, which is average pooling's
+/// backward pass (a quarter into each tap) times four.
+fn upsample(s: &PoolShape, x: &[f32], y: &mut [f32]) {
+    pool_backward(s, PoolKind::Average, x, &[], y);
+    y.iter_mut().for_each(|v| *v *= 4.0);
+}
+
+/// The gradient of [`upsample`]: each pixel sums its block, four times the average pooling.
+fn upsample_backward(s: &PoolShape, dy: &[f32], dx: &mut [f32]) {
+    avg_pool_forward(s, dy, dx);
+    dx.iter_mut().for_each(|v| *v *= 4.0);
+}
+
+fn param<'a>(params: &'a [LayerParams], stage: &DaeStage) -> &'a LayerParams {
+    &params[stage.param.expect("a stage with parameters has an index")]
+}
+
+/// Runs `stages` on `x` (`batch` examples of `stages[0].input`).
+pub fn stages_forward(stages: &[DaeStage], params: &[LayerParams], x: &[f32], batch: usize, c: &mut StageCache) {
+    let n = stages.len();
+    c.acts.resize_with(n + 1, Vec::new);
+    c.aux.resize_with(n, Vec::new);
+    c.inv_std.resize_with(n, Vec::new);
+    c.argmax.resize_with(n, Vec::new);
+    c.acts[0].clear();
+    c.acts[0].extend_from_slice(x);
+    for (i, stage) in stages.iter().enumerate() {
+        let (before, after) = c.acts.split_at_mut(i + 1);
+        let (input, out) = (&before[i], &mut after[0]);
+        out.clear();
+        out.resize(batch * stage.output.len(), 0.0);
+        match stage.spec {
+            DaeLayer::Conv { out: cout } => {
+                let (s, p) = (conv_shape(stage, batch), param(params, stage));
+                c.aux[i].resize(s.rows() * s.patch(), 0.0);
+                im2col(&s, input, &mut c.aux[i]);
+                matmul(MatmulShape::new(s.rows(), s.patch(), cout).trans_b(), &c.aux[i], &p.w, out);
+                add_bias(out, &p.b);
+            }
+            DaeLayer::ConvT { .. } => {
+                let (s, p) = (conv_shape(stage, batch), param(params, stage));
+                // The product's columns are only scratch: backward re-reads the input instead.
+                let mut cols = vec![0.0; s.rows() * s.patch()];
+                conv_transpose_forward(&s, input, &p.w, &p.b, &mut cols, out);
+            }
+            DaeLayer::Act(act) => activation_forward(act, input, out),
+            DaeLayer::BatchNorm => {
+                let p = param(params, stage);
+                c.aux[i].resize(input.len(), 0.0);
+                c.inv_std[i].resize(stage.output.c, 0.0);
+                batchnorm_forward(input, stage.output.c, &p.w, &p.b, out, &mut c.aux[i], &mut c.inv_std[i]);
+            }
+            DaeLayer::Pool(PoolKind::Max) => {
+                let s = pool_shape(stage, batch);
+                c.argmax[i].resize(s.output_len(), 0);
+                max_pool_forward(&s, input, out, &mut c.argmax[i]);
+            }
+            DaeLayer::Pool(PoolKind::Average) => avg_pool_forward(&pool_shape(stage, batch), input, out),
+            DaeLayer::Upsample => upsample(&pool_shape(stage, batch), input, out),
+        }
+    }
+}
+
+/// Backward through `stages` from the gradient of their output, adding the parameter gradients
+/// into `grads` (so a stage list applied at every step sums them). Returns the input's gradient,
+/// or an empty vector when `want_dx` is false.
+pub fn stages_backward(
+    stages: &[DaeStage],
+    params: &[LayerParams],
+    c: &StageCache,
+    dy: Vec<f32>,
+    grads: &mut [LayerParams],
+    want_dx: bool,
+) -> Vec<f32> {
+    let batch = c.acts[0].len() / stages[0].input.len();
+    let add = |into: &mut [f32], from: &[f32]| into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
+    let mut d = dy;
+    for (i, stage) in stages.iter().enumerate().rev() {
+        let needs_dx = i > 0 || want_dx;
+        let input = &c.acts[i];
+        let mut dx = vec![0.0; if needs_dx { input.len() } else { 0 }];
+        match stage.spec {
+            DaeLayer::Conv { out: cout } => {
+                let s = conv_shape(stage, batch);
+                let (p, g) = (param(params, stage), &mut grads[stage.param.unwrap_or_default()]);
+                matmul(MatmulShape::new(cout, s.rows(), s.patch()).trans_a().accumulate(), &d, &c.aux[i], &mut g.w);
+                let mut db = vec![0.0; cout];
+                bias_grad(&d, &mut db);
+                add(&mut g.b, &db);
+                if needs_dx {
+                    let mut dcols = vec![0.0; s.rows() * s.patch()];
+                    matmul(MatmulShape::new(s.rows(), cout, s.patch()), &d, &p.w, &mut dcols);
+                    col2im(&s, &dcols, &mut dx);
+                }
+            }
+            DaeLayer::ConvT { out: cout } => {
+                let s = conv_shape(stage, batch);
+                let (p, g) = (param(params, stage), &mut grads[stage.param.unwrap_or_default()]);
+                let mut cols = vec![0.0; s.rows() * s.patch()];
+                let mut db = vec![0.0; cout];
+                conv_transpose_backward(&s, input, &p.w, &d, &mut cols, needs_dx.then_some(&mut dx[..]), &mut g.w, &mut db);
+                add(&mut g.b, &db);
+            }
+            DaeLayer::Act(act) => activation_backward(act, &c.acts[i + 1], &d, &mut dx),
+            DaeLayer::BatchNorm => {
+                let (p, g) = (param(params, stage), &mut grads[stage.param.unwrap_or_default()]);
+                let ch = stage.output.c;
+                let (mut dgamma, mut dbeta, mut dxb) = (vec![0.0; ch], vec![0.0; ch], vec![0.0; input.len()]);
+                batchnorm_backward(&d, &c.aux[i], &c.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
+                add(&mut g.w, &dgamma);
+                add(&mut g.b, &dbeta);
+                dx = dxb;
+            }
+            DaeLayer::Pool(kind) if needs_dx => pool_backward(&pool_shape(stage, batch), kind, &d, &c.argmax[i], &mut dx),
+            DaeLayer::Upsample if needs_dx => upsample_backward(&pool_shape(stage, batch), &d, &mut dx),
+            DaeLayer::Pool(_) | DaeLayer::Upsample => {}
+        }
+        if i == 0 {
+            return dx;
+        }
+        d = dx;
+    }
+    Vec::new()
+}
+
+/// A forward pass over a batch of episodes, with everything backward needs.
+#[derive(Debug, Clone)]
+pub struct DenoiseTape {
+    pub steps: usize,
+    pub batch: usize,
+    /// Per step: the encoder's pass.
+    pub encoder: Vec<StageCache>,
+    /// The encoder's outputs, the code layer's inputs: `[T, batch, code]`.
+    pub code_in: Vec<f32>,
+    pub code: EpisodeTape,
+    /// Per step: the decoder's pass, from the code layer's outputs to the logits `d`.
+    pub decoder: Vec<StageCache>,
+    /// The output layer's inputs, the 2x2-averaged logits: `[T, batch, (side/2)^2]`.
+    pub out_in: Vec<f32>,
+    pub out: EpisodeTape,
+    /// The reconstructions `sigmoid(d + up(plastic))`: `[T, batch, pixels]`.
+    pub images: Vec<f32>,
+}
+
+impl DenoiseTape {
+    /// The reconstructions at the last step, the ones the loss reads: `[batch, pixels]`.
+    pub fn last_images(&self) -> &[f32] {
+        let n = self.images.len() / self.steps;
+        &self.images[(self.steps - 1) * n..]
+    }
+}
+
+fn dims(batch: usize, n: usize) -> PlasticDims {
+    PlasticDims { batch, inputs: n, outputs: n }
+}
+
+/// Runs the network over `xs` (`[T, batch, pixels]`, `T = cfg.episode_steps()`).
+pub fn denoise_forward(cfg: &DenoiseConfig, params: &DenoiseParams, xs: &[f32], batch: usize) -> DenoiseTape {
+    let steps = cfg.episode_steps();
+    let (pixels, nc, no) = (cfg.pixels(), cfg.code_len(), cfg.out_plastic_len());
+    assert_eq!(xs.len(), steps * batch * pixels, "xs must be T x batch x pixels");
+    let (encoder_stages, decoder_stages) = (cfg.encoder(), cfg.decoder());
+    let mut encoder = vec![StageCache::default(); steps];
+    let mut code_in = Vec::with_capacity(steps * batch * nc);
+    for (t, cache) in encoder.iter_mut().enumerate() {
+        stages_forward(&encoder_stages, &params.layers, &xs[t * batch * pixels..][..batch * pixels], batch, cache);
+        code_in.extend_from_slice(cache.output());
+    }
+    let code = episode_forward(dims(batch, nc), params.code.weights(), cfg.rule, PLASTIC_ACT, &code_in, steps);
+    let mut decoder = vec![StageCache::default(); steps];
+    let mut out_in = vec![0.0; steps * batch * no];
+    let half = PoolShape::new(batch, cfg.side, cfg.side, 1);
+    for (t, cache) in decoder.iter_mut().enumerate() {
+        stages_forward(&decoder_stages, &params.layers, code.y_at(t), batch, cache);
+        avg_pool_forward(&half, cache.output(), &mut out_in[t * batch * no..][..batch * no]);
+    }
+    let out = episode_forward(dims(batch, no), params.out.weights(), cfg.rule, PLASTIC_ACT, &out_in, steps);
+    let mut images = vec![0.0; steps * batch * pixels];
+    for (t, cache) in decoder.iter().enumerate() {
+        let img = &mut images[t * batch * pixels..][..batch * pixels];
+        upsample(&half, out.y_at(t), img);
+        for (v, d) in img.iter_mut().zip(cache.output()) {
+            *v = sigmoid(*v + d);
+        }
+    }
+    DenoiseTape { steps, batch, encoder, code_in, code, decoder, out_in, out, images }
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Mean squared error of the last step's reconstructions against `targets` (`[batch, pixels]`).
+pub fn denoise_mse(tape: &DenoiseTape, targets: &[f32]) -> f32 {
+    let out = tape.last_images();
+    assert_eq!(out.len(), targets.len(), "targets must be batch x pixels");
+    let sum: f64 = out.iter().zip(targets).map(|(y, p)| f64::from((y - p) * (y - p))).sum();
+    (sum / out.len() as f64) as f32
+}
+
+/// Gradients of [`denoise_mse`] with respect to every parameter, by BPTT through both plastic
+/// layers. Steps whose gradient is exactly zero (all but the last in the non-plastic twin, whose
+/// traces reach nothing) skip their stages' backward passes, which would add zeros.
+pub fn denoise_backward(cfg: &DenoiseConfig, params: &DenoiseParams, tape: &DenoiseTape, targets: &[f32]) -> DenoiseParams {
+    let (steps, batch) = (tape.steps, tape.batch);
+    let (pixels, nc, no) = (cfg.pixels(), cfg.code_len(), cfg.out_plastic_len());
+    let (encoder_stages, decoder_stages) = (cfg.encoder(), cfg.decoder());
+    let mut grads = params.zeros_like();
+    let out = tape.last_images();
+    let count = out.len() as f32;
+    // d loss / d (d + up(plastic)) at the last step, through the sigmoid.
+    let dz: Vec<f32> = out.iter().zip(targets).map(|(&y, &p)| 2.0 * (y - p) / count * y * (1.0 - y)).collect();
+    let half = PoolShape::new(batch, cfg.side, cfg.side, 1);
+    let mut dys = vec![0.0; steps * batch * no];
+    upsample_backward(&half, &dz, &mut dys[(steps - 1) * batch * no..]);
+    let g_out = episode_backward(params.out.weights(), cfg.rule, PLASTIC_ACT, &tape.out_in, &tape.out, &dys);
+    add_plastic(&mut grads.out, &g_out);
+    let mut dcode = vec![0.0; steps * batch * nc];
+    for t in 0..steps {
+        let mut dd = vec![0.0; batch * pixels];
+        pool_backward(&half, PoolKind::Average, &g_out.x[t * batch * no..][..batch * no], &[], &mut dd);
+        if t + 1 == steps {
+            dd.iter_mut().zip(&dz).for_each(|(a, b)| *a += b);
+        }
+        if dd.iter().all(|&v| v == 0.0) {
+            continue;
+        }
+        let dx = stages_backward(&decoder_stages, &params.layers, &tape.decoder[t], dd, &mut grads.layers, true);
+        dcode[t * batch * nc..][..batch * nc].copy_from_slice(&dx);
+    }
+    let g_code = episode_backward(params.code.weights(), cfg.rule, PLASTIC_ACT, &tape.code_in, &tape.code, &dcode);
+    add_plastic(&mut grads.code, &g_code);
+    for t in 0..steps {
+        let de = g_code.x[t * batch * nc..][..batch * nc].to_vec();
+        if de.iter().all(|&v| v == 0.0) {
+            continue;
+        }
+        stages_backward(&encoder_stages, &params.layers, &tape.encoder[t], de, &mut grads.layers, false);
+    }
+    grads
+}
+
+fn add_plastic(into: &mut HebbianParams, g: &PlasticGrads) {
+    into.w.iter_mut().zip(&g.w).for_each(|(a, b)| *a += b);
+    into.alpha.iter_mut().zip(&g.alpha).for_each(|(a, b)| *a += b);
+    into.eta += g.eta;
+}
+
+/// Loss of a batch of episodes and, when asked, its gradients: what the finite-difference tests
+/// probe and what training calls.
+pub fn denoise_loss(
+    cfg: &DenoiseConfig,
+    params: &DenoiseParams,
+    xs: &[f32],
+    targets: &[f32],
+    batch: usize,
+    with_grads: bool,
+) -> (f32, DenoiseTape, Option<DenoiseParams>) {
+    let tape = denoise_forward(cfg, params, xs, batch);
+    let loss = denoise_mse(&tape, targets);
+    let grads = with_grads.then(|| denoise_backward(cfg, params, &tape, targets));
+    (loss, tape, grads)
+}
