@@ -9,6 +9,7 @@
 //! - [`palette`]: the project's colours, one per learner, so every chart agrees on who is who.
 
 pub mod bnn;
+pub mod hebbian;
 pub mod lenet;
 pub mod plots;
 pub mod svg;

@@ -181,6 +181,10 @@ impl CompletionRun {
         })
     }
 
+    pub fn setup(&self) -> &CompletionSetup {
+        &self.setup
+    }
+
     pub fn params(&self) -> &HebbianParams {
         &self.params
     }

@@ -125,7 +125,7 @@ impl DemoRun for BnnRun {
         draw(&self.experiment, self.last, elapsed_ms, compute)
     }
 
-    async fn refresh(&mut self) {
+    async fn refresh(&mut self, _app: &Rc<App>) {
         draw_histogram(&mut self.experiment).await;
     }
 }

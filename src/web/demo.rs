@@ -21,7 +21,7 @@ pub trait DemoRun: Sized + 'static {
     fn draw(&self, elapsed_ms: f64, compute: &str) -> String;
     /// Charts that need a readback of the networks (weights, filters): drawn every few seconds,
     /// after a Step and at the end.
-    async fn refresh(&mut self);
+    async fn refresh(&mut self, app: &Rc<App>);
 }
 
 /// Builds a run from the demo's form, or says which setting is refused; the string says where the
@@ -99,7 +99,7 @@ pub fn with_idle_run<R: DemoRun>(app: &Rc<App>, demo: fn(&App) -> &Demo<R>) {
     d.state.borrow_mut().looping = true;
     let app = app.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        run.refresh().await;
+        run.refresh(&app).await;
         let d = demo(&app);
         let resume = {
             let mut s = d.state.borrow_mut();
@@ -245,7 +245,7 @@ async fn train_loop<R: DemoRun>(app: &Rc<App>, demo: fn(&App) -> &Demo<R>, singl
         let paused = !finished && !single && !d.state.borrow().running;
         dom::set_text(&d.id("status"), &if paused { format!("Paused. {status}") } else { status });
         if refresh_due {
-            run.refresh().await;
+            run.refresh(app).await;
         }
         if d.state.borrow().generation == generation {
             d.state.borrow_mut().run = Some(run);

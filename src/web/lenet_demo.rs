@@ -143,7 +143,7 @@ impl DemoRun for LenetDemoRun {
         )
     }
 
-    async fn refresh(&mut self) {
+    async fn refresh(&mut self, _app: &Rc<App>) {
         let arch = self.cfg.arch;
         let rules: Vec<Rule> = self.run.records().map(|r| r.rule).collect();
         let mut factors = Vec::new();

@@ -4,6 +4,7 @@
 mod bnn_demo;
 mod canvas_chart;
 mod demo;
+mod hebbian_demo;
 mod lenet_demo;
 mod dom;
 mod loader;
@@ -24,6 +25,7 @@ pub struct App {
     pub samples: RefCell<samples::SampleGrid>,
     pub bnn: bnn_demo::BnnDemo,
     pub lenet: lenet_demo::LenetDemo,
+    pub hebbian: hebbian_demo::HebbianDemo,
 }
 
 impl App {
@@ -49,11 +51,13 @@ fn boot() -> Result<(), dom::WebError> {
         samples: RefCell::new(samples::SampleGrid::new()),
         bnn: bnn_demo::new_demo(),
         lenet: lenet_demo::new_demo(),
+        hebbian: hebbian_demo::new_demo(),
     });
     wire_dataset_switch(&app)?;
     samples::wire_shuffle(&app)?;
     bnn_demo::wire(&app)?;
     lenet_demo::wire(&app)?;
+    hebbian_demo::wire(&app)?;
     for id in DataSetId::ALL {
         loader::start(&app, id)?;
     }

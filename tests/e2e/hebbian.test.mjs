@@ -1,0 +1,107 @@
+// Demo 3 as a user drives it, on the CPU path (the plastic layer has no WebGPU kernels yet):
+// pattern completion trained to the end, the episode stepped through with the slider while the
+// trace fills up; then a short denoising run whose reconstructions follow the noise slider.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withPage, curveColours, nonWhite, formatErrors, waitForDataState } from './helpers.mjs';
+
+const RUN_TIMEOUT = 300_000;
+
+async function runToTheEnd(page) {
+  await page.click('#hebb-run');
+  await page.waitForFunction(() => /^(Finished|Stopped)/.test(document.getElementById('hebb-status').textContent), null, {
+    timeout: RUN_TIMEOUT,
+    polling: 500,
+  });
+  const status = await page.textContent('#hebb-status');
+  assert.match(status, /^Finished/, `the run stopped: ${await page.textContent('#hebb-error')}`);
+  return page.$$eval('#hebb-results tr[data-variant]', (rows) => Object.fromEntries(rows.map((r) => [r.dataset.variant, Number(r.dataset.mse)])));
+}
+
+/** A canvas's pixels, to tell whether a redraw changed the picture. */
+async function snapshot(page, id) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+    let h = 0;
+    for (let i = 0; i < data.length; i += 4) h = (h * 31 + data[i] + 7 * data[i + 1] + 13 * data[i + 2]) % 1_000_000_007;
+    return h;
+  }, id);
+}
+
+test('demo 3: the plastic layer completes patterns its non-plastic twin cannot', { timeout: RUN_TIMEOUT + 60_000 }, async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await page.selectOption('#hebb-task', 'completion');
+    await page.fill('#hebb-steps', '600');
+    await page.fill('#hebb-seed', '1');
+    await page.dispatchEvent('#hebb-controls', 'change');
+    const mse = await runToTheEnd(page);
+    console.log(`# completion, 600 steps: ${JSON.stringify(mse)}`);
+    assert.ok(mse['non-plastic'] > 0.4, `fixed weights cannot know the episode's patterns: ${JSON.stringify(mse)}`);
+    assert.ok(mse.plastic < 0.6 * mse['non-plastic'], `the trace completes them: ${JSON.stringify(mse)}`);
+    const colours = await curveColours(page, 'hebb-loss');
+    assert.ok(colours.red > 100 && colours.green > 100, `both loss curves drawn: ${JSON.stringify(colours)}`);
+    // Step through the episode: at step 1 the trace is still zero (a blank picture), at the last
+    // step it holds the patterns.
+    await page.fill('#hebb-t', '0');
+    await page.dispatchEvent('#hebb-t', 'input');
+    const early = await nonWhite(page, 'hebb-trace');
+    const max = Number(await page.getAttribute('#hebb-t', 'max'));
+    assert.ok(max > 5, `the slider spans the episode: ${max}`);
+    await page.fill('#hebb-t', String(max));
+    await page.dispatchEvent('#hebb-t', 'input');
+    await page.waitForFunction((early) => {
+      const c = document.getElementById('hebb-trace');
+      const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240) n++;
+      return n > early + 5000;
+    }, early);
+    assert.ok((await nonWhite(page, 'hebb-episode')) > 2000, 'episode drawn');
+    assert.equal(errors.length, 0, formatErrors(errors));
+  });
+});
+
+test('demo 3: a short denoising run, reconstructions following the noise slider', { timeout: RUN_TIMEOUT + 60_000 }, async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await waitForDataState(page, 'mnist', 'done');
+    await page.selectOption('#hebb-task', 'denoise');
+    await page.dispatchEvent('#hebb-controls', 'change');
+    assert.equal(await page.locator('#hebb-recon').isVisible(), true);
+    assert.equal(await page.locator('#hebb-trace').isVisible(), false);
+    await page.fill('#hebb-steps', '4');
+    await page.dispatchEvent('#hebb-controls', 'change');
+    const mse = await runToTheEnd(page);
+    console.log(`# denoise, 4 steps: ${JSON.stringify(mse)}`);
+    for (const v of Object.values(mse)) assert.ok(Number.isFinite(v) && v < 0.5, JSON.stringify(mse));
+    assert.ok((await nonWhite(page, 'hebb-recon')) > 5000, 'reconstructions drawn');
+    const before = await snapshot(page, 'hebb-recon');
+    await page.fill('#hebb-noise', '1.2');
+    await page.dispatchEvent('#hebb-noise', 'input');
+    await page.waitForFunction(() => document.getElementById('hebb-noise-value').textContent === '1.20');
+    await page.waitForFunction(
+      ([id, before]) => {
+        const c = document.getElementById(id);
+        const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+        let h = 0;
+        for (let i = 0; i < data.length; i += 4) h = (h * 31 + data[i] + 7 * data[i + 1] + 13 * data[i + 2]) % 1_000_000_007;
+        return h !== before;
+      },
+      ['hebb-recon', before],
+    );
+    assert.equal(errors.length, 0, formatErrors(errors));
+  });
+});
+
+test('demo 3 refuses out-of-range settings', async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await page.fill('#hebb-steps', '0');
+    await page.dispatchEvent('#hebb-controls', 'change');
+    await page.click('#hebb-run');
+    await page.waitForSelector('#hebb-error:not([hidden])');
+    assert.match(await page.textContent('#hebb-error'), /training steps 0/);
+    assert.equal(await page.textContent('#hebb-run'), 'Run', 'nothing started');
+    assert.equal(errors.length, 0, formatErrors(errors));
+  });
+});
