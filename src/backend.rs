@@ -2,11 +2,14 @@
 //! the app and the tool choose at run time and everything else stays generic.
 
 use crate::cpu::bnn::CpuBnn;
+use crate::cpu::hebbian::CpuHebbian;
 use crate::cpu::lenet::CpuLenet;
 use crate::gpu::GpuContext;
 use crate::gpu::bnn::GpuBnn;
 use crate::gpu::lenet::GpuLenet;
+use crate::gpu::plastic::GpuHebbian;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer};
+use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
 use crate::model::lenet::{LenetConfig, LenetParams, LenetTrainer};
 use crate::model::{BatchStats, TrainError};
 use std::rc::Rc;
@@ -38,6 +41,13 @@ impl Backend {
             Backend::Gpu(ctx) => Lenet::Gpu(GpuLenet::new(ctx.clone(), cfg, params)?),
         })
     }
+
+    pub fn hebbian(&self, cfg: HebbianConfig, params: HebbianParams) -> Result<Hebbian, TrainError> {
+        Ok(match self {
+            Backend::Cpu => Hebbian::Cpu(CpuHebbian::new(cfg, params)?),
+            Backend::Gpu(ctx) => Hebbian::Gpu(GpuHebbian::new(ctx.clone(), cfg, params)?),
+        })
+    }
 }
 
 /// A binarized network on either backend.
@@ -52,7 +62,13 @@ pub enum Lenet {
     Gpu(GpuLenet),
 }
 
-/// Runs `$body` on whichever backend's network `$self` (a [`Bnn`] or a [`Lenet`]) holds.
+/// A pattern-completion plastic layer on either backend.
+pub enum Hebbian {
+    Cpu(CpuHebbian),
+    Gpu(GpuHebbian),
+}
+
+/// Runs `$body` on whichever backend's network `$self` (a [`Bnn`], [`Lenet`] or [`Hebbian`]) holds.
 macro_rules! each {
     ($enum:ident, $self:ident, $net:ident => $body:expr) => {
         match $self {
@@ -116,5 +132,23 @@ impl LenetTrainer for Lenet {
     }
     async fn last_factors(&mut self) -> Result<Vec<Vec<f32>>, TrainError> {
         each!(Lenet, self, n => n.last_factors().await)
+    }
+}
+
+impl HebbianTrainer for Hebbian {
+    fn config(&self) -> &HebbianConfig {
+        each!(Hebbian, self, n => n.config())
+    }
+    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
+        each!(Hebbian, self, n => n.train_step(xs, targets))
+    }
+    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
+        each!(Hebbian, self, n => n.take_train_loss().await)
+    }
+    async fn loss(&mut self, xs: &[f32], targets: &[f32]) -> Result<f32, TrainError> {
+        each!(Hebbian, self, n => n.loss(xs, targets).await)
+    }
+    async fn params(&mut self) -> Result<HebbianParams, TrainError> {
+        each!(Hebbian, self, n => n.params().await)
     }
 }

@@ -1,7 +1,7 @@
 //! `hebbian`: differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic.
 
 use super::args::Args;
-use super::{Summary, write_svg};
+use super::{Summary, open_backend, write_svg};
 use metaplastic::charts::plots::{ImageGrid, TileScale, Tile, image_grid};
 use metaplastic::cpu::denoise::denoise_forward;
 use metaplastic::cpu::pool::PoolKind;
@@ -11,7 +11,7 @@ use metaplastic::model::hebbian::DenoiseParams;
 use metaplastic::charts::plots::{LineChart, Series, line_chart};
 use metaplastic::charts::palette;
 use metaplastic::cpu::plastic::HebbRule;
-use metaplastic::experiments::completion::{CompletionRecord, CompletionSetup, run_completion};
+use metaplastic::experiments::completion::{CompletionRecord, CompletionSetup, run_completion_with};
 use metaplastic::model::hebbian::HebbianConfig;
 use metaplastic::stats::{PairedDiff, mean_sd};
 use serde_json::json;
@@ -68,15 +68,11 @@ fn report(summary: &Summary, variants: &[bool], metric: &str, label: &str) {
 pub fn hebbian(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(raw, &[])?;
     let task = args.get("task", String::from("completion"))?;
-    let backend = args.get("backend", String::from("cpu"))?;
-    match backend.as_str() {
-        "cpu" => {}
-        "gpu" => return Err("--backend gpu: the plastic layer's GPU kernels are not built yet; use --backend cpu".into()),
-        other => return Err(format!("--backend {other}: choose cpu (gpu is not built yet)")),
-    }
+    let backend_name = args.get("backend", String::from("cpu"))?;
     match task.as_str() {
         "completion" => {}
-        "denoise" => return denoise(&args),
+        "denoise" if backend_name == "cpu" => return denoise(&args),
+        "denoise" => return Err(format!("--backend {backend_name}: the denoising autoencoder trains on the CPU only; use --backend cpu")),
         other => return Err(format!("--task {other}: choose completion or denoise")),
     }
     let out = args.get("out", String::from("results/hebbian-completion"))?;
@@ -106,10 +102,11 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
     setup.log_every = args.get("log-every", setup.log_every)?;
     args.finish()?;
     setup.validate().map_err(|e| e.to_string())?;
+    let backend = open_backend(&backend_name)?;
 
     let cfg = &setup.net;
     println!(
-        "hebbian completion: {} bits, {} patterns, {} presentations x {} steps + {} blank, {} test steps ({} steps per episode), {} rule, gain {}, Adam lr {}, {} episodes per batch, {} steps, seeds {:?}",
+        "hebbian completion: {} bits, {} patterns, {} presentations x {} steps + {} blank, {} test steps ({} steps per episode), {} rule, gain {}, Adam lr {}, {} episodes per batch, {} steps, seeds {:?}, backend {}",
         cfg.bits,
         cfg.patterns,
         cfg.presentations,
@@ -122,7 +119,8 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
         cfg.lr,
         cfg.batch,
         setup.train_steps,
-        seeds
+        seeds,
+        backend.name()
     );
     let config = json!({
         "task": "completion",
@@ -135,7 +133,7 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
         "lr": cfg.lr, "batch_episodes": cfg.batch, "train_steps": setup.train_steps,
         "test_episodes": setup.test_episodes, "loss": "MSE of the last step's output against the full pattern",
         "non_plastic": "the same layer with alpha fixed at 0 and not trained",
-        "backend": "cpu",
+        "backend": backend.name(),
     });
     let mut summary = Summary::new("hebbian-completion", config);
     let start = Instant::now();
@@ -145,7 +143,8 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
             let mut run_setup = setup.clone();
             run_setup.seed = seed;
             run_setup.net.plastic = plastic;
-            let (record, params) = run_completion(run_setup).map_err(|e| format!("seed {seed}, {}: {e}", variant_name(plastic)))?;
+            let run = run_completion_with(run_setup, |c, p| backend.hebbian(c, p));
+            let (record, params) = pollster::block_on(run).map_err(|e| format!("seed {seed}, {}: {e}", variant_name(plastic)))?;
             println!(
                 "  seed {seed} {:<11} test MSE {:.4}  (eta {:.4}, {:.0} s)",
                 variant_name(plastic),

@@ -43,7 +43,7 @@ COMMANDS:
                     --test-examples 10000 --eval-every 200  --out results/lenet-<dataset>-<arch>
     bench-lenet   Training speed of one LeNet-5: --arch classic|authors --batch 64 --steps 20 --rule standard|amp --backend cpu|gpu
     hebbian       Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic layer
-                    --task completion|denoise --plastic on,off --seeds 3 --backend cpu
+                    --task completion|denoise --plastic on,off --seeds 3 --backend cpu|gpu (gpu: completion only)
                     completion: --preset small|miconi --bits 50 --patterns 3 --presentations 2
                       --present-steps 3 --blank-steps 2 --test-steps 3 --gain 20 --rule simple|oja
                       --lr 0.0003 --batch 8 --steps 1000 --test-episodes 256 --log-every 50

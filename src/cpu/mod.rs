@@ -10,6 +10,7 @@ pub mod conv;
 pub mod denoise;
 pub mod dropout;
 pub mod ewc;
+pub mod hebbian;
 pub mod lenet;
 pub mod matmul;
 pub mod metaplastic_adam;

@@ -12,11 +12,14 @@
 //! Deterministic given the seed: parameters, training episodes and test episodes each come from
 //! their own seeded generator, the same for the plastic and the non-plastic network, so the two
 //! are compared on identical data.
+//!
+//! The experiment does not know where it trains: it hands batches to a [`HebbianTrainer`] (the CPU
+//! reference or the GPU, [`crate::backend::Backend::hebbian`]) and reads the loss back once per
+//! point of the curve.
 
-use crate::cpu::metaplastic_adam::metaplastic_adam;
-use crate::cpu::plastic::{PlasticGrads, episode_backward, episode_forward};
+use crate::cpu::hebbian::CpuHebbian;
 use crate::model::TrainError;
-use crate::model::hebbian::{HebbianConfig, HebbianParams};
+use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 /// A run of training and its evaluation.
@@ -104,27 +107,6 @@ pub fn completion_batch(cfg: &HebbianConfig, batch: usize, rng: &mut StdRng) -> 
     CompletionBatch { batch, xs, targets }
 }
 
-/// Mean squared error of the last step's outputs against the full patterns, over bits and
-/// episodes, and when asked, its gradients.
-pub fn completion_loss(cfg: &HebbianConfig, params: &HebbianParams, data: &CompletionBatch, with_grads: bool) -> (f32, Option<PlasticGrads>) {
-    let steps = cfg.episode_steps();
-    let dims = cfg.dims(data.batch);
-    let tape = episode_forward(dims, params.weights(), cfg.rule, cfg.activation, &data.xs, steps);
-    let last = tape.y_at(steps - 1);
-    let count = last.len() as f32;
-    let loss = last.iter().zip(&data.targets).map(|(y, p)| (y - p) * (y - p)).sum::<f32>() / count;
-    if !with_grads {
-        return (loss, None);
-    }
-    let ny = last.len();
-    let mut dys = vec![0.0f32; steps * ny];
-    for ((d, y), p) in dys[(steps - 1) * ny..].iter_mut().zip(last).zip(&data.targets) {
-        *d = 2.0 * (y - p) / count;
-    }
-    let grads = episode_backward(params.weights(), cfg.rule, cfg.activation, &data.xs, &tape, &dys);
-    (loss, Some(grads))
-}
-
 /// One point of the loss curve: the mean training loss over the window ending at `step`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CurvePoint {
@@ -140,43 +122,29 @@ pub struct CompletionRecord {
     pub test_mse: f32,
 }
 
-/// Adam's moments for every parameter (eta's are one-element vectors).
-#[derive(Debug, Clone, Default)]
-struct Moments {
-    m1: Vec<f32>,
-    m2: Vec<f32>,
-}
-
-impl Moments {
-    fn zeros(n: usize) -> Self {
-        Self { m1: vec![0.0; n], m2: vec![0.0; n] }
-    }
-}
-
-/// A training run, advanced a few steps at a time as the other experiments are.
-pub struct CompletionRun {
+/// A training run on one backend's trainer, advanced a few steps at a time as the other
+/// experiments are.
+pub struct CompletionRun<T: HebbianTrainer> {
     setup: CompletionSetup,
-    params: HebbianParams,
+    trainer: T,
     train_rng: StdRng,
     step: usize,
-    adam: [Moments; 3],
-    window: (f32, usize),
     record: CompletionRecord,
 }
 
-impl CompletionRun {
-    pub fn new(setup: CompletionSetup) -> Result<Self, TrainError> {
+impl<T: HebbianTrainer> CompletionRun<T> {
+    /// `make` builds the trainer (on the backend of the caller's choice) from the configuration and
+    /// the seed's initial parameters.
+    pub fn new(setup: CompletionSetup, make: impl FnOnce(HebbianConfig, HebbianParams) -> Result<T, TrainError>) -> Result<Self, TrainError> {
         setup.validate()?;
         let params = HebbianParams::init(&setup.net, setup.seed);
-        let synapses = setup.net.bits * setup.net.bits;
+        let trainer = make(setup.net.clone(), params)?;
         let record = CompletionRecord { plastic: setup.net.plastic, curve: Vec::new(), test_mse: f32::NAN };
         Ok(Self {
             train_rng: StdRng::seed_from_u64(setup.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x7261_696e),
             setup,
-            params,
+            trainer,
             step: 0,
-            adam: [Moments::zeros(synapses), Moments::zeros(synapses), Moments::zeros(1)],
-            window: (0.0, 0),
             record,
         })
     }
@@ -185,8 +153,8 @@ impl CompletionRun {
         &self.setup
     }
 
-    pub fn params(&self) -> &HebbianParams {
-        &self.params
+    pub async fn params(&mut self) -> Result<HebbianParams, TrainError> {
+        self.trainer.params().await
     }
 
     pub fn record(&self) -> &CompletionRecord {
@@ -198,66 +166,64 @@ impl CompletionRun {
     }
 
     /// Up to `steps` training steps; after the last, the test evaluation. `Ok(true)` when done.
-    pub fn advance(&mut self, steps: usize) -> Result<bool, TrainError> {
+    pub async fn advance(&mut self, steps: usize) -> Result<bool, TrainError> {
         let end = self.setup.train_steps.min(self.step.saturating_add(steps));
         while self.step < end {
-            self.train_step()?;
+            let cfg = &self.setup.net;
+            let data = completion_batch(cfg, cfg.batch, &mut self.train_rng);
+            self.trainer.train_step(&data.xs, &data.targets)?;
+            self.step += 1;
+            // The loss is read only where the curve needs it, so the GPU is not waited on every step.
+            if self.step % self.setup.log_every == 0 || self.step == self.setup.train_steps {
+                let (sum, count) = self.trainer.take_train_loss().await?;
+                if !sum.is_finite() {
+                    return Err(TrainError::Diverged(format!(
+                        "the loss became {sum} in the {count} steps up to step {}; try a smaller learning rate",
+                        self.step
+                    )));
+                }
+                self.record.curve.push(CurvePoint { step: self.step, train_mse: sum / count.max(1) as f32 });
+            }
         }
         if self.step >= self.setup.train_steps && !self.record.test_mse.is_finite() {
-            self.record.test_mse = self.test_mse();
+            self.record.test_mse = self.test_mse().await?;
         }
         Ok(self.finished())
     }
 
-    fn train_step(&mut self) -> Result<(), TrainError> {
-        let cfg = &self.setup.net;
-        let data = completion_batch(cfg, cfg.batch, &mut self.train_rng);
-        let (loss, grads) = completion_loss(cfg, &self.params, &data, true);
-        let grads = grads.expect("gradients were asked for");
-        if !loss.is_finite() {
-            return Err(TrainError::Diverged(format!("the loss became {loss} at step {}; try a smaller learning rate", self.step)));
-        }
-        self.step += 1;
-        let hyper = cfg.hyper().at_step(self.step as u32);
-        let [w, alpha, eta] = &mut self.adam;
-        metaplastic_adam(&mut self.params.w, &grads.w, &mut w.m1, &mut w.m2, &hyper);
-        // The non-plastic network keeps alpha at 0, so its trace never reaches the output, and
-        // eta (whose gradient is then 0) is left alone too.
-        if cfg.plastic {
-            metaplastic_adam(&mut self.params.alpha, &grads.alpha, &mut alpha.m1, &mut alpha.m2, &hyper);
-            let mut e = [self.params.eta];
-            metaplastic_adam(&mut e, &[grads.eta], &mut eta.m1, &mut eta.m2, &hyper);
-            self.params.eta = e[0];
-        }
-        self.window.0 += loss;
-        self.window.1 += 1;
-        if self.step % self.setup.log_every == 0 || self.step == self.setup.train_steps {
-            let train_mse = self.window.0 / self.window.1 as f32;
-            self.record.curve.push(CurvePoint { step: self.step, train_mse });
-            self.window = (0.0, 0);
-        }
-        Ok(())
-    }
-
     /// MSE over the test episodes, the same episodes for both variants of a seed.
-    pub fn test_mse(&self) -> f32 {
+    pub async fn test_mse(&mut self) -> Result<f32, TrainError> {
         let cfg = &self.setup.net;
         let mut rng = StdRng::seed_from_u64(self.setup.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x7465_7374);
         let (mut sum, mut done) = (0.0f64, 0);
         while done < self.setup.test_episodes {
             let batch = cfg.batch.min(self.setup.test_episodes - done);
             let data = completion_batch(cfg, batch, &mut rng);
-            let (loss, _) = completion_loss(cfg, &self.params, &data, false);
+            let loss = self.trainer.loss(&data.xs, &data.targets).await?;
             sum += f64::from(loss) * batch as f64;
             done += batch;
         }
-        (sum / done as f64) as f32
+        Ok((sum / done as f64) as f32)
     }
 }
 
-/// A whole run to the end.
+/// A whole run to the end on the trainer `make` builds.
+pub async fn run_completion_with<T: HebbianTrainer>(
+    setup: CompletionSetup,
+    make: impl FnOnce(HebbianConfig, HebbianParams) -> Result<T, TrainError>,
+) -> Result<(CompletionRecord, HebbianParams), TrainError> {
+    let mut run = CompletionRun::new(setup, make)?;
+    run.advance(usize::MAX).await?;
+    let params = run.params().await?;
+    Ok((run.record, params))
+}
+
+/// A whole run to the end on the CPU.
 pub fn run_completion(setup: CompletionSetup) -> Result<(CompletionRecord, HebbianParams), TrainError> {
-    let mut run = CompletionRun::new(setup)?;
-    run.advance(usize::MAX)?;
-    Ok((run.record.clone(), run.params.clone()))
+    let future = std::pin::pin!(run_completion_with(setup, CpuHebbian::new));
+    // The CPU trainer never waits, so one poll finishes the run; no executor is needed.
+    match future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => unreachable!("the CPU trainer's futures are ready at once"),
+    }
 }

@@ -17,6 +17,7 @@ pub mod ewc;
 pub mod lenet;
 pub mod matmul;
 pub mod metaplastic_adam;
+pub mod plastic;
 pub mod pool;
 pub mod sgd;
 pub mod sign;

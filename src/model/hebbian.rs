@@ -167,6 +167,42 @@ impl HebbianParams {
     }
 }
 
+/// A pattern-completion layer being trained, on one backend. The loss is the MSE of the last
+/// step's outputs against the full patterns; reading results is `async` so the GPU can wait for
+/// its readback without blocking a browser.
+#[allow(async_fn_in_trait)]
+pub trait HebbianTrainer {
+    fn config(&self) -> &HebbianConfig;
+
+    /// One Adam step on a batch of episodes: `xs` is `[T, batch, bits]`, `targets` `[batch, bits]`.
+    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError>;
+
+    /// The sum and the number of the training losses since the last call.
+    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError>;
+
+    /// The loss on a batch of episodes, without training.
+    async fn loss(&mut self, xs: &[f32], targets: &[f32]) -> Result<f32, TrainError>;
+
+    async fn params(&mut self) -> Result<HebbianParams, TrainError>;
+}
+
+impl HebbianConfig {
+    /// Checks that `xs` and `targets` are whole episodes of this configuration, returning how many.
+    pub fn check_batch(&self, xs: &[f32], targets: &[f32]) -> Result<usize, TrainError> {
+        let batch = targets.len() / self.bits;
+        if batch == 0 || targets.len() != batch * self.bits || xs.len() != self.episode_steps() * targets.len() {
+            return Err(TrainError::Config(format!(
+                "{} inputs and {} targets are not whole episodes of {} steps of {} bits (at least one)",
+                xs.len(),
+                targets.len(),
+                self.episode_steps(),
+                self.bits
+            )));
+        }
+        Ok(batch)
+    }
+}
+
 // -------------------------------------------------------------------------------------------------
 // The Hebbian denoising autoencoder (Upadhyay & Bagad; ALGORITHMS.md §3)
 // -------------------------------------------------------------------------------------------------

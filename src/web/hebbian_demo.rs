@@ -1,9 +1,11 @@
-//! Demo 3: Hebbian plastic networks against their non-plastic twins, on pattern completion and on
-//! denoising test images. CPU only for now: the plastic layer has no WGSL kernels yet.
+//! Demo 3: Hebbian plastic networks against their non-plastic twins, on pattern completion (on
+//! WebGPU or the CPU) and on denoising test images (CPU only: the autoencoder's convolutions and
+//! plastic layers are not wired to the GPU yet).
 
 use super::bnn_demo::SlotData;
 use super::demo::{self, Demo, DemoRun, canvas, number, select_value};
 use super::{App, canvas_chart, dom};
+use crate::backend::{Backend, Hebbian};
 use crate::charts::hebbian as figures;
 use crate::cpu::denoise::denoise_forward;
 use crate::cpu::plastic::{HebbRule, episode_forward};
@@ -26,7 +28,7 @@ const SHOWN: usize = 6;
 
 enum Task {
     /// `[plastic, non-plastic]`.
-    Completion([CompletionRun; 2]),
+    Completion([CompletionRun<Hebbian>; 2]),
     Denoise { runs: [DenoiseRun; 2], dataset: DataSetId },
 }
 
@@ -66,12 +68,16 @@ fn show_task_fields() {
     }
 }
 
-fn new_run(_app: &App) -> Result<(HebbianRun, String), String> {
+fn new_run(app: &App) -> Result<(HebbianRun, String), String> {
     let steps: usize = number("hebb-steps", "Training steps")?;
     let seed: u64 = number("hebb-seed", "Seed")?;
     let rule = HebbRule::parse(&select_value("hebb-rule")).ok_or("choose a trace rule")?;
     let err = |e: TrainError| e.to_string();
+    let (backend, compute) = demo::backend(app, "hebb-backend")?;
     let task = if select_value("hebb-task") == "denoise" {
+        if matches!(backend, Backend::Gpu(_)) && select_value("hebb-backend") == "webgpu" {
+            return Err("Denoising runs on the CPU only for now: choose CPU or auto".into());
+        }
         let dataset = DataSetId::parse(&select_value("hebb-dataset")).ok_or("choose a data set")?;
         let make = |plastic: bool| {
             let mut setup = DenoiseSetup::mnist(plastic);
@@ -89,11 +95,12 @@ fn new_run(_app: &App) -> Result<(HebbianRun, String), String> {
             setup.seed = seed;
             setup.log_every = (steps / 60).max(1);
             setup.net.rule = rule;
-            CompletionRun::new(setup).map_err(err)
+            CompletionRun::new(setup, |c, p| backend.hebbian(c, p)).map_err(err)
         };
         Task::Completion([make(true)?, make(false)?])
     };
-    Ok((HebbianRun { task, total: steps, step: 0, started_ms: dom::now() }, "on the CPU".into()))
+    let compute = if matches!(task, Task::Denoise { .. }) { "on the CPU".to_string() } else { compute };
+    Ok((HebbianRun { task, total: steps, step: 0, started_ms: dom::now() }, compute))
 }
 
 impl DemoRun for HebbianRun {
@@ -102,7 +109,7 @@ impl DemoRun for HebbianRun {
             Task::Completion(runs) => {
                 let mut done = true;
                 for run in runs.iter_mut() {
-                    done &= run.advance(COMPLETION_SLICE)?;
+                    done &= run.advance(COMPLETION_SLICE).await?;
                 }
                 self.step = (self.step + COMPLETION_SLICE).min(self.total);
                 done
@@ -140,12 +147,12 @@ impl DemoRun for HebbianRun {
             return format!("Finished. Test MSE: {}.", parts.join(", "));
         }
         let rate = self.step as f64 / ((dom::now() - self.started_ms) / 1000.0).max(1e-3);
-        format!("Step {} of {} · {rate:.1} steps/s {compute} (WebGPU kernels for the plastic layer are not built yet)", self.step, self.total)
+        format!("Step {} of {} · {rate:.1} steps/s {compute}", self.step, self.total)
     }
 
     async fn refresh(&mut self, app: &Rc<App>) {
-        match &self.task {
-            Task::Completion(runs) => draw_episode(runs),
+        match &mut self.task {
+            Task::Completion(runs) => draw_episode(runs).await,
             Task::Denoise { runs, dataset } => draw_reconstructions(runs, &SlotData(app.slot(*dataset).clone())),
         }
     }
@@ -169,8 +176,9 @@ fn write_results(results: &[(bool, f32, Option<f32>)]) {
 
 /// One fixed test episode through both networks, shown up to the step the slider picks, with the
 /// plastic network's trace at that step.
-fn draw_episode(runs: &[CompletionRun; 2]) {
-    let cfg = &runs[0].setup().net;
+async fn draw_episode(runs: &mut [CompletionRun<Hebbian>; 2]) {
+    let cfg = runs[0].setup().net.clone();
+    let cfg = &cfg;
     let steps = cfg.episode_steps();
     if let Ok(slider) = dom::by_id::<web_sys::HtmlInputElement>("hebb-t") {
         slider.set_max(&(steps - 1).to_string());
@@ -182,9 +190,11 @@ fn draw_episode(runs: &[CompletionRun; 2]) {
     let inputs: Vec<Vec<f32>> = episode.xs.chunks_exact(n).map(<[f32]>::to_vec).collect();
     let mut outputs = Vec::new();
     let mut trace = Vec::new();
-    for run in runs {
+    for run in runs.iter_mut() {
+        // Read back from the GPU when training there; the episode is replayed on the CPU.
+        let Ok(params) = run.params().await else { return };
         let net = &run.setup().net;
-        let tape = episode_forward(net.dims(1), run.params().weights(), net.rule, net.activation, &episode.xs, steps);
+        let tape = episode_forward(net.dims(1), params.weights(), net.rule, net.activation, &episode.xs, steps);
         outputs.push((net.plastic, tape.y_at(t).to_vec()));
         if net.plastic {
             trace = tape.hebb[t * n * n..(t + 1) * n * n].to_vec();

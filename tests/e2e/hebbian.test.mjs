@@ -1,6 +1,7 @@
-// Demo 3 as a user drives it, on the CPU path (the plastic layer has no WebGPU kernels yet):
-// pattern completion trained to the end, the episode stepped through with the slider while the
-// trace fills up; then a short denoising run whose reconstructions follow the noise slider.
+// Demo 3 as a user drives it: pattern completion trained to the end on the CPU path, the episode
+// stepped through with the slider while the trace fills up; a short completion run on WebGPU
+// (SwiftShader is slow, so it checks the run and the pictures, not the learning); a short
+// denoising run (CPU only) whose reconstructions follow the noise slider.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,6 +64,25 @@ test('demo 3: the plastic layer completes patterns its non-plastic twin cannot',
   });
 });
 
+test('demo 3 on WebGPU: pattern completion trains both networks on the GPU', { timeout: RUN_TIMEOUT + 60_000 }, async () => {
+  await withPage({ webgpu: true }, async (page, errors) => {
+    await page.waitForSelector('#backend[data-backend=webgpu]');
+    await page.selectOption('#hebb-task', 'completion');
+    await page.selectOption('#hebb-backend', 'webgpu');
+    await page.fill('#hebb-steps', '20');
+    await page.dispatchEvent('#hebb-controls', 'change');
+    const mse = await runToTheEnd(page);
+    console.log(`# completion on WebGPU, 20 steps: ${JSON.stringify(mse)}`);
+    assert.match(await page.textContent('#hebb-status'), /^Finished/);
+    for (const v of Object.values(mse)) assert.ok(Number.isFinite(v) && v > 0 && v < 2, JSON.stringify(mse));
+    assert.equal(Object.keys(mse).length, 2, JSON.stringify(mse));
+    const colours = await curveColours(page, 'hebb-loss');
+    assert.ok(colours.red > 50 && colours.green > 50, `both loss curves drawn: ${JSON.stringify(colours)}`);
+    assert.ok((await nonWhite(page, 'hebb-episode')) > 2000, 'episode drawn from the parameters read back');
+    assert.equal(errors.length, 0, formatErrors(errors));
+  });
+});
+
 test('demo 3: a short denoising run, reconstructions following the noise slider', { timeout: RUN_TIMEOUT + 60_000 }, async () => {
   await withPage({ webgpu: false }, async (page, errors) => {
     await waitForDataState(page, 'mnist', 'done');
@@ -102,6 +122,13 @@ test('demo 3 refuses out-of-range settings', async () => {
     await page.waitForSelector('#hebb-error:not([hidden])');
     assert.match(await page.textContent('#hebb-error'), /training steps 0/);
     assert.equal(await page.textContent('#hebb-run'), 'Run', 'nothing started');
+    await page.fill('#hebb-steps', '10');
+    await page.selectOption('#hebb-task', 'denoise');
+    await page.selectOption('#hebb-backend', 'webgpu');
+    await page.dispatchEvent('#hebb-controls', 'change');
+    await page.click('#hebb-run');
+    // Without WebGPU in this browser, or for denoising, WebGPU is refused with the reason.
+    assert.match(await page.textContent('#hebb-error'), /WebGPU is not available|CPU only/);
     assert.equal(errors.length, 0, formatErrors(errors));
   });
 });

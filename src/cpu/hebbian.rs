@@ -1,0 +1,120 @@
+//! The pattern-completion layer trained on the CPU: the loss (MSE at the last step), its gradient
+//! through the episode ([`super::plastic`]) and Adam on `W`, `alpha` and `eta`. The GPU trainer,
+//! [`crate::gpu::plastic::GpuHebbian`], does the same on the same data.
+
+use super::metaplastic_adam::metaplastic_adam;
+use super::plastic::{PlasticGrads, episode_backward, episode_forward};
+use crate::model::TrainError;
+use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
+
+/// Mean squared error of the last step's outputs against `targets` (`[batch, bits]`), over bits
+/// and episodes, and when asked, its gradients. `xs` is `[T, batch, bits]`.
+pub fn last_step_mse(
+    cfg: &HebbianConfig,
+    params: &HebbianParams,
+    xs: &[f32],
+    targets: &[f32],
+    with_grads: bool,
+) -> (f32, Option<PlasticGrads>) {
+    let steps = cfg.episode_steps();
+    let dims = cfg.dims(targets.len() / cfg.bits);
+    let tape = episode_forward(dims, params.weights(), cfg.rule, cfg.activation, xs, steps);
+    let last = tape.y_at(steps - 1);
+    let count = last.len() as f32;
+    let loss = last.iter().zip(targets).map(|(y, p)| (y - p) * (y - p)).sum::<f32>() / count;
+    if !with_grads {
+        return (loss, None);
+    }
+    let ny = last.len();
+    let mut dys = vec![0.0f32; steps * ny];
+    for ((d, y), p) in dys[(steps - 1) * ny..].iter_mut().zip(last).zip(targets) {
+        *d = 2.0 * (y - p) / count;
+    }
+    let grads = episode_backward(params.weights(), cfg.rule, cfg.activation, xs, &tape, &dys);
+    (loss, Some(grads))
+}
+
+/// Adam's moments of one parameter array (eta's are one-element vectors).
+#[derive(Debug, Clone)]
+struct Moments {
+    m1: Vec<f32>,
+    m2: Vec<f32>,
+}
+
+impl Moments {
+    fn zeros(n: usize) -> Self {
+        Self { m1: vec![0.0; n], m2: vec![0.0; n] }
+    }
+}
+
+pub struct CpuHebbian {
+    cfg: HebbianConfig,
+    params: HebbianParams,
+    /// For `W`, `alpha`, `eta`.
+    adam: [Moments; 3],
+    /// Adam steps taken, for the bias corrections.
+    step: u32,
+    losses: (f32, usize),
+}
+
+impl CpuHebbian {
+    pub fn new(cfg: HebbianConfig, params: HebbianParams) -> Result<Self, TrainError> {
+        cfg.validate()?;
+        check_params(&cfg, &params)?;
+        let synapses = cfg.bits * cfg.bits;
+        Ok(Self { cfg, params, adam: [Moments::zeros(synapses), Moments::zeros(synapses), Moments::zeros(1)], step: 0, losses: (0.0, 0) })
+    }
+}
+
+/// Refuses parameters of another layer size.
+pub fn check_params(cfg: &HebbianConfig, params: &HebbianParams) -> Result<(), TrainError> {
+    let synapses = cfg.bits * cfg.bits;
+    if params.bits != cfg.bits || params.w.len() != synapses || params.alpha.len() != synapses {
+        return Err(TrainError::Config(format!("parameters of a {}-bit layer do not fit a {}-bit one", params.bits, cfg.bits)));
+    }
+    Ok(())
+}
+
+impl HebbianTrainer for CpuHebbian {
+    fn config(&self) -> &HebbianConfig {
+        &self.cfg
+    }
+
+    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
+        let cfg = &self.cfg;
+        cfg.check_batch(xs, targets)?;
+        let (loss, grads) = last_step_mse(cfg, &self.params, xs, targets, true);
+        let grads = grads.expect("gradients were asked for");
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged(format!("the loss became {loss} at step {}; try a smaller learning rate", self.step)));
+        }
+        self.step += 1;
+        let hyper = cfg.hyper().at_step(self.step);
+        let [w, alpha, eta] = &mut self.adam;
+        metaplastic_adam(&mut self.params.w, &grads.w, &mut w.m1, &mut w.m2, &hyper);
+        // The non-plastic network keeps alpha at 0, so its trace never reaches the output, and
+        // eta (whose gradient is then 0) is left alone too.
+        if cfg.plastic {
+            metaplastic_adam(&mut self.params.alpha, &grads.alpha, &mut alpha.m1, &mut alpha.m2, &hyper);
+            let mut e = [self.params.eta];
+            metaplastic_adam(&mut e, &[grads.eta], &mut eta.m1, &mut eta.m2, &hyper);
+            self.params.eta = e[0];
+        }
+        self.losses.0 += loss;
+        self.losses.1 += 1;
+        Ok(())
+    }
+
+    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
+        Ok(std::mem::take(&mut self.losses))
+    }
+
+    async fn loss(&mut self, xs: &[f32], targets: &[f32]) -> Result<f32, TrainError> {
+        self.cfg.check_batch(xs, targets)?;
+        Ok(last_step_mse(&self.cfg, &self.params, xs, targets, false).0)
+    }
+
+    async fn params(&mut self) -> Result<HebbianParams, TrainError> {
+        Ok(self.params.clone())
+    }
+}
