@@ -1,7 +1,7 @@
 // Demo 3 as a user drives it: pattern completion trained to the end on the CPU path, the episode
-// stepped through with the slider while the trace fills up; a short completion run on WebGPU
-// (SwiftShader is slow, so it checks the run and the pictures, not the learning); a short
-// denoising run (CPU only) whose reconstructions follow the noise slider.
+// stepped through with the slider while the trace fills up; the same run on WebGPU (about four
+// minutes on SwiftShader); a short denoising run (CPU only) whose reconstructions follow the
+// noise slider.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -69,13 +69,13 @@ test('demo 3 on WebGPU: pattern completion trains both networks on the GPU', { t
     await page.waitForSelector('#backend[data-backend=webgpu]');
     await page.selectOption('#hebb-task', 'completion');
     await page.selectOption('#hebb-backend', 'webgpu');
-    await page.fill('#hebb-steps', '20');
+    await page.fill('#hebb-steps', '600');
     await page.dispatchEvent('#hebb-controls', 'change');
     const mse = await runToTheEnd(page);
-    console.log(`# completion on WebGPU, 20 steps: ${JSON.stringify(mse)}`);
+    console.log(`# completion on WebGPU, 600 steps: ${JSON.stringify(mse)}`);
     assert.match(await page.textContent('#hebb-status'), /^Finished/);
-    for (const v of Object.values(mse)) assert.ok(Number.isFinite(v) && v > 0 && v < 2, JSON.stringify(mse));
-    assert.equal(Object.keys(mse).length, 2, JSON.stringify(mse));
+    assert.ok(mse['non-plastic'] > 0.4, JSON.stringify(mse));
+    assert.ok(mse.plastic < 0.6 * mse['non-plastic'], `the trace completes the patterns on the GPU too: ${JSON.stringify(mse)}`);
     const colours = await curveColours(page, 'hebb-loss');
     assert.ok(colours.red > 50 && colours.green > 50, `both loss curves drawn: ${JSON.stringify(colours)}`);
     assert.ok((await nonWhite(page, 'hebb-episode')) > 2000, 'episode drawn from the parameters read back');
