@@ -17,9 +17,10 @@
 //! Our construction (an adaptive `B`; the paper says A and B adapt during training but gives no
 //! formula): the user's `B` is divided by the batch's mean energy, `l_b = B * E_b / mean_j(E_j)`
 //! with `E_b = sum_i x_i^2`. With a fixed `B`, as the formula reads, the energies of a hidden
-//! layer's input grow during training and differ by orders of magnitude between layers, so after
-//! a few dozen steps the second convolutional layer puts one example per batch at the upper clamp
-//! and all others at the lower one. Relative to the batch's mean, `B` means the same in every
+//! layer's input grow during training and differ by orders of magnitude between layers, so a `B`
+//! that spreads the first layer's factors sensibly drives the second layer's to the clamps (one
+//! example at the top, the rest at the bottom), which is no longer a weighting. Relative to the
+//! batch's mean, `B` means the same in every
 //! layer at every step: `B = 1` gives an example with twice the mean energy `e` times the weight
 //! of one with the mean. All-zero inputs (mean 0) give every example 1.
 //!
