@@ -15,7 +15,6 @@ use common::*;
 use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward};
 use metaplastic::cpu::bnn::CpuBnn;
 use metaplastic::cpu::ewc::{ewc_consolidate, ewc_penalty_grad};
-use metaplastic::cpu::max_violation;
 use metaplastic::cpu::metaplastic_adam::{AdamHyper, metaplastic_adam};
 use metaplastic::cpu::sign::{binarize_all, sign_backward};
 use metaplastic::cpu::softmax_ce::softmax_cross_entropy;
@@ -30,27 +29,6 @@ use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer, LAYERS};
 use metaplastic::model::{BatchStats, TrainError};
 use std::rc::Rc;
 
-fn read(ctx: &GpuContext, t: &GpuTensor) -> Vec<f32> {
-    pollster::block_on(t.read(ctx)).expect("readback")
-}
-
-/// Records what `record` encodes and submits it.
-fn run(ctx: &GpuContext, record: impl FnOnce(&mut wgpu::CommandEncoder)) {
-    let mut encoder = ctx.device.create_command_encoder(&Default::default());
-    record(&mut encoder);
-    ctx.queue.submit([encoder.finish()]);
-}
-
-fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
-    if let Some((i, g, w)) = max_violation(got, want, atol, rtol) {
-        panic!("{what}: element {i}: GPU {g} vs CPU {w} (atol {atol}, rtol {rtol})");
-    }
-}
-
-fn scaled(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    values(n, seed).into_iter().map(|v| v * scale).collect()
-}
-
 // ---- sign.wgsl ----
 
 #[test]
@@ -64,7 +42,7 @@ fn binarize_matches_cpu() {
     binarize_all(&w, &mut want);
     let (gw, gout) = (GpuTensor::from_slice(&ctx, &w), GpuTensor::zeros(&ctx, w.len()));
     run(&ctx, |e| kernel.bind_binarize(&ctx, &gw, &gout).encode(e));
-    assert_close("binarize", &read(&ctx, &gout), &want, 0.0, 0.0);
+    assert_parity("binarize", &read(&ctx, &gout), &want, 0.0, 0.0);
 }
 
 #[test]
@@ -77,7 +55,7 @@ fn sign_forward_matches_cpu() {
     binarize_all(&z, &mut want);
     let (gz, gh) = (GpuTensor::from_slice(&ctx, &z), GpuTensor::zeros(&ctx, z.len()));
     run(&ctx, |e| kernel.bind_forward(&ctx, &gz, &gh).encode(e));
-    assert_close("sign forward", &read(&ctx, &gh), &want, 0.0, 0.0);
+    assert_parity("sign forward", &read(&ctx, &gh), &want, 0.0, 0.0);
 }
 
 #[test]
@@ -92,7 +70,7 @@ fn sign_backward_matches_cpu() {
     sign_backward(&z, &dh, &mut want);
     let (gz, gdh, gdz) = (GpuTensor::from_slice(&ctx, &z), GpuTensor::from_slice(&ctx, &dh), GpuTensor::zeros(&ctx, z.len()));
     run(&ctx, |e| kernel.bind_backward(&ctx, &gz, &gdh, &gdz).encode(e));
-    assert_close("sign backward", &read(&ctx, &gdz), &want, 0.0, 0.0);
+    assert_parity("sign backward", &read(&ctx, &gdz), &want, 0.0, 0.0);
 }
 
 /// A layer of 4096 x 4096 weights is more than 65535 workgroups of 256 would cover without the
@@ -107,7 +85,7 @@ fn binarize_covers_arrays_longer_than_one_dispatch() {
     binarize_all(&w, &mut want);
     let (gw, gout) = (GpuTensor::from_slice(&ctx, &w), GpuTensor::zeros(&ctx, n));
     run(&ctx, |e| kernel.bind_binarize(&ctx, &gw, &gout).encode(e));
-    assert_close("binarize, long", &read(&ctx, &gout), &want, 0.0, 0.0);
+    assert_parity("binarize, long", &read(&ctx, &gout), &want, 0.0, 0.0);
 }
 
 // ---- batchnorm.wgsl ----
@@ -128,9 +106,9 @@ fn batchnorm_forward_matches_cpu() {
         let (gy, gxhat, ginv) = (GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, features));
         run(&ctx, |e| kernel.bind_forward(&ctx, features, &gx, &gg, &gb, &gy, &gxhat, &ginv).encode(e));
         let what = format!("batch {batch} x {features}");
-        assert_close(&format!("{what} y"), &read(&ctx, &gy), &y, 1e-4, 1e-4);
-        assert_close(&format!("{what} xhat"), &read(&ctx, &gxhat), &xhat, 1e-4, 1e-4);
-        assert_close(&format!("{what} inv_std"), &read(&ctx, &ginv), &inv_std, 1e-4, 1e-4);
+        assert_parity(&format!("{what} y"), &read(&ctx, &gy), &y, 1e-4, 1e-4);
+        assert_parity(&format!("{what} xhat"), &read(&ctx, &gxhat), &xhat, 1e-4, 1e-4);
+        assert_parity(&format!("{what} inv_std"), &read(&ctx, &ginv), &inv_std, 1e-4, 1e-4);
     }
 }
 
@@ -155,9 +133,9 @@ fn batchnorm_backward_matches_cpu() {
         run(&ctx, |e| kernel.bind_backward(&ctx, features, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb).encode(e));
         let what = format!("batch {batch} x {features}");
         // dx is about inv_std * dy (~1e-3 here): an absolute 1e-6 is ~1e-3 of it.
-        assert_close(&format!("{what} dx"), &read(&ctx, &gdx), &dx, 1e-6, 1e-4);
-        assert_close(&format!("{what} dgamma"), &read(&ctx, &gdg), &dgamma, 1e-5, 1e-4);
-        assert_close(&format!("{what} dbeta"), &read(&ctx, &gdb), &dbeta, 1e-5, 1e-4);
+        assert_parity(&format!("{what} dx"), &read(&ctx, &gdx), &dx, 1e-6, 1e-4);
+        assert_parity(&format!("{what} dgamma"), &read(&ctx, &gdg), &dgamma, 1e-5, 1e-4);
+        assert_parity(&format!("{what} dbeta"), &read(&ctx, &gdb), &dbeta, 1e-5, 1e-4);
     }
 }
 
@@ -197,10 +175,10 @@ fn softmax_rows_match_cpu() {
         let (gd, grows) = (GpuTensor::zeros(&ctx, logits.len()), GpuTensor::zeros(&ctx, batch * ROW_STATS_WORDS));
         run(&ctx, |e| kernel.bind_rows(&ctx, classes, &glogits, &glabels, &gd, &grows).encode(e));
         let what = format!("batch {batch} x {classes}");
-        assert_close(&format!("{what} dlogits"), &read(&ctx, &gd), &dlogits, 1e-5, 1e-5);
+        assert_parity(&format!("{what} dlogits"), &read(&ctx, &gd), &dlogits, 1e-5, 1e-5);
         let rows = read(&ctx, &grows);
         let (got_loss, want_loss): (Vec<f32>, Vec<f32>) = (rows.iter().step_by(2).copied().collect(), want_rows.iter().step_by(2).copied().collect());
-        assert_close(&format!("{what} row loss"), &got_loss, &want_loss, 1e-5, 1e-5);
+        assert_parity(&format!("{what} row loss"), &got_loss, &want_loss, 1e-5, 1e-5);
         let (got_ok, want_ok): (Vec<f32>, Vec<f32>) = (rows.iter().skip(1).step_by(2).copied().collect(), want_rows.iter().skip(1).step_by(2).copied().collect());
         assert_eq!(got_ok, want_ok, "{what}: correctness per row (first maximum wins ties)");
     }
@@ -229,7 +207,7 @@ fn softmax_accumulate_adds_batches_into_persistent_stats() {
     }
     let got = decode_stats(&read(&ctx, &stats));
     assert_eq!((got.correct, got.count), (want.correct, want.count));
-    assert_close("loss sum", &[got.loss_sum], &[want.loss_sum], 1e-5, 1e-5);
+    assert_parity("loss sum", &[got.loss_sum], &[want.loss_sum], 1e-5, 1e-5);
 }
 
 // ---- metaplastic_adam.wgsl ----
@@ -262,9 +240,9 @@ fn metaplastic_adam_matches_cpu_over_steps() {
             call.set_hyper(&ctx, &h);
             run(&ctx, |e| call.encode(e));
             let what = format!("m {meta} step {t}");
-            assert_close(&format!("{what} Wh"), &read(&ctx, &gw), &w, 1e-6, 1e-6);
-            assert_close(&format!("{what} m1"), &read(&ctx, &gm1), &m1, 1e-6, 1e-6);
-            assert_close(&format!("{what} m2"), &read(&ctx, &gm2), &m2, 1e-6, 1e-6);
+            assert_parity(&format!("{what} Wh"), &read(&ctx, &gw), &w, 1e-6, 1e-6);
+            assert_parity(&format!("{what} m1"), &read(&ctx, &gm1), &m1, 1e-6, 1e-6);
+            assert_parity(&format!("{what} m2"), &read(&ctx, &gm2), &m2, 1e-6, 1e-6);
         }
         assert!(shrinking > n && growing > n, "both branches exercised: {shrinking} shrinking, {growing} growing");
     }
@@ -286,7 +264,7 @@ fn ewc_penalty_grad_matches_cpu() {
     let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
     let (gw, gf, ga, gg) = (t(&w), t(&fisher), t(&anchor), t(&grad0));
     run(&ctx, |e| kernel.bind_penalty_grad(&ctx, 5e3, &gw, &gf, &ga, &gg).encode(e));
-    assert_close("penalty grad", &read(&ctx, &gg), &want, 1e-6, 1e-6);
+    assert_parity("penalty grad", &read(&ctx, &gg), &want, 1e-6, 1e-6);
 }
 
 #[test]
@@ -306,7 +284,7 @@ fn ewc_fisher_and_consolidation_match_cpu() {
         let gg = GpuTensor::from_slice(&ctx, &g);
         run(&ctx, |e| kernel.bind_accumulate(&ctx, batches, &gg, &gf).encode(e));
     }
-    assert_close("fisher estimate", &read(&ctx, &gf), &f, 1e-9, 1e-6);
+    assert_parity("fisher estimate", &read(&ctx, &gf), &f, 1e-9, 1e-6);
     let w = scaled(n, 90, 0.1);
     let mut fisher = scaled(n, 91, 1e-5).iter().map(|v| v.abs()).collect::<Vec<_>>();
     let mut anchor = scaled(n, 92, 1e-6);
@@ -314,8 +292,8 @@ fn ewc_fisher_and_consolidation_match_cpu() {
     let (gw, gfisher, ganchor) = (t(&w), t(&fisher), t(&anchor));
     ewc_consolidate(&w, &f, &mut fisher, &mut anchor);
     run(&ctx, |e| kernel.bind_consolidate(&ctx, &gw, &gf, &gfisher, &ganchor).encode(e));
-    assert_close("fisher sum", &read(&ctx, &gfisher), &fisher, 1e-9, 1e-6);
-    assert_close("anchor sum", &read(&ctx, &ganchor), &anchor, 1e-9, 1e-6);
+    assert_parity("fisher sum", &read(&ctx, &gfisher), &fisher, 1e-9, 1e-6);
+    assert_parity("anchor sum", &read(&ctx, &ganchor), &anchor, 1e-9, 1e-6);
 }
 
 // ---- the whole trainer ----
@@ -359,7 +337,7 @@ const OUTLIER_FRACTION: f64 = 1e-3;
 
 fn assert_layer_close(what: &str, got: &[f32], want: &[f32]) {
     // This catches NaN too, so the count below can use `>`.
-    assert_close(what, got, want, LOOSE_ATOL, 0.0);
+    assert_parity(what, got, want, LOOSE_ATOL, 0.0);
     let outliers = got.iter().zip(want).filter(|(g, w)| (**g - **w).abs() > PARAM_ATOL + PARAM_RTOL * w.abs()).count();
     assert!(
         outliers as f64 <= OUTLIER_FRACTION * got.len() as f64,
@@ -381,7 +359,7 @@ fn assert_params_close(what: &str, gpu: &BnnParams, cpu: &BnnParams) {
 
 fn assert_stats_close(what: &str, gpu: BatchStats, cpu: BatchStats) {
     assert_eq!((gpu.correct, gpu.count), (cpu.correct, cpu.count), "{what}: correct and count");
-    assert_close(&format!("{what} loss sum"), &[gpu.loss_sum], &[cpu.loss_sum], 1e-4, 1e-4);
+    assert_parity(&format!("{what} loss sum"), &[gpu.loss_sum], &[cpu.loss_sum], 1e-4, 1e-4);
 }
 
 fn block<T>(f: impl std::future::Future<Output = Result<T, TrainError>>) -> T {

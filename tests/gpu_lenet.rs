@@ -18,7 +18,6 @@ use metaplastic::cpu::activation::{Activation, activation_backward, activation_f
 use metaplastic::cpu::amp::{AmpHyper, amp_factors, scale_rows};
 use metaplastic::cpu::conv::{ConvShape, add_bias, bias_grad, col2im, im2col};
 use metaplastic::cpu::dropout::{dropout_backward, dropout_forward};
-use metaplastic::cpu::max_violation;
 use metaplastic::cpu::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward};
 use metaplastic::cpu::sgd::{SgdHyper, sgd_step};
 use metaplastic::gpu::activation::ActivationKernel;
@@ -33,29 +32,8 @@ use metaplastic::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, Le
 use metaplastic::model::{BatchStats, TrainError};
 use std::rc::Rc;
 
-fn read(ctx: &GpuContext, t: &GpuTensor) -> Vec<f32> {
-    pollster::block_on(t.read(ctx)).expect("readback")
-}
-
 fn read_u32(ctx: &GpuContext, t: &GpuTensor) -> Vec<u32> {
     read(ctx, t).into_iter().map(f32::to_bits).collect()
-}
-
-/// Records what `record` encodes and submits it.
-fn run(ctx: &GpuContext, record: impl FnOnce(&mut wgpu::CommandEncoder)) {
-    let mut encoder = ctx.device.create_command_encoder(&Default::default());
-    record(&mut encoder);
-    ctx.queue.submit([encoder.finish()]);
-}
-
-fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
-    if let Some((i, g, w)) = max_violation(got, want, atol, rtol) {
-        panic!("{what}: element {i}: GPU {g} vs CPU {w} (atol {atol}, rtol {rtol})");
-    }
-}
-
-fn scaled(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    values(n, seed).into_iter().map(|v| v * scale).collect()
 }
 
 fn upload(ctx: &GpuContext, v: &[f32]) -> GpuTensor {
@@ -84,7 +62,7 @@ fn im2col_matches_cpu() {
         im2col(&s, &x, &mut want);
         let (gx, gcols) = (upload(&ctx, &x), GpuTensor::zeros(&ctx, want.len()));
         run(&ctx, |e| kernel.bind_im2col(&ctx, s, &gx, &gcols).encode(e));
-        assert_close(&format!("im2col {s:?}"), &read(&ctx, &gcols), &want, 0.0, 0.0);
+        assert_parity(&format!("im2col {s:?}"), &read(&ctx, &gcols), &want, 0.0, 0.0);
     }
 }
 
@@ -98,7 +76,7 @@ fn col2im_matches_cpu() {
         col2im(&s, &cols, &mut want);
         let (gcols, gdx) = (upload(&ctx, &cols), GpuTensor::zeros(&ctx, want.len()));
         run(&ctx, |e| kernel.bind_col2im(&ctx, s, &gcols, &gdx).encode(e));
-        assert_close(&format!("col2im {s:?}"), &read(&ctx, &gdx), &want, 1e-6, 1e-6);
+        assert_parity(&format!("col2im {s:?}"), &read(&ctx, &gdx), &want, 1e-6, 1e-6);
     }
 }
 
@@ -113,13 +91,13 @@ fn add_bias_and_bias_grad_match_cpu() {
         add_bias(&mut want, &bias);
         let (gy, gb) = (upload(&ctx, &y), upload(&ctx, &bias));
         run(&ctx, |e| kernel.bind_add_bias(&ctx, &gy, &gb).encode(e));
-        assert_close(&format!("add_bias {rows} x {cols}"), &read(&ctx, &gy), &want, 0.0, 0.0);
+        assert_parity(&format!("add_bias {rows} x {cols}"), &read(&ctx, &gy), &want, 0.0, 0.0);
 
         let mut want_db = vec![0.0; cols];
         bias_grad(&y, &mut want_db);
         let (gdy, gdb) = (upload(&ctx, &y), GpuTensor::zeros(&ctx, cols));
         run(&ctx, |e| kernel.bind_bias_grad(&ctx, &gdy, &gdb).encode(e));
-        assert_close(&format!("bias_grad {rows} x {cols}"), &read(&ctx, &gdb), &want_db, 1e-6, 1e-6);
+        assert_parity(&format!("bias_grad {rows} x {cols}"), &read(&ctx, &gdb), &want_db, 1e-6, 1e-6);
     }
 }
 
@@ -153,9 +131,9 @@ fn pooling_matches_cpu() {
             kernel.bind_forward(&ctx, s, PoolKind::Max, &gx, &gy, Some(&gargmax)).encode(e);
             kernel.bind_backward(&ctx, s, PoolKind::Max, &gdy, Some(&gargmax), &gdx).encode(e);
         });
-        assert_close(&format!("max pool {what}"), &read(&ctx, &gy), &y, 0.0, 0.0);
+        assert_parity(&format!("max pool {what}"), &read(&ctx, &gy), &y, 0.0, 0.0);
         assert_eq!(read_u32(&ctx, &gargmax), argmax, "max pool {what}: argmax (first maximum wins ties)");
-        assert_close(&format!("max pool backward {what}"), &read(&ctx, &gdx), &dx, 0.0, 0.0);
+        assert_parity(&format!("max pool backward {what}"), &read(&ctx, &gdx), &dx, 0.0, 0.0);
 
         avg_pool_forward(&s, &x, &mut y);
         pool_backward(&s, PoolKind::Average, &dy, &argmax, &mut dx);
@@ -165,8 +143,8 @@ fn pooling_matches_cpu() {
             kernel.bind_forward(&ctx, s, PoolKind::Average, &gx, &gy, None).encode(e);
             kernel.bind_backward(&ctx, s, PoolKind::Average, &gdy, None, &gdx).encode(e);
         });
-        assert_close(&format!("average pool {what}"), &read(&ctx, &gy), &y, 0.0, 0.0);
-        assert_close(&format!("average pool backward {what}"), &read(&ctx, &gdx), &dx, 0.0, 0.0);
+        assert_parity(&format!("average pool {what}"), &read(&ctx, &gy), &y, 0.0, 0.0);
+        assert_parity(&format!("average pool backward {what}"), &read(&ctx, &gdx), &dx, 0.0, 0.0);
     }
 }
 
@@ -186,11 +164,11 @@ fn activations_match_cpu() {
         activation_backward(act, &y, &dy, &mut dx);
         let (gx, gy) = (upload(&ctx, &x), GpuTensor::zeros(&ctx, x.len()));
         run(&ctx, |e| kernel.bind_forward(&ctx, act, &gx, &gy).encode(e));
-        assert_close(&format!("{} forward", act.name()), &read(&ctx, &gy), &y, fwd_atol, 0.0);
+        assert_parity(&format!("{} forward", act.name()), &read(&ctx, &gy), &y, fwd_atol, 0.0);
         // The backward pass gets the CPU's y, so it is checked alone.
         let (gyc, gdy, gdx) = (upload(&ctx, &y), upload(&ctx, &dy), GpuTensor::zeros(&ctx, x.len()));
         run(&ctx, |e| kernel.bind_backward(&ctx, act, &gyc, &gdy, &gdx).encode(e));
-        assert_close(&format!("{} backward", act.name()), &read(&ctx, &gdx), &dx, bwd_tol, bwd_tol);
+        assert_parity(&format!("{} backward", act.name()), &read(&ctx, &gdx), &dx, bwd_tol, bwd_tol);
     }
 }
 
@@ -220,8 +198,8 @@ fn dropout_mask_is_bit_exact() {
         let what = format!("p {p}, seed {seed}");
         let got_mask = read(&ctx, &gmask);
         assert_eq!(got_mask.iter().map(|m| m.to_bits()).collect::<Vec<_>>(), mask.iter().map(|m| m.to_bits()).collect::<Vec<_>>(), "{what}: mask");
-        assert_close(&format!("{what} forward"), &read(&ctx, &gy), &y, 0.0, 0.0);
-        assert_close(&format!("{what} backward"), &read(&ctx, &gdx), &dx, 0.0, 0.0);
+        assert_parity(&format!("{what} forward"), &read(&ctx, &gy), &y, 0.0, 0.0);
+        assert_parity(&format!("{what} backward"), &read(&ctx, &gdx), &dx, 0.0, 0.0);
     }
 }
 
@@ -243,8 +221,8 @@ fn sgd_nesterov_matches_cpu_over_steps() {
             gg.write(&ctx, &g);
             run(&ctx, |e| call.encode(e));
         }
-        assert_close(&format!("{h:?} w"), &read(&ctx, &gw), &w, 1e-6, 1e-6);
-        assert_close(&format!("{h:?} velocity"), &read(&ctx, &gv), &v, 1e-6, 1e-6);
+        assert_parity(&format!("{h:?} w"), &read(&ctx, &gw), &w, 1e-6, 1e-6);
+        assert_parity(&format!("{h:?} velocity"), &read(&ctx, &gv), &v, 1e-6, 1e-6);
     }
 }
 
@@ -276,7 +254,7 @@ fn amp_factors_match_cpu() {
         amp_factors(&h, &x, batch, &mut want);
         assert!(want.contains(&h.lo) && (!both_ends || want.contains(&h.hi)), "{h:?}: the case must clamp: {want:?}");
         assert!(want.iter().any(|&f| f > h.lo && f < h.hi), "{h:?}: and keep some factors inside: {want:?}");
-        assert_close(&format!("{h:?} factors"), &gpu_factors(&ctx, &kernel, &h, &x, batch), &want, 1e-5, 1e-5);
+        assert_parity(&format!("{h:?} factors"), &gpu_factors(&ctx, &kernel, &h, &x, batch), &want, 1e-5, 1e-5);
     }
 }
 
@@ -291,7 +269,7 @@ fn scale_rows_matches_cpu() {
     scale_rows(&dy, cols, rows_per_example, &factors, &mut want);
     let (gdy, gf, gout) = (upload(&ctx, &dy), upload(&ctx, &factors), GpuTensor::zeros(&ctx, dy.len()));
     run(&ctx, |e| kernel.bind_scale_rows(&ctx, cols, rows_per_example, &gdy, &gf, &gout).encode(e));
-    assert_close("scale_rows", &read(&ctx, &gout), &want, 0.0, 0.0);
+    assert_parity("scale_rows", &read(&ctx, &gout), &want, 0.0, 0.0);
 }
 
 // ---- the whole trainer ----
@@ -329,14 +307,14 @@ const LOGIT_RTOL: f32 = 1e-4;
 fn assert_params_close(what: &str, gpu: &LenetParams, cpu: &LenetParams) {
     assert_eq!(gpu.layers.len(), cpu.layers.len());
     for (l, (g, c)) in gpu.layers.iter().zip(&cpu.layers).enumerate() {
-        assert_close(&format!("{what}: layer {l} weights"), &g.w, &c.w, TRAIN_ATOL, TRAIN_RTOL);
-        assert_close(&format!("{what}: layer {l} biases"), &g.b, &c.b, TRAIN_ATOL, TRAIN_RTOL);
+        assert_parity(&format!("{what}: layer {l} weights"), &g.w, &c.w, TRAIN_ATOL, TRAIN_RTOL);
+        assert_parity(&format!("{what}: layer {l} biases"), &g.b, &c.b, TRAIN_ATOL, TRAIN_RTOL);
     }
 }
 
 fn assert_stats_close(what: &str, gpu: BatchStats, cpu: BatchStats) {
     assert_eq!((gpu.correct, gpu.count), (cpu.correct, cpu.count), "{what}: correct and count");
-    assert_close(&format!("{what} loss sum"), &[gpu.loss_sum], &[cpu.loss_sum], 1e-4, 1e-4);
+    assert_parity(&format!("{what} loss sum"), &[gpu.loss_sum], &[cpu.loss_sum], 1e-4, 1e-4);
 }
 
 /// How the two networks' parameters are kept for comparison.
@@ -376,7 +354,7 @@ fn train_both(cfg: LenetConfig, steps: u64, run: Run) {
         let (gf, cf) = (block(gpu.last_factors()), block(cpu.last_factors()));
         assert_eq!(gf.len(), cf.len(), "{what}: one factor vector per convolution under amp, none otherwise");
         for (l, (g, c)) in gf.iter().zip(&cf).enumerate() {
-            assert_close(&format!("{what}, step {}: factors of convolution {l}", step + 1), g, c, 1e-5, 1e-5);
+            assert_parity(&format!("{what}, step {}: factors of convolution {l}", step + 1), g, c, 1e-5, 1e-5);
         }
     }
     assert_stats_close(&format!("{what}: train stats"), block(gpu.take_train_stats()), block(cpu.take_train_stats()));
@@ -387,7 +365,7 @@ fn train_both(cfg: LenetConfig, steps: u64, run: Run) {
     for (size, seed) in [(cfg.batch, 200), (3, 201), (3, 202)] {
         let (x, _) = batch_of(size, seed);
         let (g, c) = (block(gpu.logits(&x)), block(cpu.logits(&x)));
-        assert_close(&format!("{what}: logits of {size}"), &g, &c, LOGIT_ATOL, LOGIT_RTOL);
+        assert_parity(&format!("{what}: logits of {size}"), &g, &c, LOGIT_ATOL, LOGIT_RTOL);
     }
     // Evaluation must not touch training state.
     let (x, y) = batch_of(cfg.batch, 300);

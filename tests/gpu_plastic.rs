@@ -36,10 +36,6 @@ const DIMS: PlasticDims = PlasticDims { batch: 2, inputs: 7, outputs: 5 };
 const RULES: [HebbRule; 2] = [HebbRule::Simple, HebbRule::Oja];
 const ACTS: [Nonlinearity; 2] = [Nonlinearity::Identity, Nonlinearity::Tanh];
 
-fn read(ctx: &GpuContext, t: &GpuTensor) -> Vec<f32> {
-    pollster::block_on(t.read(ctx)).expect("readback")
-}
-
 fn run(ctx: &GpuContext, calls: &[Dispatch]) {
     let mut encoder = ctx.device.create_command_encoder(&Default::default());
     for call in calls {
@@ -52,10 +48,6 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], (atol, rtol): (f32, f32))
     if let Some((i, g, w)) = max_violation(got, want, atol, rtol) {
         panic!("{what}: element {i}: GPU {g} vs CPU {w} (atol {atol}, rtol {rtol})");
     }
-}
-
-fn scaled(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    values(n, seed).into_iter().map(|v| v * scale).collect()
 }
 
 fn upload(ctx: &GpuContext, v: &[f32]) -> GpuTensor {

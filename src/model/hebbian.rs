@@ -19,6 +19,19 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 /// step, `steps * batch * bits^2` floats, and the browser has a few GiB at most.
 pub const MAX_TAPE_BYTES: u64 = 2 << 30;
 
+/// Refuses an episode whose backpropagation tape would pass [`MAX_TAPE_BYTES`], naming `shrink`
+/// among what to reduce.
+fn check_tape(steps: usize, batch: usize, bytes: u64, shrink: &str) -> Result<(), TrainError> {
+    if bytes <= MAX_TAPE_BYTES {
+        return Ok(());
+    }
+    Err(TrainError::Config(format!(
+        "backpropagation through {steps} steps of {batch} episodes would keep {:.1} GiB of traces (limit {} GiB); use fewer episodes per batch, {shrink} or steps",
+        bytes as f64 / (1u64 << 30) as f64,
+        MAX_TAPE_BYTES >> 30
+    )))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct HebbianConfig {
     /// Pattern length `n`: the layer is `n -> n`.
@@ -115,16 +128,7 @@ impl HebbianConfig {
         if !(1..=1000).contains(&self.batch) {
             return bad(format!("episodes per batch {} must be in 1..=1000", self.batch));
         }
-        if self.tape_bytes() > MAX_TAPE_BYTES {
-            return bad(format!(
-                "backpropagation through {} steps of {} episodes would keep {:.1} GiB of traces (limit {} GiB); use fewer episodes per batch, bits or steps",
-                self.episode_steps(),
-                self.batch,
-                self.tape_bytes() as f64 / (1u64 << 30) as f64,
-                MAX_TAPE_BYTES >> 30
-            ));
-        }
-        Ok(())
+        check_tape(self.episode_steps(), self.batch, self.tape_bytes(), "bits")
     }
 
     /// Plain Adam (metaplasticity 0), no weight decay, as Miconi.
@@ -422,16 +426,7 @@ impl DenoiseConfig {
         if !(2..=512).contains(&self.batch) {
             return bad(format!("episodes per batch {} must be in 2..=512 (batch norm needs two)", self.batch));
         }
-        if self.tape_bytes() > MAX_TAPE_BYTES {
-            return bad(format!(
-                "backpropagation through {} steps of {} episodes would keep {:.1} GiB of traces (limit {} GiB); use fewer episodes per batch, code channels or steps",
-                self.episode_steps(),
-                self.batch,
-                self.tape_bytes() as f64 / (1u64 << 30) as f64,
-                MAX_TAPE_BYTES >> 30
-            ));
-        }
-        Ok(())
+        check_tape(self.episode_steps(), self.batch, self.tape_bytes(), "code channels")
     }
 
     /// Plain Adam (metaplasticity 0), no weight decay.

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use metaplastic::gpu::GpuContext;
+use metaplastic::gpu::{GpuContext, GpuTensor};
 use std::io::Write;
 
 /// An IDX images file: magic 2051, count, rows, cols, pixels.
@@ -80,4 +80,28 @@ pub fn numeric(x: &mut [f32], i: usize, h: f32, f: &mut dyn FnMut(&[f32]) -> f64
 pub fn assert_close(name: &str, analytic: f32, numeric: f64, atol: f64, rtol: f64) {
     let diff = (analytic as f64 - numeric).abs();
     assert!(diff <= atol + rtol * numeric.abs(), "{name}: analytic {analytic} vs numeric {numeric}");
+}
+
+/// A GPU tensor's contents, for parity tests.
+pub fn read(ctx: &GpuContext, t: &GpuTensor) -> Vec<f32> {
+    pollster::block_on(t.read(ctx)).expect("readback")
+}
+
+/// Records what `record` encodes and submits it.
+pub fn run(ctx: &GpuContext, record: impl FnOnce(&mut wgpu::CommandEncoder)) {
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    record(&mut encoder);
+    ctx.queue.submit([encoder.finish()]);
+}
+
+/// GPU against CPU, elementwise: `|gpu - cpu| <= atol + rtol * |cpu|`.
+pub fn assert_parity(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    if let Some((i, g, w)) = metaplastic::cpu::max_violation(got, want, atol, rtol) {
+        panic!("{what}: element {i}: GPU {g} vs CPU {w} (atol {atol}, rtol {rtol})");
+    }
+}
+
+/// [`values`] times `scale`.
+pub fn scaled(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+    values(n, seed).into_iter().map(|v| v * scale).collect()
 }
