@@ -2,7 +2,8 @@
 //   forward:  y = gamma * (x - mean) / sqrt(var + eps) + beta, saving xhat and inv_std;
 //   backward: dxhat = dy * gamma,
 //             dx = inv_std / B * (B * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)),
-//             dgamma = sum(dy * xhat), dbeta = sum(dy).
+//             dgamma = sum(dy * xhat), dbeta = sum(dy) (with `accumulate`, added to dgamma and dbeta:
+//             a layer applied at every step of an episode sums its gradients).
 // CPU reference: src/cpu/batchnorm.rs (`batchnorm_forward`, `batchnorm_backward`);
 // host side: src/gpu/batchnorm.rs.
 //
@@ -13,7 +14,8 @@
 struct Size {
     batch: u32,
     features: u32,
-    _pad0: u32,
+    // backward only: 1 adds into dgamma and dbeta instead of overwriting them.
+    accumulate: u32,
     _pad1: u32,
 }
 
@@ -81,8 +83,13 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         sum_dy += dy[i];
         sum_dy_xhat += dy[i] * xhat[i];
     }
-    dgamma[j] = sum_dy_xhat;
-    dbeta[j] = sum_dy;
+    if (size.accumulate != 0u) {
+        dgamma[j] = dgamma[j] + sum_dy_xhat;
+        dbeta[j] = dbeta[j] + sum_dy;
+    } else {
+        dgamma[j] = sum_dy_xhat;
+        dbeta[j] = sum_dy;
+    }
     let scale = gamma[j] * inv_std[j] / n;
     for (var b = 0u; b < batch; b++) {
         let i = b * f + j;

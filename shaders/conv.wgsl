@@ -4,7 +4,8 @@
 //              of cols[(b, oy, ox), (ky, kx, ci)]: the adjoint of im2col, as a gather so that no two
 //              invocations write one element (no atomics on f32 in WGSL);
 //   add_bias:  y[r, c] += bias[c];
-//   bias_grad: db[c] = sum_r dy[r, c], summed over rows in order so it rounds as the CPU does.
+//   bias_grad: db[c] = sum_r dy[r, c], summed over rows in order so it rounds as the CPU does;
+//              with `accumulate`, db[c] += that sum (a layer applied at every step of an episode).
 // The products Y = cols · Wᵀ, dW = dYᵀ · cols, dcols = dY · W run in matmul.wgsl.
 // CPU reference: src/cpu/conv.rs (`im2col`, `col2im`, `add_bias`, `bias_grad`);
 // host side: src/gpu/conv.rs.
@@ -26,7 +27,8 @@ struct Rows {
     rows: u32,
     cols: u32,
     n: u32,
-    _pad: u32,
+    // bias_grad only: 1 adds into db instead of overwriting it.
+    accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> conv: Conv;
@@ -136,5 +138,9 @@ fn bias_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var r = 0u; r < shape.rows; r++) {
         acc += dy[r * shape.cols + c];
     }
-    db[c] = acc;
+    if (shape.accumulate != 0u) {
+        db[c] = db[c] + acc;
+    } else {
+        db[c] = acc;
+    }
 }

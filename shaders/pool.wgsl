@@ -2,9 +2,13 @@
 //   max_forward:  y = max of the four taps (row-major), argmax = the first tap that reaches it (u32);
 //   avg_forward:  y = 0.25 * sum of the four taps;
 //   max_backward: dx = dy of the window if this pixel's tap won it, else 0;
-//   avg_backward: dx = 0.25 * dy of the window (0 in a dropped edge).
+//   avg_backward: dx = 0.25 * dy of the window (0 in a dropped edge);
+//   upsample:     y (full grid) = x (pooled grid) of the window: nearest 2x upsampling, the
+//                 autoencoder's decoder (0 in a dropped edge);
+//   upsample_backward: dx (pooled grid) = sum of dy over the window's four taps, in tap order.
 // Windows do not overlap (stride = window), so the backward passes are a gather, one write each.
-// CPU reference: src/cpu/pool.rs (`max_pool_forward`, `avg_pool_forward`, `pool_backward`);
+// CPU reference: src/cpu/pool.rs (`max_pool_forward`, `avg_pool_forward`, `pool_backward`,
+// `upsample_forward`, `upsample_backward`);
 // host side: src/gpu/pool.rs.
 
 // Laid out as `PoolShape`.
@@ -115,5 +119,35 @@ fn avg_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
             g = 0.25 * dy[win.x];
         }
         dx[i] = g;
+    }
+}
+
+@compute @workgroup_size(256)
+fn upsample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let n = pool.batch * pool.h * pool.w * pool.c;
+    for (var i = gid.x; i < n; i += groups.x * WG) {
+        let win = window_of(i);
+        var v = 0.0;
+        if (win.x != 0xffffffffu) {
+            v = x[win.x];
+        }
+        y[i] = v;
+    }
+}
+
+@compute @workgroup_size(256)
+fn upsample_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let oh = pool.h / 2u;
+    let ow = pool.w / 2u;
+    for (var o = gid.x; o < output_len(); o += groups.x * WG) {
+        let ch = o % pool.c;
+        let ox = (o / pool.c) % ow;
+        let oy = (o / (pool.c * ow)) % oh;
+        let b = o / (pool.c * ow * oh);
+        var sum = 0.0;
+        for (var t = 0u; t < 4u; t++) {
+            sum += dy[tap(b, oy, ox, ch, t)];
+        }
+        dx[o] = sum;
     }
 }

@@ -2,14 +2,16 @@
 //! the app and the tool choose at run time and everything else stays generic.
 
 use crate::cpu::bnn::CpuBnn;
+use crate::cpu::denoise::CpuDenoise;
 use crate::cpu::hebbian::CpuHebbian;
 use crate::cpu::lenet::CpuLenet;
 use crate::gpu::GpuContext;
 use crate::gpu::bnn::GpuBnn;
+use crate::gpu::denoise::GpuDenoise;
 use crate::gpu::lenet::GpuLenet;
 use crate::gpu::plastic::GpuHebbian;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer};
-use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
+use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianConfig, HebbianParams, HebbianTrainer};
 use crate::model::lenet::{LenetConfig, LenetParams, LenetTrainer};
 use crate::model::{BatchStats, TrainError};
 use std::rc::Rc;
@@ -48,6 +50,13 @@ impl Backend {
             Backend::Gpu(ctx) => Hebbian::Gpu(GpuHebbian::new(ctx.clone(), cfg, params)?),
         })
     }
+
+    pub fn denoise(&self, cfg: DenoiseConfig, params: DenoiseParams) -> Result<Denoise, TrainError> {
+        Ok(match self {
+            Backend::Cpu => Denoise::Cpu(CpuDenoise::new(cfg, params)?),
+            Backend::Gpu(ctx) => Denoise::Gpu(GpuDenoise::new(ctx.clone(), cfg, params)?),
+        })
+    }
 }
 
 /// A binarized network on either backend.
@@ -68,7 +77,14 @@ pub enum Hebbian {
     Gpu(GpuHebbian),
 }
 
-/// Runs `$body` on whichever backend's network `$self` (a [`Bnn`], [`Lenet`] or [`Hebbian`]) holds.
+/// A Hebbian denoising autoencoder on either backend.
+pub enum Denoise {
+    Cpu(CpuDenoise),
+    Gpu(GpuDenoise),
+}
+
+/// Runs `$body` on whichever backend's network `$self` (a [`Bnn`], [`Lenet`], [`Hebbian`] or
+/// [`Denoise`]) holds.
 macro_rules! each {
     ($enum:ident, $self:ident, $net:ident => $body:expr) => {
         match $self {
@@ -150,5 +166,23 @@ impl HebbianTrainer for Hebbian {
     }
     async fn params(&mut self) -> Result<HebbianParams, TrainError> {
         each!(Hebbian, self, n => n.params().await)
+    }
+}
+
+impl DenoiseTrainer for Denoise {
+    fn config(&self) -> &DenoiseConfig {
+        each!(Denoise, self, n => n.config())
+    }
+    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
+        each!(Denoise, self, n => n.train_step(xs, targets))
+    }
+    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
+        each!(Denoise, self, n => n.take_train_loss().await)
+    }
+    async fn reconstruct(&mut self, xs: &[f32]) -> Result<Vec<f32>, TrainError> {
+        each!(Denoise, self, n => n.reconstruct(xs).await)
+    }
+    async fn params(&mut self) -> Result<DenoiseParams, TrainError> {
+        each!(Denoise, self, n => n.params().await)
     }
 }

@@ -206,3 +206,22 @@ fn learns_mnist() {
     assert!(stats.accuracy() > 0.85, "accuracy {}", stats.accuracy());
     assert!(mnist.test.len() == 10_000);
 }
+
+/// The authors' PyTorch 1.1 drew BatchNorm's gamma from U(0, 1): the option changes gamma alone,
+/// from its own stream, so both choices share the hidden weights of a seed.
+#[test]
+fn gamma_init_uniform_changes_gamma_alone() {
+    use metaplastic::model::bnn::GammaInit;
+    let sizes = [784, 16, 16, 10];
+    let one = BnnParams::init_with(sizes, 4, GammaInit::One);
+    let uniform = BnnParams::init_with(sizes, 4, GammaInit::Uniform);
+    assert_eq!(one, BnnParams::init(sizes, 4));
+    assert_eq!(one.wh, uniform.wh);
+    assert_eq!(one.beta, uniform.beta);
+    let g: Vec<f32> = uniform.gamma.iter().flatten().copied().collect();
+    assert!(g.iter().all(|v| (0.0..1.0).contains(v)), "gamma in [0, 1)");
+    let mean = g.iter().sum::<f32>() / g.len() as f32;
+    assert!((mean - 0.5).abs() < 0.1, "uniform on [0, 1): mean {mean}");
+    assert_eq!(GammaInit::parse("uniform"), Ok(GammaInit::Uniform));
+    assert!(GammaInit::parse("normal").is_err());
+}

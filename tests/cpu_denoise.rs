@@ -7,8 +7,9 @@ mod common;
 use common::{assert_close, numeric, values};
 use metaplastic::cpu::activation::Activation;
 use metaplastic::cpu::conv::{ConvShape, conv_transpose_backward, conv_transpose_forward};
-use metaplastic::cpu::denoise::denoise_loss;
-use metaplastic::cpu::pool::PoolKind;
+use metaplastic::cpu::denoise::{CpuDenoise, denoise_loss, logits_grad, reconstruct_backward, reconstruct_forward};
+use metaplastic::model::hebbian::DenoiseTrainer;
+use metaplastic::cpu::pool::{PoolKind, PoolShape, avg_pool_forward, upsample_backward, upsample_forward};
 use metaplastic::data::{DataSet, DataSetId, Examples};
 use metaplastic::experiments::denoise::{DenoiseRun, DenoiseSetup, denoise_batch, test_batches};
 use metaplastic::model::TrainError;
@@ -59,6 +60,63 @@ fn transposed_convolution_gradients() {
         let before = dw.clone();
         conv_transpose_backward(&s, &x, &w, &project, &mut cols, None, &mut dw, &mut db);
         assert!(dw.iter().zip(&before).all(|(a, b)| (a - 2.0 * b).abs() <= 1e-5 * (1.0 + b.abs())), "dWt must accumulate");
+    }
+}
+
+/// Upsampling, the reconstruction's sigmoid and the gradient reaching the logits, each checked on
+/// its own (they are also inside the whole-network checks below), on an odd grid whose dropped
+/// edge must get no gradient.
+#[test]
+fn upsampling_and_reconstruction_gradients() {
+    let half = PoolShape::new(2, 5, 6, 1);
+    let (n, m) = (half.input_len(), half.output_len());
+    let mut small = values(m, 1);
+    let project = values(n, 2);
+    let mut dsmall = vec![0.0; m];
+    upsample_backward(&half, &project, &mut dsmall);
+    let up = |x: &[f32]| {
+        let mut y = vec![0.0; n];
+        upsample_forward(&half, x, &mut y);
+        y
+    };
+    for i in 0..m {
+        let num = numeric(&mut small, i, 1e-2, &mut |x| dot(&up(x), &project));
+        assert_close(&format!("upsample dx {i}"), dsmall[i], num, 1e-4, 1e-3);
+    }
+    // images = sigmoid(d + up(p)); loss = sum(project * images).
+    let (mut d, mut p) = (values(n, 3), values(m, 4));
+    let images = |d: &[f32], p: &[f32]| {
+        let mut y = vec![0.0; n];
+        reconstruct_forward(&half, d, p, &mut y);
+        y
+    };
+    let y = images(&d, &p);
+    let mut dz = vec![0.0; n];
+    reconstruct_backward(&y, &project, &mut dz);
+    let mut dp = vec![0.0; m];
+    upsample_backward(&half, &dz, &mut dp);
+    for i in 0..n {
+        let pp = p.clone();
+        let num = numeric(&mut d, i, 1e-2, &mut |d| dot(&images(d, &pp), &project));
+        assert_close(&format!("reconstruction dd {i}"), dz[i], num, 1e-4, 1e-3);
+    }
+    for i in 0..m {
+        let dd = d.clone();
+        let num = numeric(&mut p, i, 1e-2, &mut |p| dot(&images(&dd, p), &project));
+        assert_close(&format!("reconstruction dp {i}"), dp[i], num, 1e-4, 1e-3);
+    }
+    // The logits' gradient through avgpool(d) (whose output gradient is g), plus dz at the last step.
+    let g = values(m, 5);
+    let mut dd = vec![0.0; n];
+    logits_grad(&half, &g, Some(&dz), &mut dd);
+    let mut pooled = |d: &[f32]| {
+        let mut y = vec![0.0; m];
+        avg_pool_forward(&half, d, &mut y);
+        dot(&y, &g) + dot(&images(d, &p), &project)
+    };
+    for i in 0..n {
+        let num = numeric(&mut d, i, 1e-2, &mut pooled);
+        assert_close(&format!("logits dd {i}"), dd[i], num, 1e-4, 1e-3);
     }
 }
 
@@ -209,8 +267,16 @@ fn refuses_out_of_range_settings() {
             other => panic!("expected a refusal about {what}, got {other:?}"),
         }
     }
-    assert!(matches!(DenoiseRun::new(DenoiseSetup { train_steps: 0, ..DenoiseSetup::mnist(true) }), Err(TrainError::Config(_))));
-    assert!(matches!(DenoiseRun::new(DenoiseSetup { test_episodes: 1, ..DenoiseSetup::mnist(true) }), Err(TrainError::Config(_))));
+    let cpu = |c, p| CpuDenoise::new(c, p);
+    assert!(matches!(DenoiseRun::new(DenoiseSetup { train_steps: 0, ..DenoiseSetup::mnist(true) }, cpu), Err(TrainError::Config(_))));
+    assert!(matches!(DenoiseRun::new(DenoiseSetup { test_episodes: 1, ..DenoiseSetup::mnist(true) }, cpu), Err(TrainError::Config(_))));
+    // Parameters of another configuration, and batches that are not whole episodes.
+    let small = DenoiseConfig { channels: [4, 4, 2], ..ok.clone() };
+    assert!(matches!(CpuDenoise::new(ok.clone(), DenoiseParams::init(&small, 1)), Err(TrainError::Config(_))));
+    let mut net = CpuDenoise::new(ok.clone(), DenoiseParams::init(&ok, 1)).expect("a valid setting");
+    let steps = ok.episode_steps() * ok.pixels();
+    assert!(matches!(net.train_step(&vec![0.0; steps * ok.batch + 1], &vec![0.0; ok.batch * ok.pixels()]), Err(TrainError::Config(_))));
+    assert!(matches!(net.train_step(&vec![0.0; steps * 2], &vec![0.0; 2 * ok.pixels()]), Err(TrainError::Config(_))), "not the configured batch");
 }
 
 /// Real MNIST, or `None` (a skip) outside CI; under CI=true missing data is a failure.
@@ -261,13 +327,13 @@ fn denoising_autoencoder_learns_mnist() {
     let Some(data) = mnist() else { return };
     let net = DenoiseConfig { images: 2, show_steps: 1, zero_steps: 1, batch: 4, ..DenoiseConfig::mnist(true) };
     let setup = DenoiseSetup { net, train_steps: 60, test_episodes: 16, log_every: 10, seed: 5 };
-    let mut run = DenoiseRun::new(setup.clone()).expect("a valid setting");
-    while !run.advance(&data, 7).expect("training runs") {}
+    let mut run = DenoiseRun::new(setup.clone(), CpuDenoise::new).expect("a valid setting");
+    while !pollster::block_on(run.advance(&data, 7)).expect("training runs") {}
     let curve: Vec<f32> = run.record().curve.iter().map(|p| p.train_mse).collect();
     eprintln!("training MSE every 10 steps: {curve:?}; test MSE {}", run.record().test_mse);
     assert!(curve[curve.len() - 1] < 0.6 * curve[0], "the loss did not fall: {curve:?}");
     assert!(run.record().test_mse < run.record().noisy_mse, "worse than the noisy input itself");
-    let mut again = DenoiseRun::new(setup).expect("a valid setting");
-    while !again.advance(&data, 60).expect("training runs") {}
+    let mut again = DenoiseRun::new(setup, CpuDenoise::new).expect("a valid setting");
+    while !pollster::block_on(again.advance(&data, 60)).expect("training runs") {}
     assert_eq!(run.record(), again.record(), "one seed, one result");
 }

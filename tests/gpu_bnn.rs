@@ -130,12 +130,21 @@ fn batchnorm_backward_matches_cpu() {
         let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
         let (gdy, gxhat, ginv, gg) = (t(&dy), t(&xhat), t(&inv_std), t(&gamma));
         let (gdx, gdg, gdb) = (GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, features), GpuTensor::zeros(&ctx, features));
-        run(&ctx, |e| kernel.bind_backward(&ctx, features, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb).encode(e));
+        run(&ctx, |e| kernel.bind_backward(&ctx, features, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb, false).encode(e));
         let what = format!("batch {batch} x {features}");
         // dx is about inv_std * dy (~1e-3 here): an absolute 1e-6 is ~1e-3 of it.
         assert_parity(&format!("{what} dx"), &read(&ctx, &gdx), &dx, 1e-6, 1e-4);
         assert_parity(&format!("{what} dgamma"), &read(&ctx, &gdg), &dgamma, 1e-5, 1e-4);
         assert_parity(&format!("{what} dbeta"), &read(&ctx, &gdb), &dbeta, 1e-5, 1e-4);
+        // Accumulating (the autoencoder sums a stage's gradients over an episode's steps): the
+        // same sums added to what the buffers held.
+        let (g0, b0) = (scaled(features, 24, 1.0), scaled(features, 25, 1.0));
+        let (gdg, gdb) = (t(&g0), t(&b0));
+        run(&ctx, |e| kernel.bind_backward(&ctx, features, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb, true).encode(e));
+        let plus = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x + y).collect::<Vec<f32>>();
+        assert_parity(&format!("{what} dgamma accumulated"), &read(&ctx, &gdg), &plus(&g0, &dgamma), 1e-5, 1e-4);
+        assert_parity(&format!("{what} dbeta accumulated"), &read(&ctx, &gdb), &plus(&b0, &dbeta), 1e-5, 1e-4);
+        assert_parity(&format!("{what} dx when accumulating"), &read(&ctx, &gdx), &dx, 1e-6, 1e-4);
     }
 }
 

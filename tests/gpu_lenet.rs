@@ -18,7 +18,7 @@ use metaplastic::cpu::activation::{Activation, activation_backward, activation_f
 use metaplastic::cpu::amp::{AmpHyper, amp_factors, scale_rows};
 use metaplastic::cpu::conv::{ConvShape, add_bias, bias_grad, col2im, im2col};
 use metaplastic::cpu::dropout::{dropout_backward, dropout_forward};
-use metaplastic::cpu::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward};
+use metaplastic::cpu::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use metaplastic::cpu::sgd::{SgdHyper, sgd_step};
 use metaplastic::gpu::activation::ActivationKernel;
 use metaplastic::gpu::amp::AmpKernel;
@@ -96,8 +96,14 @@ fn add_bias_and_bias_grad_match_cpu() {
         let mut want_db = vec![0.0; cols];
         bias_grad(&y, &mut want_db);
         let (gdy, gdb) = (upload(&ctx, &y), GpuTensor::zeros(&ctx, cols));
-        run(&ctx, |e| kernel.bind_bias_grad(&ctx, &gdy, &gdb).encode(e));
+        run(&ctx, |e| kernel.bind_bias_grad(&ctx, &gdy, &gdb, false).encode(e));
         assert_parity(&format!("bias_grad {rows} x {cols}"), &read(&ctx, &gdb), &want_db, 1e-6, 1e-6);
+        // Accumulating: added to what db held.
+        let db0 = values(cols, 5);
+        let gdb = upload(&ctx, &db0);
+        run(&ctx, |e| kernel.bind_bias_grad(&ctx, &gdy, &gdb, true).encode(e));
+        let want_acc: Vec<f32> = db0.iter().zip(&want_db).map(|(a, b)| a + b).collect();
+        assert_parity(&format!("bias_grad accumulated {rows} x {cols}"), &read(&ctx, &gdb), &want_acc, 1e-6, 1e-6);
     }
 }
 
@@ -145,6 +151,20 @@ fn pooling_matches_cpu() {
         });
         assert_parity(&format!("average pool {what}"), &read(&ctx, &gy), &y, 0.0, 0.0);
         assert_parity(&format!("average pool backward {what}"), &read(&ctx, &gdx), &dx, 0.0, 0.0);
+
+        // Upsampling maps the pooled grid back to the full one (x and dy swap roles).
+        let (small, full) = (values(s.output_len(), 7), values(s.input_len(), 8));
+        let (mut up, mut down) = (vec![0.0; s.input_len()], vec![0.0; s.output_len()]);
+        upsample_forward(&s, &small, &mut up);
+        upsample_backward(&s, &full, &mut down);
+        let (gsmall, gfull) = (upload(&ctx, &small), upload(&ctx, &full));
+        let (gup, gdown) = (upload(&ctx, &vec![7.0; s.input_len()]), GpuTensor::zeros(&ctx, s.output_len()));
+        run(&ctx, |e| {
+            kernel.bind_upsample(&ctx, s, &gsmall, &gup).encode(e);
+            kernel.bind_upsample_backward(&ctx, s, &gfull, &gdown).encode(e);
+        });
+        assert_parity(&format!("upsample {what}"), &read(&ctx, &gup), &up, 0.0, 0.0);
+        assert_parity(&format!("upsample backward {what}"), &read(&ctx, &gdown), &down, 0.0, 0.0);
     }
 }
 

@@ -5,7 +5,7 @@ use super::{Summary, open_backend, pct};
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
-use metaplastic::model::bnn::BnnTrainer;
+use metaplastic::model::bnn::{BnnTrainer, GammaInit};
 use metaplastic::experiments::toy::{ToyConfig, run_toy};
 use metaplastic::stats::{PairedDiff, mean_sd};
 use serde_json::json;
@@ -29,6 +29,7 @@ pub fn permuted(raw: &[String]) -> Result<(), String> {
     cfg.test_examples = args.get("test-examples", cfg.test_examples)?;
     cfg.eval_every = args.get("eval-every", cfg.eval_every)?;
     cfg.bn_per_task = args.get("bn-per-task", cfg.bn_per_task)?;
+    cfg.gamma_init = GammaInit::parse(&args.get("bn-gamma", String::from(cfg.gamma_init.name()))?).map_err(|e| e.to_string())?;
     if args.get("ewc", false)? {
         cfg.learners.push(LearnerSpec::ewc(args.get("ewc-lambda", 5e3f32)?));
     }
@@ -108,7 +109,7 @@ fn permuted_config_json(cfg: &PermutedConfig, backend: &str) -> serde_json::Valu
         "lr": cfg.lr, "batch": cfg.batch, "weight_decay": cfg.weight_decay,
         "tasks": cfg.tasks, "epochs_per_task": cfg.steps_per_task.map_or(Some(cfg.epochs), |_| None),
         "steps_per_task": cfg.steps_per_task(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
-        "bn_per_task": cfg.bn_per_task, "bn_statistics": "batch statistics at test time (batches of 1000)",
+        "bn_per_task": cfg.bn_per_task, "bn_gamma_init": cfg.gamma_init.name(), "bn_statistics": "batch statistics at test time (batches of 1000)",
         "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
         "learners": cfg.learners.iter().map(|l| json!({"variant": l.name, "m": l.meta, "ewc_lambda": l.ewc_lambda})).collect::<Vec<_>>(),
         "backend": backend,

@@ -71,8 +71,7 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
     let backend_name = args.get("backend", String::from("cpu"))?;
     match task.as_str() {
         "completion" => {}
-        "denoise" if backend_name == "cpu" => return denoise(&args),
-        "denoise" => return Err(format!("--backend {backend_name}: the denoising autoencoder trains on the CPU only; use --backend cpu")),
+        "denoise" => return denoise(&args, &backend_name),
         other => return Err(format!("--task {other}: choose completion or denoise")),
     }
     let out = args.get("out", String::from("results/hebbian-completion"))?;
@@ -198,7 +197,7 @@ fn loss_chart(records: &[CompletionRecord], title: &str) -> String {
 
 /// `--task denoise`: the Hebbian denoising autoencoder (Upadhyay & Bagad) against its
 /// non-plastic twin on MNIST or Fashion-MNIST.
-fn denoise(args: &Args) -> Result<(), String> {
+fn denoise(args: &Args, backend_name: &str) -> Result<(), String> {
     let dataset_name = args.get("dataset", String::from("mnist"))?;
     let dataset = DataSetId::parse(&dataset_name).ok_or(format!("--dataset {dataset_name}: choose mnist or fashion"))?;
     let out = args.get("out", format!("results/hebbian-denoise-{}", dataset.dir()))?;
@@ -228,11 +227,12 @@ fn denoise(args: &Args) -> Result<(), String> {
     setup.log_every = args.get("log-every", setup.log_every)?;
     args.finish()?;
     setup.validate().map_err(|e| e.to_string())?;
+    let backend = open_backend(backend_name)?;
     let data = DataSet::load(data_dir.as_ref(), dataset).map_err(|e| e.to_string())?;
 
     let cfg = &setup.net;
     println!(
-        "hebbian denoise on {}: channels {:?}, {} pooling, {} images x {} steps + {} zero steps ({} steps per episode), noise std {}, {} rule, Adam lr {}, {} episodes per batch, {} steps, {} test episodes, tape {:.0} MB, seeds {:?}",
+        "hebbian denoise on {}: channels {:?}, {} pooling, {} images x {} steps + {} zero steps ({} steps per episode), noise std {}, {} rule, Adam lr {}, {} episodes per batch, {} steps, {} test episodes, tape {:.0} MB, seeds {:?}, backend {}",
         dataset.title(),
         cfg.channels,
         pool,
@@ -247,7 +247,8 @@ fn denoise(args: &Args) -> Result<(), String> {
         setup.train_steps,
         setup.test_episodes,
         cfg.tape_bytes() as f64 / 1e6,
-        seeds
+        seeds,
+        backend.name()
     );
     let config = json!({
         "task": "denoise", "dataset": dataset.dir(),
@@ -265,7 +266,7 @@ fn denoise(args: &Args) -> Result<(), String> {
         "test_episodes": setup.test_episodes, "test_images": "test split, never trained on",
         "tape_bytes": cfg.tape_bytes(),
         "non_plastic": "the same network with both plastic layers' alpha fixed at 0 and not trained",
-        "backend": "cpu",
+        "backend": backend.name(),
     });
     let mut summary = Summary::new("hebbian-denoise", config);
     let start = Instant::now();
@@ -275,7 +276,7 @@ fn denoise(args: &Args) -> Result<(), String> {
             let mut run_setup = setup.clone();
             run_setup.seed = seed;
             run_setup.net.plastic = plastic;
-            let (record, params) = run_denoise(run_setup, &data).map_err(|e| format!("seed {seed}, {}: {e}", variant_name(plastic)))?;
+            let (record, params) = pollster::block_on(run_denoise(run_setup, &data, |c, p| backend.denoise(c, p))).map_err(|e| format!("seed {seed}, {}: {e}", variant_name(plastic)))?;
             println!(
                 "  seed {seed} {:<11} test MSE {:.4}  (noisy input {:.4}; eta code {:.4}, out {:.4}; {:.0} s)",
                 variant_name(plastic),

@@ -4,8 +4,8 @@
 //!
 //! Nothing here is a new kernel: the convolutional stages walk a stage list as
 //! [`super::lenet`] does, calling [`super::conv`] (convolutions, transposed convolutions),
-//! [`super::activation`], [`super::batchnorm`] and [`super::pool`] (whose average pooling's backward
-//! pass, times four, is nearest 2x upsampling); the two plastic layers are
+//! [`super::activation`], [`super::batchnorm`] and [`super::pool`] (pooling and nearest 2x
+//! upsampling); the two plastic layers are
 //! [`super::plastic::episode_forward`] and [`super::plastic::episode_backward`].
 //!
 //! The convolutional stages have no memory, so they run step by step with the batch of episodes
@@ -20,12 +20,14 @@ use super::batchnorm::{batchnorm_backward, batchnorm_forward};
 use super::conv::{ConvShape, add_bias, bias_grad, col2im, conv_transpose_backward, conv_transpose_forward, im2col};
 use super::matmul::{MatmulShape, matmul};
 use super::plastic::{EpisodeTape, Nonlinearity, PlasticDims, PlasticGrads, episode_backward, episode_forward};
-use super::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward};
-use crate::model::hebbian::{DAE_KERNEL, DAE_PAD, DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, HebbianParams};
+use super::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
+use super::metaplastic_adam::metaplastic_adam;
+use crate::model::TrainError;
+use crate::model::hebbian::{DAE_KERNEL, DAE_PAD, DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams};
 use crate::model::lenet::LayerParams;
 
 /// Both plastic layers use Miconi's tanh: bounded outputs keep the traces bounded.
-const PLASTIC_ACT: Nonlinearity = Nonlinearity::Tanh;
+pub const PLASTIC_ACT: Nonlinearity = Nonlinearity::Tanh;
 
 /// What one pass through a stage list keeps for its backward pass.
 #[derive(Debug, Clone, Default)]
@@ -63,17 +65,34 @@ fn pool_shape(stage: &DaeStage, batch: usize) -> PoolShape {
     PoolShape::new(batch, d.h, d.w, d.c)
 }
 
-/// Nearest 2x upsampling: every pixel copied into its 2x2 block, which is average pooling's
-/// backward pass (a quarter into each tap) times four.
-fn upsample(s: &PoolShape, x: &[f32], y: &mut [f32]) {
-    pool_backward(s, PoolKind::Average, x, &[], y);
-    y.iter_mut().for_each(|v| *v *= 4.0);
+/// The gradient reaching one step's decoder logits `d`: through the output plastic layer's input
+/// `avgpool(d)`, whose gradient is `g`, and at the last step through the image too (`dz`, from
+/// [`reconstruct_backward`]). GPU: `shaders/reconstruct.wgsl` (`logits_grad`).
+pub fn logits_grad(half: &PoolShape, g: &[f32], dz: Option<&[f32]>, dd: &mut [f32]) {
+    pool_backward(half, PoolKind::Average, g, &[], dd);
+    if let Some(dz) = dz {
+        dd.iter_mut().zip(dz).for_each(|(a, b)| *a += b);
+    }
 }
 
-/// The gradient of [`upsample`]: each pixel sums its block, four times the average pooling.
-fn upsample_backward(s: &PoolShape, dy: &[f32], dx: &mut [f32]) {
-    avg_pool_forward(s, dy, dx);
-    dx.iter_mut().for_each(|v| *v *= 4.0);
+/// The reconstruction `images = sigmoid(d + up(p))`: the decoder's logits `d` (`half`'s full
+/// grid) plus the output plastic layer's outputs `p` (its pooled grid), upsampled. GPU:
+/// `shaders/reconstruct.wgsl` (`forward`).
+pub fn reconstruct_forward(half: &PoolShape, d: &[f32], p: &[f32], images: &mut [f32]) {
+    assert_eq!(d.len(), images.len(), "the logits and the images are batch x pixels");
+    upsample_forward(half, p, images);
+    for (v, d) in images.iter_mut().zip(d) {
+        *v = sigmoid(*v + d);
+    }
+}
+
+/// Through the sigmoid of [`reconstruct_forward`]: `dz = dimages * y * (1 - y)`, the gradient of
+/// both `d` and `up(p)`. GPU: `shaders/reconstruct.wgsl` (`backward`).
+pub fn reconstruct_backward(images: &[f32], dimages: &[f32], dz: &mut [f32]) {
+    assert!(images.len() == dimages.len() && dz.len() == images.len(), "images, their gradient and dz are batch x pixels");
+    for ((g, &y), &dy) in dz.iter_mut().zip(images).zip(dimages) {
+        *g = dy * y * (1.0 - y);
+    }
 }
 
 fn param<'a>(params: &'a [LayerParams], stage: &DaeStage) -> &'a LayerParams {
@@ -121,7 +140,7 @@ pub fn stages_forward(stages: &[DaeStage], params: &[LayerParams], x: &[f32], ba
                 max_pool_forward(&s, input, out, &mut c.argmax[i]);
             }
             DaeLayer::Pool(PoolKind::Average) => avg_pool_forward(&pool_shape(stage, batch), input, out),
-            DaeLayer::Upsample => upsample(&pool_shape(stage, batch), input, out),
+            DaeLayer::Upsample => upsample_forward(&pool_shape(stage, batch), input, out),
         }
     }
 }
@@ -242,11 +261,7 @@ pub fn denoise_forward(cfg: &DenoiseConfig, params: &DenoiseParams, xs: &[f32], 
     let out = episode_forward(dims(batch, no), params.out.weights(), cfg.rule, PLASTIC_ACT, &out_in, steps);
     let mut images = vec![0.0; steps * batch * pixels];
     for (t, cache) in decoder.iter().enumerate() {
-        let img = &mut images[t * batch * pixels..][..batch * pixels];
-        upsample(&half, out.y_at(t), img);
-        for (v, d) in img.iter_mut().zip(cache.output()) {
-            *v = sigmoid(*v + d);
-        }
+        reconstruct_forward(&half, cache.output(), out.y_at(t), &mut images[t * batch * pixels..][..batch * pixels]);
     }
     DenoiseTape { steps, batch, encoder, code_in, code, decoder, out_in, out, images }
 }
@@ -257,10 +272,7 @@ fn sigmoid(z: f32) -> f32 {
 
 /// Mean squared error of the last step's reconstructions against `targets` (`[batch, pixels]`).
 pub fn denoise_mse(tape: &DenoiseTape, targets: &[f32]) -> f32 {
-    let out = tape.last_images();
-    assert_eq!(out.len(), targets.len(), "targets must be batch x pixels");
-    let sum: f64 = out.iter().zip(targets).map(|(y, p)| f64::from((y - p) * (y - p))).sum();
-    (sum / out.len() as f64) as f32
+    reconstruction_mse(tape.last_images(), targets)
 }
 
 /// Gradients of [`denoise_mse`] with respect to every parameter, by BPTT through both plastic
@@ -274,7 +286,9 @@ pub fn denoise_backward(cfg: &DenoiseConfig, params: &DenoiseParams, tape: &Deno
     let out = tape.last_images();
     let count = out.len() as f32;
     // d loss / d (d + up(plastic)) at the last step, through the sigmoid.
-    let dz: Vec<f32> = out.iter().zip(targets).map(|(&y, &p)| 2.0 * (y - p) / count * y * (1.0 - y)).collect();
+    let dimages: Vec<f32> = out.iter().zip(targets).map(|(&y, &p)| 2.0 * (y - p) / count).collect();
+    let mut dz = vec![0.0; out.len()];
+    reconstruct_backward(out, &dimages, &mut dz);
     let half = PoolShape::new(batch, cfg.side, cfg.side, 1);
     let mut dys = vec![0.0; steps * batch * no];
     upsample_backward(&half, &dz, &mut dys[(steps - 1) * batch * no..]);
@@ -283,10 +297,7 @@ pub fn denoise_backward(cfg: &DenoiseConfig, params: &DenoiseParams, tape: &Deno
     let mut dcode = vec![0.0; steps * batch * nc];
     for t in 0..steps {
         let mut dd = vec![0.0; batch * pixels];
-        pool_backward(&half, PoolKind::Average, &g_out.x[t * batch * no..][..batch * no], &[], &mut dd);
-        if t + 1 == steps {
-            dd.iter_mut().zip(&dz).for_each(|(a, b)| *a += b);
-        }
+        logits_grad(&half, &g_out.x[t * batch * no..][..batch * no], (t + 1 == steps).then_some(&dz[..]), &mut dd);
         if dd.iter().all(|&v| v == 0.0) {
             continue;
         }
@@ -325,4 +336,95 @@ pub fn denoise_loss(
     let loss = denoise_mse(&tape, targets);
     let grads = with_grads.then(|| denoise_backward(cfg, params, &tape, targets));
     (loss, tape, grads)
+}
+
+/// The MSE of reconstructions against clean images, summed in f64: what every backend's test
+/// loss and training loss is.
+pub fn reconstruction_mse(images: &[f32], targets: &[f32]) -> f32 {
+    assert_eq!(images.len(), targets.len(), "one clean image per reconstruction");
+    let sum: f64 = images.iter().zip(targets).map(|(y, p)| f64::from((y - p) * (y - p))).sum();
+    (sum / images.len() as f64) as f32
+}
+
+/// Every trained tensor, in the order the GPU trainer binds its Adam calls: the stages' weights
+/// and biases and the plastic layers' `W`; then, only in the plastic network, both `alpha`s and
+/// `eta`s (the non-plastic twin keeps alpha at 0, so its traces never reach an output and eta,
+/// whose gradient is then 0, stays too).
+pub fn trained_tensors(p: &mut DenoiseParams, plastic: bool) -> Vec<&mut [f32]> {
+    let mut out: Vec<&mut [f32]> = Vec::new();
+    for l in &mut p.layers {
+        out.push(&mut l.w);
+        out.push(&mut l.b);
+    }
+    out.push(&mut p.code.w);
+    out.push(&mut p.out.w);
+    if plastic {
+        out.push(&mut p.code.alpha);
+        out.push(&mut p.out.alpha);
+        out.push(std::slice::from_mut(&mut p.code.eta));
+        out.push(std::slice::from_mut(&mut p.out.eta));
+    }
+    out
+}
+
+/// The autoencoder trained on the CPU: the reference the GPU trainer is tested against, and the
+/// browser's fallback.
+pub struct CpuDenoise {
+    cfg: DenoiseConfig,
+    params: DenoiseParams,
+    /// Adam's moments, one pair per tensor of [`trained_tensors`].
+    m1: Vec<Vec<f32>>,
+    m2: Vec<Vec<f32>>,
+    step: u32,
+    loss: (f32, usize),
+}
+
+impl CpuDenoise {
+    pub fn new(cfg: DenoiseConfig, mut params: DenoiseParams) -> Result<Self, TrainError> {
+        cfg.validate()?;
+        params.check(&cfg)?;
+        let lens: Vec<usize> = trained_tensors(&mut params, cfg.plastic).iter().map(|t| t.len()).collect();
+        let zeros = || lens.iter().map(|&n| vec![0.0; n]).collect();
+        Ok(Self { m1: zeros(), m2: zeros(), cfg, params, step: 0, loss: (0.0, 0) })
+    }
+}
+
+impl DenoiseTrainer for CpuDenoise {
+    fn config(&self) -> &DenoiseConfig {
+        &self.cfg
+    }
+
+    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
+        let batch = self.cfg.check_batch(xs, Some(targets))?;
+        if batch != self.cfg.batch {
+            return Err(TrainError::Config(format!("a training batch of {batch} episodes is not the configured {}", self.cfg.batch)));
+        }
+        let (loss, _, grads) = denoise_loss(&self.cfg, &self.params, xs, targets, batch, true);
+        let mut grads = grads.expect("gradients were asked for");
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged(format!("the loss became {loss} at step {}; try a smaller learning rate", self.step)));
+        }
+        self.step += 1;
+        let hyper = self.cfg.hyper().at_step(self.step);
+        let grads = trained_tensors(&mut grads, self.cfg.plastic);
+        for (k, (w, g)) in trained_tensors(&mut self.params, self.cfg.plastic).into_iter().zip(grads).enumerate() {
+            metaplastic_adam(w, g, &mut self.m1[k], &mut self.m2[k], &hyper);
+        }
+        self.loss.0 += loss;
+        self.loss.1 += 1;
+        Ok(())
+    }
+
+    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
+        Ok(std::mem::take(&mut self.loss))
+    }
+
+    async fn reconstruct(&mut self, xs: &[f32]) -> Result<Vec<f32>, TrainError> {
+        let batch = self.cfg.check_batch(xs, None)?;
+        Ok(denoise_forward(&self.cfg, &self.params, xs, batch).last_images().to_vec())
+    }
+
+    async fn params(&mut self) -> Result<DenoiseParams, TrainError> {
+        Ok(self.params.clone())
+    }
 }

@@ -116,3 +116,39 @@ pub fn pool_backward(s: &PoolShape, kind: PoolKind, dy: &[f32], argmax: &[u32], 
         }
     }
 }
+
+/// Nearest 2x upsampling, the adjoint of sum pooling: every input pixel (`s`'s pooled grid)
+/// copied into its 2x2 block of `y` (`s`'s full grid; a dropped odd edge stays 0). It is average
+/// pooling's backward pass times four, written out so that both backends compute it exactly.
+pub fn upsample_forward(s: &PoolShape, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), s.output_len(), "x must be the pooled size");
+    assert_eq!(y.len(), s.input_len(), "y must be batch x h x w x c");
+    let (h, w, ch) = (s.h as usize, s.w as usize, s.c as usize);
+    let (oh, ow) = (s.out_h(), s.out_w());
+    for b in 0..s.batch as usize {
+        for py in 0..h {
+            for px in 0..w {
+                let (oy, ox) = (py / 2, px / 2);
+                for c in 0..ch {
+                    y[((b * h + py) * w + px) * ch + c] = if oy < oh && ox < ow { x[((b * oh + oy) * ow + ox) * ch + c] } else { 0.0 };
+                }
+            }
+        }
+    }
+}
+
+/// Gradient of [`upsample_forward`]: each pooled pixel sums its block's gradients, in tap order.
+pub fn upsample_backward(s: &PoolShape, dy: &[f32], dx: &mut [f32]) {
+    assert_eq!(dy.len(), s.input_len(), "dy must be batch x h x w x c");
+    assert_eq!(dx.len(), s.output_len(), "dx must be the pooled size");
+    let (oh, ow, ch) = (s.out_h(), s.out_w(), s.c as usize);
+    for b in 0..s.batch as usize {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for c in 0..ch {
+                    dx[((b * oh + oy) * ow + ox) * ch + c] = (0..4).map(|t| dy[tap(s, b, oy, ox, c, t)]).sum();
+                }
+            }
+        }
+    }
+}

@@ -12,12 +12,11 @@
 //! depend on the network, so both variants of a seed see identical episodes.
 
 use super::{BatchOrder, DataAccess};
-use crate::cpu::denoise::denoise_loss;
-use crate::cpu::metaplastic_adam::metaplastic_adam;
+use crate::cpu::denoise::reconstruction_mse;
 use crate::data::Examples;
 use crate::experiments::completion::CurvePoint;
 use crate::model::TrainError;
-use crate::model::hebbian::{DenoiseConfig, DenoiseParams};
+use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -159,64 +158,46 @@ pub struct DenoiseRecord {
     pub noisy_mse: f32,
 }
 
-/// A training run, advanced a few steps at a time as the other experiments are.
-pub struct DenoiseRun {
+/// A training run on one backend's trainer, advanced a few steps at a time as the other
+/// experiments are.
+pub struct DenoiseRun<T: DenoiseTrainer> {
     setup: DenoiseSetup,
-    params: DenoiseParams,
+    trainer: T,
     /// Training images, epoch by epoch; made at the first step, over the images there then.
     order: Option<BatchOrder>,
     rng: StdRng,
     step: usize,
-    /// Adam's first and second moments, one pair per parameter tensor in [`Self::tensors`] order.
-    m1: Vec<Vec<f32>>,
-    m2: Vec<Vec<f32>>,
-    window: (f64, usize),
     record: DenoiseRecord,
 }
 
-impl DenoiseRun {
-    pub fn new(setup: DenoiseSetup) -> Result<Self, TrainError> {
+impl<T: DenoiseTrainer> DenoiseRun<T> {
+    /// `make` builds the trainer (on the backend of the caller's choice) from the configuration and
+    /// the seeded initial parameters, which both variants of a seed share.
+    pub fn new(setup: DenoiseSetup, make: impl FnOnce(DenoiseConfig, DenoiseParams) -> Result<T, TrainError>) -> Result<Self, TrainError> {
         setup.validate()?;
         let params = DenoiseParams::init(&setup.net, setup.seed);
-        let mut zeros = DenoiseParams::zeros_like(&params);
-        let lens: Vec<usize> = Self::tensors(&mut zeros).iter().map(|t| t.len()).collect();
+        let trainer = make(setup.net.clone(), params)?;
         Ok(Self {
             order: None,
             rng: setup.rng(0x7261_696e),
-            m1: lens.iter().map(|&n| vec![0.0; n]).collect(),
-            m2: lens.iter().map(|&n| vec![0.0; n]).collect(),
             record: DenoiseRecord { plastic: setup.net.plastic, curve: Vec::new(), test_mse: f32::NAN, noisy_mse: f32::NAN },
             setup,
-            params,
+            trainer,
             step: 0,
-            window: (0.0, 0),
         })
-    }
-
-    /// Every trained tensor: the stages' weights and biases and the plastic layers' `W`; then, only
-    /// in the plastic network, both `alpha`s and `eta`s (the non-plastic twin keeps alpha at 0,
-    /// so its traces never reach an output and eta, whose gradient is then 0, stays too).
-    fn tensors(p: &mut DenoiseParams) -> Vec<&mut [f32]> {
-        let mut out: Vec<&mut [f32]> = Vec::new();
-        for l in &mut p.layers {
-            out.push(&mut l.w);
-            out.push(&mut l.b);
-        }
-        out.push(&mut p.code.w);
-        out.push(&mut p.out.w);
-        out.push(&mut p.code.alpha);
-        out.push(&mut p.out.alpha);
-        out.push(std::slice::from_mut(&mut p.code.eta));
-        out.push(std::slice::from_mut(&mut p.out.eta));
-        out
     }
 
     pub fn setup(&self) -> &DenoiseSetup {
         &self.setup
     }
 
-    pub fn params(&self) -> &DenoiseParams {
-        &self.params
+    pub async fn params(&mut self) -> Result<DenoiseParams, TrainError> {
+        self.trainer.params().await
+    }
+
+    /// The last step's reconstructions of a batch of episodes by the network as it is now.
+    pub async fn reconstruct(&mut self, xs: &[f32]) -> Result<Vec<f32>, TrainError> {
+        self.trainer.reconstruct(xs).await
     }
 
     pub fn record(&self) -> &DenoiseRecord {
@@ -233,19 +214,27 @@ impl DenoiseRun {
 
     /// Up to `steps` training steps; after the last, the test evaluation. `Ok(true)` when done,
     /// `Ok(false)` when more steps remain or the data has not arrived yet.
-    pub fn advance(&mut self, data: &dyn DataAccess, steps: usize) -> Result<bool, TrainError> {
+    pub async fn advance(&mut self, data: &dyn DataAccess, steps: usize) -> Result<bool, TrainError> {
         let end = self.setup.train_steps.min(self.step.saturating_add(steps));
         while self.step < end {
             if !self.train_step(data)? {
                 return Ok(false);
+            }
+            if self.step.is_multiple_of(self.setup.log_every) || self.step == self.setup.train_steps {
+                let (sum, count) = self.trainer.take_train_loss().await?;
+                let train_mse = sum / count.max(1) as f32;
+                if !train_mse.is_finite() {
+                    return Err(TrainError::Diverged(format!("the loss became {train_mse} by step {}; try a smaller learning rate", self.step)));
+                }
+                self.record.curve.push(CurvePoint { step: self.step, train_mse });
             }
         }
         if self.step >= self.setup.train_steps && !self.record.test_mse.is_finite() {
             let Some(batches) = test_batches(&self.setup, data) else { return Ok(false) };
             let (mut sum, mut noisy, mut count) = (0.0f64, 0.0f64, 0usize);
             for b in &batches {
-                let (loss, _, _) = denoise_loss(&self.setup.net, &self.params, &b.xs, &b.targets, b.batch, false);
-                sum += f64::from(loss) * b.batch as f64;
+                let images = self.trainer.reconstruct(&b.xs).await?;
+                sum += f64::from(reconstruction_mse(&images, &b.targets)) * b.batch as f64;
                 noisy += f64::from(b.noisy_mse()) * b.batch as f64;
                 count += b.batch;
             }
@@ -255,7 +244,7 @@ impl DenoiseRun {
         Ok(self.finished())
     }
 
-    /// One Adam step; `Ok(false)` when the training split has not arrived yet.
+    /// One training step; `Ok(false)` when the training split has not arrived yet.
     fn train_step(&mut self, data: &dyn DataAccess) -> Result<bool, TrainError> {
         let cfg = &self.setup.net;
         let want = cfg.batch * cfg.images;
@@ -268,35 +257,22 @@ impl DenoiseRun {
             batch = order.as_mut().and_then(|o| o.next(want, train.len())).map(|indices| denoise_batch(cfg, train, &indices, rng));
         });
         let Some(batch) = batch else { return Ok(false) };
-        let (loss, _, grads) = denoise_loss(cfg, &self.params, &batch.xs, &batch.targets, batch.batch, true);
-        let grads = grads.expect("gradients were asked for");
-        if !loss.is_finite() {
-            return Err(TrainError::Diverged(format!("the loss became {loss} at step {}; try a smaller learning rate", self.step)));
-        }
+        self.trainer.train_step(&batch.xs, &batch.targets)?;
         self.step += 1;
-        let hyper = cfg.hyper().at_step(self.step as u32);
-        let trained = if cfg.plastic { usize::MAX } else { self.m1.len() - 4 };
-        let mut grads = grads;
-        let grads = Self::tensors(&mut grads);
-        for (k, (w, g)) in Self::tensors(&mut self.params).into_iter().zip(grads).enumerate().take(trained) {
-            metaplastic_adam(w, g, &mut self.m1[k], &mut self.m2[k], &hyper);
-        }
-        self.window.0 += f64::from(loss);
-        self.window.1 += 1;
-        if self.step.is_multiple_of(self.setup.log_every) || self.step == self.setup.train_steps {
-            let train_mse = (self.window.0 / self.window.1 as f64) as f32;
-            self.record.curve.push(CurvePoint { step: self.step, train_mse });
-            self.window = (0.0, 0);
-        }
         Ok(true)
     }
 }
 
-/// A whole run to the end on a loaded data set.
-pub fn run_denoise(setup: DenoiseSetup, data: &dyn DataAccess) -> Result<(DenoiseRecord, DenoiseParams), TrainError> {
-    let mut run = DenoiseRun::new(setup)?;
-    if !run.advance(data, usize::MAX)? {
+/// A whole run to the end on a loaded data set, on the trainer `make` builds.
+pub async fn run_denoise<T: DenoiseTrainer>(
+    setup: DenoiseSetup,
+    data: &dyn DataAccess,
+    make: impl FnOnce(DenoiseConfig, DenoiseParams) -> Result<T, TrainError>,
+) -> Result<(DenoiseRecord, DenoiseParams), TrainError> {
+    let mut run = DenoiseRun::new(setup, make)?;
+    if !run.advance(data, usize::MAX).await? {
         return Err(TrainError::Config("the data set has too few images for an episode".into()));
     }
-    Ok((run.record.clone(), run.params.clone()))
+    let params = run.params().await?;
+    Ok((run.record.clone(), params))
 }

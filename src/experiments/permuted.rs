@@ -5,7 +5,7 @@
 
 use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk, pixel_permutation};
 use crate::data::IMAGE_PIXELS;
-use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer};
+use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, GammaInit};
 use crate::model::TrainError;
 
 /// One learner of a run: the standard network is `m = 0`; EWC is a penalty on top of `m = 0`.
@@ -46,6 +46,7 @@ pub struct PermutedConfig {
     /// The authors' "task" scenario: each task keeps its own BatchNorm gamma and beta, restored
     /// when that task is tested.
     pub bn_per_task: bool,
+    pub gamma_init: GammaInit,
     /// Fisher estimate for EWC: this many training batches at each task's end.
     pub ewc_batches: usize,
     pub seed: u64,
@@ -68,6 +69,7 @@ impl PermutedConfig {
             live_test_examples: 1_000,
             eval_every: 200,
             bn_per_task: true,
+            gamma_init: GammaInit::One,
             ewc_batches: 10,
             seed: 1,
         }
@@ -181,7 +183,7 @@ impl<T: BnnTrainer> PermutedRun<T> {
     pub fn new(cfg: PermutedConfig, mut make: impl FnMut(BnnConfig, BnnParams) -> Result<T, TrainError>) -> Result<Self, TrainError> {
         cfg.validate()?;
         let sizes = cfg.net(&cfg.learners[0]).sizes();
-        let init = BnnParams::init(sizes, cfg.seed);
+        let init = BnnParams::init_with(sizes, cfg.seed, cfg.gamma_init);
         let learners = cfg
             .learners
             .iter()

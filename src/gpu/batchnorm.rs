@@ -14,7 +14,8 @@ const WG: usize = 64;
 struct Size {
     batch: u32,
     features: u32,
-    _pad: [u32; 2],
+    accumulate: u32,
+    _pad: u32,
 }
 
 pub struct BatchNormKernel {
@@ -46,10 +47,11 @@ impl BatchNormKernel {
         assert!(y.len == x.len && xhat.len == x.len, "y and xhat must be shaped as x");
         assert!(gamma.len == features && beta.len == features && inv_std.len == features, "one gamma, beta, inv_std per feature");
         let buffers = [(1, x), (2, gamma), (3, beta), (4, y), (5, xhat), (6, inv_std)];
-        bind(ctx, &self.forward, batch, features, &buffers)
+        bind(ctx, &self.forward, batch, features, false, &buffers)
     }
 
-    /// `dx`, `dgamma`, `dbeta` from `dy` and what the forward pass saved.
+    /// `dx`, `dgamma`, `dbeta` from `dy` and what the forward pass saved; with `accumulate` the
+    /// parameter gradients are added to (`dx` is always overwritten).
     #[allow(clippy::too_many_arguments)]
     pub fn bind_backward(
         &self,
@@ -62,6 +64,7 @@ impl BatchNormKernel {
         dx: &GpuTensor,
         dgamma: &GpuTensor,
         dbeta: &GpuTensor,
+        accumulate: bool,
     ) -> Dispatch {
         let batch = dy.len / features;
         assert_eq!(dy.len, batch * features, "dy must be batch x features");
@@ -69,11 +72,12 @@ impl BatchNormKernel {
         assert!(inv_std.len == features && gamma.len == features, "one inv_std and gamma per feature");
         assert!(dgamma.len == features && dbeta.len == features, "one dgamma and dbeta per feature");
         let buffers = [(7, dy), (8, xhat), (9, inv_std), (2, gamma), (10, dx), (11, dgamma), (12, dbeta)];
-        bind(ctx, &self.backward, batch, features, &buffers)
+        bind(ctx, &self.backward, batch, features, accumulate, &buffers)
     }
 }
 
-fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, batch: usize, features: usize, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
-    let size = uniform(ctx, "batchnorm size", &Size { batch: batch as u32, features: features as u32, _pad: [0; 2] }, false);
+fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, batch: usize, features: usize, accumulate: bool, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
+    let size = Size { batch: batch as u32, features: features as u32, accumulate: u32::from(accumulate), _pad: 0 };
+    let size = uniform(ctx, "batchnorm size", &size, false);
     Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, (features.div_ceil(WG).max(1) as u32, 1))
 }

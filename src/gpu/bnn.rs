@@ -163,7 +163,7 @@ impl Pass {
             Backward {
                 norm: std::array::from_fn(|l| {
                     let (g, b) = (&net.dgamma[l], &net.dbeta[l]);
-                    k.batchnorm.bind_backward(ctx, sizes[l + 1], dy(l), &xhat[l], &inv_std[l], &net.gamma[l], &da[l], g, b)
+                    k.batchnorm.bind_backward(ctx, sizes[l + 1], dy(l), &xhat[l], &inv_std[l], &net.gamma[l], &da[l], g, b, false)
                 }),
                 // dW_l = da_lᵀ h_l: (fan_out x batch) · (batch x fan_in).
                 weight_grad: std::array::from_fn(|l| {

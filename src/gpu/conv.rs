@@ -19,7 +19,7 @@ struct Rows {
     rows: u32,
     cols: u32,
     n: u32,
-    _pad: u32,
+    accumulate: u32,
 }
 
 pub struct ConvKernel {
@@ -54,20 +54,21 @@ impl ConvKernel {
 
     /// `y[r, c] += bias[c]` over `y` of rows of `bias.len` columns.
     pub fn bind_add_bias(&self, ctx: &GpuContext, y: &GpuTensor, bias: &GpuTensor) -> Dispatch {
-        let rows = rows_uniform(ctx, y, bias.len);
+        let rows = rows_uniform(ctx, y, bias.len, false);
         Dispatch::new(ctx, &self.add_bias, &[(1, &rows)], &[(6, y), (7, bias)], groups_for(y.len, WG))
     }
 
-    /// `db[c] = sum_r dy[r, c]`, rows summed in order.
-    pub fn bind_bias_grad(&self, ctx: &GpuContext, dy: &GpuTensor, db: &GpuTensor) -> Dispatch {
-        let rows = rows_uniform(ctx, dy, db.len);
+    /// `db[c] = sum_r dy[r, c]`, rows summed in order; with `accumulate`, `db[c] +=` that sum
+    /// (the CPU's [`crate::cpu::conv::bias_grad`] then an add).
+    pub fn bind_bias_grad(&self, ctx: &GpuContext, dy: &GpuTensor, db: &GpuTensor, accumulate: bool) -> Dispatch {
+        let rows = rows_uniform(ctx, dy, db.len, accumulate);
         Dispatch::new(ctx, &self.bias_grad, &[(1, &rows)], &[(8, dy), (9, db)], (db.len.div_ceil(WG_COLS).max(1) as u32, 1))
     }
 }
 
 /// The `Rows` uniform of a matrix `m` with `cols` columns.
-fn rows_uniform(ctx: &GpuContext, m: &GpuTensor, cols: usize) -> wgpu::Buffer {
+fn rows_uniform(ctx: &GpuContext, m: &GpuTensor, cols: usize, accumulate: bool) -> wgpu::Buffer {
     assert!(cols > 0 && m.len.is_multiple_of(cols), "a matrix of {} elements cannot have rows of {cols}", m.len);
-    let rows = Rows { rows: (m.len / cols) as u32, cols: cols as u32, n: m.len as u32, _pad: 0 };
+    let rows = Rows { rows: (m.len / cols) as u32, cols: cols as u32, n: m.len as u32, accumulate: u32::from(accumulate) };
     uniform(ctx, "bias rows", &rows, false)
 }

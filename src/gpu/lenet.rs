@@ -254,7 +254,7 @@ impl Pass {
                     });
                     let dy_w = scaled.as_ref().unwrap_or(&d);
                     backward.push(k.matmul.bind(ctx, MatmulShape::new(cout, s.rows(), s.patch()).trans_a(), dy_w, cols, &net.gw[p]));
-                    backward.push(k.conv.bind_bias_grad(ctx, dy_w, &net.gb[p]));
+                    backward.push(k.conv.bind_bias_grad(ctx, dy_w, &net.gb[p], false));
                     if needs_dx {
                         let dcols = zeros(s.rows() * s.patch());
                         backward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), cout, s.patch()), &d, &net.w[p], &dcols));
@@ -264,7 +264,7 @@ impl Pass {
                 LayerSpec::Dense { out: fout } => {
                     let (p, fin) = (param_index(l), l.input.len());
                     backward.push(k.matmul.bind(ctx, MatmulShape::new(fout, batch, fin).trans_a(), &d, &acts[i], &net.gw[p]));
-                    backward.push(k.conv.bind_bias_grad(ctx, &d, &net.gb[p]));
+                    backward.push(k.conv.bind_bias_grad(ctx, &d, &net.gb[p], false));
                     if needs_dx {
                         backward.push(k.matmul.bind(ctx, MatmulShape::new(batch, fout, fin), &d, &net.w[p], &dx));
                     }
@@ -272,7 +272,7 @@ impl Pass {
                 LayerSpec::BatchNorm => {
                     let p = param_index(l);
                     let (xhat, inv_std) = (saved[i].aux(), saved[i].inv_std());
-                    backward.push(k.batchnorm.bind_backward(ctx, l.output.c, &d, xhat, inv_std, &net.w[p], &dx, &net.gw[p], &net.gb[p]));
+                    backward.push(k.batchnorm.bind_backward(ctx, l.output.c, &d, xhat, inv_std, &net.w[p], &dx, &net.gw[p], &net.gb[p], false));
                 }
                 // Layers without parameters only pass the gradient down.
                 _ if !needs_dx => {}

@@ -13,17 +13,19 @@ pub struct PoolKernel {
     avg_forward: wgpu::ComputePipeline,
     max_backward: wgpu::ComputePipeline,
     avg_backward: wgpu::ComputePipeline,
+    upsample: wgpu::ComputePipeline,
+    upsample_backward: wgpu::ComputePipeline,
 }
 
 impl PoolKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [max_forward, avg_forward, max_backward, avg_backward] = pipelines(
+        let [max_forward, avg_forward, max_backward, avg_backward, upsample, upsample_backward] = pipelines(
             ctx,
             "pool.wgsl",
             include_str!("../../shaders/pool.wgsl"),
-            ["max_forward", "avg_forward", "max_backward", "avg_backward"],
+            ["max_forward", "avg_forward", "max_backward", "avg_backward", "upsample", "upsample_backward"],
         );
-        Self { max_forward, avg_forward, max_backward, avg_backward }
+        Self { max_forward, avg_forward, max_backward, avg_backward, upsample, upsample_backward }
     }
 
     /// Pooling of `x` into `y`; max pooling also writes `argmax` (average pooling ignores it, so
@@ -57,5 +59,21 @@ impl PoolKernel {
             }
             PoolKind::Average => Dispatch::new(ctx, &self.avg_backward, &[(0, &shape)], &[(4, dy), (6, dx)], groups),
         }
+    }
+
+    /// Nearest 2x upsampling of `x` (the pooled grid of `s`) into `y` (its full grid).
+    pub fn bind_upsample(&self, ctx: &GpuContext, s: PoolShape, x: &GpuTensor, y: &GpuTensor) -> Dispatch {
+        assert_eq!(x.len, s.output_len(), "x must be the pooled size");
+        assert_eq!(y.len, s.input_len(), "y must be batch x h x w x c");
+        let shape = uniform(ctx, "pool shape", &s, false);
+        Dispatch::new(ctx, &self.upsample, &[(0, &shape)], &[(1, x), (2, y)], groups_for(y.len, WG))
+    }
+
+    /// The gradient of [`Self::bind_upsample`]: `dx` (pooled grid) sums `dy` over each window.
+    pub fn bind_upsample_backward(&self, ctx: &GpuContext, s: PoolShape, dy: &GpuTensor, dx: &GpuTensor) -> Dispatch {
+        assert_eq!(dy.len, s.input_len(), "dy must be batch x h x w x c");
+        assert_eq!(dx.len, s.output_len(), "dx must be the pooled size");
+        let shape = uniform(ctx, "pool shape", &s, false);
+        Dispatch::new(ctx, &self.upsample_backward, &[(0, &shape)], &[(4, dy), (6, dx)], groups_for(dx.len, WG))
     }
 }

@@ -75,6 +75,31 @@ pub struct BnnParams {
     pub beta: [Vec<f32>; LAYERS],
 }
 
+/// How BatchNorm's gamma starts. The authors ran PyTorch 1.1, whose `BatchNorm1d` drew gamma from
+/// U(0, 1); their code re-draws it that way on later versions. Current PyTorch starts at 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GammaInit {
+    One,
+    Uniform,
+}
+
+impl GammaInit {
+    pub fn parse(s: &str) -> Result<Self, TrainError> {
+        match s {
+            "one" => Ok(Self::One),
+            "uniform" => Ok(Self::Uniform),
+            other => Err(TrainError::Config(format!("BatchNorm gamma init {other:?}: choose one or uniform"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::One => "one",
+            Self::Uniform => "uniform",
+        }
+    }
+}
+
 /// BatchNorm parameters only: what the authors' "task" scenario saves per task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BnParams {
@@ -93,6 +118,19 @@ impl BnnParams {
             gamma: std::array::from_fn(|l| vec![1.0; sizes[l + 1]]),
             beta: std::array::from_fn(|l| vec![0.0; sizes[l + 1]]),
         }
+    }
+
+    /// As [`Self::init`], with gamma drawn as `gamma` says. The uniform draw uses its own stream,
+    /// so the hidden weights are the same whichever gamma is chosen.
+    pub fn init_with(sizes: [usize; LAYERS + 1], seed: u64, gamma: GammaInit) -> Self {
+        let mut params = Self::init(sizes, seed);
+        if gamma == GammaInit::Uniform {
+            let mut rng = StdRng::seed_from_u64(seed ^ 0x9a33_a000);
+            for g in params.gamma.iter_mut().flatten() {
+                *g = rng.random_range(0.0..1.0);
+            }
+        }
+        params
     }
 
     pub fn bn(&self) -> BnParams {

@@ -492,3 +492,59 @@ impl DenoiseParams {
         }
     }
 }
+
+impl DenoiseConfig {
+    /// Checks that `xs` is whole episodes of this configuration (and `targets`, when given, one
+    /// clean image per episode), returning how many.
+    pub fn check_batch(&self, xs: &[f32], targets: Option<&[f32]>) -> Result<usize, TrainError> {
+        let per_episode = self.episode_steps() * self.pixels();
+        let batch = xs.len() / per_episode;
+        let targets_fit = targets.is_none_or(|t| t.len() == batch * self.pixels());
+        if batch == 0 || xs.len() != batch * per_episode || !targets_fit {
+            return Err(TrainError::Config(format!(
+                "{} inputs and {} targets are not whole episodes of {} steps of {}x{} images (at least one)",
+                xs.len(),
+                targets.map_or(0, <[f32]>::len),
+                self.episode_steps(),
+                self.side,
+                self.side
+            )));
+        }
+        Ok(batch)
+    }
+}
+
+impl DenoiseParams {
+    /// Refuses parameters shaped for another configuration (a file or another run's).
+    pub fn check(&self, cfg: &DenoiseConfig) -> Result<(), TrainError> {
+        let stages: Vec<DaeStage> = cfg.encoder().into_iter().chain(cfg.decoder()).filter(|s| s.param.is_some()).collect();
+        let layers_fit = stages.len() == self.layers.len()
+            && stages.iter().zip(&self.layers).all(|(s, p)| s.param_lens() == Some((p.w.len(), p.b.len())));
+        let plastic_fits = |p: &HebbianParams, n: usize| p.bits == n && p.w.len() == n * n && p.alpha.len() == n * n;
+        if !layers_fit || !plastic_fits(&self.code, cfg.code_len()) || !plastic_fits(&self.out, cfg.out_plastic_len()) {
+            return Err(TrainError::Config("these autoencoder parameters do not fit the configured network".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A denoising autoencoder being trained, on one backend: Adam on the MSE between the last step's
+/// reconstruction and the clean image. Reading results is `async` so the GPU can wait for its
+/// readback without blocking a browser.
+#[allow(async_fn_in_trait)]
+pub trait DenoiseTrainer {
+    fn config(&self) -> &DenoiseConfig;
+
+    /// One Adam step on a batch of episodes: `xs` is `[T, batch, pixels]`, `targets` `[batch,
+    /// pixels]`, and the batch must be the configured one.
+    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError>;
+
+    /// The sum and the number of the training losses since the last call.
+    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError>;
+
+    /// The last step's reconstructions, `[batch, pixels]`, of a batch of episodes (any size of
+    /// two or more: batch norm takes that batch's statistics), without training.
+    async fn reconstruct(&mut self, xs: &[f32]) -> Result<Vec<f32>, TrainError>;
+
+    async fn params(&mut self) -> Result<DenoiseParams, TrainError>;
+}

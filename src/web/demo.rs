@@ -35,6 +35,9 @@ struct State<R> {
     generation: u32,
     looping: bool,
     last_refresh: f64,
+    /// How long the last refresh took: refreshes wait three times that, so that readbacks on a
+    /// slow adapter take at most a quarter of the time.
+    refresh_cost: f64,
     compute: String,
 }
 
@@ -48,7 +51,7 @@ pub struct Demo<R> {
 
 impl<R: DemoRun> Demo<R> {
     pub fn new(prefix: &'static str, refresh_ms: f64, make: MakeRun<R>) -> Self {
-        Self { prefix, refresh_ms, make, state: RefCell::new(State { run: None, running: false, generation: 0, looping: false, last_refresh: 0.0, compute: String::new() }) }
+        Self { prefix, refresh_ms, make, state: RefCell::new(State { run: None, running: false, generation: 0, looping: false, last_refresh: 0.0, refresh_cost: 0.0, compute: String::new() }) }
     }
 
     fn id(&self, what: &str) -> String {
@@ -230,7 +233,7 @@ async fn train_loop<R: DemoRun>(app: &Rc<App>, demo: fn(&App) -> &Demo<R>, singl
                 return;
             }
         };
-        let refresh_due = dom::now() - s.last_refresh > d.refresh_ms || finished || single;
+        let refresh_due = dom::now() - s.last_refresh > d.refresh_ms.max(3.0 * s.refresh_cost) || finished || single;
         if refresh_due {
             s.last_refresh = dom::now();
         }
@@ -245,7 +248,9 @@ async fn train_loop<R: DemoRun>(app: &Rc<App>, demo: fn(&App) -> &Demo<R>, singl
         let paused = !finished && !single && !d.state.borrow().running;
         dom::set_text(&d.id("status"), &if paused { format!("Paused. {status}") } else { status });
         if refresh_due {
+            let before = dom::now();
             run.refresh(app).await;
+            d.state.borrow_mut().refresh_cost = dom::now() - before;
         }
         if d.state.borrow().generation == generation {
             d.state.borrow_mut().run = Some(run);

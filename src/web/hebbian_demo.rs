@@ -1,13 +1,11 @@
-//! Demo 3: Hebbian plastic networks against their non-plastic twins, on pattern completion (on
-//! WebGPU or the CPU) and on denoising test images (CPU only: the autoencoder's convolutions and
-//! plastic layers are not wired to the GPU yet).
+//! Demo 3: Hebbian plastic networks against their non-plastic twins, on pattern completion and on
+//! denoising test images, on WebGPU or the CPU.
 
 use super::bnn_demo::SlotData;
 use super::demo::{self, Demo, DemoRun, canvas, number, select_value};
 use super::{App, canvas_chart, dom};
-use crate::backend::{Backend, Hebbian};
+use crate::backend::{Denoise, Hebbian};
 use crate::charts::hebbian as figures;
-use crate::cpu::denoise::denoise_forward;
 use crate::cpu::plastic::{HebbRule, episode_forward};
 use crate::data::DataSetId;
 use crate::experiments::DataAccess;
@@ -29,7 +27,7 @@ const SHOWN: usize = 6;
 enum Task {
     /// `[plastic, non-plastic]`.
     Completion([CompletionRun<Hebbian>; 2]),
-    Denoise { runs: [DenoiseRun; 2], dataset: DataSetId },
+    Denoise { runs: [DenoiseRun<Denoise>; 2], dataset: DataSetId },
 }
 
 pub struct HebbianRun {
@@ -75,17 +73,16 @@ fn new_run(app: &App) -> Result<(HebbianRun, String), String> {
     let err = |e: TrainError| e.to_string();
     let (backend, compute) = demo::backend(app, "hebb-backend")?;
     let task = if select_value("hebb-task") == "denoise" {
-        if matches!(backend, Backend::Gpu(_)) && select_value("hebb-backend") == "webgpu" {
-            return Err("Denoising runs on the CPU only for now: choose CPU or auto".into());
-        }
         let dataset = DataSetId::parse(&select_value("hebb-dataset")).ok_or("choose a data set")?;
+        let test_episodes: usize = number("hebb-test", "Test episodes")?;
         let make = |plastic: bool| {
             let mut setup = DenoiseSetup::mnist(plastic);
             setup.train_steps = steps;
             setup.seed = seed;
-            setup.test_episodes = 64;
+            setup.test_episodes = test_episodes;
+            setup.log_every = (steps / 60).max(1);
             setup.net.rule = rule;
-            DenoiseRun::new(setup).map_err(err)
+            DenoiseRun::new(setup, |c, p| backend.denoise(c, p)).map_err(err)
         };
         Task::Denoise { runs: [make(true)?, make(false)?], dataset }
     } else {
@@ -99,7 +96,6 @@ fn new_run(app: &App) -> Result<(HebbianRun, String), String> {
         };
         Task::Completion([make(true)?, make(false)?])
     };
-    let compute = if matches!(task, Task::Denoise { .. }) { "on the CPU".to_string() } else { compute };
     Ok((HebbianRun { task, total: steps, step: 0, started_ms: dom::now() }, compute))
 }
 
@@ -118,7 +114,7 @@ impl DemoRun for HebbianRun {
                 let data = SlotData(app.slot(*dataset).clone());
                 let mut done = true;
                 for run in runs.iter_mut() {
-                    done &= run.advance(&data, DENOISE_SLICE)?;
+                    done &= run.advance(&data, DENOISE_SLICE).await?;
                 }
                 self.step = runs[0].step();
                 done
@@ -153,7 +149,7 @@ impl DemoRun for HebbianRun {
     async fn refresh(&mut self, app: &Rc<App>) {
         match &mut self.task {
             Task::Completion(runs) => draw_episode(runs).await,
-            Task::Denoise { runs, dataset } => draw_reconstructions(runs, &SlotData(app.slot(*dataset).clone())),
+            Task::Denoise { runs, dataset } => draw_reconstructions(runs, &SlotData(app.slot(*dataset).clone())).await,
         }
     }
 }
@@ -208,8 +204,9 @@ async fn draw_episode(runs: &mut [CompletionRun<Hebbian>; 2]) {
     }
 }
 
-/// Test episodes at the slider's noise level through both trained networks.
-fn draw_reconstructions(runs: &[DenoiseRun; 2], data: &dyn DataAccess) {
+/// Test episodes at the slider's noise level through both trained networks (on the backend they
+/// train on).
+async fn draw_reconstructions(runs: &mut [DenoiseRun<Denoise>; 2], data: &dyn DataAccess) {
     let noise = number::<f32>("hebb-noise", "Noise").unwrap_or(0.5).clamp(0.0, 3.0);
     let mut cfg = runs[0].setup().net.clone();
     cfg.noise_std = noise;
@@ -229,9 +226,9 @@ fn draw_reconstructions(runs: &[DenoiseRun; 2], data: &dyn DataAccess) {
     let pixels = cfg.pixels();
     let take = |v: &[f32]| v.chunks_exact(pixels).take(SHOWN).map(<[f32]>::to_vec).collect::<Vec<_>>();
     let mut recon = Vec::new();
-    for run in runs {
-        let tape = denoise_forward(&run.setup().net, run.params(), &episode.xs, episode.batch);
-        recon.push(take(tape.last_images()));
+    for run in runs.iter_mut() {
+        let Ok(images) = run.reconstruct(&episode.xs).await else { return };
+        recon.push(take(&images));
     }
     if let Some(c) = canvas("hebb-recon") {
         let fig = figures::reconstructions(&take(&episode.targets), &take(episode.noisy()), &recon[1], &recon[0], cfg.side, 760.0, 380.0);

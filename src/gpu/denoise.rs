@@ -1,0 +1,539 @@
+//! The Hebbian denoising autoencoder trained on a GPU: step for step the math of
+//! [`crate::cpu::denoise::CpuDenoise`], walking the same stage lists
+//! ([`crate::model::hebbian::DenoiseConfig::encoder`] and `decoder`) with the kernels LeNet and
+//! pattern completion already use, and every parameter, activation and gradient in GPU buffers.
+//!
+//! A training step is one command buffer and one submit, with no readback:
+//! 1. per step `t` of the episodes, the encoder on that step's images; its code goes into the code
+//!    plastic layer's inputs; the whole episode through the code layer ([`GpuEpisode`]);
+//! 2. per step, the decoder on the code layer's outputs, its logits average-pooled into the output
+//!    plastic layer's inputs; the episode through the output layer; the last step's reconstruction
+//!    `sigmoid(d + up(p))` and its MSE;
+//! 3. backward the same way in reverse: the output layer's BPTT, per step the gradient reaching the
+//!    logits and the decoder's backward (its input gradient into the code layer's), the code
+//!    layer's BPTT, per step the encoder's backward; the stages' parameter gradients accumulate
+//!    over steps, as the CPU sums them;
+//! 4. Adam (`m = 0`) on every trained tensor.
+//!
+//! Stage lists read and write whole buffers, so slices of the episode buffers move by
+//! `copy_buffer_to_buffer`, which costs nothing next to the dispatches. In the non-plastic twin
+//! only the last step's gradient is nonzero (its traces reach nothing), so its stages go backward
+//! at that step alone, as the CPU skips the others.
+
+use super::activation::ActivationKernel;
+use super::batchnorm::BatchNormKernel;
+use super::conv::ConvKernel;
+use super::kernel::Dispatch;
+use super::matmul::MatmulKernel;
+use super::metaplastic_adam::{AdamCall, AdamKernel};
+use super::plastic::{GpuEpisode, GpuPlasticParams, PlasticKernel, StepUniform};
+use super::pool::PoolKernel;
+use super::reconstruct::ReconstructKernel;
+use super::{GpuContext, GpuTensor};
+use crate::cpu::conv::ConvShape;
+use crate::cpu::denoise::PLASTIC_ACT;
+use crate::cpu::matmul::MatmulShape;
+use crate::cpu::plastic::PlasticDims;
+use crate::cpu::pool::{PoolKind, PoolShape};
+use crate::model::TrainError;
+use crate::model::hebbian::{DAE_KERNEL, DAE_PAD, DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams};
+use crate::model::lenet::LayerParams;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// The matmul kernel's output tile: a product of `m` rows needs `m / TILE` workgroups in y.
+const MATMUL_TILE: usize = 16;
+
+/// Every pipeline the autoencoder uses, made once per device.
+struct Kernels {
+    matmul: MatmulKernel,
+    conv: ConvKernel,
+    pool: PoolKernel,
+    act: ActivationKernel,
+    batchnorm: BatchNormKernel,
+    plastic: PlasticKernel,
+    reconstruct: ReconstructKernel,
+}
+
+/// The parameters and their gradients: per stage with parameters a weight and a bias (gamma and
+/// beta for batch norm), and the two plastic layers.
+struct Net {
+    w: Vec<GpuTensor>,
+    b: Vec<GpuTensor>,
+    gw: Vec<GpuTensor>,
+    gb: Vec<GpuTensor>,
+    code: GpuPlasticParams,
+    out: GpuPlasticParams,
+    code_grads: GpuPlasticParams,
+    out_grads: GpuPlasticParams,
+}
+
+/// The ordinary convolution of a stage: for a transposed convolution, the one it is the adjoint of,
+/// as [`crate::cpu::denoise`] takes it.
+fn conv_shape(stage: &DaeStage, batch: usize) -> ConvShape {
+    let (i, o) = (stage.input, stage.output);
+    match stage.spec {
+        DaeLayer::Conv { .. } => ConvShape::new(batch, i.h, i.w, i.c, o.c, DAE_KERNEL, DAE_PAD),
+        DaeLayer::ConvT { .. } => ConvShape::new(batch, o.h, o.w, o.c, i.c, DAE_KERNEL, DAE_PAD),
+        other => unreachable!("conv_shape of a {other:?} stage"),
+    }
+}
+
+/// The pooling window grid of a stage: its input for pooling, its output for upsampling.
+fn pool_shape(stage: &DaeStage, batch: usize) -> PoolShape {
+    let d = if stage.spec == DaeLayer::Upsample { stage.output } else { stage.input };
+    PoolShape::new(batch, d.h, d.w, d.c)
+}
+
+fn param_index(stage: &DaeStage) -> usize {
+    stage.param.expect("plan_stages numbers every stage with parameters")
+}
+
+/// What a stage's forward pass keeps for its backward pass.
+#[derive(Default)]
+struct Saved {
+    /// A convolution's `cols`, batch norm's `xhat`.
+    aux: Option<GpuTensor>,
+    inv_std: Option<GpuTensor>,
+    argmax: Option<GpuTensor>,
+}
+
+impl Saved {
+    const KEPT: &str = "the forward pass of a training pass keeps what its backward pass reads";
+}
+
+/// One stage list applied at one step of a batch of episodes: buffers and bound calls.
+struct Stages {
+    input: Rc<GpuTensor>,
+    output: Rc<GpuTensor>,
+    forward: Vec<Dispatch>,
+    /// Training only: the gradient at the output (the caller fills it), and at the input when asked.
+    dy: Option<Rc<GpuTensor>>,
+    backward: Vec<Dispatch>,
+    dx: Option<Rc<GpuTensor>>,
+}
+
+impl Stages {
+    /// Walks `stages` as [`crate::cpu::denoise::stages_forward`] and, when `train`, in reverse as
+    /// `stages_backward` does, accumulating the parameter gradients.
+    fn new(ctx: &GpuContext, k: &Kernels, net: &Net, stages: &[DaeStage], batch: usize, train: bool, want_dx: bool) -> Self {
+        let zeros = |n: usize| GpuTensor::zeros(ctx, n);
+        let input = Rc::new(zeros(batch * stages[0].input.len()));
+        let mut acts = vec![input.clone()];
+        let mut saved = Vec::with_capacity(stages.len());
+        let mut forward = Vec::new();
+        for stage in stages {
+            let x = acts.last().expect("acts starts with the input").clone();
+            let y = zeros(batch * stage.output.len());
+            let mut keep = Saved::default();
+            match stage.spec {
+                DaeLayer::Conv { out } => {
+                    let (s, p) = (conv_shape(stage, batch), param_index(stage));
+                    let cols = zeros(s.rows() * s.patch());
+                    forward.push(k.conv.bind_im2col(ctx, s, &x, &cols));
+                    forward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), out).trans_b(), &cols, &net.w[p], &y));
+                    forward.push(k.conv.bind_add_bias(ctx, &y, &net.b[p]));
+                    keep.aux = Some(cols);
+                }
+                DaeLayer::ConvT { .. } => {
+                    let (s, p) = (conv_shape(stage, batch), param_index(stage));
+                    // The product's columns are only scratch: backward re-reads the input instead.
+                    let cols = zeros(s.rows() * s.patch());
+                    forward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.cout as usize, s.patch()), &x, &net.w[p], &cols));
+                    forward.push(k.conv.bind_col2im(ctx, s, &cols, &y));
+                    forward.push(k.conv.bind_add_bias(ctx, &y, &net.b[p]));
+                }
+                DaeLayer::Act(act) => forward.push(k.act.bind_forward(ctx, act, &x, &y)),
+                DaeLayer::BatchNorm => {
+                    let (p, c) = (param_index(stage), stage.output.c);
+                    let (xhat, inv_std) = (zeros(y.len), zeros(c));
+                    forward.push(k.batchnorm.bind_forward(ctx, c, &x, &net.w[p], &net.b[p], &y, &xhat, &inv_std));
+                    (keep.aux, keep.inv_std) = (Some(xhat), Some(inv_std));
+                }
+                DaeLayer::Pool(kind) => {
+                    let argmax = (kind == PoolKind::Max).then(|| zeros(y.len));
+                    forward.push(k.pool.bind_forward(ctx, pool_shape(stage, batch), kind, &x, &y, argmax.as_ref()));
+                    keep.argmax = argmax;
+                }
+                DaeLayer::Upsample => forward.push(k.pool.bind_upsample(ctx, pool_shape(stage, batch), &x, &y)),
+            }
+            acts.push(Rc::new(y));
+            saved.push(keep);
+        }
+        let output = acts.last().expect("one output per stage").clone();
+        let mut pass = Self { input, output, forward, dy: None, backward: Vec::new(), dx: None };
+        if train {
+            pass.bind_backward(ctx, k, net, stages, batch, &acts, &saved, want_dx);
+        }
+        pass
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn bind_backward(
+        &mut self,
+        ctx: &GpuContext,
+        k: &Kernels,
+        net: &Net,
+        stages: &[DaeStage],
+        batch: usize,
+        acts: &[Rc<GpuTensor>],
+        saved: &[Saved],
+        want_dx: bool,
+    ) {
+        let zeros = |n: usize| GpuTensor::zeros(ctx, n);
+        let dy = Rc::new(zeros(self.output.len));
+        let mut d = dy.clone();
+        for (i, stage) in stages.iter().enumerate().rev() {
+            let needs_dx = i > 0 || want_dx;
+            // Batch norm computes its input gradient with its parameter gradients, so it gets one.
+            let dx = Rc::new(zeros(if needs_dx || stage.spec == DaeLayer::BatchNorm { acts[i].len } else { 0 }));
+            let keep = &saved[i];
+            match stage.spec {
+                DaeLayer::Conv { out } => {
+                    let (s, p) = (conv_shape(stage, batch), param_index(stage));
+                    let cols = keep.aux.as_ref().expect(Saved::KEPT);
+                    let dw = MatmulShape::new(out, s.rows(), s.patch()).trans_a().accumulate();
+                    self.backward.push(k.matmul.bind(ctx, dw, &d, cols, &net.gw[p]));
+                    self.backward.push(k.conv.bind_bias_grad(ctx, &d, &net.gb[p], true));
+                    if needs_dx {
+                        let dcols = zeros(s.rows() * s.patch());
+                        self.backward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), out, s.patch()), &d, &net.w[p], &dcols));
+                        self.backward.push(k.conv.bind_col2im(ctx, s, &dcols, &dx));
+                    }
+                }
+                DaeLayer::ConvT { .. } => {
+                    let (s, p) = (conv_shape(stage, batch), param_index(stage));
+                    let cx = s.cout as usize;
+                    let cols = zeros(s.rows() * s.patch());
+                    self.backward.push(k.conv.bind_im2col(ctx, s, &d, &cols));
+                    if needs_dx {
+                        self.backward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), cx).trans_b(), &cols, &net.w[p], &dx));
+                    }
+                    let dw = MatmulShape::new(cx, s.rows(), s.patch()).trans_a().accumulate();
+                    self.backward.push(k.matmul.bind(ctx, dw, &acts[i], &cols, &net.gw[p]));
+                    self.backward.push(k.conv.bind_bias_grad(ctx, &d, &net.gb[p], true));
+                }
+                DaeLayer::BatchNorm => {
+                    let p = param_index(stage);
+                    let (xhat, inv_std) = (keep.aux.as_ref().expect(Saved::KEPT), keep.inv_std.as_ref().expect(Saved::KEPT));
+                    let c = stage.output.c;
+                    self.backward.push(k.batchnorm.bind_backward(ctx, c, &d, xhat, inv_std, &net.w[p], &dx, &net.gw[p], &net.gb[p], true));
+                }
+                // Stages without parameters only pass the gradient down.
+                _ if !needs_dx => {}
+                DaeLayer::Act(act) => self.backward.push(k.act.bind_backward(ctx, act, &acts[i + 1], &d, &dx)),
+                DaeLayer::Pool(kind) => {
+                    let argmax = (kind == PoolKind::Max).then(|| keep.argmax.as_ref().expect(Saved::KEPT));
+                    self.backward.push(k.pool.bind_backward(ctx, pool_shape(stage, batch), kind, &d, argmax, &dx));
+                }
+                DaeLayer::Upsample => self.backward.push(k.pool.bind_upsample_backward(ctx, pool_shape(stage, batch), &d, &dx)),
+            }
+            d = dx;
+        }
+        self.dy = Some(dy);
+        self.dx = want_dx.then_some(d);
+    }
+}
+
+/// Copies `len` floats from element `from` of `src` to element `to` of `dst`.
+fn copy(encoder: &mut wgpu::CommandEncoder, src: &GpuTensor, from: usize, dst: &GpuTensor, to: usize, len: usize) {
+    encoder.copy_buffer_to_buffer(&src.buffer, (from * 4) as u64, &dst.buffer, (to * 4) as u64, (len * 4) as u64);
+}
+
+fn encode_all(calls: &[Dispatch], encoder: &mut wgpu::CommandEncoder) {
+    for call in calls {
+        call.encode(encoder);
+    }
+}
+
+/// The training-only part of a pass.
+struct Training {
+    targets: GpuTensor,
+    /// MSE into the loss accumulator and its gradient into `dimages`; through the sigmoid into
+    /// `dz`; `dz` folded onto the output layer's last outputs (`dp`).
+    head: Vec<Dispatch>,
+    dp: GpuTensor,
+    /// Per step: the gradient reaching the decoder's logits (`None`: a step the non-plastic twin
+    /// skips).
+    logits: Vec<Option<Dispatch>>,
+}
+
+/// The whole network on a batch of episodes: buffers and bound calls for one batch size.
+struct Pass {
+    steps: usize,
+    /// Inputs `[T, batch, pixels]`, written by the host.
+    xs: GpuTensor,
+    encoder: Vec<Stages>,
+    code: GpuEpisode,
+    decoder: Vec<Stages>,
+    /// Per step: the average pooling of the logits into `pooled`, the output layer's input.
+    pool: Vec<Dispatch>,
+    pooled: Vec<GpuTensor>,
+    out: GpuEpisode,
+    /// The last step's reconstructions `[batch, pixels]`.
+    images: GpuTensor,
+    reconstruct: Dispatch,
+    training: Option<Training>,
+}
+
+impl Pass {
+    /// `train`: `Some(loss accumulator)` for a training pass (which then has the backward calls).
+    fn new(ctx: &GpuContext, k: &Kernels, net: &Net, cfg: &DenoiseConfig, batch: usize, train: Option<&GpuTensor>) -> Self {
+        let zeros = |n: usize| GpuTensor::zeros(ctx, n);
+        let steps = cfg.episode_steps();
+        let (pixels, nc, no) = (cfg.pixels(), cfg.code_len(), cfg.out_plastic_len());
+        let training = train.is_some();
+        // Steps whose stages go backward: all of them, or the last alone in the non-plastic twin.
+        let backward_at = |t: usize| training && (cfg.plastic || t + 1 == steps);
+        let (enc_stages, dec_stages) = (cfg.encoder(), cfg.decoder());
+        let encoder: Vec<Stages> = (0..steps).map(|t| Stages::new(ctx, k, net, &enc_stages, batch, backward_at(t), false)).collect();
+        let decoder: Vec<Stages> = (0..steps).map(|t| Stages::new(ctx, k, net, &dec_stages, batch, backward_at(t), true)).collect();
+        let dims = |n: usize| PlasticDims { batch, inputs: n, outputs: n };
+        let code = GpuEpisode::new(ctx, &k.plastic, dims(nc), steps, cfg.rule, PLASTIC_ACT, &net.code, training.then_some(&net.code_grads));
+        let out = GpuEpisode::new(ctx, &k.plastic, dims(no), steps, cfg.rule, PLASTIC_ACT, &net.out, training.then_some(&net.out_grads));
+        let half = PoolShape::new(batch, cfg.side, cfg.side, 1);
+        let pooled: Vec<GpuTensor> = (0..steps).map(|_| zeros(batch * no)).collect();
+        let pool = decoder.iter().zip(&pooled).map(|(d, p)| k.pool.bind_forward(ctx, half, PoolKind::Average, &d.output, p, None)).collect();
+        let images = zeros(batch * pixels);
+        let last = (steps - 1) * batch * no;
+        let reconstruct = k.reconstruct.bind_forward(ctx, half, &decoder[steps - 1].output, &out.ys, last, &images);
+        let training = train.map(|loss| {
+            let targets = zeros(batch * pixels);
+            let (dimages, dz, dp) = (zeros(batch * pixels), zeros(batch * pixels), zeros(batch * no));
+            let image_step = StepUniform::new(PlasticDims { batch, inputs: pixels, outputs: pixels }, cfg.rule, PLASTIC_ACT);
+            let mut head = k.plastic.bind_mse(ctx, &image_step, &images, &targets, loss, Some(&dimages));
+            head.push(k.reconstruct.bind_backward(ctx, half, &images, &dimages, &dz));
+            head.push(k.pool.bind_upsample_backward(ctx, half, &dz, &dp));
+            let logits = (0..steps)
+                .map(|t| {
+                    let dy = decoder[t].dy.as_ref()?;
+                    let dz = (t + 1 == steps).then_some(&dz);
+                    Some(k.reconstruct.bind_logits_grad(ctx, half, &out.dxs, t * batch * no, dz, dy))
+                })
+                .collect();
+            Training { targets, head, dp, logits }
+        });
+        Self { steps, xs: zeros(steps * batch * pixels), encoder, code, decoder, pool, pooled, out, images, reconstruct, training }
+    }
+
+    fn encode_forward(&self, encoder: &mut wgpu::CommandEncoder) {
+        for (t, stages) in self.encoder.iter().enumerate() {
+            let n = stages.input.len;
+            copy(encoder, &self.xs, t * n, &stages.input, 0, n);
+            encode_all(&stages.forward, encoder);
+            let code = stages.output.len;
+            copy(encoder, &stages.output, 0, &self.code.xs, t * code, code);
+        }
+        self.code.encode_forward(encoder);
+        for (t, stages) in self.decoder.iter().enumerate() {
+            let n = stages.input.len;
+            copy(encoder, &self.code.ys, t * n, &stages.input, 0, n);
+            encode_all(&stages.forward, encoder);
+            self.pool[t].encode(encoder);
+            let no = self.pooled[t].len;
+            copy(encoder, &self.pooled[t], 0, &self.out.xs, t * no, no);
+        }
+        self.out.encode_forward(encoder);
+        self.reconstruct.encode(encoder);
+    }
+
+    /// Records the loss and the backward pass of the forward pass recorded before it.
+    fn encode_backward(&self, encoder: &mut wgpu::CommandEncoder, net: &Net) {
+        let tr = self.training.as_ref().expect("a training pass has its backward part");
+        encode_all(&tr.head, encoder);
+        let out_dys = self.out.dys().expect("a training pass's episodes keep gradients");
+        let no = tr.dp.len;
+        copy(encoder, &tr.dp, 0, out_dys, (self.steps - 1) * no, no);
+        for g in net.gw.iter().chain(&net.gb) {
+            encoder.clear_buffer(&g.buffer, 0, None);
+        }
+        self.out.encode_backward(encoder);
+        let code_dys = self.code.dys().expect("a training pass's episodes keep gradients");
+        for t in (0..self.steps).rev() {
+            let Some(logits) = &tr.logits[t] else { continue };
+            logits.encode(encoder);
+            let stages = &self.decoder[t];
+            encode_all(&stages.backward, encoder);
+            let dx = stages.dx.as_ref().expect("the decoder passes its input gradient on");
+            copy(encoder, dx, 0, code_dys, t * dx.len, dx.len);
+        }
+        self.code.encode_backward(encoder);
+        for (t, stages) in self.encoder.iter().enumerate() {
+            let Some(dy) = &stages.dy else { continue };
+            copy(encoder, &self.code.dxs, t * dy.len, dy, 0, dy.len);
+            encode_all(&stages.backward, encoder);
+        }
+    }
+}
+
+/// The autoencoder on a GPU. It shares the app's [`GpuContext`] through an `Rc`; every method first
+/// checks that the device is alive and returns [`crate::gpu::GpuError::DeviceLost`] otherwise.
+pub struct GpuDenoise {
+    ctx: Rc<GpuContext>,
+    cfg: DenoiseConfig,
+    kernels: Kernels,
+    net: Net,
+    /// One per tensor of [`crate::cpu::denoise::trained_tensors`], in its order.
+    adam: Vec<AdamCall>,
+    step: u32,
+    train: Pass,
+    evals: HashMap<usize, Pass>,
+    /// `[sum, count]` of the training losses since the last read.
+    train_loss: GpuTensor,
+}
+
+impl GpuDenoise {
+    /// Uploads `params` and allocates everything a training step of `cfg.batch` episodes uses.
+    pub fn new(ctx: Rc<GpuContext>, cfg: DenoiseConfig, params: DenoiseParams) -> Result<Self, TrainError> {
+        ctx.check_alive()?;
+        cfg.validate()?;
+        params.check(&cfg)?;
+        check_fits(&ctx, &cfg, cfg.batch)?;
+        let c = ctx.as_ref();
+        let kernels = Kernels {
+            matmul: MatmulKernel::new(c),
+            conv: ConvKernel::new(c),
+            pool: PoolKernel::new(c),
+            act: ActivationKernel::new(c),
+            batchnorm: BatchNormKernel::new(c),
+            plastic: PlasticKernel::new(c),
+            reconstruct: ReconstructKernel::new(c),
+        };
+        let upload = |v: &[f32]| GpuTensor::from_slice(c, v);
+        let zeros = |v: &[f32]| GpuTensor::zeros(c, v.len());
+        let plastic = |p: &HebbianParams| GpuPlasticParams::upload(c, &p.w, &p.alpha, p.eta);
+        let net = Net {
+            w: params.layers.iter().map(|l| upload(&l.w)).collect(),
+            b: params.layers.iter().map(|l| upload(&l.b)).collect(),
+            gw: params.layers.iter().map(|l| zeros(&l.w)).collect(),
+            gb: params.layers.iter().map(|l| zeros(&l.b)).collect(),
+            code: plastic(&params.code),
+            out: plastic(&params.out),
+            code_grads: GpuPlasticParams::zeros(c, params.code.w.len()),
+            out_grads: GpuPlasticParams::zeros(c, params.out.w.len()),
+        };
+        let adam_kernel = AdamKernel::new(c);
+        let hyper = cfg.hyper().at_step(1);
+        let mut pairs: Vec<(&GpuTensor, &GpuTensor)> = Vec::new();
+        for p in 0..net.w.len() {
+            pairs.push((&net.w[p], &net.gw[p]));
+            pairs.push((&net.b[p], &net.gb[p]));
+        }
+        pairs.push((&net.code.w, &net.code_grads.w));
+        pairs.push((&net.out.w, &net.out_grads.w));
+        if cfg.plastic {
+            pairs.push((&net.code.alpha, &net.code_grads.alpha));
+            pairs.push((&net.out.alpha, &net.out_grads.alpha));
+            pairs.push((&net.code.eta, &net.code_grads.eta));
+            pairs.push((&net.out.eta, &net.out_grads.eta));
+        }
+        let adam = pairs.iter().map(|(p, g)| adam_kernel.bind(c, p, g, &GpuTensor::zeros(c, p.len), &GpuTensor::zeros(c, p.len), &hyper)).collect();
+        let train_loss = GpuTensor::zeros(c, 2);
+        let train = Pass::new(c, &kernels, &net, &cfg, cfg.batch, Some(&train_loss));
+        Ok(Self { ctx, cfg, kernels, net, adam, step: 0, train, evals: HashMap::new(), train_loss })
+    }
+}
+
+/// Refuses a batch whose largest buffer or product would exceed the device's limits (a browser
+/// typically binds at most 128 MiB per storage buffer), before wgpu would fail on it.
+fn check_fits(ctx: &GpuContext, cfg: &DenoiseConfig, batch: usize) -> Result<(), TrainError> {
+    let limits = ctx.device.limits();
+    let steps = cfg.episode_steps();
+    let mut largest = [steps * batch * cfg.pixels(), steps * batch * cfg.code_len().pow(2), steps * batch * cfg.out_plastic_len().pow(2)]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    let mut rows = 0;
+    for stage in cfg.encoder().iter().chain(&cfg.decoder()) {
+        largest = largest.max(batch * stage.output.len());
+        if matches!(stage.spec, DaeLayer::Conv { .. } | DaeLayer::ConvT { .. }) {
+            let s = conv_shape(stage, batch);
+            largest = largest.max(s.rows() * s.patch());
+            rows = rows.max(s.rows());
+        }
+    }
+    let bytes = (largest * 4) as u64;
+    let max_binding = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+    if bytes > max_binding {
+        return Err(TrainError::Config(format!(
+            "{batch} episodes need a {bytes}-byte buffer, more than this GPU binds ({max_binding}); use fewer episodes per batch"
+        )));
+    }
+    if rows.div_ceil(MATMUL_TILE) > limits.max_compute_workgroups_per_dimension as usize {
+        return Err(TrainError::Config(format!("{batch} episodes make products of {rows} rows, more than this GPU dispatches; use fewer")));
+    }
+    Ok(())
+}
+
+impl DenoiseTrainer for GpuDenoise {
+    fn config(&self) -> &DenoiseConfig {
+        &self.cfg
+    }
+
+    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
+        self.ctx.check_alive()?;
+        let batch = self.cfg.check_batch(xs, Some(targets))?;
+        if batch != self.cfg.batch {
+            return Err(TrainError::Config(format!("a training batch of {batch} episodes is not the configured {}", self.cfg.batch)));
+        }
+        let ctx = self.ctx.as_ref();
+        self.step += 1;
+        let hyper = self.cfg.hyper().at_step(self.step);
+        for call in &self.adam {
+            call.set_hyper(ctx, &hyper);
+        }
+        let pass = &self.train;
+        pass.xs.write(ctx, xs);
+        pass.training.as_ref().expect("the training pass has its training part").targets.write(ctx, targets);
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("denoise train step") });
+        pass.encode_forward(&mut encoder);
+        pass.encode_backward(&mut encoder, &self.net);
+        for call in &self.adam {
+            call.encode(&mut encoder);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        Ok(())
+    }
+
+    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
+        self.ctx.check_alive()?;
+        let words = self.train_loss.read(&self.ctx).await?;
+        // Lands before the next submit, after the copy just read.
+        self.ctx.queue.write_buffer(&self.train_loss.buffer, 0, &[0u8; 8]);
+        Ok((words[0], words[1] as usize))
+    }
+
+    async fn reconstruct(&mut self, xs: &[f32]) -> Result<Vec<f32>, TrainError> {
+        self.ctx.check_alive()?;
+        let batch = self.cfg.check_batch(xs, None)?;
+        if batch < 2 {
+            return Err(TrainError::Config("batch norm needs at least two episodes run together".into()));
+        }
+        if !self.evals.contains_key(&batch) {
+            check_fits(&self.ctx, &self.cfg, batch)?;
+        }
+        let (ctx, k, net, cfg) = (self.ctx.as_ref(), &self.kernels, &self.net, &self.cfg);
+        let pass = self.evals.entry(batch).or_insert_with(|| Pass::new(ctx, k, net, cfg, batch, None));
+        pass.xs.write(ctx, xs);
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("denoise reconstruct") });
+        pass.encode_forward(&mut encoder);
+        ctx.queue.submit([encoder.finish()]);
+        Ok(pass.images.read(ctx).await?)
+    }
+
+    async fn params(&mut self) -> Result<DenoiseParams, TrainError> {
+        self.ctx.check_alive()?;
+        let ctx = self.ctx.as_ref();
+        let mut layers = Vec::with_capacity(self.net.w.len());
+        for (w, b) in self.net.w.iter().zip(&self.net.b) {
+            layers.push(LayerParams { w: w.read(ctx).await?, b: b.read(ctx).await? });
+        }
+        let mut plastic = Vec::with_capacity(2);
+        for (p, n) in [(&self.net.code, self.cfg.code_len()), (&self.net.out, self.cfg.out_plastic_len())] {
+            plastic.push(HebbianParams { bits: n, w: p.w.read(ctx).await?, alpha: p.alpha.read(ctx).await?, eta: p.eta.read(ctx).await?[0] });
+        }
+        let out = plastic.pop().expect("two plastic layers");
+        let code = plastic.pop().expect("two plastic layers");
+        Ok(DenoiseParams { layers, code, out })
+    }
+}
