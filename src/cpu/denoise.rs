@@ -17,13 +17,13 @@
 
 use super::activation::{activation_backward, activation_forward};
 use super::batchnorm::{batchnorm_backward, batchnorm_forward};
-use super::conv::{ConvShape, add_bias, bias_grad, col2im, conv_transpose_backward, conv_transpose_forward, im2col};
+use super::conv::{add_bias, bias_grad, col2im, conv_transpose_backward, conv_transpose_forward, im2col};
 use super::matmul::{MatmulShape, matmul};
 use super::plastic::{EpisodeTape, Nonlinearity, PlasticDims, PlasticGrads, episode_backward, episode_forward};
 use super::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use super::metaplastic_adam::metaplastic_adam;
 use crate::model::TrainError;
-use crate::model::hebbian::{DAE_KERNEL, DAE_PAD, DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams};
+use crate::model::hebbian::{DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams};
 use crate::model::lenet::LayerParams;
 
 /// Both plastic layers use Miconi's tanh: bounded outputs keep the traces bounded.
@@ -48,22 +48,7 @@ impl StageCache {
     }
 }
 
-/// The ordinary convolution of a stage: for a transposed convolution, the one it is the adjoint of
-/// (from its output's shape back to its input's).
-fn conv_shape(stage: &DaeStage, batch: usize) -> ConvShape {
-    let (i, o) = (stage.input, stage.output);
-    match stage.spec {
-        DaeLayer::Conv { .. } => ConvShape::new(batch, i.h, i.w, i.c, o.c, DAE_KERNEL, DAE_PAD),
-        DaeLayer::ConvT { .. } => ConvShape::new(batch, o.h, o.w, o.c, i.c, DAE_KERNEL, DAE_PAD),
-        other => unreachable!("conv_shape of a {other:?} stage"),
-    }
-}
 
-/// The pooling window grid of a stage: its input for pooling, its output for upsampling.
-fn pool_shape(stage: &DaeStage, batch: usize) -> PoolShape {
-    let d = if stage.spec == DaeLayer::Upsample { stage.output } else { stage.input };
-    PoolShape::new(batch, d.h, d.w, d.c)
-}
 
 /// The gradient reaching one step's decoder logits `d`: through the output plastic layer's input
 /// `avgpool(d)`, whose gradient is `g`, and at the last step through the image too (`dz`, from
@@ -115,14 +100,14 @@ pub fn stages_forward(stages: &[DaeStage], params: &[LayerParams], x: &[f32], ba
         out.resize(batch * stage.output.len(), 0.0);
         match stage.spec {
             DaeLayer::Conv { out: cout } => {
-                let (s, p) = (conv_shape(stage, batch), param(params, stage));
+                let (s, p) = (stage.conv_shape(batch), param(params, stage));
                 c.aux[i].resize(s.rows() * s.patch(), 0.0);
                 im2col(&s, input, &mut c.aux[i]);
                 matmul(MatmulShape::new(s.rows(), s.patch(), cout).trans_b(), &c.aux[i], &p.w, out);
                 add_bias(out, &p.b);
             }
             DaeLayer::ConvT { .. } => {
-                let (s, p) = (conv_shape(stage, batch), param(params, stage));
+                let (s, p) = (stage.conv_shape(batch), param(params, stage));
                 // The product's columns are only scratch: backward re-reads the input instead.
                 let mut cols = vec![0.0; s.rows() * s.patch()];
                 conv_transpose_forward(&s, input, &p.w, &p.b, &mut cols, out);
@@ -135,12 +120,12 @@ pub fn stages_forward(stages: &[DaeStage], params: &[LayerParams], x: &[f32], ba
                 batchnorm_forward(input, stage.output.c, &p.w, &p.b, out, &mut c.aux[i], &mut c.inv_std[i]);
             }
             DaeLayer::Pool(PoolKind::Max) => {
-                let s = pool_shape(stage, batch);
+                let s = stage.pool_shape(batch);
                 c.argmax[i].resize(s.output_len(), 0);
                 max_pool_forward(&s, input, out, &mut c.argmax[i]);
             }
-            DaeLayer::Pool(PoolKind::Average) => avg_pool_forward(&pool_shape(stage, batch), input, out),
-            DaeLayer::Upsample => upsample_forward(&pool_shape(stage, batch), input, out),
+            DaeLayer::Pool(PoolKind::Average) => avg_pool_forward(&stage.pool_shape(batch), input, out),
+            DaeLayer::Upsample => upsample_forward(&stage.pool_shape(batch), input, out),
         }
     }
 }
@@ -165,7 +150,7 @@ pub fn stages_backward(
         let mut dx = vec![0.0; if needs_dx { input.len() } else { 0 }];
         match stage.spec {
             DaeLayer::Conv { out: cout } => {
-                let s = conv_shape(stage, batch);
+                let s = stage.conv_shape(batch);
                 let (p, g) = (param(params, stage), &mut grads[stage.param.unwrap_or_default()]);
                 matmul(MatmulShape::new(cout, s.rows(), s.patch()).trans_a().accumulate(), &d, &c.aux[i], &mut g.w);
                 let mut db = vec![0.0; cout];
@@ -178,7 +163,7 @@ pub fn stages_backward(
                 }
             }
             DaeLayer::ConvT { out: cout } => {
-                let s = conv_shape(stage, batch);
+                let s = stage.conv_shape(batch);
                 let (p, g) = (param(params, stage), &mut grads[stage.param.unwrap_or_default()]);
                 let mut cols = vec![0.0; s.rows() * s.patch()];
                 let mut db = vec![0.0; cout];
@@ -195,8 +180,8 @@ pub fn stages_backward(
                 add(&mut g.b, &dbeta);
                 dx = dxb;
             }
-            DaeLayer::Pool(kind) if needs_dx => pool_backward(&pool_shape(stage, batch), kind, &d, &c.argmax[i], &mut dx),
-            DaeLayer::Upsample if needs_dx => upsample_backward(&pool_shape(stage, batch), &d, &mut dx),
+            DaeLayer::Pool(kind) if needs_dx => pool_backward(&stage.pool_shape(batch), kind, &d, &c.argmax[i], &mut dx),
+            DaeLayer::Upsample if needs_dx => upsample_backward(&stage.pool_shape(batch), &d, &mut dx),
             DaeLayer::Pool(_) | DaeLayer::Upsample => {}
         }
         if i == 0 {

@@ -71,15 +71,20 @@ pub fn max_pool_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u
 
 /// Average pooling: the mean of the four taps.
 pub fn avg_pool_forward(s: &PoolShape, x: &[f32], y: &mut [f32]) {
-    assert_eq!(x.len(), s.input_len(), "x must be batch x h x w x c");
-    assert_eq!(y.len(), s.output_len(), "y must be the pooled size");
+    window_sums(s, x, y, 0.25);
+}
+
+/// `scale` times the sum of each window's four taps, summed in tap order from 0.0 (as the GPU does).
+fn window_sums(s: &PoolShape, x: &[f32], y: &mut [f32], scale: f32) {
+    assert_eq!(x.len(), s.input_len(), "the full grid must be batch x h x w x c");
+    assert_eq!(y.len(), s.output_len(), "the pooled grid must be the pooled size");
     let (oh, ow, ch) = (s.out_h(), s.out_w(), s.c as usize);
     for b in 0..s.batch as usize {
         for oy in 0..oh {
             for ox in 0..ow {
                 for c in 0..ch {
                     let sum: f32 = (0..4).map(|t| x[tap(s, b, oy, ox, c, t)]).sum();
-                    y[((b * oh + oy) * ow + ox) * ch + c] = 0.25 * sum;
+                    y[((b * oh + oy) * ow + ox) * ch + c] = scale * sum;
                 }
             }
         }
@@ -139,16 +144,5 @@ pub fn upsample_forward(s: &PoolShape, x: &[f32], y: &mut [f32]) {
 
 /// Gradient of [`upsample_forward`]: each pooled pixel sums its block's gradients, in tap order.
 pub fn upsample_backward(s: &PoolShape, dy: &[f32], dx: &mut [f32]) {
-    assert_eq!(dy.len(), s.input_len(), "dy must be batch x h x w x c");
-    assert_eq!(dx.len(), s.output_len(), "dx must be the pooled size");
-    let (oh, ow, ch) = (s.out_h(), s.out_w(), s.c as usize);
-    for b in 0..s.batch as usize {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for c in 0..ch {
-                    dx[((b * oh + oy) * ow + ox) * ch + c] = (0..4).map(|t| dy[tap(s, b, oy, ox, c, t)]).sum();
-                }
-            }
-        }
-    }
+    window_sums(s, dy, dx, 1.0);
 }

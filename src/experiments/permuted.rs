@@ -46,6 +46,8 @@ pub struct PermutedConfig {
     /// The authors' "task" scenario: each task keeps its own BatchNorm gamma and beta, restored
     /// when that task is tested.
     pub bn_per_task: bool,
+    /// BatchNorm's gamma at the start: U(0, 1) as in the authors' runs (PyTorch 1.1), or 1. The
+    /// choice matters here: with U(0, 1) the metaplastic network keeps far more of task 1.
     pub gamma_init: GammaInit,
     /// Fisher estimate for EWC: this many training batches at each task's end.
     pub ewc_batches: usize,
@@ -69,7 +71,7 @@ impl PermutedConfig {
             live_test_examples: 1_000,
             eval_every: 200,
             bn_per_task: true,
-            gamma_init: GammaInit::One,
+            gamma_init: GammaInit::Uniform,
             ewc_batches: 10,
             seed: 1,
         }

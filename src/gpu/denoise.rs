@@ -24,25 +24,21 @@ use super::activation::ActivationKernel;
 use super::batchnorm::BatchNormKernel;
 use super::conv::ConvKernel;
 use super::kernel::Dispatch;
-use super::matmul::MatmulKernel;
+use super::matmul::{MatmulKernel, check_fits};
 use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::plastic::{GpuEpisode, GpuPlasticParams, PlasticKernel, StepUniform};
 use super::pool::PoolKernel;
 use super::reconstruct::ReconstructKernel;
 use super::{GpuContext, GpuTensor};
-use crate::cpu::conv::ConvShape;
 use crate::cpu::denoise::PLASTIC_ACT;
 use crate::cpu::matmul::MatmulShape;
 use crate::cpu::plastic::PlasticDims;
 use crate::cpu::pool::{PoolKind, PoolShape};
 use crate::model::TrainError;
-use crate::model::hebbian::{DAE_KERNEL, DAE_PAD, DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams};
+use crate::model::hebbian::{DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams};
 use crate::model::lenet::LayerParams;
 use std::collections::HashMap;
 use std::rc::Rc;
-
-/// The matmul kernel's output tile: a product of `m` rows needs `m / TILE` workgroups in y.
-const MATMUL_TILE: usize = 16;
 
 /// Every pipeline the autoencoder uses, made once per device.
 struct Kernels {
@@ -68,22 +64,7 @@ struct Net {
     out_grads: GpuPlasticParams,
 }
 
-/// The ordinary convolution of a stage: for a transposed convolution, the one it is the adjoint of,
-/// as [`crate::cpu::denoise`] takes it.
-fn conv_shape(stage: &DaeStage, batch: usize) -> ConvShape {
-    let (i, o) = (stage.input, stage.output);
-    match stage.spec {
-        DaeLayer::Conv { .. } => ConvShape::new(batch, i.h, i.w, i.c, o.c, DAE_KERNEL, DAE_PAD),
-        DaeLayer::ConvT { .. } => ConvShape::new(batch, o.h, o.w, o.c, i.c, DAE_KERNEL, DAE_PAD),
-        other => unreachable!("conv_shape of a {other:?} stage"),
-    }
-}
 
-/// The pooling window grid of a stage: its input for pooling, its output for upsampling.
-fn pool_shape(stage: &DaeStage, batch: usize) -> PoolShape {
-    let d = if stage.spec == DaeLayer::Upsample { stage.output } else { stage.input };
-    PoolShape::new(batch, d.h, d.w, d.c)
-}
 
 fn param_index(stage: &DaeStage) -> usize {
     stage.param.expect("plan_stages numbers every stage with parameters")
@@ -128,7 +109,7 @@ impl Stages {
             let mut keep = Saved::default();
             match stage.spec {
                 DaeLayer::Conv { out } => {
-                    let (s, p) = (conv_shape(stage, batch), param_index(stage));
+                    let (s, p) = (stage.conv_shape(batch), param_index(stage));
                     let cols = zeros(s.rows() * s.patch());
                     forward.push(k.conv.bind_im2col(ctx, s, &x, &cols));
                     forward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), out).trans_b(), &cols, &net.w[p], &y));
@@ -136,7 +117,7 @@ impl Stages {
                     keep.aux = Some(cols);
                 }
                 DaeLayer::ConvT { .. } => {
-                    let (s, p) = (conv_shape(stage, batch), param_index(stage));
+                    let (s, p) = (stage.conv_shape(batch), param_index(stage));
                     // The product's columns are only scratch: backward re-reads the input instead.
                     let cols = zeros(s.rows() * s.patch());
                     forward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.cout as usize, s.patch()), &x, &net.w[p], &cols));
@@ -152,10 +133,10 @@ impl Stages {
                 }
                 DaeLayer::Pool(kind) => {
                     let argmax = (kind == PoolKind::Max).then(|| zeros(y.len));
-                    forward.push(k.pool.bind_forward(ctx, pool_shape(stage, batch), kind, &x, &y, argmax.as_ref()));
+                    forward.push(k.pool.bind_forward(ctx, stage.pool_shape(batch), kind, &x, &y, argmax.as_ref()));
                     keep.argmax = argmax;
                 }
-                DaeLayer::Upsample => forward.push(k.pool.bind_upsample(ctx, pool_shape(stage, batch), &x, &y)),
+                DaeLayer::Upsample => forward.push(k.pool.bind_upsample(ctx, stage.pool_shape(batch), &x, &y)),
             }
             acts.push(Rc::new(y));
             saved.push(keep);
@@ -190,7 +171,7 @@ impl Stages {
             let keep = &saved[i];
             match stage.spec {
                 DaeLayer::Conv { out } => {
-                    let (s, p) = (conv_shape(stage, batch), param_index(stage));
+                    let (s, p) = (stage.conv_shape(batch), param_index(stage));
                     let cols = keep.aux.as_ref().expect(Saved::KEPT);
                     let dw = MatmulShape::new(out, s.rows(), s.patch()).trans_a().accumulate();
                     self.backward.push(k.matmul.bind(ctx, dw, &d, cols, &net.gw[p]));
@@ -202,7 +183,7 @@ impl Stages {
                     }
                 }
                 DaeLayer::ConvT { .. } => {
-                    let (s, p) = (conv_shape(stage, batch), param_index(stage));
+                    let (s, p) = (stage.conv_shape(batch), param_index(stage));
                     let cx = s.cout as usize;
                     let cols = zeros(s.rows() * s.patch());
                     self.backward.push(k.conv.bind_im2col(ctx, s, &d, &cols));
@@ -224,9 +205,9 @@ impl Stages {
                 DaeLayer::Act(act) => self.backward.push(k.act.bind_backward(ctx, act, &acts[i + 1], &d, &dx)),
                 DaeLayer::Pool(kind) => {
                     let argmax = (kind == PoolKind::Max).then(|| keep.argmax.as_ref().expect(Saved::KEPT));
-                    self.backward.push(k.pool.bind_backward(ctx, pool_shape(stage, batch), kind, &d, argmax, &dx));
+                    self.backward.push(k.pool.bind_backward(ctx, stage.pool_shape(batch), kind, &d, argmax, &dx));
                 }
-                DaeLayer::Upsample => self.backward.push(k.pool.bind_upsample_backward(ctx, pool_shape(stage, batch), &d, &dx)),
+                DaeLayer::Upsample => self.backward.push(k.pool.bind_upsample_backward(ctx, stage.pool_shape(batch), &d, &dx)),
             }
             d = dx;
         }
@@ -388,7 +369,7 @@ impl GpuDenoise {
         ctx.check_alive()?;
         cfg.validate()?;
         params.check(&cfg)?;
-        check_fits(&ctx, &cfg, cfg.batch)?;
+        fits(&ctx, &cfg, cfg.batch)?;
         let c = ctx.as_ref();
         let kernels = Kernels {
             matmul: MatmulKernel::new(c),
@@ -434,10 +415,9 @@ impl GpuDenoise {
     }
 }
 
-/// Refuses a batch whose largest buffer or product would exceed the device's limits (a browser
-/// typically binds at most 128 MiB per storage buffer), before wgpu would fail on it.
-fn check_fits(ctx: &GpuContext, cfg: &DenoiseConfig, batch: usize) -> Result<(), TrainError> {
-    let limits = ctx.device.limits();
+/// Refuses a batch whose largest buffer (traces, episode inputs, im2col columns) or product would
+/// exceed the device's limits.
+fn fits(ctx: &GpuContext, cfg: &DenoiseConfig, batch: usize) -> Result<(), TrainError> {
     let steps = cfg.episode_steps();
     let mut largest = [steps * batch * cfg.pixels(), steps * batch * cfg.code_len().pow(2), steps * batch * cfg.out_plastic_len().pow(2)]
         .into_iter()
@@ -447,22 +427,12 @@ fn check_fits(ctx: &GpuContext, cfg: &DenoiseConfig, batch: usize) -> Result<(),
     for stage in cfg.encoder().iter().chain(&cfg.decoder()) {
         largest = largest.max(batch * stage.output.len());
         if matches!(stage.spec, DaeLayer::Conv { .. } | DaeLayer::ConvT { .. }) {
-            let s = conv_shape(stage, batch);
+            let s = stage.conv_shape(batch);
             largest = largest.max(s.rows() * s.patch());
             rows = rows.max(s.rows());
         }
     }
-    let bytes = (largest * 4) as u64;
-    let max_binding = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
-    if bytes > max_binding {
-        return Err(TrainError::Config(format!(
-            "{batch} episodes need a {bytes}-byte buffer, more than this GPU binds ({max_binding}); use fewer episodes per batch"
-        )));
-    }
-    if rows.div_ceil(MATMUL_TILE) > limits.max_compute_workgroups_per_dimension as usize {
-        return Err(TrainError::Config(format!("{batch} episodes make products of {rows} rows, more than this GPU dispatches; use fewer")));
-    }
-    Ok(())
+    check_fits(ctx, largest, rows, &format!("{batch} episodes"), "use fewer episodes per batch")
 }
 
 impl DenoiseTrainer for GpuDenoise {
@@ -510,7 +480,7 @@ impl DenoiseTrainer for GpuDenoise {
             return Err(TrainError::Config("batch norm needs at least two episodes run together".into()));
         }
         if !self.evals.contains_key(&batch) {
-            check_fits(&self.ctx, &self.cfg, batch)?;
+            fits(&self.ctx, &self.cfg, batch)?;
         }
         let (ctx, k, net, cfg) = (self.ctx.as_ref(), &self.kernels, &self.net, &self.cfg);
         let pass = self.evals.entry(batch).or_insert_with(|| Pass::new(ctx, k, net, cfg, batch, None));

@@ -18,7 +18,7 @@ use super::batchnorm::BatchNormKernel;
 use super::conv::ConvKernel;
 use super::dropout::{DropoutCall, DropoutKernel};
 use super::kernel::Dispatch;
-use super::matmul::MatmulKernel;
+use super::matmul::{MatmulKernel, check_fits};
 use super::pool::PoolKernel;
 use super::sgd::SgdKernel;
 use super::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_stats};
@@ -32,9 +32,6 @@ use crate::model::lenet::{FactorSource, Layer, LayerParams, LayerSpec, LenetConf
 use crate::model::{BatchStats, TrainError};
 use std::collections::HashMap;
 use std::rc::Rc;
-
-/// The matmul kernel's output tile: a product of `m` rows needs `m / TILE` workgroups in y.
-const MATMUL_TILE: usize = 16;
 
 /// Every pipeline the network uses, made once per device.
 struct Kernels {
@@ -371,7 +368,6 @@ impl GpuLenet {
     /// (a browser typically binds at most 128 MiB per storage buffer), before wgpu would panic
     /// on it.
     fn check_fits(&self, batch: usize) -> Result<(), TrainError> {
-        let limits = self.ctx.device.limits();
         let (mut largest, mut rows) = (batch * self.layers[0].input.len(), batch);
         for l in &self.layers {
             largest = largest.max(batch * l.output.len());
@@ -382,17 +378,7 @@ impl GpuLenet {
                 rows = rows.max(s.rows());
             }
         }
-        let bytes = (largest * 4) as u64;
-        let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-        if bytes > max_binding {
-            return Err(TrainError::Config(format!(
-                "a batch of {batch} needs a {bytes}-byte buffer, more than this GPU binds ({max_binding}); use smaller batches"
-            )));
-        }
-        if rows.div_ceil(MATMUL_TILE) > limits.max_compute_workgroups_per_dimension as usize {
-            return Err(TrainError::Config(format!("a batch of {batch} makes products of {rows} rows, more than this GPU dispatches; use smaller batches")));
-        }
-        Ok(())
+        check_fits(&self.ctx, largest, rows, &format!("a batch of {batch}"), "use smaller batches")
     }
 
     fn make_grad_pass(&mut self, batch: usize) {

@@ -3,6 +3,7 @@
 
 use super::{GpuContext, GpuTensor};
 use crate::cpu::matmul::MatmulShape;
+use crate::model::TrainError;
 use super::kernel::{Dispatch, pipelines, uniform};
 
 const TILE: u32 = 16;
@@ -27,4 +28,21 @@ impl MatmulKernel {
         let tensors = [(1, a), (2, b), (3, c)];
         Dispatch::new(ctx, &self.pipeline, &[(0, &shape_buffer)], &tensors, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
     }
+}
+
+/// Refuses work whose largest buffer (`largest` floats) or largest product (`rows` rows) exceeds
+/// what the device binds or dispatches (a browser typically binds at most 128 MiB per storage
+/// buffer), before wgpu would fail on it. `what` names the work ("a batch of 64"), `advice` says
+/// what to change.
+pub fn check_fits(ctx: &GpuContext, largest: usize, rows: usize, what: &str, advice: &str) -> Result<(), TrainError> {
+    let limits = ctx.device.limits();
+    let bytes = (largest * 4) as u64;
+    let max_binding = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+    if bytes > max_binding {
+        return Err(TrainError::Config(format!("{what} needs a {bytes}-byte buffer, more than this GPU binds ({max_binding}); {advice}")));
+    }
+    if rows.div_ceil(TILE as usize) > limits.max_compute_workgroups_per_dimension as usize {
+        return Err(TrainError::Config(format!("{what} makes products of {rows} rows, more than this GPU dispatches; {advice}")));
+    }
+    Ok(())
 }

@@ -444,16 +444,8 @@ impl GpuHebbian {
 /// Refuses a batch whose largest buffer, the saved traces, would exceed what the device binds
 /// (a browser typically binds at most 128 MiB), before wgpu would fail on it.
 fn check_fits(ctx: &GpuContext, cfg: &HebbianConfig, batch: usize, slots: usize) -> Result<(), TrainError> {
-    let limits = ctx.device.limits();
-    let bytes = [slots, batch, cfg.bits, cfg.bits, 4].iter().map(|&v| v as u64).product::<u64>();
-    let max_binding = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
-    if bytes > max_binding {
-        return Err(TrainError::Config(format!(
-            "{batch} episodes of {slots} saved traces of {} x {} synapses need a {bytes}-byte buffer, more than this GPU binds ({max_binding}); use fewer episodes per batch, bits or steps",
-            cfg.bits, cfg.bits
-        )));
-    }
-    Ok(())
+    let what = format!("{batch} episodes of {slots} saved traces of {} x {} synapses", cfg.bits, cfg.bits);
+    super::matmul::check_fits(ctx, slots * batch * cfg.bits * cfg.bits, 0, &what, "use fewer episodes per batch, bits or steps")
 }
 
 impl HebbianTrainer for GpuHebbian {

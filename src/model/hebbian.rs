@@ -11,7 +11,8 @@ use super::lenet::{Dims, LayerParams};
 use crate::cpu::activation::Activation;
 use crate::cpu::metaplastic_adam::AdamHyper;
 use crate::cpu::plastic::{HebbRule, Nonlinearity, PlasticDims, PlasticWeights};
-use crate::cpu::pool::PoolKind;
+use crate::cpu::conv::ConvShape;
+use crate::cpu::pool::{PoolKind, PoolShape};
 use crate::data::IMAGE_SIDE;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -241,6 +242,24 @@ pub struct DaeStage {
 }
 
 impl DaeStage {
+    /// The ordinary convolution of a (transposed) convolution stage on `batch` examples: for a
+    /// transposed convolution, the one it is the adjoint of (from its output's shape back to its
+    /// input's), as [`crate::cpu::conv::conv_transpose_forward`] takes it.
+    pub fn conv_shape(&self, batch: usize) -> ConvShape {
+        let (i, o) = (self.input, self.output);
+        match self.spec {
+            DaeLayer::Conv { .. } => ConvShape::new(batch, i.h, i.w, i.c, o.c, DAE_KERNEL, DAE_PAD),
+            DaeLayer::ConvT { .. } => ConvShape::new(batch, o.h, o.w, o.c, i.c, DAE_KERNEL, DAE_PAD),
+            other => unreachable!("conv_shape of a {other:?} stage"),
+        }
+    }
+
+    /// The 2x2 window grid of a pooling stage (its input) or an upsampling stage (its output).
+    pub fn pool_shape(&self, batch: usize) -> PoolShape {
+        let d = if self.spec == DaeLayer::Upsample { self.output } else { self.input };
+        PoolShape::new(batch, d.h, d.w, d.c)
+    }
+
     /// Weight and bias lengths (gamma and beta for batch norm). A transposed convolution's weight
     /// is `[in, k, k, out]`, the layout of the convolution it mirrors.
     pub fn param_lens(&self) -> Option<(usize, usize)> {

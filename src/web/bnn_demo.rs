@@ -14,6 +14,7 @@ use crate::experiments::permuted::{LearnerSpec, PermutedConfig, PermutedRun, Pro
 use crate::experiments::stream::{StreamConfig, StreamRun};
 use crate::experiments::toy::{ToyConfig, run_toy};
 use crate::model::TrainError;
+use crate::model::bnn::GammaInit;
 use crate::model::bnn::BnnTrainer;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -102,6 +103,7 @@ fn new_run(app: &App) -> Result<(BnnRun, String), String> {
     cfg.tasks = number("bnn-tasks", "Tasks")?;
     cfg.steps_per_task = Some(number("bnn-steps", "Batches per task")?);
     cfg.bn_per_task = checked("bnn-bn-per-task");
+    cfg.gamma_init = if checked("bnn-gamma-uniform") { GammaInit::Uniform } else { GammaInit::One };
     cfg.test_examples = 2000;
     cfg.live_test_examples = 500;
     cfg.eval_every = (cfg.steps_per_task() / 8).clamp(5, 500);
