@@ -143,7 +143,9 @@ impl DemoRun for HebbianRun {
             return format!("Finished. Test MSE: {}.", parts.join(", "));
         }
         let rate = self.step as f64 / ((dom::now() - self.started_ms) / 1000.0).max(1e-3);
-        format!("Step {} of {} · {rate:.1} steps/s {compute}", self.step, self.total)
+        // A software adapter takes seconds per denoising step: say so rather than "0.0 steps/s".
+        let speed = if rate >= 1.0 || rate <= 0.0 { format!("{rate:.1} steps/s") } else { format!("{:.1} s/step", 1.0 / rate) };
+        format!("Step {} of {} · {speed} {compute}", self.step, self.total)
     }
 
     async fn refresh(&mut self, app: &Rc<App>) {

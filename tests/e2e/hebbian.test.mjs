@@ -125,7 +125,8 @@ test('demo 3 on WebGPU: the denoising autoencoders train on the GPU', { timeout:
     await page.fill('#hebb-test', '8');
     await page.dispatchEvent('#hebb-controls', 'change');
     await page.click('#hebb-run');
-    await page.waitForFunction(() => /on WebGPU|^(Finished|Stopped)/.test(document.getElementById('hebb-status').textContent), null, {
+    // The status after a training slice says where the run computes ("Step 1 of 2 · … on WebGPU").
+    await page.waitForFunction(() => /^Step .* on |^(Finished|Stopped)/.test(document.getElementById('hebb-status').textContent), null, {
       timeout: RUN_TIMEOUT,
       polling: 100,
     });
@@ -137,7 +138,7 @@ test('demo 3 on WebGPU: the denoising autoencoders train on the GPU', { timeout:
     assert.match(await page.textContent('#hebb-status'), /^Finished/, `the run stopped: ${await page.textContent('#hebb-error')}`);
     const mse = await page.$$eval('#hebb-results tr[data-variant]', (rows) => Object.fromEntries(rows.map((r) => [r.dataset.variant, Number(r.dataset.mse)])));
     console.log(`# denoise on WebGPU, 2 steps: ${JSON.stringify(mse)} (while running: "${running}")`);
-    assert.match(running, /on WebGPU/, 'the status said where it computes');
+    assert.match(running, /^Step \d+ of 2 .* on WebGPU$/, 'the status said where it computes');
     assert.deepEqual(Object.keys(mse).sort(), ['non-plastic', 'plastic']);
     for (const v of Object.values(mse)) assert.ok(Number.isFinite(v) && v < 0.5, JSON.stringify(mse));
     assert.ok((await nonWhite(page, 'hebb-recon')) > 5000, 'reconstructions drawn from the GPU networks');
