@@ -5,7 +5,9 @@ use crate::cpu::bnn::CpuBnn;
 use crate::cpu::denoise::CpuDenoise;
 use crate::cpu::hebbian::CpuHebbian;
 use crate::cpu::lenet::CpuLenet;
-use crate::gpu::GpuContext;
+use crate::cpu::matmul::matmul;
+use crate::gpu::matmul::MatmulKernel;
+use crate::gpu::{GpuContext, GpuTensor};
 use crate::gpu::bnn::GpuBnn;
 use crate::gpu::denoise::GpuDenoise;
 use crate::gpu::lenet::GpuLenet;
@@ -13,7 +15,7 @@ use crate::gpu::plastic::GpuHebbian;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer};
 use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianConfig, HebbianParams, HebbianTrainer};
 use crate::model::lenet::{LenetConfig, LenetParams, LenetTrainer};
-use crate::model::{BatchStats, TrainError};
+use crate::nn::{BatchStats, DeviceError, MatmulShape, TrainError};
 use std::rc::Rc;
 
 #[derive(Clone)]
@@ -184,5 +186,26 @@ impl DenoiseTrainer for Denoise {
     }
     async fn params(&mut self) -> Result<DenoiseParams, TrainError> {
         each!(Denoise, self, n => n.params().await)
+    }
+}
+
+/// Runs a small product on the GPU and compares it with the CPU reference, so the app trusts an
+/// adapter only after seeing it compute correctly (some report success and return zeros).
+pub async fn gpu_self_test(ctx: &GpuContext) -> Result<(), DeviceError> {
+    let shape = MatmulShape::new(37, 53, 29);
+    let a: Vec<f32> = (0..37 * 53).map(|i| ((i * 7 % 23) as f32 - 11.0) / 8.0).collect();
+    let b: Vec<f32> = (0..53 * 29).map(|i| ((i * 5 % 19) as f32 - 9.0) / 8.0).collect();
+    let mut want = vec![0.0; 37 * 29];
+    matmul(shape, &a, &b, &mut want);
+    let kernel = MatmulKernel::new(ctx);
+    let (ga, gb) = (GpuTensor::from_slice(ctx, &a), GpuTensor::from_slice(ctx, &b));
+    let gc = GpuTensor::zeros(ctx, want.len());
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    kernel.bind(ctx, shape, &ga, &gb, &gc).encode(&mut encoder);
+    ctx.queue.submit([encoder.finish()]);
+    let got = gc.read(ctx).await?;
+    match crate::nn::max_violation(&got, &want, 1e-4, 1e-4) {
+        None => Ok(()),
+        Some((i, g, w)) => Err(DeviceError::SelfTest(format!("matmul element {i}: GPU {g}, CPU {w}"))),
     }
 }

@@ -21,6 +21,7 @@ pub mod data;
 pub mod experiments;
 pub mod gpu;
 pub mod model;
+pub mod nn;
 pub mod stats;
 
 #[cfg(target_arch = "wasm32")]

@@ -2,10 +2,11 @@
 //! metaplastic rule against hand-computed values, and learning on real MNIST.
 
 mod common;
+use metaplastic::nn::AdamHyper;
 use common::*;
 use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward};
 use metaplastic::cpu::bnn::{CpuBnn, loss_and_grads};
-use metaplastic::cpu::metaplastic_adam::{AdamHyper, consolidation, metaplastic_adam};
+use metaplastic::cpu::metaplastic_adam::{consolidation, metaplastic_adam};
 use metaplastic::cpu::sign::{HiddenActivation, sign_backward};
 use metaplastic::cpu::softmax_ce::softmax_cross_entropy;
 use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer};

@@ -4,15 +4,16 @@
 //! learning on real MNIST.
 
 mod common;
+use metaplastic::nn::{Activation, ConvShape, PoolKind, PoolShape};
 use common::{assert_close, numeric, values};
-use metaplastic::cpu::activation::Activation;
-use metaplastic::cpu::conv::{ConvShape, conv_transpose_backward, conv_transpose_forward};
+
+use metaplastic::cpu::conv::{conv_transpose_backward, conv_transpose_forward};
 use metaplastic::cpu::denoise::{CpuDenoise, denoise_loss, logits_grad, reconstruct_backward, reconstruct_forward};
 use metaplastic::model::hebbian::DenoiseTrainer;
-use metaplastic::cpu::pool::{PoolKind, PoolShape, avg_pool_forward, upsample_backward, upsample_forward};
+use metaplastic::cpu::pool::{avg_pool_forward, upsample_backward, upsample_forward};
 use metaplastic::data::{DataSet, DataSetId, Examples};
 use metaplastic::experiments::denoise::{DenoiseRun, DenoiseSetup, denoise_batch, test_batches};
-use metaplastic::model::TrainError;
+use metaplastic::nn::TrainError;
 use metaplastic::model::hebbian::{DenoiseConfig, DenoiseParams, HebbianParams};
 use rand::{SeedableRng, rngs::StdRng};
 

@@ -3,12 +3,11 @@
 //! and Miconi's result that plasticity completes patterns that fixed weights cannot.
 
 mod common;
+use metaplastic::nn::{HebbRule, Nonlinearity, PlasticDims, PlasticWeights};
 use common::values;
-use metaplastic::cpu::plastic::{
-    EpisodeTape, HebbRule, Nonlinearity, PlasticDims, PlasticWeights, episode_backward, episode_forward, hebb_update,
-};
+use metaplastic::cpu::plastic::{EpisodeTape, episode_backward, episode_forward, hebb_update};
 use metaplastic::experiments::completion::{CompletionSetup, completion_batch, run_completion};
-use metaplastic::model::TrainError;
+use metaplastic::nn::TrainError;
 use metaplastic::model::hebbian::HebbianConfig;
 use rand::{SeedableRng, rngs::StdRng};
 

@@ -3,18 +3,18 @@
 //! B = 0 being standard training exactly), and learning on real MNIST.
 
 mod common;
+use metaplastic::nn::{Activation, AmpHyper, ConvShape, Dims, Layer, MatmulShape, PlannedLayer, PoolKind, PoolShape, SgdHyper, plan};
 use common::*;
-use metaplastic::cpu::activation::{Activation, activation_backward, activation_forward};
-use metaplastic::cpu::amp::{AmpHyper, amp_factors, log_inverse_weight, scale_rows};
-use metaplastic::cpu::conv::{ConvShape, add_bias, bias_grad, col2im, im2col};
+use metaplastic::cpu::activation::{activation_backward, activation_forward};
+use metaplastic::cpu::amp::{amp_factors, log_inverse_weight, scale_rows};
+use metaplastic::cpu::conv::{add_bias, bias_grad, col2im, im2col};
 use metaplastic::cpu::dropout::{dropout_backward, dropout_forward};
-use metaplastic::cpu::lenet::{Caches, CpuLenet, forward, loss_and_grads};
-use metaplastic::cpu::matmul::{MatmulShape, matmul};
-use metaplastic::cpu::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward};
-use metaplastic::cpu::sgd::{SgdHyper, sgd_step};
-use metaplastic::model::lenet::{
-    Arch, Dims, FactorSource, Layer, LayerSpec, LenetConfig, LenetParams, LenetTrainer, plan, plan_layers,
-};
+use metaplastic::cpu::lenet::{CpuLenet, forward, loss_and_grads};
+use metaplastic::cpu::walk::Tape;
+use metaplastic::cpu::matmul::matmul;
+use metaplastic::cpu::pool::{avg_pool_forward, max_pool_forward, pool_backward};
+use metaplastic::cpu::sgd::sgd_step;
+use metaplastic::model::lenet::{self, Arch, FactorSource, LenetConfig, LenetParams, LenetTrainer};
 
 /// `sum(project * y)`: a scalar loss whose gradient with respect to `y` is `project`.
 fn dot(y: &[f32], project: &[f32]) -> f64 {
@@ -155,8 +155,8 @@ fn dropout_gradient_and_rate() {
 
 /// A small network with every layer kind: conv (padded) tanh BN avg-pool, conv tanh max-pool,
 /// dense tanh BN dropout, dense.
-fn small_net() -> Vec<Layer> {
-    use LayerSpec::*;
+fn small_net() -> Vec<PlannedLayer> {
+    use Layer::*;
     let specs = [
         Conv { out: 3, k: 3, pad: 1 },
         Act(Activation::Tanh),
@@ -171,10 +171,10 @@ fn small_net() -> Vec<Layer> {
         Dropout(0.3),
         Dense { out: 10 },
     ];
-    plan_layers(&specs, Dims { h: 8, w: 8, c: 1 })
+    plan(&specs, Dims { h: 8, w: 8, c: 1 }, 0)
 }
 
-fn batch_loss(cfg: &LenetConfig, layers: &[Layer], p: &LenetParams, x: &[f32], y: &[u32]) -> f64 {
+fn batch_loss(cfg: &LenetConfig, layers: &[PlannedLayer], p: &LenetParams, x: &[f32], y: &[u32]) -> f64 {
     let (stats, _) = loss_and_grads(cfg, layers, p, x, y, Some(5), false);
     stats.loss_sum as f64 / y.len() as f64
 }
@@ -222,7 +222,7 @@ fn whole_network_gradients() {
 /// `sum_b f_b CE_b / batch` (factors held fixed), while dense layers keep the plain gradient.
 #[test]
 fn metaplastic_gradient_is_the_factor_weighted_loss_gradient() {
-    use LayerSpec::*;
+    use Layer::*;
     let specs = [
         Conv { out: 3, k: 3, pad: 1 },
         Act(Activation::Tanh),
@@ -231,7 +231,7 @@ fn metaplastic_gradient_is_the_factor_weighted_loss_gradient() {
         Act(Activation::Tanh),
         Dense { out: 10 },
     ];
-    let layers = plan_layers(&specs, Dims { h: 6, w: 6, c: 1 });
+    let layers = plan(&specs, Dims { h: 6, w: 6, c: 1 }, 0);
     let cfg = LenetConfig::paper(Arch::Classic).with_amp(2.0, FactorSource::LayerInput);
     let batch = 5;
     let params = LenetParams::init_layers(&layers, 4);
@@ -243,9 +243,9 @@ fn metaplastic_gradient_is_the_factor_weighted_loss_gradient() {
     assert!(spread > 0.2, "the test inputs should give different factors: {:?}", grads.factors[0]);
     // Per-example losses of the standard network.
     let per_example = |p: &LenetParams| -> Vec<f64> {
-        let mut c = Caches::default();
+        let mut c = Tape::default();
         forward(&layers, p, &x, None, &mut c);
-        c.acts[layers.len()]
+        c.output()
             .chunks_exact(10)
             .zip(&y)
             .map(|(z, &label)| {
@@ -317,7 +317,7 @@ fn b_zero_is_standard_training_exactly() {
 fn metaplastic_factors_are_finite_for_every_layer_size() {
     let batch = 16;
     for arch in [Arch::Classic, Arch::Authors] {
-        for layer in plan(arch).iter().filter(|l| matches!(l.spec, LayerSpec::Conv { .. })) {
+        for layer in lenet::plan(arch).iter().filter(|l| matches!(l.layer, Layer::Conv { .. })) {
             let n = layer.input.len();
             let inputs: [(&str, Vec<f32>); 4] = [
                 ("zeros", vec![0.0; batch * n]),

@@ -7,7 +7,7 @@ use metaplastic::experiments::permuted::{PermutedConfig, PermutedRun, Progress};
 use metaplastic::experiments::stream::StreamConfig;
 use metaplastic::experiments::toy::{ToyConfig, run_toy, toy_loss};
 use metaplastic::model::bnn::BnnConfig;
-use metaplastic::model::{BatchStats, TrainError};
+use metaplastic::nn::{BatchStats, TrainError};
 use metaplastic::stats::{PairedDiff, mean_sd, t95};
 
 #[test]

@@ -11,11 +11,12 @@
 //! - whole training steps: see `training_steps_match_cpu`.
 
 mod common;
+use metaplastic::nn::AdamHyper;
 use common::*;
 use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward};
 use metaplastic::cpu::bnn::CpuBnn;
 use metaplastic::cpu::ewc::{ewc_consolidate, ewc_penalty_grad};
-use metaplastic::cpu::metaplastic_adam::{AdamHyper, metaplastic_adam};
+use metaplastic::cpu::metaplastic_adam::metaplastic_adam;
 use metaplastic::cpu::sign::{binarize_all, sign_backward};
 use metaplastic::cpu::softmax_ce::softmax_cross_entropy;
 use metaplastic::gpu::batchnorm::BatchNormKernel;
@@ -26,7 +27,7 @@ use metaplastic::gpu::sign::SignKernel;
 use metaplastic::gpu::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_stats};
 use metaplastic::gpu::{GpuContext, GpuTensor};
 use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer, LAYERS};
-use metaplastic::model::{BatchStats, TrainError};
+use metaplastic::nn::{BatchStats, TrainError};
 use std::rc::Rc;
 
 // ---- sign.wgsl ----
@@ -533,6 +534,6 @@ fn a_lost_device_is_reported() {
     ctx.device.destroy();
     let _ = ctx.wait();
     let (x, y) = batch_of(32, 1);
-    assert!(matches!(gpu.train_step(&x, &y), Err(TrainError::Gpu(metaplastic::gpu::GpuError::DeviceLost(_)))));
-    assert!(matches!(pollster::block_on(gpu.evaluate(&x, &y)), Err(TrainError::Gpu(metaplastic::gpu::GpuError::DeviceLost(_)))));
+    assert!(matches!(gpu.train_step(&x, &y), Err(TrainError::Device(metaplastic::nn::DeviceError::Lost(_)))));
+    assert!(matches!(pollster::block_on(gpu.evaluate(&x, &y)), Err(TrainError::Device(metaplastic::nn::DeviceError::Lost(_)))));
 }

@@ -18,16 +18,18 @@
 //!   gradients not cleared) changes them by several steps.
 
 mod common;
+use metaplastic::nn::{Activation, PoolKind, PoolShape};
 use common::*;
 use metaplastic::backend::Backend;
-use metaplastic::cpu::activation::Activation;
+
 use metaplastic::cpu::denoise::{CpuDenoise, logits_grad, reconstruct_backward, reconstruct_forward};
-use metaplastic::cpu::max_violation;
-use metaplastic::cpu::pool::{PoolKind, PoolShape};
+use metaplastic::nn::max_violation;
+
 use metaplastic::gpu::denoise::GpuDenoise;
 use metaplastic::gpu::reconstruct::ReconstructKernel;
-use metaplastic::gpu::{GpuError, GpuTensor};
-use metaplastic::model::TrainError;
+use metaplastic::gpu::GpuTensor;
+use metaplastic::nn::DeviceError;
+use metaplastic::nn::TrainError;
 use metaplastic::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer};
 use std::rc::Rc;
 
@@ -206,7 +208,7 @@ fn training_steps_match_cpu() {
 fn the_default_network_matches_cpu() {
     let Some(ctx) = gpu() else { return };
     let backend = Backend::Gpu(Rc::new(ctx));
-    let cfg = DenoiseConfig { batch: 2, rule: metaplastic::cpu::plastic::HebbRule::Oja, ..DenoiseConfig::mnist(true) };
+    let cfg = DenoiseConfig { batch: 2, rule: metaplastic::nn::HebbRule::Oja, ..DenoiseConfig::mnist(true) };
     let params = DenoiseParams::init(&cfg, 3);
     check_training(&backend, &cfg, &params, "default network");
 }
@@ -238,7 +240,7 @@ fn a_lost_device_is_reported() {
     ctx.device.destroy();
     let _ = ctx.wait();
     let (xs, targets) = episodes(&cfg, cfg.batch, 1);
-    let lost = |r: Result<(), TrainError>| matches!(r, Err(TrainError::Gpu(GpuError::DeviceLost(_))));
+    let lost = |r: Result<(), TrainError>| matches!(r, Err(TrainError::Device(DeviceError::Lost(_))));
     assert!(lost(net.train_step(&xs, &targets)));
     assert!(lost(pollster::block_on(net.take_train_loss()).map(drop)));
     assert!(lost(pollster::block_on(net.reconstruct(&xs)).map(drop)));

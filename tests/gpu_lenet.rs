@@ -12,14 +12,15 @@
 //! - whole training steps and logits: see `TRAIN_ATOL` and `LOGIT_ATOL`.
 
 mod common;
+use metaplastic::nn::{Activation, AmpHyper, ConvShape, PoolKind, PoolShape, SgdHyper};
 use common::*;
 use metaplastic::backend::{Backend, Lenet};
-use metaplastic::cpu::activation::{Activation, activation_backward, activation_forward};
-use metaplastic::cpu::amp::{AmpHyper, amp_factors, scale_rows};
-use metaplastic::cpu::conv::{ConvShape, add_bias, bias_grad, col2im, im2col};
+use metaplastic::cpu::activation::{activation_backward, activation_forward};
+use metaplastic::cpu::amp::{amp_factors, scale_rows};
+use metaplastic::cpu::conv::{add_bias, bias_grad, col2im, im2col};
 use metaplastic::cpu::dropout::{dropout_backward, dropout_forward};
-use metaplastic::cpu::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
-use metaplastic::cpu::sgd::{SgdHyper, sgd_step};
+use metaplastic::cpu::pool::{avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
+use metaplastic::cpu::sgd::sgd_step;
 use metaplastic::gpu::activation::ActivationKernel;
 use metaplastic::gpu::amp::AmpKernel;
 use metaplastic::gpu::conv::ConvKernel;
@@ -27,9 +28,10 @@ use metaplastic::gpu::dropout::DropoutKernel;
 use metaplastic::gpu::lenet::GpuLenet;
 use metaplastic::gpu::pool::PoolKernel;
 use metaplastic::gpu::sgd::SgdKernel;
-use metaplastic::gpu::{GpuContext, GpuError, GpuTensor};
+use metaplastic::gpu::{GpuContext, GpuTensor};
+use metaplastic::nn::DeviceError;
 use metaplastic::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, LenetTrainer};
-use metaplastic::model::{BatchStats, TrainError};
+use metaplastic::nn::{BatchStats, TrainError};
 use std::rc::Rc;
 
 fn read_u32(ctx: &GpuContext, t: &GpuTensor) -> Vec<u32> {
@@ -480,7 +482,7 @@ fn a_lost_device_is_reported() {
     ctx.device.destroy();
     let _ = ctx.wait();
     let (x, y) = batch_of(2, 1);
-    let lost = |r: Result<(), TrainError>| matches!(r, Err(TrainError::Gpu(GpuError::DeviceLost(_))));
+    let lost = |r: Result<(), TrainError>| matches!(r, Err(TrainError::Device(DeviceError::Lost(_))));
     assert!(lost(gpu.train_step(&x, &y, 0)));
     assert!(lost(pollster::block_on(gpu.logits(&x)).map(drop)));
     assert!(lost(pollster::block_on(gpu.params()).map(drop)));

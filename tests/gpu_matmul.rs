@@ -4,7 +4,8 @@
 
 mod common;
 use common::*;
-use metaplastic::cpu::{matmul::{matmul, MatmulShape}, max_violation};
+use metaplastic::cpu::matmul::matmul;
+use metaplastic::nn::{MatmulShape, max_violation};
 use metaplastic::gpu::{matmul::MatmulKernel, GpuTensor};
 
 #[test]
@@ -37,5 +38,5 @@ fn matmul_matches_cpu_for_every_layout() {
 #[test]
 fn self_test_passes() {
     let Some(ctx) = gpu() else { return };
-    pollster::block_on(metaplastic::gpu::self_test(&ctx)).unwrap();
+    pollster::block_on(metaplastic::backend::gpu_self_test(&ctx)).unwrap();
 }

@@ -12,18 +12,17 @@
 //! - training: `TRAIN_ATOL` on the parameters after three Adam steps (see there).
 
 mod common;
+use metaplastic::nn::{HebbRule, Nonlinearity, PlasticDims, PlasticWeights};
 use common::*;
 use metaplastic::backend::Backend;
-use metaplastic::cpu::max_violation;
-use metaplastic::cpu::plastic::{
-    HebbRule, Nonlinearity, PlasticDims, PlasticWeights, episode_backward, episode_forward, hebb_update, hebb_update_backward,
-    plastic_step_backward, plastic_step_forward,
-};
+use metaplastic::nn::max_violation;
+use metaplastic::cpu::plastic::{episode_backward, episode_forward, hebb_update, hebb_update_backward, plastic_step_backward, plastic_step_forward};
 use metaplastic::experiments::completion::{CompletionSetup, run_completion, run_completion_with};
 use metaplastic::gpu::kernel::Dispatch;
 use metaplastic::gpu::plastic::{GpuEpisode, GpuHebbian, GpuPlasticParams, PlasticKernel, StepUniform};
-use metaplastic::gpu::{GpuContext, GpuError, GpuTensor};
-use metaplastic::model::TrainError;
+use metaplastic::gpu::{GpuContext, GpuTensor};
+use metaplastic::nn::DeviceError;
+use metaplastic::nn::TrainError;
 use metaplastic::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
 use std::rc::Rc;
 
@@ -273,7 +272,7 @@ fn a_lost_device_is_reported() {
     let _ = ctx.wait();
     let xs = vec![0.0; cfg.episode_steps() * cfg.batch * cfg.bits];
     let targets = vec![0.0; cfg.batch * cfg.bits];
-    let lost = |r: Result<(), TrainError>| matches!(r, Err(TrainError::Gpu(GpuError::DeviceLost(_))));
+    let lost = |r: Result<(), TrainError>| matches!(r, Err(TrainError::Device(DeviceError::Lost(_))));
     assert!(lost(gpu.train_step(&xs, &targets)));
     assert!(lost(pollster::block_on(gpu.take_train_loss()).map(drop)));
     assert!(lost(pollster::block_on(gpu.loss(&xs, &targets)).map(drop)));

@@ -1,16 +1,17 @@
 //! `hebbian`: differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic.
 
+use metaplastic::nn::{HebbRule, PoolKind};
 use super::args::Args;
 use super::{Summary, open_backend, write_svg};
 use metaplastic::charts::plots::{ImageGrid, TileScale, Tile, image_grid};
 use metaplastic::cpu::denoise::denoise_forward;
-use metaplastic::cpu::pool::PoolKind;
+
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::denoise::{DenoiseRecord, DenoiseSetup, run_denoise, test_batches};
 use metaplastic::model::hebbian::DenoiseParams;
 use metaplastic::charts::plots::{LineChart, Series, line_chart};
 use metaplastic::charts::palette;
-use metaplastic::cpu::plastic::HebbRule;
+
 use metaplastic::experiments::completion::{CompletionRecord, CompletionSetup, run_completion_with};
 use metaplastic::model::hebbian::HebbianConfig;
 use metaplastic::stats::{PairedDiff, mean_sd};

@@ -8,7 +8,7 @@ use metaplastic::charts::lenet as figures;
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use metaplastic::model::lenet::{Arch, FactorSource, LenetTrainer};
-use metaplastic::model::{BatchStats, TrainError};
+use metaplastic::nn::{BatchStats, TrainError};
 use metaplastic::stats::{ClassMetrics, PairedDiff, mean_sd};
 use serde_json::json;
 use std::time::Instant;
@@ -240,7 +240,7 @@ fn charts(
         }
     }
     let first_conv = cfg.arch.layers().into_iter().find_map(|l| match l {
-        metaplastic::model::lenet::LayerSpec::Conv { out, k, .. } => Some((out, k)),
+        metaplastic::nn::Layer::Conv { out, k, .. } => Some((out, k)),
         _ => None,
     });
     if let Some((count, k)) = first_conv {

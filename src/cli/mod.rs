@@ -11,7 +11,7 @@ mod lenet;
 
 use metaplastic::backend::Backend;
 use metaplastic::data::{DataSet, DataSetId, Examples};
-use metaplastic::gpu::{self, GpuContext};
+use metaplastic::gpu::GpuContext;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -94,7 +94,7 @@ pub fn open_backend(name: &str) -> Result<Backend, String> {
         "cpu" => Ok(Backend::Cpu),
         "gpu" => {
             let ctx = pollster::block_on(GpuContext::request()).map_err(|e| format!("--backend gpu: {e}"))?;
-            pollster::block_on(gpu::self_test(&ctx)).map_err(|e| format!("--backend gpu: {e}"))?;
+            pollster::block_on(metaplastic::backend::gpu_self_test(&ctx)).map_err(|e| format!("--backend gpu: {e}"))?;
             Ok(Backend::Gpu(Rc::new(ctx)))
         }
         other => Err(format!("--backend {other}: choose cpu or gpu")),
@@ -149,7 +149,7 @@ fn info() -> Result<(), String> {
     match pollster::block_on(GpuContext::request()) {
         Ok(ctx) => {
             println!("GPU: {}", ctx.adapter);
-            match pollster::block_on(gpu::self_test(&ctx)) {
+            match pollster::block_on(metaplastic::backend::gpu_self_test(&ctx)) {
                 Ok(()) => println!("GPU self-test: passed (matmul matches the CPU reference)"),
                 Err(e) => println!("GPU self-test: FAILED: {e}"),
             }

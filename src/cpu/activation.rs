@@ -2,28 +2,7 @@
 //! the output `y` (which is what the backward pass keeps): `relu' = [y > 0]`, `tanh' = 1 - y^2`.
 //! GPU version: `shaders/activation.wgsl`.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    Relu,
-    Tanh,
-}
-
-impl Activation {
-    /// The code the WGSL uniform carries.
-    pub fn code(self) -> u32 {
-        match self {
-            Activation::Relu => 0,
-            Activation::Tanh => 1,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-        }
-    }
-}
+use crate::nn::Activation;
 
 pub fn activation_forward(act: Activation, x: &[f32], y: &mut [f32]) {
     for (o, &v) in y.iter_mut().zip(x) {

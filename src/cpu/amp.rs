@@ -29,30 +29,7 @@
 //! the factor scales only the convolutional layers' weight and bias gradients; the delta passed to
 //! the layer below is not scaled. GPU version: `shaders/amp.wgsl`.
 
-use bytemuck::{Pod, Zeroable};
-
-/// Laid out as the WGSL uniform `Amp` (with the batch shape the kernel needs).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
-pub struct AmpHyper {
-    /// `A` of the weighting function. It cancels in the batch normalisation; kept so the formula
-    /// is complete (and tested to make no difference).
-    pub a: f32,
-    /// `B`: how strongly a pattern's energy raises its factor (relative to the batch's mean
-    /// energy, see above). 0 is standard training.
-    pub b: f32,
-    /// The clamp on the normalised factors.
-    pub lo: f32,
-    pub hi: f32,
-}
-
-impl AmpHyper {
-    pub const STANDARD: AmpHyper = AmpHyper { a: 1.0, b: 0.0, lo: 0.1, hi: 10.0 };
-
-    pub fn new(b: f32) -> Self {
-        Self { b, ..Self::STANDARD }
-    }
-}
+use crate::nn::AmpHyper;
 
 /// The full `ln(1/f*(x))` of one example with the formula's own `B` (`b_abs`), in f64: the batch
 /// factors are its normalised form with `b_abs = B / mean energy`.

@@ -4,7 +4,7 @@
 //! the batch. The binarized network uses batch statistics at test time too, as the authors'
 //! latest continual-learning code does (ALGORITHMS.md §1), so there are no running statistics.
 
-pub const BN_EPS: f32 = 1e-5;
+use crate::nn::hyper::BN_EPS;
 
 /// `x`, `y`, `xhat`: `batch x features`, row-major. Saves `xhat` and `inv_std` for the backward pass.
 pub fn batchnorm_forward(

@@ -3,12 +3,13 @@
 
 use super::batchnorm::{batchnorm_backward, batchnorm_forward};
 use super::ewc::{ewc_consolidate, ewc_penalty_grad};
-use super::matmul::{MatmulShape, matmul};
+use super::matmul::matmul;
+use crate::nn::MatmulShape;
 use super::metaplastic_adam::metaplastic_adam;
 use super::sign::{HiddenActivation, binarize_all, sign_backward};
 use super::softmax_ce::softmax_cross_entropy;
 use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer, LAYERS};
-use crate::model::{BatchStats, TrainError};
+use crate::nn::{BatchStats, TrainError};
 
 /// Activations kept from the forward pass for the backward pass.
 #[derive(Default)]

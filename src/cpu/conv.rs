@@ -12,50 +12,8 @@
 //! index of a column in `cols` is `(ky * k + kx) * cin + ci`. Stride 1, zero padding `pad`.
 //! GPU version: `shaders/conv.wgsl`.
 
-use super::matmul::{MatmulShape, matmul};
-use bytemuck::{Pod, Zeroable};
-
-/// Shape of a convolution, laid out as the WGSL uniform `Conv` in `shaders/conv.wgsl`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
-pub struct ConvShape {
-    pub batch: u32,
-    pub h: u32,
-    pub w: u32,
-    pub cin: u32,
-    pub cout: u32,
-    pub k: u32,
-    pub pad: u32,
-    pub _pad: u32,
-}
-
-impl ConvShape {
-    pub fn new(batch: usize, h: usize, w: usize, cin: usize, cout: usize, k: usize, pad: usize) -> Self {
-        let s = Self { batch: batch as u32, h: h as u32, w: w as u32, cin: cin as u32, cout: cout as u32, k: k as u32, pad: pad as u32, _pad: 0 };
-        assert!(s.h + 2 * s.pad >= s.k && s.w + 2 * s.pad >= s.k, "kernel larger than the padded input");
-        s
-    }
-    pub fn out_h(&self) -> usize {
-        (self.h + 2 * self.pad - self.k + 1) as usize
-    }
-    pub fn out_w(&self) -> usize {
-        (self.w + 2 * self.pad - self.k + 1) as usize
-    }
-    /// Rows of `cols` and of the output: one per output pixel of every example.
-    pub fn rows(&self) -> usize {
-        self.batch as usize * self.out_h() * self.out_w()
-    }
-    /// Columns of `cols`: the receptive field `k*k*cin`.
-    pub fn patch(&self) -> usize {
-        (self.k * self.k * self.cin) as usize
-    }
-    pub fn input_len(&self) -> usize {
-        (self.batch * self.h * self.w * self.cin) as usize
-    }
-    pub fn weight_len(&self) -> usize {
-        self.cout as usize * self.patch()
-    }
-}
+use super::matmul::matmul;
+use crate::nn::{ConvShape, MatmulShape};
 
 /// Input pixel `(y, x)` seen by kernel tap `(ky, kx)` at output pixel `(oy, ox)`, or `None` in the
 /// zero padding.

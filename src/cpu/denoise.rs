@@ -2,10 +2,8 @@
 //! network of [`crate::model::hebbian::DenoiseConfig`] run over a batch of episodes, and its
 //! gradients by backpropagation through time.
 //!
-//! Nothing here is a new kernel: the convolutional stages walk a stage list as
-//! [`super::lenet`] does, calling [`super::conv`] (convolutions, transposed convolutions),
-//! [`super::activation`], [`super::batchnorm`] and [`super::pool`] (pooling and nearest 2x
-//! upsampling); the two plastic layers are
+//! Nothing here is a new kernel: the encoder and the decoder are layer lists walked by
+//! [`super::walk`], as LeNet-5 is; the two plastic layers are
 //! [`super::plastic::episode_forward`] and [`super::plastic::episode_backward`].
 //!
 //! The convolutional stages have no memory, so they run step by step with the batch of episodes
@@ -15,40 +13,12 @@
 //! turns each into a gradient for the code layer's outputs, the code layer's BPTT into gradients
 //! for the encoder's outputs; the stages' parameter gradients are summed over steps.
 
-use super::activation::{activation_backward, activation_forward};
-use super::batchnorm::{batchnorm_backward, batchnorm_forward};
-use super::conv::{add_bias, bias_grad, col2im, conv_transpose_backward, conv_transpose_forward, im2col};
-use super::matmul::{MatmulShape, matmul};
-use super::plastic::{EpisodeTape, Nonlinearity, PlasticDims, PlasticGrads, episode_backward, episode_forward};
-use super::pool::{PoolKind, PoolShape, avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use super::metaplastic_adam::metaplastic_adam;
-use crate::model::TrainError;
-use crate::model::hebbian::{DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams};
-use crate::model::lenet::LayerParams;
-
-/// Both plastic layers use Miconi's tanh: bounded outputs keep the traces bounded.
-pub const PLASTIC_ACT: Nonlinearity = Nonlinearity::Tanh;
-
-/// What one pass through a stage list keeps for its backward pass.
-#[derive(Debug, Clone, Default)]
-pub struct StageCache {
-    /// `acts[0]` is the input, `acts[i + 1]` the output of stage `i`.
-    pub acts: Vec<Vec<f32>>,
-    /// Per stage: a convolution's `cols`, batch norm's `xhat` (else empty).
-    aux: Vec<Vec<f32>>,
-    /// Per stage: batch norm's `inv_std`.
-    inv_std: Vec<Vec<f32>>,
-    /// Per stage: max pooling's winning taps.
-    argmax: Vec<Vec<u32>>,
-}
-
-impl StageCache {
-    pub fn output(&self) -> &[f32] {
-        self.acts.last().map_or(&[], Vec::as_slice)
-    }
-}
-
-
+use super::plastic::{EpisodeTape, PlasticGrads, episode_backward, episode_forward};
+use super::pool::{avg_pool_forward, pool_backward, upsample_backward, upsample_forward};
+use super::walk::{self, NoHook, Tape};
+use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams, PLASTIC_ACT};
+use crate::nn::{PlasticDims, PoolKind, PoolShape, TrainError};
 
 /// The gradient reaching one step's decoder logits `d`: through the output plastic layer's input
 /// `avgpool(d)`, whose gradient is `g`, and at the last step through the image too (`dz`, from
@@ -80,130 +50,18 @@ pub fn reconstruct_backward(images: &[f32], dimages: &[f32], dz: &mut [f32]) {
     }
 }
 
-fn param<'a>(params: &'a [LayerParams], stage: &DaeStage) -> &'a LayerParams {
-    &params[stage.param.expect("a stage with parameters has an index")]
-}
-
-/// Runs `stages` on `x` (`batch` examples of `stages[0].input`).
-pub fn stages_forward(stages: &[DaeStage], params: &[LayerParams], x: &[f32], batch: usize, c: &mut StageCache) {
-    let n = stages.len();
-    c.acts.resize_with(n + 1, Vec::new);
-    c.aux.resize_with(n, Vec::new);
-    c.inv_std.resize_with(n, Vec::new);
-    c.argmax.resize_with(n, Vec::new);
-    c.acts[0].clear();
-    c.acts[0].extend_from_slice(x);
-    for (i, stage) in stages.iter().enumerate() {
-        let (before, after) = c.acts.split_at_mut(i + 1);
-        let (input, out) = (&before[i], &mut after[0]);
-        out.clear();
-        out.resize(batch * stage.output.len(), 0.0);
-        match stage.spec {
-            DaeLayer::Conv { out: cout } => {
-                let (s, p) = (stage.conv_shape(batch), param(params, stage));
-                c.aux[i].resize(s.rows() * s.patch(), 0.0);
-                im2col(&s, input, &mut c.aux[i]);
-                matmul(MatmulShape::new(s.rows(), s.patch(), cout).trans_b(), &c.aux[i], &p.w, out);
-                add_bias(out, &p.b);
-            }
-            DaeLayer::ConvT { .. } => {
-                let (s, p) = (stage.conv_shape(batch), param(params, stage));
-                // The product's columns are only scratch: backward re-reads the input instead.
-                let mut cols = vec![0.0; s.rows() * s.patch()];
-                conv_transpose_forward(&s, input, &p.w, &p.b, &mut cols, out);
-            }
-            DaeLayer::Act(act) => activation_forward(act, input, out),
-            DaeLayer::BatchNorm => {
-                let p = param(params, stage);
-                c.aux[i].resize(input.len(), 0.0);
-                c.inv_std[i].resize(stage.output.c, 0.0);
-                batchnorm_forward(input, stage.output.c, &p.w, &p.b, out, &mut c.aux[i], &mut c.inv_std[i]);
-            }
-            DaeLayer::Pool(PoolKind::Max) => {
-                let s = stage.pool_shape(batch);
-                c.argmax[i].resize(s.output_len(), 0);
-                max_pool_forward(&s, input, out, &mut c.argmax[i]);
-            }
-            DaeLayer::Pool(PoolKind::Average) => avg_pool_forward(&stage.pool_shape(batch), input, out),
-            DaeLayer::Upsample => upsample_forward(&stage.pool_shape(batch), input, out),
-        }
-    }
-}
-
-/// Backward through `stages` from the gradient of their output, adding the parameter gradients
-/// into `grads` (so a stage list applied at every step sums them). Returns the input's gradient,
-/// or an empty vector when `want_dx` is false.
-pub fn stages_backward(
-    stages: &[DaeStage],
-    params: &[LayerParams],
-    c: &StageCache,
-    dy: Vec<f32>,
-    grads: &mut [LayerParams],
-    want_dx: bool,
-) -> Vec<f32> {
-    let batch = c.acts[0].len() / stages[0].input.len();
-    let add = |into: &mut [f32], from: &[f32]| into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
-    let mut d = dy;
-    for (i, stage) in stages.iter().enumerate().rev() {
-        let needs_dx = i > 0 || want_dx;
-        let input = &c.acts[i];
-        let mut dx = vec![0.0; if needs_dx { input.len() } else { 0 }];
-        match stage.spec {
-            DaeLayer::Conv { out: cout } => {
-                let s = stage.conv_shape(batch);
-                let (p, g) = (param(params, stage), &mut grads[stage.param.unwrap_or_default()]);
-                matmul(MatmulShape::new(cout, s.rows(), s.patch()).trans_a().accumulate(), &d, &c.aux[i], &mut g.w);
-                let mut db = vec![0.0; cout];
-                bias_grad(&d, &mut db);
-                add(&mut g.b, &db);
-                if needs_dx {
-                    let mut dcols = vec![0.0; s.rows() * s.patch()];
-                    matmul(MatmulShape::new(s.rows(), cout, s.patch()), &d, &p.w, &mut dcols);
-                    col2im(&s, &dcols, &mut dx);
-                }
-            }
-            DaeLayer::ConvT { out: cout } => {
-                let s = stage.conv_shape(batch);
-                let (p, g) = (param(params, stage), &mut grads[stage.param.unwrap_or_default()]);
-                let mut cols = vec![0.0; s.rows() * s.patch()];
-                let mut db = vec![0.0; cout];
-                conv_transpose_backward(&s, input, &p.w, &d, &mut cols, needs_dx.then_some(&mut dx[..]), &mut g.w, &mut db);
-                add(&mut g.b, &db);
-            }
-            DaeLayer::Act(act) => activation_backward(act, &c.acts[i + 1], &d, &mut dx),
-            DaeLayer::BatchNorm => {
-                let (p, g) = (param(params, stage), &mut grads[stage.param.unwrap_or_default()]);
-                let ch = stage.output.c;
-                let (mut dgamma, mut dbeta, mut dxb) = (vec![0.0; ch], vec![0.0; ch], vec![0.0; input.len()]);
-                batchnorm_backward(&d, &c.aux[i], &c.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
-                add(&mut g.w, &dgamma);
-                add(&mut g.b, &dbeta);
-                dx = dxb;
-            }
-            DaeLayer::Pool(kind) if needs_dx => pool_backward(&stage.pool_shape(batch), kind, &d, &c.argmax[i], &mut dx),
-            DaeLayer::Upsample if needs_dx => upsample_backward(&stage.pool_shape(batch), &d, &mut dx),
-            DaeLayer::Pool(_) | DaeLayer::Upsample => {}
-        }
-        if i == 0 {
-            return dx;
-        }
-        d = dx;
-    }
-    Vec::new()
-}
-
 /// A forward pass over a batch of episodes, with everything backward needs.
 #[derive(Debug, Clone)]
 pub struct DenoiseTape {
     pub steps: usize,
     pub batch: usize,
     /// Per step: the encoder's pass.
-    pub encoder: Vec<StageCache>,
+    pub encoder: Vec<Tape>,
     /// The encoder's outputs, the code layer's inputs: `[T, batch, code]`.
     pub code_in: Vec<f32>,
     pub code: EpisodeTape,
     /// Per step: the decoder's pass, from the code layer's outputs to the logits `d`.
-    pub decoder: Vec<StageCache>,
+    pub decoder: Vec<Tape>,
     /// The output layer's inputs, the 2x2-averaged logits: `[T, batch, (side/2)^2]`.
     pub out_in: Vec<f32>,
     pub out: EpisodeTape,
@@ -229,18 +87,18 @@ pub fn denoise_forward(cfg: &DenoiseConfig, params: &DenoiseParams, xs: &[f32], 
     let (pixels, nc, no) = (cfg.pixels(), cfg.code_len(), cfg.out_plastic_len());
     assert_eq!(xs.len(), steps * batch * pixels, "xs must be T x batch x pixels");
     let (encoder_stages, decoder_stages) = (cfg.encoder(), cfg.decoder());
-    let mut encoder = vec![StageCache::default(); steps];
+    let mut encoder = vec![Tape::default(); steps];
     let mut code_in = Vec::with_capacity(steps * batch * nc);
     for (t, cache) in encoder.iter_mut().enumerate() {
-        stages_forward(&encoder_stages, &params.layers, &xs[t * batch * pixels..][..batch * pixels], batch, cache);
+        walk::forward(&encoder_stages, &params.layers, &xs[t * batch * pixels..][..batch * pixels], batch, None, cache);
         code_in.extend_from_slice(cache.output());
     }
     let code = episode_forward(dims(batch, nc), params.code.weights(), cfg.rule, PLASTIC_ACT, &code_in, steps);
-    let mut decoder = vec![StageCache::default(); steps];
+    let mut decoder = vec![Tape::default(); steps];
     let mut out_in = vec![0.0; steps * batch * no];
     let half = PoolShape::new(batch, cfg.side, cfg.side, 1);
     for (t, cache) in decoder.iter_mut().enumerate() {
-        stages_forward(&decoder_stages, &params.layers, code.y_at(t), batch, cache);
+        walk::forward(&decoder_stages, &params.layers, code.y_at(t), batch, None, cache);
         avg_pool_forward(&half, cache.output(), &mut out_in[t * batch * no..][..batch * no]);
     }
     let out = episode_forward(dims(batch, no), params.out.weights(), cfg.rule, PLASTIC_ACT, &out_in, steps);
@@ -286,7 +144,7 @@ pub fn denoise_backward(cfg: &DenoiseConfig, params: &DenoiseParams, tape: &Deno
         if dd.iter().all(|&v| v == 0.0) {
             continue;
         }
-        let dx = stages_backward(&decoder_stages, &params.layers, &tape.decoder[t], dd, &mut grads.layers, true);
+        let dx = walk::backward(&decoder_stages, &params.layers, &tape.decoder[t], dd, &mut grads.layers, &mut NoHook, true);
         dcode[t * batch * nc..][..batch * nc].copy_from_slice(&dx);
     }
     let g_code = episode_backward(params.code.weights(), cfg.rule, PLASTIC_ACT, &tape.code_in, &tape.code, &dcode);
@@ -296,7 +154,7 @@ pub fn denoise_backward(cfg: &DenoiseConfig, params: &DenoiseParams, tape: &Deno
         if de.iter().all(|&v| v == 0.0) {
             continue;
         }
-        stages_backward(&encoder_stages, &params.layers, &tape.encoder[t], de, &mut grads.layers, false);
+        walk::backward(&encoder_stages, &params.layers, &tape.encoder[t], de, &mut grads.layers, &mut NoHook, false);
     }
     grads
 }

@@ -5,23 +5,7 @@
 //! draws exactly the same mask as the CPU without a generator state to share, and two networks
 //! trained side by side with the same step seeds see the same masks.
 
-/// PCG output hash (O'Neill 2014, the "pcg_hash" variant used for shaders): a well-mixed 32-bit
-/// value from a 32-bit input, in the integer operations WGSL has.
-pub fn pcg_hash(x: u32) -> u32 {
-    let state = x.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
-    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
-    (word >> 22) ^ word
-}
-
-/// Elements whose hash falls below this are dropped.
-pub fn drop_threshold(p: f32) -> u32 {
-    (p.clamp(0.0, 1.0) as f64 * 4_294_967_296.0).min(u32::MAX as f64) as u32
-}
-
-/// The mask value of element `i`: 0 if dropped, `1 / (1 - p)` if kept.
-pub fn mask_value(seed: u32, i: u32, threshold: u32, scale: f32) -> f32 {
-    if pcg_hash(i ^ pcg_hash(seed)) < threshold { 0.0 } else { scale }
-}
+use crate::nn::hyper::{drop_threshold, mask_value};
 
 /// `y = x * mask`, keeping `mask` for the backward pass (`dx = dy * mask`).
 pub fn dropout_forward(p: f32, seed: u32, x: &[f32], y: &mut [f32], mask: &mut [f32]) {

@@ -4,7 +4,7 @@
 
 use super::metaplastic_adam::metaplastic_adam;
 use super::plastic::{PlasticGrads, episode_backward, episode_forward};
-use crate::model::TrainError;
+use crate::nn::TrainError;
 use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
 
 /// Mean squared error of the last step's outputs against `targets` (`[batch, bits]`), over bits
@@ -60,19 +60,10 @@ pub struct CpuHebbian {
 impl CpuHebbian {
     pub fn new(cfg: HebbianConfig, params: HebbianParams) -> Result<Self, TrainError> {
         cfg.validate()?;
-        check_params(&cfg, &params)?;
+        params.check(&cfg)?;
         let synapses = cfg.bits * cfg.bits;
         Ok(Self { cfg, params, adam: [Moments::zeros(synapses), Moments::zeros(synapses), Moments::zeros(1)], step: 0, losses: (0.0, 0) })
     }
-}
-
-/// Refuses parameters of another layer size.
-pub fn check_params(cfg: &HebbianConfig, params: &HebbianParams) -> Result<(), TrainError> {
-    let synapses = cfg.bits * cfg.bits;
-    if params.bits != cfg.bits || params.w.len() != synapses || params.alpha.len() != synapses {
-        return Err(TrainError::Config(format!("parameters of a {}-bit layer do not fit a {}-bit one", params.bits, cfg.bits)));
-    }
-    Ok(())
 }
 
 impl HebbianTrainer for CpuHebbian {

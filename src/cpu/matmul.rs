@@ -2,44 +2,7 @@
 //! forward `Y = X Wᵀ`, backward `dX = dY W` and `dW = dYᵀ X` are the same product with different
 //! transposes, so one routine (and one GPU kernel, `shaders/matmul.wgsl`) serves all three.
 
-use bytemuck::{Pod, Zeroable};
-
-/// Shape and layout of a product, laid out as the WGSL uniform `Shape` in `shaders/matmul.wgsl`.
-/// `A` is `m x k` (stored `k x m` when transposed), `B` is `k x n` (stored `n x k` when
-/// transposed), `C` is `m x n`, all row-major.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
-pub struct MatmulShape {
-    pub m: u32,
-    pub k: u32,
-    pub n: u32,
-    pub flags: u32,
-}
-
-impl MatmulShape {
-    pub const TRANS_A: u32 = 1;
-    pub const TRANS_B: u32 = 2;
-    pub const ACCUMULATE: u32 = 4;
-
-    pub fn new(m: usize, k: usize, n: usize) -> Self {
-        Self { m: m as u32, k: k as u32, n: n as u32, flags: 0 }
-    }
-    pub fn trans_a(mut self) -> Self {
-        self.flags |= Self::TRANS_A;
-        self
-    }
-    pub fn trans_b(mut self) -> Self {
-        self.flags |= Self::TRANS_B;
-        self
-    }
-    pub fn accumulate(mut self) -> Self {
-        self.flags |= Self::ACCUMULATE;
-        self
-    }
-    fn has(&self, flag: u32) -> bool {
-        self.flags & flag != 0
-    }
-}
+use crate::nn::MatmulShape;
 
 /// Reference matrix product. Each output is summed in f32 over `k` in order, as the GPU tile loop
 /// does, so the two differ only by rounding.

@@ -13,37 +13,7 @@
 //! `m = 0` makes the factor 1: plain Adam, the standard binarized network. Updates that grow |Wh|
 //! are never attenuated, so hidden weights that matter keep growing and become hard to flip.
 
-use bytemuck::{Pod, Zeroable};
-
-/// Hyper-parameters of one update, laid out as the WGSL uniform `Hyper`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
-pub struct AdamHyper {
-    pub lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub weight_decay: f32,
-    /// The metaplasticity `m`; 0 for plain Adam.
-    pub meta: f32,
-    /// `1 - beta1^t` and `1 - beta2^t` for this step `t` (from 1).
-    pub bias1: f32,
-    pub bias2: f32,
-}
-
-impl AdamHyper {
-    /// The authors' values: lr 0.005, b1 0.9, b2 0.999, eps 1e-8.
-    pub fn new(lr: f32, meta: f32, weight_decay: f32) -> Self {
-        Self { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay, meta, bias1: 0.0, bias2: 0.0 }
-    }
-
-    /// The same hyper-parameters at step `t` (1 for the first update after a reset).
-    pub fn at_step(mut self, t: u32) -> Self {
-        self.bias1 = 1.0 - self.beta1.powi(t as i32);
-        self.bias2 = 1.0 - self.beta2.powi(t as i32);
-        self
-    }
-}
+use crate::nn::AdamHyper;
 
 /// The consolidation factor `1 - tanh^2(m |Wh|)`: 1 for a new weight, towards 0 as |Wh| grows.
 pub fn consolidation(meta: f32, wh: f32) -> f32 {

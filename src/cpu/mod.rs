@@ -19,13 +19,4 @@ pub mod pool;
 pub mod sgd;
 pub mod sign;
 pub mod softmax_ce;
-
-/// `|x - y| <= atol + rtol * |y|`, elementwise: the tolerance every parity test states.
-pub fn max_violation(x: &[f32], y: &[f32], atol: f32, rtol: f32) -> Option<(usize, f32, f32)> {
-    assert_eq!(x.len(), y.len(), "compared slices must have the same length");
-    x.iter()
-        .zip(y)
-        .enumerate()
-        .find(|(_, (a, b))| !((**a - **b).abs() <= atol + rtol * b.abs()))
-        .map(|(i, (a, b))| (i, *a, *b))
-}
+pub mod walk;

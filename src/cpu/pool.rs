@@ -1,42 +1,7 @@
 //! 2x2 pooling with stride 2 over channels-last `[batch, h, w, c]` activations; odd edges are
 //! dropped (floor), as in Keras and PyTorch. GPU version: `shaders/pool.wgsl`.
 
-use bytemuck::{Pod, Zeroable};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PoolKind {
-    Max,
-    Average,
-}
-
-/// Laid out as the WGSL uniform `Pool`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
-pub struct PoolShape {
-    pub batch: u32,
-    pub h: u32,
-    pub w: u32,
-    pub c: u32,
-}
-
-impl PoolShape {
-    pub fn new(batch: usize, h: usize, w: usize, c: usize) -> Self {
-        assert!(h >= 2 && w >= 2, "pooling needs at least a 2x2 input");
-        Self { batch: batch as u32, h: h as u32, w: w as u32, c: c as u32 }
-    }
-    pub fn out_h(&self) -> usize {
-        self.h as usize / 2
-    }
-    pub fn out_w(&self) -> usize {
-        self.w as usize / 2
-    }
-    pub fn input_len(&self) -> usize {
-        (self.batch * self.h * self.w * self.c) as usize
-    }
-    pub fn output_len(&self) -> usize {
-        self.batch as usize * self.out_h() * self.out_w() * self.c as usize
-    }
-}
+use crate::nn::{PoolKind, PoolShape};
 
 /// Index into the input of window tap `t` (0..4, row-major) of output `(b, oy, ox, c)`.
 fn tap(s: &PoolShape, b: usize, oy: usize, ox: usize, c: usize, t: usize) -> usize {

@@ -8,24 +8,7 @@
 //! The authors of the convolutional metaplasticity paper train with lr 0.01, momentum 0.9, Nesterov
 //! (ALGORITHMS.md §2). GPU version: `shaders/sgd.wgsl`.
 
-use bytemuck::{Pod, Zeroable};
-
-/// Laid out as the WGSL uniform `Sgd`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
-pub struct SgdHyper {
-    pub lr: f32,
-    pub momentum: f32,
-    pub weight_decay: f32,
-    /// 1 for Nesterov momentum, 0 for classical.
-    pub nesterov: u32,
-}
-
-impl SgdHyper {
-    pub fn nesterov(lr: f32, momentum: f32, weight_decay: f32) -> Self {
-        Self { lr, momentum, weight_decay, nesterov: 1 }
-    }
-}
+use crate::nn::SgdHyper;
 
 pub fn sgd_step(h: &SgdHyper, w: &mut [f32], grad: &[f32], velocity: &mut [f32]) {
     for ((w, &g), v) in w.iter_mut().zip(grad).zip(velocity.iter_mut()) {

@@ -18,7 +18,7 @@
 //! point of the curve.
 
 use crate::cpu::hebbian::CpuHebbian;
-use crate::model::TrainError;
+use crate::nn::TrainError;
 use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 

@@ -15,7 +15,7 @@ use super::{BatchOrder, DataAccess};
 use crate::cpu::denoise::reconstruction_mse;
 use crate::data::Examples;
 use crate::experiments::completion::CurvePoint;
-use crate::model::TrainError;
+use crate::nn::TrainError;
 use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 

@@ -6,7 +6,7 @@
 use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk};
 use crate::data::{DataSetId, IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, LenetTrainer};
-use crate::model::{BatchStats, TrainError};
+use crate::nn::{BatchStats, TrainError};
 use crate::stats::{ClassMetrics, Confusion};
 
 /// Which rule a learner trains with.

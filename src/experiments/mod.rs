@@ -123,8 +123,8 @@ pub struct DivergenceWatch {
 impl DivergenceWatch {
     const WINDOWS: u32 = 5;
 
-    pub fn check(&mut self, learner: &str, stats: crate::model::BatchStats, step: usize) -> Result<(), crate::model::TrainError> {
-        use crate::model::TrainError::Diverged;
+    pub fn check(&mut self, learner: &str, stats: crate::nn::BatchStats, step: usize) -> Result<(), crate::nn::TrainError> {
+        use crate::nn::TrainError::Diverged;
         if stats.count == 0 {
             return Ok(());
         }

@@ -6,7 +6,7 @@
 use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk, pixel_permutation};
 use crate::data::IMAGE_PIXELS;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, GammaInit};
-use crate::model::TrainError;
+use crate::nn::TrainError;
 
 /// One learner of a run: the standard network is `m = 0`; EWC is a penalty on top of `m = 0`.
 #[derive(Debug, Clone, PartialEq)]
@@ -339,7 +339,7 @@ impl<T: BnnTrainer> PermutedRun<T> {
             }
             None => None,
         };
-        let mut stats = crate::model::BatchStats::default();
+        let mut stats = crate::nn::BatchStats::default();
         let mut start = 0;
         let mut result = Ok(());
         while start < n {

@@ -6,7 +6,7 @@ use super::permuted::LearnerSpec;
 use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
-use crate::model::{BatchStats, TrainError};
+use crate::nn::{BatchStats, TrainError};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 /// The name of the full-data baseline in records and `summary.json`.

@@ -3,7 +3,7 @@
 
 use super::kernel::{Dispatch, groups_for, pipelines, uniform};
 use super::{GpuContext, GpuTensor};
-use crate::cpu::activation::Activation;
+use crate::nn::Activation;
 use bytemuck::{Pod, Zeroable};
 
 const WG: usize = 256;

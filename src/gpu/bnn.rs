@@ -20,9 +20,9 @@ use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::sign::SignKernel;
 use super::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_stats};
 use super::{GpuContext, GpuTensor};
-use crate::cpu::matmul::MatmulShape;
+use crate::nn::MatmulShape;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, LAYERS};
-use crate::model::{BatchStats, TrainError};
+use crate::nn::{BatchStats, TrainError};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -228,7 +228,7 @@ struct Ewc {
 
 /// The binarized network on a GPU. It shares the app's [`GpuContext`] through an `Rc` (the
 /// browser is single-threaded and the context is not `Clone`); every method first checks that the
-/// device is alive and returns [`crate::gpu::GpuError::DeviceLost`] otherwise, so the caller can
+/// device is alive and returns [`crate::gpu::DeviceError::Lost`] otherwise, so the caller can
 /// fall back to the CPU with the last parameters it read.
 pub struct GpuBnn {
     ctx: Rc<GpuContext>,

@@ -2,23 +2,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use thiserror::Error;
-
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum GpuError {
-    #[error("WebGPU not available in this browser")]
-    NotInBrowser,
-    #[error("no GPU adapter found: {0}")]
-    NoAdapter(String),
-    #[error("the GPU adapter refused a device: {0}")]
-    RequestDevice(String),
-    #[error("reading results back from the GPU failed: {0}")]
-    Readback(String),
-    #[error("the GPU device was lost: {0}")]
-    DeviceLost(String),
-    #[error("the GPU computed a wrong result in its self-test: {0}")]
-    SelfTest(String),
-}
+use crate::nn::DeviceError;
 
 /// What the user is told about the adapter in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +38,11 @@ pub struct GpuContext {
 impl GpuContext {
     /// Asks wgpu for an adapter (any kind: a software one counts, it computes correctly) and opens a
     /// device with that adapter's own limits, so large layers get the storage buffers they need.
-    pub async fn request() -> Result<Self, GpuError> {
+    pub async fn request() -> Result<Self, DeviceError> {
         #[cfg(target_arch = "wasm32")]
         let instance = {
             if !browser_has_webgpu() {
-                return Err(GpuError::NotInBrowser);
+                return Err(DeviceError::NotInBrowser);
             }
             wgpu::Instance::new(wgpu::InstanceDescriptor {
                 backends: wgpu::Backends::BROWSER_WEBGPU,
@@ -75,9 +59,9 @@ impl GpuContext {
         };
         let adapter = instance.request_adapter(&options).await.map_err(|e| {
             #[cfg(target_arch = "wasm32")]
-            return GpuError::NotInBrowser.with_detail(e);
+            return DeviceError::NotInBrowser.with_detail(e);
             #[cfg(not(target_arch = "wasm32"))]
-            GpuError::NoAdapter(e.to_string())
+            DeviceError::NoAdapter(e.to_string())
         })?;
         let info = adapter.get_info();
         let adapter_summary = AdapterSummary {
@@ -91,7 +75,7 @@ impl GpuContext {
             required_limits: adapter.limits(),
             ..Default::default()
         };
-        let (device, queue) = adapter.request_device(&desc).await.map_err(|e| GpuError::RequestDevice(e.to_string()))?;
+        let (device, queue) = adapter.request_device(&desc).await.map_err(|e| DeviceError::RequestDevice(e.to_string()))?;
         let lost = Arc::new(Mutex::new(None));
         let flag = lost.clone();
         device.set_device_lost_callback(move |reason, message| {
@@ -104,25 +88,25 @@ impl GpuContext {
 
     /// `Err` once the device is gone (driver reset, tab in background too long, `destroy()`).
     /// Callers check this between steps and fall back to the CPU with the state they hold.
-    pub fn check_alive(&self) -> Result<(), GpuError> {
+    pub fn check_alive(&self) -> Result<(), DeviceError> {
         match self.lost.lock().ok().and_then(|slot| slot.clone()) {
-            Some(reason) => Err(GpuError::DeviceLost(reason)),
+            Some(reason) => Err(DeviceError::Lost(reason)),
             None => Ok(()),
         }
     }
 
     /// Blocks natively until submitted work is done; in the browser the event loop does this.
-    pub fn wait(&self) -> Result<(), GpuError> {
+    pub fn wait(&self) -> Result<(), DeviceError> {
         #[cfg(not(target_arch = "wasm32"))]
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
+            .map_err(|e| DeviceError::Readback(e.to_string()))?;
         Ok(())
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-impl GpuError {
+impl DeviceError {
     fn with_detail(self, detail: impl fmt::Display) -> Self {
         log::info!("no WebGPU adapter: {detail}");
         self

@@ -4,7 +4,7 @@
 
 use super::kernel::{Dispatch, groups_for, pipelines, uniform};
 use super::{GpuContext, GpuTensor};
-use crate::cpu::conv::ConvShape;
+use crate::nn::ConvShape;
 use bytemuck::{Pod, Zeroable};
 
 /// Workgroup size of the grid-stride entry points.

@@ -20,200 +20,39 @@
 //! only the last step's gradient is nonzero (its traces reach nothing), so its stages go backward
 //! at that step alone, as the CPU skips the others.
 
-use super::activation::ActivationKernel;
-use super::batchnorm::BatchNormKernel;
-use super::conv::ConvKernel;
 use super::kernel::Dispatch;
-use super::matmul::{MatmulKernel, check_fits};
+use super::matmul::check_fits;
 use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::plastic::{GpuEpisode, GpuPlasticParams, PlasticKernel, StepUniform};
-use super::pool::PoolKernel;
 use super::reconstruct::ReconstructKernel;
+use super::walk::{GpuParams, LayerKernels, NoHook, Walk, WalkOptions};
 use super::{GpuContext, GpuTensor};
-use crate::cpu::denoise::PLASTIC_ACT;
-use crate::cpu::matmul::MatmulShape;
-use crate::cpu::plastic::PlasticDims;
-use crate::cpu::pool::{PoolKind, PoolShape};
-use crate::model::TrainError;
-use crate::model::hebbian::{DaeLayer, DaeStage, DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams};
-use crate::model::lenet::LayerParams;
+use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams, PLASTIC_ACT};
+use crate::nn::{Layer, PlannedLayer, PlasticDims, PoolKind, PoolShape, TrainError};
 use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Every pipeline the autoencoder uses, made once per device.
 struct Kernels {
-    matmul: MatmulKernel,
-    conv: ConvKernel,
-    pool: PoolKernel,
-    act: ActivationKernel,
-    batchnorm: BatchNormKernel,
+    layers: LayerKernels,
     plastic: PlasticKernel,
     reconstruct: ReconstructKernel,
 }
 
-/// The parameters and their gradients: per stage with parameters a weight and a bias (gamma and
-/// beta for batch norm), and the two plastic layers.
+/// The parameters and their gradients: the encoder's and decoder's layers, and the two plastic
+/// layers.
 struct Net {
-    w: Vec<GpuTensor>,
-    b: Vec<GpuTensor>,
-    gw: Vec<GpuTensor>,
-    gb: Vec<GpuTensor>,
+    params: GpuParams,
     code: GpuPlasticParams,
     out: GpuPlasticParams,
     code_grads: GpuPlasticParams,
     out_grads: GpuPlasticParams,
 }
 
-
-
-fn param_index(stage: &DaeStage) -> usize {
-    stage.param.expect("plan_stages numbers every stage with parameters")
-}
-
-/// What a stage's forward pass keeps for its backward pass.
-#[derive(Default)]
-struct Saved {
-    /// A convolution's `cols`, batch norm's `xhat`.
-    aux: Option<GpuTensor>,
-    inv_std: Option<GpuTensor>,
-    argmax: Option<GpuTensor>,
-}
-
-impl Saved {
-    const KEPT: &str = "the forward pass of a training pass keeps what its backward pass reads";
-}
-
-/// One stage list applied at one step of a batch of episodes: buffers and bound calls.
-struct Stages {
-    input: Rc<GpuTensor>,
-    output: Rc<GpuTensor>,
-    forward: Vec<Dispatch>,
-    /// Training only: the gradient at the output (the caller fills it), and at the input when asked.
-    dy: Option<Rc<GpuTensor>>,
-    backward: Vec<Dispatch>,
-    dx: Option<Rc<GpuTensor>>,
-}
-
-impl Stages {
-    /// Walks `stages` as [`crate::cpu::denoise::stages_forward`] and, when `train`, in reverse as
-    /// `stages_backward` does, accumulating the parameter gradients.
-    fn new(ctx: &GpuContext, k: &Kernels, net: &Net, stages: &[DaeStage], batch: usize, train: bool, want_dx: bool) -> Self {
-        let zeros = |n: usize| GpuTensor::zeros(ctx, n);
-        let input = Rc::new(zeros(batch * stages[0].input.len()));
-        let mut acts = vec![input.clone()];
-        let mut saved = Vec::with_capacity(stages.len());
-        let mut forward = Vec::new();
-        for stage in stages {
-            let x = acts.last().expect("acts starts with the input").clone();
-            let y = zeros(batch * stage.output.len());
-            let mut keep = Saved::default();
-            match stage.spec {
-                DaeLayer::Conv { out } => {
-                    let (s, p) = (stage.conv_shape(batch), param_index(stage));
-                    let cols = zeros(s.rows() * s.patch());
-                    forward.push(k.conv.bind_im2col(ctx, s, &x, &cols));
-                    forward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), out).trans_b(), &cols, &net.w[p], &y));
-                    forward.push(k.conv.bind_add_bias(ctx, &y, &net.b[p]));
-                    keep.aux = Some(cols);
-                }
-                DaeLayer::ConvT { .. } => {
-                    let (s, p) = (stage.conv_shape(batch), param_index(stage));
-                    // The product's columns are only scratch: backward re-reads the input instead.
-                    let cols = zeros(s.rows() * s.patch());
-                    forward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.cout as usize, s.patch()), &x, &net.w[p], &cols));
-                    forward.push(k.conv.bind_col2im(ctx, s, &cols, &y));
-                    forward.push(k.conv.bind_add_bias(ctx, &y, &net.b[p]));
-                }
-                DaeLayer::Act(act) => forward.push(k.act.bind_forward(ctx, act, &x, &y)),
-                DaeLayer::BatchNorm => {
-                    let (p, c) = (param_index(stage), stage.output.c);
-                    let (xhat, inv_std) = (zeros(y.len), zeros(c));
-                    forward.push(k.batchnorm.bind_forward(ctx, c, &x, &net.w[p], &net.b[p], &y, &xhat, &inv_std));
-                    (keep.aux, keep.inv_std) = (Some(xhat), Some(inv_std));
-                }
-                DaeLayer::Pool(kind) => {
-                    let argmax = (kind == PoolKind::Max).then(|| zeros(y.len));
-                    forward.push(k.pool.bind_forward(ctx, stage.pool_shape(batch), kind, &x, &y, argmax.as_ref()));
-                    keep.argmax = argmax;
-                }
-                DaeLayer::Upsample => forward.push(k.pool.bind_upsample(ctx, stage.pool_shape(batch), &x, &y)),
-            }
-            acts.push(Rc::new(y));
-            saved.push(keep);
-        }
-        let output = acts.last().expect("one output per stage").clone();
-        let mut pass = Self { input, output, forward, dy: None, backward: Vec::new(), dx: None };
-        if train {
-            pass.bind_backward(ctx, k, net, stages, batch, &acts, &saved, want_dx);
-        }
-        pass
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn bind_backward(
-        &mut self,
-        ctx: &GpuContext,
-        k: &Kernels,
-        net: &Net,
-        stages: &[DaeStage],
-        batch: usize,
-        acts: &[Rc<GpuTensor>],
-        saved: &[Saved],
-        want_dx: bool,
-    ) {
-        let zeros = |n: usize| GpuTensor::zeros(ctx, n);
-        let dy = Rc::new(zeros(self.output.len));
-        let mut d = dy.clone();
-        for (i, stage) in stages.iter().enumerate().rev() {
-            let needs_dx = i > 0 || want_dx;
-            // Batch norm computes its input gradient with its parameter gradients, so it gets one.
-            let dx = Rc::new(zeros(if needs_dx || stage.spec == DaeLayer::BatchNorm { acts[i].len } else { 0 }));
-            let keep = &saved[i];
-            match stage.spec {
-                DaeLayer::Conv { out } => {
-                    let (s, p) = (stage.conv_shape(batch), param_index(stage));
-                    let cols = keep.aux.as_ref().expect(Saved::KEPT);
-                    let dw = MatmulShape::new(out, s.rows(), s.patch()).trans_a().accumulate();
-                    self.backward.push(k.matmul.bind(ctx, dw, &d, cols, &net.gw[p]));
-                    self.backward.push(k.conv.bind_bias_grad(ctx, &d, &net.gb[p], true));
-                    if needs_dx {
-                        let dcols = zeros(s.rows() * s.patch());
-                        self.backward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), out, s.patch()), &d, &net.w[p], &dcols));
-                        self.backward.push(k.conv.bind_col2im(ctx, s, &dcols, &dx));
-                    }
-                }
-                DaeLayer::ConvT { .. } => {
-                    let (s, p) = (stage.conv_shape(batch), param_index(stage));
-                    let cx = s.cout as usize;
-                    let cols = zeros(s.rows() * s.patch());
-                    self.backward.push(k.conv.bind_im2col(ctx, s, &d, &cols));
-                    if needs_dx {
-                        self.backward.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), cx).trans_b(), &cols, &net.w[p], &dx));
-                    }
-                    let dw = MatmulShape::new(cx, s.rows(), s.patch()).trans_a().accumulate();
-                    self.backward.push(k.matmul.bind(ctx, dw, &acts[i], &cols, &net.gw[p]));
-                    self.backward.push(k.conv.bind_bias_grad(ctx, &d, &net.gb[p], true));
-                }
-                DaeLayer::BatchNorm => {
-                    let p = param_index(stage);
-                    let (xhat, inv_std) = (keep.aux.as_ref().expect(Saved::KEPT), keep.inv_std.as_ref().expect(Saved::KEPT));
-                    let c = stage.output.c;
-                    self.backward.push(k.batchnorm.bind_backward(ctx, c, &d, xhat, inv_std, &net.w[p], &dx, &net.gw[p], &net.gb[p], true));
-                }
-                // Stages without parameters only pass the gradient down.
-                _ if !needs_dx => {}
-                DaeLayer::Act(act) => self.backward.push(k.act.bind_backward(ctx, act, &acts[i + 1], &d, &dx)),
-                DaeLayer::Pool(kind) => {
-                    let argmax = (kind == PoolKind::Max).then(|| keep.argmax.as_ref().expect(Saved::KEPT));
-                    self.backward.push(k.pool.bind_backward(ctx, stage.pool_shape(batch), kind, &d, argmax, &dx));
-                }
-                DaeLayer::Upsample => self.backward.push(k.pool.bind_upsample_backward(ctx, stage.pool_shape(batch), &d, &dx)),
-            }
-            d = dx;
-        }
-        self.dy = Some(dy);
-        self.dx = want_dx.then_some(d);
-    }
+/// A layer list applied at one step of a batch of episodes. The parameter gradients accumulate
+/// over steps, as the CPU sums them.
+fn stages(ctx: &GpuContext, k: &Kernels, net: &Net, layers: &[PlannedLayer], batch: usize, train: bool, want_dx: bool) -> Walk {
+    Walk::new(ctx, &k.layers, &net.params, layers, WalkOptions { batch, train, accumulate: true, want_dx }, &mut NoHook)
 }
 
 /// Copies `len` floats from element `from` of `src` to element `to` of `dst`.
@@ -244,9 +83,9 @@ struct Pass {
     steps: usize,
     /// Inputs `[T, batch, pixels]`, written by the host.
     xs: GpuTensor,
-    encoder: Vec<Stages>,
+    encoder: Vec<Walk>,
     code: GpuEpisode,
-    decoder: Vec<Stages>,
+    decoder: Vec<Walk>,
     /// Per step: the average pooling of the logits into `pooled`, the output layer's input.
     pool: Vec<Dispatch>,
     pooled: Vec<GpuTensor>,
@@ -267,14 +106,14 @@ impl Pass {
         // Steps whose stages go backward: all of them, or the last alone in the non-plastic twin.
         let backward_at = |t: usize| training && (cfg.plastic || t + 1 == steps);
         let (enc_stages, dec_stages) = (cfg.encoder(), cfg.decoder());
-        let encoder: Vec<Stages> = (0..steps).map(|t| Stages::new(ctx, k, net, &enc_stages, batch, backward_at(t), false)).collect();
-        let decoder: Vec<Stages> = (0..steps).map(|t| Stages::new(ctx, k, net, &dec_stages, batch, backward_at(t), true)).collect();
+        let encoder: Vec<Walk> = (0..steps).map(|t| stages(ctx, k, net, &enc_stages, batch, backward_at(t), false)).collect();
+        let decoder: Vec<Walk> = (0..steps).map(|t| stages(ctx, k, net, &dec_stages, batch, backward_at(t), true)).collect();
         let dims = |n: usize| PlasticDims { batch, inputs: n, outputs: n };
         let code = GpuEpisode::new(ctx, &k.plastic, dims(nc), steps, cfg.rule, PLASTIC_ACT, &net.code, training.then_some(&net.code_grads));
         let out = GpuEpisode::new(ctx, &k.plastic, dims(no), steps, cfg.rule, PLASTIC_ACT, &net.out, training.then_some(&net.out_grads));
         let half = PoolShape::new(batch, cfg.side, cfg.side, 1);
         let pooled: Vec<GpuTensor> = (0..steps).map(|_| zeros(batch * no)).collect();
-        let pool = decoder.iter().zip(&pooled).map(|(d, p)| k.pool.bind_forward(ctx, half, PoolKind::Average, &d.output, p, None)).collect();
+        let pool = decoder.iter().zip(&pooled).map(|(d, p)| k.layers.pool.bind_forward(ctx, half, PoolKind::Average, &d.output, p, None)).collect();
         let images = zeros(batch * pixels);
         let last = (steps - 1) * batch * no;
         let reconstruct = k.reconstruct.bind_forward(ctx, half, &decoder[steps - 1].output, &out.ys, last, &images);
@@ -284,7 +123,7 @@ impl Pass {
             let image_step = StepUniform::new(PlasticDims { batch, inputs: pixels, outputs: pixels }, cfg.rule, PLASTIC_ACT);
             let mut head = k.plastic.bind_mse(ctx, &image_step, &images, &targets, loss, Some(&dimages));
             head.push(k.reconstruct.bind_backward(ctx, half, &images, &dimages, &dz));
-            head.push(k.pool.bind_upsample_backward(ctx, half, &dz, &dp));
+            head.push(k.layers.pool.bind_upsample_backward(ctx, half, &dz, &dp));
             let logits = (0..steps)
                 .map(|t| {
                     let dy = decoder[t].dy.as_ref()?;
@@ -301,7 +140,7 @@ impl Pass {
         for (t, stages) in self.encoder.iter().enumerate() {
             let n = stages.input.len;
             copy(encoder, &self.xs, t * n, &stages.input, 0, n);
-            encode_all(&stages.forward, encoder);
+            stages.encode_forward(encoder);
             let code = stages.output.len;
             copy(encoder, &stages.output, 0, &self.code.xs, t * code, code);
         }
@@ -309,7 +148,7 @@ impl Pass {
         for (t, stages) in self.decoder.iter().enumerate() {
             let n = stages.input.len;
             copy(encoder, &self.code.ys, t * n, &stages.input, 0, n);
-            encode_all(&stages.forward, encoder);
+            stages.encode_forward(encoder);
             self.pool[t].encode(encoder);
             let no = self.pooled[t].len;
             copy(encoder, &self.pooled[t], 0, &self.out.xs, t * no, no);
@@ -325,16 +164,14 @@ impl Pass {
         let out_dys = self.out.dys().expect("a training pass's episodes keep gradients");
         let no = tr.dp.len;
         copy(encoder, &tr.dp, 0, out_dys, (self.steps - 1) * no, no);
-        for g in net.gw.iter().chain(&net.gb) {
-            encoder.clear_buffer(&g.buffer, 0, None);
-        }
+        net.params.clear_grads(encoder);
         self.out.encode_backward(encoder);
         let code_dys = self.code.dys().expect("a training pass's episodes keep gradients");
         for t in (0..self.steps).rev() {
             let Some(logits) = &tr.logits[t] else { continue };
             logits.encode(encoder);
             let stages = &self.decoder[t];
-            encode_all(&stages.backward, encoder);
+            stages.encode_backward(encoder);
             let dx = stages.dx.as_ref().expect("the decoder passes its input gradient on");
             copy(encoder, dx, 0, code_dys, t * dx.len, dx.len);
         }
@@ -342,13 +179,13 @@ impl Pass {
         for (t, stages) in self.encoder.iter().enumerate() {
             let Some(dy) = &stages.dy else { continue };
             copy(encoder, &self.code.dxs, t * dy.len, dy, 0, dy.len);
-            encode_all(&stages.backward, encoder);
+            stages.encode_backward(encoder);
         }
     }
 }
 
 /// The autoencoder on a GPU. It shares the app's [`GpuContext`] through an `Rc`; every method first
-/// checks that the device is alive and returns [`crate::gpu::GpuError::DeviceLost`] otherwise.
+/// checks that the device is alive and returns [`crate::gpu::DeviceError::Lost`] otherwise.
 pub struct GpuDenoise {
     ctx: Rc<GpuContext>,
     cfg: DenoiseConfig,
@@ -371,23 +208,10 @@ impl GpuDenoise {
         params.check(&cfg)?;
         fits(&ctx, &cfg, cfg.batch)?;
         let c = ctx.as_ref();
-        let kernels = Kernels {
-            matmul: MatmulKernel::new(c),
-            conv: ConvKernel::new(c),
-            pool: PoolKernel::new(c),
-            act: ActivationKernel::new(c),
-            batchnorm: BatchNormKernel::new(c),
-            plastic: PlasticKernel::new(c),
-            reconstruct: ReconstructKernel::new(c),
-        };
-        let upload = |v: &[f32]| GpuTensor::from_slice(c, v);
-        let zeros = |v: &[f32]| GpuTensor::zeros(c, v.len());
+        let kernels = Kernels { layers: LayerKernels::new(c), plastic: PlasticKernel::new(c), reconstruct: ReconstructKernel::new(c) };
         let plastic = |p: &HebbianParams| GpuPlasticParams::upload(c, &p.w, &p.alpha, p.eta);
         let net = Net {
-            w: params.layers.iter().map(|l| upload(&l.w)).collect(),
-            b: params.layers.iter().map(|l| upload(&l.b)).collect(),
-            gw: params.layers.iter().map(|l| zeros(&l.w)).collect(),
-            gb: params.layers.iter().map(|l| zeros(&l.b)).collect(),
+            params: GpuParams::new(c, &params.layers),
             code: plastic(&params.code),
             out: plastic(&params.out),
             code_grads: GpuPlasticParams::zeros(c, params.code.w.len()),
@@ -396,9 +220,10 @@ impl GpuDenoise {
         let adam_kernel = AdamKernel::new(c);
         let hyper = cfg.hyper().at_step(1);
         let mut pairs: Vec<(&GpuTensor, &GpuTensor)> = Vec::new();
-        for p in 0..net.w.len() {
-            pairs.push((&net.w[p], &net.gw[p]));
-            pairs.push((&net.b[p], &net.gb[p]));
+        let p = &net.params;
+        for i in 0..p.w.len() {
+            pairs.push((&p.w[i], &p.gw[i]));
+            pairs.push((&p.b[i], &p.gb[i]));
         }
         pairs.push((&net.code.w, &net.code_grads.w));
         pairs.push((&net.out.w, &net.out_grads.w));
@@ -426,7 +251,7 @@ fn fits(ctx: &GpuContext, cfg: &DenoiseConfig, batch: usize) -> Result<(), Train
     let mut rows = 0;
     for stage in cfg.encoder().iter().chain(&cfg.decoder()) {
         largest = largest.max(batch * stage.output.len());
-        if matches!(stage.spec, DaeLayer::Conv { .. } | DaeLayer::ConvT { .. }) {
+        if matches!(stage.layer, Layer::Conv { .. } | Layer::ConvT { .. }) {
             let s = stage.conv_shape(batch);
             largest = largest.max(s.rows() * s.patch());
             rows = rows.max(s.rows());
@@ -494,10 +319,7 @@ impl DenoiseTrainer for GpuDenoise {
     async fn params(&mut self) -> Result<DenoiseParams, TrainError> {
         self.ctx.check_alive()?;
         let ctx = self.ctx.as_ref();
-        let mut layers = Vec::with_capacity(self.net.w.len());
-        for (w, b) in self.net.w.iter().zip(&self.net.b) {
-            layers.push(LayerParams { w: w.read(ctx).await?, b: b.read(ctx).await? });
-        }
+        let layers = self.net.params.read(ctx).await?;
         let mut plastic = Vec::with_capacity(2);
         for (p, n) in [(&self.net.code, self.cfg.code_len()), (&self.net.out, self.cfg.out_plastic_len())] {
             plastic.push(HebbianParams { bits: n, w: p.w.read(ctx).await?, alpha: p.alpha.read(ctx).await?, eta: p.eta.read(ctx).await?[0] });

@@ -4,7 +4,7 @@
 
 use super::kernel::{Dispatch, groups_for, pipelines, uniform};
 use super::{GpuContext, GpuTensor};
-use crate::cpu::dropout::drop_threshold;
+use crate::nn::hyper::drop_threshold;
 use bytemuck::{Pod, Zeroable};
 
 const WG: usize = 256;

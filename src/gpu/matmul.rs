@@ -2,8 +2,8 @@
 //! [`crate::cpu::matmul::MatmulShape`], whose CPU reference it is tested against.
 
 use super::{GpuContext, GpuTensor};
-use crate::cpu::matmul::MatmulShape;
-use crate::model::TrainError;
+use crate::nn::MatmulShape;
+use crate::nn::TrainError;
 use super::kernel::{Dispatch, pipelines, uniform};
 
 const TILE: u32 = 16;

@@ -3,7 +3,7 @@
 //! per-step bias corrections are a 32-byte `write_buffer` before the step's submit.
 
 use super::{GpuContext, GpuTensor};
-use crate::cpu::metaplastic_adam::AdamHyper;
+use crate::nn::AdamHyper;
 use super::kernel::{Dispatch, Length, groups_for, pipelines, uniform};
 
 /// Workgroup size; the shader's grid-stride loop lets one dispatch of at most 65535 groups cover

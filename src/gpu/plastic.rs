@@ -15,9 +15,8 @@
 use super::kernel::{Dispatch, groups_for, pipelines, uniform};
 use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::{GpuContext, GpuTensor};
-use crate::cpu::hebbian::check_params;
-use crate::cpu::plastic::{HebbRule, Nonlinearity, PlasticDims};
-use crate::model::TrainError;
+use crate::nn::{HebbRule, Nonlinearity, PlasticDims};
+use crate::nn::TrainError;
 use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
@@ -372,7 +371,7 @@ struct Pass {
 
 /// The pattern-completion layer trained on a GPU, step for step the math of
 /// [`crate::cpu::hebbian::CpuHebbian`]. Every method first checks that the device is alive and
-/// returns [`crate::gpu::GpuError::DeviceLost`] otherwise.
+/// returns [`crate::gpu::DeviceError::Lost`] otherwise.
 pub struct GpuHebbian {
     ctx: Rc<GpuContext>,
     cfg: HebbianConfig,
@@ -395,7 +394,7 @@ impl GpuHebbian {
     pub fn new(ctx: Rc<GpuContext>, cfg: HebbianConfig, params: HebbianParams) -> Result<Self, TrainError> {
         ctx.check_alive()?;
         cfg.validate()?;
-        check_params(&cfg, &params)?;
+        params.check(&cfg)?;
         check_fits(&ctx, &cfg, cfg.batch, cfg.episode_steps())?;
         let c = ctx.as_ref();
         let kernel = PlasticKernel::new(c);

@@ -4,7 +4,7 @@
 
 use super::kernel::{Dispatch, groups_for, pipelines, uniform};
 use super::{GpuContext, GpuTensor};
-use crate::cpu::pool::{PoolKind, PoolShape};
+use crate::nn::{PoolKind, PoolShape};
 
 const WG: usize = 256;
 

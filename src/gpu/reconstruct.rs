@@ -5,7 +5,7 @@
 
 use super::kernel::{Dispatch, groups_for, pipelines, uniform};
 use super::{GpuContext, GpuTensor};
-use crate::cpu::pool::PoolShape;
+use crate::nn::PoolShape;
 use bytemuck::{Pod, Zeroable};
 
 const WG: usize = 256;

@@ -3,7 +3,7 @@
 
 use super::kernel::{Dispatch, Length, groups_for, pipelines, uniform};
 use super::{GpuContext, GpuTensor};
-use crate::cpu::sgd::SgdHyper;
+use crate::nn::SgdHyper;
 
 const WG: usize = 256;
 

@@ -2,7 +2,7 @@
 //! adds to a persistent buffer, tested against [`crate::cpu::softmax_ce`].
 
 use super::{GpuContext, GpuTensor};
-use crate::model::BatchStats;
+use crate::nn::BatchStats;
 use super::kernel::{Dispatch, pipelines, uniform};
 use bytemuck::{Pod, Zeroable};
 

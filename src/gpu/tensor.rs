@@ -1,6 +1,7 @@
 //! A flat f32 buffer on the GPU, and the one way data comes back from it.
 
-use super::context::{GpuContext, GpuError};
+use super::context::GpuContext;
+use crate::nn::DeviceError;
 use wgpu::util::DeviceExt;
 
 pub struct GpuTensor {
@@ -47,7 +48,7 @@ impl GpuTensor {
 
     /// Copies the tensor to a staging buffer and waits for the map without blocking the browser's
     /// thread: the map callback completes a channel that this future awaits.
-    pub async fn read(&self, ctx: &GpuContext) -> Result<Vec<f32>, GpuError> {
+    pub async fn read(&self, ctx: &GpuContext) -> Result<Vec<f32>, DeviceError> {
         ctx.check_alive()?;
         let size = (self.len * 4) as u64;
         let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -66,11 +67,11 @@ impl GpuTensor {
         });
         ctx.wait()?;
         rx.await
-            .map_err(|_| GpuError::Readback("the map callback never ran".into()))?
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
+            .map_err(|_| DeviceError::Readback("the map callback never ran".into()))?
+            .map_err(|e| DeviceError::Readback(e.to_string()))?;
         ctx.check_alive()?;
         let data = {
-            let view = slice.get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?;
+            let view = slice.get_mapped_range().map_err(|e| DeviceError::Readback(e.to_string()))?;
             bytemuck::cast_slice::<u8, f32>(&view).to_vec()
         };
         staging.unmap();

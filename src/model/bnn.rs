@@ -2,8 +2,7 @@
 //! biases, BatchNorm after every linear layer, sign activations with the straight-through
 //! gradient, softmax cross-entropy, and metaplastic Adam on the hidden weights `Wh`.
 
-use super::{BatchStats, TrainError};
-use crate::cpu::metaplastic_adam::AdamHyper;
+use crate::nn::{AdamHyper, BatchStats, TrainError};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 

@@ -6,13 +6,7 @@
 //! Also the denoising autoencoder of Upadhyay & Bagad ([`DenoiseConfig`]): a convolutional
 //! encoder and decoder with a plastic layer on the code and one on the output.
 
-use super::TrainError;
-use super::lenet::{Dims, LayerParams};
-use crate::cpu::activation::Activation;
-use crate::cpu::metaplastic_adam::AdamHyper;
-use crate::cpu::plastic::{HebbRule, Nonlinearity, PlasticDims, PlasticWeights};
-use crate::cpu::conv::ConvShape;
-use crate::cpu::pool::{PoolKind, PoolShape};
+use crate::nn::{self, Activation, AdamHyper, Dims, HebbRule, Layer, LayerParams, Nonlinearity, PlannedLayer, PlasticDims, PlasticWeights, PoolKind, TrainError};
 use crate::data::IMAGE_SIDE;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -167,6 +161,15 @@ impl HebbianParams {
         Self { bits: cfg.bits, w, alpha, eta: 0.01 }
     }
 
+    /// Refuses parameters of another layer size.
+    pub fn check(&self, cfg: &HebbianConfig) -> Result<(), TrainError> {
+        let synapses = cfg.bits * cfg.bits;
+        if self.bits != cfg.bits || self.w.len() != synapses || self.alpha.len() != synapses {
+            return Err(TrainError::Config(format!("parameters of a {}-bit layer do not fit a {}-bit one", self.bits, cfg.bits)));
+        }
+        Ok(())
+    }
+
     pub fn weights(&self) -> PlasticWeights<'_> {
         PlasticWeights { w: &self.w, alpha: &self.alpha, eta: self.eta }
     }
@@ -212,89 +215,13 @@ impl HebbianConfig {
 // The Hebbian denoising autoencoder (Upadhyay & Bagad; ALGORITHMS.md §3)
 // -------------------------------------------------------------------------------------------------
 
-/// One stage of the autoencoder's convolutional parts. Every convolution is 3x3 with zero padding
-/// 1 and stride 1, so it keeps the map's size and only pooling and upsampling change it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DaeLayer {
-    Conv { out: usize },
-    /// A transposed convolution ([`crate::cpu::conv::conv_transpose_forward`]) to `out` channels.
-    ConvT { out: usize },
-    Act(Activation),
-    /// Over channels, with the statistics of the batch of episodes at the current step.
-    BatchNorm,
-    /// 2x2, stride 2.
-    Pool(PoolKind),
-    /// Nearest-neighbour 2x upsampling: four times the average pooling's backward pass.
-    Upsample,
-}
-
-/// Kernel side and padding of every (transposed) convolution of the autoencoder.
+/// Kernel side and padding of every (transposed) convolution of the autoencoder: 3x3 with zero
+/// padding 1 and stride 1, so it keeps the map's size and only pooling and upsampling change it.
 pub const DAE_KERNEL: usize = 3;
 pub const DAE_PAD: usize = 1;
 
-/// A stage with its shapes and, when it has parameters, their index in [`DenoiseParams::layers`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DaeStage {
-    pub spec: DaeLayer,
-    pub input: Dims,
-    pub output: Dims,
-    pub param: Option<usize>,
-}
-
-impl DaeStage {
-    /// The ordinary convolution of a (transposed) convolution stage on `batch` examples: for a
-    /// transposed convolution, the one it is the adjoint of (from its output's shape back to its
-    /// input's), as [`crate::cpu::conv::conv_transpose_forward`] takes it.
-    pub fn conv_shape(&self, batch: usize) -> ConvShape {
-        let (i, o) = (self.input, self.output);
-        match self.spec {
-            DaeLayer::Conv { .. } => ConvShape::new(batch, i.h, i.w, i.c, o.c, DAE_KERNEL, DAE_PAD),
-            DaeLayer::ConvT { .. } => ConvShape::new(batch, o.h, o.w, o.c, i.c, DAE_KERNEL, DAE_PAD),
-            other => unreachable!("conv_shape of a {other:?} stage"),
-        }
-    }
-
-    /// The 2x2 window grid of a pooling stage (its input) or an upsampling stage (its output).
-    pub fn pool_shape(&self, batch: usize) -> PoolShape {
-        let d = if self.spec == DaeLayer::Upsample { self.output } else { self.input };
-        PoolShape::new(batch, d.h, d.w, d.c)
-    }
-
-    /// Weight and bias lengths (gamma and beta for batch norm). A transposed convolution's weight
-    /// is `[in, k, k, out]`, the layout of the convolution it mirrors.
-    pub fn param_lens(&self) -> Option<(usize, usize)> {
-        let k2 = DAE_KERNEL * DAE_KERNEL;
-        match self.spec {
-            DaeLayer::Conv { out } | DaeLayer::ConvT { out } => Some((out * k2 * self.input.c, out)),
-            DaeLayer::BatchNorm => Some((self.output.c, self.output.c)),
-            _ => None,
-        }
-    }
-}
-
-/// Shapes of a stage list on inputs of `input`, parameter indices counted from `first_param`.
-pub fn plan_stages(specs: &[DaeLayer], input: Dims, first_param: usize) -> Vec<DaeStage> {
-    let mut dims = input;
-    let mut params = first_param;
-    specs
-        .iter()
-        .map(|&spec| {
-            let input = dims;
-            let output = match spec {
-                DaeLayer::Conv { out } | DaeLayer::ConvT { out } => Dims { c: out, ..input },
-                DaeLayer::Pool(_) => Dims { h: input.h / 2, w: input.w / 2, c: input.c },
-                DaeLayer::Upsample => Dims { h: input.h * 2, w: input.w * 2, c: input.c },
-                DaeLayer::Act(_) | DaeLayer::BatchNorm => input,
-            };
-            dims = output;
-            let param = matches!(spec, DaeLayer::Conv { .. } | DaeLayer::ConvT { .. } | DaeLayer::BatchNorm).then(|| {
-                params += 1;
-                params - 1
-            });
-            DaeStage { spec, input, output, param }
-        })
-        .collect()
-}
+/// The nonlinearity of both of the autoencoder's plastic layers: bounded, so the traces stay so.
+pub const PLASTIC_ACT: Nonlinearity = Nonlinearity::Tanh;
 
 /// The denoising autoencoder and its episodes.
 ///
@@ -394,22 +321,34 @@ impl DenoiseConfig {
     }
 
     /// The encoder's stages, on `side x side x 1` images.
-    pub fn encoder(&self) -> Vec<DaeStage> {
-        use DaeLayer::*;
+    pub fn encoder(&self) -> Vec<PlannedLayer> {
+        use Layer::*;
         let [c1, c2, code] = self.channels;
-        let act = Act(self.activation);
-        let specs = [Conv { out: c1 }, act, BatchNorm, Pool(self.pool), Conv { out: c2 }, act, BatchNorm, Pool(self.pool), Conv { out: code }, act, BatchNorm];
-        plan_stages(&specs, Dims { h: self.side, w: self.side, c: 1 }, 0)
+        let (act, (k, pad)) = (Act(self.activation), (DAE_KERNEL, DAE_PAD));
+        let specs = [
+            Conv { out: c1, k, pad },
+            act,
+            BatchNorm,
+            Pool(self.pool),
+            Conv { out: c2, k, pad },
+            act,
+            BatchNorm,
+            Pool(self.pool),
+            Conv { out: code, k, pad },
+            act,
+            BatchNorm,
+        ];
+        nn::plan(&specs, Dims { h: self.side, w: self.side, c: 1 }, 0)
     }
 
     /// The decoder's stages, mirroring the encoder, from the code to one channel of logits.
-    pub fn decoder(&self) -> Vec<DaeStage> {
-        use DaeLayer::*;
+    pub fn decoder(&self) -> Vec<PlannedLayer> {
+        use Layer::*;
         let [c1, c2, code] = self.channels;
-        let act = Act(self.activation);
-        let specs = [ConvT { out: c2 }, act, BatchNorm, Upsample, ConvT { out: c1 }, act, BatchNorm, Upsample, ConvT { out: 1 }];
+        let (act, (k, pad)) = (Act(self.activation), (DAE_KERNEL, DAE_PAD));
+        let specs = [ConvT { out: c2, k, pad }, act, BatchNorm, Upsample, ConvT { out: c1, k, pad }, act, BatchNorm, Upsample, ConvT { out: 1, k, pad }];
         let first = self.encoder().iter().filter(|s| s.param.is_some()).count();
-        plan_stages(&specs, Dims { h: self.side / 4, w: self.side / 4, c: code }, first)
+        nn::plan(&specs, Dims { h: self.side / 4, w: self.side / 4, c: code }, first)
     }
 
     /// Floats the plastic layers keep for BPTT over one training batch, in bytes (u64: wasm32).
@@ -480,8 +419,8 @@ impl DenoiseParams {
             .chain(cfg.decoder().iter())
             .filter_map(|stage| {
                 let (wl, bl) = stage.param_lens()?;
-                Some(match stage.spec {
-                    DaeLayer::BatchNorm => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
+                Some(match stage.layer {
+                    Layer::BatchNorm => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
                     _ => {
                         let limit = (6.0 / (k2 * (stage.input.c + stage.output.c)) as f32).sqrt();
                         LayerParams { w: (0..wl).map(|_| rng.random_range(-limit..limit)).collect(), b: vec![0.0; bl] }
@@ -536,9 +475,8 @@ impl DenoiseConfig {
 impl DenoiseParams {
     /// Refuses parameters shaped for another configuration (a file or another run's).
     pub fn check(&self, cfg: &DenoiseConfig) -> Result<(), TrainError> {
-        let stages: Vec<DaeStage> = cfg.encoder().into_iter().chain(cfg.decoder()).filter(|s| s.param.is_some()).collect();
-        let layers_fit = stages.len() == self.layers.len()
-            && stages.iter().zip(&self.layers).all(|(s, p)| s.param_lens() == Some((p.w.len(), p.b.len())));
+        let stages: Vec<PlannedLayer> = cfg.encoder().into_iter().chain(cfg.decoder()).collect();
+        let layers_fit = nn::check_params(&stages, &self.layers).is_ok();
         let plastic_fits = |p: &HebbianParams, n: usize| p.bits == n && p.w.len() == n * n && p.alpha.len() == n * n;
         if !layers_fit || !plastic_fits(&self.code, cfg.code_len()) || !plastic_fits(&self.out, cfg.out_plastic_len()) {
             return Err(TrainError::Config("these autoencoder parameters do not fit the configured network".into()));

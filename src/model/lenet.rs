@@ -11,11 +11,7 @@
 //! bias gradients, per example. Activations are channels-last (`[batch, h, w, c]`), see
 //! [`crate::cpu::conv`]. The layer list below is the one model definition both backends walk.
 
-use super::{BatchStats, TrainError};
-use crate::cpu::activation::Activation;
-use crate::cpu::amp::AmpHyper;
-use crate::cpu::pool::PoolKind;
-use crate::cpu::sgd::SgdHyper;
+use crate::nn::{self, Activation, AmpHyper, BatchStats, Dims, Layer, LayerParams, PlannedLayer, PoolKind, SgdHyper, TrainError};
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -41,8 +37,8 @@ impl Arch {
         }
     }
 
-    pub fn layers(self) -> Vec<LayerSpec> {
-        use LayerSpec::*;
+    pub fn layers(self) -> Vec<Layer> {
+        use Layer::*;
         let relu = Act(Activation::Relu);
         match self {
             Arch::Classic => vec![
@@ -81,86 +77,9 @@ impl Arch {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LayerSpec {
-    /// `out` filters of `k x k`, stride 1, zero padding `pad`.
-    Conv { out: usize, k: usize, pad: usize },
-    Act(Activation),
-    /// 2x2, stride 2.
-    Pool(PoolKind),
-    /// Over channels (after a convolution) or features (after a dense layer), batch statistics.
-    BatchNorm,
-    /// Drop probability.
-    Dropout(f32),
-    Dense { out: usize },
-}
-
-/// The shape of one example's activations: `h x w x c` (a dense layer's are `1 x 1 x features`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dims {
-    pub h: usize,
-    pub w: usize,
-    pub c: usize,
-}
-
-impl Dims {
-    pub fn len(&self) -> usize {
-        self.h * self.w * self.c
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// A layer with its input and output shapes and, for layers with parameters, their index in
-/// [`LenetParams::layers`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Layer {
-    pub spec: LayerSpec,
-    pub input: Dims,
-    pub output: Dims,
-    pub param: Option<usize>,
-}
-
-impl Layer {
-    /// Weight and bias lengths (gamma and beta for batch norm).
-    pub fn param_lens(&self) -> Option<(usize, usize)> {
-        match self.spec {
-            LayerSpec::Conv { out, k, .. } => Some((out * k * k * self.input.c, out)),
-            LayerSpec::Dense { out } => Some((out * self.input.len(), out)),
-            LayerSpec::BatchNorm => Some((self.output.c, self.output.c)),
-            _ => None,
-        }
-    }
-}
-
 /// The layers of `arch` on 28x28 grey images, shapes worked out.
-pub fn plan(arch: Arch) -> Vec<Layer> {
-    plan_layers(&arch.layers(), Dims { h: IMAGE_SIDE, w: IMAGE_SIDE, c: 1 })
-}
-
-/// Shapes of any layer list on inputs of `input` (the tests build small networks with it).
-pub fn plan_layers(specs: &[LayerSpec], input: Dims) -> Vec<Layer> {
-    let mut dims = input;
-    let mut params = 0;
-    specs
-        .iter()
-        .map(|&spec| {
-            let input = dims;
-            let output = match spec {
-                LayerSpec::Conv { out, k, pad } => Dims { h: input.h + 2 * pad + 1 - k, w: input.w + 2 * pad + 1 - k, c: out },
-                LayerSpec::Pool(_) => Dims { h: input.h / 2, w: input.w / 2, c: input.c },
-                LayerSpec::Dense { out } => Dims { h: 1, w: 1, c: out },
-                LayerSpec::Act(_) | LayerSpec::BatchNorm | LayerSpec::Dropout(_) => input,
-            };
-            dims = output;
-            let param = matches!(spec, LayerSpec::Conv { .. } | LayerSpec::Dense { .. } | LayerSpec::BatchNorm).then(|| {
-                params += 1;
-                params - 1
-            });
-            Layer { spec, input, output, param }
-        })
-        .collect()
+pub fn plan(arch: Arch) -> Vec<PlannedLayer> {
+    nn::plan(&arch.layers(), Dims { h: IMAGE_SIDE, w: IMAGE_SIDE, c: 1 }, 0)
 }
 
 /// Where the metaplastic factor of a convolutional layer reads its `x`.
@@ -239,14 +158,6 @@ impl LenetConfig {
     }
 }
 
-/// Weights and biases of one layer with parameters: a convolution's `w` is `[cout, k, k, cin]`, a
-/// dense layer's `[out, in]`, batch norm's are gamma and beta.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerParams {
-    pub w: Vec<f32>,
-    pub b: Vec<f32>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct LenetParams {
     pub layers: Vec<LayerParams>,
@@ -259,15 +170,15 @@ impl LenetParams {
         Self::init_layers(&plan(arch), seed)
     }
 
-    pub fn init_layers(layers: &[Layer], seed: u64) -> Self {
+    pub fn init_layers(layers: &[PlannedLayer], seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let layers = layers
             .iter()
             .filter_map(|layer| {
                 let (wl, bl) = layer.param_lens()?;
-                Some(match layer.spec {
-                    LayerSpec::BatchNorm => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
-                    LayerSpec::Conv { out, k, .. } => {
+                Some(match layer.layer {
+                    Layer::BatchNorm => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
+                    Layer::Conv { out, k, .. } => {
                         let (fan_in, fan_out) = (k * k * layer.input.c, k * k * out);
                         glorot(&mut rng, wl, bl, fan_in, fan_out)
                     }
@@ -280,8 +191,8 @@ impl LenetParams {
 
     /// The first convolutional layer's filters, `[cout, k, k, 1]`.
     pub fn first_filters(&self, arch: Arch) -> Option<(usize, usize, &[f32])> {
-        plan(arch).iter().find_map(|l| match (l.spec, l.param) {
-            (LayerSpec::Conv { out, k, .. }, Some(p)) => Some((out, k, &self.layers[p].w[..])),
+        plan(arch).iter().find_map(|l| match (l.layer, l.param) {
+            (Layer::Conv { out, k, .. }, Some(p)) => Some((out, k, &self.layers[p].w[..])),
             _ => None,
         })
     }

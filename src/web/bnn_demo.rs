@@ -13,7 +13,7 @@ use crate::experiments::DataAccess;
 use crate::experiments::permuted::{LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use crate::experiments::stream::{StreamConfig, StreamRun};
 use crate::experiments::toy::{ToyConfig, run_toy};
-use crate::model::TrainError;
+use crate::nn::TrainError;
 use crate::model::bnn::GammaInit;
 use crate::model::bnn::BnnTrainer;
 use std::cell::RefCell;

@@ -7,7 +7,7 @@
 
 use super::{App, dom};
 use crate::backend::Backend;
-use crate::model::TrainError;
+use crate::nn::TrainError;
 use std::cell::RefCell;
 use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -268,7 +268,7 @@ async fn train_loop<R: DemoRun>(app: &Rc<App>, demo: fn(&App) -> &Demo<R>, singl
 /// A lost GPU or a diverged run stops training with a message; the charts so far stay.
 fn report_error<R>(app: &App, d: &Demo<R>, e: &TrainError) {
     let message = match e {
-        TrainError::Gpu(g) => {
+        TrainError::Device(g) => {
             *app.gpu.borrow_mut() = None;
             dom::set_text("backend", "CPU: the GPU device was lost");
             dom::set_attr("backend", "data-backend", "cpu");

@@ -1,17 +1,18 @@
 //! Demo 3: Hebbian plastic networks against their non-plastic twins, on pattern completion and on
 //! denoising test images, on WebGPU or the CPU.
 
+use crate::nn::HebbRule;
 use super::bnn_demo::SlotData;
 use super::demo::{self, Demo, DemoRun, canvas, number, select_value};
 use super::{App, canvas_chart, dom};
 use crate::backend::{Denoise, Hebbian};
 use crate::charts::hebbian as figures;
-use crate::cpu::plastic::{HebbRule, episode_forward};
+use crate::cpu::plastic::episode_forward;
 use crate::data::DataSetId;
 use crate::experiments::DataAccess;
 use crate::experiments::completion::{CompletionRun, CompletionSetup, completion_batch};
 use crate::experiments::denoise::{DenoiseRun, DenoiseSetup, denoise_batch};
-use crate::model::TrainError;
+use crate::nn::TrainError;
 use rand::{SeedableRng, rngs::StdRng};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;

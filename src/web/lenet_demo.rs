@@ -7,7 +7,7 @@ use crate::backend::{Backend, Lenet};
 use crate::charts::lenet as figures;
 use crate::data::DataSetId;
 use crate::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
-use crate::model::TrainError;
+use crate::nn::TrainError;
 use crate::model::lenet::{Arch, FactorSource, LenetTrainer};
 use crate::stats::{ClassMetrics, PairedDiff, mean_sd};
 use std::rc::Rc;

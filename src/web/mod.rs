@@ -11,7 +11,8 @@ mod loader;
 mod samples;
 
 use crate::data::DataSetId;
-use crate::gpu::{self, GpuContext, GpuError};
+use crate::gpu::GpuContext;
+use crate::nn::DeviceError;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -70,8 +71,8 @@ fn boot() -> Result<(), dom::WebError> {
 async fn probe_backend(app: Rc<App>) {
     let result = async {
         let ctx = GpuContext::request().await?;
-        gpu::self_test(&ctx).await?;
-        Ok::<_, GpuError>(ctx)
+        crate::backend::gpu_self_test(&ctx).await?;
+        Ok::<_, DeviceError>(ctx)
     }
     .await;
     let (kind, text) = match result {

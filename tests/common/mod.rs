@@ -96,7 +96,7 @@ pub fn run(ctx: &GpuContext, record: impl FnOnce(&mut wgpu::CommandEncoder)) {
 
 /// GPU against CPU, elementwise: `|gpu - cpu| <= atol + rtol * |cpu|`.
 pub fn assert_parity(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
-    if let Some((i, g, w)) = metaplastic::cpu::max_violation(got, want, atol, rtol) {
+    if let Some((i, g, w)) = metaplastic::nn::max_violation(got, want, atol, rtol) {
         panic!("{what}: element {i}: GPU {g} vs CPU {w} (atol {atol}, rtol {rtol})");
     }
 }

@@ -1,0 +1,189 @@
+//! The one walk over a planned layer list on the CPU: forward keeps what backward needs (a
+//! [`Tape`]), backward runs the layers in reverse and adds each layer's parameter gradients into
+//! the caller's buffers. LeNet-5 and the denoising autoencoder's encoder and decoder are all walked
+//! here; a rule that changes the backward pass (AMP's per-example factors) plugs in as a
+//! [`BackwardHook`] rather than as a copy of the walk. The GPU walk, [`crate::gpu::walk`], records
+//! the same steps as dispatches.
+
+use super::activation::{activation_backward, activation_forward};
+use super::batchnorm::{batchnorm_backward, batchnorm_forward};
+use super::conv::{add_bias, bias_grad, col2im, conv_transpose_backward, conv_transpose_forward, im2col};
+use super::dropout::{dropout_backward, dropout_forward};
+use super::matmul::matmul;
+use super::pool::{avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
+use crate::nn::{Layer, LayerParams, MatmulShape, PlannedLayer, PoolKind};
+
+/// What a forward pass keeps for its backward pass.
+#[derive(Debug, Clone, Default)]
+pub struct Tape {
+    /// `acts[0]` is the input, `acts[i + 1]` the output of layer `i`.
+    pub acts: Vec<Vec<f32>>,
+    /// Per layer: a convolution's `cols`, batch norm's `xhat`, dropout's mask (else empty).
+    aux: Vec<Vec<f32>>,
+    /// Per layer: batch norm's `inv_std` (else empty).
+    inv_std: Vec<Vec<f32>>,
+    /// Per layer: max pooling's winning taps (else empty).
+    argmax: Vec<Vec<u32>>,
+}
+
+impl Tape {
+    /// The last layer's output.
+    pub fn output(&self) -> &[f32] {
+        self.acts.last().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A rule's say in the backward pass.
+pub trait BackwardHook {
+    /// The output gradient from which layer `index`'s weight and bias gradients are taken, when it
+    /// is not `dy` itself (the gradient passed down always comes from `dy`).
+    fn weight_grad_dy(&mut self, index: usize, layer: &PlannedLayer, tape: &Tape, dy: &[f32]) -> Option<Vec<f32>> {
+        let _ = (index, layer, tape, dy);
+        None
+    }
+}
+
+/// Plain backpropagation.
+pub struct NoHook;
+
+impl BackwardHook for NoHook {}
+
+fn param<'a>(params: &'a [LayerParams], l: &PlannedLayer) -> &'a LayerParams {
+    &params[l.param_index()]
+}
+
+/// Runs `layers` on `x` (`batch` examples of `layers[0].input`). `dropout_seed: None` is
+/// evaluation (no dropout); layer `i`'s masks are drawn with the seed plus `i`.
+pub fn forward(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch: usize, dropout_seed: Option<u32>, tape: &mut Tape) {
+    let n = layers.len();
+    tape.acts.resize_with(n + 1, Vec::new);
+    tape.aux.resize_with(n, Vec::new);
+    tape.inv_std.resize_with(n, Vec::new);
+    tape.argmax.resize_with(n, Vec::new);
+    tape.acts[0].clear();
+    tape.acts[0].extend_from_slice(x);
+    for (i, l) in layers.iter().enumerate() {
+        let (before, after) = tape.acts.split_at_mut(i + 1);
+        let (input, out) = (&before[i], &mut after[0]);
+        out.clear();
+        out.resize(batch * l.output.len(), 0.0);
+        match l.layer {
+            Layer::Dense { out: fout } => {
+                let p = param(params, l);
+                matmul(MatmulShape::new(batch, l.input.len(), fout).trans_b(), input, &p.w, out);
+                add_bias(out, &p.b);
+            }
+            Layer::Conv { out: cout, .. } => {
+                let (s, p) = (l.conv_shape(batch), param(params, l));
+                tape.aux[i].resize(s.rows() * s.patch(), 0.0);
+                im2col(&s, input, &mut tape.aux[i]);
+                matmul(MatmulShape::new(s.rows(), s.patch(), cout).trans_b(), &tape.aux[i], &p.w, out);
+                add_bias(out, &p.b);
+            }
+            Layer::ConvT { .. } => {
+                let (s, p) = (l.conv_shape(batch), param(params, l));
+                // The product's columns are only scratch: backward re-reads the input instead.
+                let mut cols = vec![0.0; s.rows() * s.patch()];
+                conv_transpose_forward(&s, input, &p.w, &p.b, &mut cols, out);
+            }
+            Layer::Act(act) => activation_forward(act, input, out),
+            Layer::Pool(PoolKind::Max) => {
+                let s = l.pool_shape(batch);
+                tape.argmax[i].resize(s.output_len(), 0);
+                max_pool_forward(&s, input, out, &mut tape.argmax[i]);
+            }
+            Layer::Pool(PoolKind::Average) => avg_pool_forward(&l.pool_shape(batch), input, out),
+            Layer::Upsample => upsample_forward(&l.pool_shape(batch), input, out),
+            Layer::BatchNorm => {
+                let p = param(params, l);
+                tape.aux[i].resize(input.len(), 0.0);
+                tape.inv_std[i].resize(l.output.c, 0.0);
+                batchnorm_forward(input, l.output.c, &p.w, &p.b, out, &mut tape.aux[i], &mut tape.inv_std[i]);
+            }
+            Layer::Dropout(p) => match dropout_seed {
+                Some(seed) => {
+                    tape.aux[i].resize(input.len(), 0.0);
+                    dropout_forward(p, seed.wrapping_add(i as u32), input, out, &mut tape.aux[i]);
+                }
+                None => out.copy_from_slice(input),
+            },
+        }
+    }
+}
+
+/// Backward through `layers` from the gradient `dy` of their output, adding every parameter
+/// gradient into `grads` (so a list applied at every step of an episode sums them over steps).
+/// Returns the input's gradient, or an empty vector when `want_dx` is false.
+pub fn backward(
+    layers: &[PlannedLayer],
+    params: &[LayerParams],
+    tape: &Tape,
+    dy: Vec<f32>,
+    grads: &mut [LayerParams],
+    hook: &mut dyn BackwardHook,
+    want_dx: bool,
+) -> Vec<f32> {
+    let batch = tape.acts[0].len() / layers[0].input.len();
+    let add = |into: &mut [f32], from: &[f32]| into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
+    let mut d = dy;
+    for (i, l) in layers.iter().enumerate().rev() {
+        let needs_dx = i > 0 || want_dx;
+        let input = &tape.acts[i];
+        let mut dx = vec![0.0; if needs_dx { input.len() } else { 0 }];
+        match l.layer {
+            Layer::Dense { out: fout } => {
+                let (p, g) = (param(params, l), &mut grads[l.param_index()]);
+                let fin = l.input.len();
+                matmul(MatmulShape::new(fout, batch, fin).trans_a().accumulate(), &d, input, &mut g.w);
+                let mut db = vec![0.0; fout];
+                bias_grad(&d, &mut db);
+                add(&mut g.b, &db);
+                if needs_dx {
+                    matmul(MatmulShape::new(batch, fout, fin), &d, &p.w, &mut dx);
+                }
+            }
+            Layer::Conv { out: cout, .. } => {
+                let s = l.conv_shape(batch);
+                let weighted = hook.weight_grad_dy(i, l, tape, &d);
+                let dy_w = weighted.as_deref().unwrap_or(&d);
+                let (p, g) = (param(params, l), &mut grads[l.param_index()]);
+                matmul(MatmulShape::new(cout, s.rows(), s.patch()).trans_a().accumulate(), dy_w, &tape.aux[i], &mut g.w);
+                let mut db = vec![0.0; cout];
+                bias_grad(dy_w, &mut db);
+                add(&mut g.b, &db);
+                if needs_dx {
+                    let mut dcols = vec![0.0; s.rows() * s.patch()];
+                    matmul(MatmulShape::new(s.rows(), cout, s.patch()), &d, &p.w, &mut dcols);
+                    col2im(&s, &dcols, &mut dx);
+                }
+            }
+            Layer::ConvT { out: cout, .. } => {
+                let s = l.conv_shape(batch);
+                let (p, g) = (param(params, l), &mut grads[l.param_index()]);
+                let mut cols = vec![0.0; s.rows() * s.patch()];
+                let mut db = vec![0.0; cout];
+                conv_transpose_backward(&s, input, &p.w, &d, &mut cols, needs_dx.then_some(&mut dx[..]), &mut g.w, &mut db);
+                add(&mut g.b, &db);
+            }
+            Layer::BatchNorm => {
+                let (p, g) = (param(params, l), &mut grads[l.param_index()]);
+                let ch = l.output.c;
+                let (mut dgamma, mut dbeta, mut dxb) = (vec![0.0; ch], vec![0.0; ch], vec![0.0; input.len()]);
+                batchnorm_backward(&d, &tape.aux[i], &tape.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
+                add(&mut g.w, &dgamma);
+                add(&mut g.b, &dbeta);
+                dx = dxb;
+            }
+            _ if !needs_dx => {}
+            Layer::Act(act) => activation_backward(act, &tape.acts[i + 1], &d, &mut dx),
+            Layer::Pool(kind) => pool_backward(&l.pool_shape(batch), kind, &d, &tape.argmax[i], &mut dx),
+            Layer::Upsample => upsample_backward(&l.pool_shape(batch), &d, &mut dx),
+            Layer::Dropout(_) => dropout_backward(&tape.aux[i], &d, &mut dx),
+        }
+        if i == 0 {
+            return if want_dx { dx } else { Vec::new() };
+        }
+        d = dx;
+    }
+    Vec::new()
+}

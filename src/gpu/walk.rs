@@ -1,0 +1,342 @@
+//! The one walk over a planned layer list on the GPU: the steps of [`crate::cpu::walk`], recorded
+//! as dispatches instead of run. [`Walk::new`] allocates every activation, saved tensor and
+//! gradient of one batch size and binds every call once; a training step then only records them.
+//! LeNet-5 and the denoising autoencoder's encoder and decoder are all walked here; AMP's
+//! per-example factors plug in as a [`BackwardHook`].
+
+use super::activation::ActivationKernel;
+use super::batchnorm::BatchNormKernel;
+use super::conv::ConvKernel;
+use super::dropout::{DropoutCall, DropoutKernel};
+use super::kernel::Dispatch;
+use super::matmul::MatmulKernel;
+use super::pool::PoolKernel;
+use super::{GpuContext, GpuTensor};
+use crate::nn::{Layer, LayerParams, MatmulShape, PlannedLayer, PoolKind, TrainError};
+use std::rc::Rc;
+
+/// The pipelines of every layer kind, made once per device.
+pub struct LayerKernels {
+    pub matmul: MatmulKernel,
+    pub conv: ConvKernel,
+    pub pool: PoolKernel,
+    pub act: ActivationKernel,
+    pub batchnorm: BatchNormKernel,
+    pub dropout: DropoutKernel,
+}
+
+impl LayerKernels {
+    pub fn new(ctx: &GpuContext) -> Self {
+        Self {
+            matmul: MatmulKernel::new(ctx),
+            conv: ConvKernel::new(ctx),
+            pool: PoolKernel::new(ctx),
+            act: ActivationKernel::new(ctx),
+            batchnorm: BatchNormKernel::new(ctx),
+            dropout: DropoutKernel::new(ctx),
+        }
+    }
+}
+
+/// The parameters of a layer list and their gradients, one weight and one bias (gamma and beta
+/// for batch norm) per parameter slot.
+pub struct GpuParams {
+    pub w: Vec<GpuTensor>,
+    pub b: Vec<GpuTensor>,
+    pub gw: Vec<GpuTensor>,
+    pub gb: Vec<GpuTensor>,
+}
+
+impl GpuParams {
+    pub fn new(ctx: &GpuContext, params: &[LayerParams]) -> Self {
+        let each = |f: &dyn Fn(&LayerParams) -> GpuTensor| params.iter().map(f).collect::<Vec<_>>();
+        Self {
+            w: each(&|p| GpuTensor::from_slice(ctx, &p.w)),
+            b: each(&|p| GpuTensor::from_slice(ctx, &p.b)),
+            gw: each(&|p| GpuTensor::zeros(ctx, p.w.len())),
+            gb: each(&|p| GpuTensor::zeros(ctx, p.b.len())),
+        }
+    }
+
+    pub async fn read(&self, ctx: &GpuContext) -> Result<Vec<LayerParams>, TrainError> {
+        let mut out = Vec::with_capacity(self.w.len());
+        for (w, b) in self.w.iter().zip(&self.b) {
+            out.push(LayerParams { w: w.read(ctx).await?, b: b.read(ctx).await? });
+        }
+        Ok(out)
+    }
+
+    pub fn write(&self, ctx: &GpuContext, params: &[LayerParams]) {
+        for ((w, b), p) in self.w.iter().zip(&self.b).zip(params) {
+            w.write(ctx, &p.w);
+            b.write(ctx, &p.b);
+        }
+    }
+
+    /// Zeroes every gradient (for walks that accumulate them).
+    pub fn clear_grads(&self, encoder: &mut wgpu::CommandEncoder) {
+        for g in self.gw.iter().chain(&self.gb) {
+            encoder.clear_buffer(&g.buffer, 0, None);
+        }
+    }
+}
+
+/// A rule's say in the backward pass, as [`crate::cpu::walk::BackwardHook`].
+pub trait BackwardHook {
+    /// Binds the calls (appended to `calls`) that make the output gradient from which layer
+    /// `index`'s weight and bias gradients are taken, and returns it; `None` keeps `dy`.
+    fn weight_grad_dy(
+        &mut self,
+        ctx: &GpuContext,
+        index: usize,
+        layer: &PlannedLayer,
+        acts: &[Rc<GpuTensor>],
+        dy: &GpuTensor,
+        calls: &mut Vec<Dispatch>,
+    ) -> Option<GpuTensor> {
+        let _ = (ctx, index, layer, acts, dy, calls);
+        None
+    }
+}
+
+/// Plain backpropagation.
+pub struct NoHook;
+
+impl BackwardHook for NoHook {}
+
+/// How a walk is bound.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkOptions {
+    pub batch: usize,
+    /// Bind the backward pass (and draw dropout masks); otherwise a forward-only evaluation.
+    pub train: bool,
+    /// Add the parameter gradients into the gradient buffers instead of overwriting them (a layer
+    /// list applied at every step of an episode sums them; the caller clears them first).
+    pub accumulate: bool,
+    /// Keep the gradient of the walk's input (for a list whose input comes from another layer).
+    pub want_dx: bool,
+}
+
+/// One forward step.
+enum Op {
+    Call(Dispatch),
+    /// Training dropout of layer `layer`, whose seed is the step's seed plus `layer`.
+    Dropout { layer: u32, call: DropoutCall },
+}
+
+/// What a layer's forward pass keeps for its backward pass.
+#[derive(Default)]
+struct Saved {
+    /// A convolution's `cols`, batch norm's `xhat`, dropout's mask.
+    aux: Option<GpuTensor>,
+    inv_std: Option<GpuTensor>,
+    argmax: Option<GpuTensor>,
+}
+
+const KEPT: &str = "the forward pass of a training walk keeps what its backward pass reads";
+
+/// A layer list bound for one batch size: its buffers and its calls.
+pub struct Walk {
+    /// The input, written by the caller (or by copies from another walk).
+    pub input: Rc<GpuTensor>,
+    pub output: Rc<GpuTensor>,
+    forward: Vec<Op>,
+    /// Training only: the gradient at the output, which the caller fills before the backward pass.
+    pub dy: Option<Rc<GpuTensor>>,
+    backward: Vec<Dispatch>,
+    /// Training with `want_dx` only: the gradient at the input.
+    pub dx: Option<Rc<GpuTensor>>,
+}
+
+impl Walk {
+    pub fn new(ctx: &GpuContext, k: &LayerKernels, p: &GpuParams, layers: &[PlannedLayer], opts: WalkOptions, hook: &mut dyn BackwardHook) -> Self {
+        let batch = opts.batch;
+        let zeros = |n: usize| GpuTensor::zeros(ctx, n);
+        // acts[0] is the input, acts[i + 1] the output of layer i; evaluation's dropout passes its
+        // input on, so an entry may be shared.
+        let input = Rc::new(zeros(batch * layers[0].input.len()));
+        let mut acts = vec![input.clone()];
+        let mut saved = Vec::with_capacity(layers.len());
+        let mut forward = Vec::new();
+        for (i, l) in layers.iter().enumerate() {
+            let x = acts[i].clone();
+            let out_len = batch * l.output.len();
+            let mut keep = Saved::default();
+            let y = match l.layer {
+                Layer::Dense { out } => {
+                    let (y, q) = (zeros(out_len), l.param_index());
+                    forward.push(Op::Call(k.matmul.bind(ctx, MatmulShape::new(batch, l.input.len(), out).trans_b(), &x, &p.w[q], &y)));
+                    forward.push(Op::Call(k.conv.bind_add_bias(ctx, &y, &p.b[q])));
+                    Rc::new(y)
+                }
+                Layer::Conv { out, .. } => {
+                    let (s, q, y) = (l.conv_shape(batch), l.param_index(), zeros(out_len));
+                    let cols = zeros(s.rows() * s.patch());
+                    forward.push(Op::Call(k.conv.bind_im2col(ctx, s, &x, &cols)));
+                    forward.push(Op::Call(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), out).trans_b(), &cols, &p.w[q], &y)));
+                    forward.push(Op::Call(k.conv.bind_add_bias(ctx, &y, &p.b[q])));
+                    keep.aux = Some(cols);
+                    Rc::new(y)
+                }
+                Layer::ConvT { .. } => {
+                    let (s, q, y) = (l.conv_shape(batch), l.param_index(), zeros(out_len));
+                    // The product's columns are only scratch: backward re-reads the input instead.
+                    let cols = zeros(s.rows() * s.patch());
+                    forward.push(Op::Call(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.cout as usize, s.patch()), &x, &p.w[q], &cols)));
+                    forward.push(Op::Call(k.conv.bind_col2im(ctx, s, &cols, &y)));
+                    forward.push(Op::Call(k.conv.bind_add_bias(ctx, &y, &p.b[q])));
+                    Rc::new(y)
+                }
+                Layer::Act(act) => {
+                    let y = zeros(out_len);
+                    forward.push(Op::Call(k.act.bind_forward(ctx, act, &x, &y)));
+                    Rc::new(y)
+                }
+                Layer::Pool(kind) => {
+                    let y = zeros(out_len);
+                    let argmax = (kind == PoolKind::Max).then(|| zeros(out_len));
+                    forward.push(Op::Call(k.pool.bind_forward(ctx, l.pool_shape(batch), kind, &x, &y, argmax.as_ref())));
+                    keep.argmax = argmax;
+                    Rc::new(y)
+                }
+                Layer::Upsample => {
+                    let y = zeros(out_len);
+                    forward.push(Op::Call(k.pool.bind_upsample(ctx, l.pool_shape(batch), &x, &y)));
+                    Rc::new(y)
+                }
+                Layer::BatchNorm => {
+                    let (q, c) = (l.param_index(), l.output.c);
+                    let (y, xhat, inv_std) = (zeros(out_len), zeros(out_len), zeros(c));
+                    forward.push(Op::Call(k.batchnorm.bind_forward(ctx, c, &x, &p.w[q], &p.b[q], &y, &xhat, &inv_std)));
+                    (keep.aux, keep.inv_std) = (Some(xhat), Some(inv_std));
+                    Rc::new(y)
+                }
+                Layer::Dropout(rate) if opts.train => {
+                    let (y, mask) = (zeros(out_len), zeros(out_len));
+                    let call = k.dropout.bind_forward(ctx, rate, i as u32, &x, &y, &mask);
+                    forward.push(Op::Dropout { layer: i as u32, call });
+                    keep.aux = Some(mask);
+                    Rc::new(y)
+                }
+                Layer::Dropout(_) => x,
+            };
+            acts.push(y);
+            saved.push(keep);
+        }
+        let output = acts[layers.len()].clone();
+        let mut walk = Self { input, output, forward, dy: None, backward: Vec::new(), dx: None };
+        if opts.train {
+            walk.bind_backward(ctx, k, p, layers, opts, &acts, &saved, hook);
+        }
+        walk
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn bind_backward(
+        &mut self,
+        ctx: &GpuContext,
+        k: &LayerKernels,
+        p: &GpuParams,
+        layers: &[PlannedLayer],
+        opts: WalkOptions,
+        acts: &[Rc<GpuTensor>],
+        saved: &[Saved],
+        hook: &mut dyn BackwardHook,
+    ) {
+        let (batch, acc) = (opts.batch, opts.accumulate);
+        let zeros = |n: usize| GpuTensor::zeros(ctx, n);
+        let product = |m: usize, kk: usize, n: usize| {
+            let s = MatmulShape::new(m, kk, n).trans_a();
+            if acc { s.accumulate() } else { s }
+        };
+        let dy = Rc::new(zeros(self.output.len));
+        let mut d = dy.clone();
+        let calls = &mut self.backward;
+        for (i, l) in layers.iter().enumerate().rev() {
+            let needs_dx = i > 0 || opts.want_dx;
+            // Batch norm computes its input gradient with its parameter gradients, so it gets one.
+            let dx = Rc::new(zeros(if needs_dx || l.layer == Layer::BatchNorm { acts[i].len } else { 0 }));
+            let keep = &saved[i];
+            match l.layer {
+                Layer::Dense { out } => {
+                    let (q, fin) = (l.param_index(), l.input.len());
+                    calls.push(k.matmul.bind(ctx, product(out, batch, fin), &d, &acts[i], &p.gw[q]));
+                    calls.push(k.conv.bind_bias_grad(ctx, &d, &p.gb[q], acc));
+                    if needs_dx {
+                        calls.push(k.matmul.bind(ctx, MatmulShape::new(batch, out, fin), &d, &p.w[q], &dx));
+                    }
+                }
+                Layer::Conv { out, .. } => {
+                    let (s, q) = (l.conv_shape(batch), l.param_index());
+                    let cols = keep.aux.as_ref().expect(KEPT);
+                    let weighted = hook.weight_grad_dy(ctx, i, l, acts, &d, calls);
+                    let dy_w = weighted.as_ref().unwrap_or(&d);
+                    calls.push(k.matmul.bind(ctx, product(out, s.rows(), s.patch()), dy_w, cols, &p.gw[q]));
+                    calls.push(k.conv.bind_bias_grad(ctx, dy_w, &p.gb[q], acc));
+                    if needs_dx {
+                        let dcols = zeros(s.rows() * s.patch());
+                        calls.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), out, s.patch()), &d, &p.w[q], &dcols));
+                        calls.push(k.conv.bind_col2im(ctx, s, &dcols, &dx));
+                    }
+                }
+                Layer::ConvT { .. } => {
+                    let (s, q) = (l.conv_shape(batch), l.param_index());
+                    let cx = s.cout as usize;
+                    let cols = zeros(s.rows() * s.patch());
+                    calls.push(k.conv.bind_im2col(ctx, s, &d, &cols));
+                    if needs_dx {
+                        calls.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), cx).trans_b(), &cols, &p.w[q], &dx));
+                    }
+                    calls.push(k.matmul.bind(ctx, product(cx, s.rows(), s.patch()), &acts[i], &cols, &p.gw[q]));
+                    calls.push(k.conv.bind_bias_grad(ctx, &d, &p.gb[q], acc));
+                }
+                Layer::BatchNorm => {
+                    let q = l.param_index();
+                    let (xhat, inv_std) = (keep.aux.as_ref().expect(KEPT), keep.inv_std.as_ref().expect(KEPT));
+                    calls.push(k.batchnorm.bind_backward(ctx, l.output.c, &d, xhat, inv_std, &p.w[q], &dx, &p.gw[q], &p.gb[q], acc));
+                }
+                // Layers without parameters only pass the gradient down.
+                _ if !needs_dx => {}
+                Layer::Act(act) => calls.push(k.act.bind_backward(ctx, act, &acts[i + 1], &d, &dx)),
+                Layer::Pool(kind) => {
+                    let argmax = (kind == PoolKind::Max).then(|| keep.argmax.as_ref().expect(KEPT));
+                    calls.push(k.pool.bind_backward(ctx, l.pool_shape(batch), kind, &d, argmax, &dx));
+                }
+                Layer::Upsample => calls.push(k.pool.bind_upsample_backward(ctx, l.pool_shape(batch), &d, &dx)),
+                Layer::Dropout(_) => calls.push(k.dropout.bind_backward(ctx, keep.aux.as_ref().expect(KEPT), &d, &dx)),
+            }
+            d = dx;
+        }
+        self.dy = Some(dy);
+        self.dx = opts.want_dx.then_some(d);
+    }
+
+    pub fn encode_forward(&self, encoder: &mut wgpu::CommandEncoder) {
+        for op in &self.forward {
+            match op {
+                Op::Call(call) => call.encode(encoder),
+                Op::Dropout { call, .. } => call.encode(encoder),
+            }
+        }
+    }
+
+    pub fn encode_backward(&self, encoder: &mut wgpu::CommandEncoder) {
+        for call in &self.backward {
+            call.encode(encoder);
+        }
+    }
+
+    /// Each dropout layer's seed for the next step: `seed + layer index`, as the CPU draws it.
+    pub fn set_dropout_seed(&mut self, ctx: &GpuContext, seed: u32) {
+        for op in &mut self.forward {
+            if let Op::Dropout { layer, call } = op {
+                call.set_seed(ctx, seed.wrapping_add(*layer));
+            }
+        }
+    }
+
+    /// Dispatches a forward and a backward pass record.
+    pub fn dispatches(&self) -> usize {
+        self.forward.len() + self.backward.len()
+    }
+}
