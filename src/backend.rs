@@ -5,7 +5,7 @@ use crate::cpu::bnn::CpuBnn;
 use crate::cpu::denoise::CpuDenoise;
 use crate::cpu::hebbian::CpuHebbian;
 use crate::cpu::lenet::CpuLenet;
-use crate::cpu::matmul::matmul;
+use crate::cpu::matmul::matmul_reference;
 use crate::gpu::matmul::MatmulKernel;
 use crate::gpu::{GpuContext, GpuTensor};
 use crate::gpu::bnn::GpuBnn;
@@ -196,7 +196,7 @@ pub async fn gpu_self_test(ctx: &GpuContext) -> Result<(), DeviceError> {
     let a: Vec<f32> = (0..37 * 53).map(|i| ((i * 7 % 23) as f32 - 11.0) / 8.0).collect();
     let b: Vec<f32> = (0..53 * 29).map(|i| ((i * 5 % 19) as f32 - 9.0) / 8.0).collect();
     let mut want = vec![0.0; 37 * 29];
-    matmul(shape, &a, &b, &mut want);
+    matmul_reference(shape, &a, &b, &mut want);
     let kernel = MatmulKernel::new(ctx);
     let (ga, gb) = (GpuTensor::from_slice(ctx, &a), GpuTensor::from_slice(ctx, &b));
     let gc = GpuTensor::zeros(ctx, want.len());

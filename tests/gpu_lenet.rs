@@ -317,13 +317,20 @@ fn both(ctx: GpuContext, cfg: &LenetConfig, seed: u64) -> (Lenet, Lenet) {
     (cpu, gpu)
 }
 
-/// Parameters after a few SGD steps. The products sum in the same order on both backends, so
-/// gradients differ by rounding (fused multiply-adds on the GPU) of about 1e-7 relative; a step
-/// moves a weight by `lr * grad` (~1e-4), so differences stay far below 1e-5 absolute.
-const TRAIN_ATOL: f32 = 1e-5;
+/// Parameters after a few SGD steps. The GPU sums each product in order, the CPU in blocks with
+/// fused multiply-adds, so gradients differ by rounding; a convolution's weight gradient sums over
+/// every output pixel of the batch (43,264 rows in the authors' first layer), and batch norm
+/// rescales it by the inverse of a small standard deviation. A step moves a weight by
+/// `lr * grad` (~1e-4); the largest difference measured was 2.6e-5 (authors' preset, first
+/// layer), so the bound is half a step.
+const TRAIN_ATOL: f32 = 5e-5;
 const TRAIN_RTOL: f32 = 1e-4;
-/// Logits are sums over a few hundred products per layer through five layers.
-const LOGIT_ATOL: f32 = 1e-4;
+/// Logits are sums over a few hundred products per layer through five layers, after the training
+/// steps above (whose parameters differ by up to `TRAIN_ATOL`); in the authors' preset four batch
+/// norms take the statistics of an evaluation batch of a few examples and divide by their small
+/// standard deviations (measured: 1.2e-4 on a logit of 0.04, with in-order sums on both sides
+/// the two agreed within 1e-4).
+const LOGIT_ATOL: f32 = 5e-4;
 const LOGIT_RTOL: f32 = 1e-4;
 
 fn assert_params_close(what: &str, gpu: &LenetParams, cpu: &LenetParams) {

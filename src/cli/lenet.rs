@@ -8,7 +8,7 @@ use metaplastic::charts::lenet as figures;
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use metaplastic::model::lenet::{Arch, FactorSource, LenetTrainer};
-use metaplastic::nn::{BatchStats, TrainError};
+use metaplastic::nn::TrainError;
 use metaplastic::stats::{ClassMetrics, PairedDiff, mean_sd};
 use serde_json::json;
 use std::time::Instant;
@@ -262,46 +262,4 @@ fn charts(
 
 fn cfg_first_seed(summary: &Summary) -> u64 {
     summary.runs.first().and_then(|r| r["seed"].as_u64()).unwrap_or(1)
-}
-
-/// `bench-lenet`: milliseconds per training step of one LeNet (both presets), printed.
-pub fn bench(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &[])?;
-    let arch_name = args.get("arch", String::from("classic"))?;
-    let arch = Arch::parse(&arch_name).ok_or(format!("--arch {arch_name}: choose classic or authors"))?;
-    let batch: usize = args.get("batch", 64)?;
-    let steps: usize = args.get("steps", 20)?;
-    let amp = args.get("rule", String::from("standard"))? == "amp";
-    let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
-    args.finish()?;
-    let mut cfg = metaplastic::model::lenet::LenetConfig { batch, ..metaplastic::model::lenet::LenetConfig::paper(arch) };
-    if amp {
-        cfg = cfg.with_amp(metaplastic::experiments::lenet::DEFAULT_AMP_B, FactorSource::LayerInput);
-    }
-    cfg.validate().map_err(|e| e.to_string())?;
-    let params = metaplastic::model::lenet::LenetParams::init(arch, 1);
-    let x: Vec<f32> = (0..batch * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
-    let y: Vec<u32> = (0..batch).map(|i| (i % 10) as u32).collect();
-    let time = |net: &mut dyn FnMut(u32) -> Result<BatchStats, TrainError>| -> Result<f64, String> {
-        net(0).map_err(|e| e.to_string())?; // warm-up: buffers and pipelines
-        let start = Instant::now();
-        for s in 0..steps {
-            net(s as u32 + 1).map_err(|e| e.to_string())?;
-        }
-        Ok(start.elapsed().as_secs_f64() * 1000.0 / steps as f64)
-    };
-    let mut net = backend.lenet(cfg, params).map_err(|e| e.to_string())?;
-    let ms = time(&mut |s| {
-        net.train_step(&x, &y, s)?;
-        pollster::block_on(net.take_train_stats())
-    })?;
-    println!(
-        "{} LeNet-5, batch {batch}, {} rule, {}: {ms:.1} ms per training step ({:.0} examples/s; an epoch of 60000 in {:.0} s)",
-        arch.name(),
-        if amp { "amp" } else { "standard" },
-        backend.name(),
-        batch as f64 * 1000.0 / ms,
-        60000.0 / batch as f64 * ms / 1000.0
-    );
-    Ok(())
 }

@@ -4,6 +4,7 @@
 //! plus SVG charts drawn by the same code as the app's.
 
 mod args;
+mod bench;
 mod bnn;
 mod charts;
 mod hebbian;
@@ -41,9 +42,8 @@ COMMANDS:
                     --seeds 3 --backend cpu|gpu --amp-b 1 --amp-source layer|input --amp-clamp 0.1,10
                     --lr 0.01 --momentum 0.9 --batch 32 [--steps-per-epoch N] --train-examples 60000
                     --test-examples 10000 --eval-every 200  --out results/lenet-<dataset>-<arch>
-    bench-lenet   Training speed of one LeNet-5: --arch classic|authors --batch 64 --steps 20 --rule standard|amp --backend cpu|gpu
     hebbian       Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic layer
-                    --task completion|denoise --plastic on,off --seeds 3 --backend cpu|gpu (gpu: completion only)
+                    --task completion|denoise --plastic on,off --seeds 3 --backend cpu|gpu
                     completion: --preset small|miconi --bits 50 --patterns 3 --presentations 2
                       --present-steps 3 --blank-steps 2 --test-steps 3 --gain 20 --rule simple|oja
                       --lr 0.0003 --batch 8 --steps 1000 --test-episodes 256 --log-every 50
@@ -54,7 +54,10 @@ COMMANDS:
                       --noise 0.5 --rule simple|oja --lr 0.001 --batch 8 --steps 250
                       --test-episodes 256 --log-every 10 --data static/data
                       --out results/hebbian-denoise-<dataset>
-    bench         Training speed of one binarized network: --hidden 512 --batch 100 --steps 20 --backend cpu|gpu
+    bench         Training speed of every network, median over repetitions of whole training steps:
+                    --backend cpu|gpu --threads 2 --steps 10 --reps 5 --json FILE
+                    --networks bnn-512,bnn-1024,lenet-classic-standard,lenet-classic-amp,denoise,completion
+                    (denoise and completion count episodes as examples)
     help          This message
 
 Each experiment writes DIR/summary.json and SVG charts into --out DIR.
@@ -69,9 +72,8 @@ pub fn main() -> ExitCode {
         Some("bnn-permuted") => bnn::permuted(rest),
         Some("bnn-stream") => bnn::stream(rest),
         Some("bnn-toy") => bnn::toy(rest),
-        Some("bench") => bnn::bench(rest),
+        Some("bench") => bench::bench(rest),
         Some("lenet") => lenet::lenet(rest),
-        Some("bench-lenet") => lenet::bench(rest),
         Some("hebbian") => hebbian::hebbian(rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");

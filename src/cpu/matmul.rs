@@ -4,13 +4,37 @@
 
 use crate::nn::MatmulShape;
 
-/// Reference matrix product. Each output is summed in f32 over `k` in order, as the GPU tile loop
-/// does, so the two differ only by rounding.
-///
-/// Written as "row of C += a(i,p) · row p of B" so the inner loop runs over contiguous memory and
-/// the compiler vectorises it; a transposed B is first copied into that layout. Large products
-/// split the rows of C over threads natively (the browser's CPU path has one thread).
+/// The matrix product every layer runs on the CPU, through `matrixmultiply`'s packed, register-tiled
+/// kernel (AVX2/FMA or AVX-512 where the processor has them, found at run time; its portable kernel
+/// in wasm). Transposes are strides, never copies. It sums over `k` in blocks and with fused
+/// multiply-adds, so it differs from [`matmul_reference`] (and the GPU) by rounding, about
+/// `k * eps * sum |a b|`: the parity tests' tolerances are scaled with `k` for that reason.
 pub fn matmul(shape: MatmulShape, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (m, k, n) = (shape.m as usize, shape.k as usize, shape.n as usize);
+    assert_eq!(a.len(), m * k, "A must be m x k");
+    assert_eq!(b.len(), k * n, "B must be k x n");
+    assert_eq!(c.len(), m * n, "C must be m x n");
+    if m == 0 || n == 0 {
+        return;
+    }
+    // Row and column strides of op(A) (m x k) and op(B) (k x n) as stored.
+    let (rsa, csa) = if shape.has(MatmulShape::TRANS_A) { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if shape.has(MatmulShape::TRANS_B) { (1, k as isize) } else { (n as isize, 1) };
+    let beta = if shape.has(MatmulShape::ACCUMULATE) { 1.0 } else { 0.0 };
+    // SAFETY: the asserts above make every index the strides reach lie inside `a`, `b` and `c`
+    // (op(A) is m x k, op(B) k x n, C m x n, all dense), and `c` does not alias `a` or `b`
+    // (it is borrowed mutably).
+    unsafe {
+        matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), n as isize, 1);
+    }
+}
+
+/// The readable reference product. Each output is summed in f32 over `k` in order, as the GPU tile
+/// loop does, so the two differ only by rounding; [`matmul`] is tested against it.
+///
+/// Written as "row of C += a(i,p) · row p of B" so the inner loop runs over contiguous memory; a
+/// transposed B is first copied into that layout.
+pub fn matmul_reference(shape: MatmulShape, a: &[f32], b: &[f32], c: &mut [f32]) {
     let (m, k, n) = (shape.m as usize, shape.k as usize, shape.n as usize);
     assert_eq!(a.len(), m * k, "A must be m x k");
     assert_eq!(b.len(), k * n, "B must be k x n");
@@ -43,22 +67,9 @@ pub fn matmul(shape: MatmulShape, a: &[f32], b: &[f32], c: &mut [f32]) {
             }
         }
     };
-    if n == 0 {
-        return;
-    }
-    let threads = worker_threads(m * k * n);
-    if threads <= 1 {
+    if n > 0 {
         rows(0, c);
-        return;
     }
-    #[cfg(not(target_arch = "wasm32"))]
-    std::thread::scope(|s| {
-        let per = m.div_ceil(threads);
-        for (t, chunk) in c.chunks_mut(per * n).enumerate() {
-            let rows = &rows;
-            s.spawn(move || rows(t * per, chunk));
-        }
-    });
 }
 
 fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
@@ -69,21 +80,4 @@ fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-/// Threads worth starting for `work` multiply-adds: below about a million, spawning costs more
-/// than it saves.
-fn worker_threads(work: usize) -> usize {
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = work;
-        1
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        if work < 1 << 20 {
-            return 1;
-        }
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
-    }
 }

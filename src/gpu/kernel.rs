@@ -3,7 +3,17 @@
 
 use super::{GpuContext, GpuTensor};
 use bytemuck::Pod;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wgpu::util::DeviceExt;
+
+/// Dispatches recorded since the program started, for the benchmark's dispatches per step (the
+/// cost that dominates on software adapters).
+static DISPATCHES: AtomicU64 = AtomicU64::new(0);
+
+/// How many dispatches have been recorded so far.
+pub fn dispatch_count() -> u64 {
+    DISPATCHES.load(Ordering::Relaxed)
+}
 
 /// One pipeline per entry point of a WGSL file, in the order given.
 pub fn pipelines<const N: usize>(ctx: &GpuContext, file: &str, source: &str, entries: [&str; N]) -> [wgpu::ComputePipeline; N] {
@@ -79,6 +89,7 @@ impl Dispatch {
 
     /// Records the dispatch into `encoder`; nothing runs until the caller submits.
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        DISPATCHES.fetch_add(1, Ordering::Relaxed);
         let mut pass = encoder.begin_compute_pass(&Default::default());
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
