@@ -64,7 +64,8 @@ fn make(name: &str, backend: &Backend) -> Result<Bench, String> {
             }
         }
         "denoise" => {
-            let cfg = DenoiseConfig::mnist(true);
+            // The page trains 8 episodes per batch.
+            let cfg = DenoiseConfig { batch: 8, ..DenoiseConfig::mnist(true) };
             let mut net = backend.denoise(cfg.clone(), DenoiseParams::init(&cfg, 1)).map_err(err)?;
             let n = cfg.batch * cfg.pixels();
             let xs: Vec<f32> = (0..cfg.episode_steps() * n).map(|i| (i % 255) as f32 / 255.0).collect();
