@@ -334,9 +334,4 @@ impl Walk {
             }
         }
     }
-
-    /// Dispatches a forward and a backward pass record.
-    pub fn dispatches(&self) -> usize {
-        self.forward.len() + self.backward.len()
-    }
 }
