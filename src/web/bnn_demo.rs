@@ -11,6 +11,7 @@ use super::remote::{self, Plan, RemoteDemo, Report, View};
 use super::worker::HeldData;
 use super::{App, canvas_chart, dom};
 use crate::backend::{Backend, Bnn};
+use crate::charts::BinnedSet;
 use crate::charts::bnn as figures;
 use crate::data::DataSetId;
 use crate::experiments::permuted::{CurvePoint, LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
@@ -25,6 +26,9 @@ use wasm_bindgen::JsCast;
 
 /// The toy picture shows the first steps, before the growing weight leaves the frame.
 const TOY_STEPS: usize = 30;
+/// The workers count their hidden weights in this many bins and send the counts, not the up to a
+/// million weights: the page only merges them into the figure's 60 bins.
+const FINE_BINS: usize = 2048;
 
 pub type BnnDemo = RemoteDemo;
 
@@ -250,27 +254,28 @@ impl BnnWorkerRun {
     pub fn metrics(&self) -> String {
         match &self.experiment {
             Experiment::Permuted(r) => json!({
-                "task": r.task(),
-                "step_in_task": r.step_in_task(),
+                "at": { "task": r.task(), "step_in_task": r.step_in_task() },
                 "record": r.records().next().map(permuted_record_json),
             }),
             Experiment::Stream(r) => json!({
-                "subset": r.subset(),
+                "at": { "subset": r.subset() },
                 "record": r.records().next().map(stream_record_json),
             }),
         }
         .to_string()
     }
 
-    /// The hidden weights of the layer `detail` names.
+    /// The hidden weights of the layer `detail` names, counted: `[lo, hi, counts...]`.
     pub async fn pictures(&mut self, detail: &str) -> Option<Vec<f32>> {
         let layer = detail.parse::<usize>().unwrap_or(1).min(2);
         let trainer = match &mut self.experiment {
             Experiment::Permuted(r) => r.trainers_mut().next()?,
             Experiment::Stream(r) => r.trainers_mut().next()?,
         };
-        let mut params = trainer.params().await.ok()?;
-        Some(std::mem::take(params.wh.get_mut(layer)?))
+        let params = trainer.params().await.ok()?;
+        let set = BinnedSet::count("", figures::learner_color(&LearnerSpec::meta(0.0)), params.wh.get(layer)?, FINE_BINS);
+        // Counts below 2^24 are exact in f32; a layer has at most 4096 x 4096 weights.
+        Some([set.lo, set.hi].into_iter().chain(set.counts.iter().map(|&c| c as f32)).collect())
     }
 }
 
@@ -323,6 +328,14 @@ fn stream_record_from(v: &Value) -> Option<StreamRecord> {
     })
 }
 
+fn permuted_records(reports: &[Option<Report>]) -> Vec<LearnerRecord> {
+    reports.iter().flatten().filter_map(|r| permuted_record_from(&r.metrics["record"])).collect()
+}
+
+fn stream_records(reports: &[Option<Report>]) -> Vec<StreamRecord> {
+    reports.iter().flatten().filter_map(|r| stream_record_from(&r.metrics["record"])).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // On the page: drawing what the workers report
 // ---------------------------------------------------------------------------------------------
@@ -333,25 +346,46 @@ enum BnnView {
 }
 
 impl View for BnnView {
-    fn draw(&mut self, reports: &[Option<Report>], rate: &str, compute: &str) -> String {
+    fn draw_charts(&mut self, reports: &[Option<Report>], part: usize) -> bool {
+        match self {
+            BnnView::Permuted(cfg) => {
+                let records = permuted_records(reports);
+                let refs: Vec<&LearnerRecord> = records.iter().collect();
+                match part {
+                    0 => {
+                        if let Some(c) = canvas("bnn-curves") {
+                            let _ = canvas_chart::draw(&c, &figures::permuted_curves(&refs, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
+                        }
+                        write_results_table(&refs);
+                    }
+                    _ => {
+                        let (id, record) = if part == 1 { ("bnn-matrix-standard", refs.first()) } else { ("bnn-matrix-meta", refs.get(1)) };
+                        if let (Some(c), Some(record)) = (canvas(id), record) {
+                            let _ = canvas_chart::draw(&c, &figures::accuracy_matrix(record, 360.0, 300.0));
+                        }
+                    }
+                }
+                part < 2
+            }
+            BnnView::Stream(cfg) => {
+                let records = stream_records(reports);
+                let refs: Vec<&StreamRecord> = records.iter().collect();
+                if let Some(c) = canvas("bnn-curves") {
+                    let _ = canvas_chart::draw(&c, &figures::stream_curves(&refs, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0));
+                }
+                false
+            }
+        }
+    }
+
+    fn status(&self, reports: &[Option<Report>], rate: &str, compute: &str) -> String {
         let all_finished = !reports.is_empty() && reports.iter().all(|r| r.as_ref().is_some_and(|r| r.finished));
         // The slowest network says where the comparison stands.
         let slowest = reports.iter().flatten().min_by_key(|r| r.step);
         match self {
             BnnView::Permuted(cfg) => {
-                let records: Vec<LearnerRecord> = reports.iter().flatten().filter_map(|r| permuted_record_from(&r.metrics["record"])).collect();
-                let refs: Vec<&LearnerRecord> = records.iter().collect();
-                if let Some(c) = canvas("bnn-curves") {
-                    let _ = canvas_chart::draw(&c, &figures::permuted_curves(&refs, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
-                }
-                for (id, record) in [("bnn-matrix-standard", refs.first()), ("bnn-matrix-meta", refs.get(1))] {
-                    if let (Some(c), Some(record)) = (canvas(id), record) {
-                        let _ = canvas_chart::draw(&c, &figures::accuracy_matrix(record, 360.0, 300.0));
-                    }
-                }
-                write_results_table(&refs);
                 if all_finished {
-                    let lines: Vec<String> = refs
+                    let lines: Vec<String> = permuted_records(reports)
                         .iter()
                         .map(|rec| {
                             let last = rec.acc_matrix.last().map(|row| row[0]).unwrap_or(f32::NAN);
@@ -361,39 +395,43 @@ impl View for BnnView {
                     return format!("Finished. After the last task: {}.", lines.join("; "));
                 }
                 let Some(slowest) = slowest else { return format!("Starting {compute}…") };
-                let task = slowest.metrics["task"].as_u64().unwrap_or(0) as usize;
-                let step = slowest.metrics["step_in_task"].as_u64().unwrap_or(0);
+                let task = slowest.metrics["at"]["task"].as_u64().unwrap_or(0) as usize;
+                let step = slowest.metrics["at"]["step_in_task"].as_u64().unwrap_or(0);
                 format!("Task {} of {}, batch {} of {} · {rate} {compute}", (task + 1).min(cfg.tasks), cfg.tasks, step, cfg.steps_per_task())
             }
             BnnView::Stream(cfg) => {
-                let records: Vec<StreamRecord> = reports.iter().flatten().filter_map(|r| stream_record_from(&r.metrics["record"])).collect();
-                let refs: Vec<&StreamRecord> = records.iter().collect();
-                if let Some(c) = canvas("bnn-curves") {
-                    let _ = canvas_chart::draw(&c, &figures::stream_curves(&refs, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0));
-                }
                 if all_finished {
                     let lines: Vec<String> =
-                        refs.iter().map(|rec| format!("{} {:.1}%", rec.spec.name, 100.0 * rec.test_acc.unwrap_or(f32::NAN))).collect();
+                        stream_records(reports).iter().map(|rec| format!("{} {:.1}%", rec.spec.name, 100.0 * rec.test_acc.unwrap_or(f32::NAN))).collect();
                     return format!("Finished. Test accuracy: {}.", lines.join("; "));
                 }
                 let Some(slowest) = slowest else { return format!("Starting {compute}…") };
-                let subset = slowest.metrics["subset"].as_u64().unwrap_or(0) as usize;
+                let subset = slowest.metrics["at"]["subset"].as_u64().unwrap_or(0) as usize;
                 format!("Subset {} of {}, batch {} of {} · {rate} {compute}", subset + 1, cfg.subsets, slowest.step, cfg.total_steps())
             }
         }
     }
 
-    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>]) {
+    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], _part: usize) -> bool {
         let specs = match self {
             BnnView::Permuted(cfg) => cfg.learners.clone(),
             BnnView::Stream(cfg) => cfg.learners(),
         };
         let layer = self.picture_detail().parse::<usize>().unwrap_or(1).min(2);
-        let sets: Vec<(LearnerSpec, Vec<f32>)> =
-            specs.into_iter().zip(pictures).filter_map(|(spec, p)| p.as_ref().map(|values| (spec, values.clone()))).collect();
+        let sets: Vec<BinnedSet> = specs
+            .into_iter()
+            .zip(pictures)
+            .filter_map(|(spec, p)| {
+                let p = p.as_ref()?;
+                let (&lo, &hi) = (p.first()?, p.get(1)?);
+                let counts = p.get(2..)?.iter().map(|&c| c as u32).collect();
+                Some(BinnedSet { name: spec.name.clone(), color: figures::learner_color(&spec), lo, hi, counts })
+            })
+            .collect();
         if let Some(c) = canvas("bnn-hist") {
-            let _ = canvas_chart::draw(&c, &figures::weight_histogram(&sets, layer, 760.0, 300.0));
+            let _ = canvas_chart::draw(&c, &figures::weight_histogram_binned(&sets, layer, 760.0, 300.0));
         }
+        false
     }
 
     fn picture_detail(&self) -> String {

@@ -278,26 +278,39 @@ struct HebbView {
     app_data: Option<super::demo::SlotData>,
 }
 
+fn results(reports: &[Option<Report>]) -> Vec<(bool, f32, Option<f32>)> {
+    reports
+        .iter()
+        .flatten()
+        .map(|r| {
+            let noisy = json_f32(&r.metrics["noisy_mse"]);
+            (r.metrics["plastic"].as_bool().unwrap_or(false), json_f32(&r.metrics["test_mse"]), noisy.is_finite().then_some(noisy))
+        })
+        .collect()
+}
+
 impl View for HebbView {
-    fn draw(&mut self, reports: &[Option<Report>], rate: &str, compute: &str) -> String {
-        let mut curves = Vec::new();
-        let mut results = Vec::new();
-        for r in reports.iter().flatten() {
-            let m = &r.metrics;
-            let plastic = m["plastic"].as_bool().unwrap_or(false);
-            let curve: Vec<(f32, f32)> =
-                m["curve"].as_array().map(|a| a.iter().map(|p| (p[0].as_u64().unwrap_or(0) as f32, json_f32(&p[1]))).collect()).unwrap_or_default();
-            curves.push((plastic, curve));
-            let noisy = json_f32(&m["noisy_mse"]);
-            results.push((plastic, json_f32(&m["test_mse"]), noisy.is_finite().then_some(noisy)));
-        }
+    fn draw_charts(&mut self, reports: &[Option<Report>], _part: usize) -> bool {
+        let curves: Vec<(bool, Vec<(f32, f32)>)> = reports
+            .iter()
+            .flatten()
+            .map(|r| {
+                let m = &r.metrics;
+                let curve = m["curve"].as_array().map(|a| a.iter().map(|p| (p[0].as_u64().unwrap_or(0) as f32, json_f32(&p[1]))).collect()).unwrap_or_default();
+                (m["plastic"].as_bool().unwrap_or(false), curve)
+            })
+            .collect();
         if let Some(c) = canvas("hebb-loss") {
             let _ = canvas_chart::draw(&c, &figures::loss_curves(&curves, self.settings.steps, 560.0, 320.0));
         }
-        write_results(&results);
+        write_results(&results(reports));
+        false
+    }
+
+    fn status(&self, reports: &[Option<Report>], rate: &str, compute: &str) -> String {
         let all_finished = !reports.is_empty() && reports.iter().all(|r| r.as_ref().is_some_and(|r| r.finished));
         if all_finished {
-            let parts: Vec<String> = results.iter().map(|(p, mse, _)| format!("{} {mse:.4}", figures::variant_name(*p))).collect();
+            let parts: Vec<String> = results(reports).iter().map(|(p, mse, _)| format!("{} {mse:.4}", figures::variant_name(*p))).collect();
             return format!("Finished. Test MSE: {}.", parts.join(", "));
         }
         let Some(slowest) = reports.iter().flatten().map(|r| r.step).min() else { return format!("Starting {compute}…") };
@@ -305,7 +318,18 @@ impl View for HebbView {
         format!("Step {} of {} · {rate} {compute}", slowest, self.settings.steps)
     }
 
-    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>]) {
+    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], _part: usize) -> bool {
+        self.draw_slider_pictures(pictures);
+        false
+    }
+
+    fn picture_detail(&self) -> String {
+        picture_detail()
+    }
+}
+
+impl HebbView {
+    fn draw_slider_pictures(&mut self, pictures: &[Option<Vec<f32>>]) {
         let (Some(Some(plastic)), Some(Some(fixed))) = (pictures.first(), pictures.get(1)) else { return };
         match self.settings.denoise {
             None => {
@@ -343,9 +367,6 @@ impl View for HebbView {
         }
     }
 
-    fn picture_detail(&self) -> String {
-        picture_detail()
-    }
 }
 
 fn write_results(results: &[(bool, f32, Option<f32>)]) {

@@ -194,9 +194,7 @@ impl LenetWorkerRun {
 
     pub fn metrics(&self) -> String {
         json!({
-            "seed_index": self.current,
-            "epoch": self.run.epoch(),
-            "step": self.run.step(),
+            "at": { "seed_index": self.current, "epoch": self.run.epoch(), "step": self.run.step() },
             "record": self.run.records().next().map(record_json),
             "finished": self.finished.iter().map(metrics_json).collect::<Vec<_>>(),
         })
@@ -279,24 +277,9 @@ struct LenetView {
     total: usize,
 }
 
-impl View for LenetView {
-    fn draw(&mut self, reports: &[Option<Report>], rate: &str, compute: &str) -> String {
-        let records: Vec<LenetRecord> = reports.iter().flatten().filter_map(|r| record_from(&r.metrics["record"])).collect();
-        let refs: Vec<&LenetRecord> = records.iter().collect();
-        if let Some(c) = canvas("lenet-acc") {
-            let _ = canvas_chart::draw(&c, &figures::accuracy_curves(&refs, self.total, 560.0, 340.0));
-        }
-        if let Some(c) = canvas("lenet-loss") {
-            let _ = canvas_chart::draw(&c, &figures::loss_curves(&refs, self.total, 560.0, 340.0));
-        }
-        let names = self.settings.dataset.class_names();
-        for r in &refs {
-            if let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", r.rule.name())), &r.confusion) {
-                let title = format!("{}: confusion matrix", figures::rule_title(r.rule));
-                let _ = canvas_chart::draw(&c, &figures::confusion(&title, conf, &names, 420.0, 400.0));
-            }
-        }
-        // Seeds both rules have finished, paired by seed: [standard, amp].
+impl LenetView {
+    /// Final metrics of the seeds both rules have finished, paired by seed: `[standard, amp]`.
+    fn finished(&self, reports: &[Option<Report>]) -> Vec<[ClassMetrics; 2]> {
         let per_rule = |rule: Rule| -> Vec<ClassMetrics> {
             self.rules
                 .iter()
@@ -307,31 +290,67 @@ impl View for LenetView {
                 .unwrap_or_default()
         };
         let (standard, amp) = (per_rule(Rule::Standard), per_rule(Rule::Amp));
-        let finished: Vec<[ClassMetrics; 2]> = standard.iter().zip(&amp).map(|(s, a)| [*s, *a]).collect();
-        write_tables(&self.settings, &refs, &finished);
+        standard.iter().zip(&amp).map(|(s, a)| [*s, *a]).collect()
+    }
+}
+
+impl View for LenetView {
+    fn draw_charts(&mut self, reports: &[Option<Report>], part: usize) -> bool {
+        let records: Vec<LenetRecord> = reports.iter().flatten().filter_map(|r| record_from(&r.metrics["record"])).collect();
+        let refs: Vec<&LenetRecord> = records.iter().collect();
+        match part {
+            0 => {
+                if let Some(c) = canvas("lenet-acc") {
+                    let _ = canvas_chart::draw(&c, &figures::accuracy_curves(&refs, self.total, 560.0, 340.0));
+                }
+                write_tables(&self.settings, &refs, &self.finished(reports));
+            }
+            1 => {
+                if let Some(c) = canvas("lenet-loss") {
+                    let _ = canvas_chart::draw(&c, &figures::loss_curves(&refs, self.total, 560.0, 340.0));
+                }
+            }
+            _ => {
+                let names = self.settings.dataset.class_names();
+                if let Some(r) = refs.get(part - 2)
+                    && let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", r.rule.name())), &r.confusion)
+                {
+                    let title = format!("{}: confusion matrix", figures::rule_title(r.rule));
+                    let _ = canvas_chart::draw(&c, &figures::confusion(&title, conf, &names, 420.0, 400.0));
+                }
+            }
+        }
+        part < 1 + refs.len()
+    }
+
+    fn status(&self, reports: &[Option<Report>], rate: &str, compute: &str) -> String {
         let seeds = self.settings.seeds as usize;
         let all_finished = !reports.is_empty() && reports.iter().all(|r| r.as_ref().is_some_and(|r| r.finished));
         if all_finished {
+            let finished = self.finished(reports);
             let acc = |i: usize| finished.iter().map(|m| m[i].accuracy).collect::<Vec<f32>>();
             let (s, a) = (mean_sd(&acc(0)).0, mean_sd(&acc(1)).0);
             let over = if seeds > 1 { format!(" (mean of {seeds} seeds)") } else { String::new() };
             return format!("Finished. Test accuracy{over}: standard {:.2}%, metaplastic {:.2}%.", 100.0 * s, 100.0 * a);
         }
         let Some(slowest) = reports.iter().flatten().min_by_key(|r| r.step) else { return format!("Starting {compute}…") };
-        let index = slowest.metrics["seed_index"].as_u64().unwrap_or(0);
+        let at = &slowest.metrics["at"];
+        let index = at["seed_index"].as_u64().unwrap_or(0);
         let seed_text = if seeds > 1 { format!("Seed {} ({} of {}) · ", self.settings.seed + index, index + 1, seeds) } else { String::new() };
-        let epoch = slowest.metrics["epoch"].as_u64().unwrap_or(0) as usize;
+        let epoch = at["epoch"].as_u64().unwrap_or(0) as usize;
         format!(
             "{seed_text}Epoch {} of {}, batch {} of {} · {rate} {compute}",
             (epoch + 1).min(self.settings.epochs),
             self.settings.epochs,
-            slowest.metrics["step"].as_u64().unwrap_or(0),
+            at["step"].as_u64().unwrap_or(0),
             self.total
         )
     }
 
-    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>]) {
-        for (&rule, picture) in self.rules.iter().zip(pictures) {
+    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], part: usize) -> bool {
+        // One network's pictures per frame.
+        let more = part + 1 < self.rules.len().min(pictures.len());
+        for (&rule, picture) in self.rules.iter().zip(pictures).skip(part).take(1) {
             let Some(p) = picture else { continue };
             let Some(&[count, k, filter_len, layers, per_layer]) = p.get(..5).and_then(|h| <&[f32; 5]>::try_from(h).ok()) else { continue };
             let (count, k, filter_len, layers, per_layer) = (count as usize, k as usize, filter_len as usize, layers as usize, per_layer as usize);
@@ -354,6 +373,7 @@ impl View for LenetView {
                 let _ = canvas_chart::draw(&c, &figures::extreme_examples(images, first, 4, 560.0, 200.0));
             }
         }
+        more
     }
 
     fn picture_detail(&self) -> String {

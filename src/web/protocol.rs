@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! page -> worker   init     { demo, settings (JSON), learner, seed, backend: "cpu" | "webgpu" }
-//!                  data     { set, trainImages, trainLabels, testImages, testLabels }  once per set
+//!                  data     { set, part, offset, total, bytes }  a piece of one of the set's four
+//!                           arrays; each worker gets each byte once
 //!                  control  { command: "run" | "pause" | "step" | "pictures", steps?, detail? }
 //! worker -> page   ready    {}                      the wasm module is up and listening
 //!                  started  { compute }             the network is built (on its GPU device)
@@ -51,13 +52,28 @@ pub struct Init {
     pub backend: Compute,
 }
 
-/// One data set's bytes: images as 784 bytes each, labels as one byte each.
-pub struct DataBytes {
+/// Which of a data set's arrays a piece belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    TrainImages,
+    TrainLabels,
+    TestImages,
+    TestLabels,
+}
+
+impl Part {
+    pub const ALL: [Part; 4] = [Part::TrainImages, Part::TrainLabels, Part::TestImages, Part::TestLabels];
+}
+
+/// A piece of one of a data set's arrays (images 784 bytes each, labels one byte each): a whole
+/// set is sent in pieces, each copied out of the page's memory in a task of its own.
+pub struct DataPiece {
     pub set: DataSetId,
-    pub train_images: Uint8Array,
-    pub train_labels: Uint8Array,
-    pub test_images: Uint8Array,
-    pub test_labels: Uint8Array,
+    pub part: Part,
+    pub offset: usize,
+    /// The whole array's length.
+    pub total: usize,
+    pub bytes: Uint8Array,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +88,7 @@ pub enum Control {
 
 pub enum ToWorker {
     Init(Init),
-    Data(DataBytes),
+    Data(DataPiece),
     Control(Control),
 }
 
@@ -135,16 +151,14 @@ impl ToWorker {
                 ("backend", i.backend.name().into()),
             ]),
             ToWorker::Data(d) => {
-                for a in [&d.train_images, &d.train_labels, &d.test_images, &d.test_labels] {
-                    transfer.push(&a.buffer());
-                }
+                transfer.push(&d.bytes.buffer());
                 object(&[
                     ("kind", "data".into()),
                     ("set", d.set.dir().into()),
-                    ("trainImages", d.train_images.clone().into()),
-                    ("trainLabels", d.train_labels.clone().into()),
-                    ("testImages", d.test_images.clone().into()),
-                    ("testLabels", d.test_labels.clone().into()),
+                    ("part", (Part::ALL.iter().position(|&p| p == d.part).unwrap_or(0) as f64).into()),
+                    ("offset", (d.offset as f64).into()),
+                    ("total", (d.total as f64).into()),
+                    ("bytes", d.bytes.clone().into()),
                 ])
             }
             ToWorker::Control(c) => {
@@ -175,12 +189,13 @@ impl ToWorker {
             }),
             "data" => {
                 let set = string(value, "set")?;
-                ToWorker::Data(DataBytes {
+                let part = number(value, "part")? as usize;
+                ToWorker::Data(DataPiece {
                     set: DataSetId::parse(&set).ok_or(ProtocolError::Unknown("data set", set))?,
-                    train_images: bytes(value, "trainImages")?,
-                    train_labels: bytes(value, "trainLabels")?,
-                    test_images: bytes(value, "testImages")?,
-                    test_labels: bytes(value, "testLabels")?,
+                    part: *Part::ALL.get(part).ok_or_else(|| ProtocolError::Unknown("data part", part.to_string()))?,
+                    offset: number(value, "offset")? as usize,
+                    total: number(value, "total")? as usize,
+                    bytes: bytes(value, "bytes")?,
                 })
             }
             "control" => ToWorker::Control(match string(value, "command")?.as_str() {

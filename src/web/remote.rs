@@ -4,7 +4,7 @@
 //! the next animation frame, and Run / Pause / Step / Reset are messages (or, for Reset and a
 //! changed setting, the workers' termination), so each acts within a frame.
 
-use super::protocol::{Compute, Control, DataBytes, FromWorker, Init, ToWorker};
+use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, ToWorker};
 use super::{App, dom};
 use crate::data::{DataSetId, Examples, IdxKind};
 use std::cell::RefCell;
@@ -18,6 +18,9 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 const WORKER_SCRIPT: &str = "./training_worker.js";
 /// Steps a Step press trains.
 pub const STEP_STEPS: usize = 10;
+/// Bytes copied out of the page's memory per task when the data goes to a worker: small enough
+/// that one copy stays far below a frame, even with both cores busy training.
+const PIECE_BYTES: usize = 2 << 20;
 /// The rate is measured over this much recent time, so it follows a change of speed.
 const RATE_WINDOW_MS: f64 = 5000.0;
 
@@ -43,13 +46,18 @@ pub struct Report {
     pub metrics: serde_json::Value,
 }
 
-/// A demo's drawing side.
+/// A demo's drawing side. Reports put where a run stands (step, task) under the key `at` of their
+/// metrics: a report that changed only there redraws the status line, not the charts.
 pub trait View {
-    /// Draws the charts from the learners' latest reports (`None`: not reported yet) and returns
-    /// the status line; `rate` is the measured speed, already worded.
-    fn draw(&mut self, reports: &[Option<Report>], rate: &str, compute: &str) -> String;
-    /// Draws the pictures (e.g. weight histograms) the learners sent last.
-    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>]);
+    /// Draws part `part` (from 0) of the charts from the learners' latest reports (`None`: not
+    /// reported yet); `true` while more parts follow. One part is drawn per animation frame, so
+    /// no frame (with the browser's painting after it) grows long.
+    fn draw_charts(&mut self, reports: &[Option<Report>], part: usize) -> bool;
+    /// The status line; `rate` is the measured speed, already worded.
+    fn status(&self, reports: &[Option<Report>], rate: &str, compute: &str) -> String;
+    /// Draws part `part` of the pictures (e.g. weight histograms) the learners sent last; `true`
+    /// while more parts follow.
+    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], part: usize) -> bool;
     /// What the workers should put in their pictures (e.g. which layer).
     fn picture_detail(&self) -> String;
 }
@@ -57,8 +65,7 @@ pub trait View {
 /// A message waiting for its worker to be up.
 enum Queued {
     Message(ToWorker),
-    /// The data set's bytes, copied out only when they can be sent: one copy per worker, each in a
-    /// task of its own (the worker's ready message), so no single task copies them all.
+    /// The data set's bytes, copied out only when they can be sent, a piece per task.
     Data(DataSetId),
 }
 
@@ -71,6 +78,12 @@ struct Slot {
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Charts,
+    Pictures,
+}
+
 struct Active {
     slots: Vec<Slot>,
     names: Vec<String>,
@@ -78,7 +91,10 @@ struct Active {
     compute: String,
     reports: Vec<Option<Report>>,
     pictures: Vec<Option<Vec<f32>>>,
+    charts_dirty: bool,
     pictures_dirty: bool,
+    /// The drawing pass in progress, and its next part.
+    pass: Option<(Pass, usize)>,
     /// (time, steps every learner has completed), over the last few seconds.
     rate: VecDeque<(f64, usize)>,
     stopped: bool,
@@ -91,6 +107,11 @@ impl Active {
             slot.queue.push(Queued::Message(message));
             return;
         }
+        self.post(i, message);
+    }
+
+    fn post(&mut self, i: usize, message: ToWorker) {
+        let slot = &self.slots[i];
         let encoded = message.encode();
         if let Err(e) = slot.worker.post_message_with_transfer(&encoded.message, &encoded.transfer) {
             log::error!("could not message a worker: {}", dom::describe(&e));
@@ -362,7 +383,9 @@ fn spawn(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> Result<Activ
         compute: plan.compute,
         reports: (0..n).map(|_| None).collect(),
         pictures: vec![None; n],
+        charts_dirty: false,
         pictures_dirty: false,
+        pass: None,
         rate: VecDeque::new(),
         stopped: false,
     };
@@ -377,24 +400,50 @@ fn spawn(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> Result<Activ
     Ok(active)
 }
 
-/// The bytes of a complete data set, copied out of the page's memory into buffers that are then
-/// transferred: each worker gets its own copy once, and nothing is copied again per batch.
-fn data_bytes(set: DataSetId, train: &crate::data::SplitBuilder, test: &crate::data::SplitBuilder) -> DataBytes {
-    let part = |split: &crate::data::SplitBuilder, kind: IdxKind| {
-        let data = split.decoder(kind).data();
-        let len = match kind {
-            IdxKind::Images => split.len() * crate::data::IMAGE_PIXELS,
-            IdxKind::Labels => split.len(),
-        };
-        js_sys::Uint8Array::from(&data[..len.min(data.len())])
-    };
-    DataBytes {
-        set,
-        train_images: part(train, IdxKind::Images),
-        train_labels: part(train, IdxKind::Labels),
-        test_images: part(test, IdxKind::Images),
-        test_labels: part(test, IdxKind::Labels),
+/// Sends data set `set` to worker `i` in pieces, one per task, then the messages that were queued
+/// after it. Each worker gets its own copy once; nothing is copied again per batch.
+async fn send_data(app: &Rc<App>, pick: Pick, generation: u32, i: usize, set: DataSetId) {
+    for part in Part::ALL {
+        let total = part_len(&app.slot(set).borrow(), part);
+        let mut offset = 0;
+        while offset < total {
+            let len = PIECE_BYTES.min(total - offset);
+            let bytes = {
+                let slot = app.slot(set).borrow();
+                let data = part_bytes(&slot, part);
+                js_sys::Uint8Array::from(&data[offset..offset + len])
+            };
+            {
+                let mut s = pick(app).state.borrow_mut();
+                if s.generation != generation {
+                    return;
+                }
+                let Some(active) = s.active.as_mut() else { return };
+                active.post(i, ToWorker::Data(DataPiece { set, part, offset, total, bytes }));
+            }
+            offset += len;
+            dom::sleep_ms(0).await;
+        }
     }
+}
+
+fn part_len(slot: &super::loader::DataSlot, part: Part) -> usize {
+    match part {
+        Part::TrainImages => slot.train.len() * crate::data::IMAGE_PIXELS,
+        Part::TrainLabels => slot.train.len(),
+        Part::TestImages => slot.test.len() * crate::data::IMAGE_PIXELS,
+        Part::TestLabels => slot.test.len(),
+    }
+}
+
+fn part_bytes(slot: &super::loader::DataSlot, part: Part) -> &[u8] {
+    let data = match part {
+        Part::TrainImages => slot.train.decoder(IdxKind::Images).data(),
+        Part::TrainLabels => slot.train.decoder(IdxKind::Labels).data(),
+        Part::TestImages => slot.test.decoder(IdxKind::Images).data(),
+        Part::TestLabels => slot.test.decoder(IdxKind::Labels).data(),
+    };
+    &data[..part_len(slot, part).min(data.len())]
 }
 
 fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &MessageEvent) {
@@ -416,8 +465,8 @@ fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &Mess
                 match m {
                     Queued::Message(m) => active.send(i, m),
                     Queued::Data(set) => {
-                        let slot = app.slot(set).borrow();
-                        active.send(i, ToWorker::Data(data_bytes(set, &slot.train, &slot.test)));
+                        let a = app.clone();
+                        wasm_bindgen_futures::spawn_local(async move { send_data(&a, pick, generation, i, set).await });
                     }
                 }
             }
@@ -429,7 +478,9 @@ fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &Mess
                 active.pictures[i] = Some(pictures.to_vec());
                 active.pictures_dirty = true;
             }
-            active.reports[i] = Some(super::remote::Report { step: p.step, finished: p.finished, metrics });
+            let changed = active.reports[i].as_ref().is_none_or(|old| !same_but_position(&old.metrics, &metrics) || old.finished != p.finished);
+            active.charts_dirty |= changed;
+            active.reports[i] = Some(Report { step: p.step, finished: p.finished, metrics });
             if active.reports.iter().all(Option::is_some) {
                 let done = active.reports.iter().flatten().map(|r| r.step).min().unwrap_or(0);
                 let now = dom::now();
@@ -507,11 +558,24 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     }
     let rate = active.rate_text();
     let compute = active.compute.clone();
-    let status = active.view.draw(&active.reports, &rate, &compute);
-    if active.pictures_dirty {
-        active.pictures_dirty = false;
-        active.view.draw_pictures(&active.pictures);
+    let status = active.view.status(&active.reports, &rate, &compute);
+    if active.pass.is_none() {
+        if active.charts_dirty {
+            active.charts_dirty = false;
+            active.pass = Some((Pass::Charts, 0));
+        } else if active.pictures_dirty {
+            active.pictures_dirty = false;
+            active.pass = Some((Pass::Pictures, 0));
+        }
     }
+    if let Some((pass, part)) = active.pass {
+        let more = match pass {
+            Pass::Charts => active.view.draw_charts(&active.reports, part),
+            Pass::Pictures => active.view.draw_pictures(&active.pictures, part),
+        };
+        active.pass = more.then_some((pass, part + 1));
+    }
+    let more = active.pass.is_some() || active.charts_dirty || active.pictures_dirty;
     let finished = active.finished();
     if finished {
         s.running = false;
@@ -522,6 +586,17 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     dom::set_text(&d.id("status"), &shown);
     if finished {
         set_buttons(d, false);
+    }
+    if more {
+        schedule_frame(app, pick, generation);
+    }
+}
+
+/// Two reports' metrics are the same but for `at` (where the run stands).
+fn same_but_position(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => a.len() == b.len() && a.iter().all(|(k, v)| k == "at" || b.get(k) == Some(v)),
+        _ => a == b,
     }
 }
 

@@ -9,7 +9,7 @@
 use super::bnn_demo::BnnWorkerRun;
 use super::hebbian_demo::HebbWorkerRun;
 use super::lenet_demo::LenetWorkerRun;
-use super::protocol::{Compute, Control, DataBytes, FromWorker, Init, Progress, ToWorker};
+use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, Progress, ToWorker};
 use crate::backend::Backend;
 use crate::data::{DataSetId, Examples, IMAGE_PIXELS};
 use crate::experiments::DataAccess;
@@ -66,10 +66,32 @@ impl HeldData {
     }
 }
 
-impl From<&DataBytes> for HeldData {
-    fn from(d: &DataBytes) -> Self {
-        let split = |images: &js_sys::Uint8Array, labels: &js_sys::Uint8Array| Bytes { images: images.to_vec(), labels: labels.to_vec() };
-        Self { train: split(&d.train_images, &d.train_labels), test: split(&d.test_images, &d.test_labels) }
+/// A data set arriving in pieces; usable once every array is complete.
+#[derive(Default)]
+struct Arriving {
+    parts: [Vec<u8>; 4],
+    received: [usize; 4],
+    totals: [Option<usize>; 4],
+}
+
+impl Arriving {
+    /// Copies a piece in; `Some` once the whole set is here.
+    fn add(&mut self, piece: &DataPiece) -> Result<Option<HeldData>, String> {
+        let i = Part::ALL.iter().position(|&p| p == piece.part).unwrap_or(0);
+        let total = *self.totals[i].get_or_insert(piece.total);
+        let len = piece.bytes.length() as usize;
+        if total != piece.total || piece.offset.checked_add(len).is_none_or(|end| end > total) {
+            return Err(format!("a piece of the data at {}+{len} does not fit its {total} bytes", piece.offset));
+        }
+        let buf = &mut self.parts[i];
+        buf.resize(total, 0);
+        piece.bytes.copy_to(&mut buf[piece.offset..piece.offset + len]);
+        self.received[i] += len;
+        if (0..4).any(|k| self.totals[k].is_none_or(|t| self.received[k] < t)) {
+            return Ok(None);
+        }
+        let [train_images, train_labels, test_images, test_labels] = std::mem::take(&mut self.parts);
+        Ok(Some(HeldData { train: Bytes { images: train_images, labels: train_labels }, test: Bytes { images: test_images, labels: test_labels } }))
     }
 }
 
@@ -136,6 +158,7 @@ impl WorkerRun {
 struct State {
     scope: DedicatedWorkerGlobalScope,
     data: [Option<Rc<HeldData>>; 2],
+    arriving: [Arriving; 2],
     run: Option<WorkerRun>,
     gpu: Option<Rc<GpuContext>>,
     running: bool,
@@ -158,6 +181,7 @@ pub fn start() {
     let state: Shared = Rc::new(RefCell::new(State {
         scope: scope.clone(),
         data: [None, None],
+        arriving: Default::default(),
         run: None,
         gpu: None,
         running: false,
@@ -195,10 +219,16 @@ fn handle(state: &Shared, message: ToWorker) {
             let s = state.clone();
             wasm_bindgen_futures::spawn_local(async move { build(&s, init).await });
         }
-        ToWorker::Data(bytes) => {
-            let held = Rc::new(HeldData::from(&bytes));
-            state.borrow_mut().data[bytes.set as usize] = Some(held);
-            kick(state);
+        ToWorker::Data(piece) => {
+            let added = state.borrow_mut().arriving[piece.set as usize].add(&piece);
+            match added {
+                Ok(Some(held)) => {
+                    state.borrow_mut().data[piece.set as usize] = Some(Rc::new(held));
+                    kick(state);
+                }
+                Ok(None) => {}
+                Err(message) => post(state, &FromWorker::Failed { message, gpu_lost: false }),
+            }
         }
         ToWorker::Control(control) => {
             {
