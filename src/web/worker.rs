@@ -329,6 +329,12 @@ async fn train_loop(state: &Shared) {
                         break;
                     }
                 }
+                // A GPU step is only queued when train_step returns: wait for the queue, so that
+                // the step count reported (and the page's rate) counts completed steps, and a
+                // pause never waits behind a queue of them.
+                if let Some(ctx) = &gpu {
+                    queue_done(ctx).await;
+                }
                 let mut s = state.borrow_mut();
                 if s.budget > 0 {
                     s.budget -= 1;
@@ -341,15 +347,10 @@ async fn train_loop(state: &Shared) {
                     break;
                 }
             }
-            // A GPU step is only queued when train_step returns: wait for the queue, so that the
-            // step count reported (and the page's rate) counts steps the GPU has completed.
-            if failure.is_none() {
-                if let Some(ctx) = &gpu {
-                    queue_done(ctx).await;
-                    if let Err(e) = ctx.check_alive() {
-                        failure = Some(TrainError::Gpu(e));
-                    }
-                }
+            if failure.is_none()
+                && let Some(Err(e)) = gpu.as_ref().map(|ctx| ctx.check_alive())
+            {
+                failure = Some(TrainError::Gpu(e));
             }
         }
         if let Some(e) = failure {
