@@ -169,6 +169,8 @@ struct State {
     picture_detail: String,
     last_pictures: f64,
     finished: bool,
+    /// GPU steps queued before waiting for the queue: adapts to how long a step takes.
+    gpu_group: usize,
 }
 
 type Shared = Rc<RefCell<State>>;
@@ -191,6 +193,7 @@ pub fn start() {
         picture_detail: String::new(),
         last_pictures: 0.0,
         finished: false,
+        gpu_group: 1,
     }));
     let s = state.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match ToWorker::decode(&event.data()) {
@@ -321,6 +324,7 @@ async fn train_loop(state: &Shared) {
         let mut failure = None;
         if train {
             let started = now();
+            let mut queued = 0;
             loop {
                 match run.advance(&data).await {
                     Ok(done) => finished = done,
@@ -331,9 +335,21 @@ async fn train_loop(state: &Shared) {
                 }
                 // A GPU step is only queued when train_step returns: wait for the queue, so that
                 // the step count reported (and the page's rate) counts completed steps, and a
-                // pause never waits behind a queue of them.
-                if let Some(ctx) = &gpu {
+                // pause never waits behind more than a slice of them. Cheap steps are waited for
+                // in groups (a wait costs a round trip), slow ones one by one.
+                queued += 1;
+                let slice_end = now() - started >= SLICE_MS;
+                if let Some(ctx) = &gpu
+                    && (queued >= state.borrow().gpu_group || slice_end || finished)
+                {
+                    let waited = now();
                     queue_done(ctx).await;
+                    let mut s = state.borrow_mut();
+                    s.gpu_group = if now() - waited > SLICE_MS / 2.0 { (s.gpu_group / 2).max(1) } else { (s.gpu_group * 2).min(64) };
+                    queued = 0;
+                }
+                if gpu.is_none() {
+                    queued = 0;
                 }
                 let mut s = state.borrow_mut();
                 if s.budget > 0 {
@@ -343,9 +359,12 @@ async fn train_loop(state: &Shared) {
                         break;
                     }
                 }
-                if finished || !(s.running || s.budget > 0) || now() - started >= SLICE_MS {
+                if finished || !(s.running || s.budget > 0) || (now() - started >= SLICE_MS && queued == 0) {
                     break;
                 }
+            }
+            if let Some(ctx) = gpu.as_ref().filter(|_| queued > 0) {
+                queue_done(ctx).await;
             }
             if failure.is_none()
                 && let Some(Err(e)) = gpu.as_ref().map(|ctx| ctx.check_alive())
