@@ -11,7 +11,8 @@
 //! - [`charts`]: charts as display lists, built once and drawn as SVG (command line) or on a canvas (app).
 //! - [`experiments`]: permuted MNIST, stream learning and the toy problem, written once against the
 //!   trainer interface, run alike by the browser and the command-line tool.
-//! - `web` (wasm32 only): the browser app, the only place that knows about the DOM.
+//! - `web` (wasm32 only): the browser app, the only place that knows about the DOM; its two entry
+//!   points are the binaries `src/bin/app.rs` (the page) and `src/bin/worker.rs` (a training worker).
 //! - `src/main.rs` + `src/cli/`: the native command-line tool `metaplastic`.
 
 pub mod backend;
@@ -25,4 +26,4 @@ pub mod nn;
 pub mod stats;
 
 #[cfg(target_arch = "wasm32")]
-mod web;
+pub mod web;

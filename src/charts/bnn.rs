@@ -2,7 +2,7 @@
 
 use super::palette;
 use super::plots::{
-    BarChart, BarSeries, Heatmap, Histogram, LineChart, Marker, Path, Series, Trajectories, ValueSet, bar_chart, heatmap, histogram,
+    BarChart, BarSeries, BinnedSet, Heatmap, Histogram, LineChart, Marker, Path, Series, Trajectories, ValueSet, bar_chart, binned_histogram, heatmap, histogram,
     line_chart, sample_grid, trajectory_plot,
 };
 use super::{Color, Figure};
@@ -86,6 +86,20 @@ pub fn weight_histogram(sets: &[(LearnerSpec, Vec<f32>)], layer: usize, width: f
         height,
         ..Default::default()
     })
+}
+
+/// [`weight_histogram`] from counts made where the weights live (the page's training workers).
+pub fn weight_histogram_binned(sets: &[BinnedSet], layer: usize, width: f32, height: f32) -> Figure {
+    let spec = Histogram {
+        title: format!("Hidden weights Wh of layer {}", layer + 1),
+        x_label: "hidden weight Wh (its sign is the binary weight)".into(),
+        bins: 60,
+        log_counts: true,
+        width,
+        height,
+        ..Default::default()
+    };
+    binned_histogram(&spec, sets)
 }
 
 /// Stream learning: test accuracy over the stream, one line per learner.

@@ -15,8 +15,8 @@ pub mod plots;
 pub mod svg;
 
 pub use plots::{
-    BarChart, BarSeries, Heatmap, Histogram, LineChart, Marker, NO_DATA, Path, Series, Trajectories, ValueSet,
-    bar_chart, bin, heatmap, histogram, line_chart, nice_step, nice_ticks, normalize_rows, sample_grid,
+    BarChart, BarSeries, BinnedSet, Heatmap, Histogram, LineChart, Marker, NO_DATA, Path, Series, Trajectories, ValueSet,
+    bar_chart, bin, binned_histogram, heatmap, histogram, line_chart, nice_step, nice_ticks, normalize_rows, sample_grid,
     trajectory_plot,
 };
 

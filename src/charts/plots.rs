@@ -628,12 +628,78 @@ pub fn histogram(spec: &Histogram) -> Figure {
         (None, None) => return no_data(&spec.title, width, height),
     };
     let counts: Vec<Vec<u32>> = spec.sets.iter().map(|s| bin(&s.values, lo, hi, bins)).collect();
+    let outside: usize =
+        spec.sets.iter().map(|s| s.values.iter().filter(|v| v.is_finite() && (**v < lo || **v > hi)).count()).sum();
+    let names: Vec<(String, Color)> = spec.sets.iter().map(|s| (s.name.clone(), s.color)).collect();
+    histogram_from_counts(spec, &names, lo, hi, &counts, outside)
+}
+
+/// Values already counted where they live (a worker holding a million weights sends these
+/// instead): `counts` in equal bins over `[lo, hi]`, finer than the figure's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinnedSet {
+    pub name: String,
+    pub color: Color,
+    pub lo: f32,
+    pub hi: f32,
+    pub counts: Vec<u32>,
+}
+
+impl BinnedSet {
+    /// Counts the finite values in `fine` equal bins over their own range.
+    pub fn count(name: impl Into<String>, color: Color, values: &[f32], fine: usize) -> Self {
+        let (lo, hi) = match bounds(values.iter().copied()) {
+            Some((lo, hi)) if hi > lo => (lo, hi),
+            // All equal (or none): one bin around the value, so it still shows.
+            Some((v, _)) => (v - 0.5, v + 0.5),
+            None => (0.0, 1.0),
+        };
+        Self { name: name.into(), color, lo, hi, counts: bin(values, lo, hi, fine.max(1)) }
+    }
+}
+
+/// [`histogram`] of pre-counted sets (`spec.sets` is ignored): each fine bin goes whole to the
+/// figure's bin holding its centre, so an edge is off by at most half a fine bin.
+pub fn binned_histogram(spec: &Histogram, sets: &[BinnedSet]) -> Figure {
+    let (width, height) = figure_size(spec.width, spec.height);
+    let bins = spec.bins.clamp(1, 1000);
+    let filled = || sets.iter().filter(|s| s.counts.iter().any(|&c| c > 0));
+    let data_bounds = bounds(filled().flat_map(|s| [s.lo, s.hi]));
+    let (lo, hi) = match (spec.range, data_bounds) {
+        (Some(r), _) => sane_range(r, false),
+        (None, Some(r)) => sane_range(r, false),
+        (None, None) => return no_data(&spec.title, width, height),
+    };
+    let mut outside = 0;
+    let counts: Vec<Vec<u32>> = sets
+        .iter()
+        .map(|s| {
+            let mut out = vec![0u32; bins];
+            let fine = s.counts.len().max(1) as f32;
+            for (i, &c) in s.counts.iter().enumerate() {
+                let centre = s.lo + (s.hi - s.lo) * (i as f32 + 0.5) / fine;
+                if centre < lo || centre > hi {
+                    outside += c as usize;
+                    continue;
+                }
+                let k = (((centre - lo) / (hi - lo)) * bins as f32) as usize;
+                out[k.min(bins - 1)] += c;
+            }
+            out
+        })
+        .collect();
+    let names: Vec<(String, Color)> = sets.iter().map(|s| (s.name.clone(), s.color)).collect();
+    histogram_from_counts(spec, &names, lo, hi, &counts, outside)
+}
+
+/// Draws counted bins, one row of `counts` per named set.
+fn histogram_from_counts(spec: &Histogram, names: &[(String, Color)], lo: f32, hi: f32, counts: &[Vec<u32>], outside: usize) -> Figure {
+    let (width, height) = figure_size(spec.width, spec.height);
+    let bins = counts.first().map_or(1, Vec::len).max(1);
     let max = counts.iter().flatten().copied().max().unwrap_or(0);
     if max == 0 {
         return no_data(&spec.title, width, height);
     }
-    let outside: usize =
-        spec.sets.iter().map(|s| s.values.iter().filter(|v| v.is_finite() && (**v < lo || **v > hi)).count()).sum();
     let note = (outside > 0).then(|| {
         format!(
             "{outside} value{} outside [{}, {}] not shown",
@@ -650,11 +716,10 @@ pub fn histogram(spec: &Histogram) -> Figure {
     let y_ticks = tick_labels(y_lo, y_hi, spec.log_counts, y_max_ticks);
     let y_label = if spec.log_counts { "count (log scale)" } else { "count" };
     let left = left_margin(&y_ticks, y_label);
-    let entries = spec
-        .sets
+    let entries = names
         .iter()
-        .filter(|s| !s.name.is_empty())
-        .map(|s| LegendEntry { name: s.name.clone(), color: s.color, swatch: Swatch::Box })
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, color)| LegendEntry { name: name.clone(), color: *color, swatch: Swatch::Box })
         .collect();
     let legend = Legend::layout(entries, bottom - top);
     let right = width - 16.0 - legend.reserved_width();
@@ -669,8 +734,8 @@ pub fn histogram(spec: &Histogram) -> Figure {
     frame.draw_grid(&mut fig, &y_ticks);
     let edge = |i: usize| frame.x.map(lo + (hi - lo) * i as f32 / bins as f32);
     let level = |c: u32| if c == 0 { bottom } else { frame.y.map(c as f32) };
-    for (set, counts) in spec.sets.iter().zip(&counts) {
-        let fill = set.color.with_alpha(0.3 * set.color.a);
+    for ((_, color), counts) in names.iter().zip(counts) {
+        let fill = color.with_alpha(0.3 * color.a);
         for (i, &c) in counts.iter().enumerate() {
             if c > 0 {
                 let (x, y) = (edge(i), level(c));
@@ -679,14 +744,14 @@ pub fn histogram(spec: &Histogram) -> Figure {
         }
     }
     // Outlines on top of all fills, so every set stays readable where they overlap.
-    for (set, counts) in spec.sets.iter().zip(&counts) {
+    for ((_, color), counts) in names.iter().zip(counts) {
         let mut outline = vec![(edge(0), bottom)];
         for (i, &c) in counts.iter().enumerate() {
             outline.push((edge(i), level(c)));
             outline.push((edge(i + 1), level(c)));
         }
         outline.push((edge(bins), bottom));
-        fig.push(Shape::Line { points: outline, color: set.color, width: 1.5, dash: false });
+        fig.push(Shape::Line { points: outline, color: *color, width: 1.5, dash: false });
     }
     frame.draw_axes(&mut fig, &frame.x.ticks_px(&x_ticks), &frame.y.ticks_px(&y_ticks), &spec.x_label, y_label);
     legend.draw(&mut fig, right + 14.0, top + 2.0);

@@ -117,6 +117,7 @@ impl DeviceError {
 /// to a backend this build does not have and report a less helpful error.
 #[cfg(target_arch = "wasm32")]
 fn browser_has_webgpu() -> bool {
-    let Some(window) = web_sys::window() else { return false };
-    js_sys::Reflect::get(&window.navigator(), &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
+    // The global scope, not `window`: training workers open their own device.
+    let Ok(navigator) = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()) else { return false };
+    js_sys::Reflect::get(&navigator, &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
 }

@@ -1,67 +1,46 @@
 //! Demo 1: the binarized network, standard and metaplastic side by side, trained live.
 //!
-//! The run is advanced a few batches at a time between animation frames. It is taken out of the
-//! demo's state while it trains, so a click (pause, reset, a changed setting) only flips flags and
-//! can never meet a half-updated network; a stale run is dropped whole when it hands control back.
+//! Each network trains in its own worker ([`BnnWorkerRun`], one learner of the experiment); the
+//! page builds the same settings into a plan, refuses out-of-range ones, and draws what the
+//! workers report ([`BnnView`]). Both sides build the experiment's config from [`BnnSettings`], so
+//! the learners of a comparison share the seed, hence the initial weights and the batch order.
 
-use super::demo::{self, Demo, DemoRun, canvas, checked, number, select_value};
+use super::demo::{canvas, checked, number, select_value};
+use super::protocol::{Compute, f32_json, json_f32};
+use super::remote::{self, Plan, RemoteDemo, Report, View};
+use super::worker::HeldData;
 use super::{App, canvas_chart, dom};
-use crate::backend::Bnn;
+use crate::backend::{Backend, Bnn};
+use crate::charts::BinnedSet;
 use crate::charts::bnn as figures;
-use crate::data::{DataSetId, Examples};
-use crate::experiments::DataAccess;
-use crate::experiments::permuted::{LearnerSpec, PermutedConfig, PermutedRun, Progress};
-use crate::experiments::stream::{StreamConfig, StreamRun};
+use crate::data::DataSetId;
+use crate::experiments::permuted::{CurvePoint, LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
+use crate::experiments::stream::{StreamConfig, StreamPoint, StreamRecord, StreamRun};
 use crate::experiments::toy::{ToyConfig, run_toy};
 use crate::nn::TrainError;
-use crate::model::bnn::GammaInit;
 use crate::model::bnn::BnnTrainer;
-use std::cell::RefCell;
+use crate::model::bnn::GammaInit;
+use serde_json::{Value, json};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 
-/// Batches per slice of work between two frames: enough to keep the GPU busy, few enough that the
-/// page stays responsive.
-const SLICE_STEPS: usize = 10;
-/// Weight histograms need a readback of every hidden weight: not on every frame.
-const HISTOGRAM_EVERY_MS: f64 = 2500.0;
 /// The toy picture shows the first steps, before the growing weight leaves the frame.
 const TOY_STEPS: usize = 30;
+/// The workers count their hidden weights in this many bins and send the counts, not the up to a
+/// million weights: the page only merges them into the figure's 60 bins.
+const FINE_BINS: usize = 2048;
 
-enum Experiment {
-    Permuted(PermutedRun<Bnn>),
-    Stream(StreamRun<Bnn>),
-}
-
-/// Demo 1's run, with what its last slice reported.
-pub struct BnnRun {
-    experiment: Experiment,
-    last: Option<Progress>,
-}
-
-pub type BnnDemo = Demo<BnnRun>;
+pub type BnnDemo = RemoteDemo;
 
 pub fn new_demo() -> BnnDemo {
-    Demo::new("bnn", HISTOGRAM_EVERY_MS, new_run)
-}
-
-/// The browser's data as the experiments see it: borrowed only inside each call.
-pub(super) struct SlotData(pub(super) Rc<RefCell<super::loader::DataSlot>>);
-
-impl DataAccess for SlotData {
-    fn with_train(&self, f: &mut dyn FnMut(&dyn Examples)) {
-        f(&self.0.borrow().train)
-    }
-    fn with_test(&self, f: &mut dyn FnMut(&dyn Examples)) {
-        f(&self.0.borrow().test)
-    }
+    RemoteDemo::new("bnn", plan)
 }
 
 pub fn wire(app: &Rc<App>) -> Result<(), dom::WebError> {
-    demo::wire(app, |a| &a.bnn, show_experiment_fields)?;
+    remote::wire(app, |a| &a.bnn, show_experiment_fields)?;
     let layer = dom::by_id::<web_sys::Element>("bnn-hist-layer")?;
     let a = app.clone();
-    dom::on_event(&layer, "change", move || demo::with_idle_run(&a, |a| &a.bnn));
+    dom::on_event(&layer, "change", move || a.bnn.request_pictures());
     draw_toy();
     Ok(())
 }
@@ -78,126 +57,390 @@ fn show_experiment_fields() {
     dom::set_hidden("bnn-matrices", kind != "permuted");
 }
 
-/// Builds a run from the form, refusing out-of-range settings with a message.
-fn new_run(app: &App) -> Result<(BnnRun, String), String> {
-    let hidden: usize = number("bnn-hidden", "Hidden units")?;
-    let meta: f32 = number("bnn-meta", "Metaplasticity m")?;
-    let lr: f32 = number("bnn-lr", "Learning rate")?;
-    let seed: u64 = number("bnn-seed", "Seed")?;
-    let (backend, compute) = demo::backend(app, "bnn-backend")?;
-    let make = |c, p| backend.bnn(c, p);
-    let err = |e: TrainError| e.to_string();
-    if select_value("bnn-experiment") == "stream" {
-        let mut cfg = StreamConfig::paper(&[0.0, meta]);
-        cfg.hidden = hidden;
-        cfg.lr = lr;
-        cfg.seed = seed;
-        cfg.subsets = number("bnn-subsets", "Subsets")?;
-        cfg.epochs = number("bnn-epochs", "Epochs per subset")?;
-        cfg.eval_every = (cfg.total_steps() / 60).clamp(10, 500);
-        return Ok((BnnRun { experiment: Experiment::Stream(StreamRun::new(cfg, make).map_err(err)?), last: None }, compute));
-    }
-    let mut cfg = PermutedConfig::paper(hidden, &[0.0, meta]);
-    cfg.lr = lr;
-    cfg.seed = seed;
-    cfg.tasks = number("bnn-tasks", "Tasks")?;
-    cfg.steps_per_task = Some(number("bnn-steps", "Batches per task")?);
-    cfg.bn_per_task = checked("bnn-bn-per-task");
-    cfg.gamma_init = if checked("bnn-gamma-uniform") { GammaInit::Uniform } else { GammaInit::One };
-    cfg.test_examples = 2000;
-    cfg.live_test_examples = 500;
-    cfg.eval_every = (cfg.steps_per_task() / 8).clamp(5, 500);
-    if checked("bnn-ewc") {
-        cfg.learners.push(LearnerSpec::ewc(number("bnn-ewc-lambda", "EWC lambda")?));
-    }
-    Ok((BnnRun { experiment: Experiment::Permuted(PermutedRun::new(cfg, make).map_err(err)?), last: None }, compute))
+/// The demo's settings, as the form gives them and as they travel to the workers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BnnSettings {
+    stream: bool,
+    hidden: usize,
+    meta: f32,
+    lr: f32,
+    seed: u64,
+    tasks: usize,
+    steps: usize,
+    subsets: usize,
+    epochs: usize,
+    ewc: Option<f32>,
+    bn_per_task: bool,
+    gamma_uniform: bool,
 }
 
-impl DemoRun for BnnRun {
-    async fn advance(&mut self, app: &Rc<App>) -> Result<bool, TrainError> {
-        let progress = match &mut self.experiment {
-            Experiment::Permuted(r) => r.advance(&SlotData(app.slot(DataSetId::Mnist).clone()), SLICE_STEPS).await?,
-            Experiment::Stream(r) => r.advance(&SlotData(app.slot(DataSetId::Fashion).clone()), SLICE_STEPS).await?,
+impl BnnSettings {
+    /// Reads the form; only the fields of the chosen experiment are parsed.
+    fn from_form() -> Result<Self, String> {
+        let stream = select_value("bnn-experiment") == "stream";
+        Ok(Self {
+            stream,
+            hidden: number("bnn-hidden", "Hidden units")?,
+            meta: number("bnn-meta", "Metaplasticity m")?,
+            lr: number("bnn-lr", "Learning rate")?,
+            seed: number("bnn-seed", "Seed")?,
+            tasks: if stream { 1 } else { number("bnn-tasks", "Tasks")? },
+            steps: if stream { 1 } else { number("bnn-steps", "Batches per task")? },
+            subsets: if stream { number("bnn-subsets", "Subsets")? } else { 1 },
+            epochs: if stream { number("bnn-epochs", "Epochs per subset")? } else { 1 },
+            ewc: if !stream && checked("bnn-ewc") { Some(number("bnn-ewc-lambda", "EWC lambda")?) } else { None },
+            bn_per_task: checked("bnn-bn-per-task"),
+            gamma_uniform: checked("bnn-gamma-uniform"),
+        })
+    }
+
+    fn to_json(&self) -> String {
+        json!({
+            "stream": self.stream, "hidden": self.hidden, "meta": self.meta, "lr": self.lr, "seed": self.seed,
+            "tasks": self.tasks, "steps": self.steps, "subsets": self.subsets, "epochs": self.epochs,
+            "ewc": self.ewc, "bn_per_task": self.bn_per_task, "gamma_uniform": self.gamma_uniform,
+        })
+        .to_string()
+    }
+
+    fn from_json(text: &str) -> Result<Self, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("settings: {e}"))?;
+        let int = |name: &str| v[name].as_u64().ok_or_else(|| format!("settings: '{name}' missing"));
+        let float = |name: &str| v[name].as_f64().map(|x| x as f32).ok_or_else(|| format!("settings: '{name}' missing"));
+        Ok(Self {
+            stream: v["stream"].as_bool().unwrap_or(false),
+            hidden: int("hidden")? as usize,
+            meta: float("meta")?,
+            lr: float("lr")?,
+            seed: int("seed")?,
+            tasks: int("tasks")? as usize,
+            steps: int("steps")? as usize,
+            subsets: int("subsets")? as usize,
+            epochs: int("epochs")? as usize,
+            ewc: v["ewc"].as_f64().map(|x| x as f32),
+            bn_per_task: v["bn_per_task"].as_bool().unwrap_or(true),
+            gamma_uniform: v["gamma_uniform"].as_bool().unwrap_or(true),
+        })
+    }
+
+    fn data_set(&self) -> DataSetId {
+        if self.stream { DataSetId::Fashion } else { DataSetId::Mnist }
+    }
+
+    fn stream_config(&self) -> StreamConfig {
+        let mut cfg = StreamConfig::paper(&[0.0, self.meta]);
+        cfg.hidden = self.hidden;
+        cfg.lr = self.lr;
+        cfg.seed = self.seed;
+        cfg.subsets = self.subsets;
+        cfg.epochs = self.epochs;
+        cfg.eval_every = (cfg.total_steps() / 60).clamp(10, 500);
+        cfg
+    }
+
+    fn permuted_config(&self) -> PermutedConfig {
+        let mut cfg = PermutedConfig::paper(self.hidden, &[0.0, self.meta]);
+        cfg.lr = self.lr;
+        cfg.seed = self.seed;
+        cfg.tasks = self.tasks;
+        cfg.steps_per_task = Some(self.steps);
+        cfg.bn_per_task = self.bn_per_task;
+        cfg.gamma_init = if self.gamma_uniform { GammaInit::Uniform } else { GammaInit::One };
+        cfg.test_examples = 2000;
+        cfg.live_test_examples = 500;
+        cfg.eval_every = (cfg.steps_per_task() / 8).clamp(5, 500);
+        if let Some(lambda) = self.ewc {
+            cfg.learners.push(LearnerSpec::ewc(lambda));
+        }
+        cfg
+    }
+
+    /// The learners of the comparison, one worker each, in the order of the config.
+    fn learners(&self) -> Vec<LearnerSpec> {
+        if self.stream { self.stream_config().learners() } else { self.permuted_config().learners }
+    }
+}
+
+/// Builds a run's plan from the form, refusing out-of-range settings with a message.
+fn plan(app: &App) -> Result<Plan, String> {
+    let settings = BnnSettings::from_form()?;
+    let (backend, compute) = super::demo::backend(app, "bnn-backend")?;
+    let view = if settings.stream {
+        let cfg = settings.stream_config();
+        cfg.validate().map_err(|e| e.to_string())?;
+        BnnView::Stream(cfg)
+    } else {
+        let cfg = settings.permuted_config();
+        cfg.validate().map_err(|e| e.to_string())?;
+        BnnView::Permuted(cfg)
+    };
+    let learners = settings.learners();
+    Ok(Plan {
+        demo: "bnn",
+        settings: settings.to_json(),
+        learners: learners.iter().map(|l| l.name.clone()).collect(),
+        seed: settings.seed,
+        backend: match backend {
+            Backend::Cpu => Compute::Cpu,
+            Backend::Gpu(_) => Compute::WebGpu,
+        },
+        compute,
+        data: Some(settings.data_set()),
+        view: Box::new(view),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// In the worker: one learner of the experiment
+// ---------------------------------------------------------------------------------------------
+
+enum Experiment {
+    Permuted(PermutedRun<Bnn>),
+    Stream(StreamRun<Bnn>),
+}
+
+pub struct BnnWorkerRun {
+    experiment: Experiment,
+    data: DataSetId,
+}
+
+impl BnnWorkerRun {
+    /// Learner `learner` of the comparison the settings describe, alone: same seed, so the same
+    /// initial weights and batches as its partners in the other workers.
+    pub fn new(settings: &str, learner: usize, backend: Backend) -> Result<Self, String> {
+        let settings = BnnSettings::from_json(settings)?;
+        let make = |c, p| backend.bnn(c, p);
+        let err = |e: TrainError| e.to_string();
+        let experiment = if settings.stream {
+            let mut cfg = settings.stream_config();
+            let metas = cfg.metas.len();
+            if learner < metas {
+                cfg.metas = vec![cfg.metas[learner]];
+                cfg.full_data = false;
+            } else if learner == metas && cfg.full_data {
+                cfg.metas.clear();
+            } else {
+                return Err(format!("there is no learner {learner} in this run"));
+            }
+            Experiment::Stream(StreamRun::new(cfg, make).map_err(err)?)
+        } else {
+            let mut cfg = settings.permuted_config();
+            let spec = cfg.learners.get(learner).cloned().ok_or_else(|| format!("there is no learner {learner} in this run"))?;
+            cfg.learners = vec![spec];
+            Experiment::Permuted(PermutedRun::new(cfg, make).map_err(err)?)
         };
-        self.last = Some(progress);
+        Ok(Self { experiment, data: settings.data_set() })
+    }
+
+    pub fn data_set(&self) -> DataSetId {
+        self.data
+    }
+
+    pub async fn advance(&mut self, data: &HeldData) -> Result<bool, TrainError> {
+        let progress = match &mut self.experiment {
+            Experiment::Permuted(r) => r.advance(data, 1).await?,
+            Experiment::Stream(r) => r.advance(data, 1).await?,
+        };
         Ok(progress == Progress::Finished)
     }
 
-    fn draw(&self, elapsed_ms: f64, compute: &str) -> String {
-        draw(&self.experiment, self.last, elapsed_ms, compute)
+    pub fn step(&self) -> usize {
+        match &self.experiment {
+            Experiment::Permuted(r) => r.step(),
+            Experiment::Stream(r) => r.step(),
+        }
     }
 
-    async fn refresh(&mut self, _app: &Rc<App>) {
-        draw_histogram(&mut self.experiment).await;
+    pub fn metrics(&self) -> String {
+        match &self.experiment {
+            Experiment::Permuted(r) => json!({
+                "at": { "task": r.task(), "step_in_task": r.step_in_task() },
+                "record": r.records().next().map(permuted_record_json),
+            }),
+            Experiment::Stream(r) => json!({
+                "at": { "subset": r.subset() },
+                "record": r.records().next().map(stream_record_json),
+            }),
+        }
+        .to_string()
+    }
+
+    /// The hidden weights of the layer `detail` names, counted: `[lo, hi, counts...]`.
+    pub async fn pictures(&mut self, detail: &str) -> Option<Vec<f32>> {
+        let layer = detail.parse::<usize>().unwrap_or(1).min(2);
+        let trainer = match &mut self.experiment {
+            Experiment::Permuted(r) => r.trainers_mut().next()?,
+            Experiment::Stream(r) => r.trainers_mut().next()?,
+        };
+        let params = trainer.params().await.ok()?;
+        let set = BinnedSet::count("", figures::learner_color(&LearnerSpec::meta(0.0)), params.wh.get(layer)?, FINE_BINS);
+        // Counts below 2^24 are exact in f32; a layer has at most 4096 x 4096 weights.
+        Some([set.lo, set.hi].into_iter().chain(set.counts.iter().map(|&c| c as f32)).collect())
     }
 }
 
-/// Draws the charts and returns the status line.
-fn draw(run: &Experiment, progress: Option<Progress>, elapsed_ms: f64, compute: &str) -> String {
-    let rate = SLICE_STEPS as f64 / (elapsed_ms / 1000.0).max(1e-3);
-    match run {
-        Experiment::Permuted(r) => {
-            let cfg = r.config();
-            let records: Vec<_> = r.records().collect();
-            if let Some(c) = canvas("bnn-curves") {
-                let _ = canvas_chart::draw(&c, &figures::permuted_curves(&records, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
-            }
-            for (id, record) in [("bnn-matrix-standard", records.first()), ("bnn-matrix-meta", records.get(1))] {
-                if let (Some(c), Some(record)) = (canvas(id), record) {
-                    let _ = canvas_chart::draw(&c, &figures::accuracy_matrix(record, 360.0, 300.0));
+fn spec_json(spec: &LearnerSpec) -> Value {
+    json!({ "name": spec.name, "meta": spec.meta, "ewc": spec.ewc_lambda })
+}
+
+fn spec_from(v: &Value) -> LearnerSpec {
+    LearnerSpec { name: v["name"].as_str().unwrap_or("?").to_string(), meta: json_f32(&v["meta"]), ewc_lambda: json_f32(&v["ewc"]) }
+}
+
+fn permuted_record_json(r: &LearnerRecord) -> Value {
+    json!({
+        "spec": spec_json(&r.spec),
+        "matrix": r.acc_matrix.iter().map(|row| row.iter().map(|&a| f32_json(a)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "curve": r.curve.iter().map(|p| json!([p.step, f32_json(p.train_loss), f32_json(p.train_acc), p.task_acc.iter().map(|&a| f32_json(a)).collect::<Vec<_>>()])).collect::<Vec<_>>(),
+    })
+}
+
+fn permuted_record_from(v: &Value) -> Option<LearnerRecord> {
+    let floats = |v: &Value| v.as_array().map(|a| a.iter().map(json_f32).collect::<Vec<f32>>()).unwrap_or_default();
+    Some(LearnerRecord {
+        spec: spec_from(&v["spec"]),
+        acc_matrix: v["matrix"].as_array()?.iter().map(floats).collect(),
+        curve: v["curve"]
+            .as_array()?
+            .iter()
+            .map(|p| CurvePoint { step: p[0].as_u64().unwrap_or(0) as usize, train_loss: json_f32(&p[1]), train_acc: json_f32(&p[2]), task_acc: floats(&p[3]) })
+            .collect(),
+    })
+}
+
+fn stream_record_json(r: &StreamRecord) -> Value {
+    json!({
+        "spec": spec_json(&r.spec),
+        "test_acc": r.test_acc.map(f32_json),
+        "curve": r.curve.iter().map(|p| json!([p.step, f32_json(p.test_acc), f32_json(p.train_loss)])).collect::<Vec<_>>(),
+    })
+}
+
+fn stream_record_from(v: &Value) -> Option<StreamRecord> {
+    Some(StreamRecord {
+        spec: spec_from(&v["spec"]),
+        test_acc: v["test_acc"].as_f64().map(|x| x as f32),
+        curve: v["curve"]
+            .as_array()?
+            .iter()
+            .map(|p| StreamPoint { step: p[0].as_u64().unwrap_or(0) as usize, test_acc: json_f32(&p[1]), train_loss: json_f32(&p[2]) })
+            .collect(),
+    })
+}
+
+fn permuted_records(reports: &[Option<Report>]) -> Vec<LearnerRecord> {
+    reports.iter().flatten().filter_map(|r| permuted_record_from(&r.metrics["record"])).collect()
+}
+
+fn stream_records(reports: &[Option<Report>]) -> Vec<StreamRecord> {
+    reports.iter().flatten().filter_map(|r| stream_record_from(&r.metrics["record"])).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// On the page: drawing what the workers report
+// ---------------------------------------------------------------------------------------------
+
+enum BnnView {
+    Permuted(PermutedConfig),
+    Stream(StreamConfig),
+}
+
+impl View for BnnView {
+    fn draw_charts(&mut self, reports: &[Option<Report>], part: usize) -> bool {
+        match self {
+            BnnView::Permuted(cfg) => {
+                let records = permuted_records(reports);
+                let refs: Vec<&LearnerRecord> = records.iter().collect();
+                match part {
+                    0 => {
+                        if let Some(c) = canvas("bnn-curves") {
+                            let _ = canvas_chart::draw(&c, &figures::permuted_curves(&refs, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
+                        }
+                        write_results_table(&refs);
+                    }
+                    _ => {
+                        let (id, record) = if part == 1 { ("bnn-matrix-standard", refs.first()) } else { ("bnn-matrix-meta", refs.get(1)) };
+                        if let (Some(c), Some(record)) = (canvas(id), record) {
+                            let _ = canvas_chart::draw(&c, &figures::accuracy_matrix(record, 360.0, 300.0));
+                        }
+                    }
                 }
+                part < 2
             }
-            let status = if r.is_finished() {
-                let lines: Vec<String> = records
-                    .iter()
-                    .map(|rec| {
-                        let last = rec.acc_matrix.last().map(|row| row[0]).unwrap_or(f32::NAN);
-                        format!("{}: task 1 {:.0}%, mean {:.0}%", rec.spec.name, 100.0 * last, 100.0 * rec.final_mean_acc().unwrap_or(f32::NAN))
-                    })
-                    .collect();
-                format!("Finished. After the last task: {}.", lines.join("; "))
-            } else {
-                format!(
-                    "Task {} of {}, batch {} of {} · {:.0} batches/s {compute}{}",
-                    r.task() + 1,
-                    cfg.tasks,
-                    r.step_in_task(),
-                    cfg.steps_per_task(),
-                    rate,
-                    if progress == Some(Progress::WaitingForData) { " · waiting for MNIST to arrive" } else { "" }
-                )
-            };
-            write_results_table(&records);
-            status
-        }
-        Experiment::Stream(r) => {
-            let cfg = r.config();
-            let records: Vec<_> = r.records().collect();
-            if let Some(c) = canvas("bnn-curves") {
-                let _ = canvas_chart::draw(&c, &figures::stream_curves(&records, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0));
+            BnnView::Stream(cfg) => {
+                let records = stream_records(reports);
+                let refs: Vec<&StreamRecord> = records.iter().collect();
+                if let Some(c) = canvas("bnn-curves") {
+                    let _ = canvas_chart::draw(&c, &figures::stream_curves(&refs, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0));
+                }
+                false
             }
-            let status = if r.is_finished() {
-                let lines: Vec<String> =
-                    records.iter().map(|rec| format!("{} {:.1}%", rec.spec.name, 100.0 * rec.test_acc.unwrap_or(f32::NAN))).collect();
-                format!("Finished. Test accuracy: {}.", lines.join("; "))
-            } else {
-                format!(
-                    "Subset {} of {}, batch {} of {} · {:.0} batches/s {compute}{}",
-                    r.subset() + 1,
-                    cfg.subsets,
-                    r.step(),
-                    cfg.total_steps(),
-                    rate,
-                    if progress == Some(Progress::WaitingForData) { " · waiting for Fashion-MNIST to arrive" } else { "" }
-                )
-            };
-            status
         }
+    }
+
+    fn status(&self, reports: &[Option<Report>], rate: &str, compute: &str) -> String {
+        let all_finished = !reports.is_empty() && reports.iter().all(|r| r.as_ref().is_some_and(|r| r.finished));
+        // The slowest network says where the comparison stands.
+        let slowest = reports.iter().flatten().min_by_key(|r| r.step);
+        match self {
+            BnnView::Permuted(cfg) => {
+                if all_finished {
+                    let lines: Vec<String> = permuted_records(reports)
+                        .iter()
+                        .map(|rec| {
+                            let last = rec.acc_matrix.last().map(|row| row[0]).unwrap_or(f32::NAN);
+                            format!("{}: task 1 {:.0}%, mean {:.0}%", rec.spec.name, 100.0 * last, 100.0 * rec.final_mean_acc().unwrap_or(f32::NAN))
+                        })
+                        .collect();
+                    return format!("Finished. After the last task: {}.", lines.join("; "));
+                }
+                let Some(slowest) = slowest else { return format!("Starting {compute}…") };
+                let task = slowest.metrics["at"]["task"].as_u64().unwrap_or(0) as usize;
+                let step = slowest.metrics["at"]["step_in_task"].as_u64().unwrap_or(0);
+                format!("Task {} of {}, batch {} of {} · {rate} {compute}", (task + 1).min(cfg.tasks), cfg.tasks, step, cfg.steps_per_task())
+            }
+            BnnView::Stream(cfg) => {
+                if all_finished {
+                    let lines: Vec<String> =
+                        stream_records(reports).iter().map(|rec| format!("{} {:.1}%", rec.spec.name, 100.0 * rec.test_acc.unwrap_or(f32::NAN))).collect();
+                    return format!("Finished. Test accuracy: {}.", lines.join("; "));
+                }
+                let Some(slowest) = slowest else { return format!("Starting {compute}…") };
+                let subset = slowest.metrics["at"]["subset"].as_u64().unwrap_or(0) as usize;
+                format!("Subset {} of {}, batch {} of {} · {rate} {compute}", subset + 1, cfg.subsets, slowest.step, cfg.total_steps())
+            }
+        }
+    }
+
+    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], _part: usize) -> bool {
+        let specs = match self {
+            BnnView::Permuted(cfg) => cfg.learners.clone(),
+            BnnView::Stream(cfg) => cfg.learners(),
+        };
+        let layer = self.picture_detail().parse::<usize>().unwrap_or(1).min(2);
+        let sets: Vec<BinnedSet> = specs
+            .into_iter()
+            .zip(pictures)
+            .filter_map(|(spec, p)| {
+                let p = p.as_ref()?;
+                let (&lo, &hi) = (p.first()?, p.get(1)?);
+                let counts = p.get(2..)?.iter().map(|&c| c as u32).collect();
+                Some(BinnedSet { name: spec.name.clone(), color: figures::learner_color(&spec), lo, hi, counts })
+            })
+            .collect();
+        if let Some(c) = canvas("bnn-hist") {
+            let _ = canvas_chart::draw(&c, &figures::weight_histogram_binned(&sets, layer, 760.0, 300.0));
+        }
+        false
+    }
+
+    fn picture_detail(&self) -> String {
+        select_value("bnn-hist-layer")
     }
 }
 
 /// The numbers behind the charts, for reading aloud (and for the browser tests).
-fn write_results_table(records: &[&crate::experiments::permuted::LearnerRecord]) {
+fn write_results_table(records: &[&LearnerRecord]) {
     let Ok(table) = dom::by_id::<web_sys::Element>("bnn-results") else { return };
     let mut html = String::from("<tr><th>network</th><th>task 1 now</th><th>mean over tasks seen</th></tr>");
     for rec in records {
@@ -212,25 +455,6 @@ fn write_results_table(records: &[&crate::experiments::permuted::LearnerRecord])
         ));
     }
     table.set_inner_html(&html);
-}
-
-/// Reads the hidden weights of the chosen layer back (from the GPU, when training there) and
-/// draws one histogram per network.
-async fn draw_histogram(run: &mut Experiment) {
-    let layer = select_value("bnn-hist-layer").parse::<usize>().unwrap_or(1).min(2);
-    let (specs, trainers): (Vec<LearnerSpec>, Vec<&mut Bnn>) = match run {
-        Experiment::Permuted(r) => (r.records().map(|rec| rec.spec.clone()).collect(), r.trainers_mut().collect()),
-        Experiment::Stream(r) => (r.records().map(|rec| rec.spec.clone()).collect(), r.trainers_mut().collect()),
-    };
-    let mut sets = Vec::new();
-    for (spec, trainer) in specs.into_iter().zip(trainers) {
-        if let Ok(params) = trainer.params().await {
-            sets.push((spec, params.wh[layer].clone()));
-        }
-    }
-    if let Some(c) = canvas("bnn-hist") {
-        let _ = canvas_chart::draw(&c, &figures::weight_histogram(&sets, layer, 760.0, 300.0));
-    }
 }
 
 fn draw_toy() {

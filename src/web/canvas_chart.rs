@@ -7,6 +7,15 @@ use crate::charts::{
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+/// Options for the page's 2-D canvases: backed by memory, not the GPU (`willReadFrequently`). A
+/// GPU-backed canvas makes the main thread wait for the GPU process, which the training workers
+/// keep busy (on a software adapter for seconds at a time); charts are small enough for the CPU.
+pub fn cpu_canvas_options() -> JsValue {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"willReadFrequently".into(), &JsValue::TRUE);
+    options.into()
+}
+
 /// Draws `fig` on `canvas`, replacing what was there. The canvas gets `devicePixelRatio` backing
 /// pixels per figure pixel (crisp on high-density screens) and is shown at the figure's size in CSS
 /// pixels, shrinking with its aspect ratio kept where the page is narrower.
@@ -23,7 +32,7 @@ pub fn draw(canvas: &HtmlCanvasElement, fig: &Figure) -> Result<(), JsValue> {
     }
     set_css_size(canvas, w)?;
     let ctx: CanvasRenderingContext2d = canvas
-        .get_context("2d")?
+        .get_context_with_context_options("2d", &super::canvas_chart::cpu_canvas_options())?
         .ok_or_else(|| JsValue::from_str("the canvas has no 2d context"))?
         .dyn_into()
         .map_err(|_| JsValue::from_str("the canvas context is not 2d"))?;

@@ -93,12 +93,11 @@ pub fn now() -> f64 {
     window().ok().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }
 
-/// Resolves after the browser has had a turn to draw and handle clicks. A timeout rather than an
-/// animation frame, so training goes on in a hidden tab.
-pub async fn yield_to_browser() {
+/// Resolves after `ms` milliseconds.
+pub async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Ok(w) = window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;

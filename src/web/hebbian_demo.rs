@@ -1,56 +1,48 @@
 //! Demo 3: Hebbian plastic networks against their non-plastic twins, on pattern completion and on
 //! denoising test images, on WebGPU or the CPU.
+//!
+//! The plastic network and its twin train in two workers ([`HebbWorkerRun`]); the page draws what
+//! they report ([`HebbView`]). The pictures that follow a slider (the episode at step `t`, the
+//! reconstructions at a noise level) are computed by the workers on request: the page rebuilds
+//! only the episode's inputs, which depend on the seed alone.
 
-use crate::nn::HebbRule;
-use super::bnn_demo::SlotData;
-use super::demo::{self, Demo, DemoRun, canvas, number, select_value};
+use super::demo::{canvas, number, select_value};
+use super::protocol::{Compute, f32_json, json_f32};
+use super::remote::{self, Plan, RemoteDemo, Report, View};
+use super::worker::HeldData;
 use super::{App, canvas_chart, dom};
-use crate::backend::{Denoise, Hebbian};
+use crate::backend::{Backend, Denoise, Hebbian};
 use crate::charts::hebbian as figures;
 use crate::cpu::plastic::episode_forward;
+use crate::nn::HebbRule;
 use crate::data::DataSetId;
 use crate::experiments::DataAccess;
 use crate::experiments::completion::{CompletionRun, CompletionSetup, completion_batch};
 use crate::experiments::denoise::{DenoiseRun, DenoiseSetup, denoise_batch};
 use crate::nn::TrainError;
 use rand::{SeedableRng, rngs::StdRng};
+use serde_json::{Value, json};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 
-/// Completion steps are cheap (about a millisecond); a denoising step is a batch of 8 episodes
-/// through a convolutional autoencoder.
-const COMPLETION_SLICE: usize = 20;
-const DENOISE_SLICE: usize = 1;
-const REFRESH_MS: f64 = 1500.0;
 /// Test images shown in the reconstruction grid.
 const SHOWN: usize = 6;
+/// The learners, in worker order.
+const VARIANTS: [bool; 2] = [true, false];
 
-enum Task {
-    /// `[plastic, non-plastic]`.
-    Completion([CompletionRun<Hebbian>; 2]),
-    Denoise { runs: [DenoiseRun<Denoise>; 2], dataset: DataSetId },
-}
-
-pub struct HebbianRun {
-    task: Task,
-    total: usize,
-    step: usize,
-    started_ms: f64,
-}
-
-pub type HebbianDemo = Demo<HebbianRun>;
+pub type HebbianDemo = RemoteDemo;
 
 pub fn new_demo() -> HebbianDemo {
-    Demo::new("hebb", REFRESH_MS, new_run)
+    RemoteDemo::new("hebb", plan)
 }
 
 pub fn wire(app: &Rc<App>) -> Result<(), dom::WebError> {
-    demo::wire(app, |a| &a.hebbian, show_task_fields)?;
+    remote::wire(app, |a| &a.hebbian, show_task_fields)?;
     for id in ["hebb-t", "hebb-noise"] {
         let a = app.clone();
         dom::on_event(&dom::by_id::<web_sys::Element>(id)?, "input", move || {
-            dom::set_text("hebb-noise-value", &demo::number::<f32>("hebb-noise", "Noise").map(|v| format!("{v:.2}")).unwrap_or_default());
-            demo::with_idle_run(&a, |a| &a.hebbian);
+            dom::set_text("hebb-noise-value", &number::<f32>("hebb-noise", "Noise").map(|v| format!("{v:.2}")).unwrap_or_default());
+            a.hebbian.request_pictures();
         });
     }
     Ok(())
@@ -67,94 +59,315 @@ fn show_task_fields() {
     }
 }
 
-fn new_run(app: &App) -> Result<(HebbianRun, String), String> {
-    let steps: usize = number("hebb-steps", "Training steps")?;
-    let seed: u64 = number("hebb-seed", "Seed")?;
-    let rule = HebbRule::parse(&select_value("hebb-rule")).ok_or("choose a trace rule")?;
-    let err = |e: TrainError| e.to_string();
-    let (backend, compute) = demo::backend(app, "hebb-backend")?;
-    let task = if select_value("hebb-task") == "denoise" {
-        let dataset = DataSetId::parse(&select_value("hebb-dataset")).ok_or("choose a data set")?;
-        let test_episodes: usize = number("hebb-test", "Test episodes")?;
-        let make = |plastic: bool| {
-            let mut setup = DenoiseSetup::mnist(plastic);
-            setup.train_steps = steps;
-            setup.seed = seed;
-            setup.test_episodes = test_episodes;
-            setup.log_every = (steps / 60).max(1);
-            setup.net.rule = rule;
-            DenoiseRun::new(setup, |c, p| backend.denoise(c, p)).map_err(err)
-        };
-        Task::Denoise { runs: [make(true)?, make(false)?], dataset }
-    } else {
-        let make = |plastic: bool| {
-            let mut setup = CompletionSetup::small(plastic);
-            setup.train_steps = steps;
-            setup.seed = seed;
-            setup.log_every = (steps / 60).max(1);
-            setup.net.rule = rule;
-            CompletionRun::new(setup, |c, p| backend.hebbian(c, p)).map_err(err)
-        };
-        Task::Completion([make(true)?, make(false)?])
-    };
-    Ok((HebbianRun { task, total: steps, step: 0, started_ms: dom::now() }, compute))
+/// The demo's settings, as the form gives them and as they travel to the workers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HebbSettings {
+    /// `Some(data set)` for the denoising autoencoder, `None` for pattern completion.
+    denoise: Option<DataSetId>,
+    rule: HebbRule,
+    steps: usize,
+    test: usize,
+    seed: u64,
 }
 
-impl DemoRun for HebbianRun {
-    async fn advance(&mut self, app: &Rc<App>) -> Result<bool, TrainError> {
+impl HebbSettings {
+    fn from_form() -> Result<Self, String> {
+        let denoise = select_value("hebb-task") == "denoise";
+        Ok(Self {
+            denoise: if denoise { Some(DataSetId::parse(&select_value("hebb-dataset")).ok_or("choose a data set")?) } else { None },
+            rule: HebbRule::parse(&select_value("hebb-rule")).ok_or("choose a trace rule")?,
+            steps: number("hebb-steps", "Training steps")?,
+            test: if denoise { number("hebb-test", "Test episodes")? } else { 0 },
+            seed: number("hebb-seed", "Seed")?,
+        })
+    }
+
+    fn to_json(&self) -> String {
+        json!({ "denoise": self.denoise.map(DataSetId::dir), "rule": self.rule.name(), "steps": self.steps, "test": self.test, "seed": self.seed }).to_string()
+    }
+
+    fn from_json(text: &str) -> Result<Self, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("settings: {e}"))?;
+        let int = |name: &str| v[name].as_u64().ok_or_else(|| format!("settings: '{name}' missing"));
+        Ok(Self {
+            denoise: v["denoise"].as_str().and_then(DataSetId::parse),
+            rule: v["rule"].as_str().and_then(HebbRule::parse).ok_or("settings: no trace rule")?,
+            steps: int("steps")? as usize,
+            test: int("test")? as usize,
+            seed: int("seed")?,
+        })
+    }
+
+    fn completion(&self, plastic: bool) -> CompletionSetup {
+        let mut setup = CompletionSetup::small(plastic);
+        setup.train_steps = self.steps;
+        setup.seed = self.seed;
+        setup.log_every = (self.steps / 60).max(1);
+        setup.net.rule = self.rule;
+        setup
+    }
+
+    fn denoise(&self, plastic: bool) -> DenoiseSetup {
+        let mut setup = DenoiseSetup::mnist(plastic);
+        setup.train_steps = self.steps;
+        setup.seed = self.seed;
+        setup.test_episodes = self.test;
+        setup.log_every = (self.steps / 60).max(1);
+        setup.net.rule = self.rule;
+        setup
+    }
+}
+
+fn plan(app: &App) -> Result<Plan, String> {
+    let settings = HebbSettings::from_form()?;
+    let (backend, compute) = super::demo::backend(app, "hebb-backend")?;
+    for plastic in VARIANTS {
+        match settings.denoise {
+            Some(_) => settings.denoise(plastic).validate(),
+            None => settings.completion(plastic).validate(),
+        }
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(Plan {
+        demo: "hebbian",
+        settings: settings.to_json(),
+        learners: VARIANTS.iter().map(|&p| figures::variant_name(p).to_string()).collect(),
+        seed: settings.seed,
+        backend: match backend {
+            Backend::Cpu => Compute::Cpu,
+            Backend::Gpu(_) => Compute::WebGpu,
+        },
+        compute,
+        data: settings.denoise,
+        view: Box::new(HebbView { app_data: settings.denoise.map(|set| super::demo::SlotData(app.slot(set).clone())), settings }),
+    })
+}
+
+/// What the sliders ask of the pictures.
+fn picture_detail() -> String {
+    let t = number::<usize>("hebb-t", "Step").unwrap_or(usize::MAX);
+    let noise = number::<f32>("hebb-noise", "Noise").unwrap_or(0.5).clamp(0.0, 3.0);
+    json!({ "t": t, "noise": noise }).to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// In the worker: one variant
+// ---------------------------------------------------------------------------------------------
+
+enum Task {
+    Completion(CompletionRun<Hebbian>),
+    Denoise(DenoiseRun<Denoise>),
+}
+
+pub struct HebbWorkerRun {
+    settings: HebbSettings,
+    task: Task,
+    /// Steps trained (the completion run does not count them itself).
+    step: usize,
+}
+
+impl HebbWorkerRun {
+    pub fn new(settings: &str, learner: usize, backend: Backend) -> Result<Self, String> {
+        let settings = HebbSettings::from_json(settings)?;
+        let plastic = *VARIANTS.get(learner).ok_or_else(|| format!("there is no variant {learner} in this run"))?;
+        let err = |e: TrainError| e.to_string();
+        let task = match settings.denoise {
+            Some(_) => Task::Denoise(DenoiseRun::new(settings.denoise(plastic), |c, p| backend.denoise(c, p)).map_err(err)?),
+            None => Task::Completion(CompletionRun::new(settings.completion(plastic), |c, p| backend.hebbian(c, p)).map_err(err)?),
+        };
+        Ok(Self { settings, task, step: 0 })
+    }
+
+    pub fn data_set(&self) -> Option<DataSetId> {
+        self.settings.denoise
+    }
+
+    pub async fn advance(&mut self, data: &HeldData) -> Result<bool, TrainError> {
         let done = match &mut self.task {
-            Task::Completion(runs) => {
-                let mut done = true;
-                for run in runs.iter_mut() {
-                    done &= run.advance(COMPLETION_SLICE).await?;
-                }
-                self.step = (self.step + COMPLETION_SLICE).min(self.total);
-                done
-            }
-            Task::Denoise { runs, dataset } => {
-                let data = SlotData(app.slot(*dataset).clone());
-                let mut done = true;
-                for run in runs.iter_mut() {
-                    done &= run.advance(&data, DENOISE_SLICE).await?;
-                }
-                self.step = runs[0].step();
-                done
-            }
+            Task::Completion(run) => run.advance(1).await?,
+            Task::Denoise(run) => run.advance(data, 1).await?,
+        };
+        self.step = match &self.task {
+            Task::Completion(_) => (self.step + 1).min(self.settings.steps),
+            Task::Denoise(run) => run.step(),
         };
         Ok(done)
     }
 
-    fn draw(&self, _slice_ms: f64, compute: &str) -> String {
-        let (curves, results): (Vec<(bool, Vec<(f32, f32)>)>, Vec<(bool, f32, Option<f32>)>) = match &self.task {
-            Task::Completion(runs) => (
-                runs.iter().map(|r| (r.record().plastic, r.record().curve.iter().map(|p| (p.step as f32, p.train_mse)).collect())).collect(),
-                runs.iter().map(|r| (r.record().plastic, r.record().test_mse, None)).collect(),
-            ),
-            Task::Denoise { runs, .. } => (
-                runs.iter().map(|r| (r.record().plastic, r.record().curve.iter().map(|p| (p.step as f32, p.train_mse)).collect())).collect(),
-                runs.iter().map(|r| (r.record().plastic, r.record().test_mse, Some(r.record().noisy_mse))).collect(),
-            ),
-        };
-        if let Some(c) = canvas("hebb-loss") {
-            let _ = canvas_chart::draw(&c, &figures::loss_curves(&curves, self.total, 560.0, 320.0));
-        }
-        write_results(&results);
-        if results.iter().all(|(_, mse, _)| mse.is_finite()) {
-            let parts: Vec<String> = results.iter().map(|(p, mse, _)| format!("{} {mse:.4}", figures::variant_name(*p))).collect();
-            return format!("Finished. Test MSE: {}.", parts.join(", "));
-        }
-        let rate = self.step as f64 / ((dom::now() - self.started_ms) / 1000.0).max(1e-3);
-        // A software adapter takes seconds per denoising step: say so rather than "0.0 steps/s".
-        let speed = if rate >= 1.0 || rate <= 0.0 { format!("{rate:.1} steps/s") } else { format!("{:.1} s/step", 1.0 / rate) };
-        format!("Step {} of {} · {speed} {compute}", self.step, self.total)
+    pub fn step(&self) -> usize {
+        self.step
     }
 
-    async fn refresh(&mut self, app: &Rc<App>) {
+    pub fn metrics(&self) -> String {
+        let (plastic, curve, test_mse, noisy_mse) = match &self.task {
+            Task::Completion(r) => (r.record().plastic, &r.record().curve, r.record().test_mse, f32::NAN),
+            Task::Denoise(r) => (r.record().plastic, &r.record().curve, r.record().test_mse, r.record().noisy_mse),
+        };
+        json!({
+            "plastic": plastic,
+            "curve": curve.iter().map(|p| json!([p.step, f32_json(p.train_mse)])).collect::<Vec<_>>(),
+            "test_mse": f32_json(test_mse),
+            "noisy_mse": f32_json(noisy_mse),
+        })
+        .to_string()
+    }
+
+    /// Completion: `[t, this network's output at step t (bits), the trace at t (bits², plastic
+    /// only)]`. Denoising: the reconstructions of the first [`SHOWN`] test episodes.
+    pub async fn pictures(&mut self, detail: &str, data: &HeldData) -> Option<Vec<f32>> {
+        let detail: Value = serde_json::from_str(detail).unwrap_or(Value::Null);
         match &mut self.task {
-            Task::Completion(runs) => draw_episode(runs).await,
-            Task::Denoise { runs, dataset } => draw_reconstructions(runs, &SlotData(app.slot(*dataset).clone())).await,
+            Task::Completion(run) => {
+                let cfg = run.setup().net.clone();
+                let steps = cfg.episode_steps();
+                let t = detail["t"].as_u64().map_or(steps - 1, |t| t as usize).min(steps - 1);
+                let episode = completion_episode(run.setup());
+                // Read back from the GPU when training there; the episode is replayed on the CPU.
+                let params = run.params().await.ok()?;
+                let tape = episode_forward(cfg.dims(1), params.weights(), cfg.rule, cfg.activation, &episode.xs, steps);
+                let n = cfg.bits;
+                let mut out = vec![t as f32];
+                out.extend_from_slice(tape.y_at(t));
+                if cfg.plastic {
+                    out.extend_from_slice(tape.hebb.get(t * n * n..(t + 1) * n * n)?);
+                }
+                Some(out)
+            }
+            Task::Denoise(run) => {
+                let noise = detail["noise"].as_f64().map_or(0.5, |x| x as f32);
+                let episode = denoise_episode(run.setup(), noise, data)?;
+                let images = run.reconstruct(&episode.xs).await.ok()?;
+                let pixels = run.setup().net.pixels();
+                Some(images.get(..SHOWN * pixels)?.to_vec())
+            }
         }
     }
+}
+
+/// The one test episode the page steps through: the same in both workers and on the page.
+fn completion_episode(setup: &CompletionSetup) -> crate::experiments::completion::CompletionBatch {
+    let mut rng = StdRng::seed_from_u64(setup.seed ^ 0x0e91_50de);
+    completion_batch(&setup.net, 1, &mut rng)
+}
+
+/// The test episodes shown at noise level `noise`, a batch as in training (batch norm takes the
+/// statistics of the episodes run together); `None` while the test images are missing.
+fn denoise_episode(setup: &DenoiseSetup, noise: f32, data: &dyn DataAccess) -> Option<crate::experiments::denoise::DenoiseBatch> {
+    let mut cfg = setup.net.clone();
+    cfg.noise_std = noise.clamp(0.0, 3.0);
+    let batch = cfg.batch.max(SHOWN);
+    let mut episode = None;
+    data.with_test(&mut |test| {
+        let need = batch * cfg.images;
+        if test.len() < need {
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(setup.seed ^ 0xde_0153);
+        let indices: Vec<usize> = (0..need).collect();
+        episode = Some(denoise_batch(&cfg, test, &indices, &mut rng));
+    });
+    episode
+}
+
+// ---------------------------------------------------------------------------------------------
+// On the page
+// ---------------------------------------------------------------------------------------------
+
+struct HebbView {
+    settings: HebbSettings,
+    /// The page's copy of the test set, for the clean and noisy images of the grid.
+    app_data: Option<super::demo::SlotData>,
+}
+
+fn results(reports: &[Option<Report>]) -> Vec<(bool, f32, Option<f32>)> {
+    reports
+        .iter()
+        .flatten()
+        .map(|r| {
+            let noisy = json_f32(&r.metrics["noisy_mse"]);
+            (r.metrics["plastic"].as_bool().unwrap_or(false), json_f32(&r.metrics["test_mse"]), noisy.is_finite().then_some(noisy))
+        })
+        .collect()
+}
+
+impl View for HebbView {
+    fn draw_charts(&mut self, reports: &[Option<Report>], _part: usize) -> bool {
+        let curves: Vec<(bool, Vec<(f32, f32)>)> = reports
+            .iter()
+            .flatten()
+            .map(|r| {
+                let m = &r.metrics;
+                let curve = m["curve"].as_array().map(|a| a.iter().map(|p| (p[0].as_u64().unwrap_or(0) as f32, json_f32(&p[1]))).collect()).unwrap_or_default();
+                (m["plastic"].as_bool().unwrap_or(false), curve)
+            })
+            .collect();
+        if let Some(c) = canvas("hebb-loss") {
+            let _ = canvas_chart::draw(&c, &figures::loss_curves(&curves, self.settings.steps, 560.0, 320.0));
+        }
+        write_results(&results(reports));
+        false
+    }
+
+    fn status(&self, reports: &[Option<Report>], rate: &str, compute: &str) -> String {
+        let all_finished = !reports.is_empty() && reports.iter().all(|r| r.as_ref().is_some_and(|r| r.finished));
+        if all_finished {
+            let parts: Vec<String> = results(reports).iter().map(|(p, mse, _)| format!("{} {mse:.4}", figures::variant_name(*p))).collect();
+            return format!("Finished. Test MSE: {}.", parts.join(", "));
+        }
+        let Some(slowest) = reports.iter().flatten().map(|r| r.step).min() else { return format!("Starting {compute}…") };
+        let rate = rate.replace("batches/s", "steps/s").replace("s/batch", "s/step");
+        format!("Step {} of {} · {rate} {compute}", slowest, self.settings.steps)
+    }
+
+    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], _part: usize) -> bool {
+        self.draw_slider_pictures(pictures);
+        false
+    }
+
+    fn picture_detail(&self) -> String {
+        picture_detail()
+    }
+}
+
+impl HebbView {
+    fn draw_slider_pictures(&mut self, pictures: &[Option<Vec<f32>>]) {
+        let (Some(Some(plastic)), Some(Some(fixed))) = (pictures.first(), pictures.get(1)) else { return };
+        match self.settings.denoise {
+            None => {
+                let setup = self.settings.completion(true);
+                let cfg = &setup.net;
+                let (steps, n) = (cfg.episode_steps(), cfg.bits);
+                if let Ok(slider) = dom::by_id::<web_sys::HtmlInputElement>("hebb-t") {
+                    slider.set_max(&(steps - 1).to_string());
+                }
+                let Some(&t) = plastic.first() else { return };
+                let t = (t as usize).min(steps - 1);
+                let episode = completion_episode(&setup);
+                let inputs: Vec<Vec<f32>> = episode.xs.chunks_exact(n).map(<[f32]>::to_vec).collect();
+                let (Some(y_plastic), Some(trace), Some(y_fixed)) = (plastic.get(1..1 + n), plastic.get(1 + n..1 + n + n * n), fixed.get(1..1 + n)) else { return };
+                let outputs = vec![(true, y_plastic.to_vec()), (false, y_fixed.to_vec())];
+                if let Some(c) = canvas("hebb-episode") {
+                    let _ = canvas_chart::draw(&c, &figures::episode(&inputs, cfg.input_gain, t, &outputs, &episode.targets, 560.0, 220.0));
+                }
+                if let Some(c) = canvas("hebb-trace") {
+                    let _ = canvas_chart::draw(&c, &figures::trace(trace, n, t, 560.0, 330.0));
+                }
+            }
+            Some(_) => {
+                let setup = self.settings.denoise(true);
+                let noise = number::<f32>("hebb-noise", "Noise").unwrap_or(0.5);
+                let Some(data) = self.app_data.as_ref() else { return };
+                let Some(episode) = denoise_episode(&setup, noise, data) else { return };
+                let pixels = setup.net.pixels();
+                let take = |v: &[f32]| v.chunks_exact(pixels).take(SHOWN).map(<[f32]>::to_vec).collect::<Vec<_>>();
+                if let Some(c) = canvas("hebb-recon") {
+                    let fig = figures::reconstructions(&take(&episode.targets), &take(episode.noisy()), &take(fixed), &take(plastic), setup.net.side, 760.0, 380.0);
+                    let _ = canvas_chart::draw(&c, &fig);
+                }
+            }
+        }
+    }
+
 }
 
 fn write_results(results: &[(bool, f32, Option<f32>)]) {
@@ -173,68 +386,3 @@ fn write_results(results: &[(bool, f32, Option<f32>)]) {
     table.set_inner_html(&html);
 }
 
-/// One fixed test episode through both networks, shown up to the step the slider picks, with the
-/// plastic network's trace at that step.
-async fn draw_episode(runs: &mut [CompletionRun<Hebbian>; 2]) {
-    let cfg = runs[0].setup().net.clone();
-    let cfg = &cfg;
-    let steps = cfg.episode_steps();
-    if let Ok(slider) = dom::by_id::<web_sys::HtmlInputElement>("hebb-t") {
-        slider.set_max(&(steps - 1).to_string());
-    }
-    let t = number::<usize>("hebb-t", "Step").unwrap_or(steps - 1).min(steps - 1);
-    let mut rng = StdRng::seed_from_u64(runs[0].setup().seed ^ 0x0e91_50de);
-    let episode = completion_batch(cfg, 1, &mut rng);
-    let n = cfg.bits;
-    let inputs: Vec<Vec<f32>> = episode.xs.chunks_exact(n).map(<[f32]>::to_vec).collect();
-    let mut outputs = Vec::new();
-    let mut trace = Vec::new();
-    for run in runs.iter_mut() {
-        // Read back from the GPU when training there; the episode is replayed on the CPU.
-        let Ok(params) = run.params().await else { return };
-        let net = &run.setup().net;
-        let tape = episode_forward(net.dims(1), params.weights(), net.rule, net.activation, &episode.xs, steps);
-        outputs.push((net.plastic, tape.y_at(t).to_vec()));
-        if net.plastic {
-            trace = tape.hebb[t * n * n..(t + 1) * n * n].to_vec();
-        }
-    }
-    if let Some(c) = canvas("hebb-episode") {
-        let _ = canvas_chart::draw(&c, &figures::episode(&inputs, cfg.input_gain, t, &outputs, &episode.targets, 560.0, 220.0));
-    }
-    if let Some(c) = canvas("hebb-trace") {
-        let _ = canvas_chart::draw(&c, &figures::trace(&trace, n, t, 560.0, 330.0));
-    }
-}
-
-/// Test episodes at the slider's noise level through both trained networks (on the backend they
-/// train on).
-async fn draw_reconstructions(runs: &mut [DenoiseRun<Denoise>; 2], data: &dyn DataAccess) {
-    let noise = number::<f32>("hebb-noise", "Noise").unwrap_or(0.5).clamp(0.0, 3.0);
-    let mut cfg = runs[0].setup().net.clone();
-    cfg.noise_std = noise;
-    // Batch norm takes the statistics of the episodes run together: a batch as in training.
-    let batch = cfg.batch.max(SHOWN);
-    let mut episode = None;
-    data.with_test(&mut |test| {
-        let need = batch * cfg.images;
-        if test.len() < need {
-            return;
-        }
-        let mut rng = StdRng::seed_from_u64(runs[0].setup().seed ^ 0xde_0153);
-        let indices: Vec<usize> = (0..need).collect();
-        episode = Some(denoise_batch(&cfg, test, &indices, &mut rng));
-    });
-    let Some(episode) = episode else { return };
-    let pixels = cfg.pixels();
-    let take = |v: &[f32]| v.chunks_exact(pixels).take(SHOWN).map(<[f32]>::to_vec).collect::<Vec<_>>();
-    let mut recon = Vec::new();
-    for run in runs.iter_mut() {
-        let Ok(images) = run.reconstruct(&episode.xs).await else { return };
-        recon.push(take(&images));
-    }
-    if let Some(c) = canvas("hebb-recon") {
-        let fig = figures::reconstructions(&take(&episode.targets), &take(episode.noisy()), &recon[1], &recon[0], cfg.side, 760.0, 380.0);
-        let _ = canvas_chart::draw(&c, &fig);
-    }
-}

@@ -1,21 +1,23 @@
 //! Demo 2: LeNet-5, standard and artificial metaplasticity side by side, over one or more seeds.
+//!
+//! Each rule trains in its own worker ([`LenetWorkerRun`]), through every seed in turn; the page
+//! draws what the two report ([`LenetView`]). Both build their configs from [`LenetSettings`], so
+//! the two networks start from the same weights and see the same batches and dropout masks.
 
-use super::bnn_demo::SlotData;
-use super::demo::{self, Demo, DemoRun, canvas, number, select_value};
+use super::demo::{canvas, number, select_value};
+use super::protocol::{Compute, f32_json, json_f32};
+use super::remote::{self, Plan, RemoteDemo, Report, View};
+use super::worker::HeldData;
 use super::{App, canvas_chart, dom};
 use crate::backend::{Backend, Lenet};
 use crate::charts::lenet as figures;
 use crate::data::DataSetId;
-use crate::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
+use crate::experiments::lenet::{LenetPoint, LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use crate::nn::TrainError;
 use crate::model::lenet::{Arch, FactorSource, LenetTrainer};
-use crate::stats::{ClassMetrics, PairedDiff, mean_sd};
+use crate::stats::{ClassMetrics, Confusion, PairedDiff, mean_sd};
+use serde_json::{Value, json};
 use std::rc::Rc;
-
-/// Batches per slice between two browser turns.
-const SLICE_STEPS: usize = 4;
-/// Filters and factors need a readback: every few seconds.
-const REFRESH_MS: f64 = 2000.0;
 
 /// The paper's test accuracy and macro F1 are not both given; accuracy is (standard, AMP).
 fn paper_accuracy(dataset: DataSetId) -> (f32, f32) {
@@ -25,229 +27,433 @@ fn paper_accuracy(dataset: DataSetId) -> (f32, f32) {
     }
 }
 
-pub struct LenetDemoRun {
-    backend: Backend,
-    cfg: LenetRunConfig,
-    seeds: Vec<u64>,
-    /// Index into `seeds` of the run in progress.
-    current: usize,
-    run: LenetRun<Lenet>,
-    last: LenetProgress,
-    /// When this seed's run started and how many batches it had then, for an honest rate (a GPU
-    /// slice returns once its work is queued, not done).
-    started_ms: f64,
-    /// Final test metrics of each finished seed, per rule (standard, amp).
-    finished: Vec<[ClassMetrics; 2]>,
-}
-
-pub type LenetDemo = Demo<LenetDemoRun>;
+pub type LenetDemo = RemoteDemo;
 
 pub fn new_demo() -> LenetDemo {
-    Demo::new("lenet", REFRESH_MS, new_run)
+    RemoteDemo::new("lenet", plan)
 }
 
 pub fn wire(app: &Rc<App>) -> Result<(), dom::WebError> {
-    demo::wire(app, |a| &a.lenet, || {})
+    remote::wire(app, |a| &a.lenet, || {})
 }
 
-fn new_run(app: &App) -> Result<(LenetDemoRun, String), String> {
-    let dataset = DataSetId::parse(&select_value("lenet-dataset")).ok_or("choose a data set")?;
-    let arch = Arch::parse(&select_value("lenet-arch")).ok_or("choose a network")?;
-    let mut cfg = LenetRunConfig::paper(dataset, arch, number("lenet-epochs", "Epochs")?);
-    cfg.amp_b = number("lenet-b", "Metaplasticity B")?;
-    cfg.amp_source = if select_value("lenet-source") == "input" { FactorSource::NetworkInput } else { FactorSource::LayerInput };
-    cfg.lr = number("lenet-lr", "Learning rate")?;
-    // Larger batches than the tool's 32: fewer, bigger GPU submits per image in the browser.
-    cfg.batch = 64;
-    cfg.steps_per_epoch = Some(number("lenet-steps", "Batches per epoch")?);
-    cfg.test_examples = number("lenet-test", "Test images")?;
-    if !(100..=10_000).contains(&cfg.test_examples) {
-        return Err(format!("Test images: {} is outside 100 to 10000", cfg.test_examples));
+/// The demo's settings, as the form gives them and as they travel to the workers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LenetSettings {
+    dataset: DataSetId,
+    arch: Arch,
+    b: f32,
+    from_input: bool,
+    lr: f32,
+    epochs: usize,
+    steps: usize,
+    test: usize,
+    seeds: u64,
+    seed: u64,
+}
+
+impl LenetSettings {
+    fn from_form() -> Result<Self, String> {
+        let test: usize = number("lenet-test", "Test images")?;
+        if !(100..=10_000).contains(&test) {
+            return Err(format!("Test images: {test} is outside 100 to 10000"));
+        }
+        let seeds: u64 = number("lenet-seeds", "Seeds")?;
+        if !(1..=20).contains(&seeds) {
+            return Err(format!("Seeds: {seeds} is outside 1 to 20"));
+        }
+        Ok(Self {
+            dataset: DataSetId::parse(&select_value("lenet-dataset")).ok_or("choose a data set")?,
+            arch: Arch::parse(&select_value("lenet-arch")).ok_or("choose a network")?,
+            b: number("lenet-b", "Metaplasticity B")?,
+            from_input: select_value("lenet-source") == "input",
+            lr: number("lenet-lr", "Learning rate")?,
+            epochs: number("lenet-epochs", "Epochs")?,
+            steps: number("lenet-steps", "Batches per epoch")?,
+            test,
+            seeds,
+            seed: number("lenet-seed", "First seed")?,
+        })
     }
-    // The live curves use a quarter of them: evaluation is most of the cost on a slow adapter.
-    cfg.live_test_examples = (cfg.test_examples / 4).clamp(50, 500);
-    cfg.eval_every = (cfg.steps_per_epoch() / 5).clamp(5, 500);
-    let count: u64 = number("lenet-seeds", "Seeds")?;
-    if !(1..=20).contains(&count) {
-        return Err(format!("Seeds: {count} is outside 1 to 20"));
+
+    fn to_json(&self) -> String {
+        json!({
+            "dataset": self.dataset.dir(), "arch": self.arch.name(), "b": self.b, "from_input": self.from_input, "lr": self.lr,
+            "epochs": self.epochs, "steps": self.steps, "test": self.test, "seeds": self.seeds, "seed": self.seed,
+        })
+        .to_string()
     }
-    let first: u64 = number("lenet-seed", "First seed")?;
-    cfg.seed = first;
-    let (backend, compute) = demo::backend(app, "lenet-backend")?;
-    let run = start_seed(&backend, &cfg)?;
-    let seeds = (0..count).map(|i| first + i).collect();
-    Ok((LenetDemoRun { backend, cfg, seeds, current: 0, run, last: LenetProgress::Running, started_ms: dom::now(), finished: Vec::new() }, compute))
+
+    fn from_json(text: &str) -> Result<Self, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("settings: {e}"))?;
+        let int = |name: &str| v[name].as_u64().ok_or_else(|| format!("settings: '{name}' missing"));
+        let float = |name: &str| v[name].as_f64().map(|x| x as f32).ok_or_else(|| format!("settings: '{name}' missing"));
+        Ok(Self {
+            dataset: v["dataset"].as_str().and_then(DataSetId::parse).ok_or("settings: no data set")?,
+            arch: v["arch"].as_str().and_then(Arch::parse).ok_or("settings: no network")?,
+            b: float("b")?,
+            from_input: v["from_input"].as_bool().unwrap_or(false),
+            lr: float("lr")?,
+            epochs: int("epochs")? as usize,
+            steps: int("steps")? as usize,
+            test: int("test")? as usize,
+            seeds: int("seeds")?,
+            seed: int("seed")?,
+        })
+    }
+
+    /// The config of seed number `i` (from 0), both rules.
+    fn config(&self, i: u64) -> LenetRunConfig {
+        let mut cfg = LenetRunConfig::paper(self.dataset, self.arch, self.epochs);
+        cfg.amp_b = self.b;
+        cfg.amp_source = if self.from_input { FactorSource::NetworkInput } else { FactorSource::LayerInput };
+        cfg.lr = self.lr;
+        // Larger batches than the tool's 32: fewer, bigger GPU submits per image in the browser.
+        cfg.batch = 64;
+        cfg.steps_per_epoch = Some(self.steps);
+        cfg.test_examples = self.test;
+        // The live curves use a quarter of them: evaluation is most of the cost on a slow adapter.
+        cfg.live_test_examples = (self.test / 4).clamp(50, 500);
+        cfg.eval_every = (cfg.steps_per_epoch() / 5).clamp(5, 500);
+        cfg.seed = self.seed + i;
+        cfg
+    }
 }
 
-fn start_seed(backend: &Backend, cfg: &LenetRunConfig) -> Result<LenetRun<Lenet>, String> {
-    LenetRun::new(cfg.clone(), |c, p| backend.lenet(c, p)).map_err(|e| e.to_string())
+fn plan(app: &App) -> Result<Plan, String> {
+    let settings = LenetSettings::from_form()?;
+    let (backend, compute) = super::demo::backend(app, "lenet-backend")?;
+    let cfg = settings.config(0);
+    cfg.validate().map_err(|e| e.to_string())?;
+    Ok(Plan {
+        demo: "lenet",
+        settings: settings.to_json(),
+        learners: cfg.rules.iter().map(|r| r.name().to_string()).collect(),
+        seed: settings.seed,
+        backend: match backend {
+            Backend::Cpu => Compute::Cpu,
+            Backend::Gpu(_) => Compute::WebGpu,
+        },
+        compute,
+        data: Some(settings.dataset),
+        view: Box::new(LenetView { rules: cfg.rules.clone(), settings, total: cfg.epochs * cfg.steps_per_epoch() }),
+    })
 }
 
-impl DemoRun for LenetDemoRun {
-    async fn advance(&mut self, app: &Rc<App>) -> Result<bool, TrainError> {
-        let data = SlotData(app.slot(self.cfg.dataset).clone());
-        self.last = self.run.advance(&data, SLICE_STEPS).await?;
-        if self.last != LenetProgress::Finished {
+// ---------------------------------------------------------------------------------------------
+// In the worker: one rule, through every seed
+// ---------------------------------------------------------------------------------------------
+
+pub struct LenetWorkerRun {
+    settings: LenetSettings,
+    rule: Rule,
+    backend: Backend,
+    /// The seed in progress, counted from 0.
+    current: u64,
+    run: LenetRun<Lenet>,
+    /// Final test metrics of each finished seed.
+    finished: Vec<ClassMetrics>,
+}
+
+impl LenetWorkerRun {
+    pub fn new(settings: &str, learner: usize, backend: Backend) -> Result<Self, String> {
+        let settings = LenetSettings::from_json(settings)?;
+        let rule = *settings.config(0).rules.get(learner).ok_or_else(|| format!("there is no rule {learner} in this run"))?;
+        let run = Self::start_seed(&settings, rule, &backend, 0)?;
+        Ok(Self { settings, rule, backend, current: 0, run, finished: Vec::new() })
+    }
+
+    fn start_seed(settings: &LenetSettings, rule: Rule, backend: &Backend, i: u64) -> Result<LenetRun<Lenet>, String> {
+        let mut cfg = settings.config(i);
+        cfg.rules = vec![rule];
+        LenetRun::new(cfg, |c, p| backend.lenet(c, p)).map_err(|e| e.to_string())
+    }
+
+    pub fn data_set(&self) -> DataSetId {
+        self.settings.dataset
+    }
+
+    pub async fn advance(&mut self, data: &HeldData) -> Result<bool, TrainError> {
+        if self.run.advance(data, 1).await? != LenetProgress::Finished {
             return Ok(false);
         }
-        let metrics = |rule: Rule| self.run.records().find(|r| r.rule == rule).and_then(LenetRecord::final_metrics).unwrap_or_default();
-        self.finished.push([metrics(Rule::Standard), metrics(Rule::Amp)]);
-        if self.current + 1 == self.seeds.len() {
+        self.finished.push(self.run.records().next().and_then(LenetRecord::final_metrics).unwrap_or_default());
+        if self.current + 1 == self.settings.seeds {
             return Ok(true);
         }
-        // The next seed: new weights and a new batch order, the charts follow it; the finished
-        // seeds stay in the table.
+        // The next seed: new weights and a new batch order; the finished seeds stay in the table.
         self.current += 1;
-        let mut cfg = self.cfg.clone();
-        cfg.seed = self.seeds[self.current];
-        self.run = start_seed(&self.backend, &cfg).map_err(TrainError::Config)?;
-        self.last = LenetProgress::Running;
-        self.started_ms = dom::now();
+        self.run = Self::start_seed(&self.settings, self.rule, &self.backend, self.current).map_err(TrainError::Config)?;
         Ok(false)
     }
 
-    fn draw(&self, _slice_ms: f64, compute: &str) -> String {
-        let records: Vec<&LenetRecord> = self.run.records().collect();
-        let total = self.run.total_steps();
-        if let Some(c) = canvas("lenet-acc") {
-            let _ = canvas_chart::draw(&c, &figures::accuracy_curves(&records, total, 560.0, 340.0));
+    /// Steps completed over all seeds, so the rate does not restart with each seed.
+    pub fn step(&self) -> usize {
+        self.current as usize * self.run.total_steps() + self.run.step()
+    }
+
+    pub fn metrics(&self) -> String {
+        json!({
+            "at": { "seed_index": self.current, "epoch": self.run.epoch(), "step": self.run.step() },
+            "record": self.run.records().next().map(record_json),
+            "finished": self.finished.iter().map(metrics_json).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+
+    /// First-layer filters, then (metaplastic rule) the last batch's factors per conv layer and
+    /// its images, laid out as `[count, k, filter floats, layers, batch, factor floats per layer,
+    /// image floats]` followed by the data in that order.
+    pub async fn pictures(&mut self, _detail: &str) -> Option<Vec<f32>> {
+        let arch = self.settings.arch;
+        let rule = self.rule;
+        let (x, _) = self.run.last_batch();
+        let x = x.to_vec();
+        let trainer = self.run.trainers_mut().next()?;
+        let params = trainer.params().await.ok()?;
+        let (count, k, w) = params.first_filters(arch)?;
+        let factors = if rule == Rule::Amp { trainer.last_factors().await.unwrap_or_default() } else { Vec::new() };
+        let per_layer = factors.first().map_or(0, Vec::len);
+        let mut out = vec![count as f32, k as f32, w.len() as f32, factors.len() as f32, per_layer as f32];
+        out.extend_from_slice(w);
+        for f in &factors {
+            out.extend(f.iter().copied().chain(std::iter::repeat(0.0)).take(per_layer));
         }
-        if let Some(c) = canvas("lenet-loss") {
-            let _ = canvas_chart::draw(&c, &figures::loss_curves(&records, total, 560.0, 340.0));
+        if !factors.is_empty() {
+            out.extend_from_slice(&x);
         }
-        let names = self.cfg.dataset.class_names();
-        for r in &records {
-            if let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", r.rule.name())), &r.confusion) {
-                let title = format!("{}: confusion matrix", figures::rule_title(r.rule));
-                let _ = canvas_chart::draw(&c, &figures::confusion(&title, conf, &names, 420.0, 400.0));
+        Some(out)
+    }
+}
+
+fn metrics_json(m: &ClassMetrics) -> Value {
+    json!([f32_json(m.accuracy), f32_json(m.macro_f1), f32_json(m.precision), f32_json(m.recall), f32_json(m.loss)])
+}
+
+fn metrics_from(v: &Value) -> ClassMetrics {
+    ClassMetrics { accuracy: json_f32(&v[0]), macro_f1: json_f32(&v[1]), precision: json_f32(&v[2]), recall: json_f32(&v[3]), loss: json_f32(&v[4]) }
+}
+
+fn record_json(r: &LenetRecord) -> Value {
+    json!({
+        "rule": r.rule.name(),
+        "curve": r.curve.iter().map(|p| json!([p.step, f32_json(p.train_loss), f32_json(p.train_acc), f32_json(p.test_loss), f32_json(p.test_acc)])).collect::<Vec<_>>(),
+        "epochs": r.epoch_metrics.iter().map(metrics_json).collect::<Vec<_>>(),
+        "confusion": r.confusion.as_ref().map(|c| json!(c.counts)),
+    })
+}
+
+fn record_from(v: &Value) -> Option<LenetRecord> {
+    let confusion = v["confusion"].as_array().map(|rows| {
+        let counts: Vec<Vec<u32>> = rows.iter().map(|r| r.as_array().map(|r| r.iter().map(|c| c.as_u64().unwrap_or(0) as u32).collect()).unwrap_or_default()).collect();
+        Confusion { classes: counts.len(), counts }
+    });
+    Some(LenetRecord {
+        rule: Rule::parse(v["rule"].as_str()?)?,
+        curve: v["curve"]
+            .as_array()?
+            .iter()
+            .map(|p| LenetPoint {
+                step: p[0].as_u64().unwrap_or(0) as usize,
+                train_loss: json_f32(&p[1]),
+                train_acc: json_f32(&p[2]),
+                test_loss: json_f32(&p[3]),
+                test_acc: json_f32(&p[4]),
+            })
+            .collect(),
+        epoch_metrics: v["epochs"].as_array()?.iter().map(metrics_from).collect(),
+        confusion,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// On the page
+// ---------------------------------------------------------------------------------------------
+
+struct LenetView {
+    settings: LenetSettings,
+    rules: Vec<Rule>,
+    /// Steps of one seed's run.
+    total: usize,
+}
+
+impl LenetView {
+    /// Final metrics of the seeds both rules have finished, paired by seed: `[standard, amp]`.
+    fn finished(&self, reports: &[Option<Report>]) -> Vec<[ClassMetrics; 2]> {
+        let per_rule = |rule: Rule| -> Vec<ClassMetrics> {
+            self.rules
+                .iter()
+                .position(|&r| r == rule)
+                .and_then(|i| reports.get(i))
+                .and_then(Option::as_ref)
+                .and_then(|r| r.metrics["finished"].as_array().map(|a| a.iter().map(metrics_from).collect()))
+                .unwrap_or_default()
+        };
+        let (standard, amp) = (per_rule(Rule::Standard), per_rule(Rule::Amp));
+        standard.iter().zip(&amp).map(|(s, a)| [*s, *a]).collect()
+    }
+}
+
+impl View for LenetView {
+    fn draw_charts(&mut self, reports: &[Option<Report>], part: usize) -> bool {
+        let records: Vec<LenetRecord> = reports.iter().flatten().filter_map(|r| record_from(&r.metrics["record"])).collect();
+        let refs: Vec<&LenetRecord> = records.iter().collect();
+        match part {
+            0 => {
+                if let Some(c) = canvas("lenet-acc") {
+                    let _ = canvas_chart::draw(&c, &figures::accuracy_curves(&refs, self.total, 560.0, 340.0));
+                }
+                write_tables(&self.settings, &refs, &self.finished(reports));
+            }
+            1 => {
+                if let Some(c) = canvas("lenet-loss") {
+                    let _ = canvas_chart::draw(&c, &figures::loss_curves(&refs, self.total, 560.0, 340.0));
+                }
+            }
+            _ => {
+                let names = self.settings.dataset.class_names();
+                if let Some(r) = refs.get(part - 2)
+                    && let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", r.rule.name())), &r.confusion)
+                {
+                    let title = format!("{}: confusion matrix", figures::rule_title(r.rule));
+                    let _ = canvas_chart::draw(&c, &figures::confusion(&title, conf, &names, 420.0, 400.0));
+                }
             }
         }
-        self.write_tables(&records);
-        let seed = self.seeds[self.current];
-        let seeds = if self.seeds.len() > 1 { format!("Seed {} ({} of {}) · ", seed, self.current + 1, self.seeds.len()) } else { String::new() };
-        if self.finished.len() == self.seeds.len() {
-            let acc = |i: usize| self.finished.iter().map(|m| m[i].accuracy).collect::<Vec<f32>>();
+        part < 1 + refs.len()
+    }
+
+    fn status(&self, reports: &[Option<Report>], rate: &str, compute: &str) -> String {
+        let seeds = self.settings.seeds as usize;
+        let all_finished = !reports.is_empty() && reports.iter().all(|r| r.as_ref().is_some_and(|r| r.finished));
+        if all_finished {
+            let finished = self.finished(reports);
+            let acc = |i: usize| finished.iter().map(|m| m[i].accuracy).collect::<Vec<f32>>();
             let (s, a) = (mean_sd(&acc(0)).0, mean_sd(&acc(1)).0);
-            let over = if self.seeds.len() > 1 { format!(" (mean of {} seeds)", self.seeds.len()) } else { String::new() };
+            let over = if seeds > 1 { format!(" (mean of {seeds} seeds)") } else { String::new() };
             return format!("Finished. Test accuracy{over}: standard {:.2}%, metaplastic {:.2}%.", 100.0 * s, 100.0 * a);
         }
-        let rate = self.run.step() as f64 / ((dom::now() - self.started_ms) / 1000.0).max(1e-3);
-        let waiting = if self.last == LenetProgress::WaitingForData { format!(" · waiting for {} to arrive", self.cfg.dataset.title()) } else { String::new() };
+        let Some(slowest) = reports.iter().flatten().min_by_key(|r| r.step) else { return format!("Starting {compute}…") };
+        let at = &slowest.metrics["at"];
+        let index = at["seed_index"].as_u64().unwrap_or(0);
+        let seed_text = if seeds > 1 { format!("Seed {} ({} of {}) · ", self.settings.seed + index, index + 1, seeds) } else { String::new() };
+        let epoch = at["epoch"].as_u64().unwrap_or(0) as usize;
         format!(
-            "{seeds}Epoch {} of {}, batch {} of {} · {:.1} batches/s {compute}{waiting}",
-            (self.run.epoch() + 1).min(self.cfg.epochs),
-            self.cfg.epochs,
-            self.run.step(),
-            total,
-            rate
+            "{seed_text}Epoch {} of {}, batch {} of {} · {rate} {compute}",
+            (epoch + 1).min(self.settings.epochs),
+            self.settings.epochs,
+            at["step"].as_u64().unwrap_or(0),
+            self.total
         )
     }
 
-    async fn refresh(&mut self, _app: &Rc<App>) {
-        let arch = self.cfg.arch;
-        let rules: Vec<Rule> = self.run.records().map(|r| r.rule).collect();
-        let mut factors = Vec::new();
-        for (rule, trainer) in rules.into_iter().zip(self.run.trainers_mut()) {
-            if let Ok(params) = trainer.params().await
-                && let Some((count, k, w)) = params.first_filters(arch)
-                && let Some(c) = canvas(&format!("lenet-filters-{}", rule.name()))
-            {
+    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], part: usize) -> bool {
+        // One network's pictures per frame.
+        let more = part + 1 < self.rules.len().min(pictures.len());
+        for (&rule, picture) in self.rules.iter().zip(pictures).skip(part).take(1) {
+            let Some(p) = picture else { continue };
+            let Some(&[count, k, filter_len, layers, per_layer]) = p.get(..5).and_then(|h| <&[f32; 5]>::try_from(h).ok()) else { continue };
+            let (count, k, filter_len, layers, per_layer) = (count as usize, k as usize, filter_len as usize, layers as usize, per_layer as usize);
+            let Some(w) = p.get(5..5 + filter_len) else { continue };
+            if let Some(c) = canvas(&format!("lenet-filters-{}", rule.name())) {
                 let title = format!("{}: first-layer filters", figures::rule_title(rule));
                 let height = 80.0 + 70.0 * count.div_ceil(8) as f32;
                 let _ = canvas_chart::draw(&c, &figures::filters(&title, rule, count, k, w, 560.0, height));
             }
-            if rule == Rule::Amp
-                && let Ok(f) = trainer.last_factors().await
-            {
-                factors = f;
+            if layers == 0 {
+                continue;
             }
-        }
-        if !factors.is_empty() {
+            let start = 5 + filter_len;
+            let factors: Vec<Vec<f32>> = (0..layers).filter_map(|l| p.get(start + l * per_layer..start + (l + 1) * per_layer).map(<[f32]>::to_vec)).collect();
+            let images = p.get(start + layers * per_layer..).unwrap_or(&[]);
             if let Some(c) = canvas("lenet-factors") {
                 let _ = canvas_chart::draw(&c, &figures::factor_histogram(&factors, 560.0, 300.0));
             }
-            if let Some(c) = canvas("lenet-extremes") {
-                let _ = canvas_chart::draw(&c, &figures::extreme_examples(self.run.last_batch().0, &factors[0], 4, 560.0, 200.0));
+            if let (Some(c), Some(first)) = (canvas("lenet-extremes"), factors.first()) {
+                let _ = canvas_chart::draw(&c, &figures::extreme_examples(images, first, 4, 560.0, 200.0));
             }
         }
+        more
+    }
+
+    fn picture_detail(&self) -> String {
+        String::new()
     }
 }
 
-impl LenetDemoRun {
-    /// The numbers behind the charts: the latest test metrics per rule with the paper's beside them,
-    /// and, over several seeds, mean ± sd and the paired difference.
-    fn write_tables(&self, records: &[&LenetRecord]) {
-        if let Ok(table) = dom::by_id::<web_sys::Element>("lenet-results") {
-            let mut html = String::from("<tr><th>network</th><th>test accuracy</th><th>macro F1</th><th>precision</th><th>recall</th><th>loss</th><th>measured</th></tr>");
-            for r in records {
-                let (m, when) = match r.final_metrics() {
-                    Some(m) => (m, format!("after epoch {}", r.epoch_metrics.len())),
-                    None => match r.curve.last() {
-                        Some(p) => (ClassMetrics { accuracy: p.test_acc, loss: p.test_loss, macro_f1: f32::NAN, precision: f32::NAN, recall: f32::NAN }, format!("live, batch {}", p.step)),
-                        None => continue,
-                    },
-                };
-                let pct = |v: f32| if v.is_finite() { format!("{:.2}%", 100.0 * v) } else { "–".into() };
-                html.push_str(&format!(
-                    "<tr data-rule=\"{rule}\" data-accuracy=\"{:.4}\" data-f1=\"{:.4}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{when}</td></tr>",
-                    m.accuracy,
-                    m.macro_f1,
-                    figures::rule_title(r.rule),
-                    pct(m.accuracy),
-                    pct(m.macro_f1),
-                    pct(m.precision),
-                    pct(m.recall),
-                    m.loss,
-                    rule = r.rule.name(),
-                ));
-            }
-            let (s, a) = paper_accuracy(self.cfg.dataset);
+/// The numbers behind the charts: the latest test metrics per rule with the paper's beside them,
+/// and, over several seeds, mean ± sd and the paired difference.
+fn write_tables(settings: &LenetSettings, records: &[&LenetRecord], finished: &[[ClassMetrics; 2]]) {
+    if let Ok(table) = dom::by_id::<web_sys::Element>("lenet-results") {
+        let mut html = String::from("<tr><th>network</th><th>test accuracy</th><th>macro F1</th><th>precision</th><th>recall</th><th>loss</th><th>measured</th></tr>");
+        for r in records {
+            let (m, when) = match r.final_metrics() {
+                Some(m) => (m, format!("after epoch {}", r.epoch_metrics.len())),
+                None => match r.curve.last() {
+                    Some(p) => (ClassMetrics { accuracy: p.test_acc, loss: p.test_loss, macro_f1: f32::NAN, precision: f32::NAN, recall: f32::NAN }, format!("live, batch {}", p.step)),
+                    None => continue,
+                },
+            };
+            let pct = |v: f32| if v.is_finite() { format!("{:.2}%", 100.0 * v) } else { "–".into() };
             html.push_str(&format!(
-                "<tr class=\"paper\"><td>paper, LeNet-5, one run</td><td>{:.2}% / {:.2}%</td><td colspan=\"4\">standard / AMP; no seeds or error bars given</td><td>full training</td></tr>",
-                100.0 * s,
-                100.0 * a
+                "<tr data-rule=\"{rule}\" data-accuracy=\"{:.4}\" data-f1=\"{:.4}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{when}</td></tr>",
+                m.accuracy,
+                m.macro_f1,
+                figures::rule_title(r.rule),
+                pct(m.accuracy),
+                pct(m.macro_f1),
+                pct(m.precision),
+                pct(m.recall),
+                m.loss,
+                rule = r.rule.name(),
             ));
-            table.set_inner_html(&html);
         }
-        let several = self.seeds.len() > 1 && !self.finished.is_empty();
-        dom::set_hidden("lenet-seeds-table", !several);
-        dom::set_hidden("lenet-seeds-figure", !several);
-        if !several {
-            return;
+        let (s, a) = paper_accuracy(settings.dataset);
+        html.push_str(&format!(
+            "<tr class=\"paper\"><td>paper, LeNet-5, one run</td><td>{:.2}% / {:.2}%</td><td colspan=\"4\">standard / AMP; no seeds or error bars given</td><td>full training</td></tr>",
+            100.0 * s,
+            100.0 * a
+        ));
+        table.set_inner_html(&html);
+    }
+    let several = settings.seeds > 1 && !finished.is_empty();
+    dom::set_hidden("lenet-seeds-table", !several);
+    dom::set_hidden("lenet-seeds-figure", !several);
+    if !several {
+        return;
+    }
+    let column = |rule: usize, f: fn(&ClassMetrics) -> f32| finished.iter().map(|m| f(&m[rule])).collect::<Vec<f32>>();
+    let getters: [(&str, fn(&ClassMetrics) -> f32); 4] =
+        [("accuracy", |m| m.accuracy), ("macro F1", |m| m.macro_f1), ("precision", |m| m.precision), ("recall", |m| m.recall)];
+    if let Ok(table) = dom::by_id::<web_sys::Element>("lenet-seeds-table") {
+        let n = finished.len();
+        let mut html = format!("<tr><th>over {n} seed{}</th><th>standard</th><th>metaplastic</th><th>metaplastic &minus; standard (95% CI)</th></tr>", if n == 1 { "" } else { "s" });
+        for (name, f) in getters {
+            let (sm, ss) = mean_sd(&column(0, f));
+            let (am, asd) = mean_sd(&column(1, f));
+            let d = PairedDiff::new(&column(0, f), &column(1, f));
+            let verdict = if n < 2 {
+                "needs 2 seeds".to_string()
+            } else if d.is_significant() {
+                format!("{:+.2} ± {:.2} points: a difference", 100.0 * d.mean, 100.0 * d.ci95)
+            } else {
+                format!("{:+.2} ± {:.2} points: no difference shown", 100.0 * d.mean, 100.0 * d.ci95)
+            };
+            html.push_str(&format!(
+                "<tr data-metric=\"{name}\" data-diff=\"{:.5}\" data-ci=\"{:.5}\"><td>{name}</td><td>{:.2}% ± {:.2}</td><td>{:.2}% ± {:.2}</td><td>{verdict}</td></tr>",
+                d.mean,
+                d.ci95,
+                100.0 * sm,
+                100.0 * ss,
+                100.0 * am,
+                100.0 * asd
+            ));
         }
-        let column = |rule: usize, f: fn(&ClassMetrics) -> f32| self.finished.iter().map(|m| f(&m[rule])).collect::<Vec<f32>>();
-        let getters: [(&str, fn(&ClassMetrics) -> f32); 4] =
-            [("accuracy", |m| m.accuracy), ("macro F1", |m| m.macro_f1), ("precision", |m| m.precision), ("recall", |m| m.recall)];
-        if let Ok(table) = dom::by_id::<web_sys::Element>("lenet-seeds-table") {
-            let n = self.finished.len();
-            let mut html = format!("<tr><th>over {n} seed{}</th><th>standard</th><th>metaplastic</th><th>metaplastic &minus; standard (95% CI)</th></tr>", if n == 1 { "" } else { "s" });
-            for (name, f) in getters {
-                let (sm, ss) = mean_sd(&column(0, f));
-                let (am, asd) = mean_sd(&column(1, f));
-                let d = PairedDiff::new(&column(0, f), &column(1, f));
-                let verdict = if n < 2 {
-                    "needs 2 seeds".to_string()
-                } else if d.is_significant() {
-                    format!("{:+.2} ± {:.2} points: a difference", 100.0 * d.mean, 100.0 * d.ci95)
-                } else {
-                    format!("{:+.2} ± {:.2} points: no difference shown", 100.0 * d.mean, 100.0 * d.ci95)
-                };
-                html.push_str(&format!(
-                    "<tr data-metric=\"{name}\" data-diff=\"{:.5}\" data-ci=\"{:.5}\"><td>{name}</td><td>{:.2}% ± {:.2}</td><td>{:.2}% ± {:.2}</td><td>{verdict}</td></tr>",
-                    d.mean,
-                    d.ci95,
-                    100.0 * sm,
-                    100.0 * ss,
-                    100.0 * am,
-                    100.0 * asd
-                ));
-            }
-            table.set_inner_html(&html);
-        }
-        if let Some(c) = canvas("lenet-seeds-bars") {
-            let rows: Vec<(Rule, [(f32, f32); 4])> =
-                [Rule::Standard, Rule::Amp].iter().enumerate().map(|(i, &rule)| (rule, getters.map(|(_, f)| mean_sd(&column(i, f))))).collect();
-            let _ = canvas_chart::draw(&c, &figures::metric_bars(&rows, 760.0, 320.0));
-        }
+        table.set_inner_html(&html);
+    }
+    if let Some(c) = canvas("lenet-seeds-bars") {
+        let rows: Vec<(Rule, [(f32, f32); 4])> =
+            [Rule::Standard, Rule::Amp].iter().enumerate().map(|(i, &rule)| (rule, getters.map(|(_, f)| mean_sd(&column(i, f))))).collect();
+        let _ = canvas_chart::draw(&c, &figures::metric_bars(&rows, 760.0, 320.0));
     }
 }

@@ -1,5 +1,8 @@
 //! The browser app: the only module that knows about the DOM. It wires the page in `index.html`
-//! to the data, the backends and (later) the experiments, and turns typed errors into messages.
+//! to the data, the backends and the experiments, and turns typed errors into messages.
+//!
+//! Two entry points, one per wasm binary trunk builds: [`start_page`] (the page's main thread:
+//! data, forms, charts) and [`start_worker`] (a training worker, one per network of a comparison).
 
 mod bnn_demo;
 mod canvas_chart;
@@ -8,7 +11,10 @@ mod hebbian_demo;
 mod lenet_demo;
 mod dom;
 mod loader;
+mod protocol;
+mod remote;
 mod samples;
+mod worker;
 
 use crate::data::DataSetId;
 use crate::gpu::GpuContext;
@@ -16,7 +22,6 @@ use crate::nn::DeviceError;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
 
 /// Everything the page holds: loaded data, the GPU if there is one, and what is on screen.
 pub struct App {
@@ -35,13 +40,18 @@ impl App {
     }
 }
 
-#[wasm_bindgen(start)]
-pub fn start() {
+/// The page's entry point (the `app` binary).
+pub fn start_page() {
     console_error_panic_hook::set_once();
     let _ = console_log::init_with_level(log::Level::Info);
     if let Err(e) = boot() {
         dom::fatal(&format!("The app could not start: {e}"));
     }
+}
+
+/// A training worker's entry point (the `worker` binary).
+pub fn start_worker() {
+    worker::start();
 }
 
 fn boot() -> Result<(), dom::WebError> {

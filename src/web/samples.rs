@@ -86,7 +86,7 @@ fn draw(id: DataSetId, examples: &dyn Examples, indices: &[usize]) -> Result<(),
         }
     }
     let ctx: CanvasRenderingContext2d = canvas
-        .get_context("2d")?
+        .get_context_with_context_options("2d", &super::canvas_chart::cpu_canvas_options())?
         .ok_or_else(|| dom::WebError::Js("the canvas has no 2d context".into()))?
         .dyn_into()
         .map_err(|_| dom::WebError::Js("the canvas context is not 2d".into()))?;

@@ -274,12 +274,15 @@ export async function progress(page, id) {
   }, id);
 }
 
-/** Serves dist/, opens the app in a fresh browser (WebGPU on or off) and runs `body(page, errors)`. */
-export async function withPage({ webgpu }, body) {
+/**
+ * Serves dist/, opens the app in a fresh browser (WebGPU on or off) and runs `body(page, errors)`;
+ * `setup(page)` runs before the navigation (init scripts such as a long-task observer).
+ */
+export async function withPage({ webgpu, setup }, body) {
   const server = await serveStatic(requireDist());
   const browser = await launchBrowser({ webgpu });
   try {
-    const { page, errors } = await openApp(browser, server.url);
+    const { page, errors } = await openApp(browser, server.url, { setup });
     await body(page, errors);
   } finally {
     await browser.close();

@@ -1,0 +1,613 @@
+//! The page's side of a comparison trained in workers: one dedicated worker per network, all fed
+//! the same settings and seed (hence the same initial weights and batch order), the data set's
+//! bytes handed to each once. The page only draws: reports are kept as they arrive and drawn at
+//! the next animation frame, and Run / Pause / Step / Reset are messages (or, for Reset and a
+//! changed setting, the workers' termination), so each acts within a frame.
+
+use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, ToWorker};
+use super::{App, dom};
+use crate::data::{DataSetId, Examples, IdxKind};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+/// Loads the worker binary (`static/training_worker.js`, copied into dist/ by trunk).
+const WORKER_SCRIPT: &str = "./training_worker.js";
+/// Steps a Step press trains.
+pub const STEP_STEPS: usize = 10;
+/// Bytes copied out of the page's memory per task when the data goes to a worker: small enough
+/// that one copy stays far below a frame, even with both cores busy training.
+const PIECE_BYTES: usize = 2 << 20;
+/// The rate is measured over this much recent time, so it follows a change of speed.
+const RATE_WINDOW_MS: f64 = 5000.0;
+
+/// What a demo hands the driver to start a run.
+pub struct Plan {
+    pub demo: &'static str,
+    pub settings: String,
+    /// One worker per learner; the names are only for messages.
+    pub learners: Vec<String>,
+    pub seed: u64,
+    pub backend: Compute,
+    /// "on the CPU", "on WebGPU".
+    pub compute: String,
+    /// The data set the workers read, if any.
+    pub data: Option<DataSetId>,
+    pub view: Box<dyn View>,
+}
+
+/// The latest report of one learner.
+pub struct Report {
+    pub step: usize,
+    pub finished: bool,
+    pub metrics: serde_json::Value,
+}
+
+/// A demo's drawing side. Reports put where a run stands (step, task) under the key `at` of their
+/// metrics: a report that changed only there redraws the status line, not the charts.
+pub trait View {
+    /// Draws part `part` (from 0) of the charts from the learners' latest reports (`None`: not
+    /// reported yet); `true` while more parts follow. One part is drawn per animation frame, so
+    /// no frame (with the browser's painting after it) grows long.
+    fn draw_charts(&mut self, reports: &[Option<Report>], part: usize) -> bool;
+    /// The status line; `rate` is the measured speed, already worded.
+    fn status(&self, reports: &[Option<Report>], rate: &str, compute: &str) -> String;
+    /// Draws part `part` of the pictures (e.g. weight histograms) the learners sent last; `true`
+    /// while more parts follow.
+    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], part: usize) -> bool;
+    /// What the workers should put in their pictures (e.g. which layer).
+    fn picture_detail(&self) -> String;
+}
+
+/// A message waiting for its worker to be up.
+enum Queued {
+    Message(ToWorker),
+    /// The data set's bytes, copied out only when they can be sent, a piece per task.
+    Data(DataSetId),
+}
+
+struct Slot {
+    worker: Worker,
+    ready: bool,
+    /// Messages wait here until the worker's module is up: a worker drops what arrives earlier.
+    queue: Vec<Queued>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Charts,
+    Pictures,
+}
+
+struct Active {
+    slots: Vec<Slot>,
+    names: Vec<String>,
+    view: Box<dyn View>,
+    compute: String,
+    reports: Vec<Option<Report>>,
+    pictures: Vec<Option<Vec<f32>>>,
+    charts_dirty: bool,
+    pictures_dirty: bool,
+    /// The drawing pass in progress, and its next part.
+    pass: Option<(Pass, usize)>,
+    /// (time, steps every learner has completed), over the last few seconds.
+    rate: VecDeque<(f64, usize)>,
+    stopped: bool,
+}
+
+impl Active {
+    fn send(&mut self, i: usize, message: ToWorker) {
+        let slot = &mut self.slots[i];
+        if !slot.ready {
+            slot.queue.push(Queued::Message(message));
+            return;
+        }
+        self.post(i, message);
+    }
+
+    fn post(&mut self, i: usize, message: ToWorker) {
+        let slot = &self.slots[i];
+        let encoded = message.encode();
+        if let Err(e) = slot.worker.post_message_with_transfer(&encoded.message, &encoded.transfer) {
+            log::error!("could not message a worker: {}", dom::describe(&e));
+        }
+    }
+
+    fn send_all(&mut self, control: Control) {
+        for i in 0..self.slots.len() {
+            self.send(i, ToWorker::Control(control.clone()));
+        }
+    }
+
+    /// Every network has reported its last step.
+    fn finished(&self) -> bool {
+        self.reports.iter().all(|r| r.as_ref().is_some_and(|r| r.finished))
+    }
+
+    fn terminate(&mut self) {
+        for slot in &self.slots {
+            slot.worker.terminate();
+        }
+    }
+
+    fn rate_text(&self) -> String {
+        let (Some(first), Some(last)) = (self.rate.front(), self.rate.back()) else { return "measuring speed".into() };
+        let seconds = (last.0 - first.0) / 1000.0;
+        let steps = (last.1 - first.1) as f64;
+        if seconds < 0.5 || steps < 1.0 {
+            return "measuring speed".into();
+        }
+        let rate = steps / seconds;
+        if rate >= 10.0 {
+            format!("{rate:.0} batches/s")
+        } else if rate >= 1.0 {
+            format!("{rate:.1} batches/s")
+        } else {
+            format!("{:.1} s/batch", 1.0 / rate)
+        }
+    }
+}
+
+struct State {
+    active: Option<Active>,
+    running: bool,
+    /// Bumped by Reset, a changed setting and every new run: messages of older workers are ignored.
+    generation: u32,
+    frame_pending: bool,
+    /// Pause was pressed (a finished Step is not "paused", it just stopped).
+    paused: bool,
+    /// Run or Step was pressed while the data set was still loading: the workers start when it is in.
+    waiting: bool,
+    /// The status of the last frame, kept so that Pause can say where the run stands.
+    last_status: String,
+}
+
+pub struct RemoteDemo {
+    /// The element ids are `<prefix>-run`, `-step`, `-reset`, `-status`, `-error`, `-controls`.
+    prefix: &'static str,
+    plan: fn(&App) -> Result<Plan, String>,
+    state: RefCell<State>,
+}
+
+type Pick = fn(&App) -> &RemoteDemo;
+
+impl RemoteDemo {
+    pub fn new(prefix: &'static str, plan: fn(&App) -> Result<Plan, String>) -> Self {
+        Self { prefix, plan, state: RefCell::new(State { active: None, running: false, generation: 0, frame_pending: false, paused: false, waiting: false, last_status: String::new() }) }
+    }
+
+    fn id(&self, what: &str) -> String {
+        format!("{}-{what}", self.prefix)
+    }
+
+    /// Asks the workers for fresh pictures (e.g. another histogram layer was chosen).
+    pub fn request_pictures(&self) {
+        let mut s = self.state.borrow_mut();
+        if let Some(active) = s.active.as_mut() {
+            let detail = active.view.picture_detail();
+            active.send_all(Control::Pictures(detail));
+        }
+    }
+}
+
+/// Wires the buttons and the form; `on_change` runs on every change of the form (to show and hide
+/// fields) before the current run is dropped.
+pub fn wire(app: &Rc<App>, pick: Pick, on_change: fn()) -> Result<(), dom::WebError> {
+    let d = pick(app);
+    let a = app.clone();
+    dom::on_click(&dom::by_id(&d.id("run"))?, move || toggle_run(&a, pick));
+    let a = app.clone();
+    dom::on_click(&dom::by_id(&d.id("step"))?, move || step_once(&a, pick));
+    let a = app.clone();
+    dom::on_click(&dom::by_id(&d.id("reset"))?, move || discard(&a, pick, "Reset. Press Run to start again."));
+    let a = app.clone();
+    dom::on_event(&dom::by_id(&d.id("controls"))?, "change", move || {
+        on_change();
+        let started = pick(&a).state.borrow().active.is_some() || pick(&a).state.borrow().waiting;
+        if started {
+            discard(&a, pick, "Settings changed: the next Run starts a new run with them.");
+        }
+    });
+    on_change();
+    Ok(())
+}
+
+fn toggle_run(app: &Rc<App>, pick: Pick) {
+    let d = pick(app);
+    // A finished run stays on screen; Reset or a changed setting starts another.
+    if d.state.borrow().active.as_ref().is_some_and(Active::finished) {
+        return;
+    }
+    if d.state.borrow().running {
+        {
+            let mut s = d.state.borrow_mut();
+            s.running = false;
+            s.paused = true;
+            if let Some(active) = s.active.as_mut() {
+                active.send_all(Control::Pause);
+                active.rate.clear();
+            }
+        }
+        set_buttons(d, false);
+        let last = d.state.borrow().last_status.clone();
+        dom::set_text(&d.id("status"), &format!("Paused. {last}"));
+        return;
+    }
+    if !ensure_run(app, pick) {
+        return;
+    }
+    let mut s = d.state.borrow_mut();
+    s.running = true;
+    s.paused = false;
+    if let Some(active) = s.active.as_mut() {
+        active.send_all(Control::Run);
+    }
+    drop(s);
+    set_buttons(d, true);
+}
+
+fn step_once(app: &Rc<App>, pick: Pick) {
+    let d = pick(app);
+    let finished = d.state.borrow().active.as_ref().is_some_and(Active::finished);
+    if finished || d.state.borrow().running || !ensure_run(app, pick) {
+        return;
+    }
+    if let Some(active) = d.state.borrow_mut().active.as_mut() {
+        active.rate.clear();
+        active.send_all(Control::Step(STEP_STEPS));
+    }
+}
+
+fn discard(app: &Rc<App>, pick: Pick, status: &str) {
+    let d = pick(app);
+    {
+        let mut s = d.state.borrow_mut();
+        s.generation += 1;
+        s.running = false;
+        s.paused = false;
+        s.waiting = false;
+        if let Some(mut active) = s.active.take() {
+            active.terminate();
+        }
+    }
+    set_buttons(d, false);
+    dom::set_hidden(&d.id("error"), true);
+    dom::set_text(&d.id("status"), status);
+}
+
+/// Starts the workers if there is no run; `false` (with the reason shown) when the settings are
+/// refused or the data set has not arrived yet.
+fn ensure_run(app: &Rc<App>, pick: Pick) -> bool {
+    let d = pick(app);
+    {
+        let s = d.state.borrow();
+        if s.waiting || s.active.as_ref().is_some_and(|a| !a.stopped) {
+            return true;
+        }
+    }
+    let plan = match (d.plan)(app) {
+        Ok(plan) => plan,
+        Err(message) => {
+            show_error(d, &message);
+            return false;
+        }
+    };
+    dom::set_hidden(&d.id("error"), true);
+    let generation = {
+        let mut s = d.state.borrow_mut();
+        s.generation += 1;
+        if let Some(mut old) = s.active.take() {
+            old.terminate();
+        }
+        s.generation
+    };
+    // Every worker must see the same examples in the same order, so they start on the whole set.
+    if let Some(set) = plan.data.filter(|&set| !app.slot(set).borrow().is_done()) {
+        d.state.borrow_mut().waiting = true;
+        dom::set_text(&d.id("status"), &format!("Waiting for {} to finish loading; training starts when it has.", set.title()));
+        let a = app.clone();
+        wasm_bindgen_futures::spawn_local(async move { start_when_loaded(&a, pick, plan, generation).await });
+        return true;
+    }
+    start(app, pick, plan, generation)
+}
+
+async fn start_when_loaded(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) {
+    loop {
+        dom::sleep_ms(250).await;
+        if pick(app).state.borrow().generation != generation {
+            return;
+        }
+        if plan.data.is_none_or(|set| app.slot(set).borrow().is_done()) {
+            break;
+        }
+    }
+    let d = pick(app);
+    d.state.borrow_mut().waiting = false;
+    if start(app, pick, plan, generation) {
+        let mut s = d.state.borrow_mut();
+        let (running, paused) = (s.running, s.paused);
+        if let Some(active) = s.active.as_mut() {
+            if running {
+                active.send_all(Control::Run);
+            } else if !paused {
+                active.send_all(Control::Step(STEP_STEPS));
+            }
+        }
+    }
+}
+
+fn start(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> bool {
+    let d = pick(app);
+    match spawn(app, pick, plan, generation) {
+        Ok(active) => {
+            let mut s = d.state.borrow_mut();
+            s.last_status = format!("Starting {} workers…", active.slots.len());
+            s.active = Some(active);
+            true
+        }
+        Err(e) => {
+            show_error(d, &format!("The training workers could not start: {e}"));
+            false
+        }
+    }
+}
+
+fn spawn(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> Result<Active, dom::WebError> {
+    let mut slots = Vec::new();
+    for (i, _) in plan.learners.iter().enumerate() {
+        let worker = Worker::new(WORKER_SCRIPT)?;
+        let a = app.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| on_message(&a, pick, generation, i, &event));
+        let a = app.clone();
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            // The default would only log it; the page says it instead.
+            event.prevent_default();
+            let message = format!("the worker training one network crashed ({})", event.message());
+            stop_with_error(&a, pick, generation, &message, false);
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        slots.push(Slot { worker, ready: false, queue: Vec::new(), _on_message: on_message, _on_error: on_error });
+    }
+    let n = slots.len();
+    let mut active = Active {
+        slots,
+        names: plan.learners,
+        view: plan.view,
+        compute: plan.compute,
+        reports: (0..n).map(|_| None).collect(),
+        pictures: vec![None; n],
+        charts_dirty: false,
+        pictures_dirty: false,
+        pass: None,
+        rate: VecDeque::new(),
+        stopped: false,
+    };
+    let detail = active.view.picture_detail();
+    for i in 0..n {
+        active.send(i, ToWorker::Init(Init { demo: plan.demo.into(), settings: plan.settings.clone(), learner: i, seed: plan.seed, backend: plan.backend }));
+        active.send(i, ToWorker::Control(Control::Pictures(detail.clone())));
+        if let Some(set) = plan.data {
+            active.slots[i].queue.push(Queued::Data(set));
+        }
+    }
+    Ok(active)
+}
+
+/// Sends data set `set` to worker `i` in pieces, one per task, then the messages that were queued
+/// after it. Each worker gets its own copy once; nothing is copied again per batch.
+async fn send_data(app: &Rc<App>, pick: Pick, generation: u32, i: usize, set: DataSetId) {
+    for part in Part::ALL {
+        let total = part_len(&app.slot(set).borrow(), part);
+        let mut offset = 0;
+        while offset < total {
+            let len = PIECE_BYTES.min(total - offset);
+            let bytes = {
+                let slot = app.slot(set).borrow();
+                let data = part_bytes(&slot, part);
+                js_sys::Uint8Array::from(&data[offset..offset + len])
+            };
+            {
+                let mut s = pick(app).state.borrow_mut();
+                if s.generation != generation {
+                    return;
+                }
+                let Some(active) = s.active.as_mut() else { return };
+                active.post(i, ToWorker::Data(DataPiece { set, part, offset, total, bytes }));
+            }
+            offset += len;
+            dom::sleep_ms(0).await;
+        }
+    }
+}
+
+fn part_len(slot: &super::loader::DataSlot, part: Part) -> usize {
+    match part {
+        Part::TrainImages => slot.train.len() * crate::data::IMAGE_PIXELS,
+        Part::TrainLabels => slot.train.len(),
+        Part::TestImages => slot.test.len() * crate::data::IMAGE_PIXELS,
+        Part::TestLabels => slot.test.len(),
+    }
+}
+
+fn part_bytes(slot: &super::loader::DataSlot, part: Part) -> &[u8] {
+    let data = match part {
+        Part::TrainImages => slot.train.decoder(IdxKind::Images).data(),
+        Part::TrainLabels => slot.train.decoder(IdxKind::Labels).data(),
+        Part::TestImages => slot.test.decoder(IdxKind::Images).data(),
+        Part::TestLabels => slot.test.decoder(IdxKind::Labels).data(),
+    };
+    &data[..part_len(slot, part).min(data.len())]
+}
+
+fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &MessageEvent) {
+    let d = pick(app);
+    let message = match FromWorker::decode(&event.data()) {
+        Ok(m) => m,
+        Err(e) => return stop_with_error(app, pick, generation, &e.to_string(), false),
+    };
+    let mut s = d.state.borrow_mut();
+    if s.generation != generation {
+        return;
+    }
+    let Some(active) = s.active.as_mut() else { return };
+    match message {
+        FromWorker::Ready => {
+            active.slots[i].ready = true;
+            let queued = std::mem::take(&mut active.slots[i].queue);
+            for m in queued {
+                match m {
+                    Queued::Message(m) => active.send(i, m),
+                    Queued::Data(set) => {
+                        let a = app.clone();
+                        wasm_bindgen_futures::spawn_local(async move { send_data(&a, pick, generation, i, set).await });
+                    }
+                }
+            }
+        }
+        FromWorker::Started { compute } => log::info!("{} ({}) trains on {compute}", active.names[i], d.prefix),
+        FromWorker::Progress(p) => {
+            let metrics = serde_json::from_str(&p.metrics).unwrap_or(serde_json::Value::Null);
+            if let Some(pictures) = p.pictures {
+                active.pictures[i] = Some(pictures.to_vec());
+                active.pictures_dirty = true;
+            }
+            let changed = active.reports[i].as_ref().is_none_or(|old| !same_but_position(&old.metrics, &metrics) || old.finished != p.finished);
+            active.charts_dirty |= changed;
+            active.reports[i] = Some(Report { step: p.step, finished: p.finished, metrics });
+            if active.reports.iter().all(Option::is_some) {
+                let done = active.reports.iter().flatten().map(|r| r.step).min().unwrap_or(0);
+                let now = dom::now();
+                active.rate.push_back((now, done));
+                while active.rate.front().is_some_and(|(t, _)| now - t > RATE_WINDOW_MS) && active.rate.len() > 2 {
+                    active.rate.pop_front();
+                }
+            }
+            drop(s);
+            schedule_frame(app, pick, generation);
+        }
+        FromWorker::Failed { message, gpu_lost } => {
+            let name = active.names[i].clone();
+            drop(s);
+            stop_with_error(app, pick, generation, &format!("{name}: {message}"), gpu_lost);
+        }
+    }
+}
+
+/// A crashed worker or a failed network stops the whole comparison; the charts so far stay.
+fn stop_with_error(app: &Rc<App>, pick: Pick, generation: u32, message: &str, gpu_lost: bool) {
+    let d = pick(app);
+    {
+        let mut s = d.state.borrow_mut();
+        if s.generation != generation {
+            return;
+        }
+        s.running = false;
+        if let Some(active) = s.active.as_mut() {
+            active.send_all(Control::Pause);
+            active.stopped = true;
+        }
+    }
+    set_buttons(d, false);
+    let message = if gpu_lost {
+        *app.gpu.borrow_mut() = None;
+        dom::set_text("backend", "CPU: the GPU device was lost");
+        dom::set_attr("backend", "data-backend", "cpu");
+        format!("{message}. The charts so far are kept; press Reset, then Run, to continue on the CPU.")
+    } else {
+        format!("{message}. The charts so far are kept.")
+    };
+    show_error(d, &message);
+    dom::set_text(&d.id("status"), "Stopped.");
+}
+
+fn schedule_frame(app: &Rc<App>, pick: Pick, generation: u32) {
+    let d = pick(app);
+    {
+        let mut s = d.state.borrow_mut();
+        if s.frame_pending {
+            return;
+        }
+        s.frame_pending = true;
+    }
+    let a = app.clone();
+    let callback = Closure::once_into_js(move || draw_frame(&a, pick, generation));
+    let requested = dom::window().and_then(|w| Ok(w.request_animation_frame(callback.unchecked_ref())?));
+    if requested.is_err() {
+        d.state.borrow_mut().frame_pending = false;
+    }
+}
+
+fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
+    let d = pick(app);
+    let mut s = d.state.borrow_mut();
+    s.frame_pending = false;
+    if s.generation != generation {
+        return;
+    }
+    let paused = s.paused;
+    let Some(active) = s.active.as_mut() else { return };
+    if active.stopped {
+        return;
+    }
+    let rate = active.rate_text();
+    let compute = active.compute.clone();
+    let status = active.view.status(&active.reports, &rate, &compute);
+    if active.pass.is_none() {
+        if active.charts_dirty {
+            active.charts_dirty = false;
+            active.pass = Some((Pass::Charts, 0));
+        } else if active.pictures_dirty {
+            active.pictures_dirty = false;
+            active.pass = Some((Pass::Pictures, 0));
+        }
+    }
+    if let Some((pass, part)) = active.pass {
+        let more = match pass {
+            Pass::Charts => active.view.draw_charts(&active.reports, part),
+            Pass::Pictures => active.view.draw_pictures(&active.pictures, part),
+        };
+        active.pass = more.then_some((pass, part + 1));
+    }
+    let more = active.pass.is_some() || active.charts_dirty || active.pictures_dirty;
+    let finished = active.finished();
+    if finished {
+        s.running = false;
+    }
+    s.last_status = status.clone();
+    drop(s);
+    let shown = if paused && !finished { format!("Paused. {status}") } else { status };
+    dom::set_text(&d.id("status"), &shown);
+    if finished {
+        set_buttons(d, false);
+    }
+    if more {
+        schedule_frame(app, pick, generation);
+    }
+}
+
+/// Two reports' metrics are the same but for `at` (where the run stands).
+fn same_but_position(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => a.len() == b.len() && a.iter().all(|(k, v)| k == "at" || b.get(k) == Some(v)),
+        _ => a == b,
+    }
+}
+
+fn set_buttons(d: &RemoteDemo, running: bool) {
+    dom::set_text(&d.id("run"), if running { "Pause" } else { "Run" });
+    if let Ok(b) = dom::by_id::<web_sys::HtmlButtonElement>(&d.id("step")) {
+        b.set_disabled(running);
+    }
+}
+
+fn show_error(d: &RemoteDemo, message: &str) {
+    dom::set_text(&d.id("error"), message);
+    dom::set_hidden(&d.id("error"), false);
+}

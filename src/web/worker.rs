@@ -1,0 +1,434 @@
+//! The training side: one network of a comparison in its own dedicated Web Worker, with its own
+//! wasm instance and, on WebGPU, its own GPU device. The page sends `init`, the bytes of the data
+//! set once, and control messages; the worker trains in slices of about [`SLICE_MS`], reads its
+//! messages between slices and posts a progress report after each.
+//!
+//! The run is taken out of the state while a slice trains, so a message that arrives during an
+//! await (a GPU readback) only flips flags and never meets a half-updated network.
+
+use super::bnn_demo::BnnWorkerRun;
+use super::hebbian_demo::HebbWorkerRun;
+use super::lenet_demo::LenetWorkerRun;
+use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, Progress, ToWorker};
+use crate::backend::Backend;
+use crate::data::{DataSetId, Examples, IMAGE_PIXELS};
+use crate::experiments::DataAccess;
+use crate::gpu::GpuContext;
+use crate::nn::TrainError;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+/// Training time between two reports: short enough that pause and step act at once (a slice ends
+/// after the step in progress), long enough that reports stay a small part of the work.
+const SLICE_MS: f64 = 100.0;
+/// Pictures need a readback of every weight: every few seconds while training, not every slice.
+const PICTURES_EVERY_MS: f64 = 2500.0;
+
+/// A data set as the worker holds it: the bytes the page transferred, once.
+pub struct Bytes {
+    images: Vec<u8>,
+    labels: Vec<u8>,
+}
+
+impl Examples for Bytes {
+    fn len(&self) -> usize {
+        self.labels.len().min(self.images.len() / IMAGE_PIXELS)
+    }
+    fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
+    }
+    fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+}
+
+pub struct HeldData {
+    train: Bytes,
+    test: Bytes,
+}
+
+impl DataAccess for HeldData {
+    fn with_train(&self, f: &mut dyn FnMut(&dyn Examples)) {
+        f(&self.train)
+    }
+    fn with_test(&self, f: &mut dyn FnMut(&dyn Examples)) {
+        f(&self.test)
+    }
+}
+
+impl HeldData {
+    fn empty() -> Self {
+        let none = || Bytes { images: Vec::new(), labels: Vec::new() };
+        Self { train: none(), test: none() }
+    }
+}
+
+/// A data set arriving in pieces; usable once every array is complete.
+#[derive(Default)]
+struct Arriving {
+    parts: [Vec<u8>; 4],
+    received: [usize; 4],
+    totals: [Option<usize>; 4],
+}
+
+impl Arriving {
+    /// Copies a piece in; `Some` once the whole set is here.
+    fn add(&mut self, piece: &DataPiece) -> Result<Option<HeldData>, String> {
+        let i = Part::ALL.iter().position(|&p| p == piece.part).unwrap_or(0);
+        let total = *self.totals[i].get_or_insert(piece.total);
+        let len = piece.bytes.length() as usize;
+        if total != piece.total || piece.offset.checked_add(len).is_none_or(|end| end > total) {
+            return Err(format!("a piece of the data at {}+{len} does not fit its {total} bytes", piece.offset));
+        }
+        let buf = &mut self.parts[i];
+        buf.resize(total, 0);
+        piece.bytes.copy_to(&mut buf[piece.offset..piece.offset + len]);
+        self.received[i] += len;
+        if (0..4).any(|k| self.totals[k].is_none_or(|t| self.received[k] < t)) {
+            return Ok(None);
+        }
+        let [train_images, train_labels, test_images, test_labels] = std::mem::take(&mut self.parts);
+        Ok(Some(HeldData { train: Bytes { images: train_images, labels: train_labels }, test: Bytes { images: test_images, labels: test_labels } }))
+    }
+}
+
+/// A demo's run inside a worker: one learner.
+pub enum WorkerRun {
+    Bnn(Box<BnnWorkerRun>),
+    Lenet(Box<LenetWorkerRun>),
+    Hebbian(Box<HebbWorkerRun>),
+}
+
+impl WorkerRun {
+    fn new(init: &Init, backend: Backend) -> Result<Self, String> {
+        match init.demo.as_str() {
+            "bnn" => Ok(WorkerRun::Bnn(Box::new(BnnWorkerRun::new(&init.settings, init.learner, backend)?))),
+            "lenet" => Ok(WorkerRun::Lenet(Box::new(LenetWorkerRun::new(&init.settings, init.learner, backend)?))),
+            "hebbian" => Ok(WorkerRun::Hebbian(Box::new(HebbWorkerRun::new(&init.settings, init.learner, backend)?))),
+            other => Err(format!("this worker does not know the demo '{other}'")),
+        }
+    }
+
+    /// The data set this run reads; `None` for one that makes its own examples.
+    fn data_set(&self) -> Option<DataSetId> {
+        match self {
+            WorkerRun::Bnn(r) => Some(r.data_set()),
+            WorkerRun::Lenet(r) => Some(r.data_set()),
+            WorkerRun::Hebbian(r) => r.data_set(),
+        }
+    }
+
+    /// One training step (or the step's share of an evaluation); `Ok(true)` once finished.
+    async fn advance(&mut self, data: &HeldData) -> Result<bool, TrainError> {
+        match self {
+            WorkerRun::Bnn(r) => r.advance(data).await,
+            WorkerRun::Lenet(r) => r.advance(data).await,
+            WorkerRun::Hebbian(r) => r.advance(data).await,
+        }
+    }
+
+    fn step(&self) -> usize {
+        match self {
+            WorkerRun::Bnn(r) => r.step(),
+            WorkerRun::Lenet(r) => r.step(),
+            WorkerRun::Hebbian(r) => r.step(),
+        }
+    }
+
+    fn metrics(&self) -> String {
+        match self {
+            WorkerRun::Bnn(r) => r.metrics(),
+            WorkerRun::Lenet(r) => r.metrics(),
+            WorkerRun::Hebbian(r) => r.metrics(),
+        }
+    }
+
+    async fn pictures(&mut self, detail: &str, data: &HeldData) -> Option<Vec<f32>> {
+        match self {
+            WorkerRun::Bnn(r) => r.pictures(detail).await,
+            WorkerRun::Lenet(r) => r.pictures(detail).await,
+            WorkerRun::Hebbian(r) => r.pictures(detail, data).await,
+        }
+    }
+}
+
+struct State {
+    scope: DedicatedWorkerGlobalScope,
+    data: [Option<Rc<HeldData>>; 2],
+    arriving: [Arriving; 2],
+    run: Option<WorkerRun>,
+    gpu: Option<Rc<GpuContext>>,
+    running: bool,
+    /// Steps left of a Step command.
+    budget: usize,
+    looping: bool,
+    pictures_due: bool,
+    picture_detail: String,
+    last_pictures: f64,
+    finished: bool,
+    /// GPU steps queued before waiting for the queue: adapts to how long a step takes.
+    gpu_group: usize,
+}
+
+type Shared = Rc<RefCell<State>>;
+
+/// The worker binary's entry point.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    let _ = console_log::init_with_level(log::Level::Info);
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let state: Shared = Rc::new(RefCell::new(State {
+        scope: scope.clone(),
+        data: [None, None],
+        arriving: Default::default(),
+        run: None,
+        gpu: None,
+        running: false,
+        budget: 0,
+        looping: false,
+        pictures_due: false,
+        picture_detail: String::new(),
+        last_pictures: 0.0,
+        finished: false,
+        gpu_group: 1,
+    }));
+    let s = state.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match ToWorker::decode(&event.data()) {
+        Ok(message) => handle(&s, message),
+        Err(e) => post(&s, &FromWorker::Failed { message: e.to_string(), gpu_lost: false }),
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The handler lives as long as the worker.
+    on_message.forget();
+    // Messages sent before this point were dropped (the module was still loading): the page waits
+    // for this one before it sends anything.
+    post(&state, &FromWorker::Ready);
+}
+
+fn post(state: &Shared, message: &FromWorker) {
+    let encoded = message.encode();
+    let scope = state.borrow().scope.clone();
+    if let Err(e) = scope.post_message_with_transfer(&encoded.message, &encoded.transfer) {
+        log::error!("a worker could not post a message: {}", super::dom::describe(&e));
+    }
+}
+
+fn handle(state: &Shared, message: ToWorker) {
+    match message {
+        ToWorker::Init(init) => {
+            let s = state.clone();
+            wasm_bindgen_futures::spawn_local(async move { build(&s, init).await });
+        }
+        ToWorker::Data(piece) => {
+            let added = state.borrow_mut().arriving[piece.set as usize].add(&piece);
+            match added {
+                Ok(Some(held)) => {
+                    state.borrow_mut().data[piece.set as usize] = Some(Rc::new(held));
+                    kick(state);
+                }
+                Ok(None) => {}
+                Err(message) => post(state, &FromWorker::Failed { message, gpu_lost: false }),
+            }
+        }
+        ToWorker::Control(control) => {
+            {
+                let mut s = state.borrow_mut();
+                match control {
+                    Control::Run => s.running = !s.finished,
+                    Control::Pause => {
+                        s.running = false;
+                        s.budget = 0;
+                    }
+                    Control::Step(n) => s.budget = if s.finished { 0 } else { n },
+                    Control::Pictures(detail) => {
+                        s.picture_detail = detail;
+                        s.pictures_due = true;
+                    }
+                }
+            }
+            kick(state);
+        }
+    }
+}
+
+/// Builds the network, on this worker's own GPU device when the page chose WebGPU.
+async fn build(state: &Shared, init: Init) {
+    let backend = match init.backend {
+        Compute::Cpu => Backend::Cpu,
+        Compute::WebGpu => match GpuContext::request().await {
+            Ok(ctx) => {
+                let ctx = Rc::new(ctx);
+                state.borrow_mut().gpu = Some(ctx.clone());
+                Backend::Gpu(ctx)
+            }
+            Err(e) => {
+                post(state, &FromWorker::Failed { message: format!("this worker could not open a GPU device: {e}"), gpu_lost: true });
+                return;
+            }
+        },
+    };
+    let compute = match &backend {
+        Backend::Cpu => "the CPU".to_string(),
+        Backend::Gpu(ctx) => format!("WebGPU ({})", ctx.adapter),
+    };
+    match WorkerRun::new(&init, backend) {
+        Ok(run) => {
+            state.borrow_mut().run = Some(run);
+            post(state, &FromWorker::Started { compute });
+            kick(state);
+        }
+        Err(message) => post(state, &FromWorker::Failed { message, gpu_lost: false }),
+    }
+}
+
+/// Starts the training loop unless it runs already.
+fn kick(state: &Shared) {
+    {
+        let mut s = state.borrow_mut();
+        if s.looping || s.run.is_none() {
+            return;
+        }
+        s.looping = true;
+    }
+    let s = state.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        train_loop(&s).await;
+        s.borrow_mut().looping = false;
+    });
+}
+
+async fn train_loop(state: &Shared) {
+    loop {
+        let (mut run, data, train, gpu) = {
+            let mut s = state.borrow_mut();
+            let train = (s.running || s.budget > 0) && !s.finished;
+            if !train && !s.pictures_due {
+                return;
+            }
+            let Some(run) = s.run.take() else { return };
+            let data = match run.data_set() {
+                Some(set) => s.data[set as usize].clone(),
+                None => Some(Rc::new(HeldData::empty())),
+            };
+            (run, data, train, s.gpu.clone())
+        };
+        // The page sends the data before it says run; until it is here there is nothing to do.
+        let Some(data) = data else {
+            state.borrow_mut().run = Some(run);
+            return;
+        };
+        let mut finished = false;
+        let mut failure = None;
+        if train {
+            let started = now();
+            let mut queued = 0;
+            loop {
+                match run.advance(&data).await {
+                    Ok(done) => finished = done,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                // A GPU step is only queued when train_step returns: wait for the queue, so that
+                // the step count reported (and the page's rate) counts completed steps, and a
+                // pause never waits behind more than a slice of them. Cheap steps are waited for
+                // in groups (a wait costs a round trip), slow ones one by one.
+                queued += 1;
+                let slice_end = now() - started >= SLICE_MS;
+                if let Some(ctx) = &gpu
+                    && (queued >= state.borrow().gpu_group || slice_end || finished)
+                {
+                    let waited = now();
+                    queue_done(ctx).await;
+                    let mut s = state.borrow_mut();
+                    s.gpu_group = if now() - waited > SLICE_MS / 2.0 { (s.gpu_group / 2).max(1) } else { (s.gpu_group * 2).min(64) };
+                    queued = 0;
+                }
+                if gpu.is_none() {
+                    queued = 0;
+                }
+                let mut s = state.borrow_mut();
+                if s.budget > 0 {
+                    s.budget -= 1;
+                    if s.budget == 0 && !s.running {
+                        s.pictures_due = true;
+                        break;
+                    }
+                }
+                if finished || !(s.running || s.budget > 0) || (now() - started >= SLICE_MS && queued == 0) {
+                    break;
+                }
+            }
+            if let Some(ctx) = gpu.as_ref().filter(|_| queued > 0) {
+                queue_done(ctx).await;
+            }
+            if failure.is_none()
+                && let Some(Err(e)) = gpu.as_ref().map(|ctx| ctx.check_alive())
+            {
+                failure = Some(TrainError::Device(e));
+            }
+        }
+        if let Some(e) = failure {
+            {
+                let mut s = state.borrow_mut();
+                s.running = false;
+                s.budget = 0;
+                s.run = Some(run);
+            }
+            let gpu_lost = matches!(e, TrainError::Device(_));
+            post(state, &FromWorker::Failed { message: e.to_string(), gpu_lost });
+            return;
+        }
+        let pictures = {
+            let mut s = state.borrow_mut();
+            let due = s.pictures_due || finished || (train && now() - s.last_pictures > PICTURES_EVERY_MS);
+            s.pictures_due = false;
+            if finished {
+                s.finished = true;
+                s.running = false;
+                s.budget = 0;
+            }
+            due.then(|| s.picture_detail.clone())
+        };
+        let pictures = match pictures {
+            Some(detail) => {
+                state.borrow_mut().last_pictures = now();
+                run.pictures(&detail, &data).await.map(|v| js_sys::Float32Array::from(v.as_slice()))
+            }
+            None => None,
+        };
+        let report = Progress { step: run.step(), finished, metrics: run.metrics(), pictures };
+        state.borrow_mut().run = Some(run);
+        post(state, &FromWorker::Progress(report));
+        // Let the messages that arrived during the slice in before the next one.
+        yield_now(state).await;
+    }
+}
+
+/// Resolves once the GPU has finished everything submitted so far.
+async fn queue_done(ctx: &GpuContext) {
+    let (tx, rx) = futures_channel::oneshot::channel();
+    ctx.queue.on_submitted_work_done(move || {
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+}
+
+fn now() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+        .map_or(0.0, |p| p.now())
+}
+
+async fn yield_now(state: &Shared) {
+    let scope = state.borrow().scope.clone();
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
