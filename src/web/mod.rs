@@ -10,6 +10,8 @@ mod demo;
 mod hebbian_demo;
 mod lenet_demo;
 mod dom;
+mod form;
+mod guide;
 mod loader;
 mod protocol;
 mod remote;
@@ -32,11 +34,35 @@ pub struct App {
     pub bnn: bnn_demo::BnnDemo,
     pub lenet: lenet_demo::LenetDemo,
     pub hebbian: hebbian_demo::HebbianDemo,
+    /// The demo the URL's `run=` names: the last one started and not reset.
+    run: RefCell<Option<&'static str>>,
 }
+
+/// Picks one demo out of the app.
+type Pick = fn(&App) -> &remote::RemoteDemo;
+
+/// The page's demos, in the order of `settings::DEMOS`.
+const PICKS: [Pick; 3] = [|a| &a.bnn, |a| &a.lenet, |a| &a.hebbian];
 
 impl App {
     pub fn slot(&self, id: DataSetId) -> &Rc<RefCell<loader::DataSlot>> {
         &self.data[id as usize]
+    }
+
+    /// Writes every demo's settings and the run marker into the URL.
+    pub fn write_url(&self) {
+        let values: Vec<std::cell::Ref<'_, crate::settings::Values>> = PICKS.iter().map(|p| p(self).values.borrow()).collect();
+        let refs: Vec<&crate::settings::Values> = values.iter().map(|v| &**v).collect();
+        form::write_url(&refs, *self.run.borrow());
+    }
+
+    pub fn mark_run(&self, demo: Option<&'static str>) {
+        *self.run.borrow_mut() = demo;
+        self.write_url();
+    }
+
+    pub fn marked_run(&self) -> Option<&'static str> {
+        *self.run.borrow()
     }
 }
 
@@ -63,16 +89,39 @@ fn boot() -> Result<(), dom::WebError> {
         bnn: bnn_demo::new_demo(),
         lenet: lenet_demo::new_demo(),
         hebbian: hebbian_demo::new_demo(),
+        run: RefCell::new(None),
     });
+    // The link's settings go into the forms before they are built; what it asked for and could
+    // not have is corrected and shown, never refused: a link is not edited in place.
+    let search = dom::window()?.location().search().unwrap_or_default();
+    let link = crate::settings::query::parse(&search);
+    for pick in PICKS {
+        let d = pick(&app);
+        if let Some(values) = link.values(d.decl.name) {
+            *d.values.borrow_mut() = values.clone();
+        }
+    }
+    guide::build()?;
     wire_dataset_switch(&app)?;
     samples::wire_shuffle(&app)?;
     bnn_demo::wire(&app)?;
     lenet_demo::wire(&app)?;
     hebbian_demo::wire(&app)?;
+    form::show_notes(&link.notes);
+    app.write_url();
     for id in DataSetId::ALL {
         loader::start(&app, id)?;
     }
-    wasm_bindgen_futures::spawn_local(probe_backend(app.clone()));
+    // `run=` waits for the backend probe: "auto" and "webgpu" need to know what the GPU is.
+    let probe = probe_backend(app.clone());
+    let start = link.run.and_then(|name| PICKS.iter().copied().find(|p| p(&app).decl.name == name));
+    let a = app.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        probe.await;
+        if let Some(pick) = start {
+            remote::run_now(&a, pick);
+        }
+    });
     dom::body()?.set_attribute("data-ready", "1")?;
     Ok(())
 }
@@ -135,3 +184,4 @@ fn wire_dataset_switch(app: &Rc<App>) -> Result<(), dom::WebError> {
     }
     Ok(())
 }
+
