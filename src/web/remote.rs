@@ -220,13 +220,7 @@ pub fn wire(app: &Rc<App>, pick: Pick, on_change: fn(&App)) -> Result<(), dom::W
     let a = app.clone();
     dom::on_click(&dom::by_id(&d.id("step"))?, move || step_once(&a, pick));
     let a = app.clone();
-    dom::on_click(&dom::by_id(&d.id("reset"))?, move || {
-        discard(&a, pick, "Reset. Press Run to start again.");
-        // A reset run is not what a copied link should start.
-        if a.marked_run() == Some(pick(&a).decl.name) {
-            a.mark_run(None);
-        }
-    });
+    dom::on_click(&dom::by_id(&d.id("reset"))?, move || reset(&a, pick));
     let a = app.clone();
     dom::on_event(&dom::by_id(&d.id("controls"))?, "change", move || {
         let d = pick(&a);
@@ -249,9 +243,28 @@ pub fn wire(app: &Rc<App>, pick: Pick, on_change: fn(&App)) -> Result<(), dom::W
     Ok(())
 }
 
-/// Presses Run for the demo: what `run=<demo>` in the page's URL does on load.
-pub fn run_now(app: &Rc<App>, pick: Pick) {
-    toggle_run(app, pick);
+/// A button of a demo, pressed from elsewhere: `run=<demo>` in the URL on load, or a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Press {
+    RunPause,
+    Step,
+    Reset,
+}
+
+pub fn press(app: &Rc<App>, pick: Pick, what: Press) {
+    match what {
+        Press::RunPause => toggle_run(app, pick),
+        Press::Step => step_once(app, pick),
+        Press::Reset => reset(app, pick),
+    }
+}
+
+fn reset(app: &Rc<App>, pick: Pick) {
+    discard(app, pick, "Reset. Press Run to start again.");
+    // A reset run is not what a copied link should start.
+    if app.marked_run() == Some(pick(app).decl.name) {
+        app.mark_run(None);
+    }
 }
 
 fn toggle_run(app: &Rc<App>, pick: Pick) {
