@@ -238,13 +238,10 @@ fn front_demo(app: &App) -> Pick {
         return pick;
     }
     let top = |pick: &Pick| {
-        let id = match pick(app).decl.name {
-            "bnn" => "demo-bnn",
-            "lenet" => "demo-lenet",
-            _ => "demo-hebbian",
-        };
+        // Each demo's section is `demo-<name>` (index.html).
+        let id = format!("demo-{}", pick(app).decl.name);
         let scrolled = dom::window().ok().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0);
-        dom::by_id::<web_sys::HtmlElement>(id).map_or(f64::INFINITY, |el| f64::from(el.offset_top() + el.offset_height()) - scrolled)
+        dom::by_id::<web_sys::HtmlElement>(&id).map_or(f64::INFINITY, |el| f64::from(el.offset_top() + el.offset_height()) - scrolled)
     };
     // The first section whose bottom is still below the top of the window.
     PICKS.iter().copied().find(|p| top(p) > 80.0).unwrap_or(PICKS[0])
