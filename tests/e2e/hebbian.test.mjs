@@ -72,7 +72,7 @@ test('demo 3 on WebGPU: pattern completion trains both networks on the GPU', { t
   await withPage({ webgpu: true }, async (page, errors) => {
     await page.waitForSelector('#backend[data-backend=webgpu]');
     await page.selectOption('#hebb-task', 'completion');
-    await page.selectOption('#hebb-backend', 'webgpu');
+    await page.selectOption('#hebb-compute', 'webgpu');
     await page.fill('#hebb-steps', '600');
     await page.dispatchEvent('#hebb-controls', 'change');
     const mse = await runToTheEnd(page, GPU_COMPLETION_TIMEOUT);
@@ -123,7 +123,7 @@ test('demo 3 on WebGPU: the denoising autoencoders train on the GPU', { timeout:
     await page.waitForSelector('#backend[data-backend=webgpu]');
     await waitForDataState(page, 'mnist', 'done');
     await page.selectOption('#hebb-task', 'denoise');
-    await page.selectOption('#hebb-backend', 'webgpu');
+    await page.selectOption('#hebb-compute', 'webgpu');
     // A GPU step of the autoencoder is hundreds of dispatches, seconds each on SwiftShader, and the
     // two networks' workers share its cores: one run under load took over 6 minutes for 2 steps.
     await page.fill('#hebb-steps', '2');
@@ -159,11 +159,11 @@ test('demo 3 refuses out-of-range settings', async () => {
     await page.dispatchEvent('#hebb-controls', 'change');
     await page.click('#hebb-run');
     await page.waitForSelector('#hebb-error:not([hidden])');
-    assert.match(await page.textContent('#hebb-error'), /training steps 0/);
+    assert.match(await page.textContent('#hebb-error'), /Training steps: '0' is below the smallest allowed value, 1/);
     assert.equal(await page.textContent('#hebb-run'), 'Run', 'nothing started');
     await page.fill('#hebb-steps', '10');
     await page.selectOption('#hebb-task', 'denoise');
-    await page.selectOption('#hebb-backend', 'webgpu');
+    await page.selectOption('#hebb-compute', 'webgpu');
     await page.dispatchEvent('#hebb-controls', 'change');
     await page.click('#hebb-run');
     // Without WebGPU in this browser, WebGPU is refused with the reason.
