@@ -4,8 +4,9 @@
 mod common;
 use metaplastic::nn::AdamHyper;
 use common::*;
-use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward};
+use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
 use metaplastic::cpu::bnn::{CpuBnn, loss_and_grads};
+use metaplastic::nn::{Activation, Dims, Layer, LayerParams, Norm, PlannedLayer, plan};
 use metaplastic::cpu::metaplastic_adam::{consolidation, metaplastic_adam};
 use metaplastic::cpu::sign::{HiddenActivation, sign_backward};
 use metaplastic::cpu::softmax_ce::softmax_cross_entropy;
@@ -56,6 +57,49 @@ fn batchnorm_gradients() {
     }
 }
 
+/// Batch norm on running statistics (the stream network's evaluation and every per-example
+/// Fisher pass) against finite differences, and the running statistics against PyTorch's update
+/// computed by hand.
+#[test]
+fn batchnorm_inference_gradients_and_running_statistics() {
+    let (batch, features) = (4, 3);
+    let mut x = scaled(batch * features, 51, 2.0);
+    let mut gamma: Vec<f32> = values(features, 52).iter().map(|v| 1.0 + 0.5 * v).collect();
+    let mut beta = scaled(features, 53, 0.3);
+    let mean = scaled(features, 54, 0.5);
+    let var: Vec<f32> = values(features, 55).iter().map(|v| 0.5 + v.abs()).collect();
+    let project = values(batch * features, 56);
+    let run = |x: &[f32], gamma: &[f32], beta: &[f32]| {
+        let (mut y, mut xhat, mut s) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; features]);
+        batchnorm_inference(x, features, gamma, beta, &mean, &var, &mut y, &mut xhat, &mut s);
+        (y.iter().zip(&project).map(|(a, b)| (a * b) as f64).sum::<f64>(), xhat, s)
+    };
+    let (_, xhat, inv_std) = run(&x, &gamma, &beta);
+    let (mut dx, mut dgamma, mut dbeta) = (vec![0.0; x.len()], vec![7.0; features], vec![7.0; features]);
+    batchnorm_inference_backward(&project, &xhat, &inv_std, &gamma, features, &mut dx, &mut dgamma, &mut dbeta);
+    let (g0, b0, x0) = (gamma.clone(), beta.clone(), x.clone());
+    for i in 0..x.len() {
+        let num = numeric(&mut x, i, 1e-2, &mut |x| run(x, &g0, &b0).0);
+        assert_close(&format!("dx {i}"), dx[i], num, 1e-3, 1e-2);
+    }
+    for j in 0..features {
+        let num = numeric(&mut gamma, j, 1e-2, &mut |g| run(&x0, g, &b0).0);
+        assert_close(&format!("dgamma {j}"), dgamma[j], num, 1e-3, 1e-2);
+        let num = numeric(&mut beta, j, 1e-2, &mut |b| run(&x0, &g0, b).0);
+        assert_close(&format!("dbeta {j}"), dbeta[j], num, 1e-3, 1e-2);
+    }
+    // running = 0.9 running + 0.1 batch, with the unbiased variance.
+    let (mut rm, mut rv) = (vec![0.5; features], vec![2.0; features]);
+    batchnorm_track(&x, features, &mut rm, &mut rv);
+    for j in 0..features {
+        let col: Vec<f64> = (0..batch).map(|b| x[b * features + j] as f64).collect();
+        let m = col.iter().sum::<f64>() / batch as f64;
+        let v = col.iter().map(|c| (c - m) * (c - m)).sum::<f64>() / (batch - 1) as f64;
+        assert_close(&format!("running mean {j}"), rm[j], 0.9 * 0.5 + 0.1 * m, 1e-6, 1e-5);
+        assert_close(&format!("running var {j}"), rv[j], 0.9 * 2.0 + 0.1 * v, 1e-6, 1e-5);
+    }
+}
+
 /// The straight-through gradient of sign is the exact gradient of hardtanh: check it where
 /// hardtanh is differentiable (away from its kinks at +-1).
 #[test]
@@ -72,68 +116,107 @@ fn sign_straight_through_is_hardtanh_gradient() {
     assert_eq!(HiddenActivation::Sign.forward(0.0), 1.0, "sign(0) is +1 so every weight is binary");
 }
 
-/// Small enough that no perturbation moves a hidden pre-activation across hardtanh's kinks at
-/// +-1, large enough for f32 loss evaluations (noise ~1e-7 / H).
+/// Small enough that no perturbation moves a pre-activation across a kink, large enough for f32
+/// loss evaluations (noise ~1e-7 / H).
 const H: f32 = 1e-3;
 
-/// The whole network's backward pass (with hardtanh in place of sign, whose gradient the
-/// straight-through estimator is) against finite differences, for weights, BatchNorm and input.
+/// The binarized network's layer list (three linear layers, each followed by batch norm, the
+/// first two by an activation), with `linear` and `act` as its linear layers and activations.
+fn bnn_like(linear: fn(usize) -> Layer, act: Layer) -> Vec<PlannedLayer> {
+    let norm = Layer::BatchNorm(Norm::BATCH);
+    plan(&[linear(7), norm, act, linear(6), norm, act, linear(4), norm], Dims::flat(12), 0)
+}
+
+fn dense(out: usize) -> Layer {
+    Layer::Dense { out }
+}
+
+fn binary(out: usize) -> Layer {
+    Layer::BinaryDense { out }
+}
+
+/// Parameters for `layers`: weights of unit scale (so pre-activations are not all inside
+/// (-1, 1)), gamma around 1, small beta, zero biases.
+fn params_for(layers: &[PlannedLayer], seed: u64) -> Vec<LayerParams> {
+    layers
+        .iter()
+        .filter_map(|l| {
+            let (wl, bl) = l.param_lens()?;
+            let s = seed + 10 * l.param_index() as u64;
+            Some(match l.layer {
+                Layer::BatchNorm(_) => LayerParams { w: values(wl, s).iter().map(|v| 1.0 + 0.3 * v).collect(), b: scaled(bl, s + 1, 0.2) },
+                _ => LayerParams { w: values(wl, s), b: vec![0.0; bl] },
+            })
+        })
+        .collect()
+}
+
+/// The walk's backward pass over the binarized network's layer list against finite differences,
+/// for every weight, gamma, beta and input. Sign has no finite difference, so tanh stands in for
+/// it here (sign's straight-through gradient is checked on its own above), and dense layers for
+/// the binary ones (whose gradient is the dense layer's at `sign(Wh)`, checked below).
 #[test]
 fn network_backward_matches_finite_differences() {
-    let sizes = [12, 7, 6, 4];
+    let layers = bnn_like(dense, Layer::Act(Activation::Tanh));
     let batch = 5;
-    let params = BnnParams::init(sizes, 3);
-    // Real-valued weights of unit scale, so the pre-activations are not all inside (-1, 1).
-    let w: Vec<Vec<f32>> = params.wh.iter().enumerate().map(|(l, w)| values(w.len(), 20 + l as u64)).collect();
-    let gamma = params.gamma.clone();
-    let beta = params.beta.clone();
-    let mut x: Vec<f32> = values(batch * sizes[0], 30).iter().map(|v| (v + 1.0) / 2.0).collect();
+    let params = params_for(&layers, 20);
+    let mut x: Vec<f32> = values(batch * 12, 30).iter().map(|v| (v + 1.0) / 2.0).collect();
     let y = [0u32, 3, 1, 2, 3];
-    let act = HiddenActivation::HardTanh;
-    let loss = |w: &[Vec<f32>], gamma: &[Vec<f32>; 3], beta: &[Vec<f32>; 3], x: &[f32]| {
-        let (stats, _) = loss_and_grads(sizes, [&w[0], &w[1], &w[2]], gamma, beta, x, &y, act, false);
-        stats.loss_sum as f64 / batch as f64
-    };
-    let (_, grads) = loss_and_grads(sizes, [&w[0], &w[1], &w[2]], &gamma, &beta, &x, &y, act, true);
+    let loss = |p: &[LayerParams], x: &[f32]| loss_and_grads(&layers, p, x, &y, false).0.loss_sum as f64 / batch as f64;
+    let (_, grads) = loss_and_grads(&layers, &params, &x, &y, true);
     let mut checked = 0;
-    for l in 0..3 {
-        for i in (0..w[l].len()).step_by(2) {
-            let keep = w[l][i];
-            let f = |v: f32| {
-                let mut w2 = w.clone();
-                w2[l][i] = v;
-                loss(&w2, &gamma, &beta, &x)
-            };
-            let num = (f(keep + H) - f(keep - H)) / (2.0 * H as f64);
-            assert_close(&format!("dW[{l}][{i}]"), grads.w[l][i], num, 2e-3, 3e-2);
-            checked += 1;
-        }
-        for j in 0..sizes[l + 1] {
-            let mut g2 = gamma.clone();
-            let num = numeric(&mut g2[l], j, H, &mut |g| {
-                let mut gg = gamma.clone();
-                gg[l] = g.to_vec();
-                loss(&w, &gg, &beta, &x)
-            });
-            assert_close(&format!("dgamma[{l}][{j}]"), grads.gamma[l][j], num, 2e-3, 3e-2);
-            let mut b2 = beta.clone();
-            let num = numeric(&mut b2[l], j, H, &mut |b| {
-                let mut bb = beta.clone();
-                bb[l] = b.to_vec();
-                loss(&w, &gamma, &bb, &x)
-            });
-            assert_close(&format!("dbeta[{l}][{j}]"), grads.beta[l][j], num, 2e-3, 3e-2);
-            checked += 2;
+    for (slot, g) in grads.layers.iter().enumerate() {
+        for (bias, analytic) in [(false, &g.w), (true, &g.b)] {
+            for i in (0..analytic.len()).step_by(2) {
+                let mut p = params.clone();
+                let t = if bias { &mut p[slot].b } else { &mut p[slot].w };
+                let num = numeric(t, i, H, &mut |t| {
+                    let mut q = params.clone();
+                    if bias { q[slot].b = t.to_vec() } else { q[slot].w = t.to_vec() }
+                    loss(&q, &x)
+                });
+                assert_close(&format!("slot {slot} {} [{i}]", if bias { "b" } else { "w" }), analytic[i], num, 2e-3, 3e-2);
+                checked += 1;
+            }
         }
     }
     let dx = grads.x.expect("input gradient was asked for");
-    let w0 = w.clone();
     for i in (0..x.len()).step_by(4) {
-        let num = numeric(&mut x, i, H, &mut |x| loss(&w0, &gamma, &beta, x));
+        let num = numeric(&mut x, i, H, &mut |x| loss(&params, x));
         assert_close(&format!("dx[{i}]"), dx[i], num, 2e-3, 3e-2);
         checked += 1;
     }
     assert!(checked > 100);
+}
+
+/// A binary layer's forward product is the dense product with `sign(Wh)` and its weight gradient
+/// is the dense layer's gradient there, applied to `Wh` unchanged: exactly, through the whole
+/// network with sign activations.
+#[test]
+fn binary_layers_are_dense_layers_at_the_binary_weights() {
+    let (bin, den) = (bnn_like(binary, Layer::Sign), bnn_like(dense, Layer::Sign));
+    let wh = params_for(&bin, 40);
+    let wb: Vec<LayerParams> = wh
+        .iter()
+        .zip(den.iter().filter(|l| l.param.is_some()))
+        .map(|(p, l)| match l.layer {
+            Layer::Dense { out } => LayerParams { w: p.w.iter().map(|&v| if v >= 0.0 { 1.0 } else { -1.0 }).collect(), b: vec![0.0; out] },
+            _ => p.clone(),
+        })
+        .collect();
+    let x: Vec<f32> = values(6 * 12, 41).iter().map(|v| (v + 1.0) / 2.0).collect();
+    let y = [1u32, 0, 3, 2, 2, 1];
+    let (sb, gb) = loss_and_grads(&bin, &wh, &x, &y, true);
+    let (sd, gd) = loss_and_grads(&den, &wb, &x, &y, true);
+    assert_eq!(sb, sd);
+    assert!(gb.layers.iter().any(|g| g.w.iter().any(|&v| v != 0.0)), "gradients reach the weights");
+    for (slot, (b, d)) in gb.layers.iter().zip(&gd.layers).enumerate() {
+        assert_eq!(b.w, d.w, "slot {slot}: weight gradient");
+        if b.b.len() == d.b.len() {
+            assert_eq!(b.b, d.b, "slot {slot}: beta");
+        }
+    }
+    assert_eq!(gb.x, gd.x);
 }
 
 /// Metaplastic Adam on one weight, first step, against values computed by hand

@@ -89,6 +89,7 @@ impl PermutedConfig {
             weight_decay: self.weight_decay,
             batch: self.batch,
             ewc_lambda: learner.ewc_lambda,
+            norm: crate::nn::Norm::BATCH,
         }
     }
 

@@ -65,7 +65,7 @@ impl StreamConfig {
     }
 
     fn net(&self, meta: f32) -> BnnConfig {
-        BnnConfig { hidden: self.hidden, meta: [meta; 3], lr: self.lr, weight_decay: self.weight_decay, batch: self.batch, ewc_lambda: 0.0 }
+        BnnConfig { hidden: self.hidden, meta: [meta; 3], lr: self.lr, weight_decay: self.weight_decay, batch: self.batch, ewc_lambda: 0.0, norm: crate::nn::Norm::BATCH }
     }
 
     pub fn learners(&self) -> Vec<LearnerSpec> {
