@@ -2,15 +2,15 @@
 // rule and its sources: src/cpu/ewc.rs. `w'` is sign(w) when `binary` is set (the weights the
 // forward pass uses), else w.
 //   penalty_grad: grad += lambda * (F * w' - FW);
-//   accumulate:   f += g * g / count (`fisher_batch_mean_squared`);
-//   consolidate:  F += f ; FW += f * w'.
-// CPU reference: src/cpu/ewc.rs (`ewc_penalty_grad`, `fisher_batch_mean_squared`,
-// `ewc_consolidate`); host side: src/gpu/ewc.rs.
+//   square:       out = (s * g)^2, the squares whose product `fisher_per_example` sums;
+//   consolidate:  F += s * f ; FW += s * f * w' (s = 1 / examples turns the sums into a mean).
+// CPU reference: src/cpu/ewc.rs (`ewc_penalty_grad`, `fisher_per_example`, `ewc_consolidate`);
+// host side: src/gpu/ewc.rs.
 
 struct Params {
     n: u32,
     binary: u32,
-    // lambda for `penalty_grad`, the number of batches for `accumulate`.
+    // lambda for `penalty_grad`, s for `square` and `consolidate`.
     scalar: f32,
     _pad1: u32,
 }
@@ -44,16 +44,18 @@ fn penalty_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 }
 
 @compute @workgroup_size(256)
-fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn square(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     for (var i = gid.x; i < p.n; i += groups.x * WG) {
-        f[i] += g[i] * g[i] / p.scalar;
+        let v = p.scalar * g[i];
+        f[i] = v * v;
     }
 }
 
 @compute @workgroup_size(256)
 fn consolidate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     for (var i = gid.x; i < p.n; i += groups.x * WG) {
-        fisher[i] += f_in[i];
-        anchor[i] += f_in[i] * used(w[i]);
+        let f = p.scalar * f_in[i];
+        fisher[i] += f;
+        anchor[i] += f * used(w[i]);
     }
 }

@@ -5,7 +5,10 @@ mod common;
 use metaplastic::nn::AdamHyper;
 use common::*;
 use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
-use metaplastic::cpu::bnn::{CpuBnn, loss_and_grads};
+use metaplastic::cpu::bnn::{CpuBnn, fisher_sums, loss_and_grads};
+use metaplastic::cpu::ewc::EwcPenalty;
+use metaplastic::cpu::walk::{NoHook, Tape, backward, forward_pass};
+use metaplastic::nn::{Pass, RunningStats, TensorKey, TensorSet};
 use metaplastic::nn::{Activation, Dims, Layer, LayerParams, Norm, PlannedLayer, plan};
 use metaplastic::cpu::metaplastic_adam::{consolidation, metaplastic_adam};
 use metaplastic::cpu::sign::{HiddenActivation, sign_backward};
@@ -217,6 +220,83 @@ fn binary_layers_are_dense_layers_at_the_binary_weights() {
         }
     }
     assert_eq!(gb.x, gd.x);
+}
+
+/// The authors' Fisher estimate: each example's squared gradient, batch norm on the running
+/// statistics. The batched sums (one product of squares per layer) against a brute force that
+/// takes every example's gradient alone, through batches of different sizes.
+#[test]
+fn fisher_is_the_sum_of_per_example_squared_gradients() {
+    let layers = bnn_like(binary, Layer::Sign);
+    let params = params_for(&layers, 60);
+    let mut running = RunningStats::for_layers(&layers);
+    for (k, s) in running.iter_mut().enumerate().filter(|(_, s)| !s.mean.is_empty()) {
+        s.mean = scaled(s.mean.len(), 61 + k as u64, 1.5);
+        s.var = values(s.var.len(), 71 + k as u64).iter().map(|v| 2.0 + 1.5 * v).collect();
+    }
+    let examples = 8;
+    let x: Vec<f32> = values(examples * 12, 62).iter().map(|v| (v + 1.0) / 2.0).collect();
+    let y: Vec<u32> = (0..examples).map(|i| (i * 3 % 4) as u32).collect();
+    let batches = vec![(x[..5 * 12].to_vec(), y[..5].to_vec()), (x[5 * 12..].to_vec(), y[5..].to_vec())];
+    let keys = [TensorKey::Weight(0), TensorKey::Weight(2), TensorKey::Weight(4)];
+    let (sums, count) = fisher_sums(&layers, &params, &mut running.clone(), &batches, &keys);
+    assert_eq!(count, examples);
+    let mut want: Vec<Vec<f32>> = keys.iter().map(|&k| vec![0.0; params.as_slice().tensor(k).len()]).collect();
+    for b in 0..examples {
+        let mut tape = Tape::default();
+        forward_pass(&layers, &params, &mut running.clone(), &x[b * 12..(b + 1) * 12], 1, Pass::Inference, 0, &mut tape);
+        let mut dlogits = vec![0.0; 4];
+        softmax_cross_entropy(tape.output(), &y[b..b + 1], 4, &mut dlogits);
+        let mut grads: Vec<LayerParams> = params.iter().map(LayerParams::zeros_like).collect();
+        backward(&layers, &params, &tape, dlogits, &mut grads, &mut NoHook, false);
+        for (w, &k) in want.iter_mut().zip(&keys) {
+            w.iter_mut().zip(grads.as_slice().tensor(k)).for_each(|(w, g)| *w += g * g);
+        }
+    }
+    for (l, (got, want)) in sums.iter().zip(&want).enumerate() {
+        assert!(want.iter().any(|&v| v > 1e-6), "layer {l}: gradients reach it");
+        if let Some((i, g, w)) = metaplastic::nn::max_violation(got, want, 1e-7, 1e-4) {
+            panic!("layer {l} element {i}: batched {g} vs per example {w}");
+        }
+    }
+}
+
+/// The EWC penalty's gradient against finite differences of `lambda/2 sum_t F_t (w - w*_t)^2` over
+/// two consolidated tasks; and on binary weights, the same gradient taken at `sign(Wh)` (the
+/// weights the forward pass uses, anchored at their signs too).
+#[test]
+fn ewc_penalty_gradient_matches_finite_differences() {
+    let n = 40;
+    let keys = [TensorKey::Weight(0)];
+    let layer = |w: Vec<f32>| vec![LayerParams { w, b: Vec::new() }];
+    let tasks: Vec<(Vec<f32>, Vec<f32>)> = (0..2).map(|t| (scaled(n, 80 + t, 0.8), values(n, 90 + t).iter().map(|v| v.abs()).collect())).collect();
+    let lambda = 3.0;
+    let (mut real, mut bin) = (EwcPenalty::new(lambda, false, &keys, layer(vec![0.0; n]).as_slice()), EwcPenalty::new(lambda, true, &keys, layer(vec![0.0; n]).as_slice()));
+    let mut signed = EwcPenalty::new(lambda, false, &keys, layer(vec![0.0; n]).as_slice());
+    for (anchor, f) in &tasks {
+        // Sums over 4 examples: the estimate is f.
+        let sums = [f.iter().map(|v| 4.0 * v).collect::<Vec<f32>>()];
+        real.consolidate(layer(anchor.clone()).as_slice(), &sums, 4);
+        bin.consolidate(layer(anchor.clone()).as_slice(), &sums, 4);
+        let signs = anchor.iter().map(|&v| if v >= 0.0 { 1.0 } else { -1.0 }).collect();
+        signed.consolidate(layer(signs).as_slice(), &sums, 4);
+    }
+    let penalty = |w: &[f32]| -> f64 {
+        tasks.iter().map(|(a, f)| w.iter().zip(a).zip(f).map(|((w, a), f)| (*f as f64) * ((w - a) as f64).powi(2)).sum::<f64>()).sum::<f64>() * lambda as f64 / 2.0
+    };
+    let mut w = scaled(n, 99, 1.0);
+    let mut grad = layer(vec![0.0; n]);
+    real.add_to(layer(w.clone()).as_slice(), grad.as_mut_slice());
+    for i in 0..n {
+        let num = numeric(&mut w, i, 1e-2, &mut |w| penalty(w));
+        assert_close(&format!("penalty dW[{i}]"), grad[0].w[i], num, 1e-4, 1e-3);
+    }
+    let wb: Vec<f32> = w.iter().map(|&v| if v >= 0.0 { 1.0 } else { -1.0 }).collect();
+    let (mut on_hidden, mut on_signs) = (layer(vec![0.0; n]), layer(vec![0.0; n]));
+    bin.add_to(layer(w.clone()).as_slice(), on_hidden.as_mut_slice());
+    signed.add_to(layer(wb).as_slice(), on_signs.as_mut_slice());
+    assert_eq!(on_hidden, on_signs, "the binary penalty is the penalty on sign(Wh) anchored at sign(Wh*)");
+    assert_ne!(on_hidden, grad, "and not the penalty on Wh");
 }
 
 /// Metaplastic Adam on one weight, first step, against values computed by hand

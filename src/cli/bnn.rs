@@ -33,7 +33,7 @@ pub fn permuted(raw: &[String]) -> Result<(), String> {
     if args.get("ewc", false)? {
         cfg.learners.push(LearnerSpec::ewc(args.get("ewc-lambda", 5e3f32)?));
     }
-    cfg.ewc_batches = args.get("ewc-batches", cfg.ewc_batches)?;
+    cfg.ewc_examples = args.get("ewc-examples", cfg.ewc_examples)?;
     args.finish()?;
     cfg.validate().map_err(|e| e.to_string())?;
     let data = DataSet::load(data_dir.as_ref(), DataSetId::Mnist).map_err(|e| e.to_string())?;
@@ -112,6 +112,7 @@ fn permuted_config_json(cfg: &PermutedConfig, backend: &str) -> serde_json::Valu
         "bn_per_task": cfg.bn_per_task, "bn_gamma_init": cfg.gamma_init.name(), "bn_statistics": "batch statistics at test time (batches of 1000)",
         "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
         "learners": cfg.learners.iter().map(|l| json!({"variant": l.name, "m": l.meta, "ewc_lambda": l.ewc_lambda})).collect::<Vec<_>>(),
+        "ewc": format!("Fisher = mean over {} training examples of each example's squared gradient (BatchNorm on the task's running statistics); penalty on the binary weights sign(Wh)", cfg.ewc_examples),
         "backend": backend,
     })
 }

@@ -3,7 +3,7 @@
 //! [`crate::model::bnn::BnnConfig::layers`] walked by [`super::walk`]; metaplastic Adam runs over
 //! its [`crate::nn::ParamLayout`]; EWC is a penalty added to the gradients ([`EwcPenalty`]).
 
-use super::ewc::{EwcPenalty, fisher_batch_mean_squared};
+use super::ewc::{EwcPenalty, FisherHook};
 use super::metaplastic_adam::AdamState;
 use super::softmax_ce::softmax_cross_entropy;
 use super::walk::{self, NoHook, Tape};
@@ -50,6 +50,32 @@ fn batch_grads(
 /// The tensors EWC penalises: every hidden weight matrix (the authors leave BatchNorm out).
 pub fn ewc_keys() -> Vec<TensorKey> {
     (0..LAYERS).map(hidden_weights).collect()
+}
+
+/// The sums over every example of `batches` of its squared loss gradient with respect to the
+/// weights of `keys` (the binary ones, as the forward pass uses them), batch norm normalising with
+/// `running` (see [`crate::cpu::ewc`]); and how many examples there were. Divided by that count,
+/// the authors' Fisher estimate.
+pub fn fisher_sums(
+    layers: &[PlannedLayer],
+    params: &[LayerParams],
+    running: &mut [RunningStats],
+    batches: &[(Vec<f32>, Vec<u32>)],
+    keys: &[TensorKey],
+) -> (Vec<Vec<f32>>, usize) {
+    let classes = layers.last().map_or(NUM_CLASSES, |l| l.output.len());
+    let mut hook = FisherHook::new(params.len(), keys, params);
+    let (mut tape, mut count) = (Tape::default(), 0);
+    let mut scratch: Vec<LayerParams> = params.iter().map(LayerParams::zeros_like).collect();
+    for (x, y) in batches {
+        walk::forward_pass(layers, params, running, x, y.len(), Pass::Inference, 0, &mut tape);
+        let mut dlogits = vec![0.0; tape.output().len()];
+        softmax_cross_entropy(tape.output(), y, classes, &mut dlogits);
+        hook.scale = y.len() as f32;
+        walk::backward(layers, params, &tape, dlogits, &mut scratch, &mut hook, false);
+        count += y.len();
+    }
+    (hook.take(keys), count)
 }
 
 pub struct CpuBnn {
@@ -135,17 +161,10 @@ impl BnnTrainer for CpuBnn {
             self.cfg.check_batch(x, y)?;
         }
         let keys = ewc_keys();
-        let mut f: Vec<Vec<f32>> = keys.iter().map(|&k| vec![0.0; crate::nn::TensorSet::tensor(self.params.as_slice(), k).len()]).collect();
-        for (x, y) in batches {
-            // Batch statistics, and the running ones left as they are: estimating is not training.
-            let (_, grads) = batch_grads(&self.layers, &self.params, &mut [], &mut self.tape, x, y, false);
-            for (f, &k) in f.iter_mut().zip(&keys) {
-                fisher_batch_mean_squared(crate::nn::TensorSet::tensor(grads.layers.as_slice(), k), batches.len(), f);
-            }
-        }
+        let (sums, count) = fisher_sums(&self.layers, &self.params, &mut self.running, batches, &keys);
         let (lambda, params) = (self.cfg.ewc_lambda, self.params.as_slice());
-        let ewc = self.ewc.get_or_insert_with(|| EwcPenalty::new(lambda, false, &keys, params));
-        ewc.consolidate(params, &f);
+        let ewc = self.ewc.get_or_insert_with(|| EwcPenalty::new(lambda, true, &keys, params));
+        ewc.consolidate(params, &sums, count);
         Ok(())
     }
 }

@@ -12,11 +12,11 @@
 //! [`GpuBnn::new`], the walks of a batch size the first time that size is seen. A step only writes
 //! the batch and the optimizer's bias corrections with `queue.write_buffer` and records dispatches.
 
-use super::ewc::EwcKernel;
+use super::ewc::{EwcKernel, FisherHook};
 use super::kernel::Dispatch;
 use super::metaplastic_adam::{AdamKernel, GpuAdam};
 use super::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_stats};
-use super::walk::{GpuParams, LayerKernels, NoHook, Walk, WalkOptions};
+use super::walk::{BackwardHook, GpuParams, LayerKernels, NoHook, Walk, WalkOptions};
 use super::{GpuContext, GpuTensor};
 use crate::data::NUM_CLASSES;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, LAYERS, hidden_weights};
@@ -42,9 +42,19 @@ struct LossPass {
 }
 
 impl LossPass {
-    fn new(ctx: &GpuContext, k: &Kernels, params: &GpuParams, layers: &[PlannedLayer], batch: usize, pass: Pass, stats: &GpuTensor) -> Self {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        ctx: &GpuContext,
+        k: &Kernels,
+        params: &GpuParams,
+        layers: &[PlannedLayer],
+        batch: usize,
+        pass: Pass,
+        stats: &GpuTensor,
+        hook: &mut dyn BackwardHook,
+    ) -> Self {
         let opts = WalkOptions { batch, pass, accumulate: false, want_dx: false };
-        let walk = Walk::new(ctx, &k.layers, params, layers, opts, &mut NoHook);
+        let walk = Walk::new(ctx, &k.layers, params, layers, opts, hook);
         let labels = GpuTensor::zeros(ctx, batch);
         let row_stats = GpuTensor::zeros(ctx, batch * ROW_STATS_WORDS);
         let scratch;
@@ -75,8 +85,9 @@ impl LossPass {
     }
 }
 
-/// EWC on the GPU: per penalised tensor `F = sum_t F_t`, `FW = sum_t F_t W*_t`, the scratch for
-/// one task's Fisher estimate, and the penalty bound to its gradient.
+/// EWC on the GPU: per penalised tensor `F = sum_t F_t`, `FW = sum_t F_t W*_t`, the sums of one
+/// task's per-example squared gradients, and the penalty (on the binary weights) bound to its
+/// gradient.
 struct Ewc {
     keys: Vec<TensorKey>,
     fisher: Vec<GpuTensor>,
@@ -132,7 +143,7 @@ impl GpuBnn {
         let adam = GpuAdam::new(c, &kernels.adam, &cfg.layout(), |key| find(&gpu_params, key));
         let train_stats = GpuTensor::zeros(c, STATS_WORDS);
         let eval_stats = GpuTensor::zeros(c, STATS_WORDS);
-        let train = LossPass::new(c, &kernels, &gpu_params, &layers, cfg.batch, Pass::Train, &train_stats);
+        let train = LossPass::new(c, &kernels, &gpu_params, &layers, cfg.batch, Pass::Train, &train_stats, &mut NoHook);
         let grad_passes = HashMap::from([(cfg.batch, train)]);
         Ok(Self { ctx, cfg, layers, kernels, params: gpu_params, adam, grad_passes, eval_passes: HashMap::new(), train_stats, eval_stats, ewc: None })
     }
@@ -140,7 +151,7 @@ impl GpuBnn {
     /// Makes the training pass for `batch` examples the first time that size is seen.
     fn make_grad_pass(&mut self, batch: usize) {
         let (ctx, k, p, layers, stats) = (self.ctx.as_ref(), &self.kernels, &self.params, &self.layers, &self.train_stats);
-        self.grad_passes.entry(batch).or_insert_with(|| LossPass::new(ctx, k, p, layers, batch, Pass::Train, stats));
+        self.grad_passes.entry(batch).or_insert_with(|| LossPass::new(ctx, k, p, layers, batch, Pass::Train, stats, &mut NoHook));
     }
 }
 
@@ -180,7 +191,7 @@ impl BnnTrainer for GpuBnn {
         let batch = self.cfg.check_batch(x, y)?;
         let ctx = self.ctx.as_ref();
         let (k, p, layers, stats) = (&self.kernels, &self.params, &self.layers, &self.eval_stats);
-        let pass = self.eval_passes.entry(batch).or_insert_with(|| LossPass::new(ctx, k, p, layers, batch, Pass::Eval, stats));
+        let pass = self.eval_passes.entry(batch).or_insert_with(|| LossPass::new(ctx, k, p, layers, batch, Pass::Eval, stats, &mut NoHook));
         pass.upload(ctx, x, y);
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("bnn evaluate") });
         encoder.clear_buffer(&self.eval_stats.buffer, 0, None);
@@ -248,36 +259,44 @@ impl BnnTrainer for GpuBnn {
                 .zip(fisher.iter().zip(&anchor))
                 .map(|(&key, (f, a))| {
                     let (w, g) = find(p, key);
-                    k.ewc.bind_penalty_grad(ctx, self.cfg.ewc_lambda, false, w, f, a, g)
+                    k.ewc.bind_penalty_grad(ctx, self.cfg.ewc_lambda, true, w, f, a, g)
                 })
                 .collect();
             let f = keys.iter().map(zeros).collect();
             self.ewc = Some(Ewc { keys, fisher, anchor, f, penalty });
         }
-        for (_, y) in batches {
-            self.make_grad_pass(y.len());
-        }
-        let ctx = self.ctx.as_ref();
+        let (ctx, k, p, layers) = (self.ctx.as_ref(), &self.kernels, &self.params, &self.layers);
         let ewc = self.ewc.as_ref().expect("made above");
-        // Bound per consolidation (once per task, not per step): the mean's divisor is the number of batches.
-        let accumulate: Vec<Dispatch> =
-            ewc.keys.iter().zip(&ewc.f).map(|(&key, f)| self.kernels.ewc.bind_accumulate(ctx, batches.len(), find(&self.params, key).1, f)).collect();
+        let mut sums: Vec<Option<&GpuTensor>> = vec![None; p.w.len()];
+        for (&key, f) in ewc.keys.iter().zip(&ewc.f) {
+            let TensorKey::Weight(slot) = key else { unreachable!("EWC penalises weights") };
+            sums[slot] = Some(f);
+        }
+        // Bound per consolidation (once per task, not per step), one per batch size.
+        let scratch_stats = GpuTensor::zeros(ctx, STATS_WORDS);
+        let mut passes: HashMap<usize, LossPass> = HashMap::new();
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("fisher") });
         for f in &ewc.f {
             encoder.clear_buffer(&f.buffer, 0, None);
         }
+        let mut count = 0;
         // One submit per batch: the batch's upload (`write_buffer`) lands before its submit.
         for (x, y) in batches {
-            let pass = &self.grad_passes[&y.len()];
+            let batch = y.len();
+            let pass = passes.entry(batch).or_insert_with(|| {
+                let mut hook = FisherHook { ewc: &k.ewc, matmul: &k.layers.matmul, sums: sums.clone(), scale: batch as f32 };
+                LossPass::new(ctx, k, p, layers, batch, Pass::Inference, &scratch_stats, &mut hook)
+            });
             pass.upload(ctx, x, y);
             pass.encode_forward(&mut encoder, false);
             pass.walk.encode_backward(&mut encoder);
-            accumulate.iter().for_each(|call| call.encode(&mut encoder));
             let done = std::mem::replace(&mut encoder, ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("fisher") }));
             ctx.queue.submit([done.finish()]);
+            count += batch;
         }
+        let scale = 1.0 / count.max(1) as f32;
         for (i, &key) in ewc.keys.iter().enumerate() {
-            self.kernels.ewc.bind_consolidate(ctx, false, find(&self.params, key).0, &ewc.f[i], &ewc.fisher[i], &ewc.anchor[i]).encode(&mut encoder);
+            k.ewc.bind_consolidate(ctx, scale, true, find(p, key).0, &ewc.f[i], &ewc.fisher[i], &ewc.anchor[i]).encode(&mut encoder);
         }
         ctx.queue.submit([encoder.finish()]);
         Ok(())

@@ -241,7 +241,9 @@ pub trait BnnTrainer {
         Ok(())
     }
 
-    /// EWC: estimates the Fisher information on `batches` with the current weights and anchors a
-    /// penalty at them (added to the penalties of earlier tasks).
+    /// EWC as the authors computed it: the Fisher information estimated as the mean of every
+    /// example's squared gradient over `batches` (batch norm on the task's running statistics),
+    /// anchored at the binary weights the forward pass uses, and a penalty on those weights
+    /// (added to the penalties of earlier tasks).
     async fn consolidate_ewc(&mut self, batches: &[(Vec<f32>, Vec<u32>)]) -> Result<(), TrainError>;
 }
