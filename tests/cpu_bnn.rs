@@ -371,6 +371,42 @@ fn learns_mnist() {
     assert!(mnist.test.len() == 10_000);
 }
 
+/// The stream network's BatchNorm: without affine parameters gamma and beta stay 1 and 0 however
+/// long it trains, and evaluation on running statistics treats every example alone (the same
+/// result in a batch as by itself), where batch statistics make a lone example meaningless.
+#[test]
+fn stream_batch_norm_is_frozen_and_per_example_at_evaluation() {
+    use metaplastic::nn::{Norm, NormEval};
+    let cfg = BnnConfig { batch: 20, norm: Norm { affine: false, eval: NormEval::Running }, ..BnnConfig::paper(16, 2.5) };
+    let init = BnnParams::init(cfg.sizes(), 5);
+    let mut net = CpuBnn::new(cfg.clone(), init.clone()).unwrap();
+    let x: Vec<f32> = values(20 * 784, 6).iter().map(|v| (v + 1.0) / 2.0).collect();
+    let y: Vec<u32> = (0..20).map(|i| (i % 10) as u32).collect();
+    for _ in 0..30 {
+        net.train_step(&x, &y).unwrap();
+    }
+    let trained = pollster::block_on(net.params()).unwrap();
+    assert_eq!(trained.bn(), init.bn(), "gamma 1 and beta 0, untouched");
+    assert_ne!(trained.wh, init.wh, "the weights did train");
+    let alone = |net: &mut CpuBnn| {
+        let mut sum = metaplastic::nn::BatchStats::default();
+        for b in 0..20 {
+            sum.add(pollster::block_on(net.evaluate(&x[b * 784..(b + 1) * 784], &y[b..b + 1])).unwrap());
+        }
+        sum
+    };
+    let together = pollster::block_on(net.evaluate(&x, &y)).unwrap();
+    let apart = alone(&mut net);
+    assert_eq!(together.correct, apart.correct);
+    assert!((together.loss_sum - apart.loss_sum).abs() <= 1e-3 * together.loss_sum.abs(), "{together:?} vs {apart:?}");
+    assert!(together.correct > 10, "it learned the batch: {together:?}");
+    // The same network evaluated with batch statistics: a lone example normalises to beta = 0,
+    // so every logit is 0 and the loss is ln 10 whatever the weights.
+    let mut batch_eval = CpuBnn::new(BnnConfig { norm: Norm { eval: NormEval::Batch, ..cfg.norm }, ..cfg }, trained).unwrap();
+    let lone = alone(&mut batch_eval);
+    assert!((lone.loss_sum / 20.0 - 10f32.ln()).abs() < 1e-4, "{lone:?}");
+}
+
 /// The authors' PyTorch 1.1 drew BatchNorm's gamma from U(0, 1): the option changes gamma alone,
 /// from its own stream, so both choices share the hidden weights of a seed.
 #[test]

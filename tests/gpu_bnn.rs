@@ -461,6 +461,26 @@ fn training_steps_match_cpu() {
     assert_stats_close("train stats after evaluation", block(gpu.take_train_stats()), block(cpu.take_train_stats()));
 }
 
+/// The stream network's BatchNorm (no affine parameters, running statistics at evaluation): its
+/// training steps, the running statistics they keep, and evaluations (a lone example included)
+/// match the CPU with the tolerances above.
+#[test]
+fn stream_batch_norm_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = BnnConfig { norm: metaplastic::nn::Norm::STREAM, ..small_config(2.5, 32) };
+    let (mut cpu, mut gpu) = both(ctx, &cfg, 18);
+    for step in 0..4 {
+        let (x, y) = batch_of(cfg.batch, 700 + step);
+        cpu.train_step(&x, &y).unwrap();
+        gpu.train_step(&x, &y).unwrap();
+    }
+    assert_params_close("stream BatchNorm", &block(gpu.params()), &block(cpu.params()));
+    for (size, seed) in [(1, 710), (32, 711), (1000, 712)] {
+        let (x, y) = batch_of(size, seed);
+        assert_stats_close(&format!("evaluate {size} on running statistics"), block(gpu.evaluate(&x, &y)), block(cpu.evaluate(&x, &y)));
+    }
+}
+
 #[test]
 fn plain_bnn_with_another_batch_size_matches_cpu() {
     let Some(ctx) = gpu() else { return };

@@ -6,6 +6,7 @@ use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
 use metaplastic::model::bnn::{BnnTrainer, GammaInit};
+use metaplastic::nn::NormEval;
 use metaplastic::experiments::toy::{ToyConfig, run_toy};
 use metaplastic::stats::{PairedDiff, mean_sd};
 use serde_json::json;
@@ -169,6 +170,9 @@ pub fn stream(raw: &[String]) -> Result<(), String> {
     cfg.test_examples = args.get("test-examples", cfg.test_examples)?;
     cfg.eval_every = args.get("eval-every", cfg.eval_every)?;
     cfg.full_data = args.get("full-data", true)?;
+    cfg.norm.affine = args.get("bn-affine", cfg.norm.affine)?;
+    let stats = args.get("bn-stats", String::from(cfg.norm.eval.name()))?;
+    cfg.norm.eval = NormEval::parse(&stats).ok_or(format!("--bn-stats {stats}: choose running or batch"))?;
     args.finish()?;
     cfg.validate().map_err(|e| e.to_string())?;
     let data = DataSet::load(data_dir.as_ref(), id).map_err(|e| e.to_string())?;
@@ -188,7 +192,7 @@ pub fn stream(raw: &[String]) -> Result<(), String> {
         "dataset": id.dir(), "layers": [784, cfg.hidden, cfg.hidden, 10], "lr": cfg.lr, "batch": cfg.batch,
         "weight_decay": cfg.weight_decay, "subsets": cfg.subsets, "subset_size": cfg.subset_len(), "epochs_per_subset": cfg.epochs,
         "total_steps": cfg.total_steps(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
-        "bn_statistics": "batch statistics at test time (batches of 1000)",
+        "batch_norm": cfg.norm.describe(),
         "optimizer": "one Adam (b1 0.9, b2 0.999, eps 1e-8) through the whole stream",
         "full_data_baseline": "m = 0 trained on the whole shuffled training set for the same number of presentations",
         "backend": backend.name(),

@@ -36,6 +36,8 @@ COMMANDS:
     bnn-stream    Stream learning: N class-balanced subsets in sequence vs the whole set
                     --dataset fashion|mnist --meta 0,2.5 --subsets 60 --epochs 20 --hidden 1024
                     --full-data true|false --seeds 3 --backend cpu|gpu --out results/bnn-stream
+                    --bn-affine false --bn-stats running   (the authors' stream BatchNorm; the
+                    continual-learning one, as before: --bn-affine true --bn-stats batch)
     bnn-toy       The 2-D quadratic toy problem: hidden-weight trajectories (--meta 0,0.5,1.35)
     lenet         LeNet-5, standard vs artificial metaplasticity (AMP) in the convolutional layers
                     --dataset mnist|fashion --arch classic|authors --rule standard,amp --epochs 5

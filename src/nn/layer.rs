@@ -54,6 +54,23 @@ pub enum NormEval {
     Running,
 }
 
+impl NormEval {
+    pub fn name(self) -> &'static str {
+        match self {
+            NormEval::Batch => "batch",
+            NormEval::Running => "running",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "batch" => Some(NormEval::Batch),
+            "running" => Some(NormEval::Running),
+            _ => None,
+        }
+    }
+}
+
 /// How a batch-norm layer behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Norm {
@@ -66,6 +83,17 @@ pub struct Norm {
 impl Norm {
     /// Learned gamma and beta, batch statistics at evaluation too.
     pub const BATCH: Norm = Norm { affine: true, eval: NormEval::Batch };
+    /// The authors' stream-learning BatchNorm1d: `affine=False`, running statistics at evaluation.
+    pub const STREAM: Norm = Norm { affine: false, eval: NormEval::Running };
+
+    /// What a summary says about it.
+    pub fn describe(self) -> String {
+        let stats = match self.eval {
+            NormEval::Batch => "batch statistics at test time (batches of 1000)",
+            NormEval::Running => "running statistics (momentum 0.1) at test time",
+        };
+        format!("{}, {stats}", if self.affine { "learned gamma and beta" } else { "no affine parameters (gamma 1, beta 0)" })
+    }
 }
 
 /// Which pass a walk runs: it decides dropout and which statistics batch norm uses.
