@@ -407,6 +407,34 @@ fn stream_batch_norm_is_frozen_and_per_example_at_evaluation() {
     assert!((lone.loss_sum / 20.0 - 10f32.ln()).abs() < 1e-4, "{lone:?}");
 }
 
+/// The hidden layers' XNOR-popcount product equals the float product exactly, at lengths on
+/// and off the 64-bit word boundary, zeros of both signs in the weights counting as +1.
+#[test]
+fn xnor_popcount_product_equals_the_float_product() {
+    use metaplastic::cpu::matmul::matmul;
+    use metaplastic::cpu::sign::binarize_all;
+    use metaplastic::cpu::xnor::{PackedSigns, xnor_matmul};
+    use metaplastic::nn::MatmulShape;
+    for (batch, n, outs) in [(1, 1, 1), (3, 63, 5), (4, 64, 7), (5, 65, 3), (7, 130, 9), (100, 1024, 33)] {
+        let x: Vec<f32> = values(batch * n, n as u64).iter().map(|&v| if v >= 0.0 { 1.0 } else { -1.0 }).collect();
+        let mut wh = values(outs * n, 7 + n as u64);
+        wh[0] = -0.0;
+        if wh.len() > 1 {
+            wh[1] = 0.0;
+        }
+        let mut wb = vec![0.0; wh.len()];
+        binarize_all(&wh, &mut wb);
+        let mut want = vec![0.0; batch * outs];
+        matmul(MatmulShape::new(batch, n, outs).trans_b(), &x, &wb, &mut want);
+        let (mut px, mut pw) = (PackedSigns::default(), PackedSigns::default());
+        px.pack(&x, batch, n);
+        pw.pack(&wh, outs, n);
+        let mut got = vec![f32::NAN; batch * outs];
+        xnor_matmul(&px, &pw, &mut got);
+        assert_eq!(got, want, "batch {batch}, length {n}, outputs {outs}");
+    }
+}
+
 /// The authors' PyTorch 1.1 drew BatchNorm's gamma from U(0, 1): the option changes gamma alone,
 /// from its own stream, so both choices share the hidden weights of a seed.
 #[test]

@@ -13,6 +13,7 @@ use super::dropout::{dropout_backward, dropout_forward};
 use super::matmul::matmul;
 use super::pool::{avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use super::sign::{binarize_all, sign_backward};
+use super::xnor::{PackedSigns, xnor_matmul};
 use crate::nn::{Layer, LayerParams, MatmulShape, NormEval, Pass, PlannedLayer, PoolKind, RunningStats};
 
 /// What a forward pass keeps for its backward pass.
@@ -105,10 +106,19 @@ pub fn forward_pass(
                 add_bias(out, &p.b);
             }
             Layer::BinaryDense { out: fout } => {
-                let p = param(params, l);
+                let (p, fin) = (param(params, l), l.input.len());
                 tape.aux[i].resize(p.w.len(), 0.0);
                 binarize_all(&p.w, &mut tape.aux[i]);
-                matmul(MatmulShape::new(batch, l.input.len(), fout).trans_b(), input, &tape.aux[i], out);
+                // After a sign layer the inputs are +-1 too: the product is XNOR and popcount,
+                // exactly equal to the float product.
+                if i > 0 && layers[i - 1].layer == Layer::Sign {
+                    let (mut xs, mut ws) = (PackedSigns::default(), PackedSigns::default());
+                    xs.pack(input, batch, fin);
+                    ws.pack(&p.w, fout, fin);
+                    xnor_matmul(&xs, &ws, out);
+                } else {
+                    matmul(MatmulShape::new(batch, fin, fout).trans_b(), input, &tape.aux[i], out);
+                }
             }
             Layer::Sign => binarize_all(input, out),
             Layer::Conv { out: cout, .. } => {
