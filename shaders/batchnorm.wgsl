@@ -3,8 +3,12 @@
 //   backward: dxhat = dy * gamma,
 //             dx = inv_std / B * (B * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)),
 //             dgamma = sum(dy * xhat), dbeta = sum(dy) (with `accumulate`, added to dgamma and dbeta:
-//             a layer applied at every step of an episode sums its gradients).
-// CPU reference: src/cpu/batchnorm.rs (`batchnorm_forward`, `batchnorm_backward`);
+//             a layer applied at every step of an episode sums its gradients);
+//   track:    running = (1 - momentum) * running + momentum * batch statistic (unbiased variance);
+//   inference, inference_backward: the same with the running statistics as constants, so
+//             dx = dy * gamma * inv_std, each example on its own.
+// CPU reference: src/cpu/batchnorm.rs (`batchnorm_forward`, `batchnorm_backward`,
+// `batchnorm_track`, `batchnorm_inference`, `batchnorm_inference_backward`);
 // host side: src/gpu/batchnorm.rs.
 //
 // One invocation per feature sums over the batch in order, exactly as the CPU loop does, so the
@@ -16,7 +20,8 @@ struct Size {
     features: u32,
     // backward only: 1 adds into dgamma and dbeta instead of overwriting them.
     accumulate: u32,
-    _pad1: u32,
+    // track only: `crate::nn::hyper::BN_MOMENTUM`.
+    momentum: f32,
 }
 
 // Must equal `crate::cpu::batchnorm::BN_EPS`.
@@ -37,6 +42,9 @@ const BN_EPS: f32 = 1e-5;
 @group(0) @binding(10) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(11) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(12) var<storage, read_write> dbeta: array<f32>;
+// Running statistics (track writes them, inference reads them).
+@group(0) @binding(13) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(14) var<storage, read_write> running_var: array<f32>;
 
 @compute @workgroup_size(64)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -94,5 +102,71 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var b = 0u; b < batch; b++) {
         let i = b * f + j;
         dx[i] = scale * (n * dy[i] - sum_dy - xhat[i] * sum_dy_xhat);
+    }
+}
+
+@compute @workgroup_size(64)
+fn track(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let f = size.features;
+    if (j >= f) {
+        return;
+    }
+    let batch = size.batch;
+    let n = f32(batch);
+    var mean = 0.0;
+    for (var b = 0u; b < batch; b++) {
+        mean += x[b * f + j];
+    }
+    mean /= n;
+    var v = 0.0;
+    for (var b = 0u; b < batch; b++) {
+        let d = x[b * f + j] - mean;
+        v += d * d;
+    }
+    let unbiased = v / max(n - 1.0, 1.0);
+    running_mean[j] = (1.0 - size.momentum) * running_mean[j] + size.momentum * mean;
+    running_var[j] = (1.0 - size.momentum) * running_var[j] + size.momentum * unbiased;
+}
+
+@compute @workgroup_size(64)
+fn inference(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let f = size.features;
+    if (j >= f) {
+        return;
+    }
+    let s = 1.0 / sqrt(running_var[j] + BN_EPS);
+    inv_std_out[j] = s;
+    for (var b = 0u; b < size.batch; b++) {
+        let i = b * f + j;
+        let h = (x[i] - running_mean[j]) * s;
+        xhat_out[i] = h;
+        y[i] = gamma[j] * h + beta[j];
+    }
+}
+
+@compute @workgroup_size(64)
+fn inference_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let f = size.features;
+    if (j >= f) {
+        return;
+    }
+    var sum_dy = 0.0;
+    var sum_dy_xhat = 0.0;
+    let scale = gamma[j] * inv_std[j];
+    for (var b = 0u; b < size.batch; b++) {
+        let i = b * f + j;
+        sum_dy += dy[i];
+        sum_dy_xhat += dy[i] * xhat[i];
+        dx[i] = dy[i] * scale;
+    }
+    if (size.accumulate != 0u) {
+        dgamma[j] = dgamma[j] + sum_dy_xhat;
+        dbeta[j] = dbeta[j] + sum_dy;
+    } else {
+        dgamma[j] = sum_dy_xhat;
+        dbeta[j] = sum_dy;
     }
 }

@@ -1,16 +1,16 @@
-// Elastic Weight Consolidation (Kirkpatrick et al., PNAS 2017), element-wise over one layer:
-//   penalty_grad: grad += lambda * (F * w - FW), the gradient of lambda/2 * sum F (w - W*)^2 summed
-//                 over past tasks, with F = sum_t F_t and FW = sum_t F_t W*_t;
-//   accumulate:   f += g * g / count, the Fisher estimate as the mean over `count` batches of the
-//                 squared batch gradient (taken with the binary weights);
-//   consolidate:  F += f ; FW += f * w, anchoring this task's estimate at the current weights.
-// CPU reference: src/cpu/ewc.rs (`ewc_penalty_grad`, `ewc_consolidate`) and the Fisher loop of
-// `CpuBnn::consolidate_ewc` in src/cpu/bnn.rs; host side: src/gpu/ewc.rs.
+// Elastic Weight Consolidation (Kirkpatrick et al., PNAS 2017), element-wise over one tensor; the
+// rule and its sources: src/cpu/ewc.rs. `w'` is sign(w) when `binary` is set (the weights the
+// forward pass uses), else w.
+//   penalty_grad: grad += lambda * (F * w' - FW);
+//   square:       out = (s * g)^2, the squares whose product `fisher_per_example` sums;
+//   consolidate:  F += s * f ; FW += s * f * w' (s = 1 / examples turns the sums into a mean).
+// CPU reference: src/cpu/ewc.rs (`ewc_penalty_grad`, `fisher_per_example`, `ewc_consolidate`);
+// host side: src/gpu/ewc.rs.
 
 struct Params {
     n: u32,
-    _pad0: u32,
-    // lambda for `penalty_grad`, the number of batches for `accumulate`.
+    binary: u32,
+    // lambda for `penalty_grad`, s for `square` and `consolidate`.
     scalar: f32,
     _pad1: u32,
 }
@@ -28,24 +28,34 @@ struct Params {
 
 const WG: u32 = 256u;
 
+// As the CPU's `binarize`: sign(0) = +1.
+fn used(v: f32) -> f32 {
+    if (p.binary != 0u) {
+        return select(-1.0, 1.0, v >= 0.0);
+    }
+    return v;
+}
+
 @compute @workgroup_size(256)
 fn penalty_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     for (var i = gid.x; i < p.n; i += groups.x * WG) {
-        grad[i] += p.scalar * (fisher_in[i] * w[i] - anchor_in[i]);
+        grad[i] += p.scalar * (fisher_in[i] * used(w[i]) - anchor_in[i]);
     }
 }
 
 @compute @workgroup_size(256)
-fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn square(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     for (var i = gid.x; i < p.n; i += groups.x * WG) {
-        f[i] += g[i] * g[i] / p.scalar;
+        let v = p.scalar * g[i];
+        f[i] = v * v;
     }
 }
 
 @compute @workgroup_size(256)
 fn consolidate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     for (var i = gid.x; i < p.n; i += groups.x * WG) {
-        fisher[i] += f_in[i];
-        anchor[i] += f_in[i] * w[i];
+        let f = p.scalar * f_in[i];
+        fisher[i] += f;
+        anchor[i] += f * used(w[i]);
     }
 }

@@ -1,10 +1,8 @@
-// Metaplastic Adam (Laborieux et al., Nat. Commun. 12:2549, 2021, Eq. 1 and Methods), element-wise:
-//   g  = grad + wd * Wh
-//   m1 = b1*m1 + (1-b1)*g ;  m2 = b2*m2 + (1-b2)*g*g
-//   m1_used = m1 * (1 - tanh(m * |Wh|)^2)  if sign(Wh) * m1 > 0 (the step shrinks |Wh|), else m1
-//   Wh -= lr * (m1_used / (1-b1^t)) / (sqrt(m2 / (1-b2^t)) + eps)
-// m = 0 is plain Adam (BatchNorm's gamma and beta, and the standard binarized network).
-// CPU reference: src/cpu/metaplastic_adam.rs (`metaplastic_adam`); host side: src/gpu/metaplastic_adam.rs.
+// Metaplastic Adam, one fused pass over one tensor (one invocation per element, grid-stride):
+// weight decay, both moments, the consolidation of updates that shrink |Wh|, and the update. The
+// rule, its equation and its source are stated once, in src/cpu/metaplastic_adam.rs
+// (`metaplastic_adam`, the CPU reference this kernel is tested against); host side:
+// src/gpu/metaplastic_adam.rs.
 
 // Laid out exactly as `AdamHyper` (#[repr(C)], eight f32).
 struct Hyper {

@@ -3,7 +3,7 @@
 //! B = 0 being standard training exactly), and learning on real MNIST.
 
 mod common;
-use metaplastic::nn::{Activation, AmpHyper, ConvShape, Dims, Layer, MatmulShape, PlannedLayer, PoolKind, PoolShape, SgdHyper, plan};
+use metaplastic::nn::{Activation, AmpHyper, ConvShape, Dims, Layer, MatmulShape, Norm, PlannedLayer, PoolKind, PoolShape, SgdHyper, plan};
 use common::*;
 use metaplastic::cpu::activation::{activation_backward, activation_forward};
 use metaplastic::cpu::amp::{amp_factors, log_inverse_weight, scale_rows};
@@ -160,14 +160,14 @@ fn small_net() -> Vec<PlannedLayer> {
     let specs = [
         Conv { out: 3, k: 3, pad: 1 },
         Act(Activation::Tanh),
-        BatchNorm,
+        BatchNorm(Norm::BATCH),
         Pool(PoolKind::Average),
         Conv { out: 4, k: 3, pad: 0 },
         Act(Activation::Tanh),
         Pool(PoolKind::Max),
         Dense { out: 6 },
         Act(Activation::Tanh),
-        BatchNorm,
+        BatchNorm(Norm::BATCH),
         Dropout(0.3),
         Dense { out: 10 },
     ];

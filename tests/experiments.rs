@@ -121,3 +121,23 @@ fn short_permuted_run_on_mnist() {
     println!("task 1 after task 2: standard {standard:.3}, m = 10 {meta:.3}");
     assert!(meta > standard + 0.1, "metaplastic keeps task 1: {meta} vs {standard}");
 }
+
+/// Stream learning defaults to the authors' stream BatchNorm (no affine parameters, running
+/// statistics at test time), and every learner of a run gets what the configuration says.
+#[test]
+fn stream_learning_uses_the_authors_batch_norm() {
+    use metaplastic::experiments::stream::StreamRun;
+    use metaplastic::nn::{Norm, NormEval};
+    let cfg = StreamConfig::paper(&[0.0, 2.5]);
+    assert_eq!(cfg.norm, Norm { affine: false, eval: NormEval::Running });
+    for norm in [Norm::STREAM, Norm::BATCH] {
+        let cfg = StreamConfig { hidden: 16, norm, ..StreamConfig::paper(&[0.0, 2.5]) };
+        let seen = std::cell::RefCell::new(Vec::new());
+        let run = StreamRun::new(cfg, |c, p| {
+            seen.borrow_mut().push(c.norm);
+            Backend::Cpu.bnn(c, p)
+        });
+        assert!(run.is_ok());
+        assert_eq!(*seen.borrow(), vec![norm; 3], "two stream learners and the full-data baseline");
+    }
+}

@@ -13,7 +13,7 @@
 mod common;
 use metaplastic::nn::AdamHyper;
 use common::*;
-use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward};
+use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
 use metaplastic::cpu::bnn::CpuBnn;
 use metaplastic::cpu::ewc::{ewc_consolidate, ewc_penalty_grad};
 use metaplastic::cpu::metaplastic_adam::metaplastic_adam;
@@ -149,6 +149,59 @@ fn batchnorm_backward_matches_cpu() {
     }
 }
 
+/// Running statistics: the same sums in the same order, then one multiply-add each (1e-5 / 1e-5,
+/// the forward pass's rounding of the mean and variance).
+#[test]
+fn batchnorm_running_statistics_match_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = BatchNormKernel::new(&ctx);
+    for (batch, features) in [(2, 3), (100, 70), (1000, 10)] {
+        let x: Vec<f32> = values(batch * features, 30).iter().map(|v| 20.0 * v + 3.0).collect();
+        let (mut rm, mut rv) = (scaled(features, 31, 0.5), values(features, 32).iter().map(|v| 1.0 + v.abs()).collect::<Vec<f32>>());
+        let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
+        let (gx, grm, grv) = (t(&x), t(&rm), t(&rv));
+        batchnorm_track(&x, features, &mut rm, &mut rv);
+        run(&ctx, |e| kernel.bind_track(&ctx, features, &gx, &grm, &grv).encode(e));
+        let what = format!("batch {batch} x {features}");
+        assert_parity(&format!("{what} running mean"), &read(&ctx, &grm), &rm, 1e-5, 1e-5);
+        assert_parity(&format!("{what} running var"), &read(&ctx, &grv), &rv, 1e-5, 1e-5);
+    }
+}
+
+/// Inference on running statistics, forward and backward: element-wise but for the per-feature
+/// sums of dgamma and dbeta (1e-5 / 1e-4, as batch norm's).
+#[test]
+fn batchnorm_inference_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = BatchNormKernel::new(&ctx);
+    for (batch, features) in [(1, 5), (37, 64), (1000, 10)] {
+        let x: Vec<f32> = values(batch * features, 40).iter().map(|v| 20.0 * v + 3.0).collect();
+        let gamma: Vec<f32> = values(features, 41).iter().map(|v| 1.0 + 0.5 * v).collect();
+        let beta = scaled(features, 42, 0.3);
+        let mean = scaled(features, 43, 5.0);
+        let var: Vec<f32> = values(features, 44).iter().map(|v| 50.0 * (1.0 + v)).collect();
+        let (mut y, mut xhat, mut inv_std) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; features]);
+        batchnorm_inference(&x, features, &gamma, &beta, &mean, &var, &mut y, &mut xhat, &mut inv_std);
+        let dy = scaled(x.len(), 45, 1.0);
+        let (mut dx, mut dgamma, mut dbeta) = (vec![0.0; x.len()], vec![0.0; features], vec![0.0; features]);
+        batchnorm_inference_backward(&dy, &xhat, &inv_std, &gamma, features, &mut dx, &mut dgamma, &mut dbeta);
+        let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
+        let z = |n: usize| GpuTensor::zeros(&ctx, n);
+        let (gx, gg, gb, gm, gv, gdy) = (t(&x), t(&gamma), t(&beta), t(&mean), t(&var), t(&dy));
+        let (gy, gxhat, ginv, gdx, gdg, gdb) = (z(x.len()), z(x.len()), z(features), z(x.len()), z(features), z(features));
+        run(&ctx, |e| {
+            kernel.bind_inference(&ctx, features, &gx, &gg, &gb, (&gm, &gv), &gy, &gxhat, &ginv).encode(e);
+            kernel.bind_inference_backward(&ctx, features, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb, false).encode(e);
+        });
+        let what = format!("batch {batch} x {features}");
+        assert_parity(&format!("{what} y"), &read(&ctx, &gy), &y, 1e-5, 1e-5);
+        assert_parity(&format!("{what} inv_std"), &read(&ctx, &ginv), &inv_std, 1e-6, 1e-6);
+        assert_parity(&format!("{what} dx"), &read(&ctx, &gdx), &dx, 1e-6, 1e-5);
+        assert_parity(&format!("{what} dgamma"), &read(&ctx, &gdg), &dgamma, 1e-5, 1e-4);
+        assert_parity(&format!("{what} dbeta"), &read(&ctx, &gdb), &dbeta, 1e-5, 1e-4);
+    }
+}
+
 // ---- softmax_ce.wgsl ----
 
 /// Logits with exact ties in some rows (the first maximum must win) and labels 0..classes.
@@ -269,41 +322,41 @@ fn ewc_penalty_grad_matches_cpu() {
     let fisher: Vec<f32> = values(n, 71).iter().map(|v| 1e-4 * (v + 1.0)).collect();
     let anchor: Vec<f32> = fisher.iter().zip(scaled(n, 72, 0.1)).map(|(f, w0)| f * w0).collect();
     let grad0 = scaled(n, 73, 1e-3);
-    let mut want = grad0.clone();
-    ewc_penalty_grad(&w, &fisher, &anchor, 5e3, &mut want);
-    let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
-    let (gw, gf, ga, gg) = (t(&w), t(&fisher), t(&anchor), t(&grad0));
-    run(&ctx, |e| kernel.bind_penalty_grad(&ctx, 5e3, &gw, &gf, &ga, &gg).encode(e));
-    assert_parity("penalty grad", &read(&ctx, &gg), &want, 1e-6, 1e-6);
+    // On the hidden weights and on the binary ones the forward pass uses.
+    for binary in [false, true] {
+        let mut want = grad0.clone();
+        ewc_penalty_grad(&w, &fisher, &anchor, 5e3, binary, &mut want);
+        let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
+        let (gw, gf, ga, gg) = (t(&w), t(&fisher), t(&anchor), t(&grad0));
+        run(&ctx, |e| kernel.bind_penalty_grad(&ctx, 5e3, binary, &gw, &gf, &ga, &gg).encode(e));
+        assert_parity(&format!("penalty grad, binary {binary}"), &read(&ctx, &gg), &want, 1e-6, 1e-6);
+    }
 }
 
+/// The squares of the per-example Fisher estimate and consolidation: one or two roundings each
+/// (1e-9 absolute for values ~1e-4, 1e-6 relative).
 #[test]
-fn ewc_fisher_and_consolidation_match_cpu() {
+fn ewc_squares_and_consolidation_match_cpu() {
     let Some(ctx) = gpu() else { return };
     let kernel = EwcKernel::new(&ctx);
     let n = 10_007;
-    let batches = 3;
-    let mut f = vec![0.0f32; n];
-    let gf = GpuTensor::zeros(&ctx, n);
-    for b in 0..batches {
-        let g = scaled(n, 80 + b as u64, 1e-2);
-        // As in CpuBnn::consolidate_ewc.
-        for (fi, gi) in f.iter_mut().zip(&g) {
-            *fi += gi * gi / batches as f32;
-        }
-        let gg = GpuTensor::from_slice(&ctx, &g);
-        run(&ctx, |e| kernel.bind_accumulate(&ctx, batches, &gg, &gf).encode(e));
-    }
-    assert_parity("fisher estimate", &read(&ctx, &gf), &f, 1e-9, 1e-6);
+    let g = scaled(n, 80, 1e-2);
+    let want: Vec<f32> = g.iter().map(|v| (32.0 * v) * (32.0 * v)).collect();
+    let (gg, gsq) = (GpuTensor::from_slice(&ctx, &g), GpuTensor::zeros(&ctx, n));
+    run(&ctx, |e| kernel.bind_square(&ctx, 32.0, &gg, &gsq).encode(e));
+    assert_parity("squares", &read(&ctx, &gsq), &want, 1e-9, 1e-6);
+    let f: Vec<f32> = values(n, 81).iter().map(|v| 0.1 * v.abs()).collect();
     let w = scaled(n, 90, 0.1);
-    let mut fisher = scaled(n, 91, 1e-5).iter().map(|v| v.abs()).collect::<Vec<_>>();
-    let mut anchor = scaled(n, 92, 1e-6);
-    let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
-    let (gw, gfisher, ganchor) = (t(&w), t(&fisher), t(&anchor));
-    ewc_consolidate(&w, &f, &mut fisher, &mut anchor);
-    run(&ctx, |e| kernel.bind_consolidate(&ctx, &gw, &gf, &gfisher, &ganchor).encode(e));
-    assert_parity("fisher sum", &read(&ctx, &gfisher), &fisher, 1e-9, 1e-6);
-    assert_parity("anchor sum", &read(&ctx, &ganchor), &anchor, 1e-9, 1e-6);
+    for binary in [false, true] {
+        let mut fisher = scaled(n, 91, 1e-5).iter().map(|v| v.abs()).collect::<Vec<_>>();
+        let mut anchor = scaled(n, 92, 1e-6);
+        let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
+        let (gw, gf, gfisher, ganchor) = (t(&w), t(&f), t(&fisher), t(&anchor));
+        ewc_consolidate(&w, &f, 1.0 / 5000.0, binary, &mut fisher, &mut anchor);
+        run(&ctx, |e| kernel.bind_consolidate(&ctx, 1.0 / 5000.0, binary, &gw, &gf, &gfisher, &ganchor).encode(e));
+        assert_parity(&format!("fisher sum, binary {binary}"), &read(&ctx, &gfisher), &fisher, 1e-9, 1e-6);
+        assert_parity(&format!("anchor sum, binary {binary}"), &read(&ctx, &ganchor), &anchor, 1e-9, 1e-6);
+    }
 }
 
 // ---- the whole trainer ----
@@ -406,6 +459,26 @@ fn training_steps_match_cpu() {
     gpu.train_step(&x, &y).unwrap();
     assert_params_close("after evaluation and a step", &block(gpu.params()), &block(cpu.params()));
     assert_stats_close("train stats after evaluation", block(gpu.take_train_stats()), block(cpu.take_train_stats()));
+}
+
+/// The stream network's BatchNorm (no affine parameters, running statistics at evaluation): its
+/// training steps, the running statistics they keep, and evaluations (a lone example included)
+/// match the CPU with the tolerances above.
+#[test]
+fn stream_batch_norm_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = BnnConfig { norm: metaplastic::nn::Norm::STREAM, ..small_config(2.5, 32) };
+    let (mut cpu, mut gpu) = both(ctx, &cfg, 18);
+    for step in 0..4 {
+        let (x, y) = batch_of(cfg.batch, 700 + step);
+        cpu.train_step(&x, &y).unwrap();
+        gpu.train_step(&x, &y).unwrap();
+    }
+    assert_params_close("stream BatchNorm", &block(gpu.params()), &block(cpu.params()));
+    for (size, seed) in [(1, 710), (32, 711), (1000, 712)] {
+        let (x, y) = batch_of(size, seed);
+        assert_stats_close(&format!("evaluate {size} on running statistics"), block(gpu.evaluate(&x, &y)), block(cpu.evaluate(&x, &y)));
+    }
 }
 
 #[test]

@@ -6,6 +6,7 @@ use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
 use metaplastic::model::bnn::{BnnTrainer, GammaInit};
+use metaplastic::nn::NormEval;
 use metaplastic::experiments::toy::{ToyConfig, run_toy};
 use metaplastic::stats::{PairedDiff, mean_sd};
 use serde_json::json;
@@ -33,7 +34,7 @@ pub fn permuted(raw: &[String]) -> Result<(), String> {
     if args.get("ewc", false)? {
         cfg.learners.push(LearnerSpec::ewc(args.get("ewc-lambda", 5e3f32)?));
     }
-    cfg.ewc_batches = args.get("ewc-batches", cfg.ewc_batches)?;
+    cfg.ewc_examples = args.get("ewc-examples", cfg.ewc_examples)?;
     args.finish()?;
     cfg.validate().map_err(|e| e.to_string())?;
     let data = DataSet::load(data_dir.as_ref(), DataSetId::Mnist).map_err(|e| e.to_string())?;
@@ -112,6 +113,7 @@ fn permuted_config_json(cfg: &PermutedConfig, backend: &str) -> serde_json::Valu
         "bn_per_task": cfg.bn_per_task, "bn_gamma_init": cfg.gamma_init.name(), "bn_statistics": "batch statistics at test time (batches of 1000)",
         "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
         "learners": cfg.learners.iter().map(|l| json!({"variant": l.name, "m": l.meta, "ewc_lambda": l.ewc_lambda})).collect::<Vec<_>>(),
+        "ewc": format!("Fisher = mean over {} training examples of each example's squared gradient (BatchNorm on the task's running statistics); penalty on the binary weights sign(Wh)", cfg.ewc_examples),
         "backend": backend,
     })
 }
@@ -168,6 +170,9 @@ pub fn stream(raw: &[String]) -> Result<(), String> {
     cfg.test_examples = args.get("test-examples", cfg.test_examples)?;
     cfg.eval_every = args.get("eval-every", cfg.eval_every)?;
     cfg.full_data = args.get("full-data", true)?;
+    cfg.norm.affine = args.get("bn-affine", cfg.norm.affine)?;
+    let stats = args.get("bn-stats", String::from(cfg.norm.eval.name()))?;
+    cfg.norm.eval = NormEval::parse(&stats).ok_or(format!("--bn-stats {stats}: choose running or batch"))?;
     args.finish()?;
     cfg.validate().map_err(|e| e.to_string())?;
     let data = DataSet::load(data_dir.as_ref(), id).map_err(|e| e.to_string())?;
@@ -187,7 +192,7 @@ pub fn stream(raw: &[String]) -> Result<(), String> {
         "dataset": id.dir(), "layers": [784, cfg.hidden, cfg.hidden, 10], "lr": cfg.lr, "batch": cfg.batch,
         "weight_decay": cfg.weight_decay, "subsets": cfg.subsets, "subset_size": cfg.subset_len(), "epochs_per_subset": cfg.epochs,
         "total_steps": cfg.total_steps(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
-        "bn_statistics": "batch statistics at test time (batches of 1000)",
+        "batch_norm": cfg.norm.describe(),
         "optimizer": "one Adam (b1 0.9, b2 0.999, eps 1e-8) through the whole stream",
         "full_data_baseline": "m = 0 trained on the whole shuffled training set for the same number of presentations",
         "backend": backend.name(),

@@ -31,11 +31,13 @@ COMMANDS:
                     --meta 0,1.35  --seeds 3 (a count, or a list 1,2,3)  --backend cpu|gpu
                     --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 [--steps-per-task N]
                     --train-examples 60000 --test-examples 10000 --eval-every 200
-                    --bn-per-task true|false  [--ewc --ewc-lambda 5000 --ewc-batches 10]
+                    --bn-per-task true|false  [--ewc --ewc-lambda 5000 --ewc-examples 5000]
                     --out results/bnn-permuted  --data static/data
     bnn-stream    Stream learning: N class-balanced subsets in sequence vs the whole set
                     --dataset fashion|mnist --meta 0,2.5 --subsets 60 --epochs 20 --hidden 1024
                     --full-data true|false --seeds 3 --backend cpu|gpu --out results/bnn-stream
+                    --bn-affine false --bn-stats running   (the authors' stream BatchNorm; the
+                    continual-learning one, as before: --bn-affine true --bn-stats batch)
     bnn-toy       The 2-D quadratic toy problem: hidden-weight trajectories (--meta 0,0.5,1.35)
     lenet         LeNet-5, standard vs artificial metaplasticity (AMP) in the convolutional layers
                     --dataset mnist|fashion --arch classic|authors --rule standard,amp --epochs 5

@@ -1,10 +1,12 @@
-//! Batch normalisation over a batch of feature vectors (BatchNorm1d), with batch statistics.
+//! Batch normalisation over a batch of feature vectors (BatchNorm1d). GPU version:
+//! `shaders/batchnorm.wgsl`.
 //!
-//! `y = gamma * (x - mean) / sqrt(var + eps) + beta`, mean and (biased) variance per feature over
-//! the batch. The binarized network uses batch statistics at test time too, as the authors'
-//! latest continual-learning code does (ALGORITHMS.md §1), so there are no running statistics.
+//! `y = gamma * (x - mean) / sqrt(var + eps) + beta`. In training, mean and (biased) variance per
+//! feature over the batch; a network that evaluates on running statistics also keeps
+//! `running = (1 - momentum) running + momentum batch` (unbiased variance, PyTorch's convention)
+//! and normalises with those in inference ([`crate::nn::NormEval`]).
 
-use crate::nn::hyper::BN_EPS;
+use crate::nn::hyper::{BN_EPS, BN_MOMENTUM};
 
 /// `x`, `y`, `xhat`: `batch x features`, row-major. Saves `xhat` and `inv_std` for the backward pass.
 pub fn batchnorm_forward(
@@ -67,5 +69,63 @@ pub fn batchnorm_backward(
             let i = b * features + j;
             dx[i] = scale * (n * dy[i] - sum_dy - xhat[i] * sum_dy_xhat);
         }
+    }
+}
+
+/// Folds this batch's mean and unbiased variance per feature into the running statistics (the
+/// same sums, in the same order, as [`batchnorm_forward`]).
+pub fn batchnorm_track(x: &[f32], features: usize, running_mean: &mut [f32], running_var: &mut [f32]) {
+    let batch = x.len() / features;
+    let n = batch as f32;
+    for j in 0..features {
+        let mut mean = 0.0f32;
+        for b in 0..batch {
+            mean += x[b * features + j];
+        }
+        mean /= n;
+        let mut var = 0.0f32;
+        for b in 0..batch {
+            let d = x[b * features + j] - mean;
+            var += d * d;
+        }
+        let unbiased = var / (n - 1.0).max(1.0);
+        running_mean[j] = (1.0 - BN_MOMENTUM) * running_mean[j] + BN_MOMENTUM * mean;
+        running_var[j] = (1.0 - BN_MOMENTUM) * running_var[j] + BN_MOMENTUM * unbiased;
+    }
+}
+
+/// Inference: `y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta`, saving `xhat`
+/// and `inv_std` so a per-example backward pass can follow.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_inference(
+    x: &[f32],
+    features: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    running_mean: &[f32],
+    running_var: &[f32],
+    y: &mut [f32],
+    xhat: &mut [f32],
+    inv_std: &mut [f32],
+) {
+    for j in 0..features {
+        inv_std[j] = 1.0 / (running_var[j] + BN_EPS).sqrt();
+    }
+    for (i, &v) in x.iter().enumerate() {
+        let j = i % features;
+        xhat[i] = (v - running_mean[j]) * inv_std[j];
+        y[i] = gamma[j] * xhat[i] + beta[j];
+    }
+}
+
+/// Backward through [`batchnorm_inference`]: the statistics are constants, so each example's
+/// gradient is its own, `dx = dy * gamma * inv_std`; `dgamma = sum(dy * xhat)`, `dbeta = sum(dy)`.
+pub fn batchnorm_inference_backward(dy: &[f32], xhat: &[f32], inv_std: &[f32], gamma: &[f32], features: usize, dx: &mut [f32], dgamma: &mut [f32], dbeta: &mut [f32]) {
+    dgamma.iter_mut().chain(dbeta.iter_mut()).for_each(|v| *v = 0.0);
+    for (i, &g) in dy.iter().enumerate() {
+        let j = i % features;
+        dx[i] = g * gamma[j] * inv_std[j];
+        dgamma[j] += g * xhat[i];
+        dbeta[j] += g;
     }
 }

@@ -13,12 +13,12 @@
 //! turns each into a gradient for the code layer's outputs, the code layer's BPTT into gradients
 //! for the encoder's outputs; the stages' parameter gradients are summed over steps.
 
-use super::metaplastic_adam::metaplastic_adam;
+use super::metaplastic_adam::AdamState;
 use super::plastic::{EpisodeTape, PlasticGrads, episode_backward, episode_forward};
 use super::pool::{avg_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use super::walk::{self, NoHook, Tape};
 use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams, PLASTIC_ACT};
-use crate::nn::{PlasticDims, PoolKind, PoolShape, TrainError};
+use crate::nn::{ParamLayout, PlasticDims, PoolKind, PoolShape, TrainError};
 
 /// The gradient reaching one step's decoder logits `d`: through the output plastic layer's input
 /// `avgpool(d)`, whose gradient is `g`, and at the last step through the image too (`dz`, from
@@ -189,46 +189,23 @@ pub fn reconstruction_mse(images: &[f32], targets: &[f32]) -> f32 {
     (sum / images.len() as f64) as f32
 }
 
-/// Every trained tensor, in the order the GPU trainer binds its Adam calls: the stages' weights
-/// and biases and the plastic layers' `W`; then, only in the plastic network, both `alpha`s and
-/// `eta`s (the non-plastic twin keeps alpha at 0, so its traces never reach an output and eta,
-/// whose gradient is then 0, stays too).
-pub fn trained_tensors(p: &mut DenoiseParams, plastic: bool) -> Vec<&mut [f32]> {
-    let mut out: Vec<&mut [f32]> = Vec::new();
-    for l in &mut p.layers {
-        out.push(&mut l.w);
-        out.push(&mut l.b);
-    }
-    out.push(&mut p.code.w);
-    out.push(&mut p.out.w);
-    if plastic {
-        out.push(&mut p.code.alpha);
-        out.push(&mut p.out.alpha);
-        out.push(std::slice::from_mut(&mut p.code.eta));
-        out.push(std::slice::from_mut(&mut p.out.eta));
-    }
-    out
-}
-
 /// The autoencoder trained on the CPU: the reference the GPU trainer is tested against, and the
 /// browser's fallback.
 pub struct CpuDenoise {
     cfg: DenoiseConfig,
     params: DenoiseParams,
-    /// Adam's moments, one pair per tensor of [`trained_tensors`].
-    m1: Vec<Vec<f32>>,
-    m2: Vec<Vec<f32>>,
+    layout: ParamLayout,
+    adam: AdamState,
     step: u32,
     loss: (f32, usize),
 }
 
 impl CpuDenoise {
-    pub fn new(cfg: DenoiseConfig, mut params: DenoiseParams) -> Result<Self, TrainError> {
+    pub fn new(cfg: DenoiseConfig, params: DenoiseParams) -> Result<Self, TrainError> {
         cfg.validate()?;
         params.check(&cfg)?;
-        let lens: Vec<usize> = trained_tensors(&mut params, cfg.plastic).iter().map(|t| t.len()).collect();
-        let zeros = || lens.iter().map(|&n| vec![0.0; n]).collect();
-        Ok(Self { m1: zeros(), m2: zeros(), cfg, params, step: 0, loss: (0.0, 0) })
+        let layout = cfg.layout();
+        Ok(Self { adam: AdamState::new(&layout), layout, cfg, params, step: 0, loss: (0.0, 0) })
     }
 }
 
@@ -243,16 +220,12 @@ impl DenoiseTrainer for CpuDenoise {
             return Err(TrainError::Config(format!("a training batch of {batch} episodes is not the configured {}", self.cfg.batch)));
         }
         let (loss, _, grads) = denoise_loss(&self.cfg, &self.params, xs, targets, batch, true);
-        let mut grads = grads.expect("gradients were asked for");
+        let grads = grads.expect("gradients were asked for");
         if !loss.is_finite() {
             return Err(TrainError::Diverged(format!("the loss became {loss} at step {}; try a smaller learning rate", self.step)));
         }
         self.step += 1;
-        let hyper = self.cfg.hyper().at_step(self.step);
-        let grads = trained_tensors(&mut grads, self.cfg.plastic);
-        for (k, (w, g)) in trained_tensors(&mut self.params, self.cfg.plastic).into_iter().zip(grads).enumerate() {
-            metaplastic_adam(w, g, &mut self.m1[k], &mut self.m2[k], &hyper);
-        }
+        self.adam.step(&self.layout, &mut self.params, &grads);
         self.loss.0 += loss;
         self.loss.1 += 1;
         Ok(())

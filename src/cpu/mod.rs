@@ -20,3 +20,4 @@ pub mod sgd;
 pub mod sign;
 pub mod softmax_ce;
 pub mod walk;
+pub mod xnor;

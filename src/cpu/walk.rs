@@ -2,28 +2,34 @@
 //! [`Tape`]), backward runs the layers in reverse and adds each layer's parameter gradients into
 //! the caller's buffers. LeNet-5 and the denoising autoencoder's encoder and decoder are all walked
 //! here; a rule that changes the backward pass (AMP's per-example factors) plugs in as a
-//! [`BackwardHook`] rather than as a copy of the walk. The GPU walk, [`crate::gpu::walk`], records
-//! the same steps as dispatches.
+//! [`BackwardHook`] rather than as a copy of the walk. The binarized network is walked here too;
+//! the EWC Fisher estimate plugs in as a hook that sees each dense layer's input and output
+//! gradient. The GPU walk, [`crate::gpu::walk`], records the same steps as dispatches.
 
 use super::activation::{activation_backward, activation_forward};
-use super::batchnorm::{batchnorm_backward, batchnorm_forward};
+use super::batchnorm::{batchnorm_backward, batchnorm_forward, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
 use super::conv::{add_bias, bias_grad, col2im, conv_transpose_backward, conv_transpose_forward, im2col};
 use super::dropout::{dropout_backward, dropout_forward};
 use super::matmul::matmul;
 use super::pool::{avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
-use crate::nn::{Layer, LayerParams, MatmulShape, PlannedLayer, PoolKind};
+use super::sign::{binarize_all, sign_backward};
+use super::xnor::{PackedSigns, xnor_matmul};
+use crate::nn::{Layer, LayerParams, MatmulShape, NormEval, Pass, PlannedLayer, PoolKind, RunningStats};
 
 /// What a forward pass keeps for its backward pass.
 #[derive(Debug, Clone, Default)]
 pub struct Tape {
     /// `acts[0]` is the input, `acts[i + 1]` the output of layer `i`.
     pub acts: Vec<Vec<f32>>,
-    /// Per layer: a convolution's `cols`, batch norm's `xhat`, dropout's mask (else empty).
+    /// Per layer: a convolution's `cols`, batch norm's `xhat`, dropout's mask, a binary layer's
+    /// `sign(W)` (else empty).
     aux: Vec<Vec<f32>>,
     /// Per layer: batch norm's `inv_std` (else empty).
     inv_std: Vec<Vec<f32>>,
     /// Per layer: max pooling's winning taps (else empty).
     argmax: Vec<Vec<u32>>,
+    /// The pass that filled the tape: an inference pass's batch norm goes backward per example.
+    pass: Option<Pass>,
 }
 
 impl Tape {
@@ -41,6 +47,12 @@ pub trait BackwardHook {
         let _ = (index, layer, tape, dy);
         None
     }
+
+    /// Sees the input `x` and output gradient `dy` of dense layer `index` (binary or not), from
+    /// which its weight gradient is taken.
+    fn observe_dense(&mut self, index: usize, layer: &PlannedLayer, x: &[f32], dy: &[f32]) {
+        let _ = (index, layer, x, dy);
+    }
 }
 
 /// Plain backpropagation.
@@ -53,9 +65,29 @@ fn param<'a>(params: &'a [LayerParams], l: &PlannedLayer) -> &'a LayerParams {
 }
 
 /// Runs `layers` on `x` (`batch` examples of `layers[0].input`). `dropout_seed: None` is
-/// evaluation (no dropout); layer `i`'s masks are drawn with the seed plus `i`.
+/// evaluation (no dropout); layer `i`'s masks are drawn with the seed plus `i`. Batch norm keeps no
+/// running statistics here: see [`forward_pass`].
 pub fn forward(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch: usize, dropout_seed: Option<u32>, tape: &mut Tape) {
+    let pass = if dropout_seed.is_some() { Pass::Train } else { Pass::Eval };
+    forward_pass(layers, params, &mut [], x, batch, pass, dropout_seed.unwrap_or(0), tape);
+}
+
+/// [`forward`] for a network whose batch norm keeps running statistics (`running`, one per
+/// parameter slot; empty keeps none): a training pass updates them, an evaluation normalises with
+/// them where the layer says so, an inference pass always does.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_pass(
+    layers: &[PlannedLayer],
+    params: &[LayerParams],
+    running: &mut [RunningStats],
+    x: &[f32],
+    batch: usize,
+    pass: Pass,
+    dropout_seed: u32,
+    tape: &mut Tape,
+) {
     let n = layers.len();
+    tape.pass = Some(pass);
     tape.acts.resize_with(n + 1, Vec::new);
     tape.aux.resize_with(n, Vec::new);
     tape.inv_std.resize_with(n, Vec::new);
@@ -73,6 +105,22 @@ pub fn forward(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch
                 matmul(MatmulShape::new(batch, l.input.len(), fout).trans_b(), input, &p.w, out);
                 add_bias(out, &p.b);
             }
+            Layer::BinaryDense { out: fout } => {
+                let (p, fin) = (param(params, l), l.input.len());
+                tape.aux[i].resize(p.w.len(), 0.0);
+                binarize_all(&p.w, &mut tape.aux[i]);
+                // After a sign layer the inputs are +-1 too: the product is XNOR and popcount,
+                // exactly equal to the float product.
+                if i > 0 && layers[i - 1].layer == Layer::Sign {
+                    let (mut xs, mut ws) = (PackedSigns::default(), PackedSigns::default());
+                    xs.pack(input, batch, fin);
+                    ws.pack(&p.w, fout, fin);
+                    xnor_matmul(&xs, &ws, out);
+                } else {
+                    matmul(MatmulShape::new(batch, fin, fout).trans_b(), input, &tape.aux[i], out);
+                }
+            }
+            Layer::Sign => binarize_all(input, out),
             Layer::Conv { out: cout, .. } => {
                 let (s, p) = (l.conv_shape(batch), param(params, l));
                 tape.aux[i].resize(s.rows() * s.patch(), 0.0);
@@ -94,19 +142,27 @@ pub fn forward(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch
             }
             Layer::Pool(PoolKind::Average) => avg_pool_forward(&l.pool_shape(batch), input, out),
             Layer::Upsample => upsample_forward(&l.pool_shape(batch), input, out),
-            Layer::BatchNorm => {
-                let p = param(params, l);
+            Layer::BatchNorm(norm) => {
+                let (p, c) = (param(params, l), l.output.c);
                 tape.aux[i].resize(input.len(), 0.0);
-                tape.inv_std[i].resize(l.output.c, 0.0);
-                batchnorm_forward(input, l.output.c, &p.w, &p.b, out, &mut tape.aux[i], &mut tape.inv_std[i]);
-            }
-            Layer::Dropout(p) => match dropout_seed {
-                Some(seed) => {
-                    tape.aux[i].resize(input.len(), 0.0);
-                    dropout_forward(p, seed.wrapping_add(i as u32), input, out, &mut tape.aux[i]);
+                tape.inv_std[i].resize(c, 0.0);
+                let stats = running.get_mut(l.param_index()).filter(|s| !s.mean.is_empty());
+                let on_running = pass == Pass::Inference || (pass == Pass::Eval && norm.eval == NormEval::Running);
+                if on_running {
+                    let s = stats.expect("a network that normalises with running statistics keeps them");
+                    batchnorm_inference(input, c, &p.w, &p.b, &s.mean, &s.var, out, &mut tape.aux[i], &mut tape.inv_std[i]);
+                } else {
+                    batchnorm_forward(input, c, &p.w, &p.b, out, &mut tape.aux[i], &mut tape.inv_std[i]);
+                    if let (Pass::Train, Some(s)) = (pass, stats) {
+                        batchnorm_track(input, c, &mut s.mean, &mut s.var);
+                    }
                 }
-                None => out.copy_from_slice(input),
-            },
+            }
+            Layer::Dropout(p) if pass == Pass::Train => {
+                tape.aux[i].resize(input.len(), 0.0);
+                dropout_forward(p, dropout_seed.wrapping_add(i as u32), input, out, &mut tape.aux[i]);
+            }
+            Layer::Dropout(_) => out.copy_from_slice(input),
         }
     }
 }
@@ -132,6 +188,7 @@ pub fn backward(
         let mut dx = vec![0.0; if needs_dx { input.len() } else { 0 }];
         match l.layer {
             Layer::Dense { out: fout } => {
+                hook.observe_dense(i, l, input, &d);
                 let (p, g) = (param(params, l), &mut grads[l.param_index()]);
                 let fin = l.input.len();
                 matmul(MatmulShape::new(fout, batch, fin).trans_a().accumulate(), &d, input, &mut g.w);
@@ -140,6 +197,15 @@ pub fn backward(
                 add(&mut g.b, &db);
                 if needs_dx {
                     matmul(MatmulShape::new(batch, fout, fin), &d, &p.w, &mut dx);
+                }
+            }
+            Layer::BinaryDense { out: fout } => {
+                hook.observe_dense(i, l, input, &d);
+                let fin = l.input.len();
+                // The gradient with respect to sign(W), applied to W unchanged.
+                matmul(MatmulShape::new(fout, batch, fin).trans_a().accumulate(), &d, input, &mut grads[l.param_index()].w);
+                if needs_dx {
+                    matmul(MatmulShape::new(batch, fout, fin), &d, &tape.aux[i], &mut dx);
                 }
             }
             Layer::Conv { out: cout, .. } => {
@@ -165,17 +231,22 @@ pub fn backward(
                 conv_transpose_backward(&s, input, &p.w, &d, &mut cols, needs_dx.then_some(&mut dx[..]), &mut g.w, &mut db);
                 add(&mut g.b, &db);
             }
-            Layer::BatchNorm => {
+            Layer::BatchNorm(_) => {
                 let (p, g) = (param(params, l), &mut grads[l.param_index()]);
                 let ch = l.output.c;
                 let (mut dgamma, mut dbeta, mut dxb) = (vec![0.0; ch], vec![0.0; ch], vec![0.0; input.len()]);
-                batchnorm_backward(&d, &tape.aux[i], &tape.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
+                if tape.pass == Some(Pass::Inference) {
+                    batchnorm_inference_backward(&d, &tape.aux[i], &tape.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
+                } else {
+                    batchnorm_backward(&d, &tape.aux[i], &tape.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
+                }
                 add(&mut g.w, &dgamma);
                 add(&mut g.b, &dbeta);
                 dx = dxb;
             }
             _ if !needs_dx => {}
             Layer::Act(act) => activation_backward(act, &tape.acts[i + 1], &d, &mut dx),
+            Layer::Sign => sign_backward(input, &d, &mut dx),
             Layer::Pool(kind) => pool_backward(&l.pool_shape(batch), kind, &d, &tape.argmax[i], &mut dx),
             Layer::Upsample => upsample_backward(&l.pool_shape(batch), &d, &mut dx),
             Layer::Dropout(_) => dropout_backward(&tape.aux[i], &d, &mut dx),

@@ -49,8 +49,9 @@ pub struct PermutedConfig {
     /// BatchNorm's gamma at the start: U(0, 1) as in the authors' runs (PyTorch 1.1), or 1. The
     /// choice matters here: with U(0, 1) the metaplastic network keeps far more of task 1.
     pub gamma_init: GammaInit,
-    /// Fisher estimate for EWC: this many training batches at each task's end.
-    pub ewc_batches: usize,
+    /// Fisher estimate for EWC: over this many training examples of the task at its end (the
+    /// authors' 5,000), each example's squared gradient on its own.
+    pub ewc_examples: usize,
     pub seed: u64,
 }
 
@@ -72,7 +73,7 @@ impl PermutedConfig {
             eval_every: 200,
             bn_per_task: true,
             gamma_init: GammaInit::Uniform,
-            ewc_batches: 10,
+            ewc_examples: 5_000,
             seed: 1,
         }
     }
@@ -89,6 +90,7 @@ impl PermutedConfig {
             weight_decay: self.weight_decay,
             batch: self.batch,
             ewc_lambda: learner.ewc_lambda,
+            norm: crate::nn::Norm::BATCH,
         }
     }
 
@@ -117,6 +119,9 @@ impl PermutedConfig {
         }
         if self.eval_every == 0 {
             return bad("evaluate at least every so many steps (eval_every > 0)".into());
+        }
+        if !(1..=60_000).contains(&self.ewc_examples) {
+            return bad(format!("{} examples for the EWC Fisher estimate: choose 1 to 60000", self.ewc_examples));
         }
         Ok(())
     }
@@ -311,13 +316,18 @@ impl<T: BnnTrainer> PermutedRun<T> {
         Ok(())
     }
 
+    /// `ewc_examples` training examples of the task just learned, in chunks of [`EVAL_BATCH`]
+    /// (the estimate treats each example on its own, so the chunking changes nothing but speed).
     fn fisher_batches(&self, data: &dyn DataAccess) -> Vec<(Vec<f32>, Vec<u32>)> {
         let perm = &self.perms[self.task];
-        let (batch, count) = (self.cfg.batch, self.cfg.ewc_batches);
+        let total = self.cfg.ewc_examples;
         let mut order = BatchOrder::new((0..self.cfg.train_examples).collect(), self.cfg.seed ^ (self.task as u64 + 77));
         let mut out = Vec::new();
         data.with_train(&mut |train| {
-            for _ in 0..count {
+            let mut left = total;
+            while left > 0 {
+                let batch = left.min(EVAL_BATCH);
+                left -= batch;
                 let Some(indices) = order.next(batch, train.len()) else { return };
                 let (mut x, mut y) = (vec![0.0; batch * IMAGE_PIXELS], vec![0; batch]);
                 fill_batch_permuted(train, &indices, Some(perm), &mut x, &mut y);

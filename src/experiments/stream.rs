@@ -6,7 +6,7 @@ use super::permuted::LearnerSpec;
 use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
-use crate::nn::{BatchStats, TrainError};
+use crate::nn::{BatchStats, Norm, TrainError};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 /// The name of the full-data baseline in records and `summary.json`.
@@ -30,6 +30,10 @@ pub struct StreamConfig {
     pub live_test_examples: usize,
     pub eval_every: usize,
     pub seed: u64,
+    /// Every BatchNorm layer's kind: the authors' stream code uses `affine=False` with running
+    /// statistics at test time ([`Norm::STREAM`], the default); [`Norm::BATCH`] is the
+    /// continual-learning network's (learned gamma and beta, batch statistics at test time).
+    pub norm: Norm,
 }
 
 impl StreamConfig {
@@ -49,6 +53,7 @@ impl StreamConfig {
             live_test_examples: 1_000,
             eval_every: 200,
             seed: 1,
+            norm: Norm::STREAM,
         }
     }
 
@@ -65,7 +70,7 @@ impl StreamConfig {
     }
 
     fn net(&self, meta: f32) -> BnnConfig {
-        BnnConfig { hidden: self.hidden, meta: [meta; 3], lr: self.lr, weight_decay: self.weight_decay, batch: self.batch, ewc_lambda: 0.0 }
+        BnnConfig { hidden: self.hidden, meta: [meta; 3], lr: self.lr, weight_decay: self.weight_decay, batch: self.batch, ewc_lambda: 0.0, norm: self.norm }
     }
 
     pub fn learners(&self) -> Vec<LearnerSpec> {

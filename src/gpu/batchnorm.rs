@@ -1,8 +1,10 @@
 //! Host side of `shaders/batchnorm.wgsl`: BatchNorm1d with batch statistics, forward (saving
-//! `xhat` and `inv_std`) and backward, tested against [`crate::cpu::batchnorm`].
+//! `xhat` and `inv_std`) and backward; running statistics, tracked in training and used in
+//! inference; tested against [`crate::cpu::batchnorm`].
 
 use super::{GpuContext, GpuTensor};
 use super::kernel::{Dispatch, pipelines, uniform};
+use crate::nn::hyper::BN_MOMENTUM;
 use bytemuck::{Pod, Zeroable};
 
 /// One invocation per feature, in workgroups of this size.
@@ -15,18 +17,77 @@ struct Size {
     batch: u32,
     features: u32,
     accumulate: u32,
-    _pad: u32,
+    momentum: f32,
 }
 
 pub struct BatchNormKernel {
     forward: wgpu::ComputePipeline,
     backward: wgpu::ComputePipeline,
+    track: wgpu::ComputePipeline,
+    inference: wgpu::ComputePipeline,
+    inference_backward: wgpu::ComputePipeline,
 }
 
 impl BatchNormKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [forward, backward] = pipelines(ctx, "batchnorm.wgsl", include_str!("../../shaders/batchnorm.wgsl"), ["forward", "backward"]);
-        Self { forward, backward }
+        let [forward, backward, track, inference, inference_backward] = pipelines(
+            ctx,
+            "batchnorm.wgsl",
+            include_str!("../../shaders/batchnorm.wgsl"),
+            ["forward", "backward", "track", "inference", "inference_backward"],
+        );
+        Self { forward, backward, track, inference, inference_backward }
+    }
+
+    /// Folds the batch statistics of `x` into `running_mean` and `running_var`.
+    pub fn bind_track(&self, ctx: &GpuContext, features: usize, x: &GpuTensor, running_mean: &GpuTensor, running_var: &GpuTensor) -> Dispatch {
+        let batch = x.len / features;
+        assert_eq!(x.len, batch * features, "x must be batch x features");
+        assert!(running_mean.len == features && running_var.len == features, "one running mean and variance per feature");
+        bind(ctx, &self.track, batch, features, false, &[(1, x), (13, running_mean), (14, running_var)])
+    }
+
+    /// `y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta`, saving `xhat` and `inv_std`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_inference(
+        &self,
+        ctx: &GpuContext,
+        features: usize,
+        x: &GpuTensor,
+        gamma: &GpuTensor,
+        beta: &GpuTensor,
+        running: (&GpuTensor, &GpuTensor),
+        y: &GpuTensor,
+        xhat: &GpuTensor,
+        inv_std: &GpuTensor,
+    ) -> Dispatch {
+        let batch = x.len / features;
+        assert_eq!(x.len, batch * features, "x must be batch x features");
+        assert!(y.len == x.len && xhat.len == x.len, "y and xhat must be shaped as x");
+        assert!(running.0.len == features && running.1.len == features, "one running mean and variance per feature");
+        let buffers = [(1, x), (2, gamma), (3, beta), (13, running.0), (14, running.1), (4, y), (5, xhat), (6, inv_std)];
+        bind(ctx, &self.inference, batch, features, false, &buffers)
+    }
+
+    /// Backward through [`Self::bind_inference`]; arguments as [`Self::bind_backward`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_inference_backward(
+        &self,
+        ctx: &GpuContext,
+        features: usize,
+        dy: &GpuTensor,
+        xhat: &GpuTensor,
+        inv_std: &GpuTensor,
+        gamma: &GpuTensor,
+        dx: &GpuTensor,
+        dgamma: &GpuTensor,
+        dbeta: &GpuTensor,
+        accumulate: bool,
+    ) -> Dispatch {
+        let batch = dy.len / features;
+        assert!(xhat.len == dy.len && dx.len == dy.len, "xhat and dx must be shaped as dy");
+        let buffers = [(7, dy), (8, xhat), (9, inv_std), (2, gamma), (10, dx), (11, dgamma), (12, dbeta)];
+        bind(ctx, &self.inference_backward, batch, features, accumulate, &buffers)
     }
 
     /// `y = gamma * xhat + beta` over `x` (`batch x features`), saving `xhat` and `inv_std`.
@@ -77,7 +138,7 @@ impl BatchNormKernel {
 }
 
 fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, batch: usize, features: usize, accumulate: bool, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
-    let size = Size { batch: batch as u32, features: features as u32, accumulate: u32::from(accumulate), _pad: 0 };
+    let size = Size { batch: batch as u32, features: features as u32, accumulate: u32::from(accumulate), momentum: BN_MOMENTUM };
     let size = uniform(ctx, "batchnorm size", &size, false);
     Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, (features.div_ceil(WG).max(1) as u32, 1))
 }

@@ -22,13 +22,13 @@
 
 use super::kernel::{Dispatch, record_all};
 use super::matmul::check_fits;
-use super::metaplastic_adam::{AdamCall, AdamKernel};
+use super::metaplastic_adam::{AdamKernel, GpuAdam};
 use super::plastic::{GpuEpisode, GpuPlasticParams, PlasticKernel, StepUniform};
 use super::reconstruct::ReconstructKernel;
 use super::walk::{GpuParams, LayerKernels, NoHook, Walk, WalkOptions};
 use super::{GpuContext, GpuTensor};
 use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams, PLASTIC_ACT};
-use crate::nn::{Layer, PlannedLayer, PlasticDims, PoolKind, PoolShape, TrainError};
+use crate::nn::{self, Layer, PlannedLayer, PlasticDims, PoolKind, PoolShape, TensorKey, TrainError};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -49,10 +49,24 @@ struct Net {
     out_grads: GpuPlasticParams,
 }
 
+impl Net {
+    /// A tensor of [`DenoiseConfig::layout`] and its gradient.
+    fn find(&self, key: TensorKey) -> (&GpuTensor, &GpuTensor) {
+        let plastic = |n: usize| if n == 0 { (&self.code, &self.code_grads) } else { (&self.out, &self.out_grads) };
+        match key {
+            TensorKey::Weight(n) => (&self.params.w[n], &self.params.gw[n]),
+            TensorKey::Bias(n) => (&self.params.b[n], &self.params.gb[n]),
+            TensorKey::PlasticW(n) => (&plastic(n).0.w, &plastic(n).1.w),
+            TensorKey::PlasticAlpha(n) => (&plastic(n).0.alpha, &plastic(n).1.alpha),
+            TensorKey::PlasticEta(n) => (&plastic(n).0.eta, &plastic(n).1.eta),
+        }
+    }
+}
+
 /// A layer list applied at one step of a batch of episodes. The parameter gradients accumulate
 /// over steps, as the CPU sums them.
 fn stages(ctx: &GpuContext, k: &Kernels, net: &Net, layers: &[PlannedLayer], batch: usize, train: bool, want_dx: bool) -> Walk {
-    Walk::new(ctx, &k.layers, &net.params, layers, WalkOptions { batch, train, accumulate: true, want_dx }, &mut NoHook)
+    Walk::new(ctx, &k.layers, &net.params, layers, WalkOptions { batch, pass: if train { nn::Pass::Train } else { nn::Pass::Eval }, accumulate: true, want_dx }, &mut NoHook)
 }
 
 /// Copies `len` floats from element `from` of `src` to element `to` of `dst`.
@@ -189,9 +203,7 @@ pub struct GpuDenoise {
     cfg: DenoiseConfig,
     kernels: Kernels,
     net: Net,
-    /// One per tensor of [`crate::cpu::denoise::trained_tensors`], in its order.
-    adam: Vec<AdamCall>,
-    step: u32,
+    adam: GpuAdam,
     train: Pass,
     evals: HashMap<usize, Pass>,
     /// `[sum, count]` of the training losses since the last read.
@@ -215,26 +227,10 @@ impl GpuDenoise {
             code_grads: GpuPlasticParams::zeros(c, params.code.w.len()),
             out_grads: GpuPlasticParams::zeros(c, params.out.w.len()),
         };
-        let adam_kernel = AdamKernel::new(c);
-        let hyper = cfg.hyper().at_step(1);
-        let mut pairs: Vec<(&GpuTensor, &GpuTensor)> = Vec::new();
-        let p = &net.params;
-        for i in 0..p.w.len() {
-            pairs.push((&p.w[i], &p.gw[i]));
-            pairs.push((&p.b[i], &p.gb[i]));
-        }
-        pairs.push((&net.code.w, &net.code_grads.w));
-        pairs.push((&net.out.w, &net.out_grads.w));
-        if cfg.plastic {
-            pairs.push((&net.code.alpha, &net.code_grads.alpha));
-            pairs.push((&net.out.alpha, &net.out_grads.alpha));
-            pairs.push((&net.code.eta, &net.code_grads.eta));
-            pairs.push((&net.out.eta, &net.out_grads.eta));
-        }
-        let adam = pairs.iter().map(|(p, g)| adam_kernel.bind(c, p, g, &GpuTensor::zeros(c, p.len), &GpuTensor::zeros(c, p.len), &hyper)).collect();
+        let adam = GpuAdam::new(c, &AdamKernel::new(c), &cfg.layout(), |key| net.find(key));
         let train_loss = GpuTensor::zeros(c, 2);
         let train = Pass::new(c, &kernels, &net, &cfg, cfg.batch, Some(&train_loss));
-        Ok(Self { ctx, cfg, kernels, net, adam, step: 0, train, evals: HashMap::new(), train_loss })
+        Ok(Self { ctx, cfg, kernels, net, adam, train, evals: HashMap::new(), train_loss })
     }
 }
 
@@ -270,18 +266,13 @@ impl DenoiseTrainer for GpuDenoise {
             return Err(TrainError::Config(format!("a training batch of {batch} episodes is not the configured {}", self.cfg.batch)));
         }
         let ctx = self.ctx.as_ref();
-        self.step += 1;
-        let hyper = self.cfg.hyper().at_step(self.step);
-        for call in &self.adam {
-            call.set_hyper(ctx, &hyper);
-        }
         let pass = &self.train;
         pass.xs.write(ctx, xs);
         pass.training.as_ref().expect("the training pass has its training part").targets.write(ctx, targets);
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("denoise train step") });
         pass.encode_forward(&mut encoder);
         pass.encode_backward(&mut encoder, &self.net);
-        record_all(&mut encoder, self.adam.iter().map(AdamCall::dispatch));
+        self.adam.encode_step(ctx, &mut encoder);
         ctx.queue.submit([encoder.finish()]);
         Ok(())
     }

@@ -21,7 +21,7 @@ use super::walk::{BackwardHook, GpuParams, LayerKernels, NoHook, Walk, WalkOptio
 use super::{GpuContext, GpuTensor};
 use crate::data::NUM_CLASSES;
 use crate::model::lenet::{AmpSettings, FactorSource, LenetConfig, LenetParams, LenetTrainer, plan};
-use crate::nn::{BatchStats, Layer, PlannedLayer, TrainError, check_params};
+use crate::nn::{self, BatchStats, Layer, PlannedLayer, TrainError, check_params};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -108,7 +108,7 @@ impl Pass {
     /// Buffers and calls for `batch` examples. `stats` is `Some` for a training pass (which then
     /// has labels, the loss and the backward pass), `None` for evaluation (no dropout).
     fn new(ctx: &GpuContext, k: &Kernels, net: &Net, cfg: &LenetConfig, layers: &[PlannedLayer], batch: usize, stats: Option<&GpuTensor>) -> Self {
-        let opts = WalkOptions { batch, train: stats.is_some(), accumulate: false, want_dx: false };
+        let opts = WalkOptions { batch, pass: if stats.is_some() { nn::Pass::Train } else { nn::Pass::Eval }, accumulate: false, want_dx: false };
         let (walk, factors) = match cfg.amp {
             Some(amp) if stats.is_some() => {
                 let mut hook = AmpHook { amp, kernel: &k.amp, factors: Vec::new() };

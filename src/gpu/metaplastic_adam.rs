@@ -3,8 +3,8 @@
 //! per-step bias corrections are a 32-byte `write_buffer` before the step's submit.
 
 use super::{GpuContext, GpuTensor};
-use crate::nn::AdamHyper;
-use super::kernel::{Dispatch, Length, groups_for, pipelines, uniform};
+use crate::nn::{AdamHyper, ParamLayout, TensorKey};
+use super::kernel::{Dispatch, Length, groups_for, pipelines, record_all, uniform};
 
 /// Workgroup size; the shader's grid-stride loop lets one dispatch of at most 65535 groups cover
 /// any length.
@@ -53,5 +53,48 @@ impl AdamCall {
     /// The update's dispatch, for recording into a pass with others.
     pub fn dispatch(&self) -> &Dispatch {
         &self.dispatch
+    }
+}
+
+/// Metaplastic Adam applied over a network's [`ParamLayout`]: one bound update per trained tensor,
+/// in the layout's order, with its moments; the GPU twin of [`crate::cpu::metaplastic_adam::AdamState`].
+pub struct GpuAdam {
+    calls: Vec<(AdamCall, AdamHyper)>,
+    moments: Vec<GpuTensor>,
+    step: u32,
+}
+
+impl GpuAdam {
+    /// `find` gives each tensor's parameter and gradient buffers.
+    pub fn new<'a>(ctx: &GpuContext, kernel: &AdamKernel, layout: &ParamLayout, find: impl Fn(TensorKey) -> (&'a GpuTensor, &'a GpuTensor)) -> Self {
+        let (mut calls, mut moments) = (Vec::new(), Vec::new());
+        for (t, h) in layout.trained() {
+            let (w, g) = find(t.key);
+            assert_eq!(w.len, t.len, "{:?} has the layout's length", t.key);
+            let (m1, m2) = (GpuTensor::zeros(ctx, w.len), GpuTensor::zeros(ctx, w.len));
+            calls.push((kernel.bind(ctx, w, g, &m1, &m2, &h.at_step(1)), h));
+            moments.extend([m1, m2]);
+        }
+        Self { calls, moments, step: 0 }
+    }
+
+    /// Records one update of every trained tensor (the step's bias corrections are written now
+    /// and land before the caller's submit).
+    pub fn encode_step(&mut self, ctx: &GpuContext, encoder: &mut wgpu::CommandEncoder) {
+        self.step += 1;
+        for (call, h) in &self.calls {
+            call.set_hyper(ctx, &h.at_step(self.step));
+        }
+        record_all(encoder, self.calls.iter().map(|(call, _)| call.dispatch()));
+    }
+
+    /// A fresh optimizer: moments zeroed, the step count back to 0 (a task boundary).
+    pub fn reset(&mut self, ctx: &GpuContext) {
+        self.step = 0;
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("reset optimizer") });
+        for m in &self.moments {
+            encoder.clear_buffer(&m.buffer, 0, None);
+        }
+        ctx.queue.submit([encoder.finish()]);
     }
 }

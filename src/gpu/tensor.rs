@@ -50,6 +50,10 @@ impl GpuTensor {
     /// thread: the map callback completes a channel that this future awaits.
     pub async fn read(&self, ctx: &GpuContext) -> Result<Vec<f32>, DeviceError> {
         ctx.check_alive()?;
+        // A binary layer's bias is empty: nothing to map (a zero-sized mapping is refused).
+        if self.len == 0 {
+            return Ok(Vec::new());
+        }
         let size = (self.len * 4) as u64;
         let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),

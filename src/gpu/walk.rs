@@ -1,8 +1,8 @@
 //! The one walk over a planned layer list on the GPU: the steps of [`crate::cpu::walk`], recorded
 //! as dispatches instead of run. [`Walk::new`] allocates every activation, saved tensor and
 //! gradient of one batch size and binds every call once; a training step then only records them.
-//! LeNet-5 and the denoising autoencoder's encoder and decoder are all walked here; AMP's
-//! per-example factors plug in as a [`BackwardHook`].
+//! LeNet-5, the denoising autoencoder's encoder and decoder and the binarized network are all
+//! walked here; AMP's per-example factors and the EWC Fisher estimate plug in as a [`BackwardHook`].
 
 use super::activation::ActivationKernel;
 use super::batchnorm::BatchNormKernel;
@@ -11,8 +11,9 @@ use super::dropout::{DropoutCall, DropoutKernel};
 use super::kernel::{Dispatch, record_all};
 use super::matmul::MatmulKernel;
 use super::pool::PoolKernel;
+use super::sign::SignKernel;
 use super::{GpuContext, GpuTensor};
-use crate::nn::{Layer, LayerParams, MatmulShape, PlannedLayer, PoolKind, TrainError};
+use crate::nn::{Layer, LayerParams, MatmulShape, NormEval, Pass, PlannedLayer, PoolKind, RunningStats, TrainError};
 use std::rc::Rc;
 
 /// The pipelines of every layer kind, made once per device.
@@ -23,6 +24,7 @@ pub struct LayerKernels {
     pub act: ActivationKernel,
     pub batchnorm: BatchNormKernel,
     pub dropout: DropoutKernel,
+    pub sign: SignKernel,
 }
 
 impl LayerKernels {
@@ -34,17 +36,20 @@ impl LayerKernels {
             act: ActivationKernel::new(ctx),
             batchnorm: BatchNormKernel::new(ctx),
             dropout: DropoutKernel::new(ctx),
+            sign: SignKernel::new(ctx),
         }
     }
 }
 
 /// The parameters of a layer list and their gradients, one weight and one bias (gamma and beta
-/// for batch norm) per parameter slot.
+/// for batch norm) per parameter slot; and, for a network that keeps them, batch norm's running
+/// statistics (mean, variance) per slot.
 pub struct GpuParams {
     pub w: Vec<GpuTensor>,
     pub b: Vec<GpuTensor>,
     pub gw: Vec<GpuTensor>,
     pub gb: Vec<GpuTensor>,
+    pub running: Vec<Option<(GpuTensor, GpuTensor)>>,
 }
 
 impl GpuParams {
@@ -55,7 +60,16 @@ impl GpuParams {
             b: each(&|p| GpuTensor::from_slice(ctx, &p.b)),
             gw: each(&|p| GpuTensor::zeros(ctx, p.w.len())),
             gb: each(&|p| GpuTensor::zeros(ctx, p.b.len())),
+            running: params.iter().map(|_| None).collect(),
         }
+    }
+
+    /// Keeps running statistics for the batch-norm slots of `layers`, starting from `stats`.
+    pub fn keep_running_stats(&mut self, ctx: &GpuContext, stats: &[RunningStats]) {
+        self.running = stats
+            .iter()
+            .map(|s| (!s.mean.is_empty()).then(|| (GpuTensor::from_slice(ctx, &s.mean), GpuTensor::from_slice(ctx, &s.var))))
+            .collect();
     }
 
     pub async fn read(&self, ctx: &GpuContext) -> Result<Vec<LayerParams>, TrainError> {
@@ -97,6 +111,12 @@ pub trait BackwardHook {
         let _ = (ctx, index, layer, acts, dy, calls);
         None
     }
+
+    /// Binds calls (appended to `calls`) that see the input `x` and output gradient `dy` of dense
+    /// layer `index` (binary or not), from which its weight gradient is taken.
+    fn observe_dense(&mut self, ctx: &GpuContext, index: usize, layer: &PlannedLayer, x: &GpuTensor, dy: &GpuTensor, calls: &mut Vec<Dispatch>) {
+        let _ = (ctx, index, layer, x, dy, calls);
+    }
 }
 
 /// Plain backpropagation.
@@ -108,8 +128,9 @@ impl BackwardHook for NoHook {}
 #[derive(Debug, Clone, Copy)]
 pub struct WalkOptions {
     pub batch: usize,
-    /// Bind the backward pass (and draw dropout masks); otherwise a forward-only evaluation.
-    pub train: bool,
+    /// [`Pass::Train`] binds the backward pass and draws dropout masks, [`Pass::Inference`] binds
+    /// the backward pass on running statistics, [`Pass::Eval`] is forward only.
+    pub pass: Pass,
     /// Add the parameter gradients into the gradient buffers instead of overwriting them (a layer
     /// list applied at every step of an episode sums them; the caller clears them first).
     pub accumulate: bool,
@@ -127,7 +148,7 @@ enum Op {
 /// What a layer's forward pass keeps for its backward pass.
 #[derive(Default)]
 struct Saved {
-    /// A convolution's `cols`, batch norm's `xhat`, dropout's mask.
+    /// A convolution's `cols`, batch norm's `xhat`, dropout's mask, a binary layer's `sign(W)`.
     aux: Option<GpuTensor>,
     inv_std: Option<GpuTensor>,
     argmax: Option<GpuTensor>,
@@ -169,6 +190,19 @@ impl Walk {
                     forward.push(Op::Call(k.conv.bind_add_bias(ctx, &y, &p.b[q])));
                     Rc::new(y)
                 }
+                Layer::BinaryDense { out } => {
+                    let (y, q) = (zeros(out_len), l.param_index());
+                    let wb = zeros(p.w[q].len);
+                    forward.push(Op::Call(k.sign.bind_binarize(ctx, &p.w[q], &wb)));
+                    forward.push(Op::Call(k.matmul.bind(ctx, MatmulShape::new(batch, l.input.len(), out).trans_b(), &x, &wb, &y)));
+                    keep.aux = Some(wb);
+                    Rc::new(y)
+                }
+                Layer::Sign => {
+                    let y = zeros(out_len);
+                    forward.push(Op::Call(k.sign.bind_forward(ctx, &x, &y)));
+                    Rc::new(y)
+                }
                 Layer::Conv { out, .. } => {
                     let (s, q, y) = (l.conv_shape(batch), l.param_index(), zeros(out_len));
                     let cols = zeros(s.rows() * s.patch());
@@ -204,14 +238,24 @@ impl Walk {
                     forward.push(Op::Call(k.pool.bind_upsample(ctx, l.pool_shape(batch), &x, &y)));
                     Rc::new(y)
                 }
-                Layer::BatchNorm => {
+                Layer::BatchNorm(norm) => {
                     let (q, c) = (l.param_index(), l.output.c);
                     let (y, xhat, inv_std) = (zeros(out_len), zeros(out_len), zeros(c));
-                    forward.push(Op::Call(k.batchnorm.bind_forward(ctx, c, &x, &p.w[q], &p.b[q], &y, &xhat, &inv_std)));
+                    let running = p.running.get(q).and_then(Option::as_ref);
+                    let on_running = opts.pass == Pass::Inference || (opts.pass == Pass::Eval && norm.eval == NormEval::Running);
+                    if on_running {
+                        let (mean, var) = running.expect("a network that normalises with running statistics keeps them");
+                        forward.push(Op::Call(k.batchnorm.bind_inference(ctx, c, &x, &p.w[q], &p.b[q], (mean, var), &y, &xhat, &inv_std)));
+                    } else {
+                        forward.push(Op::Call(k.batchnorm.bind_forward(ctx, c, &x, &p.w[q], &p.b[q], &y, &xhat, &inv_std)));
+                        if let (Pass::Train, Some((mean, var))) = (opts.pass, running) {
+                            forward.push(Op::Call(k.batchnorm.bind_track(ctx, c, &x, mean, var)));
+                        }
+                    }
                     (keep.aux, keep.inv_std) = (Some(xhat), Some(inv_std));
                     Rc::new(y)
                 }
-                Layer::Dropout(rate) if opts.train => {
+                Layer::Dropout(rate) if opts.pass == Pass::Train => {
                     let (y, mask) = (zeros(out_len), zeros(out_len));
                     let call = k.dropout.bind_forward(ctx, rate, i as u32, &x, &y, &mask);
                     forward.push(Op::Dropout { layer: i as u32, call });
@@ -225,7 +269,7 @@ impl Walk {
         }
         let output = acts[layers.len()].clone();
         let mut walk = Self { input, output, forward, dy: None, backward: Vec::new(), dx: None };
-        if opts.train {
+        if opts.pass != Pass::Eval {
             walk.bind_backward(ctx, k, p, layers, opts, &acts, &saved, hook);
         }
         walk
@@ -255,15 +299,25 @@ impl Walk {
         for (i, l) in layers.iter().enumerate().rev() {
             let needs_dx = i > 0 || opts.want_dx;
             // Batch norm computes its input gradient with its parameter gradients, so it gets one.
-            let dx = Rc::new(zeros(if needs_dx || l.layer == Layer::BatchNorm { acts[i].len } else { 0 }));
+            let dx = Rc::new(zeros(if needs_dx || matches!(l.layer, Layer::BatchNorm(_)) { acts[i].len } else { 0 }));
             let keep = &saved[i];
             match l.layer {
                 Layer::Dense { out } => {
+                    hook.observe_dense(ctx, i, l, &acts[i], &d, calls);
                     let (q, fin) = (l.param_index(), l.input.len());
                     calls.push(k.matmul.bind(ctx, product(out, batch, fin), &d, &acts[i], &p.gw[q]));
                     calls.push(k.conv.bind_bias_grad(ctx, &d, &p.gb[q], acc));
                     if needs_dx {
                         calls.push(k.matmul.bind(ctx, MatmulShape::new(batch, out, fin), &d, &p.w[q], &dx));
+                    }
+                }
+                Layer::BinaryDense { out } => {
+                    hook.observe_dense(ctx, i, l, &acts[i], &d, calls);
+                    let (q, fin) = (l.param_index(), l.input.len());
+                    // The gradient with respect to sign(W), applied to W unchanged.
+                    calls.push(k.matmul.bind(ctx, product(out, batch, fin), &d, &acts[i], &p.gw[q]));
+                    if needs_dx {
+                        calls.push(k.matmul.bind(ctx, MatmulShape::new(batch, out, fin), &d, keep.aux.as_ref().expect(KEPT), &dx));
                     }
                 }
                 Layer::Conv { out, .. } => {
@@ -290,14 +344,20 @@ impl Walk {
                     calls.push(k.matmul.bind(ctx, product(cx, s.rows(), s.patch()), &acts[i], &cols, &p.gw[q]));
                     calls.push(k.conv.bind_bias_grad(ctx, &d, &p.gb[q], acc));
                 }
-                Layer::BatchNorm => {
+                Layer::BatchNorm(_) => {
                     let q = l.param_index();
                     let (xhat, inv_std) = (keep.aux.as_ref().expect(KEPT), keep.inv_std.as_ref().expect(KEPT));
-                    calls.push(k.batchnorm.bind_backward(ctx, l.output.c, &d, xhat, inv_std, &p.w[q], &dx, &p.gw[q], &p.gb[q], acc));
+                    let (c, gamma) = (l.output.c, &p.w[q]);
+                    calls.push(if opts.pass == Pass::Inference {
+                        k.batchnorm.bind_inference_backward(ctx, c, &d, xhat, inv_std, gamma, &dx, &p.gw[q], &p.gb[q], acc)
+                    } else {
+                        k.batchnorm.bind_backward(ctx, c, &d, xhat, inv_std, gamma, &dx, &p.gw[q], &p.gb[q], acc)
+                    });
                 }
                 // Layers without parameters only pass the gradient down.
                 _ if !needs_dx => {}
                 Layer::Act(act) => calls.push(k.act.bind_backward(ctx, act, &acts[i + 1], &d, &dx)),
+                Layer::Sign => calls.push(k.sign.bind_backward(ctx, &acts[i], &d, &dx)),
                 Layer::Pool(kind) => {
                     let argmax = (kind == PoolKind::Max).then(|| keep.argmax.as_ref().expect(KEPT));
                     calls.push(k.pool.bind_backward(ctx, l.pool_shape(batch), kind, &d, argmax, &dx));

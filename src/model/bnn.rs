@@ -1,8 +1,11 @@
 //! The binarized network of Laborieux et al. (2021): 784-H-H-10, binary weights `sign(Wh)`, no
 //! biases, BatchNorm after every linear layer, sign activations with the straight-through
 //! gradient, softmax cross-entropy, and metaplastic Adam on the hidden weights `Wh`.
+//!
+//! The network is a layer list ([`BnnConfig::layers`]) both backends walk, and its parameters are
+//! one ordered list of tensors with the update each gets ([`BnnConfig::layout`]).
 
-use crate::nn::{AdamHyper, BatchStats, TrainError};
+use crate::nn::{self, AdamHyper, BatchStats, Dims, Layer, LayerParams, Norm, ParamLayout, PlannedLayer, TensorKey, TrainError, Update};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -24,12 +27,15 @@ pub struct BnnConfig {
     pub batch: usize,
     /// EWC strength; 0 switches EWC off.
     pub ewc_lambda: f32,
+    /// Every BatchNorm layer's kind: learned gamma and beta or not, batch or running statistics
+    /// at evaluation.
+    pub norm: Norm,
 }
 
 impl BnnConfig {
     /// The authors' permuted-MNIST settings with hidden width `hidden` and metaplasticity `meta`.
     pub fn paper(hidden: usize, meta: f32) -> Self {
-        Self { hidden, meta: [meta; LAYERS], lr: 0.005, weight_decay: 1e-7, batch: 100, ewc_lambda: 0.0 }
+        Self { hidden, meta: [meta; LAYERS], lr: 0.005, weight_decay: 1e-7, batch: 100, ewc_lambda: 0.0, norm: Norm::BATCH }
     }
 
     pub fn sizes(&self) -> [usize; LAYERS + 1] {
@@ -68,6 +74,46 @@ impl BnnConfig {
     pub fn bn_hyper(&self) -> AdamHyper {
         AdamHyper::new(self.lr, 0.0, self.weight_decay)
     }
+
+    /// Refuses a batch whose pixels do not match its labels, or a label that is not a class;
+    /// returns the batch size.
+    pub fn check_batch(&self, x: &[f32], y: &[u32]) -> Result<usize, TrainError> {
+        let pixels = self.sizes()[0];
+        let batch = y.len();
+        if batch == 0 || x.len() != batch * pixels {
+            return Err(TrainError::Config(format!("a batch of {} labels needs {} pixels, got {}", batch, batch * pixels, x.len())));
+        }
+        if let Some(bad) = y.iter().find(|&&label| label as usize >= NUM_CLASSES) {
+            return Err(TrainError::Config(format!("label {bad} is not below {NUM_CLASSES}")));
+        }
+        Ok(batch)
+    }
+
+    /// Binary linear layer, BatchNorm, sign; twice; then binary linear layer and BatchNorm, whose
+    /// outputs are the logits. Parameter slot `2 l` is linear layer `l`'s `Wh`, slot `2 l + 1` its
+    /// BatchNorm's gamma and beta.
+    pub fn layers(&self) -> Vec<PlannedLayer> {
+        use Layer::*;
+        let s = self.sizes();
+        let norm = BatchNorm(self.norm);
+        let specs = [BinaryDense { out: s[1] }, norm, Sign, BinaryDense { out: s[2] }, norm, Sign, BinaryDense { out: s[3] }, norm];
+        nn::plan(&specs, Dims::flat(s[0]), 0)
+    }
+
+    /// Metaplastic Adam on each `Wh` (with its layer's `m`), plain Adam on gamma and beta (frozen
+    /// without affine BatchNorm).
+    pub fn layout(&self) -> ParamLayout {
+        ParamLayout::of_layers(&self.layers(), |l, _| match l.layer {
+            Layer::BinaryDense { .. } => Update::Adam(self.hyper(l.param_index() / 2)),
+            Layer::BatchNorm(norm) if norm.affine => Update::Adam(self.bn_hyper()),
+            _ => Update::Frozen,
+        })
+    }
+}
+
+/// The tensor holding linear layer `l`'s hidden weights `Wh`.
+pub fn hidden_weights(l: usize) -> TensorKey {
+    TensorKey::Weight(2 * l)
 }
 
 /// Everything a trained network is: hidden weights and BatchNorm affine parameters per layer.
@@ -146,6 +192,23 @@ impl BnnParams {
         self.gamma.clone_from(&bn.gamma);
         self.beta.clone_from(&bn.beta);
     }
+
+    /// The parameters in the slots of [`BnnConfig::layers`].
+    pub fn to_layers(&self) -> Vec<LayerParams> {
+        (0..LAYERS)
+            .flat_map(|l| [LayerParams { w: self.wh[l].clone(), b: Vec::new() }, LayerParams { w: self.gamma[l].clone(), b: self.beta[l].clone() }])
+            .collect()
+    }
+
+    /// From the slots of [`BnnConfig::layers`] (which the caller has checked).
+    pub fn from_layers(sizes: [usize; LAYERS + 1], layers: &[LayerParams]) -> Self {
+        Self {
+            sizes,
+            wh: std::array::from_fn(|l| layers[2 * l].w.clone()),
+            gamma: std::array::from_fn(|l| layers[2 * l + 1].w.clone()),
+            beta: std::array::from_fn(|l| layers[2 * l + 1].b.clone()),
+        }
+    }
 }
 
 /// A binarized network being trained, on one backend. Methods that read results are `async` so the
@@ -184,7 +247,9 @@ pub trait BnnTrainer {
         Ok(())
     }
 
-    /// EWC: estimates the Fisher information on `batches` with the current weights and anchors a
-    /// penalty at them (added to the penalties of earlier tasks).
+    /// EWC as the authors computed it: the Fisher information estimated as the mean of every
+    /// example's squared gradient over `batches` (batch norm on the task's running statistics),
+    /// anchored at the binary weights the forward pass uses, and a penalty on those weights
+    /// (added to the penalties of earlier tasks).
     async fn consolidate_ewc(&mut self, batches: &[(Vec<f32>, Vec<u32>)]) -> Result<(), TrainError>;
 }

@@ -6,7 +6,7 @@
 //! Also the denoising autoencoder of Upadhyay & Bagad ([`DenoiseConfig`]): a convolutional
 //! encoder and decoder with a plastic layer on the code and one on the output.
 
-use crate::nn::{self, Activation, AdamHyper, Dims, HebbRule, Layer, LayerParams, Nonlinearity, PlannedLayer, PlasticDims, PlasticWeights, PoolKind, TrainError};
+use crate::nn::{self, Activation, AdamHyper, Dims, HebbRule, Layer, LayerParams, Nonlinearity, Norm, ParamLayout, PlannedLayer, PlasticDims, PlasticWeights, PoolKind, TensorKey, TensorSet, TrainError, Update};
 use crate::data::IMAGE_SIDE;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -328,15 +328,15 @@ impl DenoiseConfig {
         let specs = [
             Conv { out: c1, k, pad },
             act,
-            BatchNorm,
+            BatchNorm(Norm::BATCH),
             Pool(self.pool),
             Conv { out: c2, k, pad },
             act,
-            BatchNorm,
+            BatchNorm(Norm::BATCH),
             Pool(self.pool),
             Conv { out: code, k, pad },
             act,
-            BatchNorm,
+            BatchNorm(Norm::BATCH),
         ];
         nn::plan(&specs, Dims { h: self.side, w: self.side, c: 1 }, 0)
     }
@@ -346,7 +346,7 @@ impl DenoiseConfig {
         use Layer::*;
         let [c1, c2, code] = self.channels;
         let (act, (k, pad)) = (Act(self.activation), (DAE_KERNEL, DAE_PAD));
-        let specs = [ConvT { out: c2, k, pad }, act, BatchNorm, Upsample, ConvT { out: c1, k, pad }, act, BatchNorm, Upsample, ConvT { out: 1, k, pad }];
+        let specs = [ConvT { out: c2, k, pad }, act, BatchNorm(Norm::BATCH), Upsample, ConvT { out: c1, k, pad }, act, BatchNorm(Norm::BATCH), Upsample, ConvT { out: 1, k, pad }];
         let first = self.encoder().iter().filter(|s| s.param.is_some()).count();
         nn::plan(&specs, Dims { h: self.side / 4, w: self.side / 4, c: code }, first)
     }
@@ -391,6 +391,56 @@ impl DenoiseConfig {
     pub fn hyper(&self) -> AdamHyper {
         AdamHyper::new(self.lr, 0.0, 0.0)
     }
+
+    /// Every tensor, with Adam on each: the stages' weights and biases and the plastic layers'
+    /// `W` (code layer 0, output layer 1); then both `alpha`s and `eta`s, frozen in the
+    /// non-plastic twin (it keeps alpha at 0, so its traces never reach an output and eta,
+    /// whose gradient is then 0, stays too).
+    pub fn layout(&self) -> ParamLayout {
+        let adam = Update::Adam(self.hyper());
+        let stages: Vec<PlannedLayer> = self.encoder().into_iter().chain(self.decoder()).collect();
+        let mut layout = ParamLayout::of_layers(&stages, |_, _| adam);
+        let (plastic, lens) = (if self.plastic { adam } else { Update::Frozen }, [self.code_len().pow(2), self.out_plastic_len().pow(2)]);
+        for (n, &len) in lens.iter().enumerate() {
+            layout.push(TensorKey::PlasticW(n), len, adam);
+        }
+        for (n, &len) in lens.iter().enumerate() {
+            layout.push(TensorKey::PlasticAlpha(n), len, plastic);
+        }
+        for n in 0..lens.len() {
+            layout.push(TensorKey::PlasticEta(n), 1, plastic);
+        }
+        layout
+    }
+}
+
+impl DenoiseParams {
+    fn plastic(&self, n: usize) -> &HebbianParams {
+        if n == 0 { &self.code } else { &self.out }
+    }
+    fn plastic_mut(&mut self, n: usize) -> &mut HebbianParams {
+        if n == 0 { &mut self.code } else { &mut self.out }
+    }
+}
+
+/// The tensors of [`DenoiseConfig::layout`].
+impl TensorSet for DenoiseParams {
+    fn tensor(&self, key: TensorKey) -> &[f32] {
+        match key {
+            TensorKey::PlasticW(n) => &self.plastic(n).w,
+            TensorKey::PlasticAlpha(n) => &self.plastic(n).alpha,
+            TensorKey::PlasticEta(n) => std::slice::from_ref(&self.plastic(n).eta),
+            layer => self.layers.as_slice().tensor(layer),
+        }
+    }
+    fn tensor_mut(&mut self, key: TensorKey) -> &mut [f32] {
+        match key {
+            TensorKey::PlasticW(n) => &mut self.plastic_mut(n).w,
+            TensorKey::PlasticAlpha(n) => &mut self.plastic_mut(n).alpha,
+            TensorKey::PlasticEta(n) => std::slice::from_mut(&mut self.plastic_mut(n).eta),
+            layer => self.layers.as_mut_slice().tensor_mut(layer),
+        }
+    }
 }
 
 /// The autoencoder's parameters (or their gradients, same shapes).
@@ -420,7 +470,7 @@ impl DenoiseParams {
             .filter_map(|stage| {
                 let (wl, bl) = stage.param_lens()?;
                 Some(match stage.layer {
-                    Layer::BatchNorm => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
+                    Layer::BatchNorm(_) => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
                     _ => {
                         let limit = (6.0 / (k2 * (stage.input.c + stage.output.c)) as f32).sqrt();
                         LayerParams { w: (0..wl).map(|_| rng.random_range(-limit..limit)).collect(), b: vec![0.0; bl] }

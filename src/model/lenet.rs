@@ -11,7 +11,7 @@
 //! bias gradients, per example. Activations are channels-last (`[batch, h, w, c]`), see
 //! [`crate::cpu::conv`]. The layer list below is the one model definition both backends walk.
 
-use crate::nn::{self, Activation, AmpHyper, BatchStats, Dims, Layer, LayerParams, PlannedLayer, PoolKind, SgdHyper, TrainError};
+use crate::nn::{self, Activation, AmpHyper, BatchStats, Dims, Layer, LayerParams, Norm, PlannedLayer, PoolKind, SgdHyper, TrainError};
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -60,19 +60,19 @@ impl Arch {
             Arch::Authors => vec![
                 Conv { out: 32, k: 3, pad: 0 },
                 relu,
-                BatchNorm,
+                BatchNorm(Norm::BATCH),
                 Pool(PoolKind::Max),
                 Conv { out: 48, k: 3, pad: 0 },
                 relu,
-                BatchNorm,
+                BatchNorm(Norm::BATCH),
                 Pool(PoolKind::Max),
                 Dense { out: 256 },
                 relu,
-                BatchNorm,
+                BatchNorm(Norm::BATCH),
                 Dropout(0.7),
                 Dense { out: 84 },
                 relu,
-                BatchNorm,
+                BatchNorm(Norm::BATCH),
                 Dropout(0.7),
                 Dense { out: NUM_CLASSES },
             ],
@@ -180,7 +180,7 @@ impl LenetParams {
             .filter_map(|layer| {
                 let (wl, bl) = layer.param_lens()?;
                 Some(match layer.layer {
-                    Layer::BatchNorm => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
+                    Layer::BatchNorm(_) => LayerParams { w: vec![1.0; wl], b: vec![0.0; bl] },
                     Layer::Conv { out, k, .. } => {
                         let (fan_in, fan_out) = (k * k * layer.input.c, k * k * out);
                         glorot(&mut rng, wl, bl, fan_in, fan_out)

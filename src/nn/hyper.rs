@@ -80,6 +80,10 @@ impl AmpHyper {
 /// Batch normalisation's `eps` in `(x - mean) / sqrt(var + eps)` (PyTorch's default).
 pub const BN_EPS: f32 = 1e-5;
 
+/// Batch normalisation's running statistics: `running = (1 - momentum) running + momentum batch`,
+/// with the batch's unbiased variance (PyTorch's default momentum and convention).
+pub const BN_MOMENTUM: f32 = 0.1;
+
 // Dropout's mask is a hash of (step seed, element index) rather than a random stream, so the GPU
 // draws exactly the same mask as the CPU with no generator state to share, and two networks
 // trained side by side with the same step seeds see the same masks.

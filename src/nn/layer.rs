@@ -42,11 +42,85 @@ pub enum PoolKind {
     Average,
 }
 
+/// Which statistics batch norm normalises with when the network is evaluated (training always
+/// uses the batch's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NormEval {
+    /// The evaluated batch's statistics, as in the authors' latest continual-learning code
+    /// (`track_running_stats=False`; ALGORITHMS.md §1).
+    Batch,
+    /// The running statistics gathered in training (PyTorch's `eval()` with
+    /// `track_running_stats=True`), as in the authors' stream-learning code.
+    Running,
+}
+
+impl NormEval {
+    pub fn name(self) -> &'static str {
+        match self {
+            NormEval::Batch => "batch",
+            NormEval::Running => "running",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "batch" => Some(NormEval::Batch),
+            "running" => Some(NormEval::Running),
+            _ => None,
+        }
+    }
+}
+
+/// How a batch-norm layer behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Norm {
+    /// Learned gamma and beta. Without, the layer still holds gamma = 1 and beta = 0 (so both
+    /// backends run the same kernel) but no optimizer touches them: PyTorch's `affine=False`.
+    pub affine: bool,
+    pub eval: NormEval,
+}
+
+impl Norm {
+    /// Learned gamma and beta, batch statistics at evaluation too.
+    pub const BATCH: Norm = Norm { affine: true, eval: NormEval::Batch };
+    /// The authors' stream-learning BatchNorm1d: `affine=False`, running statistics at evaluation.
+    pub const STREAM: Norm = Norm { affine: false, eval: NormEval::Running };
+
+    /// What a summary says about it.
+    pub fn describe(self) -> String {
+        let stats = match self.eval {
+            NormEval::Batch => "batch statistics at test time (batches of 1000)",
+            NormEval::Running => "running statistics (momentum 0.1) at test time",
+        };
+        format!("{}, {stats}", if self.affine { "learned gamma and beta" } else { "no affine parameters (gamma 1, beta 0)" })
+    }
+}
+
+/// Which pass a walk runs: it decides dropout and which statistics batch norm uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Batch statistics (and running statistics updated, where the network keeps them), dropout on.
+    Train,
+    /// No dropout; batch norm as its [`NormEval`] says.
+    Eval,
+    /// Batch norm on the running statistics whatever its [`NormEval`], no dropout, and a backward
+    /// pass: every example's gradient is then its own (no batch statistic couples them), which is
+    /// what a per-example Fisher estimate needs.
+    Inference,
+}
+
 /// One layer of a network.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Layer {
     /// `y = x Wᵀ + b` on the flattened input; `W` is `[out, in]`.
     Dense { out: usize },
+    /// The binarized network's linear layer (Laborieux et al. 2021; Courbariaux et al. 2016):
+    /// `y = x sign(W)ᵀ`, no bias; `W` (the hidden weights `Wh`) is `[out, in]`. The gradient with
+    /// respect to the binary weights is the one applied to `Wh` (straight through).
+    BinaryDense { out: usize },
+    /// `sign(x)` (with sign(0) = +1) forward; backward passes the gradient where `|x| <= 1`, the
+    /// straight-through estimator (the gradient of hardtanh).
+    Sign,
     /// `out` filters of `k x k`, stride 1, zero padding `pad`; `W` is `[out, k, k, in]`.
     Conv { out: usize, k: usize, pad: usize },
     /// The transposed convolution of a `Conv { out: in, k, pad }` from this layer's output back to
@@ -57,27 +131,27 @@ pub enum Layer {
     Pool(PoolKind),
     /// Nearest-neighbour 2x upsampling: four times the average pooling's backward pass.
     Upsample,
-    /// Over channels (after a convolution) or features (after a dense layer), batch statistics;
-    /// its parameters are gamma and beta.
-    BatchNorm,
+    /// Over channels (after a convolution) or features (after a dense layer); its parameters are
+    /// gamma and beta.
+    BatchNorm(Norm),
     /// Inverted dropout with this drop probability (training only).
     Dropout(f32),
 }
 
 impl Layer {
     pub fn has_params(&self) -> bool {
-        matches!(self, Layer::Dense { .. } | Layer::Conv { .. } | Layer::ConvT { .. } | Layer::BatchNorm)
+        matches!(self, Layer::Dense { .. } | Layer::BinaryDense { .. } | Layer::Conv { .. } | Layer::ConvT { .. } | Layer::BatchNorm(_))
     }
 
     /// The shape this layer makes of an input of shape `input`.
     pub fn output(&self, input: Dims) -> Dims {
         match *self {
-            Layer::Dense { out } => Dims::flat(out),
+            Layer::Dense { out } | Layer::BinaryDense { out } => Dims::flat(out),
             Layer::Conv { out, k, pad } => Dims { h: input.h + 2 * pad + 1 - k, w: input.w + 2 * pad + 1 - k, c: out },
             Layer::ConvT { out, k, pad } => Dims { h: input.h + k - 1 - 2 * pad, w: input.w + k - 1 - 2 * pad, c: out },
             Layer::Pool(_) => Dims { h: input.h / 2, w: input.w / 2, c: input.c },
             Layer::Upsample => Dims { h: input.h * 2, w: input.w * 2, c: input.c },
-            Layer::Act(_) | Layer::BatchNorm | Layer::Dropout(_) => input,
+            Layer::Act(_) | Layer::Sign | Layer::BatchNorm(_) | Layer::Dropout(_) => input,
         }
     }
 }
@@ -93,12 +167,13 @@ pub struct PlannedLayer {
 }
 
 impl PlannedLayer {
-    /// Weight and bias lengths (gamma and beta for batch norm).
+    /// Weight and bias lengths (gamma and beta for batch norm; a binary layer has no bias).
     pub fn param_lens(&self) -> Option<(usize, usize)> {
         match self.layer {
             Layer::Dense { out } => Some((out * self.input.len(), out)),
+            Layer::BinaryDense { out } => Some((out * self.input.len(), 0)),
             Layer::Conv { out, k, .. } | Layer::ConvT { out, k, .. } => Some((out * k * k * self.input.c, out)),
-            Layer::BatchNorm => Some((self.output.c, self.output.c)),
+            Layer::BatchNorm(_) => Some((self.output.c, self.output.c)),
             _ => None,
         }
     }
@@ -158,6 +233,29 @@ impl LayerParams {
     /// Zeros of the same sizes: a gradient or an optimizer's state for these parameters.
     pub fn zeros_like(&self) -> Self {
         Self { w: vec![0.0; self.w.len()], b: vec![0.0; self.b.len()] }
+    }
+}
+
+/// Batch norm's running statistics of one parameter slot (empty for every other layer): the
+/// mean and the unbiased variance, averaged with PyTorch's momentum ([`super::hyper::BN_MOMENTUM`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningStats {
+    pub mean: Vec<f32>,
+    pub var: Vec<f32>,
+}
+
+impl RunningStats {
+    /// One per parameter slot of `layers`: mean 0 and variance 1 (PyTorch's start) for batch
+    /// norm, empty for the rest.
+    pub fn for_layers(layers: &[PlannedLayer]) -> Vec<RunningStats> {
+        layers
+            .iter()
+            .filter(|l| l.param.is_some())
+            .map(|l| match l.layer {
+                Layer::BatchNorm(_) => RunningStats { mean: vec![0.0; l.output.c], var: vec![1.0; l.output.c] },
+                _ => RunningStats { mean: Vec::new(), var: Vec::new() },
+            })
+            .collect()
     }
 }
 

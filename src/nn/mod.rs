@@ -8,11 +8,13 @@
 pub mod error;
 pub mod hyper;
 pub mod layer;
+pub mod layout;
 pub mod shapes;
 
 pub use error::{DeviceError, TrainError};
 pub use hyper::{AdamHyper, AmpHyper, SgdHyper};
-pub use layer::{Activation, HebbRule, Layer, LayerParams, Nonlinearity, PlannedLayer, PlasticWeights, PoolKind, check_params, plan};
+pub use layer::{Activation, HebbRule, Layer, LayerParams, Nonlinearity, Norm, NormEval, Pass, PlannedLayer, PlasticWeights, PoolKind, RunningStats, check_params, plan};
+pub use layout::{ParamLayout, TensorKey, TensorSet, TensorSpec, Update};
 pub use shapes::{ConvShape, Dims, MatmulShape, PlasticDims, PoolShape};
 
 /// Loss and accuracy counts over some examples.
