@@ -1,6 +1,6 @@
 //! Pattern completion (Miconi, Clune, Stanley, ICML 2018, §4.1; ALGORITHMS.md §3).
 //!
-//! An episode draws `P` random ±1 patterns of `n` bits and shows each for a few steps, with zero
+//! An episode draws `P` random ±1 patterns of `n` bits, each exactly half +1 and half -1, and shows each for a few steps, with zero
 //! (blank) steps after each, the whole set `presentations` times in a fresh order each time; then
 //! one of them with a random half of its bits set to 0. The input at every step is the pattern
 //! times the gain; the loss is the MSE between the output at the last step and the full pattern.
@@ -19,7 +19,7 @@
 
 use crate::cpu::hebbian::CpuHebbian;
 use crate::nn::TrainError;
-use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
+use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer, balanced_pattern};
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 /// A run of training and its evaluation.
@@ -72,8 +72,7 @@ pub fn completion_batch(cfg: &HebbianConfig, batch: usize, rng: &mut StdRng) -> 
     let mut xs = vec![0.0f32; steps * batch * n];
     let mut targets = vec![0.0f32; batch * n];
     for b in 0..batch {
-        let patterns: Vec<Vec<f32>> =
-            (0..cfg.patterns).map(|_| (0..n).map(|_| if rng.random_bool(0.5) { 1.0 } else { -1.0 }).collect()).collect();
+        let patterns: Vec<Vec<f32>> = (0..cfg.patterns).map(|_| balanced_pattern(n, rng)).collect();
         let mut t = 0;
         let show = |t: usize, pattern: &[f32], xs: &mut [f32]| {
             let at = (t * batch + b) * n;

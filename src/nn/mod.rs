@@ -13,7 +13,7 @@ pub mod shapes;
 pub use error::{DeviceError, TrainError};
 pub use hyper::{AdamHyper, AmpHyper, SgdHyper};
 pub use layer::{Activation, HebbRule, Layer, LayerParams, Nonlinearity, PlannedLayer, PlasticWeights, PoolKind, check_params, plan};
-pub use shapes::{ConvShape, Dims, MatmulShape, PlasticDims, PoolShape};
+pub use shapes::{ConvShape, Dims, MatmulShape, PlasticDims, PoolShape, RecurrentShape};
 
 /// Loss and accuracy counts over some examples.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
