@@ -196,3 +196,19 @@ fn a_wrong_batch_or_size_is_refused() {
     let wrong = HebbianParams::init(&HebbianConfig { neurons: 12, ..cfg.clone() }, 1);
     assert!(matches!(GpuRecurrent::new(ctx, cfg, wrong).map(drop), Err(TrainError::Config(_))));
 }
+
+/// The backend switch picks the trainer from the configuration: the recurrent network's on the
+/// GPU for a recurrent setting, the feed-forward layer's otherwise; the CPU trainer runs both.
+#[test]
+fn the_backend_picks_the_network_the_setting_names() {
+    use metaplastic::backend::{Backend, Hebbian};
+    let Some(ctx) = gpu() else { return };
+    let gpu = Backend::Gpu(Rc::new(ctx));
+    let rec = tiny(true, HebbRule::Simple).net;
+    let ff = HebbianConfig { bits: 8, ..HebbianConfig::small(true) };
+    assert!(matches!(gpu.hebbian(rec.clone(), HebbianParams::init(&rec, 1)), Ok(Hebbian::GpuRecurrent(_))));
+    assert!(matches!(gpu.hebbian(ff.clone(), HebbianParams::init(&ff, 1)), Ok(Hebbian::Gpu(_))));
+    assert!(matches!(Backend::Cpu.hebbian(rec.clone(), HebbianParams::init(&rec, 1)), Ok(Hebbian::Cpu(_))));
+    // Parameters of one network do not fit the other.
+    assert!(matches!(gpu.hebbian(rec, HebbianParams::init(&ff, 1)).map(drop), Err(TrainError::Config(_))));
+}

@@ -17,7 +17,7 @@
 //! reference or the GPU, [`crate::backend::Backend::hebbian`]) and reads the loss back once per
 //! point of the curve.
 
-use crate::cpu::hebbian::CpuHebbian;
+use crate::backend::Backend;
 use crate::nn::TrainError;
 use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer, balanced_pattern};
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
@@ -39,6 +39,12 @@ impl CompletionSetup {
     /// The small default: 50 bits, 3 patterns.
     pub fn small(plastic: bool) -> Self {
         Self { net: HebbianConfig::small(plastic), train_steps: 1000, test_episodes: 256, log_every: 50, seed: 1 }
+    }
+
+    /// Miconi's small recurrent setting ([`HebbianConfig::recurrent_small`]) for his 8,000
+    /// episodes, tested on 1,000 fresh episodes.
+    pub fn recurrent_small(plastic: bool) -> Self {
+        Self { net: HebbianConfig::recurrent_small(plastic), train_steps: 8000, test_episodes: 1000, log_every: 100, seed: 1 }
     }
 
     pub fn validate(&self) -> Result<(), TrainError> {
@@ -217,9 +223,9 @@ pub async fn run_completion_with<T: HebbianTrainer>(
     Ok((run.record, params))
 }
 
-/// A whole run to the end on the CPU.
+/// A whole run to the end on the CPU, reached through the backend switch like any other.
 pub fn run_completion(setup: CompletionSetup) -> Result<(CompletionRecord, HebbianParams), TrainError> {
-    let future = std::pin::pin!(run_completion_with(setup, CpuHebbian::new));
+    let future = std::pin::pin!(run_completion_with(setup, |c, p| Backend::Cpu.hebbian(c, p)));
     // The CPU trainer never waits, so one poll finishes the run; no executor is needed.
     match future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
         std::task::Poll::Ready(result) => result,
