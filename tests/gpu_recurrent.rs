@@ -212,3 +212,22 @@ fn the_backend_picks_the_network_the_setting_names() {
     // Parameters of one network do not fit the other.
     assert!(matches!(gpu.hebbian(rec, HebbianParams::init(&ff, 1)).map(drop), Err(TrainError::Config(_))));
 }
+
+#[test]
+fn a_lost_device_is_reported() {
+    use metaplastic::nn::DeviceError;
+    let Some(ctx) = gpu() else { return };
+    let cfg = tiny(true, HebbRule::Simple).net;
+    let ctx = Rc::new(ctx);
+    let mut gpu = GpuRecurrent::new(ctx.clone(), cfg.clone(), HebbianParams::init(&cfg, 1)).expect("a valid setting");
+    ctx.device.destroy();
+    let _ = ctx.wait();
+    let xs = vec![0.0; cfg.episode_steps() * cfg.batch * cfg.bits];
+    let targets = vec![0.0; cfg.batch * cfg.bits];
+    let lost = |r: Result<(), TrainError>| matches!(r, Err(TrainError::Device(DeviceError::Lost(_))));
+    assert!(lost(gpu.train_step(&xs, &targets)));
+    assert!(lost(pollster::block_on(gpu.take_train_loss()).map(drop)));
+    assert!(lost(pollster::block_on(gpu.loss(&xs, &targets)).map(drop)));
+    assert!(lost(pollster::block_on(gpu.params()).map(drop)));
+    assert!(lost(GpuRecurrent::new(ctx.clone(), cfg.clone(), HebbianParams::init(&cfg, 1)).map(drop)));
+}
