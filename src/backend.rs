@@ -12,8 +12,9 @@ use crate::gpu::bnn::GpuBnn;
 use crate::gpu::denoise::GpuDenoise;
 use crate::gpu::lenet::GpuLenet;
 use crate::gpu::plastic::GpuHebbian;
+use crate::gpu::recurrent::GpuRecurrent;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer};
-use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianConfig, HebbianParams, HebbianTrainer};
+use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianConfig, HebbianParams, HebbianTrainer, Network};
 use crate::model::lenet::{LenetConfig, LenetParams, LenetTrainer};
 use crate::nn::{BatchStats, DeviceError, MatmulShape, TrainError};
 use std::rc::Rc;
@@ -46,10 +47,12 @@ impl Backend {
         })
     }
 
+    /// A pattern-completion network, recurrent or feed-forward as `cfg.network` says.
     pub fn hebbian(&self, cfg: HebbianConfig, params: HebbianParams) -> Result<Hebbian, TrainError> {
-        Ok(match self {
-            Backend::Cpu => Hebbian::Cpu(CpuHebbian::new(cfg, params)?),
-            Backend::Gpu(ctx) => Hebbian::Gpu(GpuHebbian::new(ctx.clone(), cfg, params)?),
+        Ok(match (self, cfg.network) {
+            (Backend::Cpu, _) => Hebbian::Cpu(CpuHebbian::new(cfg, params)?),
+            (Backend::Gpu(ctx), Network::Feedforward) => Hebbian::Gpu(GpuHebbian::new(ctx.clone(), cfg, params)?),
+            (Backend::Gpu(ctx), Network::Recurrent) => Hebbian::GpuRecurrent(GpuRecurrent::new(ctx.clone(), cfg, params)?),
         })
     }
 
@@ -73,10 +76,12 @@ pub enum Lenet {
     Gpu(GpuLenet),
 }
 
-/// A pattern-completion plastic layer on either backend.
+/// A pattern-completion network on either backend: the CPU trainer runs both networks, the GPU
+/// has one trainer for each.
 pub enum Hebbian {
     Cpu(CpuHebbian),
     Gpu(GpuHebbian),
+    GpuRecurrent(GpuRecurrent),
 }
 
 /// A Hebbian denoising autoencoder on either backend.
@@ -92,6 +97,13 @@ macro_rules! each {
         match $self {
             $enum::Cpu($net) => $body,
             $enum::Gpu($net) => $body,
+        }
+    };
+    ($enum:ident, $self:ident, $net:ident => $body:expr, $($more:ident),+) => {
+        match $self {
+            $enum::Cpu($net) => $body,
+            $enum::Gpu($net) => $body,
+            $($enum::$more($net) => $body,)+
         }
     };
 }
@@ -155,19 +167,19 @@ impl LenetTrainer for Lenet {
 
 impl HebbianTrainer for Hebbian {
     fn config(&self) -> &HebbianConfig {
-        each!(Hebbian, self, n => n.config())
+        each!(Hebbian, self, n => n.config(), GpuRecurrent)
     }
     fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
-        each!(Hebbian, self, n => n.train_step(xs, targets))
+        each!(Hebbian, self, n => n.train_step(xs, targets), GpuRecurrent)
     }
     async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
-        each!(Hebbian, self, n => n.take_train_loss().await)
+        each!(Hebbian, self, n => n.take_train_loss().await, GpuRecurrent)
     }
     async fn loss(&mut self, xs: &[f32], targets: &[f32]) -> Result<f32, TrainError> {
-        each!(Hebbian, self, n => n.loss(xs, targets).await)
+        each!(Hebbian, self, n => n.loss(xs, targets).await, GpuRecurrent)
     }
     async fn params(&mut self) -> Result<HebbianParams, TrainError> {
-        each!(Hebbian, self, n => n.params().await)
+        each!(Hebbian, self, n => n.params().await, GpuRecurrent)
     }
 }
 

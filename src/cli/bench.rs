@@ -13,7 +13,7 @@ use serde_json::json;
 use std::time::Instant;
 
 /// The networks, by the names the JSON and the PyTorch peer use.
-pub const NETWORKS: [&str; 6] = ["bnn-512", "bnn-1024", "lenet-classic-standard", "lenet-classic-amp", "denoise", "completion"];
+pub const NETWORKS: [&str; 7] = ["bnn-512", "bnn-1024", "lenet-classic-standard", "lenet-classic-amp", "denoise", "completion", "completion-recurrent"];
 
 /// One network ready to train: a step, and how many examples (or episodes) a step takes.
 struct Bench {
@@ -78,8 +78,10 @@ fn make(name: &str, backend: &Backend) -> Result<Bench, String> {
                 }),
             }
         }
-        "completion" => {
-            let cfg = HebbianConfig::small(true);
+        "completion" | "completion-recurrent" => {
+            // The feed-forward layer as the page trained it until now; the recurrent network in
+            // Miconi's small setting (one episode per step).
+            let cfg = if name == "completion" { HebbianConfig::small(true) } else { HebbianConfig::recurrent_small(true) };
             let mut net = backend.hebbian(cfg.clone(), HebbianParams::init(&cfg, 1)).map_err(err)?;
             let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
             let episodes = metaplastic::experiments::completion::completion_batch(&cfg, cfg.batch, &mut rng);

@@ -13,7 +13,7 @@ use metaplastic::charts::plots::{LineChart, Series, line_chart};
 use metaplastic::charts::palette;
 
 use metaplastic::experiments::completion::{CompletionRecord, CompletionSetup, run_completion_with};
-use metaplastic::model::hebbian::HebbianConfig;
+use metaplastic::model::hebbian::{HebbianConfig, Network};
 use metaplastic::stats::{PairedDiff, mean_sd};
 use serde_json::json;
 use std::time::Instant;
@@ -22,17 +22,17 @@ fn variant_name(plastic: bool) -> &'static str {
     if plastic { "plastic" } else { "non-plastic" }
 }
 
-/// `--plastic on,off`: which variants to run, each once.
+/// `--variant plastic,non-plastic`: which variants to run, each once.
 fn plastic_variants(args: &Args) -> Result<Vec<bool>, String> {
     let mut variants = Vec::new();
-    for v in args.list::<String>("plastic", "on,off")? {
+    for v in args.list::<String>("variant", "plastic,non-plastic")? {
         let plastic = match v.as_str() {
-            "on" => true,
-            "off" => false,
-            other => return Err(format!("--plastic: '{other}' is not on or off")),
+            "plastic" => true,
+            "non-plastic" => false,
+            other => return Err(format!("--variant: '{other}' is not plastic or non-plastic")),
         };
         if variants.contains(&plastic) {
-            return Err(format!("--plastic: '{v}' is given twice"));
+            return Err(format!("--variant: '{v}' is given twice"));
         }
         variants.push(plastic);
     }
@@ -75,18 +75,32 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
         "denoise" => return denoise(&args, &backend_name),
         other => return Err(format!("--task {other}: choose completion or denoise")),
     }
-    let out = args.get("out", String::from("results/hebbian-completion"))?;
+    let network_name = args.get("network", String::from("recurrent"))?;
+    let network = Network::parse(&network_name).ok_or(format!("--network {network_name}: choose recurrent or feedforward"))?;
+    let default_out = match network {
+        Network::Recurrent => "results/hebbian-completion-recurrent",
+        Network::Feedforward => "results/hebbian-completion",
+    };
+    let out = args.get("out", String::from(default_out))?;
     let seeds = args.seeds(3)?;
     let variants = plastic_variants(&args)?;
     let preset = args.get("preset", String::from("small"))?;
-    let mut setup = match preset.as_str() {
-        "small" => CompletionSetup::small(true),
+    let mut setup = match (preset.as_str(), network) {
+        ("small", Network::Feedforward) => CompletionSetup::small(true),
+        ("small", Network::Recurrent) => CompletionSetup::recurrent_small(true),
         // Miconi's episodes; fewer test episodes, since each costs 100 steps of a 1000x1000 layer.
-        "miconi" => CompletionSetup { net: HebbianConfig::miconi(true), test_episodes: 32, ..CompletionSetup::small(true) },
-        other => return Err(format!("--preset {other}: choose small or miconi")),
+        ("miconi", Network::Feedforward) => CompletionSetup { net: HebbianConfig::miconi(true), test_episodes: 32, ..CompletionSetup::small(true) },
+        ("miconi", Network::Recurrent) => CompletionSetup { net: HebbianConfig::recurrent_miconi(true), test_episodes: 32, ..CompletionSetup::recurrent_small(true) },
+        (other, _) => return Err(format!("--preset {other}: choose small or miconi")),
     };
     let net = &mut setup.net;
     net.bits = args.get("bits", net.bits)?;
+    // One neuron per bit and the bias neuron, unless the bits changed and neurons were not given.
+    net.neurons = args.get("neurons", net.bits + 1)?;
+    let non_plastic_neurons: Option<usize> = args.opt("non-plastic-hidden")?;
+    if non_plastic_neurons.is_some() && network != Network::Recurrent {
+        return Err("--non-plastic-hidden sizes the recurrent network; the feed-forward layer has no hidden neurons".into());
+    }
     net.patterns = args.get("patterns", net.patterns)?;
     net.presentations = args.get("presentations", net.presentations)?;
     net.present_steps = args.get("present-steps", net.present_steps)?;
@@ -102,11 +116,24 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
     setup.log_every = args.get("log-every", setup.log_every)?;
     args.finish()?;
     setup.validate().map_err(|e| e.to_string())?;
+    // The non-plastic network's own configuration: the larger baseline differs in size only.
+    let non_plastic_setup = {
+        let mut s = setup.clone();
+        s.net.plastic = false;
+        s.net.neurons = non_plastic_neurons.unwrap_or(s.net.neurons);
+        s.validate().map_err(|e| format!("--non-plastic-hidden: {e}"))?;
+        s
+    };
     let backend = open_backend(&backend_name)?;
 
     let cfg = &setup.net;
+    let sizes = match network {
+        Network::Recurrent => format!("{} neurons plastic, {} non-plastic", cfg.neurons, non_plastic_setup.net.neurons),
+        Network::Feedforward => format!("{} -> {} layer", cfg.bits, cfg.bits),
+    };
+    println!("hebbian completion, {} network ({sizes})", network.name());
     println!(
-        "hebbian completion: {} bits, {} patterns, {} presentations x {} steps + {} blank, {} test steps ({} steps per episode), {} rule, gain {}, Adam lr {}, {} episodes per batch, {} steps, seeds {:?}, backend {}",
+        "  {} bits, {} patterns, {} presentations x {} steps + {} blank, {} test steps ({} steps per episode), {} rule, gain {}, Adam lr {}, {} episodes per batch, {} steps, seeds {:?}, backend {}",
         cfg.bits,
         cfg.patterns,
         cfg.presentations,
@@ -122,17 +149,30 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
         seeds,
         backend.name()
     );
+    let layer = match network {
+        Network::Recurrent => "y(t) = tanh(y(t-1) (W + alpha * Hebb) + input(t)), Hebb from y(t-1) and y(t); input on neurons 0..bits, bias (gain x 1) on the last neuron, read-out neurons 0..bits; one trace per episode, zero at its start",
+        Network::Feedforward => "y = sigma((W + alpha * Hebb) x), one trace per episode, zero at its start",
+    };
+    let non_plastic = match network {
+        Network::Recurrent => "the same recurrent network (an RNN with memory in its state) with alpha fixed at 0 and not trained, of non_plastic_neurons neurons",
+        Network::Feedforward => "the same layer with alpha fixed at 0 and not trained (no memory at all)",
+    };
     let config = json!({
         "task": "completion",
+        "network": network.name(),
+        "neurons": if network == Network::Recurrent { json!(cfg.neurons) } else { json!(null) },
+        "non_plastic_neurons": if network == Network::Recurrent { json!(non_plastic_setup.net.neurons) } else { json!(null) },
+        "patterns": "each exactly half +1 and half -1",
+        "init": if network == Network::Recurrent { "W, alpha ~ 0.01 randn (alpha's diagonal 0), eta 0.01" } else { "W ~ U(+-1/(gain sqrt n)), alpha ~ U(+-1/(gain^2 sqrt n)), eta 0.01" },
         "bits": cfg.bits, "patterns": cfg.patterns, "presentations": cfg.presentations,
         "present_steps": cfg.present_steps, "blank_steps": cfg.blank_steps, "test_steps": cfg.test_steps,
         "episode_steps": cfg.episode_steps(), "input_gain": cfg.input_gain,
         "rule": cfg.rule.name(), "activation": cfg.activation.name(),
-        "layer": "y = sigma((W + alpha * Hebb) x), one trace per episode, zero at its start",
+        "layer": layer,
         "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
         "lr": cfg.lr, "batch_episodes": cfg.batch, "train_steps": setup.train_steps,
         "test_episodes": setup.test_episodes, "loss": "MSE of the last step's output against the full pattern",
-        "non_plastic": "the same layer with alpha fixed at 0 and not trained",
+        "non_plastic": non_plastic,
         "backend": backend.name(),
     });
     let mut summary = Summary::new("hebbian-completion", config);
@@ -140,23 +180,26 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
     let mut first: Vec<CompletionRecord> = Vec::new();
     for &seed in &seeds {
         for &plastic in &variants {
-            let mut run_setup = setup.clone();
+            let mut run_setup = if plastic { setup.clone() } else { non_plastic_setup.clone() };
             run_setup.seed = seed;
-            run_setup.net.plastic = plastic;
+            let neurons = run_setup.net.size();
+            let run_start = Instant::now();
             let run = run_completion_with(run_setup, |c, p| backend.hebbian(c, p));
             let (record, params) = pollster::block_on(run).map_err(|e| format!("seed {seed}, {}: {e}", variant_name(plastic)))?;
+            let seconds = run_start.elapsed().as_secs_f64();
             println!(
-                "  seed {seed} {:<11} test MSE {:.4}  (eta {:.4}, {:.0} s)",
+                "  seed {seed} {:<11} test MSE {:.4}  (size {neurons}, eta {:.4}, {seconds:.0} s)",
                 variant_name(plastic),
                 record.test_mse,
                 params.eta,
-                start.elapsed().as_secs_f64()
             );
             summary.run(
                 variant_name(plastic),
                 seed,
                 json!({
                     "test_mse": record.test_mse,
+                    "size": neurons,
+                    "seconds": seconds,
                     "eta": params.eta,
                     "loss_curve": record.curve.iter().map(|p| json!({"step": p.step, "train_mse": p.train_mse})).collect::<Vec<_>>(),
                 }),

@@ -44,13 +44,19 @@ COMMANDS:
                     --seeds 3 --backend cpu|gpu --amp-b 1 --amp-source layer|input --amp-clamp 0.1,10
                     --lr 0.01 --momentum 0.9 --batch 32 [--steps-per-epoch N] --train-examples 60000
                     --test-examples 10000 --eval-every 200  --out results/lenet-<dataset>-<arch>
-    hebbian       Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic layer
-                    --task completion|denoise --plastic on,off --seeds 3 --backend cpu|gpu
-                    completion: --preset small|miconi --bits 50 --patterns 3 --presentations 2
-                      --present-steps 3 --blank-steps 2 --test-steps 3 --gain 20 --rule simple|oja
-                      --lr 0.0003 --batch 8 --steps 1000 --test-episodes 256 --log-every 50
-                      --out results/hebbian-completion
-                      (--preset miconi: 1000 bits, 5 patterns, 2 x 6 steps, 4 blank, batch 1)
+    hebbian       Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic
+                    --task completion|denoise --variant plastic,non-plastic --seeds 3 --backend cpu|gpu
+                    completion: --network recurrent|feedforward --preset small|miconi --bits
+                      --patterns --presentations --present-steps --blank-steps --test-steps --gain 20
+                      --rule simple|oja --lr 0.0003 --batch --steps --test-episodes --log-every
+                      --out results/hebbian-completion[-feedforward]
+                      recurrent (default; Miconi's network, neurons = bits + a bias neuron):
+                        --preset small: 50 bits, 51 neurons, 2 patterns x 3 steps + 1 blank, 6 test
+                        steps, batch 1, 8000 steps, 1000 test episodes; --non-plastic-hidden N runs
+                        the non-plastic network with N neurons (more than bits) instead
+                        --preset miconi: 1000 bits, 5 patterns, 2 x (6 steps + 4 blank), 6 test
+                      feedforward (one plastic layer): --preset small: 50 bits, 3 patterns,
+                        2 x (3 steps + 2 blank), 3 test, batch 8, 1000 steps
                     denoise (Upadhyay & Bagad's autoencoder): --dataset mnist|fashion
                       --channels 8,8,4 --pool average|max --images 3 --show-steps 2 --zero-steps 1
                       --noise 0.5 --rule simple|oja --lr 0.001 --batch 8 --steps 250
@@ -58,7 +64,8 @@ COMMANDS:
                       --out results/hebbian-denoise-<dataset>
     bench         Training speed of every network, median over repetitions of whole training steps:
                     --backend cpu|gpu --threads 2 --steps 10 --reps 5 --json FILE
-                    --networks bnn-512,bnn-1024,lenet-classic-standard,lenet-classic-amp,denoise,completion
+                    --networks bnn-512,bnn-1024,lenet-classic-standard,lenet-classic-amp,denoise,completion,
+                      completion-recurrent
                     (denoise and completion count episodes as examples)
     help          This message
 

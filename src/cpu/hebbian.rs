@@ -1,11 +1,14 @@
-//! The pattern-completion layer trained on the CPU: the loss (MSE at the last step), its gradient
-//! through the episode ([`super::plastic`]) and Adam on `W`, `alpha` and `eta`. The GPU trainer,
-//! [`crate::gpu::plastic::GpuHebbian`], does the same on the same data.
+//! The pattern-completion networks trained on the CPU: the loss (MSE at the last step), its
+//! gradient through the episode ([`super::recurrent`] for Miconi's recurrent network,
+//! [`super::plastic`] for the feed-forward layer) and Adam on `W`, `alpha` and `eta`. The GPU
+//! trainers ([`crate::gpu::recurrent::GpuRecurrent`], [`crate::gpu::plastic::GpuHebbian`]) do the
+//! same on the same data.
 
 use super::metaplastic_adam::metaplastic_adam;
 use super::plastic::{PlasticGrads, episode_backward, episode_forward};
+use super::recurrent::{RecurrentGrads, readout_mse, recurrent_backward, recurrent_forward};
 use crate::nn::TrainError;
-use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
+use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer, Network};
 
 /// Mean squared error of the last step's outputs against `targets` (`[batch, bits]`), over bits
 /// and episodes, and when asked, its gradients. `xs` is `[T, batch, bits]`.
@@ -32,6 +35,37 @@ pub fn last_step_mse(
     }
     let grads = episode_backward(params.weights(), cfg.rule, cfg.activation, xs, &tape, &dys);
     (loss, Some(grads))
+}
+
+/// The recurrent network's loss: the MSE of the read-out neurons' last state against `targets`
+/// (`[batch, bits]`), over bits and episodes, and when asked, its gradients. `xs` is
+/// `[T, batch, bits]`.
+pub fn recurrent_last_step_mse(
+    cfg: &HebbianConfig,
+    params: &HebbianParams,
+    xs: &[f32],
+    targets: &[f32],
+    with_grads: bool,
+) -> (f32, Option<RecurrentGrads>) {
+    let shape = cfg.recurrent_shape(targets.len() / cfg.bits);
+    let tape = recurrent_forward(shape, params.weights(), cfg.rule, cfg.plastic, xs, cfg.episode_steps());
+    if !with_grads {
+        return (readout_mse(shape, tape.last(), targets, None), None);
+    }
+    let mut dlast = vec![0.0f32; shape.state_len()];
+    let loss = readout_mse(shape, tape.last(), targets, Some(&mut dlast));
+    (loss, Some(recurrent_backward(params.weights(), cfg.rule, &tape, &dlast)))
+}
+
+/// The loss of `cfg`'s network on a batch and, when asked, the gradients of `W`, `alpha`, `eta`.
+fn network_loss(cfg: &HebbianConfig, params: &HebbianParams, xs: &[f32], targets: &[f32], with_grads: bool) -> (f32, Option<RecurrentGrads>) {
+    match cfg.network {
+        Network::Recurrent => recurrent_last_step_mse(cfg, params, xs, targets, with_grads),
+        Network::Feedforward => {
+            let (loss, grads) = last_step_mse(cfg, params, xs, targets, with_grads);
+            (loss, grads.map(|g: PlasticGrads| RecurrentGrads { w: g.w, alpha: g.alpha, eta: g.eta }))
+        }
+    }
 }
 
 /// Adam's moments of one parameter array (eta's are one-element vectors).
@@ -61,7 +95,7 @@ impl CpuHebbian {
     pub fn new(cfg: HebbianConfig, params: HebbianParams) -> Result<Self, TrainError> {
         cfg.validate()?;
         params.check(&cfg)?;
-        let synapses = cfg.bits * cfg.bits;
+        let synapses = cfg.size() * cfg.size();
         Ok(Self { cfg, params, adam: [Moments::zeros(synapses), Moments::zeros(synapses), Moments::zeros(1)], step: 0, losses: (0.0, 0) })
     }
 }
@@ -74,7 +108,7 @@ impl HebbianTrainer for CpuHebbian {
     fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
         let cfg = &self.cfg;
         cfg.check_batch(xs, targets)?;
-        let (loss, grads) = last_step_mse(cfg, &self.params, xs, targets, true);
+        let (loss, grads) = network_loss(cfg, &self.params, xs, targets, true);
         let grads = grads.expect("gradients were asked for");
         if !loss.is_finite() {
             return Err(TrainError::Diverged(format!("the loss became {loss} at step {}; try a smaller learning rate", self.step)));
@@ -102,7 +136,7 @@ impl HebbianTrainer for CpuHebbian {
 
     async fn loss(&mut self, xs: &[f32], targets: &[f32]) -> Result<f32, TrainError> {
         self.cfg.check_batch(xs, targets)?;
-        Ok(last_step_mse(&self.cfg, &self.params, xs, targets, false).0)
+        Ok(network_loss(&self.cfg, &self.params, xs, targets, false).0)
     }
 
     async fn params(&mut self) -> Result<HebbianParams, TrainError> {

@@ -15,6 +15,7 @@ pub mod lenet;
 pub mod matmul;
 pub mod metaplastic_adam;
 pub mod plastic;
+pub mod recurrent;
 pub mod pool;
 pub mod sgd;
 pub mod sign;

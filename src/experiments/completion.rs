@@ -1,6 +1,6 @@
 //! Pattern completion (Miconi, Clune, Stanley, ICML 2018, §4.1; ALGORITHMS.md §3).
 //!
-//! An episode draws `P` random ±1 patterns of `n` bits and shows each for a few steps, with zero
+//! An episode draws `P` random ±1 patterns of `n` bits, each exactly half +1 and half -1, and shows each for a few steps, with zero
 //! (blank) steps after each, the whole set `presentations` times in a fresh order each time; then
 //! one of them with a random half of its bits set to 0. The input at every step is the pattern
 //! times the gain; the loss is the MSE between the output at the last step and the full pattern.
@@ -17,9 +17,9 @@
 //! reference or the GPU, [`crate::backend::Backend::hebbian`]) and reads the loss back once per
 //! point of the curve.
 
-use crate::cpu::hebbian::CpuHebbian;
+use crate::backend::Backend;
 use crate::nn::TrainError;
-use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
+use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer, balanced_pattern};
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 /// A run of training and its evaluation.
@@ -39,6 +39,12 @@ impl CompletionSetup {
     /// The small default: 50 bits, 3 patterns.
     pub fn small(plastic: bool) -> Self {
         Self { net: HebbianConfig::small(plastic), train_steps: 1000, test_episodes: 256, log_every: 50, seed: 1 }
+    }
+
+    /// Miconi's small recurrent setting ([`HebbianConfig::recurrent_small`]) for his 8,000
+    /// episodes, tested on 1,000 fresh episodes.
+    pub fn recurrent_small(plastic: bool) -> Self {
+        Self { net: HebbianConfig::recurrent_small(plastic), train_steps: 8000, test_episodes: 1000, log_every: 100, seed: 1 }
     }
 
     pub fn validate(&self) -> Result<(), TrainError> {
@@ -72,8 +78,7 @@ pub fn completion_batch(cfg: &HebbianConfig, batch: usize, rng: &mut StdRng) -> 
     let mut xs = vec![0.0f32; steps * batch * n];
     let mut targets = vec![0.0f32; batch * n];
     for b in 0..batch {
-        let patterns: Vec<Vec<f32>> =
-            (0..cfg.patterns).map(|_| (0..n).map(|_| if rng.random_bool(0.5) { 1.0 } else { -1.0 }).collect()).collect();
+        let patterns: Vec<Vec<f32>> = (0..cfg.patterns).map(|_| balanced_pattern(n, rng)).collect();
         let mut t = 0;
         let show = |t: usize, pattern: &[f32], xs: &mut [f32]| {
             let at = (t * batch + b) * n;
@@ -218,9 +223,9 @@ pub async fn run_completion_with<T: HebbianTrainer>(
     Ok((run.record, params))
 }
 
-/// A whole run to the end on the CPU.
+/// A whole run to the end on the CPU, reached through the backend switch like any other.
 pub fn run_completion(setup: CompletionSetup) -> Result<(CompletionRecord, HebbianParams), TrainError> {
-    let future = std::pin::pin!(run_completion_with(setup, CpuHebbian::new));
+    let future = std::pin::pin!(run_completion_with(setup, |c, p| Backend::Cpu.hebbian(c, p)));
     // The CPU trainer never waits, so one poll finishes the run; no executor is needed.
     match future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
         std::task::Poll::Ready(result) => result,

@@ -20,6 +20,7 @@ pub mod lenet;
 pub mod matmul;
 pub mod metaplastic_adam;
 pub mod plastic;
+pub mod recurrent;
 pub mod pool;
 pub mod reconstruct;
 pub mod sgd;

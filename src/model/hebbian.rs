@@ -1,14 +1,24 @@
-//! The pattern-completion network of Miconi, Clune, Stanley (ICML 2018; ALGORITHMS.md §3): one
-//! plastic layer of `bits` inputs and `bits` outputs ([`crate::cpu::plastic`]), trained on
-//! episodes of `patterns` random ±1 patterns. The non-plastic network is the same layer, the same
-//! size, with `alpha` held at 0 and not trained, so the trace has no effect on its outputs.
+//! The pattern-completion networks of Miconi, Clune, Stanley (ICML 2018; ALGORITHMS.md §3),
+//! trained on episodes of `patterns` random ±1 patterns, each exactly half +1 and half -1
+//! ([`balanced_pattern`]). Two networks ([`Network`]):
+//! - recurrent, Miconi's: `neurons` all-to-all plastic neurons, one per bit plus a bias neuron
+//!   (plus, for a larger baseline, extra hidden ones), `y(t) = tanh(y(t-1)(W + alpha Hebb) + u(t))`
+//!   ([`crate::cpu::recurrent`]). Its non-plastic twin is a plain RNN, which has memory in its state;
+//! - feed-forward: one plastic layer of `bits` inputs and `bits` outputs
+//!   ([`crate::cpu::plastic`]). Its non-plastic twin has no memory at all, so it fails by
+//!   construction: kept as the simpler illustration, not as a fair baseline.
+//!
+//! A non-plastic network has `alpha` held at 0 and not trained, so the trace has no effect.
 //!
 //! Also the denoising autoencoder of Upadhyay & Bagad ([`DenoiseConfig`]): a convolutional
 //! encoder and decoder with a plastic layer on the code and one on the output.
 
-use crate::nn::{self, Activation, AdamHyper, Dims, HebbRule, Layer, LayerParams, Nonlinearity, Norm, ParamLayout, PlannedLayer, PlasticDims, PlasticWeights, PoolKind, TensorKey, TensorSet, TrainError, Update};
+use crate::nn::{
+    self, Activation, AdamHyper, Dims, HebbRule, Layer, LayerParams, Nonlinearity, Norm, ParamLayout, PlannedLayer, PlasticDims, PlasticWeights, PoolKind, RecurrentShape, TensorKey, TensorSet,
+    TrainError, Update,
+};
 use crate::data::IMAGE_SIDE;
-use rand::{RngExt, SeedableRng, rngs::StdRng};
+use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 /// The saved traces of one training batch may not exceed this: BPTT keeps `Hebb(t)` for every
 /// step, `steps * batch * bits^2` floats, and the browser has a few GiB at most.
@@ -27,10 +37,50 @@ fn check_tape(steps: usize, batch: usize, bytes: u64, shrink: &str) -> Result<()
     )))
 }
 
+/// Which pattern-completion network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// Miconi's recurrent network (see the module's documentation).
+    Recurrent,
+    /// One plastic layer from the input to the output, no recurrence.
+    Feedforward,
+}
+
+impl Network {
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Recurrent => "recurrent",
+            Network::Feedforward => "feedforward",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "recurrent" => Some(Network::Recurrent),
+            "feedforward" => Some(Network::Feedforward),
+            _ => None,
+        }
+    }
+}
+
+/// A pattern of `bits` ±1 values, exactly half of them -1 (the extra one of an odd length +1),
+/// in a random order: Miconi's `full.py` permutes a fixed half-and-half vector, so every pattern
+/// carries the same number of each sign and only their places differ.
+pub fn balanced_pattern(bits: usize, rng: &mut StdRng) -> Vec<f32> {
+    let mut p: Vec<f32> = (0..bits).map(|i| if i < bits / 2 { -1.0 } else { 1.0 }).collect();
+    p.shuffle(rng);
+    p
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct HebbianConfig {
-    /// Pattern length `n`: the layer is `n -> n`.
+    pub network: Network,
+    /// Pattern length `n`: the feed-forward layer is `n -> n`.
     pub bits: usize,
+    /// Neurons of the recurrent network, the bias neuron included: at least `bits + 1` (Miconi:
+    /// exactly that); more adds hidden neurons that get no input and are not read out. Unused by
+    /// the feed-forward network.
+    pub neurons: usize,
     /// Patterns per episode `P`.
     pub patterns: usize,
     /// How many times the whole set of patterns is shown before the test.
@@ -53,11 +103,13 @@ pub struct HebbianConfig {
 }
 
 impl HebbianConfig {
-    /// Small enough to train in seconds on one core: 50 bits, 3 patterns, 2 presentations of 3
-    /// steps with 2 blank steps between, 3 test steps.
+    /// The feed-forward layer, small enough to train in seconds on one core: 50 bits, 3 patterns,
+    /// 2 presentations of 3 steps with 2 blank steps between, 3 test steps.
     pub fn small(plastic: bool) -> Self {
         Self {
+            network: Network::Feedforward,
             bits: 50,
+            neurons: 51,
             patterns: 3,
             presentations: 2,
             present_steps: 3,
@@ -72,10 +124,52 @@ impl HebbianConfig {
         }
     }
 
-    /// Miconi's setting: 1000 bits, 5 patterns, 2 presentations x 6 steps, 4 blank steps, 3 test
-    /// steps, inputs x 20, Adam 3e-4, one episode per batch.
+    /// Miconi's setting for the feed-forward layer: 1000 bits, 5 patterns, 2 presentations x 6
+    /// steps, 4 blank steps, 3 test steps, inputs x 20, Adam 3e-4, one episode per batch.
     pub fn miconi(plastic: bool) -> Self {
         Self { bits: 1000, patterns: 5, presentations: 2, present_steps: 6, blank_steps: 4, batch: 1, ..Self::small(plastic) }
+    }
+
+    /// Miconi's small recurrent setting (`simple/README.md`'s `full.py --patternsize 50
+    /// --nbaddneurons 0 --nbprescycles 1 --nbpatterns 2 --prestime 3 --interpresdelay 1 --lr
+    /// 3e-4`): 50 bits, 51 neurons (one per bit and the bias), 2 patterns shown once for 3 steps
+    /// each with 1 blank step after, then the half-erased test pattern for 6 steps (`simple.py`'s
+    /// test length; `full.py` shows it as long as the others, 3); inputs x 20, Adam 3e-4, one
+    /// episode per batch as Miconi, simple rule with learned eta.
+    pub fn recurrent_small(plastic: bool) -> Self {
+        Self {
+            network: Network::Recurrent,
+            bits: 50,
+            neurons: 51,
+            patterns: 2,
+            presentations: 1,
+            present_steps: 3,
+            blank_steps: 1,
+            test_steps: 6,
+            batch: 1,
+            ..Self::small(plastic)
+        }
+    }
+
+    /// Miconi's 1000-bit recurrent setting (`simple.py`): 1001 neurons, 5 patterns, 2
+    /// presentations x 6 steps, 4 blank steps, 6 test steps.
+    pub fn recurrent_miconi(plastic: bool) -> Self {
+        Self { bits: 1000, neurons: 1001, patterns: 5, presentations: 2, present_steps: 6, blank_steps: 4, ..Self::recurrent_small(plastic) }
+    }
+
+    /// The side of the square weight matrices: the neurons of the recurrent network, the bits of
+    /// the feed-forward layer.
+    pub fn size(&self) -> usize {
+        match self.network {
+            Network::Recurrent => self.neurons,
+            Network::Feedforward => self.bits,
+        }
+    }
+
+    /// The recurrent network's shape for `batch` episodes; the bias neuron's input is the gain
+    /// (Miconi's bias input 1, strengthened like every input).
+    pub fn recurrent_shape(&self, batch: usize) -> RecurrentShape {
+        RecurrentShape::new(batch, self.neurons, self.bits, self.input_gain)
     }
 
     /// Steps in one episode: every pattern shown then followed by blanks, `presentations` times,
@@ -90,7 +184,7 @@ impl HebbianConfig {
 
     /// Bytes of saved traces for one training batch (u64: wasm32's usize would overflow).
     pub fn tape_bytes(&self) -> u64 {
-        [self.episode_steps(), self.batch, self.bits, self.bits, std::mem::size_of::<f32>()].iter().map(|&v| v as u64).product()
+        [self.episode_steps(), self.batch, self.size(), self.size(), std::mem::size_of::<f32>()].iter().map(|&v| v as u64).product()
     }
 
     /// Refuses settings that cannot train or would not fit, saying which and why.
@@ -98,6 +192,9 @@ impl HebbianConfig {
         let bad = |msg: String| Err(TrainError::Config(msg));
         if !(2..=2048).contains(&self.bits) {
             return bad(format!("pattern bits {} must be in 2..=2048", self.bits));
+        }
+        if self.network == Network::Recurrent && !(self.bits + 1..=4096).contains(&self.neurons) {
+            return bad(format!("neurons {} must be in {}..=4096: one per bit ({}) plus the bias neuron", self.neurons, self.bits + 1, self.bits));
         }
         if !(1..=100).contains(&self.patterns) {
             return bad(format!("patterns per episode {} must be in 1..=100", self.patterns));
@@ -123,7 +220,7 @@ impl HebbianConfig {
         if !(1..=1000).contains(&self.batch) {
             return bad(format!("episodes per batch {} must be in 1..=1000", self.batch));
         }
-        check_tape(self.episode_steps(), self.batch, self.tape_bytes(), "bits")
+        check_tape(self.episode_steps(), self.batch, self.tape_bytes(), "bits, neurons")
     }
 
     /// Plain Adam (metaplasticity 0), no weight decay, as Miconi.
@@ -132,9 +229,10 @@ impl HebbianConfig {
     }
 }
 
-/// The learned parameters of one plastic layer.
+/// The learned parameters of one plastic layer (or of a recurrent network's connections).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HebbianParams {
+    /// The side of `W` and `alpha`: a layer's width, a recurrent network's neurons.
     pub bits: usize,
     /// `[out, in]`
     pub w: Vec<f32>,
@@ -150,8 +248,19 @@ impl HebbianParams {
     /// `eta = 0.01` (Miconi's start). Miconi's `0.01 * randn` is for inputs of order 1 reaching
     /// the plastic weights; here the inputs are `gain` times larger. Both variants draw the same
     /// `W` for a seed; the non-plastic one zeroes alpha.
+    ///
+    /// The recurrent network draws Miconi's `0.01 * randn` for `W` and `alpha` (its inputs, the
+    /// previous state, are of order 1) with alpha's diagonal zeroed ("no plastic autapses", at
+    /// the start only, as `full.py`), and eta 0.01.
     pub fn init(cfg: &HebbianConfig, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
+        if cfg.network == Network::Recurrent {
+            let n = cfg.neurons;
+            let w = (0..n * n).map(|_| 0.01 * standard_normal(&mut rng)).collect();
+            let alpha = (0..n * n).map(|k| if k / n == k % n { 0.0 } else { 0.01 * standard_normal(&mut rng) }).collect();
+            let alpha = if cfg.plastic { alpha } else { vec![0.0; n * n] };
+            return Self { bits: n, w, alpha, eta: 0.01 };
+        }
         let n = cfg.bits * cfg.bits;
         let w_scale = 1.0 / (cfg.input_gain * (cfg.bits as f32).sqrt());
         let alpha_scale = w_scale / cfg.input_gain;
@@ -163,9 +272,12 @@ impl HebbianParams {
 
     /// Refuses parameters of another layer size.
     pub fn check(&self, cfg: &HebbianConfig) -> Result<(), TrainError> {
-        let synapses = cfg.bits * cfg.bits;
-        if self.bits != cfg.bits || self.w.len() != synapses || self.alpha.len() != synapses {
-            return Err(TrainError::Config(format!("parameters of a {}-bit layer do not fit a {}-bit one", self.bits, cfg.bits)));
+        let n = cfg.size();
+        if self.bits != n || self.w.len() != n * n || self.alpha.len() != n * n {
+            return Err(TrainError::Config(format!("parameters of size {} do not fit a {} network of size {n}", self.bits, cfg.network.name())));
+        }
+        if !cfg.plastic && self.alpha.iter().any(|&a| a != 0.0) {
+            return Err(TrainError::Config("a non-plastic network's alpha must be zero".into()));
         }
         Ok(())
     }
@@ -175,7 +287,14 @@ impl HebbianParams {
     }
 }
 
-/// A pattern-completion layer being trained, on one backend. The loss is the MSE of the last
+/// A standard normal draw (Box-Muller), for Miconi's `randn` initialisation.
+fn standard_normal(rng: &mut StdRng) -> f32 {
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+/// A pattern-completion network being trained, on one backend. The loss is the MSE of the last
 /// step's outputs against the full patterns; reading results is `async` so the GPU can wait for
 /// its readback without blocking a browser.
 #[allow(async_fn_in_trait)]

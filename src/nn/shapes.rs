@@ -151,3 +151,54 @@ impl PlasticDims {
         self.batch * self.synapses()
     }
 }
+
+/// Sizes of one batched step of Miconi's recurrent network (the rule: [`crate::cpu::recurrent`]),
+/// laid out as the WGSL uniform `Shape` in `shaders/recurrent.wgsl`.
+///
+/// `neurons` neurons, all-to-all plastic recurrent connections. The episode's input, `bits` wide,
+/// drives neurons `0..bits` one to one; the last neuron is Miconi's bias neuron, driven by `bias`
+/// at every step so that its output is a constant; neurons between (a larger network's extra
+/// hidden units) get no input. The read-out is neurons `0..bits`. So `neurons >= bits + 1`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct RecurrentShape {
+    pub batch: u32,
+    pub neurons: u32,
+    pub bits: u32,
+    /// The bias neuron's input (Miconi: 1 times the input gain, 20).
+    pub bias: f32,
+}
+
+impl RecurrentShape {
+    pub fn new(batch: usize, neurons: usize, bits: usize, bias: f32) -> Self {
+        assert!(neurons > bits, "a recurrent network needs a neuron per bit plus the bias neuron");
+        Self { batch: batch as u32, neurons: neurons as u32, bits: bits as u32, bias }
+    }
+
+    /// The recurrent connections as a plastic layer from the neurons to themselves.
+    pub fn plastic(&self) -> PlasticDims {
+        let n = self.neurons as usize;
+        PlasticDims { batch: self.batch as usize, inputs: n, outputs: n }
+    }
+
+    /// Length of one step's state (or drive), `[batch, neurons]`.
+    pub fn state_len(&self) -> usize {
+        (self.batch * self.neurons) as usize
+    }
+
+    /// Length of one step's input (or read-out), `[batch, bits]`.
+    pub fn input_len(&self) -> usize {
+        (self.batch * self.bits) as usize
+    }
+
+    /// The external drive of neuron `j` given this episode's input `x` (`[bits]`) at a step.
+    pub fn drive(&self, x: &[f32], j: usize) -> f32 {
+        if j < self.bits as usize {
+            x[j]
+        } else if j + 1 == self.neurons as usize {
+            self.bias
+        } else {
+            0.0
+        }
+    }
+}

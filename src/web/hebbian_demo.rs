@@ -1,4 +1,5 @@
-//! Demo 3: Hebbian plastic networks against their non-plastic twins, on pattern completion and on
+//! Demo 3: Hebbian plastic networks against their non-plastic twins, on pattern completion
+//! (Miconi's recurrent network, whose non-plastic twin is a plain RNN of the same size) and on
 //! denoising test images, on WebGPU or the CPU.
 //!
 //! The plastic network and its twin train in two workers ([`HebbWorkerRun`]); the page draws what
@@ -13,7 +14,7 @@ use super::worker::HeldData;
 use super::{App, canvas_chart, dom};
 use crate::backend::{Backend, Denoise, Hebbian};
 use crate::charts::hebbian as figures;
-use crate::cpu::plastic::episode_forward;
+use crate::cpu::recurrent::recurrent_forward;
 use crate::nn::HebbRule;
 use crate::data::DataSetId;
 use crate::experiments::DataAccess;
@@ -83,8 +84,12 @@ impl HebbSettings {
         })
     }
 
+    /// Miconi's recurrent network in his small setting (51 neurons, 2 patterns of 50 bits), both
+    /// variants the same size; fewer test episodes than the tool's 1000, since on WebGPU each is a
+    /// readback.
     fn completion(&self, plastic: bool) -> CompletionSetup {
-        let mut setup = CompletionSetup::small(plastic);
+        let mut setup = CompletionSetup::recurrent_small(plastic);
+        setup.test_episodes = 256;
         setup.train_steps = self.steps;
         setup.seed = self.seed;
         setup.log_every = (self.steps / 60).max(1);
@@ -197,8 +202,8 @@ impl HebbWorkerRun {
         .to_string()
     }
 
-    /// Completion: `[t, this network's output at step t (bits), the trace at t (bits², plastic
-    /// only)]`. Denoising: the reconstructions of the first [`SHOWN`] test episodes.
+    /// Completion: `[t, this network's read-out at step t (bits), the trace at t (neurons²,
+    /// plastic only)]`. Denoising: the reconstructions of the first [`SHOWN`] test episodes.
     pub async fn pictures(&mut self, detail: &str, data: &HeldData) -> Option<Vec<f32>> {
         let detail: Value = serde_json::from_str(detail).unwrap_or(Value::Null);
         match &mut self.task {
@@ -209,10 +214,10 @@ impl HebbWorkerRun {
                 let episode = completion_episode(run.setup());
                 // Read back from the GPU when training there; the episode is replayed on the CPU.
                 let params = run.params().await.ok()?;
-                let tape = episode_forward(cfg.dims(1), params.weights(), cfg.rule, cfg.activation, &episode.xs, steps);
-                let n = cfg.bits;
+                let tape = recurrent_forward(cfg.recurrent_shape(1), params.weights(), cfg.rule, cfg.plastic, &episode.xs, steps);
+                let n = cfg.neurons;
                 let mut out = vec![t as f32];
-                out.extend_from_slice(tape.y_at(t));
+                out.extend_from_slice(tape.state_after(t).get(..cfg.bits)?);
                 if cfg.plastic {
                     out.extend_from_slice(tape.hebb.get(t * n * n..(t + 1) * n * n)?);
                 }
@@ -323,7 +328,7 @@ impl HebbView {
             None => {
                 let setup = self.settings.completion(true);
                 let cfg = &setup.net;
-                let (steps, n) = (cfg.episode_steps(), cfg.bits);
+                let (steps, n, neurons) = (cfg.episode_steps(), cfg.bits, cfg.neurons);
                 if let Ok(slider) = dom::by_id::<web_sys::HtmlInputElement>("hebb-t") {
                     slider.set_max(&(steps - 1).to_string());
                 }
@@ -331,13 +336,13 @@ impl HebbView {
                 let t = (t as usize).min(steps - 1);
                 let episode = completion_episode(&setup);
                 let inputs: Vec<Vec<f32>> = episode.xs.chunks_exact(n).map(<[f32]>::to_vec).collect();
-                let (Some(y_plastic), Some(trace), Some(y_fixed)) = (plastic.get(1..1 + n), plastic.get(1 + n..1 + n + n * n), fixed.get(1..1 + n)) else { return };
+                let (Some(y_plastic), Some(trace), Some(y_fixed)) = (plastic.get(1..1 + n), plastic.get(1 + n..1 + n + neurons * neurons), fixed.get(1..1 + n)) else { return };
                 let outputs = vec![(true, y_plastic.to_vec()), (false, y_fixed.to_vec())];
                 if let Some(c) = canvas("hebb-episode") {
                     let _ = canvas_chart::draw(&c, &figures::episode(&inputs, cfg.input_gain, t, &outputs, &episode.targets, 560.0, 220.0));
                 }
                 if let Some(c) = canvas("hebb-trace") {
-                    let _ = canvas_chart::draw(&c, &figures::trace(trace, n, t, 560.0, 330.0));
+                    let _ = canvas_chart::draw(&c, &figures::trace(trace, neurons, t, 560.0, 330.0));
                 }
             }
             Some(_) => {

@@ -1,0 +1,390 @@
+//! Host side of `shaders/recurrent.wgsl`: Miconi's recurrent plastic network on the GPU, tested
+//! against [`crate::cpu::recurrent`]. The recurrent product and the trace are
+//! [`super::plastic::PlasticKernel`]'s (identity nonlinearity, the previous state as input); this
+//! file adds the drive, its backward and the read-out loss, and chains them over episodes.
+//!
+//! - [`RecurrentKernel`]: one bind per CPU primitive (`recurrent_drive`,
+//!   `recurrent_drive_backward`, `readout_mse`) at a step described by a [`DriveUniform`].
+//! - [`GpuRecurrentEpisode`]: a batch of whole episodes, forward and backpropagation through time,
+//!   its tapes in GPU buffers, as `recurrent_forward` and `recurrent_backward`.
+//! - [`GpuRecurrent`]: training on pattern completion, one submit per step and no readback, as
+//!   [`super::plastic::GpuHebbian`] for the feed-forward layer.
+
+use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::metaplastic_adam::{AdamCall, AdamKernel};
+use super::plastic::{GpuPlasticParams, PlasticKernel, StepUniform};
+use super::{GpuContext, GpuTensor};
+use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
+use crate::nn::{HebbRule, Nonlinearity, RecurrentShape, TrainError};
+use bytemuck::{Pod, Zeroable};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+const WG: usize = 64;
+
+/// The WGSL uniform `Drive`: the shape, and where step `t`'s slices start (in elements).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct DriveUniform {
+    shape: RecurrentShape,
+    x_off: u32,
+    s_off: u32,
+    next_off: u32,
+    has_next: u32,
+}
+
+impl DriveUniform {
+    /// Step `t` of an episode of `steps` steps.
+    pub fn at_step(shape: RecurrentShape, t: usize, steps: usize) -> Self {
+        let (nx, ns) = (shape.input_len(), shape.state_len());
+        let has_next = t + 1 < steps;
+        Self {
+            shape,
+            x_off: (t * nx) as u32,
+            s_off: (t * ns) as u32,
+            next_off: if has_next { ((t + 1) * ns) as u32 } else { 0 },
+            has_next: u32::from(has_next),
+        }
+    }
+
+    fn state_len(&self) -> usize {
+        self.shape.state_len()
+    }
+}
+
+/// Every entry point of `recurrent.wgsl`, compiled once per device.
+pub struct RecurrentKernel {
+    drive_forward: wgpu::ComputePipeline,
+    drive_backward: wgpu::ComputePipeline,
+    readout_grad: wgpu::ComputePipeline,
+    readout_loss: wgpu::ComputePipeline,
+}
+
+impl RecurrentKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        let [drive_forward, drive_backward, readout_grad, readout_loss] = pipelines(
+            ctx,
+            "recurrent.wgsl",
+            include_str!("../../shaders/recurrent.wgsl"),
+            ["drive_forward", "drive_backward", "readout_grad", "readout_loss"],
+        );
+        Self { drive_forward, drive_backward, readout_grad, readout_loss }
+    }
+
+    /// `recurrent_drive`: `post[t] = tanh(z[t] + u(t))`, also written to `pre[t + 1]` when there
+    /// is a next step.
+    pub fn bind_drive(&self, ctx: &GpuContext, step: &DriveUniform, xs: &GpuTensor, z: &GpuTensor, post: &GpuTensor, pre: &GpuTensor) -> Dispatch {
+        let u = uniform(ctx, "recurrent drive", step, false);
+        Dispatch::new(ctx, &self.drive_forward, &[(0, &u)], &[(1, xs), (2, z), (3, post), (4, pre)], groups_for(step.state_len(), WG))
+    }
+
+    /// `recurrent_drive_backward`: `dz = dy (1 - post[t]^2)`.
+    pub fn bind_drive_backward(&self, ctx: &GpuContext, step: &DriveUniform, post: &GpuTensor, dy: &GpuTensor, dz: &GpuTensor) -> Dispatch {
+        let u = uniform(ctx, "recurrent drive", step, false);
+        Dispatch::new(ctx, &self.drive_backward, &[(0, &u)], &[(3, post), (5, dy), (6, dz)], groups_for(step.state_len(), WG))
+    }
+
+    /// `readout_mse` of the state at the step: its loss added to `loss` (`[sum, count]`) and, when
+    /// `dy` is given, its gradient written there (`[batch, neurons]`).
+    pub fn bind_readout(&self, ctx: &GpuContext, step: &DriveUniform, post: &GpuTensor, targets: &GpuTensor, loss: &GpuTensor, dy: Option<&GpuTensor>) -> Vec<Dispatch> {
+        assert_eq!(targets.len, step.shape.input_len(), "targets must be batch x bits");
+        assert_eq!(loss.len, 2, "the loss accumulator is [sum, count]");
+        let u = uniform(ctx, "recurrent drive", step, false);
+        let mut calls = vec![Dispatch::new(ctx, &self.readout_loss, &[(0, &u)], &[(3, post), (7, targets), (8, loss)], (1, 1))];
+        if let Some(dy) = dy {
+            calls.push(Dispatch::new(ctx, &self.readout_grad, &[(0, &u)], &[(3, post), (7, targets), (5, dy)], groups_for(step.state_len(), WG)));
+        }
+        calls
+    }
+}
+
+/// One backward step: what to copy into `dy` first, then the dispatches.
+struct BackStep {
+    /// `Some(t)`: `dy` starts as the gradient that step `t + 1` sent back to this step's state,
+    /// slice `t + 1` of the `dpre` tape; `None` (the last step): the read-out's gradient.
+    copy_from: Option<usize>,
+    calls: Vec<Dispatch>,
+}
+
+/// A batch of episodes of the recurrent network on the GPU, as
+/// [`crate::cpu::recurrent::RecurrentTape`]: the state before and after every step and (when it
+/// can go backward) every step's trace.
+pub struct GpuRecurrentEpisode {
+    pub shape: RecurrentShape,
+    pub steps: usize,
+    pub plastic: bool,
+    /// Inputs `[T, batch, bits]`, written by the caller.
+    pub xs: GpuTensor,
+    /// The state each step reads, `[T, batch, neurons]` (slot 0 zero).
+    pub pre: GpuTensor,
+    /// The state each step makes, `[T, batch, neurons]`.
+    pub post: GpuTensor,
+    /// The recurrent product of each step, `[T, batch, neurons]`.
+    pub z: GpuTensor,
+    /// `Hebb(t)` of every step when plastic and trained (`[T, batch, n, n]`); two slots taken in
+    /// turn when plastic and not trained; one zero trace, never written, when not plastic.
+    pub hebb: GpuTensor,
+    forward: Vec<Dispatch>,
+    backward: Option<(Vec<BackStep>, BackwardBuffers)>,
+}
+
+struct BackwardBuffers {
+    dy: GpuTensor,
+    dpre: GpuTensor,
+    clear: Vec<wgpu::Buffer>,
+}
+
+impl GpuRecurrentEpisode {
+    /// Binds a batch of episodes to the parameters, and when `grads` is given, to the gradients
+    /// that [`GpuRecurrentEpisode::encode_backward`] writes; `targets` (`[batch, bits]`) and `loss`
+    /// (`[sum, count]`) are what the read-out at the last step compares with and adds to.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        ctx: &GpuContext,
+        kernels: (&PlasticKernel, &RecurrentKernel),
+        shape: RecurrentShape,
+        steps: usize,
+        rule: HebbRule,
+        plastic: bool,
+        params: &GpuPlasticParams,
+        grads: Option<&GpuPlasticParams>,
+        targets: &GpuTensor,
+        loss: &GpuTensor,
+    ) -> Self {
+        assert!(steps >= 1, "an episode has at least one step");
+        let (pk, rk) = kernels;
+        let dims = shape.plastic();
+        let (nx, ns, nh) = (shape.input_len(), shape.state_len(), dims.trace_len());
+        let zeros = |n: usize| GpuTensor::zeros(ctx, n);
+        let slots = match (plastic, grads.is_some()) {
+            (false, _) => 1,
+            (true, true) => steps,
+            (true, false) => 2,
+        };
+        let (xs, pre, post, z, hebb) = (zeros(steps * nx), zeros(steps * ns), zeros(steps * ns), zeros(steps * ns), zeros(slots * nh));
+        // The product reads the previous state with no nonlinearity; tanh comes with the drive.
+        let base = StepUniform::new(dims, rule, Nonlinearity::Identity);
+        let mut forward = Vec::new();
+        for t in 0..steps {
+            let u = base.at_step(t, slots);
+            let d = DriveUniform::at_step(shape, t, steps);
+            forward.push(pk.bind_step_forward(ctx, &u, &params.w, &params.alpha, &hebb, &pre, &z));
+            forward.push(rk.bind_drive(ctx, &d, &xs, &z, &post, &pre));
+            if plastic && t + 1 < steps {
+                forward.push(pk.bind_hebb_update(ctx, &u, &params.eta, &pre, &post, &hebb));
+            }
+        }
+        let last = DriveUniform::at_step(shape, steps - 1, steps);
+        let backward = match grads {
+            None => {
+                forward.extend(rk.bind_readout(ctx, &last, &post, targets, loss, None));
+                None
+            }
+            Some(g) => {
+                let (dy, dz, dpre, dhebb, deta_rows) = (zeros(ns), zeros(ns), zeros(steps * ns), zeros(nh), zeros(ns));
+                forward.extend(rk.bind_readout(ctx, &last, &post, targets, loss, Some(&dy)));
+                let back = (0..steps)
+                    .rev()
+                    .map(|t| {
+                        let u = base.at_step(t, slots);
+                        let d = DriveUniform::at_step(shape, t, steps);
+                        let mut calls = Vec::new();
+                        if plastic && t + 1 < steps {
+                            calls.extend(pk.bind_hebb_update_backward(ctx, &u, &params.eta, &pre, &post, &hebb, &dhebb, &dy, &dpre, &deta_rows, &g.eta));
+                        }
+                        calls.push(rk.bind_drive_backward(ctx, &d, &post, &dy, &dz));
+                        calls.extend(pk.bind_step_backward(ctx, &u, (&params.w, &params.alpha), &hebb, &pre, &z, &dz, (&g.w, &g.alpha), &dhebb, &dpre));
+                        BackStep { copy_from: (t + 1 < steps).then_some(t), calls }
+                    })
+                    .collect();
+                let clear = vec![dhebb.buffer.clone(), dpre.buffer.clone(), g.w.buffer.clone(), g.alpha.buffer.clone(), g.eta.buffer.clone()];
+                Some((back, BackwardBuffers { dy, dpre, clear }))
+            }
+        };
+        Self { shape, steps, plastic, xs, pre, post, z, hebb, forward, backward }
+    }
+
+    /// Records the forward pass from the zero state and an empty trace, and the read-out at the
+    /// last step (its loss, and with gradients its `dL/dy`).
+    pub fn encode_forward(&self, encoder: &mut wgpu::CommandEncoder) {
+        let state_bytes = (self.shape.state_len() * 4) as u64;
+        encoder.clear_buffer(&self.pre.buffer, 0, Some(state_bytes));
+        // A trained plastic episode overwrites every later slot before reading it; an untrained
+        // one alternates two slots, so slot 0 may hold the last episode's trace.
+        let trace_bytes = (self.shape.plastic().trace_len() * 4) as u64;
+        encoder.clear_buffer(&self.hebb.buffer, 0, Some(trace_bytes));
+        for call in &self.forward {
+            call.encode(encoder);
+        }
+    }
+
+    /// Records backpropagation through the episode of the last forward pass: the parameter
+    /// gradients are overwritten.
+    ///
+    /// Panics when the episode was made without gradients (a programming error, not a user's).
+    pub fn encode_backward(&self, encoder: &mut wgpu::CommandEncoder) {
+        let (steps, b) = self.backward.as_ref().expect("encode_backward needs an episode made with gradients");
+        for buffer in &b.clear {
+            encoder.clear_buffer(buffer, 0, None);
+        }
+        let ns = (self.shape.state_len() * 4) as u64;
+        for step in steps {
+            if let Some(t) = step.copy_from {
+                encoder.copy_buffer_to_buffer(&b.dpre.buffer, (t as u64 + 1) * ns, &b.dy.buffer, 0, ns);
+            }
+            for call in &step.calls {
+                call.encode(encoder);
+            }
+        }
+    }
+}
+
+/// An episode batch with its targets and loss, for one batch size.
+struct Pass {
+    episode: GpuRecurrentEpisode,
+    targets: GpuTensor,
+    /// `[sum, count]` of an evaluation pass's loss (training adds to the trainer's).
+    eval_loss: Option<GpuTensor>,
+}
+
+/// Miconi's recurrent network trained on a GPU, step for step the math of
+/// [`crate::cpu::hebbian::CpuHebbian`] with a recurrent configuration. Every method first checks
+/// that the device is alive.
+pub struct GpuRecurrent {
+    ctx: Rc<GpuContext>,
+    cfg: HebbianConfig,
+    kernels: (PlasticKernel, RecurrentKernel),
+    params: GpuPlasticParams,
+    /// The gradients stay bound in the training pass and the Adam calls.
+    _grads: GpuPlasticParams,
+    /// `W` always; `alpha` and `eta` only for the plastic network.
+    adam: Vec<AdamCall>,
+    step: u32,
+    train: Pass,
+    evals: HashMap<usize, Pass>,
+    train_loss: GpuTensor,
+}
+
+impl GpuRecurrent {
+    pub fn new(ctx: Rc<GpuContext>, cfg: HebbianConfig, params: HebbianParams) -> Result<Self, TrainError> {
+        ctx.check_alive()?;
+        cfg.validate()?;
+        params.check(&cfg)?;
+        let slots = if cfg.plastic { cfg.episode_steps() } else { 1 };
+        check_fits(&ctx, &cfg, cfg.batch, slots)?;
+        let c = ctx.as_ref();
+        let kernels = (PlasticKernel::new(c), RecurrentKernel::new(c));
+        let adam_kernel = AdamKernel::new(c);
+        let gpu_params = GpuPlasticParams::upload(c, &params.w, &params.alpha, params.eta);
+        let grads = GpuPlasticParams::zeros(c, cfg.neurons * cfg.neurons);
+        let hyper = cfg.hyper().at_step(1);
+        let pairs: &[(&GpuTensor, &GpuTensor)] = if cfg.plastic {
+            &[(&gpu_params.w, &grads.w), (&gpu_params.alpha, &grads.alpha), (&gpu_params.eta, &grads.eta)]
+        } else {
+            // The non-plastic network keeps alpha at 0 and leaves eta alone, as on the CPU.
+            &[(&gpu_params.w, &grads.w)]
+        };
+        let adam = pairs.iter().map(|(p, g)| adam_kernel.bind(c, p, g, &GpuTensor::zeros(c, p.len), &GpuTensor::zeros(c, p.len), &hyper)).collect();
+        let train_loss = GpuTensor::zeros(c, 2);
+        let train = Self::pass(c, &kernels, &cfg, cfg.batch, &gpu_params, Some((&grads, &train_loss)));
+        Ok(Self { ctx, cfg, kernels, params: gpu_params, _grads: grads, adam, step: 0, train, evals: HashMap::new(), train_loss })
+    }
+
+    fn pass(
+        ctx: &GpuContext,
+        kernels: &(PlasticKernel, RecurrentKernel),
+        cfg: &HebbianConfig,
+        batch: usize,
+        params: &GpuPlasticParams,
+        training: Option<(&GpuPlasticParams, &GpuTensor)>,
+    ) -> Pass {
+        let targets = GpuTensor::zeros(ctx, batch * cfg.bits);
+        let eval_loss = training.is_none().then(|| GpuTensor::zeros(ctx, 2));
+        let loss = training.map(|t| t.1).or(eval_loss.as_ref()).expect("a pass has a loss accumulator");
+        let episode = GpuRecurrentEpisode::new(
+            ctx,
+            (&kernels.0, &kernels.1),
+            cfg.recurrent_shape(batch),
+            cfg.episode_steps(),
+            cfg.rule,
+            cfg.plastic,
+            params,
+            training.map(|t| t.0),
+            &targets,
+            loss,
+        );
+        Pass { episode, targets, eval_loss }
+    }
+}
+
+/// Refuses a batch whose saved traces would exceed what the device binds, before wgpu fails on it.
+fn check_fits(ctx: &GpuContext, cfg: &HebbianConfig, batch: usize, slots: usize) -> Result<(), TrainError> {
+    let n = cfg.neurons;
+    let what = format!("{batch} episodes of {slots} saved traces of {n} x {n} synapses");
+    super::matmul::check_fits(ctx, slots * batch * n * n, 0, &what, "use fewer episodes per batch, neurons or steps")
+}
+
+impl HebbianTrainer for GpuRecurrent {
+    fn config(&self) -> &HebbianConfig {
+        &self.cfg
+    }
+
+    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
+        self.ctx.check_alive()?;
+        let batch = self.cfg.check_batch(xs, targets)?;
+        if batch != self.cfg.batch {
+            return Err(TrainError::Config(format!("a training batch of {batch} episodes is not the configured {}", self.cfg.batch)));
+        }
+        let ctx = self.ctx.as_ref();
+        self.step += 1;
+        let hyper = self.cfg.hyper().at_step(self.step);
+        for call in &self.adam {
+            call.set_hyper(ctx, &hyper);
+        }
+        self.train.episode.xs.write(ctx, xs);
+        self.train.targets.write(ctx, targets);
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("recurrent train step") });
+        self.train.episode.encode_forward(&mut encoder);
+        self.train.episode.encode_backward(&mut encoder);
+        for call in &self.adam {
+            call.encode(&mut encoder);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        Ok(())
+    }
+
+    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
+        self.ctx.check_alive()?;
+        let words = self.train_loss.read(&self.ctx).await?;
+        // Lands before the next submit, after the copy just read.
+        self.ctx.queue.write_buffer(&self.train_loss.buffer, 0, &[0u8; 8]);
+        Ok((words[0], words[1] as usize))
+    }
+
+    async fn loss(&mut self, xs: &[f32], targets: &[f32]) -> Result<f32, TrainError> {
+        self.ctx.check_alive()?;
+        let batch = self.cfg.check_batch(xs, targets)?;
+        if !self.evals.contains_key(&batch) {
+            check_fits(&self.ctx, &self.cfg, batch, if self.cfg.plastic { 2 } else { 1 })?;
+        }
+        let (ctx, kernels, cfg, params) = (self.ctx.as_ref(), &self.kernels, &self.cfg, &self.params);
+        let pass = self.evals.entry(batch).or_insert_with(|| Self::pass(ctx, kernels, cfg, batch, params, None));
+        let loss = pass.eval_loss.as_ref().expect("an evaluation pass has its own loss");
+        pass.episode.xs.write(ctx, xs);
+        pass.targets.write(ctx, targets);
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("recurrent loss") });
+        encoder.clear_buffer(&loss.buffer, 0, None);
+        pass.episode.encode_forward(&mut encoder);
+        ctx.queue.submit([encoder.finish()]);
+        Ok(loss.read(ctx).await?[0])
+    }
+
+    async fn params(&mut self) -> Result<HebbianParams, TrainError> {
+        self.ctx.check_alive()?;
+        let ctx = self.ctx.as_ref();
+        let w = self.params.w.read(ctx).await?;
+        let alpha = self.params.alpha.read(ctx).await?;
+        let eta = self.params.eta.read(ctx).await?[0];
+        Ok(HebbianParams { bits: self.cfg.neurons, w, alpha, eta })
+    }
+}
