@@ -10,7 +10,7 @@
 //! - [`GpuRecurrent`]: training on pattern completion, one submit per step and no readback, as
 //!   [`super::plastic::GpuHebbian`] for the feed-forward layer.
 
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, record_all, uniform};
 use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::plastic::{GpuPlasticParams, PlasticKernel, StepUniform};
 use super::{GpuContext, GpuTensor};
@@ -213,9 +213,7 @@ impl GpuRecurrentEpisode {
         // one alternates two slots, so slot 0 may hold the last episode's trace.
         let trace_bytes = (self.shape.plastic().trace_len() * 4) as u64;
         encoder.clear_buffer(&self.hebb.buffer, 0, Some(trace_bytes));
-        for call in &self.forward {
-            call.encode(encoder);
-        }
+        record_all(encoder, &self.forward);
     }
 
     /// Records backpropagation through the episode of the last forward pass: the parameter
@@ -232,9 +230,7 @@ impl GpuRecurrentEpisode {
             if let Some(t) = step.copy_from {
                 encoder.copy_buffer_to_buffer(&b.dpre.buffer, (t as u64 + 1) * ns, &b.dy.buffer, 0, ns);
             }
-            for call in &step.calls {
-                call.encode(encoder);
-            }
+            record_all(encoder, &step.calls);
         }
     }
 }
@@ -346,9 +342,7 @@ impl HebbianTrainer for GpuRecurrent {
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("recurrent train step") });
         self.train.episode.encode_forward(&mut encoder);
         self.train.episode.encode_backward(&mut encoder);
-        for call in &self.adam {
-            call.encode(&mut encoder);
-        }
+        record_all(&mut encoder, self.adam.iter().map(AdamCall::dispatch));
         ctx.queue.submit([encoder.finish()]);
         Ok(())
     }
