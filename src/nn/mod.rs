@@ -11,7 +11,7 @@ pub mod layer;
 pub mod shapes;
 
 pub use error::{DeviceError, TrainError};
-pub use hyper::{AdamHyper, AmpHyper, SgdHyper};
+pub use hyper::{AMP_CENTRE_MIN_RATE, AdamHyper, AmpEnergy, AmpHyper, SgdHyper};
 pub use layer::{Activation, HebbRule, Layer, LayerParams, Nonlinearity, PlannedLayer, PlasticWeights, PoolKind, check_params, plan};
 pub use shapes::{ConvShape, Dims, MatmulShape, PlasticDims, PoolShape};
 

@@ -212,7 +212,7 @@ impl LenetWorkerRun {
         let trainer = self.run.trainers_mut().next()?;
         let params = trainer.params().await.ok()?;
         let (count, k, w) = params.first_filters(arch)?;
-        let factors = if rule == Rule::Amp { trainer.last_factors().await.unwrap_or_default() } else { Vec::new() };
+        let factors = if rule.is_amp() { trainer.last_factors().await.unwrap_or_default() } else { Vec::new() };
         let per_layer = factors.first().map_or(0, Vec::len);
         let mut out = vec![count as f32, k as f32, w.len() as f32, factors.len() as f32, per_layer as f32];
         out.extend_from_slice(w);
