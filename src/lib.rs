@@ -9,6 +9,8 @@
 //! - [`gpu`]: the wgpu backend, one Rust file per WGSL file in `shaders/`.
 //! - [`backend`]: the one switch between the two backends.
 //! - [`charts`]: charts as display lists, built once and drawn as SVG (command line) or on a canvas (app).
+//! - [`settings`]: every demo's settings declared once (range, default, help), the page's URL
+//!   state and the guided path's presets; plain Rust, so tested natively.
 //! - [`experiments`]: permuted MNIST, stream learning and the toy problem, written once against the
 //!   trainer interface, run alike by the browser and the command-line tool.
 //! - `web` (wasm32 only): the browser app, the only place that knows about the DOM; its two entry
@@ -23,6 +25,7 @@ pub mod experiments;
 pub mod gpu;
 pub mod model;
 pub mod nn;
+pub mod settings;
 pub mod stats;
 
 #[cfg(target_arch = "wasm32")]

@@ -24,11 +24,32 @@ pub fn learner_color(spec: &LearnerSpec) -> Color {
     }
 }
 
+/// [`learner_color`] for every learner of one run, where several metaplastic learners (m = 1.35
+/// and m = 6 side by side) each need a colour: the first keeps the metaplastic green, the others
+/// take the next distinct colours.
+pub fn learner_colors(specs: &[LearnerSpec]) -> Vec<Color> {
+    let extra = palette::distinct(6);
+    let mut metaplastic = 0;
+    specs
+        .iter()
+        .map(|spec| {
+            let color = learner_color(spec);
+            if color != palette::METAPLASTIC {
+                return color;
+            }
+            metaplastic += 1;
+            // distinct() starts with the accent and the learner colours; 4 and 5 are new.
+            if metaplastic == 1 { color } else { extra[3 + metaplastic.min(3) - 1] }
+        })
+        .collect()
+}
+
 /// Test accuracy on every task over training, one line per task and learner; task 1 darkest.
 pub fn permuted_curves(records: &[&LearnerRecord], steps_per_task: usize, tasks: usize, width: f32, height: f32) -> Figure {
     let mut series = Vec::new();
-    for record in records {
-        let shades = palette::shades(learner_color(&record.spec), tasks.max(2));
+    let colors = learner_colors(&records.iter().map(|r| r.spec.clone()).collect::<Vec<_>>());
+    for (record, &color) in records.iter().zip(&colors) {
+        let shades = palette::shades(color, tasks.max(2));
         for task in 0..tasks {
             let points: Vec<(f32, f32)> =
                 record.curve.iter().filter_map(|p| p.task_acc.get(task).map(|&a| (p.step as f32, a))).collect();
@@ -104,10 +125,12 @@ pub fn weight_histogram_binned(sets: &[BinnedSet], layer: usize, width: f32, hei
 
 /// Stream learning: test accuracy over the stream, one line per learner.
 pub fn stream_curves(records: &[&StreamRecord], steps_per_subset: usize, subsets: usize, width: f32, height: f32) -> Figure {
+    let colors = learner_colors(&records.iter().map(|r| r.spec.clone()).collect::<Vec<_>>());
     let series = records
         .iter()
-        .map(|r| {
-            let s = Series::new(r.spec.name.clone(), learner_color(&r.spec), r.curve.iter().map(|p| (p.step as f32, p.test_acc)).collect());
+        .zip(colors)
+        .map(|(r, color)| {
+            let s = Series::new(r.spec.name.clone(), color, r.curve.iter().map(|p| (p.step as f32, p.test_acc)).collect());
             if r.spec.name == FULL_DATA { s.dashed() } else { s }
         })
         .collect();

@@ -20,7 +20,7 @@
 //! only the last step's gradient is nonzero (its traces reach nothing), so its stages go backward
 //! at that step alone, as the CPU skips the others.
 
-use super::kernel::Dispatch;
+use super::kernel::{Dispatch, record_all};
 use super::matmul::check_fits;
 use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::plastic::{GpuEpisode, GpuPlasticParams, PlasticKernel, StepUniform};
@@ -61,9 +61,7 @@ fn copy(encoder: &mut wgpu::CommandEncoder, src: &GpuTensor, from: usize, dst: &
 }
 
 fn encode_all(calls: &[Dispatch], encoder: &mut wgpu::CommandEncoder) {
-    for call in calls {
-        call.encode(encoder);
-    }
+    record_all(encoder, calls);
 }
 
 /// The training-only part of a pass.
@@ -283,9 +281,7 @@ impl DenoiseTrainer for GpuDenoise {
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("denoise train step") });
         pass.encode_forward(&mut encoder);
         pass.encode_backward(&mut encoder, &self.net);
-        for call in &self.adam {
-            call.encode(&mut encoder);
-        }
+        record_all(&mut encoder, self.adam.iter().map(AdamCall::dispatch));
         ctx.queue.submit([encoder.finish()]);
         Ok(())
     }

@@ -72,4 +72,9 @@ impl DropoutCall {
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
         self.dispatch.encode(encoder);
     }
+
+    /// The mask's dispatch, for recording into a pass with others.
+    pub fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
+    }
 }

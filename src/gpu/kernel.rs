@@ -87,12 +87,27 @@ impl Dispatch {
         Self { pipeline: pipeline.clone(), bind_group, groups }
     }
 
-    /// Records the dispatch into `encoder`; nothing runs until the caller submits.
+    /// Records the dispatch into `encoder` in a pass of its own; nothing runs until the caller
+    /// submits. A chain of dispatches is cheaper recorded into one pass ([`record_all`]).
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        self.record(&mut encoder.begin_compute_pass(&Default::default()));
+    }
+
+    /// Records the dispatch into an open compute pass. WebGPU makes each dispatch of a pass see
+    /// the storage writes of the dispatches before it, so a dependent chain may share one pass.
+    pub fn record(&self, pass: &mut wgpu::ComputePass) {
         DISPATCHES.fetch_add(1, Ordering::Relaxed);
-        let mut pass = encoder.begin_compute_pass(&Default::default());
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(self.groups.0, self.groups.1, 1);
+    }
+}
+
+/// Records `calls` in order into one compute pass: per pass, a backend pays a begin and an end
+/// (on software adapters a noticeable share of a small dispatch's cost).
+pub fn record_all<'a>(encoder: &mut wgpu::CommandEncoder, calls: impl IntoIterator<Item = &'a Dispatch>) {
+    let mut pass = encoder.begin_compute_pass(&Default::default());
+    for call in calls {
+        call.record(&mut pass);
     }
 }

@@ -13,7 +13,7 @@
 //! labels and the dropout seeds with `queue.write_buffer` and records dispatches.
 
 use super::amp::{AmpKernel, Centre};
-use super::kernel::Dispatch;
+use super::kernel::{Dispatch, record_all};
 use super::matmul::check_fits;
 use super::sgd::SgdKernel;
 use super::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_stats};
@@ -254,13 +254,9 @@ impl LenetTrainer for GpuLenet {
         pass.walk.input.write(ctx, x);
         training.labels.write_u32(ctx, y);
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("lenet train step") });
-        pass.walk.encode_forward(&mut encoder);
-        training.softmax.encode(&mut encoder);
-        training.accumulate.encode(&mut encoder);
-        pass.walk.encode_backward(&mut encoder);
-        for call in &self.net.sgd {
-            call.encode(&mut encoder);
-        }
+        // The whole step in one compute pass: forward, loss, backward, update.
+        let loss = [&training.softmax, &training.accumulate];
+        record_all(&mut encoder, pass.walk.forward_calls().chain(loss).chain(pass.walk.backward_calls()).chain(&self.net.sgd));
         ctx.queue.submit([encoder.finish()]);
         self.last_batch = Some(batch);
         Ok(())

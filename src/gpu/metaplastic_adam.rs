@@ -49,4 +49,9 @@ impl AdamCall {
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
         self.dispatch.encode(encoder);
     }
+
+    /// The update's dispatch, for recording into a pass with others.
+    pub fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
+    }
 }

@@ -12,7 +12,7 @@
 //!   (episode forward, MSE at the last step, BPTT, Adam from [`AdamKernel`] with `m = 0`) and no
 //!   readback; the loss sum and the parameters are read back when asked, asynchronously.
 
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, record_all, uniform};
 use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::{GpuContext, GpuTensor};
 use crate::nn::{HebbRule, Nonlinearity, PlasticDims};
@@ -334,9 +334,7 @@ impl GpuEpisode {
         // Every episode starts from an empty trace; with two slots in turn, slot 0 holds an old one.
         let trace_bytes = (self.dims.trace_len() * 4) as u64;
         encoder.clear_buffer(&self.hebb.buffer, 0, Some(trace_bytes));
-        for call in &self.forward {
-            call.encode(encoder);
-        }
+        record_all(encoder, &self.forward);
     }
 
     /// Records backpropagation through the episode recorded by the last forward pass, from the
@@ -352,9 +350,7 @@ impl GpuEpisode {
         for (k, calls) in b.steps.iter().enumerate() {
             let t = (self.steps - 1 - k) as u64;
             encoder.copy_buffer_to_buffer(&b.dys.buffer, t * ny, &b.dy.buffer, 0, ny);
-            for call in calls {
-                call.encode(encoder);
-            }
+            record_all(encoder, calls);
         }
     }
 }
@@ -469,13 +465,9 @@ impl HebbianTrainer for GpuHebbian {
         pass.targets.write(ctx, targets);
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("hebbian train step") });
         pass.episode.encode_forward(&mut encoder);
-        for call in &pass.loss {
-            call.encode(&mut encoder);
-        }
+        record_all(&mut encoder, &pass.loss);
         pass.episode.encode_backward(&mut encoder);
-        for call in &self.adam {
-            call.encode(&mut encoder);
-        }
+        record_all(&mut encoder, self.adam.iter().map(AdamCall::dispatch));
         ctx.queue.submit([encoder.finish()]);
         Ok(())
     }

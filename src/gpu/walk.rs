@@ -8,7 +8,7 @@ use super::activation::ActivationKernel;
 use super::batchnorm::BatchNormKernel;
 use super::conv::ConvKernel;
 use super::dropout::{DropoutCall, DropoutKernel};
-use super::kernel::Dispatch;
+use super::kernel::{Dispatch, record_all};
 use super::matmul::MatmulKernel;
 use super::pool::PoolKernel;
 use super::{GpuContext, GpuTensor};
@@ -311,19 +311,27 @@ impl Walk {
         self.dx = opts.want_dx.then_some(d);
     }
 
-    pub fn encode_forward(&self, encoder: &mut wgpu::CommandEncoder) {
-        for op in &self.forward {
-            match op {
-                Op::Call(call) => call.encode(encoder),
-                Op::Dropout { call, .. } => call.encode(encoder),
-            }
-        }
+    /// The forward pass's calls in order, for recording into a pass with others.
+    pub fn forward_calls(&self) -> impl Iterator<Item = &Dispatch> {
+        self.forward.iter().map(|op| match op {
+            Op::Call(call) => call,
+            Op::Dropout { call, .. } => call.dispatch(),
+        })
     }
 
+    /// The backward pass's calls (with the hooks') in order.
+    pub fn backward_calls(&self) -> impl Iterator<Item = &Dispatch> {
+        self.backward.iter()
+    }
+
+    /// Records the forward pass, every layer's calls in one compute pass.
+    pub fn encode_forward(&self, encoder: &mut wgpu::CommandEncoder) {
+        record_all(encoder, self.forward_calls());
+    }
+
+    /// Records the backward pass in one compute pass.
     pub fn encode_backward(&self, encoder: &mut wgpu::CommandEncoder) {
-        for call in &self.backward {
-            call.encode(encoder);
-        }
+        record_all(encoder, self.backward_calls());
     }
 
     /// Each dropout layer's seed for the next step: `seed + layer index`, as the CPU draws it.

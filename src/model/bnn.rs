@@ -8,6 +8,12 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 pub const LAYERS: usize = 3;
 
+/// The hidden widths, metaplasticity values and EWC strengths a network may have; the page's
+/// settings (`crate::settings::bnn`) declare their ranges from these.
+pub const HIDDEN_RANGE: std::ops::RangeInclusive<usize> = 8..=4096;
+pub const META_RANGE: std::ops::RangeInclusive<f32> = 0.0..=50.0;
+pub const EWC_LAMBDA_RANGE: std::ops::RangeInclusive<f32> = 0.0..=1e7;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BnnConfig {
     pub hidden: usize,
@@ -33,11 +39,11 @@ impl BnnConfig {
     /// Refuses settings the app and the tool cannot train with, saying which and why.
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |msg: String| Err(TrainError::Config(msg));
-        if !(8..=4096).contains(&self.hidden) {
-            return bad(format!("hidden width {} is outside 8..=4096", self.hidden));
+        if !HIDDEN_RANGE.contains(&self.hidden) {
+            return bad(format!("hidden width {} is outside {HIDDEN_RANGE:?}", self.hidden));
         }
-        if self.meta.iter().any(|m| !(0.0..=50.0).contains(m)) {
-            return bad(format!("metaplasticity m {:?} must be in [0, 50]", self.meta));
+        if self.meta.iter().any(|m| !META_RANGE.contains(m)) {
+            return bad(format!("metaplasticity m {:?} must be in {META_RANGE:?}", self.meta));
         }
         if !(self.lr > 0.0 && self.lr <= 1.0) {
             return bad(format!("learning rate {} must be in (0, 1]", self.lr));
@@ -48,8 +54,8 @@ impl BnnConfig {
         if !(2..=1000).contains(&self.batch) {
             return bad(format!("batch size {} must be in 2..=1000 (batch norm needs two examples)", self.batch));
         }
-        if !(0.0..=1e7).contains(&self.ewc_lambda) {
-            return bad(format!("EWC lambda {} must be in [0, 1e7]", self.ewc_lambda));
+        if !EWC_LAMBDA_RANGE.contains(&self.ewc_lambda) {
+            return bad(format!("EWC lambda {} must be in {EWC_LAMBDA_RANGE:?}", self.ewc_lambda));
         }
         Ok(())
     }

@@ -15,6 +15,9 @@ use crate::nn::{self, Activation, AmpEnergy, AmpHyper, BatchStats, Dims, Layer, 
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
+/// The metaplasticity strengths `B` the rule accepts; the page's `lenet.b` is declared from it.
+pub const AMP_B_RANGE: std::ops::RangeInclusive<f32> = 0.0..=20.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
     Classic,
@@ -158,8 +161,8 @@ impl LenetConfig {
         }
         if let Some(amp) = self.amp {
             let h = amp.hyper;
-            if !(0.0..=20.0).contains(&h.b) {
-                return bad(format!("metaplasticity B {} must be in [0, 20]", h.b));
+            if !AMP_B_RANGE.contains(&h.b) {
+                return bad(format!("metaplasticity B {} must be in {AMP_B_RANGE:?}", h.b));
             }
             if !(h.a > 0.0 && h.a.is_finite()) {
                 return bad(format!("metaplasticity A {} must be positive", h.a));

@@ -5,7 +5,7 @@
 //! workers report ([`BnnView`]). Both sides build the experiment's config from [`BnnSettings`], so
 //! the learners of a comparison share the seed, hence the initial weights and the batch order.
 
-use super::demo::{canvas, checked, number, select_value};
+use super::demo::{canvas, select_value};
 use super::protocol::{Compute, f32_json, json_f32};
 use super::remote::{self, Plan, RemoteDemo, Report, View};
 use super::worker::HeldData;
@@ -20,6 +20,7 @@ use crate::experiments::toy::{ToyConfig, run_toy};
 use crate::nn::TrainError;
 use crate::model::bnn::BnnTrainer;
 use crate::model::bnn::GammaInit;
+use crate::settings::{self, Values};
 use serde_json::{Value, json};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -33,36 +34,48 @@ const FINE_BINS: usize = 2048;
 pub type BnnDemo = RemoteDemo;
 
 pub fn new_demo() -> BnnDemo {
-    RemoteDemo::new("bnn", plan)
+    RemoteDemo::new(&settings::bnn::DEMO, plan)
 }
 
 pub fn wire(app: &Rc<App>) -> Result<(), dom::WebError> {
-    remote::wire(app, |a| &a.bnn, show_experiment_fields)?;
+    remote::wire(app, |a| &a.bnn, on_change)?;
     let layer = dom::by_id::<web_sys::Element>("bnn-hist-layer")?;
     let a = app.clone();
     dom::on_event(&layer, "change", move || a.bnn.request_pictures());
-    draw_toy();
     Ok(())
 }
 
-fn show_experiment_fields() {
-    let kind = select_value("bnn-experiment");
+/// After every accepted change of the form: the figures of the chosen experiment, and the toy
+/// problem at its m (instant, two weights: drawn here rather than in a worker).
+fn on_change(app: &App) {
+    show_experiment_fields(app.bnn.values.borrow().choice("experiment"));
+    draw_toy(app.bnn.values.borrow().float("toy-meta") as f32);
+}
+
+/// Shows the figures and captions of the chosen experiment.
+fn show_experiment_fields(kind: &str) {
     if let Ok(list) = dom::document().and_then(|d| Ok(d.query_selector_all("#demo-bnn [data-for]")?)) {
         for i in 0..list.length() {
             if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()) {
-                el.set_hidden(el.get_attribute("data-for").as_deref() != Some(kind.as_str()));
+                el.set_hidden(el.get_attribute("data-for").as_deref() != Some(kind));
             }
         }
     }
     dom::set_hidden("bnn-matrices", kind != "permuted");
 }
 
-/// The demo's settings, as the form gives them and as they travel to the workers.
+/// The accuracy-matrix canvases, one per learner in worker order; the third shows only when a run
+/// has a third learner (a second m, or EWC).
+const MATRICES: [&str; 3] = ["bnn-matrix-standard", "bnn-matrix-meta", "bnn-matrix-third"];
+
+/// The demo's settings, typed: built from the declared values on the page and, from the same
+/// values sent as text, in each worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BnnSettings {
     stream: bool,
     hidden: usize,
-    meta: f32,
+    /// The metaplastic learners' m, beside the standard network's 0.
+    metas: Vec<f32>,
     lr: f32,
     seed: u64,
     tasks: usize,
@@ -75,52 +88,27 @@ pub struct BnnSettings {
 }
 
 impl BnnSettings {
-    /// Reads the form; only the fields of the chosen experiment are parsed.
-    fn from_form() -> Result<Self, String> {
-        let stream = select_value("bnn-experiment") == "stream";
-        Ok(Self {
+    fn from_values(v: &Values) -> Self {
+        let stream = v.choice("experiment") == "stream";
+        Self {
             stream,
-            hidden: number("bnn-hidden", "Hidden units")?,
-            meta: number("bnn-meta", "Metaplasticity m")?,
-            lr: number("bnn-lr", "Learning rate")?,
-            seed: number("bnn-seed", "Seed")?,
-            tasks: if stream { 1 } else { number("bnn-tasks", "Tasks")? },
-            steps: if stream { 1 } else { number("bnn-steps", "Batches per task")? },
-            subsets: if stream { number("bnn-subsets", "Subsets")? } else { 1 },
-            epochs: if stream { number("bnn-epochs", "Epochs per subset")? } else { 1 },
-            ewc: if !stream && checked("bnn-ewc") { Some(number("bnn-ewc-lambda", "EWC lambda")?) } else { None },
-            bn_per_task: checked("bnn-bn-per-task"),
-            gamma_uniform: checked("bnn-gamma-uniform"),
-        })
+            hidden: v.count("hidden"),
+            metas: v.list("meta").iter().map(|&m| m as f32).collect(),
+            lr: v.float("lr") as f32,
+            seed: v.seed(),
+            tasks: v.count("tasks"),
+            steps: v.count("steps"),
+            subsets: v.count("subsets"),
+            epochs: v.count("epochs"),
+            ewc: (!stream && v.flag("ewc")).then(|| v.float("ewc-lambda") as f32),
+            bn_per_task: v.flag("bn-per-task"),
+            gamma_uniform: v.flag("gamma-uniform"),
+        }
     }
 
-    fn to_json(&self) -> String {
-        json!({
-            "stream": self.stream, "hidden": self.hidden, "meta": self.meta, "lr": self.lr, "seed": self.seed,
-            "tasks": self.tasks, "steps": self.steps, "subsets": self.subsets, "epochs": self.epochs,
-            "ewc": self.ewc, "bn_per_task": self.bn_per_task, "gamma_uniform": self.gamma_uniform,
-        })
-        .to_string()
-    }
-
-    fn from_json(text: &str) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("settings: {e}"))?;
-        let int = |name: &str| v[name].as_u64().ok_or_else(|| format!("settings: '{name}' missing"));
-        let float = |name: &str| v[name].as_f64().map(|x| x as f32).ok_or_else(|| format!("settings: '{name}' missing"));
-        Ok(Self {
-            stream: v["stream"].as_bool().unwrap_or(false),
-            hidden: int("hidden")? as usize,
-            meta: float("meta")?,
-            lr: float("lr")?,
-            seed: int("seed")?,
-            tasks: int("tasks")? as usize,
-            steps: int("steps")? as usize,
-            subsets: int("subsets")? as usize,
-            epochs: int("epochs")? as usize,
-            ewc: v["ewc"].as_f64().map(|x| x as f32),
-            bn_per_task: v["bn_per_task"].as_bool().unwrap_or(true),
-            gamma_uniform: v["gamma_uniform"].as_bool().unwrap_or(true),
-        })
+    /// Every learner's m: the standard network first, then the metaplastic ones.
+    fn all_metas(&self) -> Vec<f32> {
+        std::iter::once(0.0).chain(self.metas.iter().copied()).collect()
     }
 
     fn data_set(&self) -> DataSetId {
@@ -128,7 +116,7 @@ impl BnnSettings {
     }
 
     fn stream_config(&self) -> StreamConfig {
-        let mut cfg = StreamConfig::paper(&[0.0, self.meta]);
+        let mut cfg = StreamConfig::paper(&self.all_metas());
         cfg.hidden = self.hidden;
         cfg.lr = self.lr;
         cfg.seed = self.seed;
@@ -139,7 +127,7 @@ impl BnnSettings {
     }
 
     fn permuted_config(&self) -> PermutedConfig {
-        let mut cfg = PermutedConfig::paper(self.hidden, &[0.0, self.meta]);
+        let mut cfg = PermutedConfig::paper(self.hidden, &self.all_metas());
         cfg.lr = self.lr;
         cfg.seed = self.seed;
         cfg.tasks = self.tasks;
@@ -161,10 +149,11 @@ impl BnnSettings {
     }
 }
 
-/// Builds a run's plan from the form, refusing out-of-range settings with a message.
-fn plan(app: &App) -> Result<Plan, String> {
-    let settings = BnnSettings::from_form()?;
-    let (backend, compute) = super::demo::backend(app, "bnn-backend")?;
+/// Builds a run's plan from the declared values (already within their ranges; the experiment
+/// still refuses combinations it cannot train, with its message).
+fn plan(app: &App, values: &Values) -> Result<Plan, String> {
+    let settings = BnnSettings::from_values(values);
+    let (backend, compute) = super::demo::backend(app, values.choice("compute"))?;
     let view = if settings.stream {
         let cfg = settings.stream_config();
         cfg.validate().map_err(|e| e.to_string())?;
@@ -177,7 +166,7 @@ fn plan(app: &App) -> Result<Plan, String> {
     let learners = settings.learners();
     Ok(Plan {
         demo: "bnn",
-        settings: settings.to_json(),
+        settings: values.to_plain_query(),
         learners: learners.iter().map(|l| l.name.clone()).collect(),
         seed: settings.seed,
         backend: match backend {
@@ -208,7 +197,7 @@ impl BnnWorkerRun {
     /// Learner `learner` of the comparison the settings describe, alone: same seed, so the same
     /// initial weights and batches as its partners in the other workers.
     pub fn new(settings: &str, learner: usize, backend: Backend) -> Result<Self, String> {
-        let settings = BnnSettings::from_json(settings)?;
+        let settings = BnnSettings::from_values(&Values::from_plain_query(&settings::bnn::DEMO, settings)?);
         let make = |c, p| backend.bnn(c, p);
         let err = |e: TrainError| e.to_string();
         let experiment = if settings.stream {
@@ -357,15 +346,24 @@ impl View for BnnView {
                             let _ = canvas_chart::draw(&c, &figures::permuted_curves(&refs, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
                         }
                         write_results_table(&refs);
+                        let series: Vec<(String, Vec<f32>)> = refs
+                            .iter()
+                            .flat_map(|r| {
+                                (0..cfg.tasks).map(move |t| {
+                                    (format!("{} · task {}", r.spec.name, t + 1), r.curve.iter().filter_map(|p| p.task_acc.get(t).copied()).collect())
+                                })
+                            })
+                            .collect();
+                        dom::set_series("bnn-curves", &series);
                     }
                     _ => {
-                        let (id, record) = if part == 1 { ("bnn-matrix-standard", refs.first()) } else { ("bnn-matrix-meta", refs.get(1)) };
-                        if let (Some(c), Some(record)) = (canvas(id), record) {
+                        if let (Some(c), Some(record)) = (MATRICES.get(part - 1).and_then(|id| canvas(id)), refs.get(part - 1)) {
                             let _ = canvas_chart::draw(&c, &figures::accuracy_matrix(record, 360.0, 300.0));
                         }
+                        dom::set_hidden("bnn-matrix-third", refs.len() < 3);
                     }
                 }
-                part < 2
+                part < refs.len().min(MATRICES.len())
             }
             BnnView::Stream(cfg) => {
                 let records = stream_records(reports);
@@ -373,6 +371,8 @@ impl View for BnnView {
                 if let Some(c) = canvas("bnn-curves") {
                     let _ = canvas_chart::draw(&c, &figures::stream_curves(&refs, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0));
                 }
+                let series: Vec<(String, Vec<f32>)> = refs.iter().map(|r| (r.spec.name.clone(), r.curve.iter().map(|p| p.test_acc).collect())).collect();
+                dom::set_series("bnn-curves", &series);
                 false
             }
         }
@@ -418,14 +418,16 @@ impl View for BnnView {
             BnnView::Stream(cfg) => cfg.learners(),
         };
         let layer = self.picture_detail().parse::<usize>().unwrap_or(1).min(2);
+        let colors = figures::learner_colors(&specs);
         let sets: Vec<BinnedSet> = specs
             .into_iter()
+            .zip(colors)
             .zip(pictures)
-            .filter_map(|(spec, p)| {
+            .filter_map(|((spec, color), p)| {
                 let p = p.as_ref()?;
                 let (&lo, &hi) = (p.first()?, p.get(1)?);
                 let counts = p.get(2..)?.iter().map(|&c| c as u32).collect();
-                Some(BinnedSet { name: spec.name.clone(), color: figures::learner_color(&spec), lo, hi, counts })
+                Some(BinnedSet { name: spec.name.clone(), color, lo, hi, counts })
             })
             .collect();
         if let Some(c) = canvas("bnn-hist") {
@@ -457,8 +459,8 @@ fn write_results_table(records: &[&LearnerRecord]) {
     table.set_inner_html(&html);
 }
 
-fn draw_toy() {
-    let cfg = ToyConfig { metas: vec![0.0, 6.0], ..ToyConfig::default() };
+fn draw_toy(meta: f32) {
+    let cfg = ToyConfig { metas: vec![0.0, meta], ..ToyConfig::default() };
     if let Some(c) = canvas("bnn-toy") {
         let _ = canvas_chart::draw(&c, &figures::toy(&run_toy(&cfg), &cfg, TOY_STEPS, 760.0, 380.0));
     }

@@ -1,4 +1,4 @@
-//! What every demo's page side shares: reading its form, choosing its backend, and the page's data
+//! What every demo's page side shares: reading its view controls, choosing its backend, and the page's data
 //! as the experiments see it. The run itself lives in workers (see `remote` and `worker`).
 
 use super::{App, dom};
@@ -8,7 +8,7 @@ use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 
 // ---------------------------------------------------------------------------------------------
-// Reading a demo's form
+// Reading the view controls (the settings themselves are read through `form`)
 // ---------------------------------------------------------------------------------------------
 
 pub fn select_value(id: &str) -> String {
@@ -20,16 +20,12 @@ pub fn number<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, String> {
     raw.trim().parse().map_err(|_| format!("{what}: '{raw}' is not a valid number"))
 }
 
-pub fn checked(id: &str) -> bool {
-    dom::by_id::<HtmlInputElement>(id).is_ok_and(|i| i.checked())
-}
-
-/// The backend a demo's compute selector (`id`) asks for. "auto" takes WebGPU on a hardware
-/// adapter; a software adapter (SwiftShader, llvmpipe) computes correctly but far slower than the
-/// CPU path, so auto skips it.
-pub fn backend(app: &App, id: &str) -> Result<(Backend, String), String> {
+/// The backend a demo's `compute` setting asks for. "auto" takes WebGPU on a hardware adapter; a
+/// software adapter (SwiftShader, llvmpipe) computes correctly but far slower than the CPU path,
+/// so auto skips it.
+pub fn backend(app: &App, compute: &str) -> Result<(Backend, String), String> {
     let gpu = app.gpu.borrow().as_ref().filter(|ctx| ctx.check_alive().is_ok()).cloned();
-    let backend = match (select_value(id).as_str(), gpu) {
+    let backend = match (compute, gpu) {
         ("cpu", _) => Backend::Cpu,
         ("webgpu", Some(ctx)) => Backend::Gpu(ctx),
         ("webgpu", None) => return Err("WebGPU is not available here (see the line at the top of the page); choose CPU or auto".into()),

@@ -73,6 +73,14 @@ pub fn set_hidden(id: &str, hidden: bool) {
     }
 }
 
+/// The numbers behind a chart's lines, as `data-series` on its canvas (`{"name": [values]}`): a
+/// screen reader, a teacher's script or a browser test reads them there, not off the pixels.
+pub fn set_series(id: &str, series: &[(String, Vec<f32>)]) {
+    let map: serde_json::Map<String, serde_json::Value> =
+        series.iter().map(|(name, values)| (name.clone(), values.iter().map(|&v| super::protocol::f32_json(v)).collect())).collect();
+    set_attr(id, "data-series", &serde_json::Value::Object(map).to_string());
+}
+
 /// Calls `f` on every click for the life of the page.
 pub fn on_click(target: &web_sys::Element, f: impl FnMut() + 'static) {
     let closure = Closure::<dyn FnMut()>::new(f);

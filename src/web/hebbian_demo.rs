@@ -6,7 +6,7 @@
 //! reconstructions at a noise level) are computed by the workers on request: the page rebuilds
 //! only the episode's inputs, which depend on the seed alone.
 
-use super::demo::{canvas, number, select_value};
+use super::demo::{canvas, number};
 use super::protocol::{Compute, f32_json, json_f32};
 use super::remote::{self, Plan, RemoteDemo, Report, View};
 use super::worker::HeldData;
@@ -20,6 +20,7 @@ use crate::experiments::DataAccess;
 use crate::experiments::completion::{CompletionRun, CompletionSetup, completion_batch};
 use crate::experiments::denoise::{DenoiseRun, DenoiseSetup, denoise_batch};
 use crate::nn::TrainError;
+use crate::settings::{self, Values};
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 use std::rc::Rc;
@@ -33,11 +34,11 @@ const VARIANTS: [bool; 2] = [true, false];
 pub type HebbianDemo = RemoteDemo;
 
 pub fn new_demo() -> HebbianDemo {
-    RemoteDemo::new("hebb", plan)
+    RemoteDemo::new(&settings::hebbian::DEMO, plan)
 }
 
 pub fn wire(app: &Rc<App>) -> Result<(), dom::WebError> {
-    remote::wire(app, |a| &a.hebbian, show_task_fields)?;
+    remote::wire(app, |a| &a.hebbian, |a| show_task_fields(a.hebbian.values.borrow().choice("task")))?;
     for id in ["hebb-t", "hebb-noise"] {
         let a = app.clone();
         dom::on_event(&dom::by_id::<web_sys::Element>(id)?, "input", move || {
@@ -48,12 +49,12 @@ pub fn wire(app: &Rc<App>) -> Result<(), dom::WebError> {
     Ok(())
 }
 
-fn show_task_fields() {
-    let task = select_value("hebb-task");
+/// Shows the figures of the chosen task.
+fn show_task_fields(task: &str) {
     if let Ok(list) = dom::document().and_then(|d| Ok(d.query_selector_all("#demo-hebbian [data-for]")?)) {
         for i in 0..list.length() {
             if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()) {
-                el.set_hidden(el.get_attribute("data-for").as_deref() != Some(task.as_str()));
+                el.set_hidden(el.get_attribute("data-for").as_deref() != Some(task));
             }
         }
     }
@@ -71,30 +72,14 @@ pub struct HebbSettings {
 }
 
 impl HebbSettings {
-    fn from_form() -> Result<Self, String> {
-        let denoise = select_value("hebb-task") == "denoise";
+    fn from_values(v: &Values) -> Result<Self, String> {
+        let denoise = v.choice("task") == "denoise";
         Ok(Self {
-            denoise: if denoise { Some(DataSetId::parse(&select_value("hebb-dataset")).ok_or("choose a data set")?) } else { None },
-            rule: HebbRule::parse(&select_value("hebb-rule")).ok_or("choose a trace rule")?,
-            steps: number("hebb-steps", "Training steps")?,
-            test: if denoise { number("hebb-test", "Test episodes")? } else { 0 },
-            seed: number("hebb-seed", "Seed")?,
-        })
-    }
-
-    fn to_json(&self) -> String {
-        json!({ "denoise": self.denoise.map(DataSetId::dir), "rule": self.rule.name(), "steps": self.steps, "test": self.test, "seed": self.seed }).to_string()
-    }
-
-    fn from_json(text: &str) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("settings: {e}"))?;
-        let int = |name: &str| v[name].as_u64().ok_or_else(|| format!("settings: '{name}' missing"));
-        Ok(Self {
-            denoise: v["denoise"].as_str().and_then(DataSetId::parse),
-            rule: v["rule"].as_str().and_then(HebbRule::parse).ok_or("settings: no trace rule")?,
-            steps: int("steps")? as usize,
-            test: int("test")? as usize,
-            seed: int("seed")?,
+            denoise: if denoise { Some(DataSetId::parse(v.choice("dataset")).ok_or("hebbian.dataset: no such data set")?) } else { None },
+            rule: HebbRule::parse(v.choice("rule")).ok_or("hebbian.rule: no such trace rule")?,
+            steps: v.count("steps"),
+            test: if denoise { v.count("test") } else { 0 },
+            seed: v.seed(),
         })
     }
 
@@ -118,9 +103,9 @@ impl HebbSettings {
     }
 }
 
-fn plan(app: &App) -> Result<Plan, String> {
-    let settings = HebbSettings::from_form()?;
-    let (backend, compute) = super::demo::backend(app, "hebb-backend")?;
+fn plan(app: &App, values: &Values) -> Result<Plan, String> {
+    let settings = HebbSettings::from_values(values)?;
+    let (backend, compute) = super::demo::backend(app, values.choice("compute"))?;
     for plastic in VARIANTS {
         match settings.denoise {
             Some(_) => settings.denoise(plastic).validate(),
@@ -130,7 +115,7 @@ fn plan(app: &App) -> Result<Plan, String> {
     }
     Ok(Plan {
         demo: "hebbian",
-        settings: settings.to_json(),
+        settings: values.to_plain_query(),
         learners: VARIANTS.iter().map(|&p| figures::variant_name(p).to_string()).collect(),
         seed: settings.seed,
         backend: match backend {
@@ -168,7 +153,7 @@ pub struct HebbWorkerRun {
 
 impl HebbWorkerRun {
     pub fn new(settings: &str, learner: usize, backend: Backend) -> Result<Self, String> {
-        let settings = HebbSettings::from_json(settings)?;
+        let settings = HebbSettings::from_values(&Values::from_plain_query(&settings::hebbian::DEMO, settings)?)?;
         let plastic = *VARIANTS.get(learner).ok_or_else(|| format!("there is no variant {learner} in this run"))?;
         let err = |e: TrainError| e.to_string();
         let task = match settings.denoise {
@@ -301,6 +286,8 @@ impl View for HebbView {
                 (m["plastic"].as_bool().unwrap_or(false), curve)
             })
             .collect();
+        let series: Vec<(String, Vec<f32>)> = curves.iter().map(|(p, c)| (figures::variant_name(*p).to_string(), c.iter().map(|&(_, y)| y).collect())).collect();
+        dom::set_series("hebb-loss", &series);
         if let Some(c) = canvas("hebb-loss") {
             let _ = canvas_chart::draw(&c, &figures::loss_curves(&curves, self.settings.steps, 560.0, 320.0));
         }

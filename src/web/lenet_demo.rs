@@ -4,7 +4,7 @@
 //! draws what the two report ([`LenetView`]). Both build their configs from [`LenetSettings`], so
 //! the two networks start from the same weights and see the same batches and dropout masks.
 
-use super::demo::{canvas, number, select_value};
+use super::demo::canvas;
 use super::protocol::{Compute, f32_json, json_f32};
 use super::remote::{self, Plan, RemoteDemo, Report, View};
 use super::worker::HeldData;
@@ -13,8 +13,9 @@ use crate::backend::{Backend, Lenet};
 use crate::charts::lenet as figures;
 use crate::data::DataSetId;
 use crate::experiments::lenet::{LenetPoint, LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
-use crate::nn::TrainError;
+use crate::nn::{AmpEnergy, TrainError};
 use crate::model::lenet::{Arch, FactorSource, LenetTrainer};
+use crate::settings::{self, Values};
 use crate::stats::{ClassMetrics, Confusion, PairedDiff, mean_sd};
 use serde_json::{Value, json};
 use std::rc::Rc;
@@ -30,11 +31,11 @@ fn paper_accuracy(dataset: DataSetId) -> (f32, f32) {
 pub type LenetDemo = RemoteDemo;
 
 pub fn new_demo() -> LenetDemo {
-    RemoteDemo::new("lenet", plan)
+    RemoteDemo::new(&settings::lenet::DEMO, plan)
 }
 
 pub fn wire(app: &Rc<App>) -> Result<(), dom::WebError> {
-    remote::wire(app, |a| &a.lenet, || {})
+    remote::wire(app, |a| &a.lenet, |_| {})
 }
 
 /// The demo's settings, as the form gives them and as they travel to the workers.
@@ -44,6 +45,7 @@ pub struct LenetSettings {
     arch: Arch,
     b: f32,
     from_input: bool,
+    energy: AmpEnergy,
     lr: f32,
     epochs: usize,
     steps: usize,
@@ -53,52 +55,19 @@ pub struct LenetSettings {
 }
 
 impl LenetSettings {
-    fn from_form() -> Result<Self, String> {
-        let test: usize = number("lenet-test", "Test images")?;
-        if !(100..=10_000).contains(&test) {
-            return Err(format!("Test images: {test} is outside 100 to 10000"));
-        }
-        let seeds: u64 = number("lenet-seeds", "Seeds")?;
-        if !(1..=20).contains(&seeds) {
-            return Err(format!("Seeds: {seeds} is outside 1 to 20"));
-        }
+    fn from_values(v: &Values) -> Result<Self, String> {
         Ok(Self {
-            dataset: DataSetId::parse(&select_value("lenet-dataset")).ok_or("choose a data set")?,
-            arch: Arch::parse(&select_value("lenet-arch")).ok_or("choose a network")?,
-            b: number("lenet-b", "Metaplasticity B")?,
-            from_input: select_value("lenet-source") == "input",
-            lr: number("lenet-lr", "Learning rate")?,
-            epochs: number("lenet-epochs", "Epochs")?,
-            steps: number("lenet-steps", "Batches per epoch")?,
-            test,
-            seeds,
-            seed: number("lenet-seed", "First seed")?,
-        })
-    }
-
-    fn to_json(&self) -> String {
-        json!({
-            "dataset": self.dataset.dir(), "arch": self.arch.name(), "b": self.b, "from_input": self.from_input, "lr": self.lr,
-            "epochs": self.epochs, "steps": self.steps, "test": self.test, "seeds": self.seeds, "seed": self.seed,
-        })
-        .to_string()
-    }
-
-    fn from_json(text: &str) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("settings: {e}"))?;
-        let int = |name: &str| v[name].as_u64().ok_or_else(|| format!("settings: '{name}' missing"));
-        let float = |name: &str| v[name].as_f64().map(|x| x as f32).ok_or_else(|| format!("settings: '{name}' missing"));
-        Ok(Self {
-            dataset: v["dataset"].as_str().and_then(DataSetId::parse).ok_or("settings: no data set")?,
-            arch: v["arch"].as_str().and_then(Arch::parse).ok_or("settings: no network")?,
-            b: float("b")?,
-            from_input: v["from_input"].as_bool().unwrap_or(false),
-            lr: float("lr")?,
-            epochs: int("epochs")? as usize,
-            steps: int("steps")? as usize,
-            test: int("test")? as usize,
-            seeds: int("seeds")?,
-            seed: int("seed")?,
+            dataset: DataSetId::parse(v.choice("dataset")).ok_or("lenet.dataset: no such data set")?,
+            arch: Arch::parse(v.choice("arch")).ok_or("lenet.arch: no such network")?,
+            b: v.float("b") as f32,
+            from_input: v.choice("source") == "input",
+            energy: AmpEnergy::parse(v.choice("energy")).ok_or("lenet.energy: choose raw or centred")?,
+            lr: v.float("lr") as f32,
+            epochs: v.count("epochs"),
+            steps: v.count("steps"),
+            test: v.count("test"),
+            seeds: v.int("seeds").max(1) as u64,
+            seed: v.seed(),
         })
     }
 
@@ -107,6 +76,7 @@ impl LenetSettings {
         let mut cfg = LenetRunConfig::paper(self.dataset, self.arch, self.epochs);
         cfg.amp_b = self.b;
         cfg.amp_source = if self.from_input { FactorSource::NetworkInput } else { FactorSource::LayerInput };
+        cfg.rules = vec![Rule::Standard, Rule::amp(self.energy)];
         cfg.lr = self.lr;
         // Larger batches than the tool's 32: fewer, bigger GPU submits per image in the browser.
         cfg.batch = 64;
@@ -120,14 +90,14 @@ impl LenetSettings {
     }
 }
 
-fn plan(app: &App) -> Result<Plan, String> {
-    let settings = LenetSettings::from_form()?;
-    let (backend, compute) = super::demo::backend(app, "lenet-backend")?;
+fn plan(app: &App, values: &Values) -> Result<Plan, String> {
+    let settings = LenetSettings::from_values(values)?;
+    let (backend, compute) = super::demo::backend(app, values.choice("compute"))?;
     let cfg = settings.config(0);
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(Plan {
         demo: "lenet",
-        settings: settings.to_json(),
+        settings: values.to_plain_query(),
         learners: cfg.rules.iter().map(|r| r.name().to_string()).collect(),
         seed: settings.seed,
         backend: match backend {
@@ -157,7 +127,7 @@ pub struct LenetWorkerRun {
 
 impl LenetWorkerRun {
     pub fn new(settings: &str, learner: usize, backend: Backend) -> Result<Self, String> {
-        let settings = LenetSettings::from_json(settings)?;
+        let settings = LenetSettings::from_values(&Values::from_plain_query(&settings::lenet::DEMO, settings)?)?;
         let rule = *settings.config(0).rules.get(learner).ok_or_else(|| format!("there is no rule {learner} in this run"))?;
         let run = Self::start_seed(&settings, rule, &backend, 0)?;
         Ok(Self { settings, rule, backend, current: 0, run, finished: Vec::new() })
@@ -289,7 +259,8 @@ impl LenetView {
                 .and_then(|r| r.metrics["finished"].as_array().map(|a| a.iter().map(metrics_from).collect()))
                 .unwrap_or_default()
         };
-        let (standard, amp) = (per_rule(Rule::Standard), per_rule(Rule::Amp));
+        let amp_rule = self.rules.iter().copied().find(|r| r.is_amp()).unwrap_or(Rule::Amp);
+        let (standard, amp) = (per_rule(Rule::Standard), per_rule(amp_rule));
         standard.iter().zip(&amp).map(|(s, a)| [*s, *a]).collect()
     }
 }
@@ -304,6 +275,19 @@ impl View for LenetView {
                     let _ = canvas_chart::draw(&c, &figures::accuracy_curves(&refs, self.total, 560.0, 340.0));
                 }
                 write_tables(&self.settings, &refs, &self.finished(reports));
+                let series: Vec<(String, Vec<f32>)> = refs
+                    .iter()
+                    .flat_map(|r| {
+                        let name = r.rule.name();
+                        [
+                            (format!("{name} test accuracy"), r.curve.iter().map(|p| p.test_acc).collect()),
+                            (format!("{name} training accuracy"), r.curve.iter().map(|p| p.train_acc).collect()),
+                            (format!("{name} test loss"), r.curve.iter().map(|p| p.test_loss).collect()),
+                            (format!("{name} training loss"), r.curve.iter().map(|p| p.train_loss).collect()),
+                        ]
+                    })
+                    .collect();
+                dom::set_series("lenet-acc", &series);
             }
             1 => {
                 if let Some(c) = canvas("lenet-loss") {
@@ -313,7 +297,7 @@ impl View for LenetView {
             _ => {
                 let names = self.settings.dataset.class_names();
                 if let Some(r) = refs.get(part - 2)
-                    && let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", r.rule.name())), &r.confusion)
+                    && let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", slot(r.rule))), &r.confusion)
                 {
                     let title = format!("{}: confusion matrix", figures::rule_title(r.rule));
                     let _ = canvas_chart::draw(&c, &figures::confusion(&title, conf, &names, 420.0, 400.0));
@@ -355,7 +339,7 @@ impl View for LenetView {
             let Some(&[count, k, filter_len, layers, per_layer]) = p.get(..5).and_then(|h| <&[f32; 5]>::try_from(h).ok()) else { continue };
             let (count, k, filter_len, layers, per_layer) = (count as usize, k as usize, filter_len as usize, layers as usize, per_layer as usize);
             let Some(w) = p.get(5..5 + filter_len) else { continue };
-            if let Some(c) = canvas(&format!("lenet-filters-{}", rule.name())) {
+            if let Some(c) = canvas(&format!("lenet-filters-{}", slot(rule))) {
                 let title = format!("{}: first-layer filters", figures::rule_title(rule));
                 let height = 80.0 + 70.0 * count.div_ceil(8) as f32;
                 let _ = canvas_chart::draw(&c, &figures::filters(&title, rule, count, k, w, 560.0, height));
@@ -383,6 +367,12 @@ impl View for LenetView {
 
 /// The numbers behind the charts: the latest test metrics per rule with the paper's beside them,
 /// and, over several seeds, mean ± sd and the paired difference.
+/// The page's canvases come in two slots, standard and metaplastic, whichever energy the
+/// metaplastic network uses.
+fn slot(rule: Rule) -> &'static str {
+    if rule.is_amp() { "amp" } else { "standard" }
+}
+
 fn write_tables(settings: &LenetSettings, records: &[&LenetRecord], finished: &[[ClassMetrics; 2]]) {
     if let Ok(table) = dom::by_id::<web_sys::Element>("lenet-results") {
         let mut html = String::from("<tr><th>network</th><th>test accuracy</th><th>macro F1</th><th>precision</th><th>recall</th><th>loss</th><th>measured</th></tr>");
@@ -453,7 +443,7 @@ fn write_tables(settings: &LenetSettings, records: &[&LenetRecord], finished: &[
     }
     if let Some(c) = canvas("lenet-seeds-bars") {
         let rows: Vec<(Rule, [(f32, f32); 4])> =
-            [Rule::Standard, Rule::Amp].iter().enumerate().map(|(i, &rule)| (rule, getters.map(|(_, f)| mean_sd(&column(i, f))))).collect();
+            [Rule::Standard, Rule::amp(settings.energy)].iter().enumerate().map(|(i, &rule)| (rule, getters.map(|(_, f)| mean_sd(&column(i, f))))).collect();
         let _ = canvas_chart::draw(&c, &figures::metric_bars(&rows, 760.0, 320.0));
     }
 }

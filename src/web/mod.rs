@@ -10,6 +10,8 @@ mod demo;
 mod hebbian_demo;
 mod lenet_demo;
 mod dom;
+mod form;
+mod guide;
 mod loader;
 mod protocol;
 mod remote;
@@ -32,11 +34,35 @@ pub struct App {
     pub bnn: bnn_demo::BnnDemo,
     pub lenet: lenet_demo::LenetDemo,
     pub hebbian: hebbian_demo::HebbianDemo,
+    /// The demo the URL's `run=` names: the last one started and not reset.
+    run: RefCell<Option<&'static str>>,
 }
+
+/// Picks one demo out of the app.
+type Pick = fn(&App) -> &remote::RemoteDemo;
+
+/// The page's demos, in the order of `settings::DEMOS`.
+const PICKS: [Pick; 3] = [|a| &a.bnn, |a| &a.lenet, |a| &a.hebbian];
 
 impl App {
     pub fn slot(&self, id: DataSetId) -> &Rc<RefCell<loader::DataSlot>> {
         &self.data[id as usize]
+    }
+
+    /// Writes every demo's settings and the run marker into the URL.
+    pub fn write_url(&self) {
+        let values: Vec<std::cell::Ref<'_, crate::settings::Values>> = PICKS.iter().map(|p| p(self).values.borrow()).collect();
+        let refs: Vec<&crate::settings::Values> = values.iter().map(|v| &**v).collect();
+        form::write_url(&refs, *self.run.borrow());
+    }
+
+    pub fn mark_run(&self, demo: Option<&'static str>) {
+        *self.run.borrow_mut() = demo;
+        self.write_url();
+    }
+
+    pub fn marked_run(&self) -> Option<&'static str> {
+        *self.run.borrow()
     }
 }
 
@@ -63,16 +89,40 @@ fn boot() -> Result<(), dom::WebError> {
         bnn: bnn_demo::new_demo(),
         lenet: lenet_demo::new_demo(),
         hebbian: hebbian_demo::new_demo(),
+        run: RefCell::new(None),
     });
+    // The link's settings go into the forms before they are built; what it asked for and could
+    // not have is corrected and shown, never refused: a link is not edited in place.
+    let search = dom::window()?.location().search().unwrap_or_default();
+    let link = crate::settings::query::parse(&search);
+    for pick in PICKS {
+        let d = pick(&app);
+        if let Some(values) = link.values(d.decl.name) {
+            *d.values.borrow_mut() = values.clone();
+        }
+    }
+    guide::build()?;
     wire_dataset_switch(&app)?;
     samples::wire_shuffle(&app)?;
     bnn_demo::wire(&app)?;
     lenet_demo::wire(&app)?;
     hebbian_demo::wire(&app)?;
+    form::show_notes(&link.notes);
+    wire_keys(&app)?;
+    app.write_url();
     for id in DataSetId::ALL {
         loader::start(&app, id)?;
     }
-    wasm_bindgen_futures::spawn_local(probe_backend(app.clone()));
+    // `run=` waits for the backend probe: "auto" and "webgpu" need to know what the GPU is.
+    let probe = probe_backend(app.clone());
+    let start = link.run.and_then(|name| PICKS.iter().copied().find(|p| p(&app).decl.name == name));
+    let a = app.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        probe.await;
+        if let Some(pick) = start {
+            remote::press(&a, pick, remote::Press::RunPause);
+        }
+    });
     dom::body()?.set_attribute("data-ready", "1")?;
     Ok(())
 }
@@ -134,4 +184,87 @@ fn wire_dataset_switch(app: &Rc<App>) -> Result<(), dom::WebError> {
         });
     }
     Ok(())
+}
+
+/// Keys for a presenter: space runs or pauses, `s` steps, `r` resets the demo in front (the one
+/// last started, else the one nearest the top of the window), `n` opens the next step of the
+/// guided path, `?` shows the list. Keys typed into a field stay the field's.
+fn wire_keys(app: &Rc<App>) -> Result<(), dom::WebError> {
+    use wasm_bindgen::closure::Closure;
+    let a = app.clone();
+    let on_key = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let get = |name: &str| js_sys::Reflect::get(&event, &name.into()).ok();
+        let modifier = ["ctrlKey", "metaKey", "altKey"].iter().any(|m| get(m).and_then(|v| v.as_bool()).unwrap_or(false));
+        let in_field = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON" | "A"));
+        let Some(key) = get("key").and_then(|k| k.as_string()) else { return };
+        if modifier || in_field {
+            return;
+        }
+        let action = match key.as_str() {
+            " " => Some(remote::Press::RunPause),
+            "s" => Some(remote::Press::Step),
+            "r" => Some(remote::Press::Reset),
+            "n" => {
+                next_preset(&a);
+                None
+            }
+            "?" => {
+                let help = dom::by_id::<web_sys::HtmlElement>("keys-help");
+                if let Ok(help) = help {
+                    help.set_hidden(!help.hidden());
+                }
+                None
+            }
+            _ => return,
+        };
+        event.prevent_default();
+        if let Some(action) = action {
+            remote::press(&a, front_demo(&a), action);
+        }
+    });
+    dom::document()?.add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref())?;
+    // The listener lives as long as the page.
+    on_key.forget();
+    Ok(())
+}
+
+/// The demo a key acts on: the one last started, else the one whose section is nearest the top of
+/// the window.
+fn front_demo(app: &App) -> Pick {
+    if let Some(pick) = app.marked_run().and_then(|name| PICKS.iter().copied().find(|p| p(app).decl.name == name)) {
+        return pick;
+    }
+    let top = |pick: &Pick| {
+        // Each demo's section is `demo-<name>` (index.html).
+        let id = format!("demo-{}", pick(app).decl.name);
+        let scrolled = dom::window().ok().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0);
+        dom::by_id::<web_sys::HtmlElement>(&id).map_or(f64::INFINITY, |el| f64::from(el.offset_top() + el.offset_height()) - scrolled)
+    };
+    // The first section whose bottom is still below the top of the window.
+    PICKS.iter().copied().find(|p| top(p) > 80.0).unwrap_or(PICKS[0])
+}
+
+/// Opens the step of the guided path after the one the page shows now (the first when none).
+fn next_preset(app: &App) {
+    use crate::settings::{presets::PRESETS, query};
+    let matches = |p: &crate::settings::presets::Preset| {
+        let link = query::parse(p.query);
+        let wanted = p.query.trim_start_matches('?').split('&').filter_map(|kv| kv.split_once('=')).map(|(k, _)| k.to_string());
+        wanted.into_iter().all(|key| {
+            if key == query::RUN {
+                return link.run == app.marked_run();
+            }
+            let Some((demo, name)) = key.split_once('.') else { return false };
+            let now = PICKS.iter().find(|p| p(app).decl.name == demo).map(|p| p(app).values.borrow().get(name).clone());
+            now.is_some() && now.as_ref() == link.values(demo).map(|v| v.get(name))
+        })
+    };
+    let current = PRESETS.iter().rposition(matches);
+    let next = current.map_or(0, |i| (i + 1) % PRESETS.len());
+    if let Ok(window) = dom::window() {
+        let _ = window.location().assign(&PRESETS[next].href());
+    }
 }

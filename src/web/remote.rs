@@ -5,8 +5,9 @@
 //! changed setting, the workers' termination), so each acts within a frame.
 
 use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, ToWorker};
-use super::{App, dom};
+use super::{App, dom, form};
 use crate::data::{DataSetId, Examples, IdxKind};
+use crate::settings::{Demo, Values};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -168,21 +169,34 @@ struct State {
 }
 
 pub struct RemoteDemo {
-    /// The element ids are `<prefix>-run`, `-step`, `-reset`, `-status`, `-error`, `-controls`.
+    /// The demo's settings as declared; its element ids are `<prefix>-run`, `-step`, `-reset`,
+    /// `-status`, `-error`, `-controls`, `-fields`.
+    pub decl: &'static Demo,
     prefix: &'static str,
-    plan: fn(&App) -> Result<Plan, String>,
+    /// The settings last read from the form (or a link): always allowed values.
+    pub values: RefCell<Values>,
+    plan: fn(&App, &Values) -> Result<Plan, String>,
     state: RefCell<State>,
 }
 
 type Pick = fn(&App) -> &RemoteDemo;
 
 impl RemoteDemo {
-    pub fn new(prefix: &'static str, plan: fn(&App) -> Result<Plan, String>) -> Self {
-        Self { prefix, plan, state: RefCell::new(State { active: None, running: false, generation: 0, frame_pending: false, paused: false, waiting: false, last_status: String::new() }) }
+    pub fn new(decl: &'static Demo, plan: fn(&App, &Values) -> Result<Plan, String>) -> Self {
+        Self { decl, prefix: decl.prefix, values: RefCell::new(decl.defaults()), plan, state: RefCell::new(State { active: None, running: false, generation: 0, frame_pending: false, paused: false, waiting: false, last_status: String::new() }) }
     }
 
     fn id(&self, what: &str) -> String {
         format!("{}-{what}", self.prefix)
+    }
+
+    /// Reads the form through the declaration; on success the values are kept, on refusal
+    /// nothing changes and the message says which setting and what is allowed.
+    fn read_form(&self) -> Result<Values, String> {
+        let mut values = self.values.borrow().clone();
+        values.check_all(form::raw(self.decl)).map_err(|e| e.to_string())?;
+        *self.values.borrow_mut() = values.clone();
+        Ok(values)
     }
 
     /// Asks the workers for fresh pictures (e.g. another histogram layer was chosen).
@@ -195,26 +209,62 @@ impl RemoteDemo {
     }
 }
 
-/// Wires the buttons and the form; `on_change` runs on every change of the form (to show and hide
-/// fields) before the current run is dropped.
-pub fn wire(app: &Rc<App>, pick: Pick, on_change: fn()) -> Result<(), dom::WebError> {
+/// Builds the form from the declaration (showing the demo's current values), wires the buttons
+/// and the form; `on_change` runs after every accepted change of the form (to show and hide
+/// figures), then the current run is dropped.
+pub fn wire(app: &Rc<App>, pick: Pick, on_change: fn(&App)) -> Result<(), dom::WebError> {
     let d = pick(app);
+    form::build(&d.values.borrow())?;
     let a = app.clone();
     dom::on_click(&dom::by_id(&d.id("run"))?, move || toggle_run(&a, pick));
     let a = app.clone();
     dom::on_click(&dom::by_id(&d.id("step"))?, move || step_once(&a, pick));
     let a = app.clone();
-    dom::on_click(&dom::by_id(&d.id("reset"))?, move || discard(&a, pick, "Reset. Press Run to start again."));
+    dom::on_click(&dom::by_id(&d.id("reset"))?, move || reset(&a, pick));
     let a = app.clone();
     dom::on_event(&dom::by_id(&d.id("controls"))?, "change", move || {
-        on_change();
-        let started = pick(&a).state.borrow().active.is_some() || pick(&a).state.borrow().waiting;
+        let d = pick(&a);
+        form::show_applicable(d.decl);
+        let checked = d.read_form();
+        let started = d.state.borrow().active.is_some() || d.state.borrow().waiting;
         if started {
             discard(&a, pick, "Settings changed: the next Run starts a new run with them.");
         }
+        match checked {
+            Ok(_) => {
+                dom::set_hidden(&d.id("error"), true);
+                a.write_url();
+                on_change(&a);
+            }
+            Err(message) => show_error(d, &message),
+        }
     });
-    on_change();
+    on_change(app);
     Ok(())
+}
+
+/// A button of a demo, pressed from elsewhere: `run=<demo>` in the URL on load, or a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Press {
+    RunPause,
+    Step,
+    Reset,
+}
+
+pub fn press(app: &Rc<App>, pick: Pick, what: Press) {
+    match what {
+        Press::RunPause => toggle_run(app, pick),
+        Press::Step => step_once(app, pick),
+        Press::Reset => reset(app, pick),
+    }
+}
+
+fn reset(app: &Rc<App>, pick: Pick) {
+    discard(app, pick, "Reset. Press Run to start again.");
+    // A reset run is not what a copied link should start.
+    if app.marked_run() == Some(pick(app).decl.name) {
+        app.mark_run(None);
+    }
 }
 
 fn toggle_run(app: &Rc<App>, pick: Pick) {
@@ -241,6 +291,7 @@ fn toggle_run(app: &Rc<App>, pick: Pick) {
     if !ensure_run(app, pick) {
         return;
     }
+    app.mark_run(Some(d.decl.name));
     let mut s = d.state.borrow_mut();
     s.running = true;
     s.paused = false;
@@ -290,7 +341,7 @@ fn ensure_run(app: &Rc<App>, pick: Pick) -> bool {
             return true;
         }
     }
-    let plan = match (d.plan)(app) {
+    let plan = match d.read_form().and_then(|values| (d.plan)(app, &values)) {
         Ok(plan) => plan,
         Err(message) => {
             show_error(d, &message);

@@ -12,7 +12,7 @@ const RUN_TIMEOUT = 420_000;
 
 async function setShortRun(page, backend) {
   await page.selectOption('#bnn-experiment', 'permuted');
-  await page.selectOption('#bnn-backend', backend);
+  await page.selectOption('#bnn-compute', backend);
   await page.fill('#bnn-hidden', '32');
   await page.fill('#bnn-meta', '10');
   await page.fill('#bnn-lr', '0.02');
@@ -84,11 +84,11 @@ test('demo 1 refuses out-of-range settings and drops a run whose settings change
     await page.dispatchEvent('#bnn-controls', 'change');
     await page.click('#bnn-run');
     await page.waitForSelector('#bnn-error:not([hidden])');
-    assert.match(await page.textContent('#bnn-error'), /hidden width 5/);
+    assert.match(await page.textContent('#bnn-error'), /Hidden units: '5' is below the smallest allowed value, 8 \(allowed: a whole number from 8 to 4096\)/);
     assert.equal(await page.textContent('#bnn-run'), 'Run', 'nothing started');
     await page.fill('#bnn-hidden', '-3');
     await page.click('#bnn-run');
-    assert.match(await page.textContent('#bnn-error'), /Hidden units: '-3' is not a valid number/);
+    assert.match(await page.textContent('#bnn-error'), /Hidden units: '-3' is below the smallest allowed value, 8/);
     // A valid run, then a changed setting: the run is dropped whole, with a message.
     await waitForDataState(page, 'mnist', 'done');
     await page.fill('#bnn-hidden', '16');
@@ -110,7 +110,7 @@ test('demo 1 stream learning: three learners over a stream of Fashion-MNIST subs
     // The stream's own fields are shown, the permuted ones hidden.
     assert.equal(await page.locator('#bnn-subsets').isVisible(), true);
     assert.equal(await page.locator('#bnn-tasks').isVisible(), false);
-    await page.selectOption('#bnn-backend', 'cpu');
+    await page.selectOption('#bnn-compute', 'cpu');
     await page.fill('#bnn-hidden', '32');
     await page.fill('#bnn-subsets', '3');
     await page.fill('#bnn-epochs', '1');

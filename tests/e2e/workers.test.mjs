@@ -91,7 +91,7 @@ test('demo 1 at 1,024 hidden units on the CPU path trains in workers: no main-th
     await waitForDataState(page, 'mnist', 'done');
     await waitForDataState(page, 'fashion', 'done');
     await page.selectOption('#bnn-experiment', 'permuted');
-    await page.selectOption('#bnn-backend', 'cpu');
+    await page.selectOption('#bnn-compute', 'cpu');
     await page.fill('#bnn-hidden', '1024');
     await page.fill('#bnn-tasks', '2');
     await page.fill('#bnn-steps', '300');
@@ -112,7 +112,7 @@ test('demo 2 (LeNet-5) on WebGPU trains in workers: no main-thread task over 50 
     await page.waitForSelector('#backend[data-backend=webgpu]');
     await waitForDataState(page, 'mnist', 'done');
     await waitForDataState(page, 'fashion', 'done');
-    await page.selectOption('#lenet-backend', 'webgpu');
+    await page.selectOption('#lenet-compute', 'webgpu');
     await page.fill('#lenet-test', '300');
     await page.dispatchEvent('#lenet-controls', 'change');
     checkLongTasks(await watchTraining(page, 'lenet', 'WebGPU'), 'demo 2 trained on WebGPU');

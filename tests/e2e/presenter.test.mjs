@@ -1,0 +1,80 @@
+// The page in front of a class: it fits a 1280x720 projector and a 768-px tablet without horizontal
+// scrolling, and the keys work (space run/pause, s step, r reset, n next step of the guided path,
+// ? the list of keys). WebGPU off: nothing here needs it.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serveStatic, requireDist, launchBrowser, collectErrors, formatErrors, LONG } from './helpers.mjs';
+
+async function open(browser, url, viewport) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.setDefaultTimeout(LONG);
+  const errors = collectErrors(page);
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="1"]', { state: 'attached' });
+  return { context, page, errors };
+}
+
+test('no horizontal scrolling from a 1280x720 projector down to a 768-px tablet', async () => {
+  const server = await serveStatic(requireDist());
+  const browser = await launchBrowser({ webgpu: false });
+  try {
+    for (const viewport of [{ width: 1280, height: 720 }, { width: 1024, height: 768 }, { width: 768, height: 1024 }]) {
+      const { context, page, errors } = await open(browser, server.url, viewport);
+      const layout = await page.evaluate(() => ({
+        scroll: document.documentElement.scrollWidth,
+        inner: window.innerWidth,
+        switchRight: document.querySelector('.switch').getBoundingClientRect().right,
+      }));
+      assert.ok(layout.scroll <= layout.inner, `${viewport.width}px: the page is ${layout.scroll}px wide`);
+      assert.ok(layout.switchRight <= layout.inner, `${viewport.width}px: the data-set switch ends at ${layout.switchRight}px`);
+      assert.equal(errors.length, 0, formatErrors(errors));
+      await context.close();
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('keys: ? lists them, space runs the demo in front, r resets it, n opens the next step of the path', { timeout: 600_000 }, async () => {
+  const server = await serveStatic(requireDist());
+  const browser = await launchBrowser({ webgpu: false });
+  try {
+    const { context, page, errors } = await open(browser, `${server.url}?bnn.hidden=16&bnn.compute=cpu&bnn.tasks=1&bnn.steps=400`, { width: 1280, height: 720 });
+    assert.equal(await page.locator('#keys-help').isVisible(), false);
+    await page.keyboard.press('?');
+    assert.equal(await page.locator('#keys-help').isVisible(), true);
+    await page.keyboard.press('?');
+    assert.equal(await page.locator('#keys-help').isVisible(), false);
+    // Keys typed into a field are the field's.
+    await page.focus('#bnn-seed');
+    await page.keyboard.press('r');
+    await page.keyboard.press('Space');
+    assert.equal(await page.textContent('#bnn-run'), 'Run');
+    await page.evaluate(() => document.activeElement.blur());
+    // The binarized network is the demo nearest the top: space starts it.
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.getElementById('bnn-run').textContent === 'Pause');
+    assert.equal(new URL(page.url()).searchParams.get('run'), 'bnn');
+    await page.keyboard.press('r');
+    await page.waitForFunction(() => /^Reset/.test(document.getElementById('bnn-status').textContent));
+    assert.equal(await page.textContent('#bnn-run'), 'Run');
+    assert.equal(new URL(page.url()).searchParams.has('run'), false);
+    // These settings match the first step of the path (the toy problem, all else at defaults but
+    // bnn's own): n opens the step after the one that matches, else the first.
+    await Promise.all([page.waitForURL(/run=bnn/), page.keyboard.press('n')]);
+    await page.waitForSelector('body[data-ready="1"]', { state: 'attached' });
+    assert.equal(new URL(page.url()).searchParams.get('bnn.steps'), '600');
+    await page.waitForFunction(() => document.getElementById('bnn-run').textContent === 'Pause');
+    // From that step, n goes on to the next one ("why m matters").
+    await Promise.all([page.waitForURL(/bnn\.meta=1\.35,6/), page.keyboard.press('n')]);
+    await page.waitForSelector('body[data-ready="1"]', { state: 'attached' });
+    assert.equal(errors.length, 0, formatErrors(errors));
+    await context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
