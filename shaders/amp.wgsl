@@ -10,6 +10,11 @@
 //   scale_rows: out[r, :] = dy[r, :] * f[r / rows_per_example], the weighted output gradient
 //              from which the layer's weight and bias gradients are taken.
 // B = 0 gives exp(0) = 1 everywhere, sum = batch, every factor exactly 1.
+// The centred energy first centres x on a running mean of the patterns seen in training:
+//   centre:    rate = max(1 / (t + 1), min_rate), t = updates[0] (earlier updates),
+//              mu_i <- mu_i + rate * (mean_b x_bi - mu_i), centred_bi = x_bi - mu_i,
+//              one invocation per element i (the batch mean summed over examples in order);
+//   tick:      updates[0] += 1, after `centre` (one counter per running mean).
 // CPU reference: src/cpu/amp.rs (`amp_factors`, `scale_rows`); host side: src/gpu/amp.rs.
 
 // Laid out as `AmpHyper`.
@@ -38,6 +43,19 @@ struct Shape {
 @group(0) @binding(6) var<storage, read> factors_in: array<f32>;
 @group(0) @binding(7) var<storage, read> dy: array<f32>;
 @group(0) @binding(8) var<storage, read_write> out: array<f32>;
+@group(0) @binding(9) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(10) var<storage, read_write> centred: array<f32>;
+@group(0) @binding(11) var<storage, read_write> updates: array<u32>;
+
+// Laid out as `Centring` in src/gpu/amp.rs; `min_rate` is `AMP_CENTRE_MIN_RATE`.
+struct Centring {
+    min_rate: f32,
+    _pad0: f32,
+    _pad1: f32,
+    _pad2: f32,
+}
+
+@group(0) @binding(12) var<uniform> centring: Centring;
 
 const WG: u32 = 256u;
 
@@ -86,4 +104,26 @@ fn scale_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
         let row = i / shape.cols;
         out[i] = dy[i] * factors_in[row / shape.rows_per_example];
     }
+}
+
+// `shape.n` is the length of one pattern here (and of `mean`).
+@compute @workgroup_size(256)
+fn centre(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let rate = max(1.0 / (f32(updates[0]) + 1.0), centring.min_rate);
+    for (var i = gid.x; i < shape.n; i += groups.x * WG) {
+        var total = 0.0;
+        for (var b = 0u; b < shape.batch; b++) {
+            total += x[b * shape.n + i];
+        }
+        let mu = mean[i] + rate * (total / f32(shape.batch) - mean[i]);
+        mean[i] = mu;
+        for (var b = 0u; b < shape.batch; b++) {
+            centred[b * shape.n + i] = x[b * shape.n + i] - mu;
+        }
+    }
+}
+
+@compute @workgroup_size(1)
+fn tick() {
+    updates[0] += 1u;
 }

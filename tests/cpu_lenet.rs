@@ -3,10 +3,10 @@
 //! B = 0 being standard training exactly), and learning on real MNIST.
 
 mod common;
-use metaplastic::nn::{Activation, AmpHyper, ConvShape, Dims, Layer, MatmulShape, Norm, PlannedLayer, PoolKind, PoolShape, SgdHyper, plan};
+use metaplastic::nn::{Activation, AmpEnergy, AmpHyper, ConvShape, Dims, Layer, MatmulShape, Norm, PlannedLayer, PoolKind, PoolShape, SgdHyper, plan};
 use common::*;
 use metaplastic::cpu::activation::{activation_backward, activation_forward};
-use metaplastic::cpu::amp::{amp_factors, log_inverse_weight, scale_rows};
+use metaplastic::cpu::amp::{amp_factors, centre_rate, centre_rows, layer_factors, log_inverse_weight, scale_rows};
 use metaplastic::cpu::conv::{add_bias, bias_grad, col2im, im2col};
 use metaplastic::cpu::dropout::{dropout_backward, dropout_forward};
 use metaplastic::cpu::lenet::{CpuLenet, forward, loss_and_grads};
@@ -439,4 +439,75 @@ fn classic_lenet_learns_mnist() {
         .count();
     println!("classic LeNet-5 after 300 steps of 64: test accuracy {:.3} on 1000 images", correct as f32 / 1000.0);
     assert!(correct >= 940, "accuracy {}", correct as f32 / 1000.0);
+}
+
+/// The running mean of the centred energy: the first batch sets it, the next 99 average with
+/// equal weight per batch, after that it moves at the floor rate; every output row is its input
+/// minus the mean as it stands after this batch.
+#[test]
+fn centred_energy_tracks_the_mean_of_the_patterns_seen() {
+    let (batch, n) = (5, 12);
+    let batches: Vec<Vec<f32>> = (0..4).map(|k| values(batch * n, 40 + k).iter().map(|v| v + k as f32).collect()).collect();
+    let mut mean = vec![0.0; n];
+    let mut out = vec![0.0; batch * n];
+    for (k, x) in batches.iter().enumerate() {
+        centre_rows(x, batch, &mut mean, k as u32, &mut out);
+        for i in 0..n {
+            let seen: f64 = batches[..=k].iter().flat_map(|x| x.chunks_exact(n).map(move |row| row[i] as f64)).sum::<f64>() / ((k + 1) * batch) as f64;
+            assert!((mean[i] as f64 - seen).abs() < 1e-5, "after {} batches, element {i}: {} vs the mean of all seen {seen}", k + 1, mean[i]);
+            for b in 0..batch {
+                assert_eq!(out[b * n + i], x[b * n + i] - mean[i], "row {b} element {i} is centred on the updated mean");
+            }
+        }
+    }
+    assert_eq!(centre_rate(0), 1.0);
+    assert_eq!(centre_rate(99), 0.01);
+    assert_eq!(centre_rate(5000), 0.01, "the floor");
+}
+
+/// What the centred energy changes: a batch of one common bold pattern and one rare faint one.
+/// Raw energy gives the bold (common) examples the large factors; centred on the mean pattern,
+/// the rare one is the far one and gets the largest.
+#[test]
+fn centred_energy_favours_the_rare_pattern_raw_energy_the_bold_one() {
+    let (batch, n) = (8, 40);
+    let bold: Vec<f32> = (0..n).map(|i| if i < 20 { 1.0 } else { 0.0 }).collect();
+    let faint: Vec<f32> = (0..n).map(|i| if i >= 30 { 0.3 } else { 0.0 }).collect();
+    let x: Vec<f32> = (0..batch).flat_map(|b| if b == 3 { faint.clone() } else { bold.clone() }).collect();
+    let h = AmpHyper::new(1.0);
+    let (mut raw, mut centred) = (vec![0.0; batch], vec![0.0; batch]);
+    let mut mean = Vec::new();
+    layer_factors(&h, AmpEnergy::Raw, &x, batch, &mut mean, 0, &mut raw);
+    assert!(mean.is_empty(), "the raw energy keeps no mean");
+    layer_factors(&h, AmpEnergy::Centred, &x, batch, &mut mean, 0, &mut centred);
+    assert_eq!(mean.len(), n);
+    let argmax = |f: &[f32]| f.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap();
+    assert!(raw[3] < raw[0], "raw: the faint example {} below the bold {}", raw[3], raw[0]);
+    assert_eq!(argmax(&centred), 3, "centred: the rare example gets the largest factor: {centred:?}");
+    assert!(centred[3] > 1.0 && centred[0] < 1.0, "{centred:?}");
+}
+
+/// A centred metaplastic network trains (its loss falls), differs from the raw one from the first
+/// step, and keeps one running mean per convolution.
+#[test]
+fn centred_amp_trains_and_differs_from_raw() {
+    let arch = Arch::Classic;
+    let cfg = LenetConfig { batch: 8, ..LenetConfig::paper(arch) }.with_amp(1.0, FactorSource::LayerInput);
+    let params = LenetParams::init(arch, 3);
+    let mut raw = CpuLenet::new(cfg.clone(), params.clone()).unwrap();
+    let mut centred = CpuLenet::new(cfg.with_amp_energy(AmpEnergy::Centred), params).unwrap();
+    let (x, y) = random_batch(8, 21);
+    raw.train_step(&x, &y, 1).unwrap();
+    centred.train_step(&x, &y, 1).unwrap();
+    let (fr, fc) = (pollster::block_on(raw.last_factors()).unwrap(), pollster::block_on(centred.last_factors()).unwrap());
+    assert_eq!(fc.len(), 2, "one factor vector per convolution");
+    assert_ne!(fr, fc, "centring changes the factors");
+    let first = pollster::block_on(centred.take_train_stats()).unwrap().mean_loss();
+    for step in 0..100 {
+        centred.train_step(&x, &y, 2 + step).unwrap();
+    }
+    let _ = pollster::block_on(centred.take_train_stats());
+    centred.train_step(&x, &y, 99).unwrap();
+    let last = pollster::block_on(centred.take_train_stats()).unwrap().mean_loss();
+    assert!(last < 0.5 * first, "loss {first} -> {last}");
 }

@@ -12,17 +12,17 @@
 //! - whole training steps and logits: see `TRAIN_ATOL` and `LOGIT_ATOL`.
 
 mod common;
-use metaplastic::nn::{Activation, AmpHyper, ConvShape, PoolKind, PoolShape, SgdHyper};
+use metaplastic::nn::{Activation, AmpEnergy, AmpHyper, ConvShape, PoolKind, PoolShape, SgdHyper};
 use common::*;
 use metaplastic::backend::{Backend, Lenet};
 use metaplastic::cpu::activation::{activation_backward, activation_forward};
-use metaplastic::cpu::amp::{amp_factors, scale_rows};
+use metaplastic::cpu::amp::{amp_factors, centre_rows, scale_rows};
 use metaplastic::cpu::conv::{add_bias, bias_grad, col2im, im2col};
 use metaplastic::cpu::dropout::{dropout_backward, dropout_forward};
 use metaplastic::cpu::pool::{avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use metaplastic::cpu::sgd::sgd_step;
 use metaplastic::gpu::activation::ActivationKernel;
-use metaplastic::gpu::amp::AmpKernel;
+use metaplastic::gpu::amp::{AmpKernel, Centre};
 use metaplastic::gpu::conv::ConvKernel;
 use metaplastic::gpu::dropout::DropoutKernel;
 use metaplastic::gpu::lenet::GpuLenet;
@@ -280,6 +280,28 @@ fn amp_factors_match_cpu() {
     }
 }
 
+/// The running mean and the centred patterns over five batches (past the first, which sets the
+/// mean). Tolerance 1e-5: WGSL's division (the rate, the batch mean) is within 2.5 ULP, not exact.
+#[test]
+fn amp_centre_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = AmpKernel::new(&ctx);
+    let (batch, n) = (6, 300);
+    let centre = Centre::new(&ctx, n);
+    let mut mean = vec![0.0; n];
+    let mut want = vec![0.0; batch * n];
+    let gout = GpuTensor::zeros(&ctx, batch * n);
+    for k in 0..5u32 {
+        let x: Vec<f32> = values(batch * n, 60 + k as u64).iter().map(|v| 0.5 + 0.5 * v + 0.1 * k as f32).collect();
+        centre_rows(&x, batch, &mut mean, k, &mut want);
+        let gx = upload(&ctx, &x);
+        let calls = kernel.bind_centre(&ctx, &gx, &centre, &gout);
+        run(&ctx, |e| calls.iter().for_each(|c| c.encode(e)));
+        assert_parity(&format!("centred batch {k}"), &read(&ctx, &gout), &want, 1e-5, 1e-5);
+        assert_parity(&format!("running mean after batch {k}"), &read(&ctx, &centre.mean), &mean, 1e-5, 1e-5);
+    }
+}
+
 #[test]
 fn scale_rows_matches_cpu() {
     let Some(ctx) = gpu() else { return };
@@ -416,6 +438,12 @@ fn classic_standard_steps_match_cpu() {
 #[test]
 fn classic_amp_steps_match_cpu() {
     train_both(config(Arch::Classic, 4).with_amp(2.0, FactorSource::LayerInput), 3, Run::Free);
+}
+
+/// The centred energy: each convolution's running mean moves every step on both backends.
+#[test]
+fn classic_amp_centred_steps_match_cpu() {
+    train_both(config(Arch::Classic, 4).with_amp(2.0, FactorSource::LayerInput).with_amp_energy(AmpEnergy::Centred), 3, Run::Free);
 }
 
 /// Batch norm on batch statistics and dropout with the CPU's masks.

@@ -16,6 +16,7 @@ pub fn rule_color(rule: Rule) -> Color {
     match rule {
         Rule::Standard => palette::STANDARD,
         Rule::Amp => palette::METAPLASTIC,
+        Rule::AmpCentred => palette::ACCENT,
     }
 }
 
@@ -23,6 +24,7 @@ pub fn rule_title(rule: Rule) -> &'static str {
     match rule {
         Rule::Standard => "standard",
         Rule::Amp => "metaplastic (AMP)",
+        Rule::AmpCentred => "metaplastic (AMP, centred energy)",
     }
 }
 

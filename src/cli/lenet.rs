@@ -8,7 +8,7 @@ use metaplastic::charts::lenet as figures;
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use metaplastic::model::lenet::{Arch, FactorSource, LenetTrainer};
-use metaplastic::nn::TrainError;
+use metaplastic::nn::{AmpEnergy, TrainError};
 use metaplastic::stats::{ClassMetrics, PairedDiff, mean_sd};
 use serde_json::json;
 use std::time::Instant;
@@ -38,8 +38,13 @@ pub fn lenet(raw: &[String]) -> Result<(), String> {
     let rules = args
         .list::<String>("rule", "standard,amp")?
         .iter()
-        .map(|r| Rule::parse(r).ok_or(format!("--rule {r}: choose standard, amp or both (standard,amp)")))
+        .map(|r| Rule::parse(r).ok_or(format!("--rule {r}: choose from standard, amp, amp-centred (a list: standard,amp)")))
         .collect::<Result<Vec<_>, _>>()?;
+    // `--amp-energy centred` makes a bare `amp` the centred rule (amp-raw and amp-centred say
+    // which outright).
+    let energy_name = args.get("amp-energy", String::from("raw"))?;
+    let energy = AmpEnergy::parse(&energy_name).ok_or(format!("--amp-energy {energy_name}: choose raw or centred"))?;
+    let rules: Vec<Rule> = rules.into_iter().map(|r| if r == Rule::Amp { Rule::amp(energy) } else { r }).collect();
     let seeds = args.seeds(3)?;
     let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
     let out = args.get("out", format!("results/lenet-{}-{}", dataset.dir(), arch.name()))?;
@@ -177,7 +182,8 @@ fn config_json(cfg: &LenetRunConfig, backend: &str) -> serde_json::Value {
         "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
         "amp": {"B": cfg.amp_b, "source": match cfg.amp_source { FactorSource::LayerInput => "layer input", FactorSource::NetworkInput => "network input" },
                 "clamp": [cfg.amp_clamp.0, cfg.amp_clamp.1], "normalised": "per batch to mean 1 (A and (2pi)^N cancel)",
-                "scales": "convolutional layers' weight and bias gradients only"},
+                "scales": "convolutional layers' weight and bias gradients only",
+                "energy": {"amp": "raw: sum x^2 of the layer's input as it is", "amp-centred": "sum (x - mu)^2, mu the running mean of the layer's input (cumulative for 100 batches, then rate 0.01)"}},
         "batchnorm_at_test": "batch statistics (batches of 1000)",
         "backend": backend,
     })
@@ -201,9 +207,12 @@ fn report(summary: &Summary, cfg: &LenetRunConfig) {
             .collect();
         println!("{:<10} {:>18} {:>18} {:>18} {:>18} {:>18}", rule.name(), cells[0], cells[1], cells[2], cells[3], cells[4]);
     }
-    if cfg.rules.contains(&Rule::Standard) && cfg.rules.contains(&Rule::Amp) {
+    // Every pair of the rules run, each metaplastic one against standard and the two energies
+    // against each other.
+    let pairs = [(Rule::Standard, Rule::Amp), (Rule::Standard, Rule::AmpCentred), (Rule::Amp, Rule::AmpCentred)];
+    for (base, other) in pairs.into_iter().filter(|(a, b)| cfg.rules.contains(a) && cfg.rules.contains(b)) {
         for name in METRICS {
-            let d = PairedDiff::new(&per_seed(summary, Rule::Standard, name), &per_seed(summary, Rule::Amp, name));
+            let d = PairedDiff::new(&per_seed(summary, base, name), &per_seed(summary, other, name));
             let verdict = if d.n < 2 {
                 "one seed: no interval"
             } else if d.is_significant() {
@@ -211,7 +220,7 @@ fn report(summary: &Summary, cfg: &LenetRunConfig) {
             } else {
                 "the interval includes 0: no difference shown"
             };
-            println!("amp - standard, {name}: {:+.4} (95% CI ± {:.4}, {} seeds; {verdict})", d.mean, d.ci95, d.n);
+            println!("{} - {}, {name}: {:+.4} (95% CI ± {:.4}, {} seeds; {verdict})", other.name(), base.name(), d.mean, d.ci95, d.n);
         }
     }
     if let Some((_, s, a)) = PAPER_ACCURACY.iter().find(|(id, ..)| *id == cfg.dataset) {

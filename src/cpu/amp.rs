@@ -28,8 +28,72 @@
 //! convolutional layer for that example (or, as an option, the network input for every layer);
 //! the factor scales only the convolutional layers' weight and bias gradients; the delta passed to
 //! the layer below is not scaled. GPU version: `shaders/amp.wgsl`.
+//!
+//! Raw or centred energy. Andina's `f*` is a Gaussian around the mean pattern, so `x` there is
+//! centred and `sum x^2` measures how far a pattern lies from the usual one: rare patterns get the
+//! large factors. On uncentred inputs (pixels in [0, 1], ReLU outputs) `sum x^2` measures how much
+//! ink or activation a pattern has instead (a bold digit gets a large factor however common its
+//! shape). [`AmpEnergy::Raw`] is that formula applied as written to the layer's input;
+//! [`AmpEnergy::Centred`] first subtracts a running mean of that input over the training data
+//! ([`centre_rows`]; the mean and its update rate are this project's construction, the sources
+//! give none).
 
-use crate::nn::AmpHyper;
+use crate::nn::{AMP_CENTRE_MIN_RATE, AmpEnergy, AmpHyper};
+
+/// Centres a batch of patterns on the running mean of the patterns seen in training, which it
+/// first moves towards this batch's mean:
+///
+/// ```text
+/// rate = max(1 / (t + 1), AMP_CENTRE_MIN_RATE)     t: earlier updates of this mean
+/// mu_i <- mu_i + rate * (mean_b x_bi - mu_i)
+/// out_bi = x_bi - mu_i
+/// ```
+/// For the first `1 / AMP_CENTRE_MIN_RATE` steps `mu` is the plain mean of every pattern seen (the
+/// first batch sets it); after that it follows the drift of a hidden layer's activations as the
+/// network learns, over about the last 100 batches. The batch mean is summed over examples in
+/// order in f32, as the GPU does.
+pub fn centre_rows(x: &[f32], batch: usize, mean: &mut [f32], updates: u32, out: &mut [f32]) {
+    let n = mean.len();
+    assert!(batch > 0 && x.len() == batch * n && out.len() == x.len(), "x and out must be batch x n, n the mean's length");
+    let rate = centre_rate(updates);
+    for (i, mu) in mean.iter_mut().enumerate() {
+        let mut total = 0.0f32;
+        for b in 0..batch {
+            total += x[b * n + i];
+        }
+        *mu += rate * (total / batch as f32 - *mu);
+    }
+    for (o, row) in out.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
+        o.iter_mut().zip(row).zip(mean.iter()).for_each(|((o, &v), &mu)| *o = v - mu);
+    }
+}
+
+/// The running mean's update rate after `updates` earlier updates (see [`centre_rows`]).
+pub fn centre_rate(updates: u32) -> f32 {
+    (1.0 / (updates as f32 + 1.0)).max(AMP_CENTRE_MIN_RATE)
+}
+
+/// The running means of the patterns of each convolutional layer's factors, for
+/// [`AmpEnergy::Centred`]: one vector per convolutional layer, empty until its first batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AmpCentres {
+    pub means: Vec<Vec<f32>>,
+    pub updates: u32,
+}
+
+/// The factors of one convolutional layer whose patterns are `x` (`batch x n`) under `energy`,
+/// with `centre` the layer's running mean (moved by this batch when centred).
+pub fn layer_factors(h: &AmpHyper, energy: AmpEnergy, x: &[f32], batch: usize, centre: &mut Vec<f32>, updates: u32, factors: &mut [f32]) {
+    match energy {
+        AmpEnergy::Raw => amp_factors(h, x, batch, factors),
+        AmpEnergy::Centred => {
+            centre.resize(x.len() / batch, 0.0);
+            let mut centred = vec![0.0; x.len()];
+            centre_rows(x, batch, centre, updates, &mut centred);
+            amp_factors(h, &centred, batch, factors);
+        }
+    }
+}
 
 /// The full `ln(1/f*(x))` of one example with the formula's own `B` (`b_abs`), in f64: the batch
 /// factors are its normalised form with `b_abs = B / mean energy`.

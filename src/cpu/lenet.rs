@@ -1,7 +1,7 @@
 //! LeNet-5 on the CPU, walking the layer list of [`crate::model::lenet`]: the reference the GPU
 //! trainer is tested against and the browser's fallback.
 
-use super::amp::{amp_factors, scale_rows};
+use super::amp::{AmpCentres, layer_factors, scale_rows};
 use super::sgd::sgd_step;
 use super::softmax_ce::softmax_cross_entropy;
 use super::walk::{self, BackwardHook, Tape};
@@ -26,13 +26,17 @@ pub struct Grads {
 /// The metaplastic rule as a hook on the backward walk: each convolutional layer's weight and bias
 /// gradients are taken from its output gradient with every example's rows scaled by that
 /// example's factor ([`amp_factors`]); the gradient passed down is not scaled.
-struct AmpHook {
+struct AmpHook<'a> {
     amp: AmpSettings,
+    /// The running means of the centred energy, moved by this batch.
+    centres: &'a mut AmpCentres,
+    /// Convolutions met so far (from the last): which running mean is this layer's.
+    seen: usize,
     /// Collected from the last convolution to the first.
     factors: Vec<Vec<f32>>,
 }
 
-impl BackwardHook for AmpHook {
+impl BackwardHook for AmpHook<'_> {
     fn weight_grad_dy(&mut self, index: usize, l: &PlannedLayer, tape: &Tape, dy: &[f32]) -> Option<Vec<f32>> {
         let Layer::Conv { out: cout, .. } = l.layer else { return None };
         let source = match self.amp.source {
@@ -41,7 +45,9 @@ impl BackwardHook for AmpHook {
         };
         let batch = dy.len() / l.output.len();
         let mut f = vec![0.0; batch];
-        amp_factors(&self.amp.hyper, source, batch, &mut f);
+        let slot = self.centres.means.len() - 1 - self.seen;
+        self.seen += 1;
+        layer_factors(&self.amp.hyper, self.amp.energy, source, batch, &mut self.centres.means[slot], self.centres.updates, &mut f);
         let mut out = vec![0.0; dy.len()];
         scale_rows(dy, cout, l.output.h * l.output.w, &f, &mut out);
         self.factors.push(f);
@@ -49,22 +55,36 @@ impl BackwardHook for AmpHook {
     }
 }
 
-/// Backward pass from the logits' gradient, under the configured rule.
-pub fn backward(cfg: &LenetConfig, layers: &[PlannedLayer], params: &LenetParams, tape: &Tape, dlogits: Vec<f32>, want_input_grad: bool) -> Grads {
+/// Backward pass from the logits' gradient, under the configured rule; a centred metaplastic rule
+/// moves `centres` by this batch.
+pub fn backward(
+    cfg: &LenetConfig,
+    layers: &[PlannedLayer],
+    params: &LenetParams,
+    tape: &Tape,
+    dlogits: Vec<f32>,
+    want_input_grad: bool,
+    centres: &mut AmpCentres,
+) -> Grads {
     let mut grads: Vec<LayerParams> = params.layers.iter().map(LayerParams::zeros_like).collect();
     let (dx, factors) = match cfg.amp {
         Some(amp) => {
-            let mut hook = AmpHook { amp, factors: Vec::new() };
+            let convs = layers.iter().filter(|l| matches!(l.layer, Layer::Conv { .. })).count();
+            centres.means.resize(convs, Vec::new());
+            let mut hook = AmpHook { amp, centres, seen: 0, factors: Vec::new() };
             let dx = walk::backward(layers, &params.layers, tape, dlogits, &mut grads, &mut hook, want_input_grad);
-            hook.factors.reverse();
-            (dx, hook.factors)
+            let mut factors = hook.factors;
+            factors.reverse();
+            centres.updates += 1;
+            (dx, factors)
         }
         None => (walk::backward(layers, &params.layers, tape, dlogits, &mut grads, &mut walk::NoHook, want_input_grad), Vec::new()),
     };
     Grads { layers: grads, x: want_input_grad.then_some(dx), factors }
 }
 
-/// Loss, accuracy and gradients of one batch: the function the finite-difference tests probe.
+/// Loss, accuracy and gradients of one batch: the function the finite-difference tests probe. A
+/// centred metaplastic rule centres on this batch's own mean (a fresh running mean).
 pub fn loss_and_grads(
     cfg: &LenetConfig,
     layers: &[PlannedLayer],
@@ -79,7 +99,7 @@ pub fn loss_and_grads(
     let logits = c.output();
     let mut dlogits = vec![0.0; logits.len()];
     let (loss, correct) = softmax_cross_entropy(logits, y, crate::data::NUM_CLASSES, &mut dlogits);
-    let grads = backward(cfg, layers, params, &c, dlogits, want_input_grad);
+    let grads = backward(cfg, layers, params, &c, dlogits, want_input_grad, &mut AmpCentres::default());
     (BatchStats { loss_sum: loss, correct, count: y.len() as u32 }, grads)
 }
 
@@ -90,6 +110,7 @@ pub struct CpuLenet {
     velocity: LenetParams,
     stats: BatchStats,
     factors: Vec<Vec<f32>>,
+    centres: AmpCentres,
     caches: Tape,
 }
 
@@ -99,7 +120,7 @@ impl CpuLenet {
         let layers = plan(cfg.arch);
         check_params(&layers, &params.layers)?;
         let velocity = LenetParams { layers: params.layers.iter().map(LayerParams::zeros_like).collect() };
-        Ok(Self { cfg, layers, params, velocity, stats: BatchStats::default(), factors: Vec::new(), caches: Tape::default() })
+        Ok(Self { cfg, layers, params, velocity, stats: BatchStats::default(), factors: Vec::new(), centres: AmpCentres::default(), caches: Tape::default() })
     }
 }
 
@@ -114,7 +135,7 @@ impl LenetTrainer for CpuLenet {
         let logits = c.output();
         let mut dlogits = vec![0.0; logits.len()];
         let (loss, correct) = softmax_cross_entropy(logits, y, crate::data::NUM_CLASSES, &mut dlogits);
-        let grads = backward(&self.cfg, &self.layers, &self.params, &c, dlogits, false);
+        let grads = backward(&self.cfg, &self.layers, &self.params, &c, dlogits, false, &mut self.centres);
         self.caches = c;
         self.stats.add(BatchStats { loss_sum: loss, correct, count: y.len() as u32 });
         let h = self.cfg.sgd();

@@ -6,30 +6,58 @@
 use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk};
 use crate::data::{DataSetId, IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, LenetTrainer};
-use crate::nn::{BatchStats, TrainError};
+use crate::nn::{AmpEnergy, BatchStats, TrainError};
 use crate::stats::{ClassMetrics, Confusion};
 
 /// Which rule a learner trains with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     Standard,
+    /// AMP on the raw energy of the factor's input (the formula as written).
     Amp,
+    /// AMP on the energy of the input centred on its running mean (see [`crate::cpu::amp`]).
+    AmpCentred,
 }
 
 impl Rule {
+    pub const ALL: [Rule; 3] = [Rule::Standard, Rule::Amp, Rule::AmpCentred];
+
     pub fn name(self) -> &'static str {
         match self {
             Rule::Standard => "standard",
             Rule::Amp => "amp",
+            Rule::AmpCentred => "amp-centred",
         }
     }
 
+    /// `amp` is the raw energy; `amp-raw` says so explicitly.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "standard" => Some(Rule::Standard),
-            "amp" => Some(Rule::Amp),
+            "amp" | "amp-raw" => Some(Rule::Amp),
+            "amp-centred" | "amp-centered" => Some(Rule::AmpCentred),
             _ => None,
         }
+    }
+
+    /// The metaplastic rule with factors from `energy`.
+    pub fn amp(energy: AmpEnergy) -> Self {
+        match energy {
+            AmpEnergy::Raw => Rule::Amp,
+            AmpEnergy::Centred => Rule::AmpCentred,
+        }
+    }
+
+    pub fn energy(self) -> Option<AmpEnergy> {
+        match self {
+            Rule::Standard => None,
+            Rule::Amp => Some(AmpEnergy::Raw),
+            Rule::AmpCentred => Some(AmpEnergy::Centred),
+        }
+    }
+
+    pub fn is_amp(self) -> bool {
+        self != Rule::Standard
     }
 }
 
@@ -87,8 +115,8 @@ impl LenetRunConfig {
 
     pub fn net(&self, rule: Rule) -> LenetConfig {
         let mut cfg = LenetConfig { batch: self.batch, lr: self.lr, momentum: self.momentum, ..LenetConfig::paper(self.arch) };
-        if rule == Rule::Amp {
-            cfg = cfg.with_amp(self.amp_b, self.amp_source);
+        if let Some(energy) = rule.energy() {
+            cfg = cfg.with_amp(self.amp_b, self.amp_source).with_amp_energy(energy);
             if let Some(amp) = cfg.amp.as_mut() {
                 (amp.hyper.lo, amp.hyper.hi) = self.amp_clamp;
             }

@@ -3,7 +3,7 @@
 
 use super::kernel::{Dispatch, groups_for, pipelines, uniform};
 use super::{GpuContext, GpuTensor};
-use crate::nn::AmpHyper;
+use crate::nn::{AMP_CENTRE_MIN_RATE, AmpHyper};
 use bytemuck::{Pod, Zeroable};
 
 const WG: usize = 256;
@@ -20,10 +20,34 @@ struct Shape {
     rows_per_example: u32,
 }
 
+/// The WGSL uniform `Centring`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Centring {
+    min_rate: f32,
+    _pad: [f32; 3],
+}
+
 pub struct AmpKernel {
     energy: wgpu::ComputePipeline,
     normalize: wgpu::ComputePipeline,
     scale_rows: wgpu::ComputePipeline,
+    centre: wgpu::ComputePipeline,
+    tick: wgpu::ComputePipeline,
+}
+
+/// A running mean of one layer's patterns (`n` values) and how often it has been moved, for the
+/// centred energy; it lives as long as the network.
+pub struct Centre {
+    pub mean: GpuTensor,
+    /// One u32: the count of earlier updates.
+    pub updates: GpuTensor,
+}
+
+impl Centre {
+    pub fn new(ctx: &GpuContext, n: usize) -> Self {
+        Self { mean: GpuTensor::zeros(ctx, n), updates: GpuTensor::zeros(ctx, 1) }
+    }
 }
 
 /// The two dispatches that turn a batch of patterns into its factors, in this order.
@@ -41,8 +65,23 @@ impl FactorCalls {
 
 impl AmpKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [energy, normalize, scale_rows] = pipelines(ctx, "amp.wgsl", include_str!("../../shaders/amp.wgsl"), ["energy", "normalize", "scale_rows"]);
-        Self { energy, normalize, scale_rows }
+        let [energy, normalize, scale_rows, centre, tick] =
+            pipelines(ctx, "amp.wgsl", include_str!("../../shaders/amp.wgsl"), ["energy", "normalize", "scale_rows", "centre", "tick"]);
+        Self { energy, normalize, scale_rows, centre, tick }
+    }
+
+    /// `centred` = the patterns `x` (`batch x n`) minus `c`'s running mean, which this batch
+    /// first moves ([`crate::cpu::amp::centre_rows`]); then the update is counted. In this order.
+    pub fn bind_centre(&self, ctx: &GpuContext, x: &GpuTensor, c: &Centre, centred: &GpuTensor) -> [Dispatch; 2] {
+        let n = c.mean.len;
+        assert!(n > 0 && x.len.is_multiple_of(n), "x must be batch x n, n the mean's length");
+        assert_eq!(centred.len, x.len, "centred must be shaped as x");
+        let shape = uniform(ctx, "amp centre shape", &Shape { batch: (x.len / n) as u32, n: n as u32, cols: 0, rows_per_example: 0 }, false);
+        let centring = uniform(ctx, "amp centring", &Centring { min_rate: AMP_CENTRE_MIN_RATE, _pad: [0.0; 3] }, false);
+        [
+            Dispatch::new(ctx, &self.centre, &[(1, &shape), (12, &centring)], &[(2, x), (9, &c.mean), (10, centred), (11, &c.updates)], groups_for(n, WG)),
+            Dispatch::new(ctx, &self.tick, &[], &[(11, &c.updates)], (1, 1)),
+        ]
     }
 
     /// `factors` (one per example) from the patterns `x` (`batch x n`); `logs` is scratch of

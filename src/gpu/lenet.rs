@@ -12,7 +12,7 @@
 //! training batch at once, evaluation batches on first use). A step only writes the batch, its
 //! labels and the dropout seeds with `queue.write_buffer` and records dispatches.
 
-use super::amp::AmpKernel;
+use super::amp::{AmpKernel, Centre};
 use super::kernel::{Dispatch, record_all};
 use super::matmul::check_fits;
 use super::sgd::SgdKernel;
@@ -21,7 +21,7 @@ use super::walk::{BackwardHook, GpuParams, LayerKernels, NoHook, Walk, WalkOptio
 use super::{GpuContext, GpuTensor};
 use crate::data::NUM_CLASSES;
 use crate::model::lenet::{AmpSettings, FactorSource, LenetConfig, LenetParams, LenetTrainer, plan};
-use crate::nn::{self, BatchStats, Layer, PlannedLayer, TrainError, check_params};
+use crate::nn::{self, AmpEnergy, BatchStats, Layer, PlannedLayer, TrainError, check_params};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -38,6 +38,9 @@ struct Kernels {
 struct Net {
     params: GpuParams,
     sgd: Vec<Dispatch>,
+    /// The centred energy's running means, one per convolutional layer (shared by every batch
+    /// size's pass).
+    centres: Vec<Centre>,
 }
 
 impl Net {
@@ -48,7 +51,22 @@ impl Net {
         let sgd = (0..p.w.len())
             .flat_map(|i| [k.sgd.bind(ctx, &h, &p.w[i], &p.gw[i], &velocity(&p.w[i])), k.sgd.bind(ctx, &h, &p.b[i], &p.gb[i], &velocity(&p.b[i]))])
             .collect();
-        Self { params: p, sgd }
+        let layers = plan(cfg.arch);
+        let centres = match cfg.amp {
+            Some(amp) if amp.energy == AmpEnergy::Centred => layers
+                .iter()
+                .filter(|l| matches!(l.layer, Layer::Conv { .. }))
+                .map(|l| {
+                    let n = match amp.source {
+                        FactorSource::NetworkInput => layers[0].input.len(),
+                        FactorSource::LayerInput => l.input.len(),
+                    };
+                    Centre::new(ctx, n)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Self { params: p, sgd, centres }
     }
 }
 
@@ -58,6 +76,10 @@ impl Net {
 struct AmpHook<'a> {
     amp: AmpSettings,
     kernel: &'a AmpKernel,
+    /// The centred energy's running mean per convolutional layer, in layer order.
+    centres: &'a [Centre],
+    /// Convolutions met so far (from the last).
+    seen: usize,
     /// One vector of `batch` factors per convolutional layer, bound from the last to the first.
     factors: Vec<GpuTensor>,
 }
@@ -79,6 +101,17 @@ impl BackwardHook for AmpHook<'_> {
             FactorSource::NetworkInput => &acts[0],
         };
         let f = GpuTensor::zeros(ctx, batch);
+        self.seen += 1;
+        let centred;
+        let source = match self.amp.energy {
+            AmpEnergy::Raw => source,
+            AmpEnergy::Centred => {
+                let centre = &self.centres[self.centres.len() - self.seen];
+                centred = GpuTensor::zeros(ctx, source.len);
+                calls.extend(self.kernel.bind_centre(ctx, source, centre, &centred));
+                &centred
+            }
+        };
         let factors = self.kernel.bind_factors(ctx, &self.amp.hyper, source, &GpuTensor::zeros(ctx, batch), &f);
         calls.push(factors.energy);
         calls.push(factors.normalize);
@@ -111,7 +144,7 @@ impl Pass {
         let opts = WalkOptions { batch, pass: if stats.is_some() { nn::Pass::Train } else { nn::Pass::Eval }, accumulate: false, want_dx: false };
         let (walk, factors) = match cfg.amp {
             Some(amp) if stats.is_some() => {
-                let mut hook = AmpHook { amp, kernel: &k.amp, factors: Vec::new() };
+                let mut hook = AmpHook { amp, kernel: &k.amp, centres: &net.centres, seen: 0, factors: Vec::new() };
                 let walk = Walk::new(ctx, &k.layers, &net.params, layers, opts, &mut hook);
                 hook.factors.reverse();
                 (walk, hook.factors)

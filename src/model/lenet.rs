@@ -11,7 +11,7 @@
 //! bias gradients, per example. Activations are channels-last (`[batch, h, w, c]`), see
 //! [`crate::cpu::conv`]. The layer list below is the one model definition both backends walk.
 
-use crate::nn::{self, Activation, AmpHyper, BatchStats, Dims, Layer, LayerParams, Norm, PlannedLayer, PoolKind, SgdHyper, TrainError};
+use crate::nn::{self, Activation, AmpEnergy, AmpHyper, BatchStats, Dims, Layer, LayerParams, Norm, PlannedLayer, PoolKind, SgdHyper, TrainError};
 use crate::data::{IMAGE_SIDE, NUM_CLASSES};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -99,6 +99,7 @@ pub enum FactorSource {
 pub struct AmpSettings {
     pub hyper: AmpHyper,
     pub source: FactorSource,
+    pub energy: AmpEnergy,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,14 +118,27 @@ impl LenetConfig {
         Self { arch, lr: 0.01, momentum: 0.9, weight_decay: 0.0, batch: 64, amp: None }
     }
 
-    /// The same network trained with the metaplastic rule of strength `b`.
+    /// The same network trained with the metaplastic rule of strength `b`, on the raw energy of
+    /// the factor's input (the formula as written).
     pub fn with_amp(mut self, b: f32, source: FactorSource) -> Self {
-        self.amp = Some(AmpSettings { hyper: AmpHyper::new(b), source });
+        self.amp = Some(AmpSettings { hyper: AmpHyper::new(b), source, energy: AmpEnergy::Raw });
+        self
+    }
+
+    /// The metaplastic rule's factors from `energy` (no effect on a standard network).
+    pub fn with_amp_energy(mut self, energy: AmpEnergy) -> Self {
+        if let Some(amp) = self.amp.as_mut() {
+            amp.energy = energy;
+        }
         self
     }
 
     pub fn variant(&self) -> &'static str {
-        if self.amp.is_some() { "amp" } else { "standard" }
+        match self.amp {
+            None => "standard",
+            Some(AmpSettings { energy: AmpEnergy::Raw, .. }) => "amp",
+            Some(AmpSettings { energy: AmpEnergy::Centred, .. }) => "amp-centred",
+        }
     }
 
     pub fn sgd(&self) -> SgdHyper {

@@ -77,6 +77,36 @@ impl AmpHyper {
     }
 }
 
+/// What the metaplastic factor's `sum x^2` is taken over (see [`crate::cpu::amp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmpEnergy {
+    /// The layer's input as it is: with pixels and ReLU outputs, how much ink or activation.
+    Raw,
+    /// The layer's input minus its running mean over the training data: how far from usual.
+    Centred,
+}
+
+impl AmpEnergy {
+    pub fn name(self) -> &'static str {
+        match self {
+            AmpEnergy::Raw => "raw",
+            AmpEnergy::Centred => "centred",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "raw" => Some(AmpEnergy::Raw),
+            "centred" | "centered" => Some(AmpEnergy::Centred),
+            _ => None,
+        }
+    }
+}
+
+/// The floor of the centred energy's running-mean update rate: after 100 batches the mean
+/// follows about the last 100 (this project's choice; see `crate::cpu::amp::centre_rows`).
+pub const AMP_CENTRE_MIN_RATE: f32 = 0.01;
+
 /// Batch normalisation's `eps` in `(x - mean) / sqrt(var + eps)` (PyTorch's default).
 pub const BN_EPS: f32 = 1e-5;
 

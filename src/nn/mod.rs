@@ -12,7 +12,7 @@ pub mod layout;
 pub mod shapes;
 
 pub use error::{DeviceError, TrainError};
-pub use hyper::{AdamHyper, AmpHyper, SgdHyper};
+pub use hyper::{AMP_CENTRE_MIN_RATE, AdamHyper, AmpEnergy, AmpHyper, SgdHyper};
 pub use layer::{Activation, HebbRule, Layer, LayerParams, Nonlinearity, Norm, NormEval, Pass, PlannedLayer, PlasticWeights, PoolKind, RunningStats, check_params, plan};
 pub use layout::{ParamLayout, TensorKey, TensorSet, TensorSpec, Update};
 pub use shapes::{ConvShape, Dims, MatmulShape, PlasticDims, PoolShape, RecurrentShape};

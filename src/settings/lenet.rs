@@ -9,6 +9,7 @@ const ARCHS: &[Choice] = &[
     Choice::new("authors", "authors' variant (32, 48 filters of 3×3, BN, dropout)"),
 ];
 const SOURCES: &[Choice] = &[Choice::new("layer", "each conv layer's input"), Choice::new("input", "the image, for every layer")];
+const ENERGIES: &[Choice] = &[Choice::new("raw", "raw: Σx² (ink, activity)"), Choice::new("centred", "centred: Σ(x − mean)² (how unusual)")];
 
 pub static DEMO: Demo = Demo {
     name: "lenet",
@@ -16,8 +17,9 @@ pub static DEMO: Demo = Demo {
     settings: &[
         Setting::choice("dataset", "Data set", DATASETS, "mnist", "The images both networks learn"),
         Setting::choice("arch", "Network", ARCHS, "classic", "Which LeNet-5"),
-        Setting::float("b", "Metaplasticity B", *AMP_B_RANGE.start() as f64, *AMP_B_RANGE.end() as f64, 0.25, "1", "How strongly rare images move the filters; 0 is standard training"),
+        Setting::float("b", "Metaplasticity B", *AMP_B_RANGE.start() as f64, *AMP_B_RANGE.end() as f64, 0.25, "1", "How strongly an image's energy raises its factor (see Energy); 0 is standard training"),
         Setting::choice("source", "Factor reads", SOURCES, "layer", "What the factor 1/f*(x) is computed from"),
+        Setting::choice("energy", "Energy", ENERGIES, "raw", "Σx² as the formula reads (measures how much ink or activity an image has), or centred on the running mean of the layer's input (measures how far it is from the usual image)"),
         Setting::float("lr", "Learning rate", 0.0001, 1.0, 0.005, "0.01", "SGD's learning rate (Nesterov momentum 0.9)"),
         Setting::int("epochs", "Epochs", 1, 200, "2", "Epochs per seed"),
         Setting::int("steps", "Batches per epoch", 1, 100_000, "200", "Batches of 64 images per epoch"),

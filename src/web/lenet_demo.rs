@@ -13,7 +13,7 @@ use crate::backend::{Backend, Lenet};
 use crate::charts::lenet as figures;
 use crate::data::DataSetId;
 use crate::experiments::lenet::{LenetPoint, LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
-use crate::nn::TrainError;
+use crate::nn::{AmpEnergy, TrainError};
 use crate::model::lenet::{Arch, FactorSource, LenetTrainer};
 use crate::settings::{self, Values};
 use crate::stats::{ClassMetrics, Confusion, PairedDiff, mean_sd};
@@ -45,6 +45,7 @@ pub struct LenetSettings {
     arch: Arch,
     b: f32,
     from_input: bool,
+    energy: AmpEnergy,
     lr: f32,
     epochs: usize,
     steps: usize,
@@ -60,6 +61,7 @@ impl LenetSettings {
             arch: Arch::parse(v.choice("arch")).ok_or("lenet.arch: no such network")?,
             b: v.float("b") as f32,
             from_input: v.choice("source") == "input",
+            energy: AmpEnergy::parse(v.choice("energy")).ok_or("lenet.energy: choose raw or centred")?,
             lr: v.float("lr") as f32,
             epochs: v.count("epochs"),
             steps: v.count("steps"),
@@ -74,6 +76,7 @@ impl LenetSettings {
         let mut cfg = LenetRunConfig::paper(self.dataset, self.arch, self.epochs);
         cfg.amp_b = self.b;
         cfg.amp_source = if self.from_input { FactorSource::NetworkInput } else { FactorSource::LayerInput };
+        cfg.rules = vec![Rule::Standard, Rule::amp(self.energy)];
         cfg.lr = self.lr;
         // Larger batches than the tool's 32: fewer, bigger GPU submits per image in the browser.
         cfg.batch = 64;
@@ -179,7 +182,7 @@ impl LenetWorkerRun {
         let trainer = self.run.trainers_mut().next()?;
         let params = trainer.params().await.ok()?;
         let (count, k, w) = params.first_filters(arch)?;
-        let factors = if rule == Rule::Amp { trainer.last_factors().await.unwrap_or_default() } else { Vec::new() };
+        let factors = if rule.is_amp() { trainer.last_factors().await.unwrap_or_default() } else { Vec::new() };
         let per_layer = factors.first().map_or(0, Vec::len);
         let mut out = vec![count as f32, k as f32, w.len() as f32, factors.len() as f32, per_layer as f32];
         out.extend_from_slice(w);
@@ -256,7 +259,8 @@ impl LenetView {
                 .and_then(|r| r.metrics["finished"].as_array().map(|a| a.iter().map(metrics_from).collect()))
                 .unwrap_or_default()
         };
-        let (standard, amp) = (per_rule(Rule::Standard), per_rule(Rule::Amp));
+        let amp_rule = self.rules.iter().copied().find(|r| r.is_amp()).unwrap_or(Rule::Amp);
+        let (standard, amp) = (per_rule(Rule::Standard), per_rule(amp_rule));
         standard.iter().zip(&amp).map(|(s, a)| [*s, *a]).collect()
     }
 }
@@ -293,7 +297,7 @@ impl View for LenetView {
             _ => {
                 let names = self.settings.dataset.class_names();
                 if let Some(r) = refs.get(part - 2)
-                    && let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", r.rule.name())), &r.confusion)
+                    && let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", slot(r.rule))), &r.confusion)
                 {
                     let title = format!("{}: confusion matrix", figures::rule_title(r.rule));
                     let _ = canvas_chart::draw(&c, &figures::confusion(&title, conf, &names, 420.0, 400.0));
@@ -335,7 +339,7 @@ impl View for LenetView {
             let Some(&[count, k, filter_len, layers, per_layer]) = p.get(..5).and_then(|h| <&[f32; 5]>::try_from(h).ok()) else { continue };
             let (count, k, filter_len, layers, per_layer) = (count as usize, k as usize, filter_len as usize, layers as usize, per_layer as usize);
             let Some(w) = p.get(5..5 + filter_len) else { continue };
-            if let Some(c) = canvas(&format!("lenet-filters-{}", rule.name())) {
+            if let Some(c) = canvas(&format!("lenet-filters-{}", slot(rule))) {
                 let title = format!("{}: first-layer filters", figures::rule_title(rule));
                 let height = 80.0 + 70.0 * count.div_ceil(8) as f32;
                 let _ = canvas_chart::draw(&c, &figures::filters(&title, rule, count, k, w, 560.0, height));
@@ -363,6 +367,12 @@ impl View for LenetView {
 
 /// The numbers behind the charts: the latest test metrics per rule with the paper's beside them,
 /// and, over several seeds, mean ± sd and the paired difference.
+/// The page's canvases come in two slots, standard and metaplastic, whichever energy the
+/// metaplastic network uses.
+fn slot(rule: Rule) -> &'static str {
+    if rule.is_amp() { "amp" } else { "standard" }
+}
+
 fn write_tables(settings: &LenetSettings, records: &[&LenetRecord], finished: &[[ClassMetrics; 2]]) {
     if let Ok(table) = dom::by_id::<web_sys::Element>("lenet-results") {
         let mut html = String::from("<tr><th>network</th><th>test accuracy</th><th>macro F1</th><th>precision</th><th>recall</th><th>loss</th><th>measured</th></tr>");
@@ -433,7 +443,7 @@ fn write_tables(settings: &LenetSettings, records: &[&LenetRecord], finished: &[
     }
     if let Some(c) = canvas("lenet-seeds-bars") {
         let rows: Vec<(Rule, [(f32, f32); 4])> =
-            [Rule::Standard, Rule::Amp].iter().enumerate().map(|(i, &rule)| (rule, getters.map(|(_, f)| mean_sd(&column(i, f))))).collect();
+            [Rule::Standard, Rule::amp(settings.energy)].iter().enumerate().map(|(i, &rule)| (rule, getters.map(|(_, f)| mean_sd(&column(i, f))))).collect();
         let _ = canvas_chart::draw(&c, &figures::metric_bars(&rows, 760.0, 320.0));
     }
 }
