@@ -354,7 +354,7 @@ fn learns_mnist() {
         return;
     };
     use metaplastic::data::{Examples, fill_batch};
-    let cfg = BnnConfig::paper(128, 0.0);
+    let cfg = BnnConfig::authors_optimizer(128, 0.0);
     let mut net = CpuBnn::new(cfg.clone(), BnnParams::init(cfg.sizes(), 1)).unwrap();
     let (mut x, mut y) = (vec![0.0; 100 * 784], vec![0u32; 100]);
     for step in 0..400 {
@@ -377,7 +377,7 @@ fn learns_mnist() {
 #[test]
 fn stream_batch_norm_is_frozen_and_per_example_at_evaluation() {
     use metaplastic::nn::{Norm, NormEval};
-    let cfg = BnnConfig { batch: 20, norm: Norm { affine: false, eval: NormEval::Running }, ..BnnConfig::paper(16, 2.5) };
+    let cfg = BnnConfig { batch: 20, norm: Norm { affine: false, eval: NormEval::Running }, ..BnnConfig::authors_optimizer(16, 2.5) };
     let init = BnnParams::init(cfg.sizes(), 5);
     let mut net = CpuBnn::new(cfg.clone(), init.clone()).unwrap();
     let x: Vec<f32> = values(20 * 784, 6).iter().map(|v| (v + 1.0) / 2.0).collect();

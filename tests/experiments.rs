@@ -29,18 +29,18 @@ fn toy_hidden_weight_of_the_important_binary_weight_diverges() {
 #[test]
 fn out_of_range_settings_are_refused_with_the_reason() {
     let msg = |r: Result<(), TrainError>| r.expect_err("must be refused").to_string();
-    assert!(msg(BnnConfig { hidden: 5, ..BnnConfig::paper(512, 1.35) }.validate()).contains("hidden width 5"));
-    assert!(msg(BnnConfig { lr: -1.0, ..BnnConfig::paper(512, 0.0) }.validate()).contains("learning rate"));
-    assert!(msg(BnnConfig { lr: f32::NAN, ..BnnConfig::paper(512, 0.0) }.validate()).contains("learning rate"));
-    assert!(msg(BnnConfig { meta: [-1.0; 3], ..BnnConfig::paper(512, 0.0) }.validate()).contains("metaplasticity"));
-    assert!(msg(BnnConfig { batch: 1, ..BnnConfig::paper(512, 0.0) }.validate()).contains("batch"));
-    assert!(msg(PermutedConfig { tasks: 0, ..PermutedConfig::paper(64, &[0.0]) }.validate()).contains("tasks"));
-    assert!(msg(PermutedConfig { steps_per_task: Some(0), ..PermutedConfig::paper(64, &[0.0]) }.validate()).contains("step"));
-    assert!(msg(PermutedConfig { learners: vec![], ..PermutedConfig::paper(64, &[0.0]) }.validate()).contains("learner"));
+    assert!(msg(BnnConfig { hidden: 5, ..BnnConfig::authors_optimizer(512, 1.35) }.validate()).contains("hidden width 5"));
+    assert!(msg(BnnConfig { lr: -1.0, ..BnnConfig::authors_optimizer(512, 0.0) }.validate()).contains("learning rate"));
+    assert!(msg(BnnConfig { lr: f32::NAN, ..BnnConfig::authors_optimizer(512, 0.0) }.validate()).contains("learning rate"));
+    assert!(msg(BnnConfig { meta: [-1.0; 3], ..BnnConfig::authors_optimizer(512, 0.0) }.validate()).contains("metaplasticity"));
+    assert!(msg(BnnConfig { batch: 1, ..BnnConfig::authors_optimizer(512, 0.0) }.validate()).contains("batch"));
+    assert!(msg(PermutedConfig { tasks: 0, ..PermutedConfig::authors_reduced(64, &[0.0]) }.validate()).contains("tasks"));
+    assert!(msg(PermutedConfig { steps_per_task: Some(0), ..PermutedConfig::authors_reduced(64, &[0.0]) }.validate()).contains("step"));
+    assert!(msg(PermutedConfig { learners: vec![], ..PermutedConfig::authors_reduced(64, &[0.0]) }.validate()).contains("learner"));
     assert!(msg(StreamConfig { subsets: 1000, ..StreamConfig::paper(&[0.0]) }.validate()).contains("subsets"));
     // Refused at construction: no trainer is made from a bad configuration.
     let made = std::cell::Cell::new(0);
-    let bad = PermutedConfig { tasks: 0, ..PermutedConfig::paper(64, &[0.0]) };
+    let bad = PermutedConfig { tasks: 0, ..PermutedConfig::authors_reduced(64, &[0.0]) };
     let result = PermutedRun::new(bad, |c, p| {
         made.set(made.get() + 1);
         Backend::Cpu.bnn(c, p)
@@ -95,7 +95,7 @@ fn short_permuted_run_on_mnist() {
         eprintln!("SKIPPED: MNIST missing (run scripts/fetch-data.sh)");
         return;
     };
-    let mut cfg = PermutedConfig::paper(32, &[0.0, 10.0]);
+    let mut cfg = PermutedConfig::authors_reduced(32, &[0.0, 10.0]);
     cfg.tasks = 2;
     cfg.steps_per_task = Some(80);
     cfg.lr = 0.02;

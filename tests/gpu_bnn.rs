@@ -363,7 +363,7 @@ fn ewc_squares_and_consolidation_match_cpu() {
 
 /// A small network: sizes [784, 64, 64, 10].
 fn small_config(meta: f32, batch: usize) -> BnnConfig {
-    BnnConfig { batch, ..BnnConfig::paper(64, meta) }
+    BnnConfig { batch, ..BnnConfig::authors_optimizer(64, meta) }
 }
 
 /// `batch` images in [0, 1] and labels 0..10.

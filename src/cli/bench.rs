@@ -34,7 +34,7 @@ fn make(name: &str, backend: &Backend) -> Result<Bench, String> {
     Ok(match name {
         "bnn-512" | "bnn-1024" => {
             let hidden = if name == "bnn-512" { 512 } else { 1024 };
-            let cfg = BnnConfig::paper(hidden, 1.35);
+            let cfg = BnnConfig::authors_optimizer(hidden, 1.35);
             let mut net = backend.bnn(cfg.clone(), BnnParams::init(cfg.sizes(), 1)).map_err(err)?;
             let (x, y) = images(cfg.batch);
             Bench {

@@ -19,7 +19,7 @@ pub fn permuted(raw: &[String]) -> Result<(), String> {
     let metas: Vec<f32> = args.list("meta", "0,1.35")?;
     let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
     let data_dir = args.get("data", String::from("static/data"))?;
-    let mut cfg = PermutedConfig::paper(args.get("hidden", 512)?, &metas);
+    let mut cfg = PermutedConfig::authors_reduced(args.get("hidden", 512)?, &metas);
     cfg.lr = args.get("lr", cfg.lr)?;
     cfg.batch = args.get("batch", cfg.batch)?;
     cfg.weight_decay = args.get("weight-decay", cfg.weight_decay)?;

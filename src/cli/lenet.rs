@@ -196,7 +196,7 @@ fn per_seed(summary: &Summary, rule: Rule, name: &str) -> Vec<f32> {
 /// Mean ± sd per rule for every metric, the paired difference amp - standard with its 95%
 /// interval, and the paper's numbers beside them.
 fn report(summary: &Summary, cfg: &LenetRunConfig) {
-    println!("\n{:<10} {:>18} {:>18} {:>18} {:>18} {:>18}", "rule", "accuracy", "macro F1", "precision", "recall", "loss");
+    println!("\n{:<12} {:>18} {:>18} {:>18} {:>18} {:>18}", "rule", "accuracy", "macro F1", "precision", "recall", "loss");
     for &rule in &cfg.rules {
         let cells: Vec<String> = METRICS
             .iter()
@@ -205,7 +205,7 @@ fn report(summary: &Summary, cfg: &LenetRunConfig) {
                 format!("{m:.4} ± {s:.4}")
             })
             .collect();
-        println!("{:<10} {:>18} {:>18} {:>18} {:>18} {:>18}", rule.name(), cells[0], cells[1], cells[2], cells[3], cells[4]);
+        println!("{:<12} {:>18} {:>18} {:>18} {:>18} {:>18}", rule.name(), cells[0], cells[1], cells[2], cells[3], cells[4]);
     }
     // Every pair of the rules run, each metaplastic one against standard and the two energies
     // against each other.

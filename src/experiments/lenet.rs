@@ -87,7 +87,7 @@ pub struct LenetRunConfig {
 
 impl LenetRunConfig {
     /// The paper's optimizer on `arch`, both rules, a full pass per epoch, batches of 32 (the
-    /// authors do not state one; 32 is the default of Keras, which they used).
+    /// paper states none and the authors' training code is not public; 32 is Keras's default, our choice).
     pub fn paper(dataset: DataSetId, arch: Arch, epochs: usize) -> Self {
         Self {
             dataset,

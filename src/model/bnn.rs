@@ -33,8 +33,9 @@ pub struct BnnConfig {
 }
 
 impl BnnConfig {
-    /// The authors' permuted-MNIST settings with hidden width `hidden` and metaplasticity `meta`.
-    pub fn paper(hidden: usize, meta: f32) -> Self {
+    /// The authors' permuted-MNIST optimizer and batch at hidden width `hidden` and metaplasticity
+    /// `meta`.
+    pub fn authors_optimizer(hidden: usize, meta: f32) -> Self {
         Self { hidden, meta: [meta; LAYERS], lr: 0.005, weight_decay: 1e-7, batch: 100, ewc_lambda: 0.0, norm: Norm::BATCH }
     }
 
@@ -126,8 +127,9 @@ pub struct BnnParams {
     pub beta: [Vec<f32>; LAYERS],
 }
 
-/// How BatchNorm's gamma starts. The authors ran PyTorch 1.1, whose `BatchNorm1d` drew gamma from
-/// U(0, 1); their code re-draws it that way on later versions. Current PyTorch starts at 1.
+/// How BatchNorm's gamma starts. The authors' README installs PyTorch 1.1.0, whose `BatchNorm1d`
+/// drew gamma from U(0, 1) (PyTorch 1.2 changed it to 1); their code sets no initialisation of its
+/// own for BatchNorm, so on a later PyTorch it starts at 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GammaInit {
     One,

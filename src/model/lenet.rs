@@ -181,7 +181,8 @@ pub struct LenetParams {
 }
 
 impl LenetParams {
-    /// Glorot-uniform weights, zero biases (Keras's defaults, which the authors used); gamma 1,
+    /// Glorot-uniform weights, zero biases (the paper states no initialisation and the authors'
+    /// training code is not public: these are Keras's defaults, our choice); gamma 1,
     /// beta 0. The same seed gives both rules the same starting network.
     pub fn init(arch: Arch, seed: u64) -> Self {
         Self::init_layers(&plan(arch), seed)

@@ -51,7 +51,7 @@ pub static DEMO: Demo = Demo {
             "gamma-uniform",
             "BatchNorm γ starts in U(0, 1), as the authors'",
             true,
-            "The authors ran PyTorch 1.1, whose BatchNorm drew gamma from U(0, 1); later versions start it at 1",
+            "The authors' README installs PyTorch 1.1, whose BatchNorm drew gamma from U(0, 1); later versions start it at 1",
         )
         .when("experiment", "permuted"),
         Setting::float("toy-meta", "Toy problem: m", *META_RANGE.start() as f64, *META_RANGE.end() as f64, 0.05, "6", "m of the metaplastic learner in the two-weight picture"),

@@ -127,7 +127,7 @@ impl BnnSettings {
     }
 
     fn permuted_config(&self) -> PermutedConfig {
-        let mut cfg = PermutedConfig::paper(self.hidden, &self.all_metas());
+        let mut cfg = PermutedConfig::authors_reduced(self.hidden, &self.all_metas());
         cfg.lr = self.lr;
         cfg.seed = self.seed;
         cfg.tasks = self.tasks;

@@ -75,8 +75,22 @@ struct Slot {
     ready: bool,
     /// Messages wait here until the worker's module is up: a worker drops what arrives earlier.
     queue: Vec<Queued>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+    handlers: Option<(Closure<dyn FnMut(MessageEvent)>, Closure<dyn FnMut(ErrorEvent)>)>,
+}
+
+impl Drop for Slot {
+    /// A message the worker posted before it was stopped may already wait in the page's event
+    /// queue: the handlers are unhooked first, so it finds none, and the closures are freed after
+    /// the current task, since a slot can be dropped from inside its own handler (an error that
+    /// stops the run).
+    fn drop(&mut self) {
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
+        self.worker.terminate();
+        if let Some(handlers) = self.handlers.take() {
+            wasm_bindgen_futures::spawn_local(async move { drop(handlers) });
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,7 +438,7 @@ fn spawn(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> Result<Activ
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        slots.push(Slot { worker, ready: false, queue: Vec::new(), _on_message: on_message, _on_error: on_error });
+        slots.push(Slot { worker, ready: false, queue: Vec::new(), handlers: Some((on_message, on_error)) });
     }
     let n = slots.len();
     let mut active = Active {
