@@ -177,9 +177,7 @@ impl BnnTrainer for GpuBnn {
 
     async fn take_train_stats(&mut self) -> Result<BatchStats, TrainError> {
         self.ctx.check_alive()?;
-        let words = self.train_stats.read(&self.ctx).await?;
-        // Lands before the next submit, after the copy just read.
-        self.ctx.queue.write_buffer(&self.train_stats.buffer, 0, &[0u8; STATS_WORDS * 4]);
+        let words = self.train_stats.take(&self.ctx).await?;
         Ok(decode_stats(&words))
     }
 

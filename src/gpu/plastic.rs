@@ -474,9 +474,7 @@ impl HebbianTrainer for GpuHebbian {
 
     async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
         self.ctx.check_alive()?;
-        let words = self.train_loss.read(&self.ctx).await?;
-        // Lands before the next submit, after the copy just read.
-        self.ctx.queue.write_buffer(&self.train_loss.buffer, 0, &[0u8; 8]);
+        let words = self.train_loss.take(&self.ctx).await?;
         Ok((words[0], words[1] as usize))
     }
 

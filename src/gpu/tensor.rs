@@ -48,6 +48,14 @@ impl GpuTensor {
 
     /// Copies the tensor to a staging buffer and waits for the map without blocking the browser's
     /// thread: the map callback completes a channel that this future awaits.
+    /// Reads the tensor, then zeroes it: a running sum (a loss, batch statistics) taken and
+    /// restarted. The zeroing lands before the next submit, after the copy just read.
+    pub async fn take(&self, ctx: &GpuContext) -> Result<Vec<f32>, DeviceError> {
+        let words = self.read(ctx).await?;
+        ctx.queue.write_buffer(&self.buffer, 0, &vec![0u8; self.len * 4]);
+        Ok(words)
+    }
+
     pub async fn read(&self, ctx: &GpuContext) -> Result<Vec<f32>, DeviceError> {
         ctx.check_alive()?;
         // A binary layer's bias is empty: nothing to map (a zero-sized mapping is refused).
