@@ -647,7 +647,12 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     }
     s.last_status = status.clone();
     drop(s);
-    let shown = if paused && !finished { format!("Paused. {status}") } else { status };
+    // A finished status keeps where the run ran: a short run can end before its speed is shown.
+    let shown = match (paused, finished) {
+        (_, true) => format!("{status} Ran {compute}."),
+        (true, false) => format!("Paused. {status}"),
+        (false, false) => status,
+    };
     dom::set_text(&d.id("status"), &shown);
     if finished {
         set_buttons(d, false);
