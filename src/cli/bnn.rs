@@ -1,13 +1,14 @@
 //! `bnn-permuted`, `bnn-stream` and `bnn-toy`: the binarized-network experiments, headless.
 
 use super::args::Args;
-use super::{Summary, open_backend, pct};
+use super::{Summary, WriteSummary, open_backend, pct};
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
+use metaplastic::experiments::summary::{permuted_config, permuted_metrics, stream_config, stream_metrics};
+use metaplastic::experiments::toy::{ToyConfig, run_toy};
 use metaplastic::model::bnn::{BnnTrainer, GammaInit};
 use metaplastic::nn::NormEval;
-use metaplastic::experiments::toy::{ToyConfig, run_toy};
 use metaplastic::stats::{PairedDiff, mean_sd};
 use serde_json::json;
 use std::time::Instant;
@@ -48,7 +49,7 @@ pub fn permuted(raw: &[String]) -> Result<(), String> {
         backend.name(),
         h = cfg.hidden
     );
-    let mut summary = Summary::new("bnn-permuted", permuted_config_json(&cfg, &backend.name()));
+    let mut summary = Summary::new("bnn-permuted", permuted_config(&cfg, &backend.name()));
     let start = Instant::now();
     let mut first: Option<(Vec<LearnerRecord>, Vec<(LearnerSpec, Vec<f32>)>)> = None;
     for &seed in &seeds {
@@ -75,15 +76,7 @@ pub fn permuted(raw: &[String]) -> Result<(), String> {
             }
         }
         for r in run.records() {
-            summary.run(
-                &r.spec.name,
-                seed,
-                json!({
-                    "acc_matrix": r.acc_matrix,
-                    "final_mean_acc": r.final_mean_acc(),
-                    "curve": r.curve.iter().map(|p| json!({"step": p.step, "task_acc": p.task_acc, "train_loss": p.train_loss, "train_acc": p.train_acc})).collect::<Vec<_>>(),
-                }),
-            );
+            summary.run(&r.spec.name, seed, permuted_metrics(r));
         }
         if first.is_none() {
             let records: Vec<LearnerRecord> = run.records().cloned().collect();
@@ -101,21 +94,6 @@ pub fn permuted(raw: &[String]) -> Result<(), String> {
     let (records, weights) = first.unwrap_or_default();
     super::charts::permuted(&summary, &cfg, &records, &weights, &out)?;
     Ok(())
-}
-
-fn permuted_config_json(cfg: &PermutedConfig, backend: &str) -> serde_json::Value {
-    json!({
-        "dataset": "mnist",
-        "layers": [784, cfg.hidden, cfg.hidden, 10],
-        "lr": cfg.lr, "batch": cfg.batch, "weight_decay": cfg.weight_decay,
-        "tasks": cfg.tasks, "epochs_per_task": cfg.steps_per_task.map_or(Some(cfg.epochs), |_| None),
-        "steps_per_task": cfg.steps_per_task(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
-        "bn_per_task": cfg.bn_per_task, "bn_gamma_init": cfg.gamma_init.name(), "bn_statistics": "batch statistics at test time (batches of 1000)",
-        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
-        "learners": cfg.learners.iter().map(|l| json!({"variant": l.name, "m": l.meta, "ewc_lambda": l.ewc_lambda})).collect::<Vec<_>>(),
-        "ewc": format!("Fisher = mean over {} training examples of each example's squared gradient (BatchNorm on the task's running statistics); penalty on the binary weights sign(Wh)", cfg.ewc_examples),
-        "backend": backend,
-    })
 }
 
 /// Mean and spread per variant over seeds, and the paired difference to the first variant.
@@ -188,15 +166,7 @@ pub fn stream(raw: &[String]) -> Result<(), String> {
         backend.name(),
         h = cfg.hidden
     );
-    let config = json!({
-        "dataset": id.dir(), "layers": [784, cfg.hidden, cfg.hidden, 10], "lr": cfg.lr, "batch": cfg.batch,
-        "weight_decay": cfg.weight_decay, "subsets": cfg.subsets, "subset_size": cfg.subset_len(), "epochs_per_subset": cfg.epochs,
-        "total_steps": cfg.total_steps(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
-        "batch_norm": cfg.norm.describe(),
-        "optimizer": "one Adam (b1 0.9, b2 0.999, eps 1e-8) through the whole stream",
-        "full_data_baseline": "m = 0 trained on the whole shuffled training set for the same number of presentations",
-        "backend": backend.name(),
-    });
+    let config = stream_config(&cfg, id, &backend.name());
     let mut summary = Summary::new("bnn-stream", config);
     let start = Instant::now();
     let mut first: Vec<StreamRecord> = Vec::new();
@@ -219,14 +189,7 @@ pub fn stream(raw: &[String]) -> Result<(), String> {
             }
         }
         for r in run.records() {
-            summary.run(
-                &r.spec.name,
-                seed,
-                json!({
-                    "test_acc": r.test_acc,
-                    "curve": r.curve.iter().map(|p| json!({"step": p.step, "test_acc": p.test_acc, "train_loss": p.train_loss})).collect::<Vec<_>>(),
-                }),
-            );
+            summary.run(&r.spec.name, seed, stream_metrics(r));
         }
         if first_seed {
             first = run.records().cloned().collect();

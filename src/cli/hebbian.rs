@@ -2,9 +2,10 @@
 
 use metaplastic::nn::{HebbRule, PoolKind};
 use super::args::Args;
-use super::{Summary, open_backend, write_svg};
-use metaplastic::charts::plots::{ImageGrid, TileScale, Tile, image_grid};
+use super::{Summary, WriteSummary, open_backend, write_svg};
+use metaplastic::charts::plots::{ImageGrid, Tile, TileScale, image_grid};
 use metaplastic::cpu::denoise::denoise_forward;
+use metaplastic::experiments::summary::{completion_config, completion_metrics, denoise_config, denoise_metrics};
 
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::denoise::{DenoiseRecord, DenoiseSetup, run_denoise, test_batches};
@@ -149,32 +150,7 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
         seeds,
         backend.name()
     );
-    let layer = match network {
-        Network::Recurrent => "y(t) = tanh(y(t-1) (W + alpha * Hebb) + input(t)), Hebb from y(t-1) and y(t); input on neurons 0..bits, bias (gain x 1) on the last neuron, read-out neurons 0..bits; one trace per episode, zero at its start",
-        Network::Feedforward => "y = sigma((W + alpha * Hebb) x), one trace per episode, zero at its start",
-    };
-    let non_plastic = match network {
-        Network::Recurrent => "the same recurrent network (an RNN with memory in its state) with alpha fixed at 0 and not trained, of non_plastic_neurons neurons",
-        Network::Feedforward => "the same layer with alpha fixed at 0 and not trained (no memory at all)",
-    };
-    let config = json!({
-        "task": "completion",
-        "network": network.name(),
-        "neurons": if network == Network::Recurrent { json!(cfg.neurons) } else { json!(null) },
-        "non_plastic_neurons": if network == Network::Recurrent { json!(non_plastic_setup.net.neurons) } else { json!(null) },
-        "patterns": "each exactly half +1 and half -1",
-        "init": if network == Network::Recurrent { "W, alpha ~ 0.01 randn (alpha's diagonal 0), eta 0.01" } else { "W ~ U(+-1/(gain sqrt n)), alpha ~ U(+-1/(gain^2 sqrt n)), eta 0.01" },
-        "bits": cfg.bits, "patterns": cfg.patterns, "presentations": cfg.presentations,
-        "present_steps": cfg.present_steps, "blank_steps": cfg.blank_steps, "test_steps": cfg.test_steps,
-        "episode_steps": cfg.episode_steps(), "input_gain": cfg.input_gain,
-        "rule": cfg.rule.name(), "activation": cfg.activation.name(),
-        "layer": layer,
-        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
-        "lr": cfg.lr, "batch_episodes": cfg.batch, "train_steps": setup.train_steps,
-        "test_episodes": setup.test_episodes, "loss": "MSE of the last step's output against the full pattern",
-        "non_plastic": non_plastic,
-        "backend": backend.name(),
-    });
+    let config = completion_config(&setup, &non_plastic_setup, &backend.name());
     let mut summary = Summary::new("hebbian-completion", config);
     let start = Instant::now();
     let mut first: Vec<CompletionRecord> = Vec::new();
@@ -193,17 +169,10 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
                 record.test_mse,
                 params.eta,
             );
-            summary.run(
-                variant_name(plastic),
-                seed,
-                json!({
-                    "test_mse": record.test_mse,
-                    "size": neurons,
-                    "seconds": seconds,
-                    "eta": params.eta,
-                    "loss_curve": record.curve.iter().map(|p| json!({"step": p.step, "train_mse": p.train_mse})).collect::<Vec<_>>(),
-                }),
-            );
+            let mut metrics = completion_metrics(&record, neurons);
+            metrics["seconds"] = json!(seconds);
+            metrics["eta"] = json!(params.eta);
+            summary.run(variant_name(plastic), seed, metrics);
             if Some(&seed) == seeds.first() {
                 first.push(record);
             }
@@ -294,24 +263,7 @@ fn denoise(args: &Args, backend_name: &str) -> Result<(), String> {
         seeds,
         backend.name()
     );
-    let config = json!({
-        "task": "denoise", "dataset": dataset.dir(),
-        "channels": cfg.channels, "pool": pool, "activation": "relu",
-        "encoder": "[conv3x3 c1, ReLU, BN, pool2] [conv3x3 c2, ReLU, BN, pool2] [conv3x3 code, ReLU, BN]",
-        "code_plastic": format!("{} -> {} tanh plastic layer on the flattened code, W starts at the identity", cfg.code_len(), cfg.code_len()),
-        "decoder": "[convT3x3 c2, ReLU, BN, up2] [convT3x3 c1, ReLU, BN, up2] [convT3x3 1] -> logits d",
-        "output_plastic": format!("{} -> {} tanh plastic layer on avgpool2(d), W starts at 0; image = sigmoid(d + up2(plastic))", cfg.out_plastic_len(), cfg.out_plastic_len()),
-        "batch_norm": "statistics of the batch of episodes at each step, in training and test",
-        "images": cfg.images, "show_steps": cfg.show_steps, "zero_steps": cfg.zero_steps,
-        "episode_steps": cfg.episode_steps(), "noise_std": cfg.noise_std, "noise": "Gaussian, not clipped, on the last image only",
-        "rule": cfg.rule.name(), "loss": "MSE of the last step's reconstruction against the clean image",
-        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
-        "lr": cfg.lr, "batch_episodes": cfg.batch, "train_steps": setup.train_steps,
-        "test_episodes": setup.test_episodes, "test_images": "test split, never trained on",
-        "tape_bytes": cfg.tape_bytes(),
-        "non_plastic": "the same network with both plastic layers' alpha fixed at 0 and not trained",
-        "backend": backend.name(),
-    });
+    let config = denoise_config(&setup, dataset, &backend.name());
     let mut summary = Summary::new("hebbian-denoise", config);
     let start = Instant::now();
     let mut first: Vec<(DenoiseRecord, DenoiseParams)> = Vec::new();
@@ -330,17 +282,10 @@ fn denoise(args: &Args, backend_name: &str) -> Result<(), String> {
                 params.out.eta,
                 start.elapsed().as_secs_f64()
             );
-            summary.run(
-                variant_name(plastic),
-                seed,
-                json!({
-                    "test_mse": record.test_mse,
-                    "noisy_input_mse": record.noisy_mse,
-                    "eta_code": params.code.eta,
-                    "eta_out": params.out.eta,
-                    "loss_curve": record.curve.iter().map(|p| json!({"step": p.step, "train_mse": p.train_mse})).collect::<Vec<_>>(),
-                }),
-            );
+            let mut metrics = denoise_metrics(&record);
+            metrics["eta_code"] = json!(params.code.eta);
+            metrics["eta_out"] = json!(params.out.eta);
+            summary.run(variant_name(plastic), seed, metrics);
             if Some(&seed) == seeds.first() {
                 first.push((record, params));
             }

@@ -2,32 +2,20 @@
 //! with the paper's metrics, the paired difference, and the app's charts as SVG.
 
 use super::args::Args;
-use super::{Summary, open_backend, pct, write_svg};
+use super::{Summary, WriteSummary, open_backend, pct, write_svg};
 use metaplastic::backend::Backend;
 use metaplastic::charts::lenet as figures;
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
+use metaplastic::experiments::summary::{LENET_METRICS as METRICS, lenet_config, lenet_metrics};
 use metaplastic::model::lenet::{Arch, FactorSource, LenetTrainer};
 use metaplastic::nn::{AmpEnergy, TrainError};
-use metaplastic::stats::{ClassMetrics, PairedDiff, mean_sd};
-use serde_json::json;
+use metaplastic::stats::{PairedDiff, mean_sd};
 use std::time::Instant;
 
 /// The paper's test metrics (Vives-Boix and Ruiz-Fernandez 2021, LeNet-5): accuracy standard and
 /// with AMP. The paper gives no seeds or error bars.
 pub const PAPER_ACCURACY: [(DataSetId, f32, f32); 2] = [(DataSetId::Mnist, 0.9886, 0.9910), (DataSetId::Fashion, 0.9014, 0.9031)];
-
-const METRICS: [&str; 5] = ["accuracy", "macro_f1", "precision", "recall", "loss"];
-
-fn metric(m: &ClassMetrics, name: &str) -> f32 {
-    match name {
-        "accuracy" => m.accuracy,
-        "macro_f1" => m.macro_f1,
-        "precision" => m.precision,
-        "recall" => m.recall,
-        _ => m.loss,
-    }
-}
 
 pub fn lenet(raw: &[String]) -> Result<(), String> {
     let args = Args::parse(raw, &[])?;
@@ -83,7 +71,7 @@ pub fn lenet(raw: &[String]) -> Result<(), String> {
         seeds,
         backend.name()
     );
-    let mut summary = Summary::new("lenet", config_json(&cfg, &backend.name()));
+    let mut summary = Summary::new("lenet", lenet_config(&cfg, &backend.name()));
     let start = Instant::now();
     let mut first: Option<(Vec<LenetRecord>, Vec<(Rule, Vec<f32>)>, Vec<Vec<f32>>, Vec<f32>)> = None;
     for &seed in &seeds {
@@ -93,16 +81,9 @@ pub fn lenet(raw: &[String]) -> Result<(), String> {
         let outcome = run_seed(&backend, run_cfg, &data, seed, first.is_none())?;
         println!("  seed {seed} done in {:.0} s", seed_start.elapsed().as_secs_f64());
         for r in &outcome.records {
-            let Some(m) = r.final_metrics() else { continue };
-            let mut metrics = json!({
-                "epoch_metrics": r.epoch_metrics.iter().map(|m| json!({"accuracy": m.accuracy, "macro_f1": m.macro_f1, "precision": m.precision, "recall": m.recall, "loss": m.loss})).collect::<Vec<_>>(),
-                "confusion": r.confusion.as_ref().map(|c| c.counts.clone()),
-                "curve": r.curve.iter().map(|p| json!({"step": p.step, "train_loss": p.train_loss, "train_acc": p.train_acc, "test_loss": p.test_loss, "test_acc": p.test_acc})).collect::<Vec<_>>(),
-            });
-            for name in METRICS {
-                metrics[name] = json!(metric(&m, name));
+            if let Some(metrics) = lenet_metrics(r) {
+                summary.run(r.rule.name(), seed, metrics);
             }
-            summary.run(r.rule.name(), seed, metrics);
         }
         if first.is_none() {
             first = Some((outcome.records, outcome.filters, outcome.factors, outcome.batch));
@@ -170,23 +151,6 @@ fn drive<T: LenetTrainer>(mut run: LenetRun<T>, data: &DataSet, seed: u64, keep_
         }
     }
     Ok(Outcome { records, filters, factors, batch })
-}
-
-fn config_json(cfg: &LenetRunConfig, backend: &str) -> serde_json::Value {
-    json!({
-        "dataset": cfg.dataset.dir(),
-        "arch": cfg.arch.name(),
-        "rules": cfg.rules.iter().map(|r| r.name()).collect::<Vec<_>>(),
-        "optimizer": format!("SGD lr {} Nesterov momentum {}", cfg.lr, cfg.momentum),
-        "batch": cfg.batch, "epochs": cfg.epochs, "steps_per_epoch": cfg.steps_per_epoch(),
-        "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
-        "amp": {"B": cfg.amp_b, "source": match cfg.amp_source { FactorSource::LayerInput => "layer input", FactorSource::NetworkInput => "network input" },
-                "clamp": [cfg.amp_clamp.0, cfg.amp_clamp.1], "normalised": "per batch to mean 1 (A and (2pi)^N cancel)",
-                "scales": "convolutional layers' weight and bias gradients only",
-                "energy": {"amp": "raw: sum x^2 of the layer's input as it is", "amp-centred": "sum (x - mu)^2, mu the running mean of the layer's input (cumulative for 100 batches, then rate 0.01)"}},
-        "batchnorm_at_test": "batch statistics (batches of 1000)",
-        "backend": backend,
-    })
 }
 
 fn per_seed(summary: &Summary, rule: Rule, name: &str) -> Vec<f32> {

@@ -1,7 +1,7 @@
 //! The native command-line tool: the app's experiments, headless, for reproduction and benchmarks.
-//! Every experiment writes `summary.json` in one shape:
-//! `{"experiment", "config", "runs": [{"variant", "seed", "metrics"}]}`, accuracies as fractions,
-//! plus SVG charts drawn by the same code as the app's.
+//! Every experiment writes `summary.json` and `metrics.csv` in one shape
+//! (`metaplastic::experiments::summary`, the same files the page offers as downloads), plus SVG
+//! charts drawn by the same code as the app's.
 
 mod args;
 mod bench;
@@ -13,7 +13,6 @@ mod lenet;
 use metaplastic::backend::Backend;
 use metaplastic::data::{DataSet, DataSetId, Examples};
 use metaplastic::gpu::GpuContext;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -117,32 +116,23 @@ pub fn pct(x: f32) -> String {
     if x.is_finite() { format!("{:.1}%", 100.0 * x) } else { "-".into() }
 }
 
-/// The common shape of every experiment's `summary.json`.
-pub struct Summary {
-    pub experiment: String,
-    pub config: serde_json::Value,
-    pub runs: Vec<serde_json::Value>,
-    pub elapsed: f64,
+pub use metaplastic::experiments::summary::Summary;
+
+/// Writes `summary.json` and `metrics.csv` into a directory (the page offers the same two files
+/// as downloads).
+pub trait WriteSummary {
+    fn write(&self, dir: &str) -> Result<(), String>;
 }
 
-impl Summary {
-    pub fn new(experiment: &str, config: serde_json::Value) -> Self {
-        Self { experiment: experiment.into(), config, runs: Vec::new(), elapsed: 0.0 }
-    }
-
-    pub fn run(&mut self, variant: &str, seed: u64, metrics: serde_json::Value) {
-        self.runs.push(json!({"variant": variant, "seed": seed, "metrics": metrics}));
-    }
-
-    pub fn write(&self, dir: &str) -> Result<(), String> {
+impl WriteSummary for Summary {
+    fn write(&self, dir: &str) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-        let mut config = self.config.clone();
-        config["elapsed_seconds"] = json!((self.elapsed * 10.0).round() / 10.0);
-        let doc = json!({"experiment": self.experiment, "config": config, "runs": self.runs});
         let path = Path::new(dir).join("summary.json");
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, self.to_pretty_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
+        let csv = Path::new(dir).join("metrics.csv");
+        std::fs::write(&csv, metaplastic::experiments::summary::metrics_csv(self)).map_err(|e| format!("cannot write {}: {e}", csv.display()))?;
+        println!("wrote {}", csv.display());
         Ok(())
     }
 }

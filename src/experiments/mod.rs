@@ -9,6 +9,7 @@ pub mod denoise;
 pub mod lenet;
 pub mod permuted;
 pub mod stream;
+pub mod summary;
 pub mod toy;
 
 use crate::data::{Examples, IMAGE_PIXELS};

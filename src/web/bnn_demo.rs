@@ -16,6 +16,7 @@ use crate::charts::bnn as figures;
 use crate::data::DataSetId;
 use crate::experiments::permuted::{CurvePoint, LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use crate::experiments::stream::{StreamConfig, StreamPoint, StreamRecord, StreamRun};
+use crate::experiments::summary::{self, Summary};
 use crate::experiments::toy::{ToyConfig, run_toy};
 use crate::nn::TrainError;
 use crate::model::bnn::BnnTrainer;
@@ -343,7 +344,7 @@ impl View for BnnView {
                 match part {
                     0 => {
                         if let Some(c) = canvas("bnn-curves") {
-                            let _ = canvas_chart::draw(&c, &figures::permuted_curves(&refs, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
+                            let _ = canvas_chart::draw(&c, figures::permuted_curves(&refs, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
                         }
                         write_results_table(&refs);
                         let series: Vec<(String, Vec<f32>)> = refs
@@ -357,10 +358,10 @@ impl View for BnnView {
                         dom::set_series("bnn-curves", &series);
                     }
                     _ => {
-                        if let (Some(c), Some(record)) = (MATRICES.get(part - 1).and_then(|id| canvas(id)), refs.get(part - 1)) {
-                            let _ = canvas_chart::draw(&c, &figures::accuracy_matrix(record, 360.0, 300.0));
-                        }
                         dom::set_hidden("bnn-matrix-third", refs.len() < 3);
+                        if let (Some(c), Some(record)) = (MATRICES.get(part - 1).and_then(|id| canvas(id)), refs.get(part - 1)) {
+                            let _ = canvas_chart::draw(&c, figures::accuracy_matrix(record, 360.0, 300.0));
+                        }
                     }
                 }
                 part < refs.len().min(MATRICES.len())
@@ -369,7 +370,7 @@ impl View for BnnView {
                 let records = stream_records(reports);
                 let refs: Vec<&StreamRecord> = records.iter().collect();
                 if let Some(c) = canvas("bnn-curves") {
-                    let _ = canvas_chart::draw(&c, &figures::stream_curves(&refs, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0));
+                    let _ = canvas_chart::draw(&c, figures::stream_curves(&refs, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0));
                 }
                 let series: Vec<(String, Vec<f32>)> = refs.iter().map(|r| (r.spec.name.clone(), r.curve.iter().map(|p| p.test_acc).collect())).collect();
                 dom::set_series("bnn-curves", &series);
@@ -431,13 +432,32 @@ impl View for BnnView {
             })
             .collect();
         if let Some(c) = canvas("bnn-hist") {
-            let _ = canvas_chart::draw(&c, &figures::weight_histogram_binned(&sets, layer, 760.0, 300.0));
+            let _ = canvas_chart::draw(&c, figures::weight_histogram_binned(&sets, layer, 760.0, 300.0));
         }
         false
     }
 
     fn picture_detail(&self) -> String {
         select_value("bnn-hist-layer")
+    }
+
+    fn summary(&self, reports: &[Option<Report>], backend: &str) -> Option<Summary> {
+        reports.iter().any(Option::is_some).then(|| match self {
+            BnnView::Permuted(cfg) => {
+                let mut s = Summary::new("bnn-permuted", summary::permuted_config(cfg, backend));
+                for r in permuted_records(reports) {
+                    s.run(&r.spec.name, cfg.seed, summary::permuted_metrics(&r));
+                }
+                s
+            }
+            BnnView::Stream(cfg) => {
+                let mut s = Summary::new("bnn-stream", summary::stream_config(cfg, DataSetId::Fashion, backend));
+                for r in stream_records(reports) {
+                    s.run(&r.spec.name, cfg.seed, summary::stream_metrics(&r));
+                }
+                s
+            }
+        })
     }
 }
 
@@ -456,12 +476,12 @@ fn write_results_table(records: &[&LearnerRecord]) {
             name = rec.spec.name,
         ));
     }
-    table.set_inner_html(&html);
+    dom::set_html(&table, &html);
 }
 
 fn draw_toy(meta: f32) {
     let cfg = ToyConfig { metas: vec![0.0, meta], ..ToyConfig::default() };
     if let Some(c) = canvas("bnn-toy") {
-        let _ = canvas_chart::draw(&c, &figures::toy(&run_toy(&cfg), &cfg, TOY_STEPS, 760.0, 380.0));
+        let _ = canvas_chart::draw(&c, figures::toy(&run_toy(&cfg), &cfg, TOY_STEPS, 760.0, 380.0));
     }
 }

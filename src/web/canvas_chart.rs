@@ -4,6 +4,8 @@
 use crate::charts::{
     Anchor, BOLD_WEIGHT, CIRCLE_STROKE_WIDTH, FONT_FAMILY, Figure, RECT_STROKE_WIDTH, Shape, dash_pattern,
 };
+use std::cell::RefCell;
+use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
@@ -16,10 +18,28 @@ pub fn cpu_canvas_options() -> JsValue {
     options.into()
 }
 
+thread_local! {
+    /// The figure each chart canvas shows now, by canvas id: its SVG download is drawn from it.
+    static SHOWN: RefCell<HashMap<String, Figure>> = RefCell::new(HashMap::new());
+}
+
+/// The figure canvas `id` shows, as an SVG document; `None` before its first drawing.
+pub fn svg_of(id: &str) -> Option<String> {
+    SHOWN.with(|s| s.borrow().get(id).map(Figure::to_svg))
+}
+
 /// Draws `fig` on `canvas`, replacing what was there. The canvas gets `devicePixelRatio` backing
 /// pixels per figure pixel (crisp on high-density screens) and is shown at the figure's size in CSS
 /// pixels, shrinking with its aspect ratio kept where the page is narrower.
-pub fn draw(canvas: &HtmlCanvasElement, fig: &Figure) -> Result<(), JsValue> {
+pub fn draw(canvas: &HtmlCanvasElement, fig: Figure) -> Result<(), JsValue> {
+    paint(canvas, &fig)?;
+    let id = canvas.id();
+    let first = SHOWN.with(|s| s.borrow_mut().insert(id.clone(), fig).is_none());
+    super::exports::chart_drawn(&id, first);
+    Ok(())
+}
+
+fn paint(canvas: &HtmlCanvasElement, fig: &Figure) -> Result<(), JsValue> {
     let dpr = web_sys::window().map(|w| w.device_pixel_ratio()).filter(|r| r.is_finite() && *r > 0.0).unwrap_or(1.0);
     let (w, h) = (f64::from(fig.width.max(1.0)), f64::from(fig.height.max(1.0)));
     let (pw, ph) = ((w * dpr).round() as u32, (h * dpr).round() as u32);

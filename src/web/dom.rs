@@ -55,15 +55,28 @@ pub fn query(selector: &str) -> Result<web_sys::Element, WebError> {
     document()?.query_selector(selector)?.ok_or_else(|| WebError::MissingElement(selector.into()))
 }
 
+/// Sets `id`'s text; an unchanged text is not written, so it costs the page no style or layout work.
 pub fn set_text(id: &str, text: &str) {
     if let Ok(el) = by_id::<web_sys::Element>(id) {
-        el.set_text_content(Some(text));
+        if el.text_content().as_deref() != Some(text) {
+            el.set_text_content(Some(text));
+        }
     }
 }
 
+/// Sets an attribute; an unchanged value is not written (see [`set_text`]).
 pub fn set_attr(id: &str, name: &str, value: &str) {
     if let Ok(el) = by_id::<web_sys::Element>(id) {
-        let _ = el.set_attribute(name, value);
+        if el.get_attribute(name).as_deref() != Some(value) {
+            let _ = el.set_attribute(name, value);
+        }
+    }
+}
+
+/// Replaces an element's content with `html` unless it already is exactly that.
+pub fn set_html(el: &web_sys::Element, html: &str) {
+    if el.inner_html() != html {
+        el.set_inner_html(html);
     }
 }
 
@@ -86,6 +99,13 @@ pub fn on_click(target: &web_sys::Element, f: impl FnMut() + 'static) {
     let closure = Closure::<dyn FnMut()>::new(f);
     let _ = target.add_event_listener_with_callback("click", closure.as_ref().unchecked_ref());
     // The listener lives as long as the page; leaking the closure is how wasm-bindgen says so.
+    closure.forget();
+}
+
+/// Calls `f` with the event on every click for the life of the page (a listener for many buttons).
+pub fn on_click_event(target: &web_sys::Element, f: impl FnMut(web_sys::Event) + 'static) {
+    let closure = Closure::<dyn FnMut(web_sys::Event)>::new(f);
+    let _ = target.add_event_listener_with_callback("click", closure.as_ref().unchecked_ref());
     closure.forget();
 }
 

@@ -18,8 +18,9 @@ use crate::cpu::recurrent::recurrent_forward;
 use crate::nn::HebbRule;
 use crate::data::DataSetId;
 use crate::experiments::DataAccess;
-use crate::experiments::completion::{CompletionRun, CompletionSetup, completion_batch};
-use crate::experiments::denoise::{DenoiseRun, DenoiseSetup, denoise_batch};
+use crate::experiments::completion::{CompletionRecord, CompletionRun, CompletionSetup, CurvePoint, completion_batch};
+use crate::experiments::denoise::{DenoiseRecord, DenoiseRun, DenoiseSetup, denoise_batch};
+use crate::experiments::summary::{self, Summary};
 use crate::nn::TrainError;
 use crate::settings::{self, Values};
 use rand::{SeedableRng, rngs::StdRng};
@@ -294,7 +295,7 @@ impl View for HebbView {
         let series: Vec<(String, Vec<f32>)> = curves.iter().map(|(p, c)| (figures::variant_name(*p).to_string(), c.iter().map(|&(_, y)| y).collect())).collect();
         dom::set_series("hebb-loss", &series);
         if let Some(c) = canvas("hebb-loss") {
-            let _ = canvas_chart::draw(&c, &figures::loss_curves(&curves, self.settings.steps, 560.0, 320.0));
+            let _ = canvas_chart::draw(&c, figures::loss_curves(&curves, self.settings.steps, 560.0, 320.0));
         }
         write_results(&results(reports));
         false
@@ -319,6 +320,30 @@ impl View for HebbView {
     fn picture_detail(&self) -> String {
         picture_detail()
     }
+
+    fn summary(&self, reports: &[Option<Report>], backend: &str) -> Option<Summary> {
+        if reports.iter().all(Option::is_none) {
+            return None;
+        }
+        let seed = self.settings.seed;
+        let curve = |m: &Value| -> Vec<CurvePoint> {
+            m["curve"].as_array().map(|a| a.iter().map(|p| CurvePoint { step: p[0].as_u64().unwrap_or(0) as usize, train_mse: json_f32(&p[1]) }).collect()).unwrap_or_default()
+        };
+        let mut s = match self.settings.denoise {
+            Some(set) => Summary::new("hebbian-denoise", summary::denoise_config(&self.settings.denoise(true), set, backend)),
+            None => Summary::new("hebbian-completion", summary::completion_config(&self.settings.completion(true), &self.settings.completion(false), backend)),
+        };
+        for r in reports.iter().flatten() {
+            let m = &r.metrics;
+            let plastic = m["plastic"].as_bool().unwrap_or(false);
+            let metrics = match self.settings.denoise {
+                Some(_) => summary::denoise_metrics(&DenoiseRecord { plastic, curve: curve(m), test_mse: json_f32(&m["test_mse"]), noisy_mse: json_f32(&m["noisy_mse"]) }),
+                None => summary::completion_metrics(&CompletionRecord { plastic, curve: curve(m), test_mse: json_f32(&m["test_mse"]) }, self.settings.completion(plastic).net.size()),
+            };
+            s.run(figures::variant_name(plastic), seed, metrics);
+        }
+        Some(s)
+    }
 }
 
 impl HebbView {
@@ -339,10 +364,10 @@ impl HebbView {
                 let (Some(y_plastic), Some(trace), Some(y_fixed)) = (plastic.get(1..1 + n), plastic.get(1 + n..1 + n + neurons * neurons), fixed.get(1..1 + n)) else { return };
                 let outputs = vec![(true, y_plastic.to_vec()), (false, y_fixed.to_vec())];
                 if let Some(c) = canvas("hebb-episode") {
-                    let _ = canvas_chart::draw(&c, &figures::episode(&inputs, cfg.input_gain, t, &outputs, &episode.targets, 560.0, 220.0));
+                    let _ = canvas_chart::draw(&c, figures::episode(&inputs, cfg.input_gain, t, &outputs, &episode.targets, 560.0, 220.0));
                 }
                 if let Some(c) = canvas("hebb-trace") {
-                    let _ = canvas_chart::draw(&c, &figures::trace(trace, neurons, t, 560.0, 330.0));
+                    let _ = canvas_chart::draw(&c, figures::trace(trace, neurons, t, 560.0, 330.0));
                 }
             }
             Some(_) => {
@@ -354,7 +379,7 @@ impl HebbView {
                 let take = |v: &[f32]| v.chunks_exact(pixels).take(SHOWN).map(<[f32]>::to_vec).collect::<Vec<_>>();
                 if let Some(c) = canvas("hebb-recon") {
                     let fig = figures::reconstructions(&take(&episode.targets), &take(episode.noisy()), &take(fixed), &take(plastic), setup.net.side, 760.0, 380.0);
-                    let _ = canvas_chart::draw(&c, &fig);
+                    let _ = canvas_chart::draw(&c, fig);
                 }
             }
         }
@@ -375,6 +400,6 @@ fn write_results(results: &[(bool, f32, Option<f32>)]) {
     if let Some((_, _, Some(noisy))) = results.first() {
         html.push_str(&format!("<tr class=\"paper\"><td>the noisy input itself</td><td>{noisy:.4}</td></tr>"));
     }
-    table.set_inner_html(&html);
+    dom::set_html(&table, &html);
 }
 

@@ -13,8 +13,9 @@ use crate::backend::{Backend, Lenet};
 use crate::charts::lenet as figures;
 use crate::data::DataSetId;
 use crate::experiments::lenet::{LenetPoint, LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
-use crate::nn::{AmpEnergy, TrainError};
+use crate::experiments::summary::{self, Summary};
 use crate::model::lenet::{Arch, FactorSource, LenetTrainer};
+use crate::nn::{AmpEnergy, TrainError};
 use crate::settings::{self, Values};
 use crate::stats::{ClassMetrics, Confusion, PairedDiff, mean_sd};
 use serde_json::{Value, json};
@@ -272,7 +273,7 @@ impl View for LenetView {
         match part {
             0 => {
                 if let Some(c) = canvas("lenet-acc") {
-                    let _ = canvas_chart::draw(&c, &figures::accuracy_curves(&refs, self.total, 560.0, 340.0));
+                    let _ = canvas_chart::draw(&c, figures::accuracy_curves(&refs, self.total, 560.0, 340.0));
                 }
                 write_tables(&self.settings, &refs, &self.finished(reports));
                 let series: Vec<(String, Vec<f32>)> = refs
@@ -291,7 +292,7 @@ impl View for LenetView {
             }
             1 => {
                 if let Some(c) = canvas("lenet-loss") {
-                    let _ = canvas_chart::draw(&c, &figures::loss_curves(&refs, self.total, 560.0, 340.0));
+                    let _ = canvas_chart::draw(&c, figures::loss_curves(&refs, self.total, 560.0, 340.0));
                 }
             }
             _ => {
@@ -300,7 +301,7 @@ impl View for LenetView {
                     && let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", slot(r.rule))), &r.confusion)
                 {
                     let title = format!("{}: confusion matrix", figures::rule_title(r.rule));
-                    let _ = canvas_chart::draw(&c, &figures::confusion(&title, conf, &names, 420.0, 400.0));
+                    let _ = canvas_chart::draw(&c, figures::confusion(&title, conf, &names, 420.0, 400.0));
                 }
             }
         }
@@ -342,7 +343,7 @@ impl View for LenetView {
             if let Some(c) = canvas(&format!("lenet-filters-{}", slot(rule))) {
                 let title = format!("{}: first-layer filters", figures::rule_title(rule));
                 let height = 80.0 + 70.0 * count.div_ceil(8) as f32;
-                let _ = canvas_chart::draw(&c, &figures::filters(&title, rule, count, k, w, 560.0, height));
+                let _ = canvas_chart::draw(&c, figures::filters(&title, rule, count, k, w, 560.0, height));
             }
             if layers == 0 {
                 continue;
@@ -351,10 +352,10 @@ impl View for LenetView {
             let factors: Vec<Vec<f32>> = (0..layers).filter_map(|l| p.get(start + l * per_layer..start + (l + 1) * per_layer).map(<[f32]>::to_vec)).collect();
             let images = p.get(start + layers * per_layer..).unwrap_or(&[]);
             if let Some(c) = canvas("lenet-factors") {
-                let _ = canvas_chart::draw(&c, &figures::factor_histogram(&factors, 560.0, 300.0));
+                let _ = canvas_chart::draw(&c, figures::factor_histogram(&factors, 560.0, 300.0));
             }
             if let (Some(c), Some(first)) = (canvas("lenet-extremes"), factors.first()) {
-                let _ = canvas_chart::draw(&c, &figures::extreme_examples(images, first, 4, 560.0, 200.0));
+                let _ = canvas_chart::draw(&c, figures::extreme_examples(images, first, 4, 560.0, 200.0));
             }
         }
         more
@@ -362,6 +363,36 @@ impl View for LenetView {
 
     fn picture_detail(&self) -> String {
         String::new()
+    }
+
+    /// Every finished seed with its final metrics; the seed whose curves are on screen (the last
+    /// one reported) with its curves, epochs and confusion matrix as well.
+    fn summary(&self, reports: &[Option<Report>], backend: &str) -> Option<Summary> {
+        if reports.iter().all(Option::is_none) {
+            return None;
+        }
+        let mut s = Summary::new("lenet", summary::lenet_config(&self.settings.config(0), backend));
+        for r in reports.iter().flatten() {
+            let m = &r.metrics;
+            let record = record_from(&m["record"]);
+            let Some(rule) = record.as_ref().map(|r| r.rule) else { continue };
+            let current = m["at"]["seed_index"].as_u64().unwrap_or(0);
+            let finished = m["finished"].as_array().cloned().unwrap_or_default();
+            for i in 0..=current {
+                let seed = self.settings.config(i).seed;
+                let full = if i == current { record.as_ref().and_then(summary::lenet_metrics) } else { None };
+                let metrics = match (full, finished.get(i as usize)) {
+                    (Some(full), _) => full,
+                    (None, Some(f)) => {
+                        let m = metrics_from(f);
+                        summary::LENET_METRICS.iter().map(|&n| (n.to_string(), json!(summary::lenet_metric(&m, n)))).collect::<serde_json::Map<_, _>>().into()
+                    }
+                    (None, None) => continue,
+                };
+                s.run(rule.name(), seed, metrics);
+            }
+        }
+        Some(s)
     }
 }
 
@@ -404,7 +435,7 @@ fn write_tables(settings: &LenetSettings, records: &[&LenetRecord], finished: &[
             100.0 * s,
             100.0 * a
         ));
-        table.set_inner_html(&html);
+        dom::set_html(&table, &html);
     }
     let several = settings.seeds > 1 && !finished.is_empty();
     dom::set_hidden("lenet-seeds-table", !several);
@@ -439,11 +470,11 @@ fn write_tables(settings: &LenetSettings, records: &[&LenetRecord], finished: &[
                 100.0 * asd
             ));
         }
-        table.set_inner_html(&html);
+        dom::set_html(&table, &html);
     }
     if let Some(c) = canvas("lenet-seeds-bars") {
         let rows: Vec<(Rule, [(f32, f32); 4])> =
             [Rule::Standard, Rule::amp(settings.energy)].iter().enumerate().map(|(i, &rule)| (rule, getters.map(|(_, f)| mean_sd(&column(i, f))))).collect();
-        let _ = canvas_chart::draw(&c, &figures::metric_bars(&rows, 760.0, 320.0));
+        let _ = canvas_chart::draw(&c, figures::metric_bars(&rows, 760.0, 320.0));
     }
 }

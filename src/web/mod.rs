@@ -10,6 +10,7 @@ mod demo;
 mod hebbian_demo;
 mod lenet_demo;
 mod dom;
+mod exports;
 mod form;
 mod guide;
 mod loader;
@@ -104,6 +105,7 @@ fn boot() -> Result<(), dom::WebError> {
     guide::build()?;
     wire_dataset_switch(&app)?;
     samples::wire_shuffle(&app)?;
+    exports::wire_charts()?;
     bnn_demo::wire(&app)?;
     lenet_demo::wire(&app)?;
     hebbian_demo::wire(&app)?;

@@ -7,6 +7,7 @@
 use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, ToWorker};
 use super::{App, dom, form};
 use crate::data::{DataSetId, Examples, IdxKind};
+use crate::experiments::summary::{Summary, metrics_csv};
 use crate::settings::{Demo, Values};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -61,6 +62,9 @@ pub trait View {
     fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], part: usize) -> bool;
     /// What the workers should put in their pictures (e.g. which layer).
     fn picture_detail(&self) -> String;
+    /// The run so far as the command-line tool's `summary.json` (`backend` names where it ran);
+    /// `None` before any learner has reported.
+    fn summary(&self, reports: &[Option<Report>], backend: &str) -> Option<Summary>;
 }
 
 /// A message waiting for its worker to be up.
@@ -113,6 +117,10 @@ struct Active {
     /// (time, steps every learner has completed), over the last few seconds.
     rate: VecDeque<(f64, usize)>,
     stopped: bool,
+    backend: Compute,
+    /// When the workers were started and when the last learner finished (`dom::now`).
+    started: f64,
+    ended: Option<f64>,
 }
 
 impl Active {
@@ -253,8 +261,57 @@ pub fn wire(app: &Rc<App>, pick: Pick, on_change: fn(&App)) -> Result<(), dom::W
             Err(message) => show_error(d, &message),
         }
     });
+    wire_exports(app, pick)?;
     on_change(app);
     Ok(())
+}
+
+/// The demo's two downloads, `summary.json` and `metrics.csv`, in `#<prefix>-exports`.
+fn wire_exports(app: &Rc<App>, pick: Pick) -> Result<(), dom::WebError> {
+    let d = pick(app);
+    let container: web_sys::Element = dom::by_id(&d.id("exports"))?;
+    container.set_inner_html(&format!(
+        "<span class=\"exports-label\">This run:</span>\
+         <button type=\"button\" id=\"{p}-summary\" disabled title=\"The configuration and results in the shape the command-line tool writes\">summary.json</button>\
+         <button type=\"button\" id=\"{p}-csv\" disabled title=\"Every curve point and final metric, one row each\">metrics.csv</button>",
+        p = d.prefix
+    ));
+    for csv in [false, true] {
+        let a = app.clone();
+        let id = d.id(if csv { "csv" } else { "summary" });
+        dom::on_click(&dom::by_id(&id)?, move || {
+            let d = pick(&a);
+            let s = d.state.borrow();
+            let Some(active) = s.active.as_ref() else { return };
+            let backend = match active.backend {
+                Compute::Cpu => "cpu (browser, wasm)",
+                Compute::WebGpu => "webgpu (browser)",
+            };
+            let Some(mut summary) = active.view.summary(&active.reports, backend) else { return };
+            summary.elapsed = (active.ended.unwrap_or_else(dom::now) - active.started) / 1000.0;
+            let name = summary.experiment.clone();
+            let saved = if csv {
+                super::exports::download_text(&format!("{name}-metrics.csv"), "text/csv", &metrics_csv(&summary))
+            } else {
+                super::exports::download_text(&format!("{name}-summary.json"), "application/json", &summary.to_pretty_string())
+            };
+            drop(s);
+            if let Err(e) = saved {
+                show_error(d, &format!("The download failed: {}", dom::describe(&e)));
+            }
+        });
+    }
+    Ok(())
+}
+
+fn set_exports(d: &RemoteDemo, enabled: bool) {
+    for name in ["summary", "csv"] {
+        if let Ok(b) = dom::by_id::<web_sys::HtmlButtonElement>(&d.id(name)) {
+            if b.disabled() == enabled {
+                b.set_disabled(!enabled);
+            }
+        }
+    }
 }
 
 /// A button of a demo, pressed from elsewhere: `run=<demo>` in the URL on load, or a key.
@@ -341,6 +398,7 @@ fn discard(app: &Rc<App>, pick: Pick, status: &str) {
         }
     }
     set_buttons(d, false);
+    set_exports(d, false);
     dom::set_hidden(&d.id("error"), true);
     dom::set_text(&d.id("status"), status);
 }
@@ -453,6 +511,9 @@ fn spawn(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> Result<Activ
         pass: None,
         rate: VecDeque::new(),
         stopped: false,
+        backend: plan.backend,
+        started: dom::now(),
+        ended: None,
     };
     let detail = active.view.picture_detail();
     for i in 0..n {
@@ -643,6 +704,10 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     let more = active.pass.is_some() || active.charts_dirty || active.pictures_dirty;
     let finished = active.finished();
     if finished {
+        active.ended.get_or_insert_with(dom::now);
+    }
+    let reported = active.reports.iter().any(Option::is_some);
+    if finished {
         s.running = false;
     }
     s.last_status = status.clone();
@@ -654,6 +719,7 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
         (false, false) => status,
     };
     dom::set_text(&d.id("status"), &shown);
+    set_exports(d, reported);
     if finished {
         set_buttons(d, false);
     }

@@ -1,0 +1,389 @@
+//! `summary.json`: one shape for every experiment, written by the command-line tool to a file and
+//! by the page as a download, so a classroom run and a headless run compare field by field:
+//! `{"experiment", "config", "runs": [{"variant", "seed", "metrics"}]}`, accuracies as fractions.
+//!
+//! The configuration and the per-run metrics of each experiment are built here, once; the tool
+//! adds what only it measures (seconds, learned plasticity rates) to a run's metrics.
+
+use super::completion::{CompletionRecord, CompletionSetup};
+use super::denoise::{DenoiseRecord, DenoiseSetup};
+use super::lenet::{LenetRecord, LenetRunConfig};
+use super::permuted::{LearnerRecord, PermutedConfig};
+use super::stream::{StreamConfig, StreamRecord};
+use crate::data::DataSetId;
+use crate::model::hebbian::Network;
+use crate::model::lenet::FactorSource;
+use crate::nn::PoolKind;
+use crate::stats::ClassMetrics;
+use serde_json::{Value, json};
+
+/// An experiment's configuration and its runs, one per variant and seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub experiment: String,
+    pub config: Value,
+    pub runs: Vec<Value>,
+    /// Wall-clock seconds of the whole experiment.
+    pub elapsed: f64,
+}
+
+impl Summary {
+    pub fn new(experiment: &str, config: Value) -> Self {
+        Self {
+            experiment: experiment.into(),
+            config,
+            runs: Vec::new(),
+            elapsed: 0.0,
+        }
+    }
+
+    pub fn run(&mut self, variant: &str, seed: u64, metrics: Value) {
+        self.runs
+            .push(json!({"variant": variant, "seed": seed, "metrics": metrics}));
+    }
+
+    /// The document as written, `elapsed_seconds` (one decimal) in the configuration.
+    pub fn to_json(&self) -> Value {
+        let mut config = self.config.clone();
+        config["elapsed_seconds"] = json!((self.elapsed * 10.0).round() / 10.0);
+        json!({"experiment": self.experiment, "config": config, "runs": self.runs})
+    }
+
+    pub fn to_pretty_string(&self) -> String {
+        // A `Value` always serialises; the fallback only keeps this total.
+        serde_json::to_string_pretty(&self.to_json()).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// Continual learning on permuted MNIST (`bnn-permuted`).
+pub fn permuted_config(cfg: &PermutedConfig, backend: &str) -> Value {
+    json!({
+        "dataset": "mnist",
+        "layers": [784, cfg.hidden, cfg.hidden, 10],
+        "lr": cfg.lr, "batch": cfg.batch, "weight_decay": cfg.weight_decay,
+        "tasks": cfg.tasks, "epochs_per_task": cfg.steps_per_task.map_or(Some(cfg.epochs), |_| None),
+        "steps_per_task": cfg.steps_per_task(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
+        "bn_per_task": cfg.bn_per_task, "bn_gamma_init": cfg.gamma_init.name(), "bn_statistics": "batch statistics at test time (batches of 1000)",
+        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
+        "learners": cfg.learners.iter().map(|l| json!({"variant": l.name, "m": l.meta, "ewc_lambda": l.ewc_lambda})).collect::<Vec<_>>(),
+        "ewc": format!("Fisher = mean over {} training examples of each example's squared gradient (BatchNorm on the task's running statistics); penalty on the binary weights sign(Wh)", cfg.ewc_examples),
+        "backend": backend,
+    })
+}
+
+pub fn permuted_metrics(r: &LearnerRecord) -> Value {
+    json!({
+        "acc_matrix": r.acc_matrix,
+        "final_mean_acc": r.final_mean_acc(),
+        "curve": r.curve.iter().map(|p| json!({"step": p.step, "task_acc": p.task_acc, "train_loss": p.train_loss, "train_acc": p.train_acc})).collect::<Vec<_>>(),
+    })
+}
+
+/// Stream learning (`bnn-stream`).
+pub fn stream_config(cfg: &StreamConfig, dataset: DataSetId, backend: &str) -> Value {
+    json!({
+        "dataset": dataset.dir(), "layers": [784, cfg.hidden, cfg.hidden, 10], "lr": cfg.lr, "batch": cfg.batch,
+        "weight_decay": cfg.weight_decay, "subsets": cfg.subsets, "subset_size": cfg.subset_len(), "epochs_per_subset": cfg.epochs,
+        "total_steps": cfg.total_steps(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
+        "batch_norm": cfg.norm.describe(),
+        "optimizer": "one Adam (b1 0.9, b2 0.999, eps 1e-8) through the whole stream",
+        "full_data_baseline": if cfg.full_data { json!("m = 0 trained on the whole shuffled training set for the same number of presentations") } else { Value::Null },
+        "backend": backend,
+    })
+}
+
+pub fn stream_metrics(r: &StreamRecord) -> Value {
+    json!({
+        "test_acc": r.test_acc,
+        "curve": r.curve.iter().map(|p| json!({"step": p.step, "test_acc": p.test_acc, "train_loss": p.train_loss})).collect::<Vec<_>>(),
+    })
+}
+
+/// The paper's test metrics, by the names `summary.json` gives them.
+pub const LENET_METRICS: [&str; 5] = ["accuracy", "macro_f1", "precision", "recall", "loss"];
+
+/// One of [`LENET_METRICS`] from a set of class metrics.
+pub fn lenet_metric(m: &ClassMetrics, name: &str) -> f32 {
+    match name {
+        "accuracy" => m.accuracy,
+        "macro_f1" => m.macro_f1,
+        "precision" => m.precision,
+        "recall" => m.recall,
+        _ => m.loss,
+    }
+}
+
+/// LeNet-5, standard against artificial metaplasticity (`lenet`).
+pub fn lenet_config(cfg: &LenetRunConfig, backend: &str) -> Value {
+    json!({
+        "dataset": cfg.dataset.dir(),
+        "arch": cfg.arch.name(),
+        "rules": cfg.rules.iter().map(|r| r.name()).collect::<Vec<_>>(),
+        "optimizer": format!("SGD lr {} Nesterov momentum {}", cfg.lr, cfg.momentum),
+        "batch": cfg.batch, "epochs": cfg.epochs, "steps_per_epoch": cfg.steps_per_epoch(),
+        "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
+        "amp": {"B": cfg.amp_b, "source": match cfg.amp_source { FactorSource::LayerInput => "layer input", FactorSource::NetworkInput => "network input" },
+                "clamp": [cfg.amp_clamp.0, cfg.amp_clamp.1], "normalised": "per batch to mean 1 (A and (2pi)^N cancel)",
+                "scales": "convolutional layers' weight and bias gradients only",
+                "energy": {"amp": "raw: sum x^2 of the layer's input as it is", "amp-centred": "sum (x - mu)^2, mu the running mean of the layer's input (cumulative for 100 batches, then rate 0.01)"}},
+        "batchnorm_at_test": "batch statistics (batches of 1000)",
+        "backend": backend,
+    })
+}
+
+/// A finished rule's metrics; `None` before its first test.
+pub fn lenet_metrics(r: &LenetRecord) -> Option<Value> {
+    let m = r.final_metrics()?;
+    let mut metrics = json!({
+        "epoch_metrics": r.epoch_metrics.iter().map(|m| json!({"accuracy": m.accuracy, "macro_f1": m.macro_f1, "precision": m.precision, "recall": m.recall, "loss": m.loss})).collect::<Vec<_>>(),
+        "confusion": r.confusion.as_ref().map(|c| c.counts.clone()),
+        "curve": r.curve.iter().map(|p| json!({"step": p.step, "train_loss": p.train_loss, "train_acc": p.train_acc, "test_loss": p.test_loss, "test_acc": p.test_acc})).collect::<Vec<_>>(),
+    });
+    for name in LENET_METRICS {
+        metrics[name] = json!(lenet_metric(&m, name));
+    }
+    Some(metrics)
+}
+
+/// Pattern completion (`hebbian-completion`): the plastic network's setup and the non-plastic
+/// one's (which may differ in size).
+pub fn completion_config(
+    setup: &CompletionSetup,
+    non_plastic: &CompletionSetup,
+    backend: &str,
+) -> Value {
+    let cfg = &setup.net;
+    let recurrent = cfg.network == Network::Recurrent;
+    let layer = if recurrent {
+        "y(t) = tanh(y(t-1) (W + alpha * Hebb) + input(t)), Hebb from y(t-1) and y(t); input on neurons 0..bits, bias (gain x 1) on the last neuron, read-out neurons 0..bits; one trace per episode, zero at its start"
+    } else {
+        "y = sigma((W + alpha * Hebb) x), one trace per episode, zero at its start"
+    };
+    let non_plastic_text = if recurrent {
+        "the same recurrent network (an RNN with memory in its state) with alpha fixed at 0 and not trained, of non_plastic_neurons neurons"
+    } else {
+        "the same layer with alpha fixed at 0 and not trained (no memory at all)"
+    };
+    json!({
+        "task": "completion",
+        "network": cfg.network.name(),
+        "neurons": if recurrent { json!(cfg.neurons) } else { Value::Null },
+        "non_plastic_neurons": if recurrent { json!(non_plastic.net.neurons) } else { Value::Null },
+        "pattern_balance": "each exactly half +1 and half -1",
+        "init": if recurrent { "W, alpha ~ 0.01 randn (alpha's diagonal 0), eta 0.01" } else { "W ~ U(+-1/(gain sqrt n)), alpha ~ U(+-1/(gain^2 sqrt n)), eta 0.01" },
+        "bits": cfg.bits, "patterns": cfg.patterns, "presentations": cfg.presentations,
+        "present_steps": cfg.present_steps, "blank_steps": cfg.blank_steps, "test_steps": cfg.test_steps,
+        "episode_steps": cfg.episode_steps(), "input_gain": cfg.input_gain,
+        "rule": cfg.rule.name(), "activation": cfg.activation.name(),
+        "layer": layer,
+        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
+        "lr": cfg.lr, "batch_episodes": cfg.batch, "train_steps": setup.train_steps,
+        "test_episodes": setup.test_episodes, "loss": "MSE of the last step's output against the full pattern",
+        "non_plastic": non_plastic_text,
+        "backend": backend,
+    })
+}
+
+/// A completion run's metrics: the test error, the network's size and the loss curve.
+pub fn completion_metrics(record: &CompletionRecord, size: usize) -> Value {
+    json!({
+        "test_mse": record.test_mse,
+        "size": size,
+        "loss_curve": record.curve.iter().map(|p| json!({"step": p.step, "train_mse": p.train_mse})).collect::<Vec<_>>(),
+    })
+}
+
+/// Denoising with a plastic bottleneck (`hebbian-denoise`).
+pub fn denoise_config(setup: &DenoiseSetup, dataset: DataSetId, backend: &str) -> Value {
+    let cfg = &setup.net;
+    json!({
+        "task": "denoise", "dataset": dataset.dir(),
+        "channels": cfg.channels, "pool": match cfg.pool { PoolKind::Average => "average", PoolKind::Max => "max" }, "activation": "relu",
+        "encoder": "[conv3x3 c1, ReLU, BN, pool2] [conv3x3 c2, ReLU, BN, pool2] [conv3x3 code, ReLU, BN]",
+        "code_plastic": format!("{} -> {} tanh plastic layer on the flattened code, W starts at the identity", cfg.code_len(), cfg.code_len()),
+        "decoder": "[convT3x3 c2, ReLU, BN, up2] [convT3x3 c1, ReLU, BN, up2] [convT3x3 1] -> logits d",
+        "output_plastic": format!("{} -> {} tanh plastic layer on avgpool2(d), W starts at 0; image = sigmoid(d + up2(plastic))", cfg.out_plastic_len(), cfg.out_plastic_len()),
+        "batch_norm": "statistics of the batch of episodes at each step, in training and test",
+        "images": cfg.images, "show_steps": cfg.show_steps, "zero_steps": cfg.zero_steps,
+        "episode_steps": cfg.episode_steps(), "noise_std": cfg.noise_std, "noise": "Gaussian, not clipped, on the last image only",
+        "rule": cfg.rule.name(), "loss": "MSE of the last step's reconstruction against the clean image",
+        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
+        "lr": cfg.lr, "batch_episodes": cfg.batch, "train_steps": setup.train_steps,
+        "test_episodes": setup.test_episodes, "test_images": "test split, never trained on",
+        "tape_bytes": cfg.tape_bytes(),
+        "non_plastic": "the same network with both plastic layers' alpha fixed at 0 and not trained",
+        "backend": backend,
+    })
+}
+
+/// A denoising run's metrics: the test error, the noisy input's own error and the loss curve.
+pub fn denoise_metrics(record: &DenoiseRecord) -> Value {
+    json!({
+        "test_mse": record.test_mse,
+        "noisy_input_mse": record.noisy_mse,
+        "loss_curve": record.curve.iter().map(|p| json!({"step": p.step, "train_mse": p.train_mse})).collect::<Vec<_>>(),
+    })
+}
+
+/// The runs as one table for a spreadsheet: `variant, seed, kind, step`, then every field of a
+/// curve point and every scalar metric in alphabetical order (an array such as `task_acc` spread
+/// into `task_acc_1`, `task_acc_2`, ...). Each run gives its curve's rows (`kind` = `curve`) and
+/// one row of its final scalars (`kind` = `final`); a cell a row does not have is empty.
+pub fn metrics_csv(summary: &Summary) -> String {
+    let mut columns: Vec<String> = Vec::new();
+    let mut rows: Vec<(String, String, &'static str, Vec<(String, String)>)> = Vec::new();
+    for run in &summary.runs {
+        let variant = run["variant"].as_str().unwrap_or("").to_string();
+        let seed = run["seed"].to_string();
+        let Some(metrics) = run["metrics"].as_object() else {
+            continue;
+        };
+        for (key, value) in metrics {
+            if let (true, Some(points)) = (key == "curve" || key == "loss_curve", value.as_array())
+            {
+                for point in points {
+                    let cells = flatten(point);
+                    rows.push((variant.clone(), seed.clone(), "curve", cells));
+                }
+            }
+        }
+        let scalars: Vec<(String, String)> = metrics
+            .iter()
+            .filter(|(_, v)| v.is_number() || v.is_null())
+            .map(|(k, v)| (k.clone(), cell(v)))
+            .collect();
+        rows.push((variant, seed, "final", scalars));
+    }
+    for (_, _, _, cells) in &rows {
+        for (name, _) in cells {
+            if name != "step" && !columns.contains(name) {
+                columns.push(name.clone());
+            }
+        }
+    }
+    // Alphabetical, a spread array's columns in numeric order (task_acc_2 before task_acc_10).
+    columns.sort_by_key(|c| match c.rsplit_once('_') {
+        Some((base, i)) if i.parse::<usize>().is_ok() => {
+            (base.to_string(), i.parse::<usize>().unwrap_or(0))
+        }
+        _ => (c.clone(), 0),
+    });
+    let mut out = String::from("variant,seed,kind,step");
+    for c in &columns {
+        out.push(',');
+        out.push_str(&quote(c));
+    }
+    out.push('\n');
+    for (variant, seed, kind, cells) in &rows {
+        let get = |name: &str| {
+            cells
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        out.push_str(&format!("{},{seed},{kind},{}", quote(variant), get("step")));
+        for c in &columns {
+            out.push(',');
+            out.push_str(get(c));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A curve point's fields as named cells, arrays spread into numbered columns.
+fn flatten(point: &Value) -> Vec<(String, String)> {
+    let Some(fields) = point.as_object() else {
+        return Vec::new();
+    };
+    let mut cells = Vec::new();
+    for (name, value) in fields {
+        match value.as_array() {
+            Some(items) => cells.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("{name}_{}", i + 1), cell(v))),
+            ),
+            None => cells.push((name.clone(), cell(value))),
+        }
+    }
+    cells
+}
+
+/// A number as written in JSON; anything else (null, a NaN written as null) is an empty cell.
+fn cell(v: &Value) -> String {
+    if v.is_number() {
+        v.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// A CSV field, quoted when it holds a separator or a quote.
+fn quote(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_has_the_one_shape_with_elapsed_seconds_in_the_config() {
+        let mut s = Summary::new("bnn-toy", json!({"steps": 3}));
+        s.run("m=0", 1, json!({"x": 1}));
+        s.elapsed = 12.345;
+        let doc = s.to_json();
+        assert_eq!(doc["experiment"], "bnn-toy");
+        assert_eq!(doc["config"]["steps"], 3);
+        assert_eq!(doc["config"]["elapsed_seconds"], 12.3);
+        assert_eq!(
+            doc["runs"][0],
+            json!({"variant": "m=0", "seed": 1, "metrics": {"x": 1}})
+        );
+        let back: Value = serde_json::from_str(&s.to_pretty_string()).expect("valid JSON");
+        assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn every_lenet_metric_is_read_by_its_name() {
+        let m = ClassMetrics {
+            accuracy: 0.1,
+            macro_f1: 0.2,
+            precision: 0.3,
+            recall: 0.4,
+            loss: 0.5,
+            ..ClassMetrics::default()
+        };
+        let got: Vec<f32> = LENET_METRICS.iter().map(|n| lenet_metric(&m, n)).collect();
+        assert_eq!(got, vec![0.1, 0.2, 0.3, 0.4, 0.5]);
+    }
+
+    #[test]
+    fn the_csv_has_a_row_per_curve_point_and_one_final_row_per_run() {
+        let mut s = Summary::new("bnn-permuted", json!({}));
+        s.run("m=0", 3, json!({"final_mean_acc": 0.5, "curve": [{"step": 10, "train_loss": 1.5, "task_acc": [0.9, null]}, {"step": 20, "train_loss": 1.0, "task_acc": [0.8, 0.7]}]}));
+        s.run(
+            "m=1.35, \"a\"",
+            3,
+            json!({"final_mean_acc": null, "loss_curve": [{"step": 5, "train_mse": 0.25}]}),
+        );
+        let csv = metrics_csv(&s);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "variant,seed,kind,step,final_mean_acc,task_acc_1,task_acc_2,train_loss,train_mse"
+        );
+        assert_eq!(lines[1], "m=0,3,curve,10,,0.9,,1.5,");
+        assert_eq!(lines[2], "m=0,3,curve,20,,0.8,0.7,1.0,");
+        assert_eq!(lines[3], "m=0,3,final,,0.5,,,,");
+        assert_eq!(lines[4], "\"m=1.35, \"\"a\"\"\",3,curve,5,,,,,0.25");
+        assert_eq!(lines[5], "\"m=1.35, \"\"a\"\"\",3,final,,,,,,");
+        assert_eq!(lines.len(), 6);
+    }
+}

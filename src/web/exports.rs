@@ -1,0 +1,166 @@
+//! Downloads: every chart as PNG (the canvas as drawn) and as SVG (the same figure through the SVG
+//! renderer the command-line tool uses), and a demo's run as `summary.json` and `metrics.csv`, the
+//! two files the tool writes, so a classroom run and a headless run compare directly.
+
+use super::{canvas_chart, dom};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Element, HtmlAnchorElement, HtmlButtonElement, HtmlCanvasElement};
+
+/// Adds PNG and SVG buttons under every chart canvas, disabled until the chart is first drawn, and
+/// one listener for all of them.
+pub fn wire_charts() -> Result<(), dom::WebError> {
+    let document = dom::document()?;
+    let figures = document.query_selector_all("figure.chart")?;
+    for i in 0..figures.length() {
+        let Some(figure) = figures.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+            continue;
+        };
+        let canvases = figure.query_selector_all("canvas[id]")?;
+        if canvases.length() == 0 {
+            continue;
+        }
+        let tools = document.create_element("div")?;
+        tools.set_class_name("chart-tools");
+        tools.set_attribute("role", "group")?;
+        tools.set_attribute("aria-label", "Download this chart")?;
+        let several = canvases.length() > 1;
+        let mut html = String::new();
+        for j in 0..canvases.length() {
+            let Some(canvas) = canvases.item(j).and_then(|n| n.dyn_into::<Element>().ok()) else {
+                continue;
+            };
+            let id = canvas.id();
+            let label = canvas
+                .get_attribute("aria-label")
+                .unwrap_or_else(|| id.clone());
+            // In a figure of several canvases, each pair says which one it saves.
+            let short = label.rsplit(", ").next().unwrap_or(&label).to_string();
+            html.push_str(&format!(
+                "<span class=\"chart-tool\" data-canvas=\"{id}\"{}>",
+                if canvas.has_attribute("hidden") {
+                    " hidden"
+                } else {
+                    ""
+                }
+            ));
+            if several {
+                html.push_str(&format!(
+                    "<span class=\"chart-tool-name\">{}</span>",
+                    escape(&short)
+                ));
+            }
+            for kind in ["png", "svg"] {
+                html.push_str(&format!(
+                    "<button type=\"button\" data-export=\"{kind}\" data-canvas=\"{id}\" disabled title=\"Download {label} as {upper}\" aria-label=\"Download {label} as {upper}\">{upper}</button>",
+                    label = escape(&label),
+                    upper = kind.to_ascii_uppercase(),
+                ));
+            }
+            html.push_str("</span>");
+        }
+        tools.set_inner_html(&html);
+        figure.append_child(&tools)?;
+    }
+    let body: Element = dom::body()?.into();
+    dom::on_click_event(&body, |event| {
+        let Some(button) = event
+            .target()
+            .and_then(|t| t.dyn_into::<Element>().ok())
+            .and_then(|t| t.closest("button[data-export]").ok().flatten())
+        else {
+            return;
+        };
+        let (Some(kind), Some(id)) = (
+            button.get_attribute("data-export"),
+            button.get_attribute("data-canvas"),
+        ) else {
+            return;
+        };
+        let saved = match kind.as_str() {
+            "png" => save_png(&id),
+            _ => match canvas_chart::svg_of(&id) {
+                Some(svg) => download_text(&format!("{id}.svg"), "image/svg+xml", &svg),
+                None => Err(JsValue::from_str("nothing is drawn there yet")),
+            },
+        };
+        if let Err(e) = saved {
+            log::warn!("download of {id} as {kind} failed: {e:?}");
+        }
+    });
+    Ok(())
+}
+
+/// Called at each drawing of canvas `id`: the first enables its download buttons, and each shows
+/// or hides its group with the canvas (a demo shows some canvases only for some runs).
+pub fn chart_drawn(id: &str, first: bool) {
+    let Ok(document) = dom::document() else {
+        return;
+    };
+    if first {
+        if let Ok(buttons) = document.query_selector_all(&format!("button[data-canvas=\"{id}\"]")) {
+            for i in 0..buttons.length() {
+                if let Some(b) = buttons
+                    .item(i)
+                    .and_then(|n| n.dyn_into::<HtmlButtonElement>().ok())
+                {
+                    b.set_disabled(false);
+                }
+            }
+        }
+    }
+    let hidden = dom::by_id::<Element>(id).map_or(true, |c| c.has_attribute("hidden"));
+    if let Ok(Some(group)) =
+        document.query_selector(&format!("span.chart-tool[data-canvas=\"{id}\"]"))
+    {
+        if group.has_attribute("hidden") != hidden {
+            let _ = if hidden {
+                group.set_attribute("hidden", "")
+            } else {
+                group.remove_attribute("hidden")
+            };
+        }
+    }
+}
+
+fn save_png(id: &str) -> Result<(), JsValue> {
+    let canvas =
+        dom::by_id::<HtmlCanvasElement>(id).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let url = canvas.to_data_url()?;
+    click_link(&format!("{id}.png"), &url)
+}
+
+/// Offers `text` as a file download named `name`.
+pub fn download_text(name: &str, mime: &str, text: &str) -> Result<(), JsValue> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let clicked = click_link(name, &url);
+    // The download has its own reference to the blob once the click is handled.
+    let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
+    }
+    clicked
+}
+
+fn click_link(name: &str, href: &str) -> Result<(), JsValue> {
+    let document = dom::document().map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let a: HtmlAnchorElement = document.create_element("a")?.dyn_into()?;
+    a.set_href(href);
+    a.set_download(name);
+    // Clicked while detached: in the page, its click would bubble into the listener that is
+    // handling the button's click right now.
+    a.click();
+    Ok(())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
+}
