@@ -121,6 +121,9 @@ impl BnnTrainer for Bnn {
     async fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<BatchStats, TrainError> {
         each!(Bnn, self, n => n.evaluate(x, y).await)
     }
+    async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
+        each!(Bnn, self, n => n.logits(x).await)
+    }
     async fn params(&mut self) -> Result<BnnParams, TrainError> {
         each!(Bnn, self, n => n.params().await)
     }

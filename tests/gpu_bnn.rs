@@ -610,3 +610,34 @@ fn a_lost_device_is_reported() {
     assert!(matches!(gpu.train_step(&x, &y), Err(TrainError::Device(metaplastic::nn::DeviceError::Lost(_)))));
     assert!(matches!(pollster::block_on(gpu.evaluate(&x, &y)), Err(TrainError::Device(metaplastic::nn::DeviceError::Lost(_)))));
 }
+
+/// The logits the drawing pad asks for: on the CPU their argmax is what `evaluate` counts as
+/// correct, and the GPU's match the CPU's. Forward products of ±1 weights are exact on both, so
+/// the logits differ by BatchNorm's rounding only: 1e-4 absolute on logits of size ~10.
+#[test]
+fn logits_agree_with_evaluate_and_match_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = small_config(1.35, 32);
+    let (mut cpu, mut gpu) = both(ctx, &cfg, 11);
+    for step in 0..3 {
+        let (x, y) = batch_of(cfg.batch, 400 + step);
+        cpu.train_step(&x, &y).unwrap();
+        gpu.train_step(&x, &y).unwrap();
+    }
+    for (size, seed) in [(100, 500), (7, 501)] {
+        let (x, y) = batch_of(size, seed);
+        let (c, g) = (block(cpu.logits(&x)), block(gpu.logits(&x)));
+        assert_eq!(c.len(), size * 10);
+        let correct = c.chunks(10).zip(&y).filter(|(row, label)| {
+            let best = row.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
+            best == **label as usize
+        });
+        assert_eq!(correct.count() as u32, block(cpu.evaluate(&x, &y)).correct, "batch {size}: argmax of the logits is what evaluate counts");
+        assert_parity(&format!("logits, batch {size}"), &g, &c, 1e-4, 1e-4);
+    }
+    // Asking for logits leaves training as it was.
+    let (x, y) = batch_of(cfg.batch, 600);
+    cpu.train_step(&x, &y).unwrap();
+    gpu.train_step(&x, &y).unwrap();
+    assert_params_close("a step after logits", &block(gpu.params()), &block(cpu.params()));
+}

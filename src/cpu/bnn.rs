@@ -143,6 +143,13 @@ impl BnnTrainer for CpuBnn {
         Ok(BatchStats { loss_sum: loss, correct, count: y.len() as u32 })
     }
 
+    async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
+        let batch = x.len() / self.cfg.sizes()[0].max(1);
+        self.cfg.check_batch(x, &vec![0; batch])?;
+        walk::forward_pass(&self.layers, &self.params, &mut self.running, x, batch, Pass::Eval, 0, &mut self.tape);
+        Ok(self.tape.output().to_vec())
+    }
+
     async fn params(&mut self) -> Result<BnnParams, TrainError> {
         Ok(BnnParams::from_layers(self.cfg.sizes(), &self.params))
     }

@@ -4,9 +4,11 @@
 //! browser (which hands it network chunks as they arrive), so a bug cannot hide in only one path.
 
 mod dataset;
+mod drawing;
 mod gzip;
 mod idx;
 
 pub use dataset::{fill_batch, DataSet, DataSetId, Examples, FileRole, Split, SplitBuilder, IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES};
+pub use drawing::{INK_BOX, prepare_drawing};
 pub use gzip::GzipStream;
 pub use idx::{IdxDecoder, IdxError, IdxHeader, IdxKind};

@@ -196,6 +196,21 @@ impl BnnTrainer for GpuBnn {
         Ok(decode_stats(&words))
     }
 
+    async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
+        self.ctx.check_alive()?;
+        let batch = x.len() / self.cfg.sizes()[0].max(1);
+        let y = vec![0; batch];
+        self.cfg.check_batch(x, &y)?;
+        let ctx = self.ctx.as_ref();
+        let (k, p, layers, stats) = (&self.kernels, &self.params, &self.layers, &self.eval_stats);
+        let pass = self.eval_passes.entry(batch).or_insert_with(|| LossPass::new(ctx, k, p, layers, batch, Pass::Eval, stats, &mut NoHook));
+        pass.upload(ctx, x, &y);
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("bnn logits") });
+        record_all(&mut encoder, pass.walk.forward_calls());
+        ctx.queue.submit([encoder.finish()]);
+        Ok(pass.walk.output.read(ctx).await?)
+    }
+
     async fn params(&mut self) -> Result<BnnParams, TrainError> {
         self.ctx.check_alive()?;
         Ok(BnnParams::from_layers(self.cfg.sizes(), &self.params.read(&self.ctx).await?))

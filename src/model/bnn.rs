@@ -229,6 +229,11 @@ pub trait BnnTrainer {
     /// Loss and accuracy on one evaluation batch (batch statistics in BatchNorm).
     async fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<BatchStats, TrainError>;
 
+    /// The output layer's logits (`batch x 10`, row-major) for an evaluation batch, as
+    /// [`Self::evaluate`] computes them: where BatchNorm uses the batch's statistics, an example's
+    /// logits depend on the rest of its batch.
+    async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError>;
+
     async fn params(&mut self) -> Result<BnnParams, TrainError>;
 
     fn load_params(&mut self, params: &BnnParams);

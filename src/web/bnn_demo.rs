@@ -341,11 +341,15 @@ impl View for BnnView {
             BnnView::Permuted(cfg) => {
                 let records = permuted_records(reports);
                 let refs: Vec<&LearnerRecord> = records.iter().collect();
+                // The curves, then the table and the numbers behind the curves, then one matrix per
+                // frame: each part stays well inside a frame on a main thread sharing its cores.
                 match part {
                     0 => {
                         if let Some(c) = canvas("bnn-curves") {
                             let _ = canvas_chart::draw(&c, figures::permuted_curves(&refs, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
                         }
+                    }
+                    1 => {
                         write_results_table(&refs);
                         let series: Vec<(String, Vec<f32>)> = refs
                             .iter()
@@ -359,12 +363,12 @@ impl View for BnnView {
                     }
                     _ => {
                         dom::set_hidden("bnn-matrix-third", refs.len() < 3);
-                        if let (Some(c), Some(record)) = (MATRICES.get(part - 1).and_then(|id| canvas(id)), refs.get(part - 1)) {
+                        if let (Some(c), Some(record)) = (MATRICES.get(part - 2).and_then(|id| canvas(id)), refs.get(part - 2)) {
                             let _ = canvas_chart::draw(&c, figures::accuracy_matrix(record, 360.0, 300.0));
                         }
                     }
                 }
-                part < refs.len().min(MATRICES.len())
+                part < refs.len().min(MATRICES.len()) + 1
             }
             BnnView::Stream(cfg) => {
                 let records = stream_records(reports);
@@ -479,7 +483,15 @@ fn write_results_table(records: &[&LearnerRecord]) {
     dom::set_html(&table, &html);
 }
 
+thread_local! {
+    /// The m the toy chart shows: every other setting's change leaves the chart as it is.
+    static TOY_DRAWN: std::cell::Cell<Option<f32>> = const { std::cell::Cell::new(None) };
+}
+
 fn draw_toy(meta: f32) {
+    if TOY_DRAWN.with(|d| d.replace(Some(meta))) == Some(meta) {
+        return;
+    }
     let cfg = ToyConfig { metas: vec![0.0, meta], ..ToyConfig::default() };
     if let Some(c) = canvas("bnn-toy") {
         let _ = canvas_chart::draw(&c, figures::toy(&run_toy(&cfg), &cfg, TOY_STEPS, 760.0, 380.0));

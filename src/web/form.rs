@@ -96,6 +96,11 @@ pub fn write_url(values: &[&Values], run: Option<&str>) {
     let Ok(history) = window.history() else { return };
     let hash = window.location().hash().unwrap_or_default();
     let url = format!("{}{hash}", query::write(values, run));
+    // Each write is a same-document navigation for the browser (milliseconds): skip a no-op.
+    let search = window.location().search().unwrap_or_default();
+    if url == format!("{search}{hash}") {
+        return;
+    }
     if let Err(e) = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)) {
         log::warn!("could not write the settings into the URL: {}", dom::describe(&e));
     }
