@@ -5,7 +5,7 @@
 //! `Range` request (or skips what it already has when the server sends the whole file again). Only
 //! a file whose data turned out corrupt starts again from its first byte.
 
-use super::{App, dom, samples};
+use super::{App, dom, offline, samples};
 use crate::data::{DataSetId, Examples, FileRole, IdxError, IdxKind, SplitBuilder};
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -74,6 +74,11 @@ impl DataSlot {
 
     pub fn is_done(&self) -> bool {
         self.files.iter().all(|f| f.state == FileState::Done)
+    }
+
+    /// Loaded, or stopped with an error: nothing more arrives until someone presses Retry.
+    pub fn is_settled(&self) -> bool {
+        self.state_name() != "loading"
     }
 
     fn state_name(&self) -> &'static str {
@@ -227,6 +232,13 @@ async fn stream_file(app: &Rc<App>, slot: &Rc<RefCell<DataSlot>>, role: FileRole
 
     let window = dom::window().map_err(|e| LoadError::Network(e.to_string()))?;
     let response: Response = JsFuture::from(window.fetch_with_str_and_init(&url(id, role), &init)).await?.dyn_into()?;
+    // A whole file, from the server or the service worker's cache: a copy of it goes into the
+    // offline cache as the original streams in here, so the data are downloaded once for both.
+    if already == 0 && response.status() == 200 {
+        if let Ok(copy) = response.clone() {
+            offline::keep(app, &url(id, role), copy);
+        }
+    }
     // A server that ignores Range sends the whole file again: skip what was already decoded.
     let mut skip = match response.status() {
         206 => 0,

@@ -14,6 +14,7 @@ mod exports;
 mod form;
 mod guide;
 mod loader;
+mod offline;
 mod protocol;
 mod remote;
 mod samples;
@@ -35,6 +36,7 @@ pub struct App {
     pub bnn: bnn_demo::BnnDemo,
     pub lenet: lenet_demo::LenetDemo,
     pub hebbian: hebbian_demo::HebbianDemo,
+    pub offline: offline::Offline,
     /// The demo the URL's `run=` names: the last one started and not reset.
     run: RefCell<Option<&'static str>>,
 }
@@ -90,6 +92,7 @@ fn boot() -> Result<(), dom::WebError> {
         bnn: bnn_demo::new_demo(),
         lenet: lenet_demo::new_demo(),
         hebbian: hebbian_demo::new_demo(),
+        offline: offline::Offline::new(),
         run: RefCell::new(None),
     });
     // The link's settings go into the forms before they are built; what it asked for and could
@@ -115,6 +118,7 @@ fn boot() -> Result<(), dom::WebError> {
     for id in DataSetId::ALL {
         loader::start(&app, id)?;
     }
+    offline::start(&app);
     // `run=` waits for the backend probe: "auto" and "webgpu" need to know what the GPU is.
     let probe = probe_backend(app.clone());
     let start = link.run.and_then(|name| PICKS.iter().copied().find(|p| p(&app).decl.name == name));

@@ -16,6 +16,10 @@ import {
 } from './helpers.mjs';
 
 const FULL = 70_000; // 60,000 training + 10,000 test examples per data set
+// The loader against the network alone, for the tests of failed downloads: with the service
+// worker a Retry would go through it (Playwright's routes do not see that), and the whole file
+// would be fetched once more for offline use. The worker has its own tests (offline.test.mjs).
+const NETWORK_ONLY = { serviceWorkers: 'block' };
 
 /** Runs `body({ browser, server })` with a fresh server and browser, closing both afterwards. */
 async function withApp({ webgpu = true, serverOptions } = {}, body) {
@@ -225,6 +229,7 @@ test('failed download: error with Retry, the other data set unaffected, Retry co
   await withApp({ webgpu: true }, async ({ browser, server }) => {
     let calls = 0;
     const { page, errors: allErrors } = await openApp(browser, server.url, {
+      contextOptions: NETWORK_ONLY,
       setup: (page) =>
         page.route('**/mnist/train-images-idx3-ubyte.gz', (route) => {
           calls++;
@@ -261,7 +266,7 @@ test('download cut mid-stream: Retry resumes with a Range request', { timeout: L
   const file = '/data/mnist/train-images-idx3-ubyte.gz';
   const serverOptions = { cut: { match: (p) => p === file, afterBytes: 2_000_000 } };
   await withApp({ webgpu: true, serverOptions }, async ({ browser, server }) => {
-    const { page, errors: allErrors } = await openApp(browser, server.url);
+    const { page, errors: allErrors } = await openApp(browser, server.url, { contextOptions: NETWORK_ONLY });
 
     await waitForDataState(page, 'mnist', 'error');
     await page.locator('#retry-mnist').waitFor({ state: 'visible' });
@@ -288,6 +293,7 @@ test('download cut mid-stream: Retry resumes with a Range request', { timeout: L
 test('corrupt data: a non-gzip file is reported, the page keeps working', { timeout: LONG * 2 }, async () => {
   await withApp({ webgpu: true }, async ({ browser, server }) => {
     const { page, errors: allErrors } = await openApp(browser, server.url, {
+      contextOptions: NETWORK_ONLY,
       setup: (page) =>
         page.route('**/fashion/t10k-labels-idx1-ubyte.gz', (route) =>
           route.fulfill({

@@ -232,10 +232,12 @@ export function formatErrors(errors) {
 
 /**
  * A fresh context and page on `browser`, with errors collected. `setup(page)` runs before the
- * navigation (routes, init scripts). Resolves to { context, page, errors }.
+ * navigation (routes, init scripts); `contextOptions` go to `browser.newContext` (e.g.
+ * `{ serviceWorkers: 'block' }`: Playwright's routes do not see requests a service worker answers).
+ * Resolves to { context, page, errors }.
  */
-export async function openApp(browser, url, { setup } = {}) {
-  const context = await browser.newContext();
+export async function openApp(browser, url, { setup, contextOptions } = {}) {
+  const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
   page.setDefaultTimeout(LONG);
   const errors = collectErrors(page);
