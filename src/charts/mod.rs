@@ -11,6 +11,7 @@
 pub mod bnn;
 pub mod hebbian;
 pub mod lenet;
+pub mod pad;
 pub mod plots;
 pub mod svg;
 

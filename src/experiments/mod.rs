@@ -48,6 +48,48 @@ pub fn fill_batch_permuted(examples: &dyn Examples, indices: &[usize], perm: Opt
     }
 }
 
+/// Test images a drawing is judged among: where BatchNorm normalises with the batch's own
+/// statistics, a lone example would be normalised against itself.
+pub const DRAWING_COMPANIONS: usize = 99;
+
+/// A batch for judging `drawing` (28 x 28, 0 to 255): the drawing first, then the first
+/// [`DRAWING_COMPANIONS`] test images (fewer if fewer have arrived), prepared as the network's
+/// training batches are (`perm` as in [`fill_batch_permuted`]). Returns the batch's pixels.
+pub fn drawing_batch(drawing: &[u8], data: &dyn DataAccess, perm: Option<&[u16]>) -> Vec<f32> {
+    struct WithDrawing<'a> {
+        drawing: &'a [u8],
+        test: &'a dyn Examples,
+    }
+    impl Examples for WithDrawing<'_> {
+        fn len(&self) -> usize {
+            1 + self.test.len()
+        }
+        fn image(&self, i: usize) -> &[u8] {
+            if i == 0 { self.drawing } else { self.test.image(i - 1) }
+        }
+        fn label(&self, i: usize) -> u8 {
+            if i == 0 { 0 } else { self.test.label(i - 1) }
+        }
+    }
+    let mut x = Vec::new();
+    data.with_test(&mut |test| {
+        let with = WithDrawing { drawing, test };
+        let indices: Vec<usize> = (0..with.len().min(1 + DRAWING_COMPANIONS)).collect();
+        x = vec![0.0; indices.len() * IMAGE_PIXELS];
+        let mut y = vec![0; indices.len()];
+        fill_batch_permuted(&with, &indices, perm, &mut x, &mut y);
+    });
+    x
+}
+
+/// The softmax of one row of logits: class probabilities.
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.iter().map(|e| e / sum).collect()
+}
+
 /// Prepares test examples `start..start+len` (fewer when not all have arrived yet) as a float
 /// batch, pixels reordered by `perm`; `false` when fewer than two have arrived, since BatchNorm
 /// needs two.

@@ -240,6 +240,11 @@ impl<T: BnnTrainer> PermutedRun<T> {
     pub fn records(&self) -> impl Iterator<Item = &LearnerRecord> {
         self.learners.iter().map(|l| &l.record)
     }
+    /// Task `k`'s pixel permutation (`None` past the last task).
+    pub fn permutation(&self, k: usize) -> Option<&[u16]> {
+        self.perms.get(k).map(Vec::as_slice)
+    }
+
     pub fn trainers_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.learners.iter_mut().map(|l| &mut l.trainer)
     }

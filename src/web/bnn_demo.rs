@@ -13,7 +13,8 @@ use super::{App, canvas_chart, dom};
 use crate::backend::{Backend, Bnn};
 use crate::charts::BinnedSet;
 use crate::charts::bnn as figures;
-use crate::data::DataSetId;
+use crate::data::{DataSetId, NUM_CLASSES};
+use crate::experiments::{drawing_batch, softmax};
 use crate::experiments::permuted::{CurvePoint, LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use crate::experiments::stream::{StreamConfig, StreamPoint, StreamRecord, StreamRun};
 use crate::experiments::summary::{self, Summary};
@@ -253,6 +254,21 @@ impl BnnWorkerRun {
             }),
         }
         .to_string()
+    }
+
+    /// Class probabilities for a drawing (28 x 28, 0 to 255). On permuted MNIST the drawing is
+    /// shuffled as task 1's images were: the question is whether the network still reads the first
+    /// task it learned.
+    pub async fn predict(&mut self, drawing: &[u8], data: &HeldData) -> Option<Vec<f32>> {
+        let (x, trainer) = match &mut self.experiment {
+            Experiment::Permuted(r) => {
+                let x = drawing_batch(drawing, data, Some(r.permutation(0)?));
+                (x, r.trainers_mut().next()?)
+            }
+            Experiment::Stream(r) => (drawing_batch(drawing, data, None), r.trainers_mut().next()?),
+        };
+        let logits = trainer.logits(&x).await.ok()?;
+        Some(softmax(logits.get(..NUM_CLASSES)?))
     }
 
     /// The hidden weights of the layer `detail` names, counted: `[lo, hi, counts...]`.

@@ -11,7 +11,8 @@ use super::worker::HeldData;
 use super::{App, canvas_chart, dom};
 use crate::backend::{Backend, Lenet};
 use crate::charts::lenet as figures;
-use crate::data::DataSetId;
+use crate::data::{DataSetId, NUM_CLASSES};
+use crate::experiments::{drawing_batch, softmax};
 use crate::experiments::lenet::{LenetPoint, LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use crate::experiments::summary::{self, Summary};
 use crate::model::lenet::{Arch, FactorSource, LenetTrainer};
@@ -170,6 +171,13 @@ impl LenetWorkerRun {
             "finished": self.finished.iter().map(metrics_json).collect::<Vec<_>>(),
         })
         .to_string()
+    }
+
+    /// Class probabilities for a drawing (28 x 28, 0 to 255), from the seed training now.
+    pub async fn predict(&mut self, drawing: &[u8], data: &HeldData) -> Option<Vec<f32>> {
+        let x = drawing_batch(drawing, data, None);
+        let logits = self.run.trainers_mut().next()?.logits(&x).await.ok()?;
+        Some(softmax(logits.get(..NUM_CLASSES)?))
     }
 
     /// First-layer filters, then (metaplastic rule) the last batch's factors per conv layer and

@@ -15,6 +15,7 @@ mod form;
 mod guide;
 mod loader;
 mod offline;
+mod pad;
 mod protocol;
 mod remote;
 mod samples;
@@ -112,6 +113,7 @@ fn boot() -> Result<(), dom::WebError> {
     bnn_demo::wire(&app)?;
     lenet_demo::wire(&app)?;
     hebbian_demo::wire(&app)?;
+    pad::wire(&app)?;
     form::show_notes(&link.notes);
     wire_keys(&app)?;
     app.write_url();

@@ -84,6 +84,8 @@ pub enum Control {
     Step(usize),
     /// Send the pictures now (e.g. another layer's histogram), with what the demo needs to know.
     Pictures(String),
+    /// Classify this drawing (784 bytes, 0 to 255, as the data sets store images).
+    Predict(Vec<u8>),
 }
 
 pub enum ToWorker {
@@ -104,6 +106,8 @@ pub enum FromWorker {
     Ready,
     Started { compute: String },
     Progress(Progress),
+    /// Class probabilities for the last drawing asked about.
+    Prediction { probs: Vec<f32> },
     Failed { message: String, gpu_lost: bool },
 }
 
@@ -167,6 +171,7 @@ impl ToWorker {
                     Control::Pause => ("pause", 0, String::new()),
                     Control::Step(n) => ("step", *n, String::new()),
                     Control::Pictures(d) => ("pictures", 0, d.clone()),
+                    Control::Predict(image) => ("predict", 0, image.iter().map(u8::to_string).collect::<Vec<_>>().join(",")),
                 };
                 object(&[("kind", "control".into()), ("command", command.into()), ("steps", (steps as f64).into()), ("detail", detail.into())])
             }
@@ -203,6 +208,14 @@ impl ToWorker {
                 "pause" => Control::Pause,
                 "step" => Control::Step(number(value, "steps")? as usize),
                 "pictures" => Control::Pictures(string(value, "detail")?),
+                "predict" => {
+                    let detail = string(value, "detail")?;
+                    let image: Vec<u8> = detail.split(',').map(str::parse).collect::<Result<_, _>>().map_err(|_| ProtocolError::Unknown("drawing", "not 784 bytes".into()))?;
+                    if image.len() != crate::data::IMAGE_PIXELS {
+                        return Err(ProtocolError::Unknown("drawing", format!("{} bytes, not 784", image.len())));
+                    }
+                    Control::Predict(image)
+                }
                 other => return Err(ProtocolError::Unknown("command", other.into())),
             }),
             other => return Err(ProtocolError::Unknown("message kind", other.into())),
@@ -232,6 +245,10 @@ impl FromWorker {
                     ("pictures", pictures),
                 ])
             }
+            FromWorker::Prediction { probs } => {
+                let probs = serde_json::Value::from(probs.iter().map(|&p| f32_json(p)).collect::<Vec<_>>()).to_string();
+                object(&[("kind", "prediction".into()), ("probs", probs.as_str().into())])
+            }
             FromWorker::Failed { message, gpu_lost } => {
                 object(&[("kind", "failed".into()), ("message", message.as_str().into()), ("gpuLost", (*gpu_lost).into())])
             }
@@ -249,6 +266,10 @@ impl FromWorker {
                 metrics: string(value, "metrics")?,
                 pictures: field(value, "pictures").ok().and_then(|v| v.dyn_into::<Float32Array>().ok()),
             }),
+            "prediction" => {
+                let probs: serde_json::Value = serde_json::from_str(&string(value, "probs")?).map_err(|_| ProtocolError::Missing("probs"))?;
+                FromWorker::Prediction { probs: probs.as_array().map(|a| a.iter().map(json_f32).collect()).unwrap_or_default() }
+            }
             "failed" => FromWorker::Failed {
                 message: string(value, "message")?,
                 gpu_lost: field(value, "gpuLost").ok().and_then(|v| v.as_bool()).unwrap_or(false),

@@ -118,6 +118,10 @@ struct Active {
     rate: VecDeque<(f64, usize)>,
     stopped: bool,
     backend: Compute,
+    /// The data set the networks learn from, and their latest answers about the drawing pad's
+    /// drawing (class probabilities).
+    data: Option<DataSetId>,
+    predictions: Vec<Option<Vec<f32>>>,
     /// When the workers were started and when the last learner finished (`dom::now`).
     started: f64,
     ended: Option<f64>,
@@ -512,6 +516,8 @@ fn spawn(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> Result<Activ
         rate: VecDeque::new(),
         stopped: false,
         backend: plan.backend,
+        data: plan.data,
+        predictions: vec![None; n],
         started: dom::now(),
         ended: None,
     };
@@ -618,12 +624,45 @@ fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &Mess
             drop(s);
             schedule_frame(app, pick, generation);
         }
+        FromWorker::Prediction { probs } => {
+            active.predictions[i] = Some(probs);
+            drop(s);
+            super::pad::answers_changed(app);
+        }
         FromWorker::Failed { message, gpu_lost } => {
             let name = active.names[i].clone();
             drop(s);
             stop_with_error(app, pick, generation, &format!("{name}: {message}"), gpu_lost);
         }
     }
+}
+
+/// One network's answer about the drawing pad's drawing.
+pub struct Answer {
+    pub name: String,
+    pub data: DataSetId,
+    pub probs: Vec<f32>,
+}
+
+/// Asks every network of the demo's run (running, paused or finished) about a drawing.
+pub fn ask(d: &RemoteDemo, drawing: &[u8]) {
+    let mut s = d.state.borrow_mut();
+    if let Some(active) = s.active.as_mut().filter(|a| !a.stopped && a.data.is_some()) {
+        active.send_all(Control::Predict(drawing.to_vec()));
+    }
+}
+
+/// The latest answers of the demo's networks, in learner order.
+pub fn answers(d: &RemoteDemo) -> Vec<Answer> {
+    let s = d.state.borrow();
+    let Some(active) = s.active.as_ref() else { return Vec::new() };
+    let Some(data) = active.data else { return Vec::new() };
+    active.names.iter().zip(&active.predictions).filter_map(|(name, p)| Some(Answer { name: name.clone(), data, probs: p.clone()? })).collect()
+}
+
+/// Whether the demo has a run whose networks classify images.
+pub fn can_answer(d: &RemoteDemo) -> bool {
+    d.state.borrow().active.as_ref().is_some_and(|a| !a.stopped && a.data.is_some())
 }
 
 /// A crashed worker or a failed network stops the whole comparison; the charts so far stay.

@@ -146,6 +146,15 @@ impl WorkerRun {
         }
     }
 
+    /// Class probabilities for a drawing; `None` for a network that does not classify images.
+    async fn predict(&mut self, drawing: &[u8], data: &HeldData) -> Option<Vec<f32>> {
+        match self {
+            WorkerRun::Bnn(r) => r.predict(drawing, data).await,
+            WorkerRun::Lenet(r) => r.predict(drawing, data).await,
+            WorkerRun::Hebbian(_) => None,
+        }
+    }
+
     async fn pictures(&mut self, detail: &str, data: &HeldData) -> Option<Vec<f32>> {
         match self {
             WorkerRun::Bnn(r) => r.pictures(detail).await,
@@ -168,6 +177,8 @@ struct State {
     pictures_due: bool,
     picture_detail: String,
     last_pictures: f64,
+    /// A drawing the page asked about, answered between training slices.
+    drawing: Option<Vec<u8>>,
     finished: bool,
     /// GPU steps queued before waiting for the queue: adapts to how long a step takes.
     gpu_group: usize,
@@ -192,6 +203,7 @@ pub fn start() {
         pictures_due: false,
         picture_detail: String::new(),
         last_pictures: 0.0,
+        drawing: None,
         finished: false,
         gpu_group: 1,
     }));
@@ -247,6 +259,7 @@ fn handle(state: &Shared, message: ToWorker) {
                         s.picture_detail = detail;
                         s.pictures_due = true;
                     }
+                    Control::Predict(image) => s.drawing = Some(image),
                 }
             }
             kick(state);
@@ -305,7 +318,7 @@ async fn train_loop(state: &Shared) {
         let (mut run, data, train, gpu) = {
             let mut s = state.borrow_mut();
             let train = (s.running || s.budget > 0) && !s.finished;
-            if !train && !s.pictures_due {
+            if !train && !s.pictures_due && s.drawing.is_none() {
                 return;
             }
             let Some(run) = s.run.take() else { return };
@@ -402,8 +415,16 @@ async fn train_loop(state: &Shared) {
             None => None,
         };
         let report = Progress { step: run.step(), finished, metrics: run.metrics(), pictures };
+        let drawing = state.borrow_mut().drawing.take();
+        let prediction = match drawing {
+            Some(image) => run.predict(&image, &data).await,
+            None => None,
+        };
         state.borrow_mut().run = Some(run);
         post(state, &FromWorker::Progress(report));
+        if let Some(probs) = prediction {
+            post(state, &FromWorker::Prediction { probs });
+        }
         // Let the messages that arrived during the slice in before the next one.
         yield_now(state).await;
     }
