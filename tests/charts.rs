@@ -284,9 +284,12 @@ fn svg_text_is_escaped() {
 
 #[test]
 fn colors_and_palette() {
-    assert_eq!(palette::STANDARD.to_css(), "#d1495b");
-    assert_eq!(palette::METAPLASTIC.to_css(), "#2a9d8f");
-    assert_eq!(palette::EWC.to_css(), "#6a4c93");
+    // Okabe and Ito's colour-blind-safe colours; static/style.css repeats the first two.
+    assert_eq!(palette::STANDARD.to_css(), "#d55e00");
+    assert_eq!(palette::METAPLASTIC.to_css(), "#0072b2");
+    assert_eq!(palette::EWC.to_css(), "#cc79a7");
+    let css = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/static/style.css")).expect("style.css");
+    assert!(css.contains("--standard: #d55e00;") && css.contains("--meta: #0072b2;"), "the page's tags use the charts' colours");
     assert_eq!(palette::BASELINE.to_css(), "#555555");
     assert_eq!(palette::ACCENT.to_css(), "#2f5bd3");
     assert_eq!(palette::ACCENT.with_alpha(0.5).to_css(), "rgba(47,91,211,0.5)");
@@ -298,6 +301,37 @@ fn colors_and_palette() {
     }
     let shades = palette::shades(palette::STANDARD, 5);
     assert!(shades.windows(2).all(|w| w[0].luminance() < w[1].luminance()), "dark to light");
+    assert!(shades.iter().all(|&c| palette::shade_of(c, palette::STANDARD)), "a task's shade stays in its learner's family");
+    assert!(!palette::shade_of(palette::METAPLASTIC, palette::STANDARD) && !palette::shade_of(palette::BASELINE, palette::STANDARD));
+}
+
+/// Learners are told apart without colour: standard lines (and every shade of them, one per task)
+/// carry squares, metaplastic lines circles, the grey baseline nothing; the legend shows them too.
+#[test]
+fn learner_lines_carry_their_markers() {
+    use metaplastic::charts::plots::PointMark;
+    let shades = palette::shades(palette::STANDARD, 3);
+    assert_eq!(PointMark::for_color(shades[0]), Some(PointMark::Square));
+    assert_eq!(PointMark::for_color(palette::shades(palette::METAPLASTIC, 4)[3]), Some(PointMark::Circle));
+    assert_eq!(PointMark::for_color(palette::EWC), Some(PointMark::Ring));
+    assert_eq!(PointMark::for_color(palette::shades(palette::EXTRA_LEARNERS[0], 3)[2]), Some(PointMark::Ring));
+    assert_eq!(PointMark::for_color(palette::BASELINE), None);
+    let points: Vec<(f32, f32)> = (0..50).map(|i| (i as f32, (i as f32).sqrt())).collect();
+    let spec = LineChart {
+        series: vec![
+            Series::new("standard", palette::STANDARD, points.clone()),
+            Series::new("metaplastic", palette::METAPLASTIC, points.clone()),
+            Series::new("baseline", palette::BASELINE, points).dashed(),
+        ],
+        ..two_series()
+    };
+    let fig = charts::line_chart(&spec);
+    let squares = fig.shapes.iter().filter(|s| matches!(s, Shape::Rect { fill, w, .. } if *fill == palette::STANDARD && *w == 7.0)).count();
+    let circles = fig.shapes.iter().filter(|s| matches!(s, Shape::Circle { fill, .. } if *fill == palette::METAPLASTIC)).count();
+    // Every fifth of 50 points and the last: 11 on the line, one more in the legend.
+    assert_eq!((squares, circles), (12, 12));
+    let grey_marks = fig.shapes.iter().filter(|s| matches!(s, Shape::Circle { fill, .. } | Shape::Rect { fill, .. } if *fill == palette::BASELINE)).count();
+    assert_eq!(grey_marks, 0);
 }
 
 #[test]

@@ -10,8 +10,8 @@ use crate::experiments::permuted::{LearnerRecord, LearnerSpec};
 use crate::experiments::stream::{FULL_DATA, StreamRecord};
 use crate::experiments::toy::{ToyConfig, Trajectory, toy_loss};
 
-/// Red for the standard network, green for the metaplastic one, purple for EWC, grey for the
-/// full-data baseline: the same in every chart.
+/// Vermillion for the standard network, blue for the metaplastic one, reddish purple for EWC,
+/// grey for the full-data baseline: the same in every chart (with a marker each, `plots::PointMark`).
 pub fn learner_color(spec: &LearnerSpec) -> Color {
     if spec.name == FULL_DATA {
         palette::BASELINE
@@ -25,10 +25,9 @@ pub fn learner_color(spec: &LearnerSpec) -> Color {
 }
 
 /// [`learner_color`] for every learner of one run, where several metaplastic learners (m = 1.35
-/// and m = 6 side by side) each need a colour: the first keeps the metaplastic green, the others
-/// take the next distinct colours.
+/// and m = 6 side by side) each need a colour: the first keeps the metaplastic blue, the others
+/// take [`palette::EXTRA_LEARNERS`].
 pub fn learner_colors(specs: &[LearnerSpec]) -> Vec<Color> {
-    let extra = palette::distinct(6);
     let mut metaplastic = 0;
     specs
         .iter()
@@ -38,8 +37,7 @@ pub fn learner_colors(specs: &[LearnerSpec]) -> Vec<Color> {
                 return color;
             }
             metaplastic += 1;
-            // distinct() starts with the accent and the learner colours; 4 and 5 are new.
-            if metaplastic == 1 { color } else { extra[3 + metaplastic.min(3) - 1] }
+            if metaplastic == 1 { color } else { palette::EXTRA_LEARNERS[(metaplastic - 2).min(1)] }
         })
         .collect()
 }

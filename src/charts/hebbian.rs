@@ -4,7 +4,7 @@ use super::palette;
 use super::plots::{ImageGrid, LineChart, Series, Tile, TileScale, image_grid, line_chart};
 use super::{Color, Figure};
 
-/// Green for the plastic network, red for its non-plastic twin, as learners elsewhere.
+/// Blue for the plastic network, vermillion for its non-plastic twin, as learners elsewhere.
 pub fn variant_color(plastic: bool) -> Color {
     if plastic { palette::METAPLASTIC } else { palette::STANDARD }
 }

@@ -11,7 +11,7 @@ use crate::data::IMAGE_SIDE;
 use crate::experiments::lenet::{LenetRecord, Rule};
 use crate::stats::Confusion;
 
-/// Red for standard training, green for the metaplastic rule, as in every chart of the project.
+/// Vermillion for standard training, blue for the metaplastic rule, as in every chart of the project.
 pub fn rule_color(rule: Rule) -> Color {
     match rule {
         Rule::Standard => palette::STANDARD,

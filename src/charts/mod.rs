@@ -180,12 +180,15 @@ impl Color {
 pub mod palette {
     use super::Color;
 
-    /// The standard (non-metaplastic) learner.
-    pub const STANDARD: Color = Color::hex(0xd1495b);
-    /// The metaplastic learner.
-    pub const METAPLASTIC: Color = Color::hex(0x2a9d8f);
-    /// EWC, or any third learner.
-    pub const EWC: Color = Color::hex(0x6a4c93);
+    // The learners' colours are Okabe and Ito's colour-blind-safe set (vermillion, blue, reddish
+    // purple, bluish green, orange), and each learner's lines also carry its own marker
+    // (`plots::PointMark`), so no chart relies on colour alone.
+    /// The standard (non-metaplastic) learner: vermillion, square markers.
+    pub const STANDARD: Color = Color::hex(0xd55e00);
+    /// The metaplastic learner: blue, round markers.
+    pub const METAPLASTIC: Color = Color::hex(0x0072b2);
+    /// EWC, or any third learner: reddish purple, open round markers.
+    pub const EWC: Color = Color::hex(0xcc79a7);
     /// The network trained on all the data at once (the upper bound).
     pub const BASELINE: Color = Color::hex(0x555555);
     /// Highlights, the heat-map scale.
@@ -206,13 +209,39 @@ pub mod palette {
         STANDARD,
         METAPLASTIC,
         EWC,
-        Color::hex(0xe09f3e),
-        Color::hex(0x3d8bd9),
+        EXTRA_LEARNERS[0],
+        EXTRA_LEARNERS[1],
         Color::hex(0x8a6d3b),
-        Color::hex(0xd16ba5),
+        Color::hex(0x56b4e9),
         Color::hex(0x4c956c),
         Color::hex(0x555555),
     ];
+
+    /// Further metaplastic learners of one run (a second and third m): bluish green and orange.
+    pub const EXTRA_LEARNERS: [Color; 2] = [Color::hex(0x009e73), Color::hex(0xe69f00)];
+
+    /// Whether `color` is one of [`shades`]' shades of `base` (darkened or lightened, so the same
+    /// hue), allowing for 8-bit rounding.
+    pub fn shade_of(color: Color, base: Color) -> bool {
+        let hue_sat = |c: Color| {
+            let (r, g, b) = (f32::from(c.r) / 255.0, f32::from(c.g) / 255.0, f32::from(c.b) / 255.0);
+            let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+            let d = max - min;
+            let h = if d == 0.0 {
+                0.0
+            } else if max == r {
+                60.0 * ((g - b) / d).rem_euclid(6.0)
+            } else if max == g {
+                60.0 * ((b - r) / d + 2.0)
+            } else {
+                60.0 * ((r - g) / d + 4.0)
+            };
+            (h, d)
+        };
+        let ((h1, c1), (h2, c2)) = (hue_sat(color), hue_sat(base));
+        let dh = (h1 - h2).abs().min(360.0 - (h1 - h2).abs());
+        c1 > 0.08 && c2 > 0.08 && dh < 4.0
+    }
 
     /// `n` colours that are easy to tell apart (several values of m, several tasks). The first ten
     /// are fixed; beyond, hues are spread by the golden angle.

@@ -458,7 +458,7 @@ pub fn line_chart(spec: &LineChart) -> Figure {
         .series
         .iter()
         .filter(|s| !s.name.is_empty())
-        .map(|s| LegendEntry { name: s.name.clone(), color: s.color, swatch: Swatch::Line { dash: s.dashed } })
+        .map(|s| LegendEntry { name: s.name.clone(), color: s.color, swatch: Swatch::Line { dash: s.dashed, marker: PointMark::for_color(s.color) } })
         .collect();
     let left = left_margin(&y_ticks, &spec.y_label);
     let legend = Legend::layout(entries, bottom - top);
@@ -487,11 +487,62 @@ pub fn line_chart(spec: &LineChart) -> Figure {
             0 => {}
             // A single measurement is a dot: a polyline of one point draws nothing.
             1 => fig.push(Shape::Circle { cx: pts[0].0, cy: pts[0].1, r: 3.0, fill: s.color, stroke: None }),
-            _ => fig.push(Shape::Line { points: pts, color: s.color, width: 2.0, dash: s.dashed }),
+            n => {
+                let marker = PointMark::for_color(s.color);
+                let every = n.div_ceil(MARKERS_PER_LINE).max(1);
+                let marks: Vec<(f32, f32)> = pts.iter().copied().enumerate().filter(|(i, _)| i % every == 0 || *i == n - 1).map(|(_, p)| p).collect();
+                fig.push(Shape::Line { points: pts, color: s.color, width: 2.0, dash: s.dashed });
+                if let Some(marker) = marker {
+                    for (x, y) in marks {
+                        marker.draw(&mut fig, x, y, s.color);
+                    }
+                }
+            }
         }
     }
     legend.draw(&mut fig, right + 14.0, top + 2.0);
     fig
+}
+
+/// At most this many markers along a line: enough to follow it, few enough not to hide it.
+const MARKERS_PER_LINE: usize = 10;
+
+/// The shape a learner's lines carry, so that standard and metaplastic are told apart without
+/// colour (colour-blind readers, a washed-out projector, a greyscale printout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointMark {
+    /// The standard learner.
+    Square,
+    /// The metaplastic learner.
+    Circle,
+    /// Any other learner (EWC, a second m): an open circle.
+    Ring,
+}
+
+impl PointMark {
+    /// The marker of the learner drawn in `color`; `None` for reference lines (the grey baseline)
+    /// and for colours that are not a learner's.
+    /// A shade of a learner's colour (one task's line) carries that learner's marker.
+    pub fn for_color(color: Color) -> Option<PointMark> {
+        let same_family = |base: Color| color == base || palette::shade_of(color, base);
+        if same_family(palette::STANDARD) {
+            Some(PointMark::Square)
+        } else if same_family(palette::METAPLASTIC) {
+            Some(PointMark::Circle)
+        } else if same_family(palette::EWC) || palette::EXTRA_LEARNERS.iter().any(|&c| same_family(c)) {
+            Some(PointMark::Ring)
+        } else {
+            None
+        }
+    }
+
+    fn draw(self, fig: &mut Figure, x: f32, y: f32, color: Color) {
+        match self {
+            PointMark::Square => fig.push(Shape::Rect { x: x - 3.5, y: y - 3.5, w: 7.0, h: 7.0, fill: color, stroke: Some(palette::WHITE) }),
+            PointMark::Circle => fig.push(Shape::Circle { cx: x, cy: y, r: 4.0, fill: color, stroke: Some(palette::WHITE) }),
+            PointMark::Ring => fig.push(Shape::Circle { cx: x, cy: y, r: 3.8, fill: palette::WHITE, stroke: Some(color) }),
+        }
+    }
 }
 
 /// A heat map with the value printed in each cell (when the cells are big enough), row and column
@@ -780,7 +831,7 @@ pub fn trajectory_plot(spec: &Trajectories) -> Figure {
         .paths
         .iter()
         .filter(|p| !p.name.is_empty())
-        .map(|p| LegendEntry { name: p.name.clone(), color: p.color, swatch: Swatch::Line { dash: p.dashed } })
+        .map(|p| LegendEntry { name: p.name.clone(), color: p.color, swatch: Swatch::Line { dash: p.dashed, marker: None } })
         .collect();
     entries.push(LegendEntry { name: "start".into(), color: palette::AXIS, swatch: Swatch::Start });
     entries.push(LegendEntry { name: "end".into(), color: palette::AXIS, swatch: Swatch::End });
@@ -1155,6 +1206,7 @@ impl Header {
 enum Swatch {
     Line {
         dash: bool,
+        marker: Option<PointMark>,
     },
     /// A translucent box with an outline (histograms).
     Box,
@@ -1196,12 +1248,12 @@ impl Legend {
             let cy = y + (i % self.rows) as f32 * LEGEND_ROW + LEGEND_ROW / 2.0;
             let mid = ex + SWATCH / 2.0;
             match e.swatch {
-                Swatch::Line { dash } => fig.push(Shape::Line {
-                    points: vec![(ex, cy), (ex + SWATCH, cy)],
-                    color: e.color,
-                    width: 2.5,
-                    dash,
-                }),
+                Swatch::Line { dash, marker } => {
+                    fig.push(Shape::Line { points: vec![(ex, cy), (ex + SWATCH, cy)], color: e.color, width: 2.5, dash });
+                    if let Some(marker) = marker {
+                        marker.draw(fig, mid, cy, e.color);
+                    }
+                }
                 Swatch::Box => fig.push(Shape::Rect {
                     x: ex + 3.0,
                     y: cy - 6.0,

@@ -46,7 +46,7 @@ test('demo 3: the plastic layer completes patterns its non-plastic twin cannot',
     assert.ok(mse['non-plastic'] > 0.4, `fixed weights cannot know the episode's patterns: ${JSON.stringify(mse)}`);
     assert.ok(mse.plastic < 0.6 * mse['non-plastic'], `the trace completes them: ${JSON.stringify(mse)}`);
     const colours = await curveColours(page, 'hebb-loss');
-    assert.ok(colours.red > 100 && colours.green > 100, `both loss curves drawn: ${JSON.stringify(colours)}`);
+    assert.ok(colours.standard > 100 && colours.meta > 100, `both loss curves drawn: ${JSON.stringify(colours)}`);
     // Step through the episode: at step 1 the trace is still zero (a blank picture), at the last
     // step it holds the patterns.
     await page.fill('#hebb-t', '0');
@@ -81,7 +81,7 @@ test('demo 3 on WebGPU: pattern completion trains both networks on the GPU', { t
     assert.ok(mse['non-plastic'] > 0.4, JSON.stringify(mse));
     assert.ok(mse.plastic < 0.6 * mse['non-plastic'], `the trace completes the patterns on the GPU too: ${JSON.stringify(mse)}`);
     const colours = await curveColours(page, 'hebb-loss');
-    assert.ok(colours.red > 50 && colours.green > 50, `both loss curves drawn: ${JSON.stringify(colours)}`);
+    assert.ok(colours.standard > 50 && colours.meta > 50, `both loss curves drawn: ${JSON.stringify(colours)}`);
     assert.ok((await nonWhite(page, 'hebb-episode')) > 2000, 'episode drawn from the parameters read back');
     assert.equal(errors.length, 0, formatErrors(errors));
   });

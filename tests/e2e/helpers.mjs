@@ -292,19 +292,20 @@ export async function withPage({ webgpu, setup }, body) {
   }
 }
 
-/** Pixels of `canvas` close to the standard (red) and metaplastic (green) colour families. */
+/** Pixels of `canvas` close to the standard (vermillion) and metaplastic (blue) colour families: `{ standard, meta }`. */
 export async function curveColours(page, id) {
   return page.evaluate((id) => {
     const c = document.getElementById(id);
     const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
-    let red = 0;
-    let green = 0;
+    // Vermillion (standard, #d55e00) and blue (metaplastic, #0072b2) families, shades included.
+    let standard = 0;
+    let meta = 0;
     for (let i = 0; i < data.length; i += 4) {
       const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
-      if (r > g + 60 && r > b + 40) red++;
-      if (g > r + 50 && g > b) green++;
+      if (r > g + 60 && r > b + 80) standard++;
+      if (b > r + 80 && b > g + 30) meta++;
     }
-    return { red, green };
+    return { standard, meta };
   }, id);
 }
 
