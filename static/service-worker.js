@@ -65,7 +65,9 @@ async function precacheShell() {
     try {
       await precacheOne(cache, path, hash);
     } catch (e) {
-      throw new Error(`${path}: ${describe(e)}`, { cause: e });
+      const wrapped = new Error(`${path}: ${describe(e)}`, { cause: e });
+      wrapped.newer = Boolean(e && e.newer);
+      throw wrapped;
     }
   }
 }
@@ -82,7 +84,12 @@ async function precacheOne(cache, path, hash) {
   if (path === MANIFEST_FILE) {
     // The manifest cannot carry its own hash; its version says whether it is this build's.
     const version = (await response.clone().json()).version;
-    if (version !== MANIFEST.version) throw new Error(`the server has another build's (${version}, not ${MANIFEST.version}): it is being updated`);
+    if (version !== MANIFEST.version) {
+      // A complete other build on the server: the page that asked is the older one.
+      const e = new Error(`the server has another build's (${version}, not ${MANIFEST.version})`);
+      e.newer = true;
+      throw e;
+    }
   } else if (hash === null) {
     // A page whose bytes the server changes (`trunk serve` fills in its live-reload address):
     // it must at least load this build's scripts, wasm and styles.
@@ -105,7 +112,7 @@ self.addEventListener('install', (event) => {
       async (e) => {
         // A half-filled cache only takes space; the next visit tries again.
         await caches.delete(MANIFEST.shell.cache);
-        await tell({ type: 'offline-failed', version: MANIFEST.version, message: e.message });
+        await tell({ type: 'offline-failed', version: MANIFEST.version, message: e.message, newer: Boolean(e.newer) });
         throw e;
       },
     ),

@@ -116,6 +116,7 @@ fn boot() -> Result<(), dom::WebError> {
     pad::wire(&app)?;
     form::show_notes(&link.notes);
     wire_keys(&app)?;
+    wire_presenter(&app)?;
     app.write_url();
     for id in DataSetId::ALL {
         loader::start(&app, id)?;
@@ -219,6 +220,10 @@ fn wire_keys(app: &Rc<App>) -> Result<(), dom::WebError> {
                 next_preset(&a);
                 None
             }
+            "p" => {
+                toggle_presenter(&a);
+                None
+            }
             "?" => {
                 let help = dom::by_id::<web_sys::HtmlElement>("keys-help");
                 if let Ok(help) = help {
@@ -256,6 +261,23 @@ fn front_demo(app: &App) -> Pick {
 }
 
 /// Opens the step of the guided path after the one the page shows now (the first when none).
+/// Presenter mode: large type, thick chart lines, each demo's settings folded behind a button.
+fn toggle_presenter(app: &Rc<App>) {
+    let Ok(body) = dom::body() else { return };
+    let on = body.class_list().toggle("presenter").unwrap_or(false);
+    dom::set_attr("presenter", "aria-pressed", if on { "true" } else { "false" });
+    canvas_chart::set_presenter(on);
+    for pick in PICKS {
+        remote::redraw(app, pick);
+    }
+}
+
+fn wire_presenter(app: &Rc<App>) -> Result<(), dom::WebError> {
+    let a = app.clone();
+    dom::on_click(&dom::by_id("presenter")?, move || toggle_presenter(&a));
+    Ok(())
+}
+
 fn next_preset(app: &App) {
     use crate::settings::{presets::PRESETS, query};
     let matches = |p: &crate::settings::presets::Preset| {

@@ -83,6 +83,8 @@ pub struct Offline {
     storing: RefCell<BTreeSet<String>>,
     /// Why caching failed, in the worker's words or ours.
     failure: RefCell<Option<String>>,
+    /// The server has a newer build than this page (the worker of this build found it installing).
+    newer: RefCell<bool>,
     /// The version of the active service worker's build, as it answered.
     active_version: RefCell<Option<String>>,
 }
@@ -93,6 +95,7 @@ impl Offline {
             phase: RefCell::new(Phase::Starting(Vec::new())),
             storing: RefCell::new(BTreeSet::new()),
             failure: RefCell::new(None),
+            newer: RefCell::new(false),
             active_version: RefCell::new(None),
         }
     }
@@ -252,6 +255,12 @@ fn listen(app: &Rc<App>, container: &ServiceWorkerContainer, version: &str) {
         let field = |name: &str| Reflect::get(&data, &name.into()).ok().and_then(|v| v.as_string());
         match field("type").as_deref() {
             // Another tab's newer build failing is not this page's business.
+            // The server holds a complete newer build: this page is the older one (a race with a
+            // deploy or another tab's update), and a reload is the answer, as when a newer
+            // build's worker has taken over.
+            Some("offline-failed") if field("version").as_deref() == Some(version.as_str()) && Reflect::get(&data, &"newer".into()).ok().and_then(|v| v.as_bool()) == Some(true) => {
+                *app.offline.newer.borrow_mut() = true;
+            }
             Some("offline-failed") if field("version").as_deref() == Some(version.as_str()) => {
                 *app.offline.failure.borrow_mut() = Some(field("message").unwrap_or_else(|| "the service worker did not install".into()));
             }
@@ -340,6 +349,9 @@ async fn watch(app: &Rc<App>) {
     };
     let (mut fills, mut older, mut updated) = (0, 0, false);
     loop {
+        if *app.offline.newer.borrow() {
+            return show("outdated", "A newer version of this page is ready for offline use: reload the page to use it.");
+        }
         let failure = app.offline.failure.borrow().clone();
         if let Some(why) = failure {
             return fail(app, &why);

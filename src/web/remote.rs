@@ -266,7 +266,27 @@ pub fn wire(app: &Rc<App>, pick: Pick, on_change: fn(&App)) -> Result<(), dom::W
         }
     });
     wire_exports(app, pick)?;
+    wire_settings_toggle(d)?;
     on_change(app);
+    Ok(())
+}
+
+/// In presenter mode a demo's settings are folded away behind this button (CSS shows it only then).
+fn wire_settings_toggle(d: &RemoteDemo) -> Result<(), dom::WebError> {
+    let form: web_sys::Element = dom::by_id(&d.id("controls"))?;
+    let button = dom::document()?.create_element("button")?;
+    button.set_attribute("type", "button")?;
+    button.set_attribute("class", "settings-toggle")?;
+    button.set_attribute("id", &d.id("settings-toggle"))?;
+    button.set_attribute("aria-expanded", "false")?;
+    button.set_attribute("aria-controls", &d.id("fields"))?;
+    button.set_text_content(Some("Settings"));
+    form.insert_before(&button, form.first_child().as_ref())?;
+    let (f, b) = (form.clone(), button.clone());
+    dom::on_click(&button, move || {
+        let open = f.class_list().toggle("open").unwrap_or(false);
+        let _ = b.set_attribute("aria-expanded", if open { "true" } else { "false" });
+    });
     Ok(())
 }
 
@@ -690,6 +710,19 @@ fn stop_with_error(app: &Rc<App>, pick: Pick, generation: u32, message: &str, gp
     };
     show_error(d, &message);
     dom::set_text(&d.id("status"), "Stopped.");
+}
+
+/// Draws the demo's charts and pictures again (the page's look changed).
+pub fn redraw(app: &Rc<App>, pick: Pick) {
+    let generation = {
+        let mut s = pick(app).state.borrow_mut();
+        let generation = s.generation;
+        let Some(active) = s.active.as_mut() else { return };
+        active.charts_dirty = true;
+        active.pictures_dirty = true;
+        generation
+    };
+    schedule_frame(app, pick, generation);
 }
 
 fn schedule_frame(app: &Rc<App>, pick: Pick, generation: u32) {

@@ -1,6 +1,7 @@
 // The page in front of a class: it fits a 1280x720 projector and a 768-px tablet without horizontal
-// scrolling, and the keys work (space run/pause, s step, r reset, n next step of the guided path,
-// ? the list of keys). WebGPU off: nothing here needs it.
+// scrolling, the keys work (space run/pause, s step, r reset, n next step of the guided path, p
+// presenter mode, ? the list of keys), and presenter mode enlarges the type and folds the settings
+// away. WebGPU off: nothing here needs it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,6 +74,38 @@ test('keys: ? lists them, space runs the demo in front, r resets it, n opens the
     await page.waitForSelector('body[data-ready="1"]', { state: 'attached' });
     assert.equal(errors.length, 0, formatErrors(errors));
     await context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('presenter mode (key p or its button): large type, settings folded behind a button, still no horizontal scrolling', async () => {
+  const server = await serveStatic(requireDist());
+  const browser = await launchBrowser({ webgpu: false });
+  try {
+    for (const viewport of [{ width: 1280, height: 720 }, { width: 768, height: 1024 }]) {
+      const { context, page, errors } = await open(browser, server.url, viewport);
+      const size = () => page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+      const normal = await size();
+      assert.equal(await page.locator('#bnn-fields').isVisible(), true);
+      assert.equal(await page.locator('#bnn-settings-toggle').isVisible(), false, 'the fold button only in presenter mode');
+      await page.keyboard.press('p');
+      assert.equal(await page.getAttribute('#presenter', 'aria-pressed'), 'true');
+      assert.ok((await size()) >= normal * 1.2, `larger type: ${normal} -> ${await size()}`);
+      assert.equal(await page.locator('#bnn-fields').isVisible(), false, 'settings folded away');
+      await page.click('#bnn-settings-toggle');
+      assert.equal(await page.locator('#bnn-fields').isVisible(), true, 'and shown when wanted');
+      assert.equal(await page.getAttribute('#bnn-settings-toggle', 'aria-expanded'), 'true');
+      const scroll = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      assert.ok(scroll[0] <= scroll[1], `${viewport.width}px in presenter mode: the page is ${scroll[0]}px wide`);
+      // The button turns it off again.
+      await page.click('#presenter');
+      assert.equal(await page.getAttribute('#presenter', 'aria-pressed'), 'false');
+      assert.equal(await size(), normal);
+      assert.equal(errors.length, 0, formatErrors(errors));
+      await context.close();
+    }
   } finally {
     await browser.close();
     await server.close();
