@@ -8,6 +8,7 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -317,4 +318,14 @@ export async function nonWhite(page, id) {
     for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) n++;
     return n;
   }, id);
+}
+
+/** Waits until demo `prefix` (bnn, lenet, hebb) has finished its run; fails with its error if it stopped instead. */
+export async function waitFinished(page, prefix, timeout = 300_000) {
+  await page.waitForFunction((p) => /^(Finished|Stopped)/.test(document.getElementById(`${p}-status`).textContent), prefix, {
+    timeout,
+    polling: 500,
+  });
+  const status = await page.textContent(`#${prefix}-status`);
+  assert.match(status, /^Finished/, `the run stopped: ${await page.textContent(`#${prefix}-error`)}`);
 }

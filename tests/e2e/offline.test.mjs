@@ -23,6 +23,7 @@ import {
   openApp,
   formatErrors,
   waitForDataState,
+  waitFinished,
 } from './helpers.mjs';
 
 const RUN_TIMEOUT = 300_000;
@@ -46,15 +47,6 @@ async function waitOffline(page, state, version = null) {
   const result = await handle.jsonValue();
   assert.ok(result.ok, `#offline-status reached ${result.s} while waiting for ${state}: ${result.text}`);
   return page.textContent('#offline-status');
-}
-
-async function waitFinished(page, prefix) {
-  await page.waitForFunction((p) => /^(Finished|Stopped)/.test(document.getElementById(`${p}-status`).textContent), prefix, {
-    timeout: RUN_TIMEOUT,
-    polling: 500,
-  });
-  const status = await page.textContent(`#${prefix}-status`);
-  assert.match(status, /^Finished/, `the run stopped: ${await page.textContent(`#${prefix}-error`)}`);
 }
 
 const cacheNames = (page) => page.evaluate(async () => (await caches.keys()).sort());
