@@ -25,7 +25,8 @@ _metaplastic_setup() {
   die() { printf 'setup: ERROR: %s\n' "$*" >&2; return 1; }
 
   # --- Debian packages -------------------------------------------------------------------
-  local apt_pkgs=(chromium chromium-driver mesa-vulkan-drivers libvulkan1) missing=() p
+  # python3: trunk's post-build hook writes the offline manifest (scripts/offline_manifest.py).
+  local apt_pkgs=(chromium chromium-driver mesa-vulkan-drivers libvulkan1 python3) missing=() p
   for p in "${apt_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
