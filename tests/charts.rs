@@ -305,6 +305,40 @@ fn colors_and_palette() {
     assert!(!palette::shade_of(palette::METAPLASTIC, palette::STANDARD) && !palette::shade_of(palette::BASELINE, palette::STANDARD));
 }
 
+/// Every colour a chart can give a line, a marker or a bar stands out from the white background by
+/// at least 3:1 (WCAG 2.1, 1.4.11): the learners, their shades for up to 50 tasks, the categorical
+/// colours however many are asked for. The contrast formula itself against WCAG's known pairs.
+#[test]
+fn line_colours_contrast_with_the_background() {
+    let white = palette::WHITE;
+    assert!((Color::rgb(0, 0, 0).contrast(&white) - 21.0).abs() < 1e-3);
+    assert!((white.contrast(&white) - 1.0).abs() < 1e-6);
+    assert!((Color::hex(0x767676).contrast(&white) - 4.54).abs() < 0.01, "the lightest grey that passes 4.5:1");
+    let enough = |c: Color, what: &str| {
+        let ratio = c.contrast(&white);
+        assert!(ratio >= palette::LINE_CONTRAST, "{what} {} has {ratio:.2}:1 on white", c.to_css());
+    };
+    let learners = [palette::STANDARD, palette::METAPLASTIC, palette::EWC, palette::BASELINE, palette::ACCENT, palette::EXTRA_LEARNERS[0], palette::EXTRA_LEARNERS[1]];
+    for base in learners {
+        enough(base, "learner");
+        for n in 1..=50 {
+            let shades = palette::shades(base, n);
+            assert_eq!(shades.len(), n);
+            for &c in &shades {
+                enough(c, &format!("shade of {} (n = {n})", base.to_css()));
+            }
+            assert!(shades.windows(2).all(|w| w[0].luminance() <= w[1].luminance()), "dark to light");
+        }
+        let five = palette::shades(base, 5);
+        assert!(five.windows(2).all(|w| w[0].luminance() < w[1].luminance()), "five tasks, five shades of {}", base.to_css());
+    }
+    for c in palette::distinct(60) {
+        enough(c, "categorical colour");
+    }
+    // The darkened orange is still told from the vermillion it sits beside.
+    assert!(!palette::shade_of(palette::EXTRA_LEARNERS[1], palette::STANDARD));
+}
+
 /// Learners are told apart without colour: standard lines (and every shade of them, one per task)
 /// carry squares, metaplastic lines circles, the grey baseline nothing; the legend shows them too.
 #[test]

@@ -52,12 +52,13 @@ pub fn episode(inputs: &[Vec<f32>], gain: f32, t: usize, outputs: &[(bool, Vec<f
         })
         .collect();
     for (plastic, y) in outputs {
-        tiles.push(bits_tile(y, 1.0, cols, format!("{} out", variant_name(*plastic)), Some(variant_color(*plastic))));
+        // Short captions: a tile is about 30 px wide and its neighbours' captions must not meet.
+        tiles.push(bits_tile(y, 1.0, cols, if *plastic { "plastic" } else { "fixed" }.into(), Some(variant_color(*plastic))));
     }
-    tiles.push(bits_tile(target, 1.0, cols, "full pattern".into(), Some(palette::TEXT)));
+    tiles.push(bits_tile(target, 1.0, cols, "target".into(), Some(palette::TEXT)));
     image_grid(&ImageGrid {
         title: format!("An episode, step {} of {}: inputs, then outputs at this step", t + 1, inputs.len()),
-        note: Some("black +1, white −1, grey 0 (a blank step, or an erased bit in the test pattern)".into()),
+        note: Some("black +1, white −1, grey 0 (blank step or erased bit) · fixed: the non-plastic network".into()),
         cols: tiles.len().min(12),
         tiles,
         scale: TileScale::Grey,
@@ -71,7 +72,7 @@ pub fn episode(inputs: &[Vec<f32>], gain: f32, t: usize, outputs: &[(bool, Vec<f
 pub fn trace(hebb: &[f32], n: usize, t: usize, width: f32, height: f32) -> Figure {
     image_grid(&ImageGrid {
         title: format!("The plastic network's trace Hebb before step {}", t + 1),
-        note: Some("row: output, column: input · blue +, red −, scaled to the largest |value| · zero at the episode's start".into()),
+        note: Some("row: output, column: input · blue +, red −, scaled to the largest |value|".into()),
         tiles: vec![Tile { pixels: hebb.to_vec(), w: n, h: hebb.len() / n.max(1), caption: String::new(), frame: Some(palette::METAPLASTIC) }],
         cols: 1,
         scale: TileScale::Diverging,

@@ -121,7 +121,7 @@ pub fn filters(title: &str, rule: Rule, count: usize, k: usize, weights: &[f32],
 pub fn factor_histogram(layers: &[Vec<f32>], width: f32, height: f32) -> Figure {
     let colors = palette::shades(palette::METAPLASTIC, layers.len().max(2));
     histogram(&Histogram {
-        title: "Metaplastic factors 1/f*(x) of the last batch (normalised to mean 1)".into(),
+        title: "Factors 1/f*(x) in the last batch (mean 1)".into(),
         x_label: "factor scaling an example's gradient in the convolutional layers".into(),
         sets: layers.iter().enumerate().map(|(i, f)| ValueSet::new(format!("conv {}", i + 1), colors[i], f.clone())).collect(),
         bins: 30,

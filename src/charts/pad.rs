@@ -46,7 +46,8 @@ pub fn answer_bars(rows: &[AnswerRow], width: f32) -> Figure {
             let p = row.probs.get(c).copied().unwrap_or(0.0).clamp(0.0, 1.0);
             let x = LEFT + slot * c as f32;
             let h = p * (ROW - 40.0);
-            let fill = if c == best.0 { row.color } else { row.color.lighten(0.55) };
+            // The other bars lighter, but never below 3:1 on white (`palette::legible`).
+            let fill = if c == best.0 { row.color } else { palette::legible(row.color.lighten(0.55)) };
             fig.push(Shape::Rect { x: x + 3.0, y: base - h, w: slot - 6.0, h, fill, stroke: None });
             // Short names only: a garment's name is cut to fit under its bar.
             let label: String = class.chars().take(((slot / 6.5) as usize).max(1)).collect();

@@ -19,6 +19,18 @@ pub fn wire_charts() -> Result<(), dom::WebError> {
         if canvases.length() == 0 {
             continue;
         }
+        // A chart's text alternative: its label (role img, in the HTML), described by its caption
+        // (what to look for); the numbers behind it are the demo's metrics.csv and summary.json.
+        if let Some(caption) = figure.query_selector("figcaption")? {
+            if caption.id().is_empty() {
+                caption.set_id(&format!("{}-caption", figure.query_selector("canvas[id]")?.map(|c| c.id()).unwrap_or_default()));
+            }
+            for j in 0..canvases.length() {
+                if let Some(canvas) = canvases.item(j).and_then(|n| n.dyn_into::<Element>().ok()) {
+                    canvas.set_attribute("aria-describedby", &caption.id())?;
+                }
+            }
+        }
         let tools = document.create_element("div")?;
         tools.set_class_name("chart-tools");
         tools.set_attribute("role", "group")?;

@@ -414,6 +414,8 @@ async fn train_loop(state: &Shared) {
             }
             None => None,
         };
+        // A pass that only answers a drawing after the run ended still reports it finished.
+        let finished = state.borrow().finished;
         let report = Progress { step: run.step(), finished, metrics: run.metrics(), pictures };
         let drawing = state.borrow_mut().drawing.take();
         let prediction = match drawing {
