@@ -203,6 +203,22 @@ self.addEventListener('message', (event) => {
   if (event.data?.type === 'version') event.source?.postMessage({ type: 'version', version: MANIFEST?.version ?? null });
 });
 
+/**
+ * The response with the two headers that make the page cross-origin isolated (COOP same-origin,
+ * COEP require-corp), so it can share each data set with its training workers in one
+ * SharedArrayBuffer (src/web/store.rs) on any static host, and offline: the server need not send
+ * them once this worker controls the page. Everything the page loads is same-origin, so COEP
+ * blocks nothing.
+ */
+async function isolated(pending) {
+  const response = await pending;
+  if (response.type === 'opaque' || response.status < 200 || response.status > 599) return response;
+  const headers = new Headers(response.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   if (!MANIFEST || request.method !== 'GET') return;
@@ -210,10 +226,11 @@ self.addEventListener('fetch', (event) => {
   if (path === null) return;
   if (request.mode === 'navigate' && (path === '' || path === 'index.html')) {
     // Any link into the page (`?bnn.hidden=...&run=bnn`) is the one cached index.html.
-    event.respondWith(networkFirst(request, 'index.html'));
+    event.respondWith(isolated(networkFirst(request, 'index.html')));
   } else if (path in MANIFEST.data.files) {
     event.respondWith(fromData(request, path));
   } else if (path in MANIFEST.shell.files) {
-    event.respondWith(HASHED.test(path) ? cacheFirst(request) : networkFirst(request, path));
+    // The training workers' scripts carry the headers too: a worker is isolated by its own script's.
+    event.respondWith(isolated(HASHED.test(path) ? cacheFirst(request) : networkFirst(request, path)));
   }
 });

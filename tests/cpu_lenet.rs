@@ -511,3 +511,23 @@ fn centred_amp_trains_and_differs_from_raw() {
     let last = pollster::block_on(centred.take_train_stats()).unwrap().mean_loss();
     assert!(last < 0.5 * first, "loss {first} -> {last}");
 }
+
+/// Why the classic preset evaluates in batches of 200 and the authors' in 1000
+/// (`Arch::eval_batch`): without batch norm an image's logits do not depend on the batch it is
+/// in (the same bits in a batch of 200 as alone in a batch of 7); with batch norm they do.
+#[test]
+fn evaluation_batch_matters_only_with_batch_norm() {
+    assert_eq!(Arch::Classic.eval_batch(), 200);
+    assert_eq!(Arch::Authors.eval_batch(), 1000);
+    for arch in [Arch::Classic, Arch::Authors] {
+        let mut trainer = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::paper(arch) }, LenetParams::init(arch, 4)).unwrap();
+        let (x, _) = random_batch(200, 5);
+        let all = pollster::block_on(trainer.logits(&x)).unwrap();
+        let few = pollster::block_on(trainer.logits(&x[..7 * 784])).unwrap();
+        if arch == Arch::Classic {
+            assert_eq!(&all[..70], &few[..], "classic: logits independent of the batch");
+        } else {
+            assert_ne!(&all[..70], &few[..], "authors': batch norm reads the batch");
+        }
+    }
+}

@@ -64,7 +64,7 @@ fn streaming_builder_serves_examples_before_the_end() {
     assert!(early > 0 && early < 50, "half the file gives some but not all examples ({early})");
     assert_eq!(split.expected(), Some(50));
     for i in 0..early {
-        assert_eq!(split.image(i), &pixels[i * 784..(i + 1) * 784]);
+        assert_eq!(&*split.image(i), &pixels[i * 784..(i + 1) * 784]);
         assert_eq!(split.label(i), labels[i]);
     }
     split.push(IdxKind::Images, &images[half..]).unwrap();
@@ -91,7 +91,7 @@ fn batches_scale_pixels_to_unit_range() {
     fill_batch(&set.train, &indices, &mut pixels, &mut labels);
     for (row, &i) in indices.iter().enumerate() {
         assert_eq!(labels[row], u32::from(set.train.label(i)));
-        for (p, &b) in pixels[row * 784..(row + 1) * 784].iter().zip(set.train.image(i)) {
+        for (p, &b) in pixels[row * 784..(row + 1) * 784].iter().zip(set.train.image(i).iter()) {
             assert_eq!(*p, f32::from(b) / 255.0);
         }
     }

@@ -119,6 +119,52 @@ fn chunked_decoding_equals_whole_file() {
     }
 }
 
+/// A spilling decoder (the page's: it hands the payload on as it arrives) gives the same bytes at
+/// the right offsets, counts items the same, still catches a payload longer than its header and a
+/// truncated one, and never holds the whole payload at once.
+#[test]
+fn spilling_decoder_hands_out_the_payload_as_it_arrives() {
+    let (pixels, labels) = synthetic_split(200, 9);
+    let gz = gzip(&idx_images(200, 28, 28, &pixels));
+    let whole = decode(IdxKind::Images, &gz).unwrap().1;
+    let mut rng = StdRng::seed_from_u64(2);
+    for _ in 0..10 {
+        let mut dec = IdxDecoder::gzip(IdxKind::Images, 10).spilling();
+        let mut kept = vec![0u8; whole.len()];
+        let mut rest = &gz[..];
+        let mut most_held = 0;
+        while !rest.is_empty() {
+            let n = rng.random_range(1..=rest.len().min(3000));
+            dec.push(&rest[..n]).unwrap();
+            rest = &rest[n..];
+            most_held = most_held.max(dec.data().len());
+            let (offset, bytes) = dec.take_decoded();
+            kept[offset..offset + bytes.len()].copy_from_slice(&bytes);
+            assert!(dec.data().is_empty());
+        }
+        assert_eq!(kept, whole);
+        assert_eq!(dec.items_ready(), 200);
+        assert!(most_held < whole.len(), "held {most_held} of {} bytes at once", whole.len());
+        dec.check_complete().unwrap();
+    }
+    // A truncated file is still caught once its payload was taken.
+    let mut dec = IdxDecoder::gzip(IdxKind::Labels, 10).spilling();
+    let body = idx_labels(&labels);
+    let mut raw = IdxDecoder::raw(IdxKind::Labels, 10).spilling();
+    raw.push(&body[..body.len() - 3]).unwrap();
+    raw.take_decoded();
+    assert!(matches!(raw.check_complete(), Err(IdxError::Truncated { .. })));
+    // And one longer than its header promised.
+    let mut longer = body.clone();
+    longer.extend_from_slice(&[1, 2]);
+    let mut raw = IdxDecoder::raw(IdxKind::Labels, 10).spilling();
+    raw.push(&longer[..20]).unwrap();
+    raw.take_decoded();
+    assert!(matches!(raw.push(&longer[20..]), Err(IdxError::TooLong { .. })));
+    dec.push(&gzip(&body)).unwrap();
+    assert_eq!(dec.take_decoded(), (0, labels.clone()));
+}
+
 /// Property: random bytes, and valid files with random damage, never panic the reader; damage to
 /// a valid file is detected (gzip's CRC makes silent corruption vanishingly unlikely).
 #[test]

@@ -2,6 +2,7 @@
 //! `u8` images with labels 0..10, possibly still arriving.
 
 use super::idx::{IdxDecoder, IdxError, IdxHeader, IdxKind};
+use std::borrow::Cow;
 
 pub const IMAGE_SIDE: usize = 28;
 pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
@@ -82,7 +83,9 @@ impl FileRole {
 /// Read access to labelled 28x28 examples, complete or still streaming in.
 pub trait Examples {
     fn len(&self) -> usize;
-    fn image(&self, i: usize) -> &[u8];
+    /// The image's bytes: borrowed where the examples live in this memory, a copy where they live
+    /// elsewhere (the page's shared buffer, read by a worker).
+    fn image(&self, i: usize) -> Cow<'_, [u8]>;
     fn label(&self, i: usize) -> u8;
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -122,8 +125,8 @@ impl Examples for Split {
     fn len(&self) -> usize {
         self.labels.len()
     }
-    fn image(&self, i: usize) -> &[u8] {
-        &self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
+    fn image(&self, i: usize) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS])
     }
     fn label(&self, i: usize) -> u8 {
         self.labels[i]
@@ -158,6 +161,23 @@ impl SplitBuilder {
         }
     }
 
+    /// A builder whose owner takes the decoded bytes as they arrive ([`Self::take_decoded`]) and
+    /// holds the examples itself: as [`Examples`] it has none.
+    pub fn spilling() -> Self {
+        Self {
+            images: IdxDecoder::gzip(IdxKind::Images, NUM_CLASSES as u8).spilling(),
+            labels: IdxDecoder::gzip(IdxKind::Labels, NUM_CLASSES as u8).spilling(),
+        }
+    }
+
+    /// The bytes of one file decoded since the last call, with their offset in its payload.
+    pub fn take_decoded(&mut self, kind: IdxKind) -> (usize, Vec<u8>) {
+        match kind {
+            IdxKind::Images => self.images.take_decoded(),
+            IdxKind::Labels => self.labels.take_decoded(),
+        }
+    }
+
     pub fn decoder(&self, kind: IdxKind) -> &IdxDecoder {
         match kind {
             IdxKind::Images => &self.images,
@@ -182,7 +202,9 @@ impl SplitBuilder {
     /// Starts one file again from its first byte, keeping the other: after corrupt data, the
     /// decoded prefix of that file cannot be trusted, but its partner can.
     pub fn restart(&mut self, kind: IdxKind) {
+        let spilling = self.images.is_spilling();
         let fresh = IdxDecoder::gzip(kind, NUM_CLASSES as u8);
+        let fresh = if spilling { fresh.spilling() } else { fresh };
         match kind {
             IdxKind::Images => self.images = fresh,
             IdxKind::Labels => self.labels = fresh,
@@ -201,10 +223,13 @@ impl SplitBuilder {
 
 impl Examples for SplitBuilder {
     fn len(&self) -> usize {
+        if self.images.is_spilling() {
+            return 0;
+        }
         self.images.items_ready().min(self.labels.items_ready())
     }
-    fn image(&self, i: usize) -> &[u8] {
-        &self.images.data()[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
+    fn image(&self, i: usize) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.images.data()[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS])
     }
     fn label(&self, i: usize) -> u8 {
         self.labels.data()[i]
@@ -241,7 +266,7 @@ pub fn fill_batch(examples: &dyn Examples, indices: &[usize], pixels: &mut [f32]
     assert_eq!(pixels.len(), indices.len() * IMAGE_PIXELS, "pixel buffer must hold the batch");
     assert_eq!(labels.len(), indices.len(), "label buffer must hold the batch");
     for (row, &i) in indices.iter().enumerate() {
-        for (dst, &src) in pixels[row * IMAGE_PIXELS..(row + 1) * IMAGE_PIXELS].iter_mut().zip(examples.image(i)) {
+        for (dst, &src) in pixels[row * IMAGE_PIXELS..(row + 1) * IMAGE_PIXELS].iter_mut().zip(examples.image(i).iter()) {
             *dst = f32::from(src) / 255.0;
         }
         labels[row] = u32::from(examples.label(i));

@@ -109,6 +109,10 @@ pub struct IdxDecoder {
     window: Vec<u8>,
     consumed: u64,
     label_classes: u8,
+    /// Payload bytes handed out by [`Self::take_decoded`]; `data` holds only what followed them.
+    taken: usize,
+    /// Set by [`Self::spilling`]: the payload is taken as it arrives, so no room is reserved for it.
+    spill: bool,
 }
 
 impl IdxDecoder {
@@ -132,7 +136,29 @@ impl IdxDecoder {
             data: Vec::new(),
             consumed: 0,
             label_classes,
+            taken: 0,
+            spill: false,
         }
+    }
+
+    /// A decoder whose owner takes the payload as it arrives ([`Self::take_decoded`]) and keeps it
+    /// elsewhere (the page: in one buffer its workers share), so the decoder never holds it whole.
+    pub fn spilling(mut self) -> Self {
+        self.spill = true;
+        self
+    }
+
+    pub fn is_spilling(&self) -> bool {
+        self.spill
+    }
+
+    /// The payload decoded since the last call, with its offset in the whole payload; the decoder
+    /// forgets it. [`Self::data`] then holds only what arrived after.
+    pub fn take_decoded(&mut self) -> (usize, Vec<u8>) {
+        let offset = self.taken;
+        let bytes = std::mem::take(&mut self.data);
+        self.taken += bytes.len();
+        (offset, bytes)
     }
 
     pub fn header(&self) -> Option<&IdxHeader> {
@@ -144,12 +170,18 @@ impl IdxDecoder {
         self.consumed
     }
 
-    /// Number of items (images or labels) fully decoded so far.
+    /// Number of items (images or labels) fully decoded so far (taken or not).
     pub fn items_ready(&self) -> usize {
-        self.header.map_or(0, |h| self.data.len() / h.item_len())
+        self.header.map_or(0, |h| self.decoded() / h.item_len())
     }
 
-    /// The decoded payload so far: `items_ready() * item_len` bytes are complete.
+    /// Payload bytes decoded so far, taken or not.
+    fn decoded(&self) -> usize {
+        self.taken + self.data.len()
+    }
+
+    /// The decoded payload not yet taken (all of it, for a decoder that is not spilling):
+    /// `items_ready() * item_len` bytes are complete.
     pub fn data(&self) -> &[u8] {
         &self.data
     }
@@ -204,18 +236,20 @@ impl IdxDecoder {
             }
             let header = IdxHeader::parse(self.kind, &self.head)?;
             // Capped: the header is not yet proven by the data that follows it.
-            self.data.reserve_exact(header.payload_len().min(64 << 20));
+            if !self.spill {
+                self.data.reserve_exact(header.payload_len().min(64 << 20));
+            }
             self.header = Some(header);
         }
         let header = self.header.expect("parsed above");
-        let room = header.payload_len() - self.data.len();
+        let room = header.payload_len() - self.decoded();
         if bytes.len() > room {
             return Err(IdxError::TooLong { expected: header.payload_len() });
         }
         if self.kind == IdxKind::Labels {
             if let Some(pos) = bytes.iter().position(|&l| l >= self.label_classes) {
                 return Err(IdxError::LabelOutOfRange {
-                    index: self.data.len() + pos,
+                    index: self.decoded() + pos,
                     label: bytes[pos],
                     classes: self.label_classes,
                 });
@@ -231,8 +265,8 @@ impl IdxDecoder {
         let Some(header) = self.header else {
             return Err(IdxError::Truncated { expected: self.kind.header_len(), got: self.head.len() });
         };
-        if self.data.len() < header.payload_len() {
-            return Err(IdxError::Truncated { expected: header.payload_len(), got: self.data.len() });
+        if self.decoded() < header.payload_len() {
+            return Err(IdxError::Truncated { expected: header.payload_len(), got: self.decoded() });
         }
         match &self.gzip {
             Some(gzip) => Ok(gzip.finish()?),
@@ -240,7 +274,8 @@ impl IdxDecoder {
         }
     }
 
-    /// Ends the file, returning its header and payload once [`Self::check_complete`] passes.
+    /// Ends the file, returning its header and payload once [`Self::check_complete`] passes (the
+    /// payload not yet taken: all of it unless [`Self::take_decoded`] was called).
     pub fn finish(self) -> Result<(IdxHeader, Vec<u8>), IdxError> {
         self.check_complete()?;
         Ok((self.header.expect("checked complete"), self.data))

@@ -103,7 +103,7 @@ pub fn denoise_batch(cfg: &DenoiseConfig, examples: &dyn Examples, indices: &[us
         let mut t = 0;
         for &i in &indices[b * p..(b + 1) * p] {
             for _ in 0..cfg.show_steps {
-                xs[(t * batch + b) * n..][..n].iter_mut().zip(examples.image(i)).for_each(|(x, v)| *x = pixel(v));
+                xs[(t * batch + b) * n..][..n].iter_mut().zip(examples.image(i).iter()).for_each(|(x, v)| *x = pixel(v));
                 t += 1;
             }
             // Zero steps stay zero.
@@ -111,7 +111,7 @@ pub fn denoise_batch(cfg: &DenoiseConfig, examples: &dyn Examples, indices: &[us
         }
         let chosen = indices[b * p + rng.random_range(0..p)];
         let clean = &mut targets[b * n..(b + 1) * n];
-        clean.iter_mut().zip(examples.image(chosen)).for_each(|(x, v)| *x = pixel(v));
+        clean.iter_mut().zip(examples.image(chosen).iter()).for_each(|(x, v)| *x = pixel(v));
         for (x, c) in xs[(t * batch + b) * n..][..n].iter_mut().zip(clean.iter()) {
             *x = c + cfg.noise_std * gaussian(rng);
         }

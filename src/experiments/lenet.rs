@@ -3,7 +3,7 @@
 //! identical dropout masks), so the rule is the only difference. After every epoch each is tested
 //! on the test set with the paper's metrics and a confusion matrix.
 
-use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk};
+use super::{BatchOrder, DataAccess, DivergenceWatch, fill_batch_permuted, fill_test_chunk};
 use crate::data::{DataSetId, IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, LenetTrainer};
 use crate::nn::{AmpEnergy, BatchStats, TrainError};
@@ -334,7 +334,7 @@ impl<T: LenetTrainer> LenetRun<T> {
         let mut confusion = Confusion::new(NUM_CLASSES);
         let mut start = 0;
         while start < n {
-            let len = EVAL_BATCH.min(n - start);
+            let len = self.cfg.arch.eval_batch().min(n - start);
             if !fill_test_chunk(data, start, len, None, &mut self.ex, &mut self.ey) {
                 break;
             }

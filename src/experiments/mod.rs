@@ -42,7 +42,7 @@ pub fn fill_batch_permuted(examples: &dyn Examples, indices: &[usize], perm: Opt
         let out = &mut x[row * IMAGE_PIXELS..(row + 1) * IMAGE_PIXELS];
         match perm {
             Some(perm) => out.iter_mut().zip(perm).for_each(|(o, &p)| *o = f32::from(image[p as usize]) / 255.0),
-            None => out.iter_mut().zip(image).for_each(|(o, &v)| *o = f32::from(v) / 255.0),
+            None => out.iter_mut().zip(image.iter()).for_each(|(o, &v)| *o = f32::from(v) / 255.0),
         }
         y[row] = u32::from(examples.label(i));
     }
@@ -64,8 +64,8 @@ pub fn drawing_batch(drawing: &[u8], data: &dyn DataAccess, perm: Option<&[u16]>
         fn len(&self) -> usize {
             1 + self.test.len()
         }
-        fn image(&self, i: usize) -> &[u8] {
-            if i == 0 { self.drawing } else { self.test.image(i - 1) }
+        fn image(&self, i: usize) -> std::borrow::Cow<'_, [u8]> {
+            if i == 0 { std::borrow::Cow::Borrowed(self.drawing) } else { self.test.image(i - 1) }
         }
         fn label(&self, i: usize) -> u8 {
             if i == 0 { 0 } else { self.test.label(i - 1) }

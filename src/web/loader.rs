@@ -5,8 +5,9 @@
 //! `Range` request (or skips what it already has when the server sends the whole file again). Only
 //! a file whose data turned out corrupt starts again from its first byte.
 
+use super::store::HeldSplit;
 use super::{App, dom, offline, samples};
-use crate::data::{DataSetId, Examples, FileRole, IdxError, IdxKind, SplitBuilder};
+use crate::data::{DataSetId, Examples, FileRole, IdxError, SplitBuilder};
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -33,11 +34,13 @@ struct FileLoad {
     abort: Option<AbortController>,
 }
 
-/// One data set, loaded or loading.
+/// One data set, loaded or loading: the decoded examples in the page's buffers (`train`, `test`;
+/// see `store.rs`), and the decoders that fill them.
 pub struct DataSlot {
     pub id: DataSetId,
-    pub train: SplitBuilder,
-    pub test: SplitBuilder,
+    pub train: HeldSplit,
+    pub test: HeldSplit,
+    decoders: [SplitBuilder; 2],
     files: [FileLoad; 4],
 }
 
@@ -45,18 +48,38 @@ impl DataSlot {
     pub fn new(id: DataSetId) -> Self {
         Self {
             id,
-            train: SplitBuilder::new(),
-            test: SplitBuilder::new(),
+            train: HeldSplit::default(),
+            test: HeldSplit::default(),
+            decoders: [SplitBuilder::spilling(), SplitBuilder::spilling()],
             files: FileRole::ALL.map(|_| FileLoad { state: FileState::Loading { stalled: false }, generation: 0, abort: None }),
         }
     }
 
     fn split(&self, role: FileRole) -> &SplitBuilder {
-        if role.is_train() { &self.train } else { &self.test }
+        &self.decoders[usize::from(!role.is_train())]
     }
 
-    fn split_mut(&mut self, role: FileRole) -> &mut SplitBuilder {
-        if role.is_train() { &mut self.train } else { &mut self.test }
+    /// Feeds the next chunk of one file and moves what it decoded into the page's buffer, 16 KiB
+    /// of the download at a time: a fast network delivers megabytes at once, which decoded whole
+    /// would grow the page's wasm memory (it never shrinks) by tens of megabytes.
+    fn push(&mut self, role: FileRole, chunk: &[u8]) -> Result<(), IdxError> {
+        let kind = role.kind();
+        for piece in chunk.chunks(16 * 1024) {
+            let decoder = &mut self.decoders[usize::from(!role.is_train())];
+            decoder.push(kind, piece)?;
+            let Some(payload_len) = decoder.decoder(kind).header().map(|h| h.payload_len()) else { continue };
+            let (offset, bytes) = decoder.take_decoded(kind);
+            let held = if role.is_train() { &mut self.train } else { &mut self.test };
+            held.write(kind, payload_len, offset, &bytes);
+        }
+        Ok(())
+    }
+
+    /// Starts one file again from its first byte (its data turned out corrupt).
+    fn restart(&mut self, role: FileRole) {
+        let kind = role.kind();
+        self.decoders[usize::from(!role.is_train())].restart(kind);
+        if role.is_train() { self.train.restart(kind) } else { self.test.restart(kind) }
     }
 
     fn file_mut(&mut self, role: FileRole) -> &mut FileLoad {
@@ -69,7 +92,7 @@ impl DataSlot {
     }
 
     pub fn examples_expected(&self) -> usize {
-        self.train.expected().unwrap_or(60_000) + self.test.expected().unwrap_or(10_000)
+        self.decoders[0].expected().unwrap_or(60_000) + self.decoders[1].expected().unwrap_or(10_000)
     }
 
     pub fn is_done(&self) -> bool {
@@ -137,7 +160,7 @@ fn restart_unfinished(app: &Rc<App>, id: DataSetId) {
         for role in FileRole::ALL {
             match slot.file_mut(role).state {
                 FileState::Done => continue,
-                FileState::Failed { corrupt: true, .. } => slot.split_mut(role).restart(role.kind()),
+                FileState::Failed { corrupt: true, .. } => slot.restart(role),
                 _ => {}
             }
             slot.file_mut(role).state = FileState::Loading { stalled: false };
@@ -259,11 +282,7 @@ async fn stream_file(app: &Rc<App>, slot: &Rc<RefCell<DataSlot>>, role: FileRole
         if fresh.is_empty() {
             continue;
         }
-        {
-            let mut s = slot.borrow_mut();
-            let kind: IdxKind = role.kind();
-            s.split_mut(role).push(kind, fresh)?;
-        }
+        slot.borrow_mut().push(role, fresh)?;
         render(app, id);
     }
     slot.borrow().split(role).decoder(role.kind()).check_complete()?;

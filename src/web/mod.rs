@@ -19,6 +19,7 @@ mod pad;
 mod protocol;
 mod remote;
 mod samples;
+mod store;
 mod worker;
 
 use crate::data::DataSetId;

@@ -88,9 +88,17 @@ pub enum Control {
     Predict(Vec<u8>),
 }
 
+/// A whole data set in buffers the page shares with its workers (`store.rs`): the arrays in
+/// [`Part::ALL`]'s order, views of `SharedArrayBuffer`s, so nothing is copied.
+pub struct SharedData {
+    pub set: DataSetId,
+    pub parts: [Uint8Array; 4],
+}
+
 pub enum ToWorker {
     Init(Init),
     Data(DataPiece),
+    Shared(SharedData),
     Control(Control),
 }
 
@@ -165,6 +173,13 @@ impl ToWorker {
                     ("bytes", d.bytes.clone().into()),
                 ])
             }
+            ToWorker::Shared(d) => {
+                let parts = Array::new();
+                for p in &d.parts {
+                    parts.push(p);
+                }
+                object(&[("kind", "shared".into()), ("set", d.set.dir().into()), ("parts", parts.into())])
+            }
             ToWorker::Control(c) => {
                 let (command, steps, detail) = match c {
                     Control::Run => ("run", 0, String::new()),
@@ -201,6 +216,15 @@ impl ToWorker {
                     offset: number(value, "offset")? as usize,
                     total: number(value, "total")? as usize,
                     bytes: bytes(value, "bytes")?,
+                })
+            }
+            "shared" => {
+                let set = string(value, "set")?;
+                let parts: Array = field(value, "parts")?.dyn_into().map_err(|_| ProtocolError::Missing("parts"))?;
+                let part = |i: u32| parts.get(i).dyn_into::<Uint8Array>().map_err(|_| ProtocolError::Missing("parts"));
+                ToWorker::Shared(SharedData {
+                    set: DataSetId::parse(&set).ok_or(ProtocolError::Unknown("data set", set))?,
+                    parts: [part(0)?, part(1)?, part(2)?, part(3)?],
                 })
             }
             "control" => ToWorker::Control(match string(value, "command")?.as_str() {

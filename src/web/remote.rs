@@ -4,9 +4,9 @@
 //! the next animation frame, and Run / Pause / Step / Reset are messages (or, for Reset and a
 //! changed setting, the workers' termination), so each acts within a frame.
 
-use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, ToWorker};
+use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, SharedData, ToWorker};
 use super::{App, dom, form};
-use crate::data::{DataSetId, Examples, IdxKind};
+use crate::data::{DataSetId, IdxKind};
 use crate::experiments::summary::{Summary, metrics_csv};
 use crate::settings::{Demo, Values};
 use std::cell::RefCell;
@@ -552,9 +552,26 @@ fn spawn(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> Result<Activ
     Ok(active)
 }
 
-/// Sends data set `set` to worker `i` in pieces, one per task, then the messages that were queued
-/// after it. Each worker gets its own copy once; nothing is copied again per batch.
+/// Sends data set `set` to worker `i`: the page's shared buffers, once, where the page is
+/// cross-origin isolated (nothing is copied: every worker reads the same bytes); else a copy of
+/// each array in pieces, one per task. Then the messages that were queued after it.
 async fn send_data(app: &Rc<App>, pick: Pick, generation: u32, i: usize, set: DataSetId) {
+    let shared = {
+        let slot = app.slot(set).borrow();
+        match (slot.train.is_shared(), slot.train.complete(), slot.test.complete()) {
+            (true, Some((train_images, train_labels)), Some((test_images, test_labels))) => Some([train_images, train_labels, test_images, test_labels]),
+            _ => None,
+        }
+    };
+    if let Some(parts) = shared {
+        let mut s = pick(app).state.borrow_mut();
+        if s.generation == generation {
+            if let Some(active) = s.active.as_mut() {
+                active.post(i, ToWorker::Shared(SharedData { set, parts }));
+            }
+        }
+        return;
+    }
     for part in Part::ALL {
         let total = part_len(&app.slot(set).borrow(), part);
         let mut offset = 0;
@@ -562,8 +579,8 @@ async fn send_data(app: &Rc<App>, pick: Pick, generation: u32, i: usize, set: Da
             let len = PIECE_BYTES.min(total - offset);
             let bytes = {
                 let slot = app.slot(set).borrow();
-                let data = part_bytes(&slot, part);
-                js_sys::Uint8Array::from(&data[offset..offset + len])
+                let (split, kind) = part_file(&slot, part);
+                split.copy(kind, offset, len)
             };
             {
                 let mut s = pick(app).state.borrow_mut();
@@ -579,23 +596,18 @@ async fn send_data(app: &Rc<App>, pick: Pick, generation: u32, i: usize, set: Da
     }
 }
 
-fn part_len(slot: &super::loader::DataSlot, part: Part) -> usize {
+fn part_file(slot: &super::loader::DataSlot, part: Part) -> (&super::store::HeldSplit, IdxKind) {
     match part {
-        Part::TrainImages => slot.train.len() * crate::data::IMAGE_PIXELS,
-        Part::TrainLabels => slot.train.len(),
-        Part::TestImages => slot.test.len() * crate::data::IMAGE_PIXELS,
-        Part::TestLabels => slot.test.len(),
+        Part::TrainImages => (&slot.train, IdxKind::Images),
+        Part::TrainLabels => (&slot.train, IdxKind::Labels),
+        Part::TestImages => (&slot.test, IdxKind::Images),
+        Part::TestLabels => (&slot.test, IdxKind::Labels),
     }
 }
 
-fn part_bytes(slot: &super::loader::DataSlot, part: Part) -> &[u8] {
-    let data = match part {
-        Part::TrainImages => slot.train.decoder(IdxKind::Images).data(),
-        Part::TrainLabels => slot.train.decoder(IdxKind::Labels).data(),
-        Part::TestImages => slot.test.decoder(IdxKind::Images).data(),
-        Part::TestLabels => slot.test.decoder(IdxKind::Labels).data(),
-    };
-    &data[..part_len(slot, part).min(data.len())]
+fn part_len(slot: &super::loader::DataSlot, part: Part) -> usize {
+    let (split, kind) = part_file(slot, part);
+    split.bytes_ready(kind)
 }
 
 fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &MessageEvent) {

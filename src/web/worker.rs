@@ -1,6 +1,6 @@
 //! The training side: one network of a comparison in its own dedicated Web Worker, with its own
-//! wasm instance and, on WebGPU, its own GPU device. The page sends `init`, the bytes of the data
-//! set once, and control messages; the worker trains in slices of about [`SLICE_MS`], reads its
+//! wasm instance and, on WebGPU, its own GPU device. The page sends `init`, the data set (its
+//! shared buffers, or a copy of the bytes once where it cannot share them) and control messages; the worker trains in slices of about [`SLICE_MS`], reads its
 //! messages between slices and posts a progress report after each.
 //!
 //! The run is taken out of the state while a slice trains, so a message that arrives during an
@@ -9,12 +9,15 @@
 use super::bnn_demo::BnnWorkerRun;
 use super::hebbian_demo::HebbWorkerRun;
 use super::lenet_demo::LenetWorkerRun;
-use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, Progress, ToWorker};
+use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, Progress, SharedData, ToWorker};
+use super::store::HeldSplit;
 use crate::backend::Backend;
 use crate::data::{DataSetId, Examples, IMAGE_PIXELS};
 use crate::experiments::DataAccess;
 use crate::gpu::GpuContext;
 use crate::nn::TrainError;
+use js_sys::Uint8Array;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -37,17 +40,45 @@ impl Examples for Bytes {
     fn len(&self) -> usize {
         self.labels.len().min(self.images.len() / IMAGE_PIXELS)
     }
-    fn image(&self, i: usize) -> &[u8] {
-        &self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
+    fn image(&self, i: usize) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS])
     }
     fn label(&self, i: usize) -> u8 {
         self.labels[i]
     }
 }
 
+/// One split in a worker: its own copy (the page could not share its buffers), or the page's
+/// shared buffers, read in place.
+pub enum WorkerSplit {
+    Owned(Bytes),
+    Shared(HeldSplit),
+}
+
+impl Examples for WorkerSplit {
+    fn len(&self) -> usize {
+        match self {
+            WorkerSplit::Owned(b) => b.len(),
+            WorkerSplit::Shared(h) => h.len(),
+        }
+    }
+    fn image(&self, i: usize) -> Cow<'_, [u8]> {
+        match self {
+            WorkerSplit::Owned(b) => b.image(i),
+            WorkerSplit::Shared(h) => h.image(i),
+        }
+    }
+    fn label(&self, i: usize) -> u8 {
+        match self {
+            WorkerSplit::Owned(b) => b.label(i),
+            WorkerSplit::Shared(h) => h.label(i),
+        }
+    }
+}
+
 pub struct HeldData {
-    train: Bytes,
-    test: Bytes,
+    train: WorkerSplit,
+    test: WorkerSplit,
 }
 
 impl DataAccess for HeldData {
@@ -61,8 +92,21 @@ impl DataAccess for HeldData {
 
 impl HeldData {
     fn empty() -> Self {
-        let none = || Bytes { images: Vec::new(), labels: Vec::new() };
+        let none = || WorkerSplit::Owned(Bytes { images: Vec::new(), labels: Vec::new() });
         Self { train: none(), test: none() }
+    }
+
+    /// The page's shared buffers, checked for sizes that belong together.
+    fn shared(data: SharedData) -> Result<Self, String> {
+        let [train_images, train_labels, test_images, test_labels] = data.parts;
+        let split = |images: Uint8Array, labels: Uint8Array| {
+            let (ni, nl) = (images.length() as usize, labels.length() as usize);
+            if ni != nl * IMAGE_PIXELS {
+                return Err(format!("the shared data hold {ni} image bytes for {nl} labels"));
+            }
+            Ok(WorkerSplit::Shared(HeldSplit::from_buffers(images, labels)))
+        };
+        Ok(Self { train: split(train_images, train_labels)?, test: split(test_images, test_labels)? })
     }
 }
 
@@ -91,7 +135,10 @@ impl Arriving {
             return Ok(None);
         }
         let [train_images, train_labels, test_images, test_labels] = std::mem::take(&mut self.parts);
-        Ok(Some(HeldData { train: Bytes { images: train_images, labels: train_labels }, test: Bytes { images: test_images, labels: test_labels } }))
+        Ok(Some(HeldData {
+            train: WorkerSplit::Owned(Bytes { images: train_images, labels: train_labels }),
+            test: WorkerSplit::Owned(Bytes { images: test_images, labels: test_labels }),
+        }))
     }
 }
 
@@ -242,6 +289,16 @@ fn handle(state: &Shared, message: ToWorker) {
                     kick(state);
                 }
                 Ok(None) => {}
+                Err(message) => post(state, &FromWorker::Failed { message, gpu_lost: false }),
+            }
+        }
+        ToWorker::Shared(data) => {
+            let set = data.set as usize;
+            match HeldData::shared(data) {
+                Ok(held) => {
+                    state.borrow_mut().data[set] = Some(Rc::new(held));
+                    kick(state);
+                }
                 Err(message) => post(state, &FromWorker::Failed { message, gpu_lost: false }),
             }
         }

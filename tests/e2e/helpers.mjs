@@ -69,6 +69,8 @@ function parseRange(header, size) {
  *
  * options.throttle: { match: (urlPath) => boolean, chunkSize = 16384, delayMs = 10 } sends the
  *   matching files in small chunks with a pause between them (to watch streaming happen).
+ * options.isolation: false leaves out the two headers (COOP, COEP) that make the page
+ *   cross-origin isolated, as a static host without them would.
  * options.cut: { match: (urlPath) => boolean, afterBytes, times = 1, chunkSize, delayMs, pauseMs }
  *   announces the full length but drops the connection after `afterBytes` of the body (sent
  *   paced, then a pause), for the first `times` matching requests: a download that fails half-way.
@@ -110,6 +112,9 @@ export async function serveStatic(root = DIST_DIR, options = {}) {
       'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'Accept-Ranges': 'bytes',
       'Cache-Control': 'no-store',
+      // Cross-origin isolated, as `trunk serve` serves it (Trunk.toml): the page shares its data
+      // with the workers. `isolation: false` serves it as a plain static host would.
+      ...(options.isolation === false ? {} : { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }),
     };
     const range = parseRange(req.headers.range, size);
     if (range === 'bad') {
@@ -200,8 +205,11 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** Launches headless Debian Chromium; `webgpu: true` adds --enable-unsafe-webgpu (SwiftShader adapter). */
-export async function launchBrowser({ webgpu = true } = {}) {
+/**
+ * Launches headless Debian Chromium; `webgpu: true` adds --enable-unsafe-webgpu (SwiftShader
+ * adapter); `args` are more command-line flags.
+ */
+export async function launchBrowser({ webgpu = true, args = [] } = {}) {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `${CHROMIUM_PATH} is missing: install Debian's chromium (scripts/setup.sh does: apt-get install chromium chromium-driver).`,
@@ -210,7 +218,7 @@ export async function launchBrowser({ webgpu = true } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: webgpu ? [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] : CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...args],
   });
 }
 

@@ -53,7 +53,8 @@ const cacheNames = (page) => page.evaluate(async () => (await caches.keys()).sor
 
 test('after one visit the page, both data sets and a training run work with no network', { timeout: 3 * RUN_TIMEOUT }, async () => {
   const manifest = readManifest(requireDist());
-  const server = await serveStatic(DIST_DIR);
+  // A plain static host: no isolating headers (the service worker adds them, checked below).
+  const server = await serveStatic(DIST_DIR, { isolation: false });
   const browser = await launchBrowser({ webgpu: false });
   try {
     const { page, context, errors } = await openApp(browser, server.url);
@@ -74,6 +75,8 @@ test('after one visit the page, both data sets and a training run work with no n
       assert.equal(paths.filter((p) => p === `/${file}`).length, 1, `/${file} downloaded once: ${paths.join(' ')}`);
     }
 
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false, 'the first visit, from the plain server');
+
     // No network: the server is gone and the browser is offline.
     await server.close();
     await context.setOffline(true);
@@ -86,6 +89,9 @@ test('after one visit the page, both data sets and a training run work with no n
     await waitFinished(page, 'bnn');
     assert.match(await page.textContent('#bnn-status'), /CPU/);
     assert.match(await waitOffline(page, 'ready', manifest.version), /^Ready for offline use/);
+    // The service worker gave the page the isolating headers the server had not sent: the data
+    // are shared with the workers offline too.
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'isolated by the service worker');
 
     // A Retry after a broken download asks for the rest of a file: the cache answers that too.
     const file = 'data/mnist/train-labels-idx1-ubyte.gz';

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { withPage, formatErrors, waitForDataState } from './helpers.mjs';
+import { withPage, formatErrors, waitForDataState, serveStatic, requireDist, launchBrowser, openApp, waitFinished } from './helpers.mjs';
 
 /** Budget for one main-thread task, from the issue. */
 const LONG_TASK_MS = 50;
@@ -122,4 +122,46 @@ test('demo 2 (LeNet-5) on WebGPU trains in workers: no main-thread task over 50 
     checkLongTasks(await watchTraining(page, 'lenet', 'WebGPU'), 'demo 2 trained on WebGPU');
     assert.equal(errors.length, 0, formatErrors(errors));
   });
+});
+
+// Memory (issue 11, item 1): each data set is held once. Cross-origin isolated (as trunk serve,
+// the service worker and this suite's server serve the page), the page keeps the decoded bytes in
+// SharedArrayBuffers and the workers read them in place: no worker's wasm memory could hold
+// MNIST's 55 MB. Served without the isolating headers, each worker gets its own copy, and the
+// same run gives the same numbers.
+test('each data set is held once: workers read the page\'s shared buffers, or get a copy where the page cannot share', { timeout: 600_000 }, async () => {
+  const MNIST_BYTES = 70_000 * 785;
+  const statuses = [];
+  for (const isolation of [true, false]) {
+    const server = await serveStatic(requireDist(), { isolation });
+    const browser = await launchBrowser({ webgpu: false });
+    try {
+      const setup = (p) => p.addInitScript(() => addEventListener('TrunkApplicationStarted', (e) => { window.wasmExports = e.detail.wasm; }));
+      const { page, errors } = await openApp(browser, `${server.url}?bnn.hidden=32&bnn.tasks=2&bnn.steps=40&bnn.seed=3&bnn.compute=cpu&run=bnn`, { setup });
+      await waitFinished(page, 'bnn');
+      assert.equal(await page.evaluate(() => crossOriginIsolated), isolation, 'cross-origin isolated');
+      // The page decodes into JavaScript buffers, never into its own wasm memory.
+      const pageWasm = await page.evaluate(() => window.wasmExports.memory.buffer.byteLength);
+      assert.ok(pageWasm < 20 * 2 ** 20, `the page's wasm memory is ${(pageWasm / 2 ** 20).toFixed(0)} MiB`);
+      const workers = [];
+      for (const w of page.workers()) {
+        const bytes = await w.evaluate(() => self.wasmExports?.memory.buffer.byteLength ?? -1);
+        if (bytes >= 0) workers.push(bytes);
+      }
+      assert.equal(workers.length, 2, 'two training workers');
+      const mib = workers.map((b) => (b / 2 ** 20).toFixed(0)).join(' and ');
+      console.log(`# ${isolation ? 'isolated' : 'not isolated'}: workers' wasm memories ${mib} MiB, the page's ${(pageWasm / 2 ** 20).toFixed(0)} MiB`);
+      if (isolation) {
+        assert.ok(workers.every((b) => b < MNIST_BYTES * 0.7), `shared: no worker holds the data (${mib} MiB)`);
+      } else {
+        assert.ok(workers.every((b) => b > MNIST_BYTES), `not isolated: each worker holds its copy (${mib} MiB)`);
+      }
+      statuses.push(await page.textContent('#bnn-status'));
+      assert.equal(errors.length, 0, formatErrors(errors));
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  }
+  assert.equal(statuses[0], statuses[1], 'the same run, shared or copied');
 });
