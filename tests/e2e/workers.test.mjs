@@ -85,11 +85,11 @@ function checkLongTasks(tasks, what) {
   assert.ok(longest <= LONG_TASK_MS, `a main-thread task took ${longest.toFixed(0)} ms: ${JSON.stringify(tasks)}`);
 }
 
-// Known gap (todo, runs and reports but does not fail the suite): after the settings/URL work and
-// the third learner, a few animation frames near the start of a run take 50-85 ms on these 2-core
-// machines (a trace shows one chart's draw at ~30 ms plus paint and commit in the same frame);
-// before them this test saw none. Pause and Step pass.
-test('demo 1 at 1,024 hidden units on the CPU path trains in workers: no main-thread task over 50 ms; pause and step act at once', { timeout: 600_000, todo: 'a few frames of 50-85 ms near the start of a run on 2 shared cores; the chart draw in them is to be split' }, async () => {
+// Known gap (todo, runs and reports but does not fail the suite): on these 2-core machines a run
+// still sees one task over 50 ms, sometimes none (2026-12-01: one of 78 ms, with another job on one
+// core; a CPU profile of a rerun saw none, and the page's own code took under 10 ms per frame, most
+// of the rest being Chromium's style, layout and paint). Pause and Step pass.
+test('demo 1 at 1,024 hidden units on the CPU path trains in workers: no main-thread task over 50 ms; pause and step act at once', { timeout: 600_000, todo: 'one task of 50-80 ms in some runs on 2 shared cores (2026-12-01), none in others' }, async () => {
   await withPage({ webgpu: false, setup: (page) => page.addInitScript(observeLongTasks) }, async (page, errors) => {
     await page.waitForSelector('#backend[data-backend=cpu]');
     await waitForDataState(page, 'mnist', 'done');
@@ -106,11 +106,12 @@ test('demo 1 at 1,024 hidden units on the CPU path trains in workers: no main-th
 });
 
 // Known gap (todo, runs and reports but does not fail the suite): on SwiftShader the page's main
-// thread still sees a few tasks of 60-120 ms while the two workers' GPU devices keep the GPU
-// process busy (293 ms before the charts' canvases were made CPU-backed). Pause and Step pass.
+// thread still sees a task of 60-120 ms now and then while the two workers' GPU devices keep the
+// GPU process busy (2026-12-01: one of 68 ms; 293 ms before the charts' canvases were made
+// CPU-backed). Pause and Step pass.
 test('demo 2 (LeNet-5) on WebGPU trains in workers: no main-thread task over 50 ms; pause and step act at once', {
   timeout: 600_000,
-  todo: 'main-thread tasks of up to ~120 ms remain on SwiftShader; the cause is not found yet',
+  todo: 'a main-thread task of 60-120 ms now and then on SwiftShader (one of 68 ms on 2026-12-01); the cause is not found yet',
 }, async () => {
   await withPage({ webgpu: true, setup: (page) => page.addInitScript(observeLongTasks) }, async (page, errors) => {
     await page.waitForSelector('#backend[data-backend=webgpu]');
