@@ -597,3 +597,43 @@ fn write_samples() {
         std::fs::write(dir.join(format!("{name}.svg")), fig.to_svg()).expect("the sample can be written");
     }
 }
+
+/// The mean accuracy over the tasks learned so far, after each task, averaged over seeds: one line
+/// per learner through the right values (the chart's plot area maps x 1..3 and y 0..1 linearly, so
+/// the ratios of the drawn coordinates give the values back), EWC dashed.
+#[test]
+fn mean_accuracy_over_tasks_learned() {
+    use metaplastic::charts::bnn::mean_accuracy_vs_tasks;
+    use metaplastic::experiments::permuted::LearnerSpec;
+    let specs = [LearnerSpec::meta(0.0), LearnerSpec::ewc(5000.0)];
+    let seed = |a: f32| vec![vec![0.9, f32::NAN, f32::NAN], vec![a, 0.9, f32::NAN], vec![a / 2.0, 0.5, 0.9]];
+    let matrices = vec![vec![seed(0.5), seed(0.7)], vec![seed(0.9)]];
+    let fig = mean_accuracy_vs_tasks(&specs, &matrices, 760.0, 420.0);
+    let lines: Vec<(&Vec<(f32, f32)>, bool)> = fig
+        .shapes
+        .iter()
+        .filter_map(|s| match s {
+            Shape::Line { color, points, dash, .. } if points.len() == 3 && (*color == palette::STANDARD || *color == palette::EWC) => Some((points, *dash)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per learner");
+    // Expected means: m = 0 (seeds a = 0.5, 0.7): 0.9; (0.6 + 0.9) / 2 = 0.75; ((0.25 + 0.35) / 2 + 0.5 + 0.9) / 3.
+    let standard = [0.9, 0.75, (0.3 + 0.5 + 0.9) / 3.0];
+    let ewc = [0.9, 0.9, (0.45 + 0.5 + 0.9) / 3.0];
+    for ((points, dash), want) in lines.iter().zip([standard, ewc]) {
+        let (x0, x1) = (points[0].0, points[2].0);
+        assert!((points[1].0 - (x0 + x1) / 2.0).abs() < 0.01, "tasks 1, 2, 3 evenly spaced");
+        // y in pixels is linear in the value: solve for the axis from two known accuracies.
+        let y_of = |v: f32, p0: f32, p1: f32| p0 + (p1 - p0) * (v - want[0]) / (want[1] - want[0]);
+        if (want[1] - want[0]).abs() > 1e-6 {
+            let predicted = y_of(want[2], points[0].1, points[1].1);
+            assert!((predicted - points[2].1).abs() < 0.5, "third point at {} px, expected {predicted}", points[2].1);
+        } else {
+            assert!((points[0].1 - points[1].1).abs() < 0.01);
+            assert!(points[2].1 > points[1].1, "lower accuracy is lower on the chart (larger y)");
+        }
+        assert_eq!(*dash, want == ewc, "EWC dashed");
+    }
+    assert!(fig.to_svg().contains("m=0 (2 seeds)"));
+}

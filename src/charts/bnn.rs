@@ -151,6 +151,50 @@ pub fn stream_curves(records: &[&StreamRecord], steps_per_subset: usize, subsets
     })
 }
 
+/// The mean over the tasks learned so far of each one's test accuracy, after each task: the
+/// paper's picture of how a learner holds up as tasks pile up. `matrices[l]` holds learner `l`'s
+/// accuracy matrices, one per seed (row `k`: after task `k + 1`); each line is the mean over seeds.
+pub fn mean_accuracy_vs_tasks(specs: &[LearnerSpec], matrices: &[Vec<Vec<Vec<f32>>>], width: f32, height: f32) -> Figure {
+    let colors = learner_colors(specs);
+    let mut series = Vec::new();
+    let mut tasks = 1;
+    for ((spec, color), seeds) in specs.iter().zip(colors).zip(matrices) {
+        let rows = seeds.iter().map(Vec::len).min().unwrap_or(0);
+        tasks = tasks.max(rows);
+        let points: Vec<(f32, f32)> = (0..rows)
+            .filter_map(|k| {
+                let means: Vec<f32> = seeds
+                    .iter()
+                    .filter_map(|m| {
+                        let seen = m[k].get(..=k)?;
+                        Some(seen.iter().sum::<f32>() / seen.len() as f32)
+                    })
+                    .filter(|v| v.is_finite())
+                    .collect();
+                (!means.is_empty()).then(|| ((k + 1) as f32, means.iter().sum::<f32>() / means.len() as f32))
+            })
+            .collect();
+        let n = seeds.len();
+        let name = if n > 1 { format!("{} ({n} seeds)", spec.name) } else { spec.name.clone() };
+        let mut line = Series::new(name, color, points);
+        if spec.ewc_lambda > 0.0 {
+            line = line.dashed();
+        }
+        series.push(line);
+    }
+    line_chart(&LineChart {
+        title: "Mean test accuracy over the tasks learned so far".into(),
+        x_label: "tasks learned".into(),
+        y_label: "mean test accuracy".into(),
+        x_range: Some((1.0, tasks.max(2) as f32)),
+        y_range: Some((0.0, 1.0)),
+        series,
+        width,
+        height,
+        ..Default::default()
+    })
+}
+
 /// Mean and spread over seeds of one metric per variant, as bars.
 pub fn variant_bars(title: &str, y_label: &str, variants: &[(LearnerSpec, f32, f32)], width: f32, height: f32) -> Figure {
     bar_chart(&BarChart {

@@ -43,6 +43,23 @@ pub fn permuted(summary: &Summary, cfg: &PermutedConfig, first: &[LearnerRecord]
         };
         write_svg(dir, &format!("accuracy-matrix-{}.svg", spec.name.replace('=', "")), figures::accuracy_matrix(&record, 560.0, 460.0).to_svg())?;
     }
+    let matrices: Vec<Vec<Vec<Vec<f32>>>> = cfg
+        .learners
+        .iter()
+        .map(|spec| {
+            summary
+                .runs
+                .iter()
+                .filter(|r| r["variant"] == spec.name.as_str())
+                .map(|r| {
+                    (0..cfg.tasks)
+                        .map(|i| (0..cfg.tasks).map(|j| r["metrics"]["acc_matrix"][i][j].as_f64().map_or(f32::NAN, |a| a as f32)).collect())
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    write_svg(dir, "mean-accuracy-vs-tasks.svg", figures::mean_accuracy_vs_tasks(&cfg.learners, &matrices, 760.0, 420.0).to_svg())?;
     let last = cfg.tasks - 1;
     let final_mean = bars(summary, &cfg.learners, |m| m["final_mean_acc"].as_f64());
     let title = format!("Mean test accuracy over the {} tasks after the last (± sd over seeds)", cfg.tasks);

@@ -44,7 +44,7 @@ const HEBB: &str = r#"<math display="block"><mi>y</mi><mo>=</mo><mi>tanh</mi><mo
 const DENOISE: &str = r#"<math display="block"><mover><mi>x</mi><mo>^</mo></mover><mo>=</mo><mi>decode</mi><mo>&#x2061;</mo><mo>(</mo><mi>plastic</mi><mo>(</mo><mi>encode</mi><mo>(</mo><mi>x</mi><mo>+</mo><mi>&#x3b5;</mi><mo>)</mo><mo>)</mo><mo>)</mo><mo>,</mo><mspace width="1em"/><mi>&#x3b5;</mi><mo>&#x223c;</mo><mi mathvariant="script">N</mi><mo>(</mo><mn>0</mn><mo>,</mo><msup><mi>&#x3c3;</mi><mn>2</mn></msup><mo>)</mo><mo>,</mo><mspace width="1em"/><mtext>loss</mtext><mo>=</mo><msup><mrow><mo>&#x2016;</mo><mover><mi>x</mi><mo>^</mo></mover><mo>&#x2212;</mo><mi>x</mi><mo>&#x2016;</mo></mrow><mn>2</mn></msup></math>"#;
 
 /// The path, in order.
-pub const PRESETS: [Preset; 7] = [
+pub const PRESETS: [Preset; 8] = [
     Preset {
         id: "toy",
         title: "Two weights, no data (instant)",
@@ -100,6 +100,14 @@ pub const PRESETS: [Preset; 7] = [
         anchor: "demo-hebbian",
         look_at: "Clean, noisy, non-plastic and plastic reconstructions of test images never trained on; move the noise slider once training ends. The plastic network is better on every seed, but only by about 2%: the trace helps little here.",
         math: DENOISE,
+    },
+    Preset {
+        id: "many-tasks",
+        title: "Ten tasks at 1,024 units: m = 0, m = 1.35 and EWC (a long run)",
+        query: "?bnn.experiment=permuted&bnn.hidden=1024&bnn.meta=1.35&bnn.ewc=true&bnn.tasks=10&bnn.steps=600&run=bnn",
+        anchor: "demo-bnn",
+        look_at: "The paper's question at the paper's width: what is left as tasks pile up? Watch the chart of mean accuracy against the tasks learned. This is half an hour or more on a laptop's CPU, minutes on a GPU; at one epoch per task m = 1.35 has little time to consolidate, so expect it near m = 0, and EWC to keep old tasks while learning new ones less well.",
+        math: F_META,
     },
 ];
 

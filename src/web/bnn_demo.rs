@@ -376,6 +376,11 @@ impl View for BnnView {
                             })
                             .collect();
                         dom::set_series("bnn-curves", &series);
+                        if let Some(c) = canvas("bnn-pileup") {
+                            let specs: Vec<LearnerSpec> = refs.iter().map(|r| r.spec.clone()).collect();
+                            let matrices: Vec<Vec<Vec<Vec<f32>>>> = refs.iter().map(|r| vec![r.acc_matrix.clone()]).collect();
+                            let _ = canvas_chart::draw(&c, figures::mean_accuracy_vs_tasks(&specs, &matrices, 560.0, 320.0));
+                        }
                     }
                     _ => {
                         dom::set_hidden("bnn-matrix-third", refs.len() < 3);
