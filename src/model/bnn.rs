@@ -161,7 +161,9 @@ pub struct BnParams {
 }
 
 impl BnnParams {
-    /// `Wh ~ U(-0.05, 0.05)`, gamma 1, beta 0 (the authors' initialisation).
+    /// `Wh ~ U(-0.05, 0.05)` (the authors' code), gamma 1 and beta 0. Gamma 1 is later PyTorch's
+    /// default; the authors' runs drew it from U(0, 1) (see [`GammaInit`]), which the experiments
+    /// apply on top of this.
     pub fn init(sizes: [usize; LAYERS + 1], seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let wh = std::array::from_fn(|l| (0..sizes[l] * sizes[l + 1]).map(|_| rng.random_range(-0.05..0.05)).collect());
