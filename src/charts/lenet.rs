@@ -8,38 +8,45 @@ use super::plots::{
 };
 use super::{Color, Figure};
 use crate::data::IMAGE_SIDE;
-use crate::experiments::lenet::{LenetRecord, Rule};
 use crate::stats::Confusion;
 
+// The charts take numbers and names, not the experiments' records: a rule is its name
+// (`experiments::lenet::Rule::name`), each rule's curve its points `[step, test, train]`.
+
 /// Vermillion for standard training, blue for the metaplastic rule, as in every chart of the project.
-pub fn rule_color(rule: Rule) -> Color {
+pub fn rule_color(rule: &str) -> Color {
     match rule {
-        Rule::Standard => palette::STANDARD,
-        Rule::Amp => palette::METAPLASTIC,
-        Rule::AmpCentred => palette::ACCENT,
+        "standard" => palette::STANDARD,
+        "amp" => palette::METAPLASTIC,
+        "amp-centred" => palette::ACCENT,
+        _ => palette::MUTED,
     }
 }
 
-pub fn rule_title(rule: Rule) -> &'static str {
+pub fn rule_title(rule: &str) -> &str {
     match rule {
-        Rule::Standard => "standard",
-        Rule::Amp => "metaplastic (AMP)",
-        Rule::AmpCentred => "metaplastic (AMP, centred energy)",
+        "standard" => "standard",
+        "amp" => "metaplastic (AMP)",
+        "amp-centred" => "metaplastic (AMP, centred energy)",
+        other => other,
     }
 }
 
-/// Test accuracy (solid) and training accuracy (dashed) over training, per rule.
-pub fn accuracy_curves(records: &[&LenetRecord], total_steps: usize, width: f32, height: f32) -> Figure {
+/// One rule's test (solid) and training (dashed, lighter but still 3:1 on white) lines.
+fn rule_lines(series: &mut Vec<Series>, rule: &str, points: &[[f32; 3]]) {
+    let color = rule_color(rule);
+    series.push(Series::new(format!("{} · test", rule_title(rule)), color, points.iter().map(|p| (p[0], p[1])).collect()));
+    series.push(Series::new(format!("{} · train", rule_title(rule)), palette::legible(color.lighten(0.3)), points.iter().map(|p| (p[0], p[2])).collect()).dashed());
+}
+
+/// Test accuracy (solid) and training accuracy (dashed) over training, per rule: `curves` holds
+/// each rule's name and its points `[step, test accuracy, training accuracy]`.
+pub fn accuracy_curves(curves: &[(&str, Vec<[f32; 3]>)], total_steps: usize, width: f32, height: f32) -> Figure {
     let mut series = Vec::new();
-    for r in records {
-        let color = rule_color(r.rule);
-        series.push(Series::new(format!("{} · test", rule_title(r.rule)), color, r.curve.iter().map(|p| (p.step as f32, p.test_acc)).collect()));
-        series.push(
-            Series::new(format!("{} · train", rule_title(r.rule)), color.lighten(0.3), r.curve.iter().map(|p| (p.step as f32, p.train_acc)).collect())
-                .dashed(),
-        );
+    for (rule, points) in curves {
+        rule_lines(&mut series, rule, points);
     }
-    let lo = records.iter().flat_map(|r| r.curve.iter().map(|p| p.test_acc.min(p.train_acc))).filter(|v| v.is_finite()).fold(1.0f32, f32::min);
+    let lo = curves.iter().flat_map(|(_, p)| p.iter().map(|p| p[1].min(p[2]))).filter(|v| v.is_finite()).fold(1.0f32, f32::min);
     line_chart(&LineChart {
         title: "Accuracy while training".into(),
         x_label: "training batches".into(),
@@ -54,16 +61,11 @@ pub fn accuracy_curves(records: &[&LenetRecord], total_steps: usize, width: f32,
     })
 }
 
-/// Test and training loss over training, log scale.
-pub fn loss_curves(records: &[&LenetRecord], total_steps: usize, width: f32, height: f32) -> Figure {
+/// Test and training loss over training, log scale: points `[step, test loss, training loss]`.
+pub fn loss_curves(curves: &[(&str, Vec<[f32; 3]>)], total_steps: usize, width: f32, height: f32) -> Figure {
     let mut series = Vec::new();
-    for r in records {
-        let color = rule_color(r.rule);
-        series.push(Series::new(format!("{} · test", rule_title(r.rule)), color, r.curve.iter().map(|p| (p.step as f32, p.test_loss)).collect()));
-        series.push(
-            Series::new(format!("{} · train", rule_title(r.rule)), color.lighten(0.3), r.curve.iter().map(|p| (p.step as f32, p.train_loss)).collect())
-                .dashed(),
-        );
+    for (rule, points) in curves {
+        rule_lines(&mut series, rule, points);
     }
     line_chart(&LineChart {
         title: "Cross-entropy loss".into(),
@@ -99,7 +101,7 @@ pub fn confusion(title: &str, c: &Confusion, class_names: &[&str], width: f32, h
 
 /// The first convolutional layer's filters (`[count, k, k, 1]`): blue where a filter responds to
 /// ink, red where ink suppresses it.
-pub fn filters(title: &str, rule: Rule, count: usize, k: usize, weights: &[f32], width: f32, height: f32) -> Figure {
+pub fn filters(title: &str, rule: &str, count: usize, k: usize, weights: &[f32], width: f32, height: f32) -> Figure {
     let tiles = weights
         .chunks_exact(k * k)
         .take(count)
@@ -160,7 +162,7 @@ pub fn extreme_examples(x: &[f32], factors: &[f32], k: usize, width: f32, height
 }
 
 /// Test metrics per rule: mean and standard deviation over seeds.
-pub fn metric_bars(rows: &[(Rule, [(f32, f32); 4])], width: f32, height: f32) -> Figure {
+pub fn metric_bars(rows: &[(&str, [(f32, f32); 4])], width: f32, height: f32) -> Figure {
     let lo = rows.iter().flat_map(|(_, m)| m.iter().map(|(mean, sd)| mean - sd)).filter(|v| v.is_finite()).fold(1.0f32, f32::min);
     bar_chart(&BarChart {
         title: "Test metrics (mean ± sd over seeds)".into(),
@@ -168,7 +170,7 @@ pub fn metric_bars(rows: &[(Rule, [(f32, f32); 4])], width: f32, height: f32) ->
         groups: ["accuracy", "macro F1", "precision", "recall"].map(String::from).to_vec(),
         series: rows
             .iter()
-            .map(|(rule, m)| BarSeries::new(rule_title(*rule), rule_color(*rule), m.iter().map(|v| v.0).collect(), m.iter().map(|v| v.1).collect()))
+            .map(|(rule, m)| BarSeries::new(rule_title(rule), rule_color(rule), m.iter().map(|v| v.0).collect(), m.iter().map(|v| v.1).collect()))
             .collect(),
         // Zoomed: the rules differ in the third digit, which bars from 0 would hide.
         y_range: Some((((lo - 0.01) * 100.0).floor() / 100.0, 1.0)),

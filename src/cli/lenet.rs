@@ -201,14 +201,15 @@ fn charts(
     batch: &[f32],
     dir: &str,
 ) -> Result<(), String> {
-    let refs: Vec<&LenetRecord> = records.iter().collect();
     let total = cfg.epochs * cfg.steps_per_epoch();
-    write_svg(dir, "accuracy-curves.svg", figures::accuracy_curves(&refs, total, 900.0, 420.0).to_svg())?;
-    write_svg(dir, "loss-curves.svg", figures::loss_curves(&refs, total, 900.0, 420.0).to_svg())?;
+    let accuracy: Vec<(&str, Vec<[f32; 3]>)> = records.iter().map(|r| (r.rule.name(), r.accuracy_points())).collect();
+    let loss: Vec<(&str, Vec<[f32; 3]>)> = records.iter().map(|r| (r.rule.name(), r.loss_points())).collect();
+    write_svg(dir, "accuracy-curves.svg", figures::accuracy_curves(&accuracy, total, 900.0, 420.0).to_svg())?;
+    write_svg(dir, "loss-curves.svg", figures::loss_curves(&loss, total, 900.0, 420.0).to_svg())?;
     let names = cfg.dataset.class_names();
     for r in records {
         if let Some(c) = &r.confusion {
-            let title = format!("{}: confusion matrix (seed {})", figures::rule_title(r.rule), cfg_first_seed(summary));
+            let title = format!("{}: confusion matrix (seed {})", figures::rule_title(r.rule.name()), cfg_first_seed(summary));
             write_svg(dir, &format!("confusion-{}.svg", r.rule.name()), figures::confusion(&title, c, &names, 560.0, 520.0).to_svg())?;
         }
     }
@@ -218,17 +219,17 @@ fn charts(
     });
     if let Some((count, k)) = first_conv {
         for (rule, w) in filters {
-            let title = format!("{}: first-layer filters", figures::rule_title(*rule));
+            let title = format!("{}: first-layer filters", figures::rule_title(rule.name()));
             let rows = count.div_ceil(8) as f32;
-            write_svg(dir, &format!("filters-{}.svg", rule.name()), figures::filters(&title, *rule, count, k, w, 640.0, 90.0 + 80.0 * rows).to_svg())?;
+            write_svg(dir, &format!("filters-{}.svg", rule.name()), figures::filters(&title, rule.name(), count, k, w, 640.0, 90.0 + 80.0 * rows).to_svg())?;
         }
     }
     if !factors.is_empty() {
         write_svg(dir, "factors.svg", figures::factor_histogram(factors, 720.0, 380.0).to_svg())?;
         write_svg(dir, "extreme-examples.svg", figures::extreme_examples(batch, &factors[0], 6, 900.0, 220.0).to_svg())?;
     }
-    let rows: Vec<(Rule, [(f32, f32); 4])> =
-        cfg.rules.iter().map(|&rule| (rule, ["accuracy", "macro_f1", "precision", "recall"].map(|n| mean_sd(&per_seed(summary, rule, n))))).collect();
+    let rows: Vec<(&str, [(f32, f32); 4])> =
+        cfg.rules.iter().map(|&rule| (rule.name(), ["accuracy", "macro_f1", "precision", "recall"].map(|n| mean_sd(&per_seed(summary, rule, n))))).collect();
     write_svg(dir, "metrics.svg", figures::metric_bars(&rows, 720.0, 400.0).to_svg())?;
     Ok(())
 }

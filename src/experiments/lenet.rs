@@ -176,6 +176,16 @@ pub struct LenetRecord {
 }
 
 impl LenetRecord {
+    /// The curve as `[step, test accuracy, training accuracy]` (what the accuracy chart draws).
+    pub fn accuracy_points(&self) -> Vec<[f32; 3]> {
+        self.curve.iter().map(|p| [p.step as f32, p.test_acc, p.train_acc]).collect()
+    }
+
+    /// The curve as `[step, test loss, training loss]`.
+    pub fn loss_points(&self) -> Vec<[f32; 3]> {
+        self.curve.iter().map(|p| [p.step as f32, p.test_loss, p.train_loss]).collect()
+    }
+
     pub fn final_metrics(&self) -> Option<ClassMetrics> {
         self.epoch_metrics.last().copied()
     }

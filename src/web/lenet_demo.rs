@@ -281,7 +281,8 @@ impl View for LenetView {
         match part {
             0 => {
                 if let Some(c) = canvas("lenet-acc") {
-                    let _ = canvas_chart::draw(&c, figures::accuracy_curves(&refs, self.total, 560.0, 340.0));
+                    let curves: Vec<(&str, Vec<[f32; 3]>)> = refs.iter().map(|r| (r.rule.name(), r.accuracy_points())).collect();
+                    let _ = canvas_chart::draw(&c, figures::accuracy_curves(&curves, self.total, 560.0, 340.0));
                 }
                 write_tables(&self.settings, &refs, &self.finished(reports));
                 let series: Vec<(String, Vec<f32>)> = refs
@@ -300,7 +301,8 @@ impl View for LenetView {
             }
             1 => {
                 if let Some(c) = canvas("lenet-loss") {
-                    let _ = canvas_chart::draw(&c, figures::loss_curves(&refs, self.total, 560.0, 340.0));
+                    let curves: Vec<(&str, Vec<[f32; 3]>)> = refs.iter().map(|r| (r.rule.name(), r.loss_points())).collect();
+                    let _ = canvas_chart::draw(&c, figures::loss_curves(&curves, self.total, 560.0, 340.0));
                 }
             }
             _ => {
@@ -308,7 +310,7 @@ impl View for LenetView {
                 if let Some(r) = refs.get(part - 2)
                     && let (Some(c), Some(conf)) = (canvas(&format!("lenet-confusion-{}", slot(r.rule))), &r.confusion)
                 {
-                    let title = format!("{}: confusion matrix", figures::rule_title(r.rule));
+                    let title = format!("{}: confusion matrix", figures::rule_title(r.rule.name()));
                     let _ = canvas_chart::draw(&c, figures::confusion(&title, conf, &names, 420.0, 400.0));
                 }
             }
@@ -349,9 +351,9 @@ impl View for LenetView {
             let (count, k, filter_len, layers, per_layer) = (count as usize, k as usize, filter_len as usize, layers as usize, per_layer as usize);
             let Some(w) = p.get(5..5 + filter_len) else { continue };
             if let Some(c) = canvas(&format!("lenet-filters-{}", slot(rule))) {
-                let title = format!("{}: first-layer filters", figures::rule_title(rule));
+                let title = format!("{}: first-layer filters", figures::rule_title(rule.name()));
                 let height = 80.0 + 70.0 * count.div_ceil(8) as f32;
-                let _ = canvas_chart::draw(&c, figures::filters(&title, rule, count, k, w, 560.0, height));
+                let _ = canvas_chart::draw(&c, figures::filters(&title, rule.name(), count, k, w, 560.0, height));
             }
             if layers == 0 {
                 continue;
@@ -428,7 +430,7 @@ fn write_tables(settings: &LenetSettings, records: &[&LenetRecord], finished: &[
                 "<tr data-rule=\"{rule}\" data-accuracy=\"{:.4}\" data-f1=\"{:.4}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{when}</td></tr>",
                 m.accuracy,
                 m.macro_f1,
-                figures::rule_title(r.rule),
+                figures::rule_title(r.rule.name()),
                 pct(m.accuracy),
                 pct(m.macro_f1),
                 pct(m.precision),
@@ -481,8 +483,8 @@ fn write_tables(settings: &LenetSettings, records: &[&LenetRecord], finished: &[
         dom::set_html(&table, &html);
     }
     if let Some(c) = canvas("lenet-seeds-bars") {
-        let rows: Vec<(Rule, [(f32, f32); 4])> =
-            [Rule::Standard, Rule::amp(settings.energy)].iter().enumerate().map(|(i, &rule)| (rule, getters.map(|(_, f)| mean_sd(&column(i, f))))).collect();
+        let rows: Vec<(&str, [(f32, f32); 4])> =
+            [Rule::Standard, Rule::amp(settings.energy)].iter().enumerate().map(|(i, &rule)| (rule.name(), getters.map(|(_, f)| mean_sd(&column(i, f))))).collect();
         let _ = canvas_chart::draw(&c, figures::metric_bars(&rows, 760.0, 320.0));
     }
 }
