@@ -603,9 +603,12 @@ fn write_samples() {
 /// the ratios of the drawn coordinates give the values back), EWC dashed.
 #[test]
 fn mean_accuracy_over_tasks_learned() {
-    use metaplastic::charts::bnn::mean_accuracy_vs_tasks;
-    use metaplastic::experiments::permuted::LearnerSpec;
-    let specs = [LearnerSpec::meta(0.0), LearnerSpec::ewc(5000.0)];
+    use metaplastic::charts::bnn::{Learner, LearnerKind, mean_accuracy_vs_tasks};
+    let specs = [Learner::new("m=0", 0.0, 0.0, false), Learner::new("ewc", 0.0, 5000.0, false)];
+    assert_eq!(specs.map(|l| l.kind), [LearnerKind::Standard, LearnerKind::Ewc]);
+    assert_eq!(Learner::new("m=1.35", 1.35, 0.0, false).kind, LearnerKind::Metaplastic);
+    assert_eq!(Learner::new("full data", 0.0, 0.0, true).kind, LearnerKind::Baseline);
+    let specs = [Learner::new("m=0", 0.0, 0.0, false), Learner::new("ewc", 0.0, 5000.0, false)];
     let seed = |a: f32| vec![vec![0.9, f32::NAN, f32::NAN], vec![a, 0.9, f32::NAN], vec![a / 2.0, 0.5, 0.9]];
     let matrices = vec![vec![seed(0.5), seed(0.7)], vec![seed(0.9)]];
     let fig = mean_accuracy_vs_tasks(&specs, &matrices, 760.0, 420.0);

@@ -1,4 +1,6 @@
 //! The binarized-network figures, built once for the app's canvases and the tool's SVG files.
+//! They take numbers and names, not the experiments' records: a learner is a [`Learner`] (its
+//! name and colour family), curves are points, a matrix is rows of accuracies.
 
 use super::palette;
 use super::plots::{
@@ -6,33 +8,62 @@ use super::plots::{
     line_chart, sample_grid, trajectory_plot,
 };
 use super::{Color, Figure};
-use crate::experiments::permuted::{LearnerRecord, LearnerSpec};
-use crate::experiments::stream::{FULL_DATA, StreamRecord};
-use crate::experiments::toy::{ToyConfig, Trajectory, toy_loss};
+
+/// What a chart needs to know of a learner: its name, and which colour family (and marker) it
+/// takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Learner {
+    pub name: String,
+    pub kind: LearnerKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnerKind {
+    /// m = 0: plain (binarized) Adam.
+    Standard,
+    Metaplastic,
+    Ewc,
+    /// The network trained on all the data at once (stream learning's upper bound).
+    Baseline,
+}
+
+impl Learner {
+    /// From the numbers that decide its family: m, EWC's lambda (0 for none), and whether it is
+    /// the full-data baseline.
+    pub fn new(name: impl Into<String>, meta: f32, ewc_lambda: f32, baseline: bool) -> Self {
+        let kind = if baseline {
+            LearnerKind::Baseline
+        } else if ewc_lambda > 0.0 {
+            LearnerKind::Ewc
+        } else if meta == 0.0 {
+            LearnerKind::Standard
+        } else {
+            LearnerKind::Metaplastic
+        };
+        Self { name: name.into(), kind }
+    }
+}
 
 /// Vermillion for the standard network, blue for the metaplastic one, reddish purple for EWC,
 /// grey for the full-data baseline: the same in every chart (with a marker each, `plots::PointMark`).
-pub fn learner_color(spec: &LearnerSpec) -> Color {
-    if spec.name == FULL_DATA {
-        palette::BASELINE
-    } else if spec.ewc_lambda > 0.0 {
-        palette::EWC
-    } else if spec.meta == 0.0 {
-        palette::STANDARD
-    } else {
-        palette::METAPLASTIC
+pub fn learner_color(learner: &Learner) -> Color {
+    match learner.kind {
+        LearnerKind::Baseline => palette::BASELINE,
+        LearnerKind::Ewc => palette::EWC,
+        LearnerKind::Standard => palette::STANDARD,
+        LearnerKind::Metaplastic => palette::METAPLASTIC,
     }
 }
 
 /// [`learner_color`] for every learner of one run, where several metaplastic learners (m = 1.35
 /// and m = 6 side by side) each need a colour: the first keeps the metaplastic blue, the others
 /// take [`palette::EXTRA_LEARNERS`].
-pub fn learner_colors(specs: &[LearnerSpec]) -> Vec<Color> {
+pub fn learner_colors(learners: &[Learner]) -> Vec<Color> {
     let mut metaplastic = 0;
-    specs
+    learners
         .iter()
-        .map(|spec| {
-            let color = learner_color(spec);
+        .map(|learner| {
+            let color = learner_color(learner);
             if color != palette::METAPLASTIC {
                 return color;
             }
@@ -43,19 +74,19 @@ pub fn learner_colors(specs: &[LearnerSpec]) -> Vec<Color> {
 }
 
 /// Test accuracy on every task over training, one line per task and learner; task 1 darkest.
-pub fn permuted_curves(records: &[&LearnerRecord], steps_per_task: usize, tasks: usize, width: f32, height: f32) -> Figure {
+/// `curves` holds each learner's points `(step, accuracy on each task so far)`.
+pub fn permuted_curves(curves: &[(Learner, Vec<(f32, Vec<f32>)>)], steps_per_task: usize, tasks: usize, width: f32, height: f32) -> Figure {
     let mut series = Vec::new();
-    let colors = learner_colors(&records.iter().map(|r| r.spec.clone()).collect::<Vec<_>>());
-    for (record, &color) in records.iter().zip(&colors) {
+    let colors = learner_colors(&curves.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>());
+    for ((learner, curve), &color) in curves.iter().zip(&colors) {
         let shades = palette::shades(color, tasks.max(2));
         for task in 0..tasks {
-            let points: Vec<(f32, f32)> =
-                record.curve.iter().filter_map(|p| p.task_acc.get(task).map(|&a| (p.step as f32, a))).collect();
+            let points: Vec<(f32, f32)> = curve.iter().filter_map(|(step, acc)| acc.get(task).map(|&a| (*step, a))).collect();
             if points.is_empty() {
                 continue;
             }
-            let mut s = Series::new(format!("{} · task {}", record.spec.name, task + 1), shades[task], points);
-            if record.spec.ewc_lambda > 0.0 {
+            let mut s = Series::new(format!("{} · task {}", learner.name, task + 1), shades[task], points);
+            if learner.kind == LearnerKind::Ewc {
                 s = s.dashed();
             }
             series.push(s);
@@ -76,13 +107,13 @@ pub fn permuted_curves(records: &[&LearnerRecord], steps_per_task: usize, tasks:
 }
 
 /// Row i: after training task i; column j: test accuracy on task j.
-pub fn accuracy_matrix(record: &LearnerRecord, width: f32, height: f32) -> Figure {
-    let tasks = record.acc_matrix.len();
+pub fn accuracy_matrix(name: &str, matrix: &[Vec<f32>], width: f32, height: f32) -> Figure {
+    let tasks = matrix.len();
     heatmap(&Heatmap {
-        title: format!("{}: accuracy matrix", record.spec.name),
+        title: format!("{name}: accuracy matrix"),
         rows: tasks,
         cols: tasks,
-        values: record.acc_matrix.iter().flatten().copied().collect(),
+        values: matrix.iter().flatten().copied().collect(),
         row_labels: (1..=tasks).map(|i| format!("after task {i}")).collect(),
         col_labels: (1..=tasks).map(|j| format!("task {j}")).collect(),
         x_label: "tested on".into(),
@@ -94,11 +125,11 @@ pub fn accuracy_matrix(record: &LearnerRecord, width: f32, height: f32) -> Figur
 }
 
 /// Hidden weights of one layer, one histogram per learner.
-pub fn weight_histogram(sets: &[(LearnerSpec, Vec<f32>)], layer: usize, width: f32, height: f32) -> Figure {
+pub fn weight_histogram(sets: &[(Learner, Vec<f32>)], layer: usize, width: f32, height: f32) -> Figure {
     histogram(&Histogram {
         title: format!("Hidden weights Wh of layer {}", layer + 1),
         x_label: "hidden weight Wh (its sign is the binary weight)".into(),
-        sets: sets.iter().map(|(spec, values)| ValueSet::new(spec.name.clone(), learner_color(spec), values.clone())).collect(),
+        sets: sets.iter().map(|(learner, values)| ValueSet::new(learner.name.clone(), learner_color(learner), values.clone())).collect(),
         bins: 60,
         log_counts: true,
         width,
@@ -121,15 +152,15 @@ pub fn weight_histogram_binned(sets: &[BinnedSet], layer: usize, width: f32, hei
     binned_histogram(&spec, sets)
 }
 
-/// Stream learning: test accuracy over the stream, one line per learner.
-pub fn stream_curves(records: &[&StreamRecord], steps_per_subset: usize, subsets: usize, width: f32, height: f32) -> Figure {
-    let colors = learner_colors(&records.iter().map(|r| r.spec.clone()).collect::<Vec<_>>());
-    let series = records
+/// Stream learning: test accuracy over the stream, one line per learner (points `(step, accuracy)`).
+pub fn stream_curves(curves: &[(Learner, Vec<(f32, f32)>)], steps_per_subset: usize, subsets: usize, width: f32, height: f32) -> Figure {
+    let colors = learner_colors(&curves.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>());
+    let series = curves
         .iter()
         .zip(colors)
-        .map(|(r, color)| {
-            let s = Series::new(r.spec.name.clone(), color, r.curve.iter().map(|p| (p.step as f32, p.test_acc)).collect());
-            if r.spec.name == FULL_DATA { s.dashed() } else { s }
+        .map(|((learner, points), color)| {
+            let s = Series::new(learner.name.clone(), color, points.clone());
+            if learner.kind == LearnerKind::Baseline { s.dashed() } else { s }
         })
         .collect();
     // A marker per subset only while they stay readable.
@@ -154,11 +185,11 @@ pub fn stream_curves(records: &[&StreamRecord], steps_per_subset: usize, subsets
 /// The mean over the tasks learned so far of each one's test accuracy, after each task: the
 /// paper's picture of how a learner holds up as tasks pile up. `matrices[l]` holds learner `l`'s
 /// accuracy matrices, one per seed (row `k`: after task `k + 1`); each line is the mean over seeds.
-pub fn mean_accuracy_vs_tasks(specs: &[LearnerSpec], matrices: &[Vec<Vec<Vec<f32>>>], width: f32, height: f32) -> Figure {
-    let colors = learner_colors(specs);
+pub fn mean_accuracy_vs_tasks(learners: &[Learner], matrices: &[Vec<Vec<Vec<f32>>>], width: f32, height: f32) -> Figure {
+    let colors = learner_colors(learners);
     let mut series = Vec::new();
     let mut tasks = 1;
-    for ((spec, color), seeds) in specs.iter().zip(colors).zip(matrices) {
+    for ((learner, color), seeds) in learners.iter().zip(colors).zip(matrices) {
         let rows = seeds.iter().map(Vec::len).min().unwrap_or(0);
         tasks = tasks.max(rows);
         let points: Vec<(f32, f32)> = (0..rows)
@@ -175,9 +206,9 @@ pub fn mean_accuracy_vs_tasks(specs: &[LearnerSpec], matrices: &[Vec<Vec<Vec<f32
             })
             .collect();
         let n = seeds.len();
-        let name = if n > 1 { format!("{} ({n} seeds)", spec.name) } else { spec.name.clone() };
+        let name = if n > 1 { format!("{} ({n} seeds)", learner.name) } else { learner.name.clone() };
         let mut line = Series::new(name, color, points);
-        if spec.ewc_lambda > 0.0 {
+        if learner.kind == LearnerKind::Ewc {
             line = line.dashed();
         }
         series.push(line);
@@ -196,14 +227,14 @@ pub fn mean_accuracy_vs_tasks(specs: &[LearnerSpec], matrices: &[Vec<Vec<Vec<f32
 }
 
 /// Mean and spread over seeds of one metric per variant, as bars.
-pub fn variant_bars(title: &str, y_label: &str, variants: &[(LearnerSpec, f32, f32)], width: f32, height: f32) -> Figure {
+pub fn variant_bars(title: &str, y_label: &str, variants: &[(Learner, f32, f32)], width: f32, height: f32) -> Figure {
     bar_chart(&BarChart {
         title: title.into(),
         y_label: y_label.into(),
         groups: vec![String::new()],
         series: variants
             .iter()
-            .map(|(spec, mean, sd)| BarSeries { name: spec.name.clone(), color: learner_color(spec), means: vec![*mean], spreads: vec![*sd] })
+            .map(|(learner, mean, sd)| BarSeries { name: learner.name.clone(), color: learner_color(learner), means: vec![*mean], spreads: vec![*sd] })
             .collect(),
         y_range: Some((0.0, 1.0)),
         decimals: 3,
@@ -213,25 +244,32 @@ pub fn variant_bars(title: &str, y_label: &str, variants: &[(LearnerSpec, f32, f
     })
 }
 
+/// A learner of the toy problem: its m and its hidden weights after each step, the start included.
+pub type ToyPath = (f32, Vec<[f32; 2]>);
+
+fn toy_color(meta: f32) -> Color {
+    learner_color(&Learner::new("", meta, 0.0, false))
+}
+
 /// The toy problem in the plane of the two hidden weights, over the first `steps` steps: the
-/// loss landscape, the optimum W*, and each trajectory.
-pub fn toy(paths: &[Trajectory], cfg: &ToyConfig, steps: usize, width: f32, height: f32) -> Figure {
-    let shown: Vec<Vec<(f32, f32)>> = paths.iter().map(|t| t.points.iter().take(steps + 1).map(|p| (p[0], p[1])).collect()).collect();
-    let max_x = shown.iter().flatten().map(|p| p.0).fold(cfg.target[0], f32::max) + 0.5;
+/// loss landscape `loss` with its optimum `target`, and each trajectory.
+pub fn toy(paths: &[ToyPath], target: [f32; 2], loss: &dyn Fn([f32; 2]) -> f32, steps: usize, width: f32, height: f32) -> Figure {
+    let shown: Vec<Vec<(f32, f32)>> = paths.iter().map(|(_, points)| points.iter().take(steps + 1).map(|p| (p[0], p[1])).collect()).collect();
+    let max_x = shown.iter().flatten().map(|p| p.0).fold(target[0], f32::max) + 0.5;
     let (x_range, y_range) = ((-1.5f32, max_x.max(2.0)), (-1.5f32, 1.5f32));
     let (nx, ny) = (120, 48);
-    let colors = paths.iter().map(|t| learner_color(&LearnerSpec::meta(t.meta)));
+    let colors = paths.iter().map(|(meta, _)| toy_color(*meta));
     trajectory_plot(&Trajectories {
         title: format!("Hidden weights on the quadratic loss, first {steps} steps"),
         x_label: "hidden weight 1 (its sign matters more)".into(),
         y_label: "hidden weight 2".into(),
-        grid: sample_grid(|x, y| toy_loss([x, y], cfg.target), nx, ny, x_range, y_range),
+        grid: sample_grid(|x, y| loss([x, y]), nx, ny, x_range, y_range),
         nx,
         ny,
         x_range,
         y_range,
-        paths: paths.iter().zip(shown).zip(colors).map(|((t, points), color)| Path::new(format!("m = {}", t.meta), color, points)).collect(),
-        optimum: Some((cfg.target[0], cfg.target[1])),
+        paths: paths.iter().zip(shown).zip(colors).map(|(((meta, _), points), color)| Path::new(format!("m = {meta}"), color, points)).collect(),
+        optimum: Some((target[0], target[1])),
         width,
         height,
         ..Default::default()
@@ -239,13 +277,12 @@ pub fn toy(paths: &[Trajectory], cfg: &ToyConfig, steps: usize, width: f32, heig
 }
 
 /// Both hidden weights against the step: the important one grows steadily, the other flips.
-pub fn toy_weights(paths: &[Trajectory], width: f32, height: f32) -> Figure {
-    let colors = paths.iter().map(|t| learner_color(&LearnerSpec::meta(t.meta)));
+pub fn toy_weights(paths: &[ToyPath], width: f32, height: f32) -> Figure {
     let mut series = Vec::new();
-    for (t, color) in paths.iter().zip(colors) {
-        let step = |i: usize| i as f32;
-        series.push(Series::new(format!("m = {}: weight 1", t.meta), color, t.points.iter().enumerate().map(|(i, p)| (step(i), p[0])).collect()));
-        series.push(Series::new(format!("m = {}: weight 2", t.meta), color, t.points.iter().enumerate().map(|(i, p)| (step(i), p[1])).collect()).dashed());
+    for (meta, points) in paths {
+        let (color, step) = (toy_color(*meta), |i: usize| i as f32);
+        series.push(Series::new(format!("m = {meta}: weight 1"), color, points.iter().enumerate().map(|(i, p)| (step(i), p[0])).collect()));
+        series.push(Series::new(format!("m = {meta}: weight 2"), color, points.iter().enumerate().map(|(i, p)| (step(i), p[1])).collect()).dashed());
     }
     line_chart(&LineChart {
         title: "Hidden weights over the steps".into(),

@@ -147,6 +147,11 @@ pub struct LearnerRecord {
 }
 
 impl LearnerRecord {
+    /// The curve as `(step, accuracy on each task so far)`, what the charts draw.
+    pub fn task_points(&self) -> Vec<(f32, Vec<f32>)> {
+        self.curve.iter().map(|p| (p.step as f32, p.task_acc.clone())).collect()
+    }
+
     /// Mean test accuracy over all tasks after the last task.
     pub fn final_mean_acc(&self) -> Option<f32> {
         let last = self.acc_matrix.last()?;

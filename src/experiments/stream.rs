@@ -127,6 +127,13 @@ pub struct StreamRecord {
     pub test_acc: Option<f32>,
 }
 
+impl StreamRecord {
+    /// The curve as `(step, test accuracy)`, what the charts draw.
+    pub fn points(&self) -> Vec<(f32, f32)> {
+        self.curve.iter().map(|p| (p.step as f32, p.test_acc)).collect()
+    }
+}
+
 struct Learner<T> {
     trainer: T,
     record: StreamRecord,

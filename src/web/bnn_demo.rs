@@ -279,10 +279,16 @@ impl BnnWorkerRun {
             Experiment::Stream(r) => r.trainers_mut().next()?,
         };
         let params = trainer.params().await.ok()?;
-        let set = BinnedSet::count("", figures::learner_color(&LearnerSpec::meta(0.0)), params.wh.get(layer)?, FINE_BINS);
+        // Only the counts travel; the page colours each learner's set.
+        let set = BinnedSet::count("", crate::charts::palette::STANDARD, params.wh.get(layer)?, FINE_BINS);
         // Counts below 2^24 are exact in f32; a layer has at most 4096 x 4096 weights.
         Some([set.lo, set.hi].into_iter().chain(set.counts.iter().map(|&c| c as f32)).collect())
     }
+}
+
+/// A learner as the charts know it (name and colour family).
+fn learner(spec: &LearnerSpec) -> figures::Learner {
+    figures::Learner::new(spec.name.clone(), spec.meta, spec.ewc_lambda, spec.name == crate::experiments::stream::FULL_DATA)
 }
 
 fn spec_json(spec: &LearnerSpec) -> Value {
@@ -362,7 +368,8 @@ impl View for BnnView {
                 match part {
                     0 => {
                         if let Some(c) = canvas("bnn-curves") {
-                            let _ = canvas_chart::draw(&c, figures::permuted_curves(&refs, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
+                            let curves: Vec<(figures::Learner, Vec<(f32, Vec<f32>)>)> = refs.iter().map(|r| (learner(&r.spec), r.task_points())).collect();
+                            let _ = canvas_chart::draw(&c, figures::permuted_curves(&curves, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0));
                         }
                     }
                     1 => {
@@ -377,15 +384,15 @@ impl View for BnnView {
                             .collect();
                         dom::set_series("bnn-curves", &series);
                         if let Some(c) = canvas("bnn-pileup") {
-                            let specs: Vec<LearnerSpec> = refs.iter().map(|r| r.spec.clone()).collect();
+                            let learners: Vec<figures::Learner> = refs.iter().map(|r| learner(&r.spec)).collect();
                             let matrices: Vec<Vec<Vec<Vec<f32>>>> = refs.iter().map(|r| vec![r.acc_matrix.clone()]).collect();
-                            let _ = canvas_chart::draw(&c, figures::mean_accuracy_vs_tasks(&specs, &matrices, 560.0, 320.0));
+                            let _ = canvas_chart::draw(&c, figures::mean_accuracy_vs_tasks(&learners, &matrices, 560.0, 320.0));
                         }
                     }
                     _ => {
                         dom::set_hidden("bnn-matrix-third", refs.len() < 3);
                         if let (Some(c), Some(record)) = (MATRICES.get(part - 2).and_then(|id| canvas(id)), refs.get(part - 2)) {
-                            let _ = canvas_chart::draw(&c, figures::accuracy_matrix(record, 360.0, 300.0));
+                            let _ = canvas_chart::draw(&c, figures::accuracy_matrix(&record.spec.name, &record.acc_matrix, 360.0, 300.0));
                         }
                     }
                 }
@@ -395,7 +402,8 @@ impl View for BnnView {
                 let records = stream_records(reports);
                 let refs: Vec<&StreamRecord> = records.iter().collect();
                 if let Some(c) = canvas("bnn-curves") {
-                    let _ = canvas_chart::draw(&c, figures::stream_curves(&refs, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0));
+                    let curves: Vec<(figures::Learner, Vec<(f32, f32)>)> = refs.iter().map(|r| (learner(&r.spec), r.points())).collect();
+                    let _ = canvas_chart::draw(&c, figures::stream_curves(&curves, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0));
                 }
                 let series: Vec<(String, Vec<f32>)> = refs.iter().map(|r| (r.spec.name.clone(), r.curve.iter().map(|p| p.test_acc).collect())).collect();
                 dom::set_series("bnn-curves", &series);
@@ -444,7 +452,7 @@ impl View for BnnView {
             BnnView::Stream(cfg) => cfg.learners(),
         };
         let layer = self.picture_detail().parse::<usize>().unwrap_or(1).min(2);
-        let colors = figures::learner_colors(&specs);
+        let colors = figures::learner_colors(&specs.iter().map(learner).collect::<Vec<_>>());
         let sets: Vec<BinnedSet> = specs
             .into_iter()
             .zip(colors)
@@ -515,6 +523,8 @@ fn draw_toy(meta: f32) {
     }
     let cfg = ToyConfig { metas: vec![0.0, meta], ..ToyConfig::default() };
     if let Some(c) = canvas("bnn-toy") {
-        let _ = canvas_chart::draw(&c, figures::toy(&run_toy(&cfg), &cfg, TOY_STEPS, 760.0, 380.0));
+        let paths: Vec<figures::ToyPath> = run_toy(&cfg).into_iter().map(|t| (t.meta, t.points)).collect();
+        let target = cfg.target;
+        let _ = canvas_chart::draw(&c, figures::toy(&paths, target, &|w| crate::experiments::toy::toy_loss(w, target), TOY_STEPS, 760.0, 380.0));
     }
 }
