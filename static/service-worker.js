@@ -95,11 +95,31 @@ async function precacheOne(cache, path, hash) {
     // it must at least load this build's scripts, wasm and styles.
     const page = await response.clone().text();
     const stale = Object.keys(MANIFEST.shell.files).find((p) => HASHED.test(p) && !page.includes(p));
-    if (stale) throw new Error(`the server's copy does not load this build's ${stale}: it is being updated`);
+    if (stale) throw await beingUpdated(`the server's copy does not load this build's ${stale}: it is being updated`);
   } else if ((await sha256(response.clone())) !== hash) {
-    throw new Error("the server's copy is not this build's: it is being updated");
+    throw await beingUpdated("the server's copy is not this build's: it is being updated");
   }
   await cache.put(at(path), response);
+}
+
+/**
+ * A file that is not this build's means the server is being updated. A deploy (or a rebuild under
+ * `trunk serve`) writes its manifest last, within moments: if the server's manifest names another
+ * build within a few seconds, a complete newer build is there and the page that asked is the older
+ * one (`newer`: it says reload, not failed).
+ */
+async function beingUpdated(message) {
+  const e = new Error(message);
+  for (let i = 0; i < 4 && !e.newer; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+    try {
+      const response = await fetch(at(MANIFEST_FILE), { cache: 'no-cache' });
+      e.newer = response.ok && (await response.json()).version !== MANIFEST.version;
+    } catch {
+      // No answer: keep the failure as it is.
+    }
+  }
+  return e;
 }
 
 self.addEventListener('install', (event) => {
@@ -140,24 +160,46 @@ async function fromShell(path) {
   return cache.match(at(path));
 }
 
+/** How long the page and the unhashed files wait for the network before the cache answers. */
+const NETWORK_WAIT_MS = 4000;
+const LATE = Symbol('late');
+
 /**
- * The network's answer, or this version's cached copy when the network fails (or answers with an
- * error). Network first, not cache first, for the page and the files whose names carry no hash
- * (training_worker.js, worker.js, worker_bg.wasm, the manifest): online, a reload always gets the
+ * The network's answer, or this version's cached copy when the network fails, answers with an
+ * error or has not answered within NETWORK_WAIT_MS. Network first, not cache first, for the page
+ * and the files whose names carry no hash (training_worker.js, worker.js, worker_bg.wasm, the
+ * manifest): online, a reload always gets the
  * newest build, so neither a developer's rebuild under `trunk serve` nor a teacher's update is
  * hidden behind a stale cache; offline, the fetch fails at once and this build's copy answers,
  * all of it from the one build the cache was filled with.
  */
 async function networkFirst(request, path) {
+  const network = fetch(request);
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, NETWORK_WAIT_MS, LATE);
+  });
   let response;
   try {
-    response = await fetch(request);
-    if (response.ok) return response;
+    response = await Promise.race([network, late]);
   } catch (e) {
+    clearTimeout(timer);
     const cached = await fromShell(path);
     if (cached) return cached;
     throw e;
   }
+  clearTimeout(timer);
+  if (response === LATE) {
+    // A network that hangs (a dead classroom Wi-Fi, a captive portal) instead of failing: this
+    // build's copy answers, and the late answer is dropped.
+    const cached = await fromShell(path);
+    if (cached) {
+      network.catch(() => {});
+      return cached;
+    }
+    response = await network;
+  }
+  if (response.ok) return response;
   return (await fromShell(path)) ?? response;
 }
 

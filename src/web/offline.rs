@@ -183,6 +183,16 @@ fn quota(e: &JsValue) -> Option<String> {
         .then(|| format!("the browser would not store more ({}); free some disk space or allow this site more storage", dom::describe(e)))
 }
 
+/// Asks the browser to keep this site's storage when disk space runs low
+/// (`navigator.storage.persist()`): `Some(granted)`, or `None` where the browser has no such call.
+async fn persist() -> Option<bool> {
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    let storage = js_sys::Reflect::get(&navigator, &"storage".into()).ok().filter(|v| !v.is_undefined())?;
+    let call: js_sys::Function = js_sys::Reflect::get(&storage, &"persist".into()).ok()?.dyn_into().ok()?;
+    let promise: js_sys::Promise = call.call0(&storage).ok()?.dyn_into().ok()?;
+    JsFuture::from(promise).await.ok()?.as_bool()
+}
+
 fn caches() -> Result<CacheStorage, JsValue> {
     dom::window().map_err(JsValue::from)?.caches()
 }
@@ -383,7 +393,12 @@ async fn watch(app: &Rc<App>) {
             ask_version(&registration);
         }
         if cached == manifest.total() && active && !updating && ours {
-            return show("ready", "Ready for offline use: this page and both data sets now load with no network.");
+            let kept = match persist().await {
+                Some(true) => " The browser keeps them even when it needs disk space.",
+                Some(false) => " The browser may still clear them if disk space runs low (it decides when a site's storage is kept).",
+                None => "",
+            };
+            return show("ready", &format!("Ready for offline use: this page and both data sets now load with no network.{kept}"));
         }
         let other = active && !updating && active_version.is_some() && !ours;
         if other && !updated {

@@ -69,6 +69,8 @@ function parseRange(header, size) {
  *
  * options.throttle: { match: (urlPath) => boolean, chunkSize = 16384, delayMs = 10 } sends the
  *   matching files in small chunks with a pause between them (to watch streaming happen).
+ * options.hang: (urlPath) => boolean takes the matching requests and never answers them (a
+ *   network that hangs rather than fails; `hang` may be changed on the returned object's options).
  * options.isolation: false leaves out the two headers (COOP, COEP) that make the page
  *   cross-origin isolated, as a static host without them would.
  * options.cut: { match: (urlPath) => boolean, afterBytes, times = 1, chunkSize, delayMs, pauseMs }
@@ -97,6 +99,11 @@ export async function serveStatic(root = DIST_DIR, options = {}) {
       return send(400, 'bad request\n');
     }
     if (urlPath.endsWith('/')) urlPath += 'index.html';
+    // A network that hangs: the request is taken and never answered (until the server closes).
+    if (options.hang?.(urlPath)) {
+      entry.status = 'hung';
+      return;
+    }
     const file = normalize(join(rootDir, urlPath));
     if (file !== rootDir && !file.startsWith(rootDir + sep)) return send(403, 'forbidden\n');
     let stat;

@@ -4,7 +4,8 @@
 // fetched whole for the cache, and its Retry is answered from there. A new build (a changed file,
 // its manifest made again as trunk's post_build hook makes it) replaces the cache of the old one
 // and keeps the data cache, whose files did not change; a page of the old build still open says to
-// reload. A server half-way through an update makes caching fail with the reason; a browser
+// reload. A network that hangs rather than fails gives way to the cache after a few seconds. A
+// server half-way through an update makes caching fail with the reason; a browser
 // without service workers says so; both work as before. On the CPU path (WebGPU off), where runs
 // are short.
 
@@ -107,6 +108,32 @@ test('after one visit the page, both data sets and a training run work with no n
     assert.equal(await page.locator('#app-error').isVisible(), false, '#app-error hidden');
     assert.deepEqual(errors, [], `console errors:\n${formatErrors(errors)}`);
     await context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('a network that hangs instead of failing: the page opens from the cache within seconds and trains', { timeout: 2 * RUN_TIMEOUT }, async () => {
+  const manifest = readManifest(requireDist());
+  const options = {};
+  const server = await serveStatic(DIST_DIR, options);
+  const browser = await launchBrowser({ webgpu: false });
+  try {
+    const { page, errors } = await openApp(browser, server.url);
+    assert.match(await waitOffline(page, 'ready', manifest.version), /^Ready for offline use/);
+    // Now every request is taken and never answered, as a dead Wi-Fi does.
+    options.hang = () => true;
+    const started = Date.now();
+    await page.goto(`${server.url}${LINK}`);
+    await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
+    const opened = (Date.now() - started) / 1000;
+    assert.ok(opened < 20, `opened after ${opened.toFixed(1)} s`);
+    await waitForDataState(page, 'mnist', 'done');
+    await waitFinished(page, 'bnn');
+    assert.ok(server.requests.some((r) => r.status === 'hung'), 'the network was asked and did not answer');
+    console.log(`# hanging network: the page opened in ${opened.toFixed(1)} s and trained`);
+    assert.equal(errors.length, 0, formatErrors(errors));
   } finally {
     await browser.close();
     await server.close();
