@@ -4,7 +4,6 @@ use metaplastic::nn::{HebbRule, PoolKind};
 use super::args::Args;
 use super::{Summary, WriteSummary, open_backend, write_svg};
 use metaplastic::charts::plots::{ImageGrid, Tile, TileScale, image_grid};
-use metaplastic::cpu::denoise::denoise_forward;
 use metaplastic::experiments::summary::{completion_config, completion_metrics, denoise_config, denoise_metrics};
 
 use metaplastic::data::{DataSet, DataSetId};
@@ -302,11 +301,19 @@ fn denoise(args: &Args, backend_name: &str) -> Result<(), String> {
     write_svg(&out, "loss-curves.svg", loss_chart(&records, &title))?;
     let first_setup = DenoiseSetup { seed, ..setup.clone() };
     let batches = test_batches(&first_setup, &data).ok_or("the test split has too few images for an episode")?;
-    write_svg(&out, "reconstructions.svg", reconstructions(&first_setup, &batches[0], &first, dataset.title()))
+    write_svg(&out, "reconstructions.svg", reconstructions(&backend, &first_setup, &batches[0], &first, dataset.title())?)
 }
 
 /// Clean, noisy, non-plastic and plastic reconstructions of the first test episodes, one row each.
-fn reconstructions(setup: &DenoiseSetup, batch: &metaplastic::experiments::denoise::DenoiseBatch, nets: &[(DenoiseRecord, DenoiseParams)], title: &str) -> String {
+/// The trained networks reconstruct on the backend they trained on.
+fn reconstructions(
+    backend: &metaplastic::backend::Backend,
+    setup: &DenoiseSetup,
+    batch: &metaplastic::experiments::denoise::DenoiseBatch,
+    nets: &[(DenoiseRecord, DenoiseParams)],
+    title: &str,
+) -> Result<String, String> {
+    use metaplastic::model::hebbian::DenoiseTrainer;
     const SHOWN: usize = 6;
     let side = setup.net.side;
     let n = setup.net.pixels();
@@ -314,9 +321,11 @@ fn reconstructions(setup: &DenoiseSetup, batch: &metaplastic::experiments::denoi
         .iter()
         .map(|(r, p)| {
             let cfg = metaplastic::model::hebbian::DenoiseConfig { plastic: r.plastic, ..setup.net.clone() };
-            (r.plastic, denoise_forward(&cfg, p, &batch.xs, batch.batch).last_images().to_vec())
+            let mut trainer = backend.denoise(cfg, p.clone()).map_err(|e| e.to_string())?;
+            let images = pollster::block_on(trainer.reconstruct(&batch.xs)).map_err(|e| e.to_string())?;
+            Ok((r.plastic, images))
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let mut tiles = Vec::new();
     let tile = |pixels: &[f32], caption: &str, frame| Tile { pixels: pixels.to_vec(), w: side, h: side, caption: caption.into(), frame };
     for e in 0..SHOWN.min(batch.batch) {
@@ -331,7 +340,7 @@ fn reconstructions(setup: &DenoiseSetup, batch: &metaplastic::experiments::denoi
         }
     }
     let cols = 2 + outputs.len();
-    image_grid(&ImageGrid {
+    Ok(image_grid(&ImageGrid {
         title: format!("{title}: test images (seed {})", setup.seed),
         note: Some("per row: clean image, noisy last input, reconstructions".into()),
         tiles,
@@ -340,5 +349,5 @@ fn reconstructions(setup: &DenoiseSetup, batch: &metaplastic::experiments::denoi
         width: 150.0 * cols as f32,
         height: 130.0 * SHOWN as f32 + 60.0,
     })
-    .to_svg()
+    .to_svg())
 }

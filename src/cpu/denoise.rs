@@ -17,7 +17,7 @@ use super::metaplastic_adam::AdamState;
 use super::plastic::{EpisodeTape, PlasticGrads, episode_backward, episode_forward};
 use super::pool::{avg_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use super::walk::{self, NoHook, Tape};
-use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams, PLASTIC_ACT};
+use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams, PLASTIC_ACT, reconstruction_mse};
 use crate::nn::{ParamLayout, PlasticDims, PoolKind, PoolShape, TrainError};
 
 /// The gradient reaching one step's decoder logits `d`: through the output plastic layer's input
@@ -179,14 +179,6 @@ pub fn denoise_loss(
     let loss = denoise_mse(&tape, targets);
     let grads = with_grads.then(|| denoise_backward(cfg, params, &tape, targets));
     (loss, tape, grads)
-}
-
-/// The MSE of reconstructions against clean images, summed in f64: what every backend's test
-/// loss and training loss is.
-pub fn reconstruction_mse(images: &[f32], targets: &[f32]) -> f32 {
-    assert_eq!(images.len(), targets.len(), "one clean image per reconstruction");
-    let sum: f64 = images.iter().zip(targets).map(|(y, p)| f64::from((y - p) * (y - p))).sum();
-    (sum / images.len() as f64) as f32
 }
 
 /// The autoencoder trained on the CPU: the reference the GPU trainer is tested against, and the

@@ -12,9 +12,9 @@
 //! depend on the network, so both variants of a seed see identical episodes.
 
 use super::{BatchOrder, DataAccess};
-use crate::cpu::denoise::reconstruction_mse;
 use crate::data::Examples;
 use crate::experiments::completion::CurvePoint;
+use crate::model::hebbian::reconstruction_mse;
 use crate::nn::TrainError;
 use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer};
 use rand::{RngExt, SeedableRng, rngs::StdRng};

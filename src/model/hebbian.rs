@@ -654,6 +654,14 @@ impl DenoiseParams {
     }
 }
 
+/// The MSE of reconstructions against clean images, summed in f64: what every backend's test
+/// loss and training loss is.
+pub fn reconstruction_mse(images: &[f32], targets: &[f32]) -> f32 {
+    assert_eq!(images.len(), targets.len(), "one clean image per reconstruction");
+    let sum: f64 = images.iter().zip(targets).map(|(y, p)| f64::from((y - p) * (y - p))).sum();
+    (sum / images.len() as f64) as f32
+}
+
 /// A denoising autoencoder being trained, on one backend: Adam on the MSE between the last step's
 /// reconstruction and the clean image. Reading results is `async` so the GPU can wait for its
 /// readback without blocking a browser.
