@@ -64,6 +64,7 @@ fn show_experiment_fields(kind: &str) {
         }
     }
     dom::set_hidden("bnn-matrices", kind != "permuted");
+    super::exports::describe_charts();
 }
 
 /// The accuracy-matrix canvases, one per learner in worker order; the third shows only when a run

@@ -6,6 +6,39 @@ use super::{canvas_chart, dom};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlAnchorElement, HtmlButtonElement, HtmlCanvasElement};
 
+/// A chart's text alternative: its label (role img, in the HTML), described by its caption (what to
+/// look for); the numbers behind it are the demo's metrics.csv and summary.json. Where a figure has
+/// a caption per experiment or task (`data-for`), the one shown describes it.
+fn describe(figure: &Element) -> Result<(), dom::WebError> {
+    let captions = figure.query_selector_all("figcaption")?;
+    let shown = (0..captions.length())
+        .filter_map(|i| captions.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()))
+        .enumerate()
+        .find(|(_, c)| !c.hidden());
+    let Some((i, caption)) = shown else { return Ok(()) };
+    if caption.id().is_empty() {
+        let first = figure.query_selector("canvas[id]")?.map(|c| c.id()).unwrap_or_default();
+        caption.set_id(&format!("{first}-caption-{i}"));
+    }
+    let canvases = figure.query_selector_all("canvas[id]")?;
+    for j in 0..canvases.length() {
+        if let Some(canvas) = canvases.item(j).and_then(|n| n.dyn_into::<Element>().ok()) {
+            canvas.set_attribute("aria-describedby", &caption.id())?;
+        }
+    }
+    Ok(())
+}
+
+/// Points every chart at its shown caption again, after captions were switched (`data-for`).
+pub fn describe_charts() {
+    let Ok(figures) = dom::document().and_then(|d| Ok(d.query_selector_all("figure.chart")?)) else { return };
+    for i in 0..figures.length() {
+        if let Some(figure) = figures.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+            let _ = describe(&figure);
+        }
+    }
+}
+
 /// Adds PNG and SVG buttons under every chart canvas, disabled until the chart is first drawn, and
 /// one listener for all of them.
 pub fn wire_charts() -> Result<(), dom::WebError> {
@@ -19,18 +52,7 @@ pub fn wire_charts() -> Result<(), dom::WebError> {
         if canvases.length() == 0 {
             continue;
         }
-        // A chart's text alternative: its label (role img, in the HTML), described by its caption
-        // (what to look for); the numbers behind it are the demo's metrics.csv and summary.json.
-        if let Some(caption) = figure.query_selector("figcaption")? {
-            if caption.id().is_empty() {
-                caption.set_id(&format!("{}-caption", figure.query_selector("canvas[id]")?.map(|c| c.id()).unwrap_or_default()));
-            }
-            for j in 0..canvases.length() {
-                if let Some(canvas) = canvases.item(j).and_then(|n| n.dyn_into::<Element>().ok()) {
-                    canvas.set_attribute("aria-describedby", &caption.id())?;
-                }
-            }
-        }
+        describe(&figure)?;
         let tools = document.create_element("div")?;
         tools.set_class_name("chart-tools");
         tools.set_attribute("role", "group")?;

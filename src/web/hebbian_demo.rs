@@ -60,6 +60,7 @@ fn show_task_fields(task: &str) {
             }
         }
     }
+    super::exports::describe_charts();
 }
 
 /// The demo's settings, as the form gives them and as they travel to the workers.

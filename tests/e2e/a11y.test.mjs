@@ -199,7 +199,8 @@ test('controls are at least 24x24 px; charts are labelled images with captions a
         id: c.id,
         role: c.getAttribute('role'),
         label: c.getAttribute('aria-label') ?? '',
-        caption: c.closest('figure')?.querySelector('figcaption')?.textContent.trim() ?? '',
+        // The caption shown (a figure may hold one per experiment or task).
+        caption: [...(c.closest('figure')?.querySelectorAll('figcaption') ?? [])].find((f) => !f.hidden)?.textContent.trim() ?? '',
         describedBy: c.getAttribute('aria-describedby'),
       })),
     );
@@ -230,6 +231,15 @@ test('controls are at least 24x24 px; charts are labelled images with captions a
       const ratio = 1.05 / (luminance(s) + 0.05);
       assert.ok(ratio >= 3, `line ${s}: ${ratio.toFixed(2)}:1 on white`);
     }
+
+    // A figure with a caption per experiment is described by the one shown.
+    const description = () => page.evaluate(() => document.getElementById(document.getElementById('bnn-curves').getAttribute('aria-describedby')).textContent);
+    assert.match(await description(), /One line per task/);
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.keyboard.press('p'); // presenter mode off: the settings show again
+    await page.selectOption('#bnn-experiment', 'stream');
+    await page.dispatchEvent('#bnn-controls', 'change');
+    await page.waitForFunction(() => /training set\s+arrives/.test(document.getElementById(document.getElementById('bnn-curves').getAttribute('aria-describedby')).textContent));
     assert.equal(errors.length, 0, formatErrors(errors));
   } finally {
     await browser.close();
