@@ -15,6 +15,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, RequestInit, Response};
 
+/// The most decoded bytes one data file may hold (a header asking for more is refused as damaged).
+const MAX_FILE_BYTES: usize = 64 << 20;
+
 /// No bytes for this long and the user is told the download looks stalled.
 const STALL_MS: i32 = 20_000;
 const STALL: &str = "stall";
@@ -68,6 +71,11 @@ impl DataSlot {
             let decoder = &mut self.decoders[usize::from(!role.is_train())];
             decoder.push(kind, piece)?;
             let Some(payload_len) = decoder.decoder(kind).header().map(|h| h.payload_len()) else { continue };
+            // The buffer is allocated whole from the header: a damaged header must not ask for
+            // a gigabyte (the largest file here, MNIST's training images, is 47 MB).
+            if payload_len > MAX_FILE_BYTES {
+                return Err(IdxError::BadDimensions(format!("{payload_len} bytes of data, more than the {MAX_FILE_BYTES} this page loads per file")));
+            }
             let (offset, bytes) = decoder.take_decoded(kind);
             let held = if role.is_train() { &mut self.train } else { &mut self.test };
             held.write(kind, payload_len, offset, &bytes);

@@ -3,6 +3,7 @@
 // headless Debian Chromium; WebGPU there is Chromium's software adapter (SwiftShader).
 
 import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import {
   LONG,
@@ -287,6 +288,29 @@ test('download cut mid-stream: Retry resumes with a Range request', { timeout: L
     const errors = appErrors(allErrors);
     const unexpected = errors.filter((e) => !isNetworkFailure(e, file));
     assert.deepEqual(unexpected, [], `console errors:\n${formatErrors(unexpected)}`);
+  });
+});
+
+test('a damaged header that asks for a gigabyte is refused with the reason, not allocated', { timeout: LONG * 2 }, async () => {
+  await withApp({ webgpu: false }, async ({ browser, server }) => {
+    // A valid gzip stream of an IDX images header promising 1.2 million 28x28 images (940 MB).
+    const header = Buffer.alloc(16);
+    header.writeUInt32BE(0x00000803, 0);
+    header.writeUInt32BE(1_200_000, 4);
+    header.writeUInt32BE(28, 8);
+    header.writeUInt32BE(28, 12);
+    const body = gzipSync(Buffer.concat([header, Buffer.alloc(784 * 10)]));
+    const { page, errors: allErrors } = await openApp(browser, server.url, {
+      contextOptions: NETWORK_ONLY,
+      setup: (page) => page.route('**/fashion/train-images-idx3-ubyte.gz', (route) => route.fulfill({ status: 200, contentType: 'application/gzip', body })),
+    });
+    await waitForDataState(page, 'fashion', 'error');
+    const message = await page.textContent('#error-fashion');
+    assert.match(message, /more than the \d+ this page loads/, `the message says what is wrong: ${message}`);
+    await expectDone(page, 'mnist');
+    assert.equal(await page.locator('#app-error').isVisible(), false, '#app-error hidden');
+    const errors = appErrors(allErrors);
+    assert.deepEqual(errors, [], `console errors:\n${formatErrors(errors)}`);
   });
 });
 
