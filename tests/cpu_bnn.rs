@@ -10,7 +10,7 @@ use metaplastic::cpu::ewc::EwcPenalty;
 use metaplastic::cpu::walk::{NoHook, Tape, backward, forward_pass};
 use metaplastic::nn::{Pass, RunningStats, TensorKey, TensorSet};
 use metaplastic::nn::{Activation, Dims, Layer, LayerParams, Norm, PlannedLayer, plan};
-use metaplastic::cpu::metaplastic_adam::{consolidation, metaplastic_adam};
+use metaplastic::cpu::metaplastic_adam::{consolidation, exp_nonpositive, metaplastic_adam};
 use metaplastic::cpu::sign::{HiddenActivation, sign_backward};
 use metaplastic::cpu::softmax_ce::softmax_cross_entropy;
 use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
@@ -323,6 +323,30 @@ fn metaplastic_adam_matches_hand_computed_values() {
     let (mut w, mut m1, mut m2) = ([0.5f32], [0.0], [0.0]);
     metaplastic_adam(&mut w, &[0.2], &mut m1, &mut m2, &plain);
     assert!((w[0] - 0.495).abs() < 1e-7);
+}
+
+/// The vectorisable consolidation factor against `1 - tanh^2` through libm, and its exponential
+/// against `f32::exp`, over the whole range a hidden weight can reach (|m Wh| up to 50 and beyond).
+#[test]
+fn consolidation_matches_libm_tanh() {
+    let ulp = |a: f32, b: f32| (a.to_bits() as i64 - b.to_bits() as i64).abs();
+    for i in 0..=200_000 {
+        let y = -87.0 * i as f32 / 200_000.0;
+        let (fast, libm) = (exp_nonpositive(y), y.exp());
+        assert!(ulp(fast, libm) <= 2, "e^{y}: {fast} vs {libm}");
+    }
+    assert_eq!(exp_nonpositive(-88.0), 0.0);
+    assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+    for i in 0..=100_000 {
+        let x = 50.0 * i as f32 / 100_000.0;
+        let t = x.tanh();
+        let (fast, libm) = (consolidation(1.0, x), 1.0 - t * t);
+        // 1 - t^2 cancels once tanh rounds near 1 (x > 4 or so): there libm's form loses what the
+        // sech^2 form keeps, so the bound is absolute (3 f32 ulp of 1) as well as relative.
+        assert!((fast - libm).abs() <= 1e-6 * libm + 3.0 * f32::EPSILON, "x = {x}: {fast} vs {libm}");
+    }
+    assert_eq!(consolidation(1.35, 0.0), 1.0);
+    assert_eq!(consolidation(6.0, -100.0), 0.0);
 }
 
 /// Over many steps pushing towards a flip, a large hidden weight resists in proportion to m.

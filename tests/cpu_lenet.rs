@@ -64,6 +64,30 @@ fn convolution_gradients_with_and_without_padding() {
     }
 }
 
+/// `im2col` copies a kernel row at a time, clipped at the padding: against its definition entry by
+/// entry, on shapes where the padding covers part of a row, a whole row, or more than the image.
+#[test]
+fn im2col_matches_its_definition() {
+    for (h, w, cin, k, pad) in [(5, 6, 2, 3, 0), (5, 6, 2, 3, 1), (4, 3, 1, 5, 2), (2, 2, 3, 5, 4), (1, 1, 2, 3, 1), (7, 5, 1, 5, 2)] {
+        let s = ConvShape::new(2, h, w, cin, 3, k, pad);
+        let x = values(s.input_len(), 5);
+        let mut cols = vec![f32::NAN; s.rows() * s.patch()];
+        im2col(&s, &x, &mut cols);
+        let (oh, ow) = (s.out_h(), s.out_w());
+        for b in 0..2 {
+            for (oy, ox) in (0..oh).flat_map(|oy| (0..ow).map(move |ox| (oy, ox))) {
+                for (ky, kx, ci) in (0..k).flat_map(|ky| (0..k).flat_map(move |kx| (0..cin).map(move |ci| (ky, kx, ci)))) {
+                    let (y, xx) = ((oy + ky) as isize - pad as isize, (ox + kx) as isize - pad as isize);
+                    let inside = (0..h as isize).contains(&y) && (0..w as isize).contains(&xx);
+                    let want = if inside { x[((b * h + y as usize) * w + xx as usize) * cin + ci] } else { 0.0 };
+                    let got = cols[((b * oh + oy) * ow + ox) * s.patch() + (ky * k + kx) * cin + ci];
+                    assert_eq!(got, want, "{h}x{w}x{cin} k {k} pad {pad}: b {b} out ({oy}, {ox}) tap ({ky}, {kx}, {ci})");
+                }
+            }
+        }
+    }
+}
+
 /// A 1x1 image through a 3x3 kernel with padding 1 sees only the centre tap: checks the weight
 /// layout `[cout, ky, kx, cin]` against a hand-computed value.
 #[test]

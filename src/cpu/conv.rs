@@ -15,32 +15,34 @@
 use super::matmul::matmul;
 use crate::nn::{ConvShape, MatmulShape};
 
-/// Input pixel `(y, x)` seen by kernel tap `(ky, kx)` at output pixel `(oy, ox)`, or `None` in the
-/// zero padding.
-fn source(s: &ConvShape, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
-    let y = (oy + ky).checked_sub(s.pad as usize)?;
-    let x = (ox + kx).checked_sub(s.pad as usize)?;
-    (y < s.h as usize && x < s.w as usize).then_some((y, x))
-}
-
 /// `cols[(b, oy, ox), (ky, kx, ci)] = x[b, oy + ky - pad, ox + kx - pad, ci]` (0 in the padding).
+///
+/// In NHWC the taps `kx = 0..k` of one kernel row read `k * cin` consecutive floats of one input
+/// row, so each kernel row is one copy (clipped at the left and right padding), not `k`.
 pub fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32]) {
     assert_eq!(x.len(), s.input_len(), "x must be batch x h x w x cin");
     assert_eq!(cols.len(), s.rows() * s.patch(), "cols must be rows x patch");
-    let (h, w, cin, k) = (s.h as usize, s.w as usize, s.cin as usize, s.k as usize);
+    let (h, w, cin, k, pad) = (s.h as usize, s.w as usize, s.cin as usize, s.k as usize, s.pad as usize);
     let (oh, ow) = (s.out_h(), s.out_w());
-    let patch = s.patch();
+    let (patch, span) = (s.patch(), k * cin);
+    let mut rows = cols.chunks_exact_mut(patch);
     for b in 0..s.batch as usize {
         for oy in 0..oh {
             for ox in 0..ow {
-                let row = &mut cols[((b * oh + oy) * ow + ox) * patch..][..patch];
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let dst = &mut row[(ky * k + kx) * cin..][..cin];
-                        match source(s, oy, ox, ky, kx) {
-                            Some((y, xx)) => dst.copy_from_slice(&x[((b * h + y) * w + xx) * cin..][..cin]),
-                            None => dst.fill(0.0),
+                let Some(row) = rows.next() else { return };
+                // Taps kx in lo..hi land inside the input row: x = ox + kx - pad in 0..w.
+                let lo = pad.saturating_sub(ox).min(k);
+                let hi = (w + pad).saturating_sub(ox).clamp(lo, k);
+                for (ky, dst) in row.chunks_exact_mut(span).enumerate() {
+                    let y = (oy + ky).checked_sub(pad).filter(|&y| y < h);
+                    match y {
+                        Some(y) if hi > lo => {
+                            let start = ((b * h + y) * w + ox + lo - pad) * cin;
+                            dst[..lo * cin].fill(0.0);
+                            dst[lo * cin..hi * cin].copy_from_slice(&x[start..start + (hi - lo) * cin]);
+                            dst[hi * cin..].fill(0.0);
                         }
+                        _ => dst.fill(0.0),
                     }
                 }
             }
