@@ -14,7 +14,7 @@ use crate::gpu::lenet::GpuLenet;
 use crate::gpu::plastic::GpuHebbian;
 use crate::gpu::recurrent::GpuRecurrent;
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer};
-use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianConfig, HebbianParams, HebbianTrainer, Network};
+use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, EpisodeTrace, HebbianConfig, HebbianParams, HebbianTrainer, Network};
 use crate::model::lenet::{LenetConfig, LenetParams, LenetTrainer};
 use crate::nn::{BatchStats, DeviceError, MatmulShape, TrainError};
 use std::rc::Rc;
@@ -183,6 +183,9 @@ impl HebbianTrainer for Hebbian {
     }
     async fn params(&mut self) -> Result<HebbianParams, TrainError> {
         each!(Hebbian, self, n => n.params().await, GpuRecurrent)
+    }
+    async fn episode(&mut self, xs: &[f32]) -> Result<EpisodeTrace, TrainError> {
+        each!(Hebbian, self, n => n.episode(xs).await, GpuRecurrent)
     }
 }
 

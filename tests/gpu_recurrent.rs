@@ -111,7 +111,7 @@ fn episode_forward_and_backward_match_cpu() {
         let params = GpuPlasticParams::upload(&ctx, &w, &alpha, 0.3);
         let g = GpuPlasticParams::zeros(&ctx, syn);
         let (g_targets, loss) = (GpuTensor::from_slice(&ctx, &targets), GpuTensor::zeros(&ctx, 2));
-        let episode = GpuRecurrentEpisode::new(&ctx, (&kernels.0, &kernels.1), s, STEPS, rule, plastic, &params, Some(&g), &g_targets, &loss);
+        let episode = GpuRecurrentEpisode::new(&ctx, (&kernels.0, &kernels.1), s, STEPS, rule, plastic, &params, Some(&g), &g_targets, &loss, false);
         episode.xs.write(&ctx, &xs);
         // Twice, so the second pass shows that every tape and gradient is reset, not added to.
         for _ in 0..2 {
@@ -185,6 +185,42 @@ fn completion_training_matches_cpu() {
     }
 }
 
+/// The episode the page steps through, run on the GPU and read back, against the CPU trainer's:
+/// every state and (plastic) every trace, `EPISODE_TOL`. Parameters after a few training steps, so
+/// alpha and eta are not their initial values.
+#[test]
+fn episode_replay_matches_cpu() {
+    use metaplastic::cpu::hebbian::CpuHebbian;
+    let Some(ctx) = gpu() else { return };
+    let ctx = Rc::new(ctx);
+    for (plastic, rule) in [(true, HebbRule::Simple), (true, HebbRule::Oja), (false, HebbRule::Simple)] {
+        let what = format!("plastic {plastic}, {} rule", rule.name());
+        let (_, trained) = run_completion(tiny(plastic, rule)).expect("a valid setting");
+        let cfg = tiny(plastic, rule).net;
+        let xs: Vec<f32> = values(cfg.episode_steps() * cfg.bits, 11).iter().map(|v| v.signum()).collect();
+        let mut cpu = CpuHebbian::new(cfg.clone(), trained.clone()).expect("a valid setting");
+        let mut gpu = GpuRecurrent::new(ctx.clone(), cfg.clone(), trained).expect("a valid setting");
+        let want = pollster::block_on(cpu.episode(&xs)).expect("one episode");
+        let got = pollster::block_on(gpu.episode(&xs)).expect("one episode");
+        assert_eq!((got.steps, got.neurons), (cfg.episode_steps(), cfg.neurons), "{what}");
+        assert_eq!(want.states.len(), cfg.episode_steps() * cfg.neurons, "{what}: a state per step");
+        assert_eq!(want.hebb.len(), if plastic { cfg.episode_steps() * cfg.neurons * cfg.neurons } else { 0 }, "{what}: a trace per step when plastic");
+        check(&format!("states, {what}"), &got.states, &want.states, EPISODE_TOL);
+        check(&format!("traces, {what}"), &got.hebb, &want.hebb, EPISODE_TOL);
+        if plastic {
+            let last = want.trace_at(cfg.episode_steps() - 1).expect("the last step's trace");
+            assert!(last.iter().any(|&h| h != 0.0), "{what}: the trace fills up during the episode");
+        }
+        // Twice in a row gives the same (the replay pass starts from a zero state and trace).
+        assert_eq!(pollster::block_on(gpu.episode(&xs)).expect("one episode"), got, "{what}: a second replay");
+        assert!(matches!(pollster::block_on(gpu.episode(&xs[1..])), Err(TrainError::Config(_))), "{what}: not one episode");
+    }
+    let ff = HebbianConfig { bits: 8, ..HebbianConfig::small(true) };
+    let xs = vec![1.0; ff.episode_steps() * ff.bits];
+    let mut cpu_ff = CpuHebbian::new(ff.clone(), HebbianParams::init(&ff, 1)).expect("a valid setting");
+    assert!(matches!(pollster::block_on(cpu_ff.episode(&xs)), Err(TrainError::Config(_))), "the feed-forward layer has no state to replay");
+}
+
 #[test]
 fn a_wrong_batch_or_size_is_refused() {
     let Some(ctx) = gpu() else { return };
@@ -229,5 +265,6 @@ fn a_lost_device_is_reported() {
     assert!(lost(pollster::block_on(gpu.take_train_loss()).map(drop)));
     assert!(lost(pollster::block_on(gpu.loss(&xs, &targets)).map(drop)));
     assert!(lost(pollster::block_on(gpu.params()).map(drop)));
+    assert!(lost(pollster::block_on(gpu.episode(&xs[..cfg.episode_steps() * cfg.bits])).map(drop)));
     assert!(lost(GpuRecurrent::new(ctx.clone(), cfg.clone(), HebbianParams::init(&cfg, 1)).map(drop)));
 }

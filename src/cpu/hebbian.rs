@@ -8,7 +8,7 @@ use super::metaplastic_adam::metaplastic_adam;
 use super::plastic::{PlasticGrads, episode_backward, episode_forward};
 use super::recurrent::{RecurrentGrads, readout_mse, recurrent_backward, recurrent_forward};
 use crate::nn::TrainError;
-use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer, Network};
+use crate::model::hebbian::{EpisodeTrace, HebbianConfig, HebbianParams, HebbianTrainer, Network};
 
 /// Mean squared error of the last step's outputs against `targets` (`[batch, bits]`), over bits
 /// and episodes, and when asked, its gradients. `xs` is `[T, batch, bits]`.
@@ -141,5 +141,15 @@ impl HebbianTrainer for CpuHebbian {
 
     async fn params(&mut self) -> Result<HebbianParams, TrainError> {
         Ok(self.params.clone())
+    }
+
+    async fn episode(&mut self, xs: &[f32]) -> Result<EpisodeTrace, TrainError> {
+        let cfg = &self.cfg;
+        cfg.check_episode(xs)?;
+        let steps = cfg.episode_steps();
+        let tape = recurrent_forward(cfg.recurrent_shape(1), self.params.weights(), cfg.rule, cfg.plastic, xs, steps);
+        // Slot 0 of the tape is the zero state before the first step.
+        let states = tape.ys[cfg.neurons..].to_vec();
+        Ok(EpisodeTrace { steps, neurons: cfg.neurons, states, hebb: tape.hebb })
     }
 }

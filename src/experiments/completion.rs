@@ -19,7 +19,7 @@
 
 use crate::backend::Backend;
 use crate::nn::TrainError;
-use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer, balanced_pattern};
+use crate::model::hebbian::{EpisodeTrace, HebbianConfig, HebbianParams, HebbianTrainer, balanced_pattern};
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 /// A run of training and its evaluation.
@@ -160,6 +160,11 @@ impl<T: HebbianTrainer> CompletionRun<T> {
 
     pub async fn params(&mut self) -> Result<HebbianParams, TrainError> {
         self.trainer.params().await
+    }
+
+    /// One episode (`xs` `[T, 1, bits]`) run step by step on the trainer's backend, untrained.
+    pub async fn episode(&mut self, xs: &[f32]) -> Result<EpisodeTrace, TrainError> {
+        self.trainer.episode(xs).await
     }
 
     pub fn record(&self) -> &CompletionRecord {

@@ -17,7 +17,7 @@ use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::{GpuContext, GpuTensor};
 use crate::nn::{HebbRule, Nonlinearity, PlasticDims};
 use crate::nn::TrainError;
-use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
+use crate::model::hebbian::{EpisodeTrace, HebbianConfig, HebbianParams, HebbianTrainer};
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -506,5 +506,11 @@ impl HebbianTrainer for GpuHebbian {
         let alpha = self.params.alpha.read(ctx).await?;
         let eta = self.params.eta.read(ctx).await?[0];
         Ok(HebbianParams { bits: self.cfg.bits, w, alpha, eta })
+    }
+
+    /// The feed-forward layer has no state to replay.
+    async fn episode(&mut self, xs: &[f32]) -> Result<EpisodeTrace, TrainError> {
+        self.cfg.check_episode(xs)?;
+        Err(TrainError::Config("this trainer runs the feed-forward layer, which has no state to replay".into()))
     }
 }

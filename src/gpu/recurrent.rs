@@ -14,7 +14,7 @@ use super::kernel::{Dispatch, groups_for, pipelines, record_all, uniform};
 use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::plastic::{GpuPlasticParams, PlasticKernel, StepUniform};
 use super::{GpuContext, GpuTensor};
-use crate::model::hebbian::{HebbianConfig, HebbianParams, HebbianTrainer};
+use crate::model::hebbian::{EpisodeTrace, HebbianConfig, HebbianParams, HebbianTrainer};
 use crate::nn::{HebbRule, Nonlinearity, RecurrentShape, TrainError};
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
@@ -121,8 +121,8 @@ pub struct GpuRecurrentEpisode {
     pub post: GpuTensor,
     /// The recurrent product of each step, `[T, batch, neurons]`.
     pub z: GpuTensor,
-    /// `Hebb(t)` of every step when plastic and trained (`[T, batch, n, n]`); two slots taken in
-    /// turn when plastic and not trained; one zero trace, never written, when not plastic.
+    /// `Hebb(t)` of every step when plastic and trained or kept (`[T, batch, n, n]`); two slots
+    /// taken in turn otherwise when plastic; one zero trace, never written, when not plastic.
     pub hebb: GpuTensor,
     forward: Vec<Dispatch>,
     backward: Option<(Vec<BackStep>, BackwardBuffers)>,
@@ -137,7 +137,9 @@ struct BackwardBuffers {
 impl GpuRecurrentEpisode {
     /// Binds a batch of episodes to the parameters, and when `grads` is given, to the gradients
     /// that [`GpuRecurrentEpisode::encode_backward`] writes; `targets` (`[batch, bits]`) and `loss`
-    /// (`[sum, count]`) are what the read-out at the last step compares with and adds to.
+    /// (`[sum, count]`) are what the read-out at the last step compares with and adds to. With
+    /// `keep_traces` a plastic episode keeps every step's trace even without gradients (to be
+    /// read back and drawn).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         ctx: &GpuContext,
@@ -150,13 +152,14 @@ impl GpuRecurrentEpisode {
         grads: Option<&GpuPlasticParams>,
         targets: &GpuTensor,
         loss: &GpuTensor,
+        keep_traces: bool,
     ) -> Self {
         assert!(steps >= 1, "an episode has at least one step");
         let (pk, rk) = kernels;
         let dims = shape.plastic();
         let (nx, ns, nh) = (shape.input_len(), shape.state_len(), dims.trace_len());
         let zeros = |n: usize| GpuTensor::zeros(ctx, n);
-        let slots = match (plastic, grads.is_some()) {
+        let slots = match (plastic, grads.is_some() || keep_traces) {
             (false, _) => 1,
             (true, true) => steps,
             (true, false) => 2,
@@ -258,6 +261,8 @@ pub struct GpuRecurrent {
     step: u32,
     train: Pass,
     evals: HashMap<usize, Pass>,
+    /// One episode keeping every step's trace, made at the first [`HebbianTrainer::episode`].
+    replay: Option<Pass>,
     train_loss: GpuTensor,
 }
 
@@ -282,8 +287,8 @@ impl GpuRecurrent {
         };
         let adam = pairs.iter().map(|(p, g)| adam_kernel.bind(c, p, g, &GpuTensor::zeros(c, p.len), &GpuTensor::zeros(c, p.len), &hyper)).collect();
         let train_loss = GpuTensor::zeros(c, 2);
-        let train = Self::pass(c, &kernels, &cfg, cfg.batch, &gpu_params, Some((&grads, &train_loss)));
-        Ok(Self { ctx, cfg, kernels, params: gpu_params, _grads: grads, adam, step: 0, train, evals: HashMap::new(), train_loss })
+        let train = Self::pass(c, &kernels, &cfg, cfg.batch, &gpu_params, Some((&grads, &train_loss)), false);
+        Ok(Self { ctx, cfg, kernels, params: gpu_params, _grads: grads, adam, step: 0, train, evals: HashMap::new(), replay: None, train_loss })
     }
 
     fn pass(
@@ -293,6 +298,7 @@ impl GpuRecurrent {
         batch: usize,
         params: &GpuPlasticParams,
         training: Option<(&GpuPlasticParams, &GpuTensor)>,
+        keep_traces: bool,
     ) -> Pass {
         let targets = GpuTensor::zeros(ctx, batch * cfg.bits);
         let eval_loss = training.is_none().then(|| GpuTensor::zeros(ctx, 2));
@@ -308,6 +314,7 @@ impl GpuRecurrent {
             training.map(|t| t.0),
             &targets,
             loss,
+            keep_traces,
         );
         Pass { episode, targets, eval_loss }
     }
@@ -360,7 +367,7 @@ impl HebbianTrainer for GpuRecurrent {
             check_fits(&self.ctx, &self.cfg, batch, if self.cfg.plastic { 2 } else { 1 })?;
         }
         let (ctx, kernels, cfg, params) = (self.ctx.as_ref(), &self.kernels, &self.cfg, &self.params);
-        let pass = self.evals.entry(batch).or_insert_with(|| Self::pass(ctx, kernels, cfg, batch, params, None));
+        let pass = self.evals.entry(batch).or_insert_with(|| Self::pass(ctx, kernels, cfg, batch, params, None, false));
         let loss = pass.eval_loss.as_ref().expect("an evaluation pass has its own loss");
         pass.episode.xs.write(ctx, xs);
         pass.targets.write(ctx, targets);
@@ -378,5 +385,24 @@ impl HebbianTrainer for GpuRecurrent {
         let alpha = self.params.alpha.read(ctx).await?;
         let eta = self.params.eta.read(ctx).await?[0];
         Ok(HebbianParams { bits: self.cfg.neurons, w, alpha, eta })
+    }
+
+    async fn episode(&mut self, xs: &[f32]) -> Result<EpisodeTrace, TrainError> {
+        self.ctx.check_alive()?;
+        let cfg = &self.cfg;
+        cfg.check_episode(xs)?;
+        let steps = cfg.episode_steps();
+        if self.replay.is_none() {
+            check_fits(&self.ctx, cfg, 1, if cfg.plastic { steps } else { 1 })?;
+        }
+        let (ctx, kernels, params) = (self.ctx.as_ref(), &self.kernels, &self.params);
+        let pass = self.replay.get_or_insert_with(|| Self::pass(ctx, kernels, cfg, 1, params, None, true));
+        pass.episode.xs.write(ctx, xs);
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("recurrent episode replay") });
+        pass.episode.encode_forward(&mut encoder);
+        ctx.queue.submit([encoder.finish()]);
+        let states = pass.episode.post.read(ctx).await?;
+        let hebb = if cfg.plastic { pass.episode.hebb.read(ctx).await? } else { Vec::new() };
+        Ok(EpisodeTrace { steps, neurons: cfg.neurons, states, hebb })
     }
 }

@@ -311,6 +311,48 @@ pub trait HebbianTrainer {
     async fn loss(&mut self, xs: &[f32], targets: &[f32]) -> Result<f32, TrainError>;
 
     async fn params(&mut self) -> Result<HebbianParams, TrainError>;
+
+    /// One episode of the recurrent network run without training (`xs` is `[T, 1, bits]`), step
+    /// by step: what the page draws as the episode unfolds. The feed-forward layer has no state
+    /// to show, and refuses.
+    async fn episode(&mut self, xs: &[f32]) -> Result<EpisodeTrace, TrainError>;
+}
+
+/// Every step of one episode of the recurrent network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeTrace {
+    pub steps: usize,
+    pub neurons: usize,
+    /// The state after each step, `[T, neurons]`.
+    pub states: Vec<f32>,
+    /// The trace `Hebb(t)` each step read, `[T, neurons, neurons]`; empty for a non-plastic network.
+    pub hebb: Vec<f32>,
+}
+
+impl EpisodeTrace {
+    /// The state after step `t` (from 0); `None` past the episode.
+    pub fn state_after(&self, t: usize) -> Option<&[f32]> {
+        self.states.get(t * self.neurons..(t + 1) * self.neurons)
+    }
+
+    /// The trace step `t` read; `None` past the episode or for a non-plastic network.
+    pub fn trace_at(&self, t: usize) -> Option<&[f32]> {
+        let nn = self.neurons * self.neurons;
+        self.hebb.get(t * nn..(t + 1) * nn)
+    }
+}
+
+impl HebbianConfig {
+    /// Checks that `xs` is one whole episode of the recurrent network.
+    pub fn check_episode(&self, xs: &[f32]) -> Result<(), TrainError> {
+        if self.network != Network::Recurrent {
+            return Err(TrainError::Config("only the recurrent network has a state to replay step by step".into()));
+        }
+        if xs.len() != self.episode_steps() * self.bits {
+            return Err(TrainError::Config(format!("{} inputs are not one episode of {} steps of {} bits", xs.len(), self.episode_steps(), self.bits)));
+        }
+        Ok(())
+    }
 }
 
 impl HebbianConfig {

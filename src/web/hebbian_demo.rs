@@ -14,7 +14,6 @@ use super::worker::HeldData;
 use super::{App, canvas_chart, dom};
 use crate::backend::{Backend, Denoise, Hebbian};
 use crate::charts::hebbian as figures;
-use crate::cpu::recurrent::recurrent_forward;
 use crate::nn::HebbRule;
 use crate::data::DataSetId;
 use crate::experiments::DataAccess;
@@ -214,14 +213,12 @@ impl HebbWorkerRun {
                 let steps = cfg.episode_steps();
                 let t = detail["t"].as_u64().map_or(steps - 1, |t| t as usize).min(steps - 1);
                 let episode = completion_episode(run.setup());
-                // Read back from the GPU when training there; the episode is replayed on the CPU.
-                let params = run.params().await.ok()?;
-                let tape = recurrent_forward(cfg.recurrent_shape(1), params.weights(), cfg.rule, cfg.plastic, &episode.xs, steps);
-                let n = cfg.neurons;
+                // Run where the network trains (on the GPU, read back once).
+                let trace = run.episode(&episode.xs).await.ok()?;
                 let mut out = vec![t as f32];
-                out.extend_from_slice(tape.state_after(t).get(..cfg.bits)?);
+                out.extend_from_slice(trace.state_after(t)?.get(..cfg.bits)?);
                 if cfg.plastic {
-                    out.extend_from_slice(tape.hebb.get(t * n * n..(t + 1) * n * n)?);
+                    out.extend_from_slice(trace.trace_at(t)?);
                 }
                 Some(out)
             }
