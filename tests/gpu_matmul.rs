@@ -1,6 +1,6 @@
 //! `shaders/matmul.wgsl` against `cpu::matmul` on whatever adapter wgpu finds.
 //! Tolerance: |gpu - cpu| <= 1e-5 + 1e-5 * k * |cpu|, since both sum k products in f32 but group
-//! them differently (tiles of 16 on the GPU).
+//! them differently (the CPU's packed kernel blocks k; the GPU sums in order).
 
 mod common;
 use common::*;
@@ -13,8 +13,9 @@ fn matmul_matches_cpu_for_every_layout() {
     let Some(ctx) = gpu() else { return };
     println!("adapter: {}", ctx.adapter);
     let kernel = MatmulKernel::new(&ctx);
-    // Sizes that are and are not multiples of the 16x16 tile, and the layer shapes of the BNN.
-    for (m, k, n) in [(1, 1, 1), (16, 16, 16), (17, 33, 5), (100, 784, 64), (3, 5, 130)] {
+    // Sizes that are and are not multiples of the 32x32 tile and its 16-wide K step, and the
+    // layer shapes of the BNN.
+    for (m, k, n) in [(1, 1, 1), (16, 16, 16), (17, 33, 5), (32, 32, 32), (33, 17, 65), (64, 40, 31), (100, 784, 64), (3, 5, 130)] {
         for flags in 0..8u32 {
             let shape = MatmulShape { flags, ..MatmulShape::new(m, k, n) };
             let a = values(m * k, 1 + flags as u64);

@@ -6,7 +6,8 @@ use crate::nn::MatmulShape;
 use crate::nn::TrainError;
 use super::kernel::{Dispatch, pipelines, uniform};
 
-const TILE: u32 = 16;
+/// Outputs per workgroup side (`TILE` in the shader).
+const TILE: u32 = 32;
 
 pub struct MatmulKernel {
     pipeline: wgpu::ComputePipeline,
