@@ -38,3 +38,27 @@ fn beta_zero_ignores_what_c_held() {
     matmul_reference(shape, &a, &b, &mut want);
     assert!(max_violation(&c, &want, 1e-5, 1e-5).is_none(), "{c:?} vs {want:?}");
 }
+
+/// A large product is cut into one block per thread, along its rows or its columns: the result is
+/// the same bits for any number of blocks, for every transpose and accumulate flag.
+#[test]
+fn split_products_are_bit_identical() {
+    for &(m, k, n) in &[(100, 784, 1024), (1024, 100, 784), (50, 512, 2003), (50176, 25, 6)] {
+        for flags in 0..8u32 {
+            let shape = MatmulShape { flags, ..MatmulShape::new(m, k, n) };
+            let (a, b) = (values(m * k, 3 + flags), values(k * n, 11 + flags));
+            let start = values(m * n, 5);
+            let mut results = Vec::new();
+            for threads in [1, 2, 3, 4] {
+                metaplastic::cpu::set_threads(threads);
+                let mut c = start.clone();
+                matmul(shape, &a, &b, &mut c);
+                results.push(c);
+            }
+            metaplastic::cpu::set_threads(0);
+            for (i, r) in results.iter().enumerate().skip(1) {
+                assert!(r.iter().zip(&results[0]).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{k}x{n} flags {flags}: {} blocks differ from one", i + 1);
+            }
+        }
+    }
+}

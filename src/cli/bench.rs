@@ -118,9 +118,7 @@ pub fn bench(raw: &[String]) -> Result<(), String> {
     if !(1..=10_000).contains(&steps) || !(1..=1000).contains(&reps) {
         return Err(format!("--steps {steps} --reps {reps}: choose 1 to 10000 steps and 1 to 1000 repetitions"));
     }
-    // matrixmultiply reads its thread count once, at its first product.
-    // SAFETY: set before any other thread of this program exists.
-    unsafe { std::env::set_var("MATMUL_NUM_THREADS", threads.to_string()) };
+    metaplastic::cpu::set_threads(threads);
     let backend = open_backend(&backend_name)?;
     println!("backend {}, {threads} threads, {reps} repetitions of {steps} steps after one warm-up step", backend.name());
     println!("{:<24} {:>6} {:>12} {:>12} {:>22} {:>11}", "network", "batch", "ex/s", "ms/step", "ms/step min..max", "dispatches");

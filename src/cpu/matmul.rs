@@ -9,6 +9,10 @@ use crate::nn::MatmulShape;
 /// in wasm). Transposes are strides, never copies. It sums over `k` in blocks and with fused
 /// multiply-adds, so it differs from [`matmul_reference`] (and the GPU) by rounding, about
 /// `k * eps * sum |a b|`: the parity tests' tolerances are scaled with `k` for that reason.
+///
+/// A large product is cut along the longer of `m` and `n` into one block per thread
+/// ([`super::threads`]). The kernel's order of summation over `k` does not depend on which
+/// outputs are computed together, so the result is the same bits however it is cut.
 pub fn matmul(shape: MatmulShape, a: &[f32], b: &[f32], c: &mut [f32]) {
     let (m, k, n) = (shape.m as usize, shape.k as usize, shape.n as usize);
     assert_eq!(a.len(), m * k, "A must be m x k");
@@ -17,15 +21,52 @@ pub fn matmul(shape: MatmulShape, a: &[f32], b: &[f32], c: &mut [f32]) {
     if m == 0 || n == 0 {
         return;
     }
+    // Below this many multiply-adds per thread, starting a thread costs more than it saves.
+    const PER_THREAD: usize = 1 << 21;
+    let parts = super::threads().min(m * n * k / PER_THREAD).max(1);
+    if parts == 1 {
+        // SAFETY: `c` is m x n (asserted) and borrowed mutably for the call.
+        return unsafe { block(shape, a, b, c.as_mut_ptr(), 0..m, 0..n) };
+    }
+    let along_rows = m >= n;
+    let len = if along_rows { m } else { n };
+    let step = len.div_ceil(parts);
+    // The blocks write disjoint parts of `c`, which no other reference reaches while they run; they
+    // get its address as a number so that the closures may cross threads.
+    let c_addr = c.as_mut_ptr() as usize;
+    std::thread::scope(|scope| {
+        for start in (0..len).step_by(step) {
+            let part = start..(start + step).min(len);
+            let (rows, cols) = if along_rows { (part, 0..n) } else { (0..m, part) };
+            // SAFETY: `c_addr` is the start of `c` (m x n, asserted), borrowed mutably until the
+            // scope ends, and the blocks' row or column ranges are disjoint, so no element is
+            // written by two threads and none is read by anyone else meanwhile.
+            scope.spawn(move || unsafe { block(shape, a, b, c_addr as *mut f32, rows, cols) });
+        }
+    });
+}
+
+/// `C[rows, cols] (+)= op(A)[rows, :] · op(B)[:, cols]`, one call of the kernel.
+///
+/// # Safety
+/// `c` points at an m x n matrix that nothing else reads or writes in the block while this runs.
+unsafe fn block(shape: MatmulShape, a: &[f32], b: &[f32], c: *mut f32, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) {
+    let (m, k, n) = (shape.m as usize, shape.k as usize, shape.n as usize);
     // Row and column strides of op(A) (m x k) and op(B) (k x n) as stored.
-    let (rsa, csa) = if shape.has(MatmulShape::TRANS_A) { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if shape.has(MatmulShape::TRANS_B) { (1, k as isize) } else { (n as isize, 1) };
+    let (rsa, csa) = if shape.has(MatmulShape::TRANS_A) { (1, m) } else { (k, 1) };
+    let (rsb, csb) = if shape.has(MatmulShape::TRANS_B) { (1, k) } else { (n, 1) };
     let beta = if shape.has(MatmulShape::ACCUMULATE) { 1.0 } else { 0.0 };
-    // SAFETY: the asserts above make every index the strides reach lie inside `a`, `b` and `c`
-    // (op(A) is m x k, op(B) k x n, C m x n, all dense), and `c` does not alias `a` or `b`
-    // (it is borrowed mutably).
+    assert!(rows.end <= m && cols.end <= n, "the block lies inside C");
+    assert!(a.len() == m * k && b.len() == k * n, "A is m x k and B k x n");
+    // SAFETY: op(A) is m x k and op(B) k x n dense inside `a` and `b` (asserted), C m x n at `c`
+    // (the caller's promise); the block lies inside C (asserted), so every index the offset
+    // pointers and strides reach is inside the three; only the block of C is written.
     unsafe {
-        matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), n as isize, 1);
+        let a0 = a.as_ptr().add(rows.start * rsa);
+        let b0 = b.as_ptr().add(cols.start * csb);
+        let c0 = c.add(rows.start * n + cols.start);
+        let (rsa, csa, rsb, csb) = (rsa as isize, csa as isize, rsb as isize, csb as isize);
+        matrixmultiply::sgemm(rows.len(), k, cols.len(), 1.0, a0, rsa, csa, b0, rsb, csb, beta, c0, n as isize, 1);
     }
 }
 

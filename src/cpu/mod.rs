@@ -23,19 +23,29 @@ pub mod softmax_ce;
 pub mod walk;
 pub mod xnor;
 
-/// How many threads the CPU backend's own parallel loops use: matrixmultiply's setting
-/// (`MATMUL_NUM_THREADS`, which `metaplastic bench --threads` sets) where given, else every core.
-/// One in wasm, where the page's workers are the parallelism.
+/// How many threads the CPU backend's parallel loops (large matrix products, metaplastic Adam)
+/// use: every core unless [`set_threads`] said otherwise. One in wasm, where the page's workers
+/// are the parallelism.
 pub fn threads() -> usize {
     #[cfg(target_arch = "wasm32")]
     return 1;
     #[cfg(not(target_arch = "wasm32"))]
     {
-        use std::sync::OnceLock;
-        static THREADS: OnceLock<usize> = OnceLock::new();
-        *THREADS.get_or_init(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            std::env::var("MATMUL_NUM_THREADS").ok().and_then(|v| v.parse().ok()).filter(|&n: &usize| n >= 1).unwrap_or(cores).min(cores)
-        })
+        use std::sync::atomic::Ordering;
+        match THREADS.load(Ordering::Relaxed) {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 }
+
+/// Caps [`threads`] (`metaplastic bench --threads`); 0 goes back to every core.
+pub fn set_threads(n: usize) {
+    #[cfg(not(target_arch = "wasm32"))]
+    THREADS.store(n, std::sync::atomic::Ordering::Relaxed);
+    #[cfg(target_arch = "wasm32")]
+    let _ = n;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
