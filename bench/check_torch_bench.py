@@ -129,6 +129,27 @@ def check_plastic() -> None:
     print("ok  plastic layer gradients through the episode (finite differences)")
 
 
+def check_recurrent() -> None:
+    n, bits, batch, steps, bias = 6, 4, 2, 5, 0.7
+    w0, alpha0 = (0.5 * torch.randn(n, n, dtype=torch.float64) for _ in range(2))
+    net = tb.RecurrentPlastic(w0, alpha0, bits, bias, 0.2).double()
+    xs = torch.randn(steps, batch, bits, dtype=torch.float64)
+    last = net.episode(xs)
+    w, alpha, eta = net.w.detach(), net.alpha.detach(), net.eta.item()
+    err = 0.0
+    for b in range(batch):
+        y, hebb = torch.zeros(n, dtype=torch.float64), torch.zeros(n, n, dtype=torch.float64)
+        for t in range(steps):
+            u = torch.zeros(n, dtype=torch.float64)
+            u[:bits], u[-1] = xs[t, b], bias
+            new = torch.tanh((w + alpha * hebb) @ y + u)
+            if t + 1 < steps:
+                hebb = (1 - eta) * hebb + eta * torch.outer(new, y)
+            y = new
+        err = max(err, (y - last[b]).abs().max().item())
+    close("recurrent network = y(t) = tanh((W + alpha Hebb) y(t-1) + u(t)), trace from y(t-1), y(t)", err, 1e-12)
+
+
 class _Bound:
     """Stand-in for a PlasticLayer whose parameters are plain tensors, for gradcheck."""
 
@@ -150,6 +171,7 @@ def main() -> int:
     check_sign()
     check_amp()
     check_plastic()
+    check_recurrent()
     check_networks()
     print("all checks passed")
     return 0

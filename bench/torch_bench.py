@@ -25,6 +25,10 @@ The networks and rules follow the Rust crate's definitions (file names are under
   plastic variant, 10-step episodes of 28x28 images, Adam lr 1e-3.
 - `completion` (model/hebbian.rs HebbianConfig::small, cpu/hebbian.rs, cpu/plastic.rs): one
   plastic 50 -> 50 tanh layer, 3 patterns, 33-step episodes, 8 episodes per batch, Adam lr 3e-4.
+- `completion-recurrent` (HebbianConfig::recurrent_small, cpu/recurrent.rs): Miconi's recurrent
+  plastic network, 51 neurons (50 bits and a bias neuron driven at 20), 2 balanced patterns shown
+  3 steps each with a blank step after, then the half-erased one for 6 steps (14 steps), one
+  episode per batch, loss on the last state's 50 read-out neurons, Adam lr 3e-4 on W, alpha, eta.
 
 Where the PyTorch version differs from the Rust one, it says so at the definition. Output: JSON
 `{"runs": [{"network", "backend": "torch-cpu", "batch", "threads", "examples_per_s",
@@ -356,6 +360,71 @@ def completion_workload() -> "Workload":
     return Workload("completion", batch, step)
 
 
+class RecurrentPlastic(nn.Module):
+    """Miconi's recurrent network, as cpu/recurrent.rs (our [out, in] layout):
+    y(t) = tanh((W + alpha * Hebb) y(t-1) + u(t)), y before the first step 0, u(t) the input on
+    the first `bits` neurons and the bias on the last; Hebb <- (1 - eta) Hebb + eta y(t) y(t-1)^T
+    after every step but the last, one trace per episode."""
+
+    def __init__(self, w: torch.Tensor, alpha: torch.Tensor, bits: int, bias: float, eta: float = 0.01):
+        super().__init__()
+        self.w = nn.Parameter(w)
+        self.alpha = nn.Parameter(alpha)
+        self.eta = nn.Parameter(torch.tensor(eta))
+        self.bits, self.bias = bits, bias
+
+    def episode(self, xs: torch.Tensor) -> torch.Tensor:
+        """xs: [T, batch, bits] -> the state after the last step, [batch, neurons]."""
+        steps, batch, bits = xs.shape
+        n = self.w.shape[0]
+        extra = xs.new_zeros(batch, n - bits)
+        extra[:, -1] = self.bias
+        y = xs.new_zeros(batch, n)
+        hebb = xs.new_zeros(batch, n, n)
+        for t in range(steps):
+            z = torch.bmm(self.w + self.alpha * hebb, y.unsqueeze(2)).squeeze(2)
+            new = torch.tanh(z + torch.cat([xs[t], extra], dim=1))
+            if t + 1 < steps:
+                hebb = (1 - self.eta) * hebb + self.eta * torch.bmm(new.unsqueeze(2), y.unsqueeze(1))
+            y = new
+        return y
+
+
+def completion_recurrent_workload() -> "Workload":
+    """Pattern completion with the recurrent network, HebbianConfig::recurrent_small(plastic = true):
+    episodes as experiments/completion.rs draws them (patterns exactly half +1, half -1), init as
+    HebbianParams::init (W and alpha 0.01 N(0, 1), alpha's diagonal 0)."""
+    bits, neurons, patterns, present, blank, test, gain, batch = 50, 51, 2, 3, 1, 6, 20.0, 1
+    steps = patterns * (present + blank) + test
+    gen = torch.Generator().manual_seed(1)
+    xs = torch.zeros(steps, batch, bits)
+    targets = torch.empty(batch, bits)
+    for b in range(batch):
+        half = torch.cat([-torch.ones(bits // 2), torch.ones(bits - bits // 2)])
+        pats = torch.stack([half[torch.randperm(bits, generator=gen)] for _ in range(patterns)])
+        t = 0
+        for k in torch.randperm(patterns, generator=gen).tolist():
+            xs[t : t + present, b] = gain * pats[k]
+            t += present + blank
+        k = int(torch.randint(0, patterns, (1,), generator=gen))
+        erased = pats[k].clone()
+        erased[torch.randperm(bits, generator=gen)[: bits // 2]] = 0.0
+        xs[t : t + test, b] = gain * erased
+        targets[b] = pats[k]
+    alpha = 0.01 * torch.randn(neurons, neurons, generator=gen)
+    alpha.fill_diagonal_(0.0)
+    net = RecurrentPlastic(0.01 * torch.randn(neurons, neurons, generator=gen), alpha, bits, gain)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-4, betas=(0.9, 0.999), eps=1e-8)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.mse_loss(net.episode(xs)[:, :bits], targets)
+        loss.backward()
+        opt.step()
+
+    return Workload("completion-recurrent", batch, step)
+
+
 class DenoisingAutoencoder(nn.Module):
     """The Hebbian denoising autoencoder of DenoiseConfig::mnist (plastic), model/hebbian.rs:
 
@@ -486,6 +555,7 @@ NETWORKS: dict[str, Callable[[], Workload]] = {
     "lenet-classic-amp": lambda: lenet_workload(amp=True),
     "denoise": denoise_workload,
     "completion": completion_workload,
+    "completion-recurrent": completion_recurrent_workload,
 }
 
 
