@@ -5,102 +5,13 @@
 use super::args::Args;
 use super::open_backend;
 use metaplastic::backend::Backend;
+use metaplastic::experiments::bench::{NETWORKS, Workload, run_json, time};
 use metaplastic::gpu::kernel::dispatch_count;
-use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
-use metaplastic::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianConfig, HebbianParams, HebbianTrainer};
-use metaplastic::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, LenetTrainer};
 use serde_json::json;
 use std::time::Instant;
 
-/// The networks, by the names the JSON and the PyTorch peer use.
-pub const NETWORKS: [&str; 7] = ["bnn-512", "bnn-1024", "lenet-classic-standard", "lenet-classic-amp", "denoise", "completion", "completion-recurrent"];
-
-/// One network ready to train: a step, and how many examples (or episodes) a step takes.
-struct Bench {
-    batch: usize,
-    step: Box<dyn FnMut() -> Result<(), String>>,
-}
-
-/// `x[i] = (i % 255) / 255`, `y[i] = i % 10`: the data both sides of the comparison train on.
-fn images(batch: usize) -> (Vec<f32>, Vec<u32>) {
-    ((0..batch * 784).map(|i| (i % 255) as f32 / 255.0).collect(), (0..batch as u32).map(|i| i % 10).collect())
-}
-
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
-}
-
-fn make(name: &str, backend: &Backend) -> Result<Bench, String> {
-    Ok(match name {
-        "bnn-512" | "bnn-1024" => {
-            let hidden = if name == "bnn-512" { 512 } else { 1024 };
-            let cfg = BnnConfig::authors_optimizer(hidden, 1.35);
-            let mut net = backend.bnn(cfg.clone(), BnnParams::init(cfg.sizes(), 1)).map_err(err)?;
-            let (x, y) = images(cfg.batch);
-            Bench {
-                batch: cfg.batch,
-                step: Box::new(move || {
-                    net.train_step(&x, &y).map_err(err)?;
-                    // Reading the statistics waits for a GPU to finish the step.
-                    pollster::block_on(net.take_train_stats()).map(drop).map_err(err)
-                }),
-            }
-        }
-        "lenet-classic-standard" | "lenet-classic-amp" => {
-            let mut cfg = LenetConfig::paper(Arch::Classic);
-            if name.ends_with("amp") {
-                cfg = cfg.with_amp(metaplastic::experiments::lenet::DEFAULT_AMP_B, FactorSource::LayerInput);
-            }
-            let mut net = backend.lenet(cfg.clone(), LenetParams::init(Arch::Classic, 1)).map_err(err)?;
-            let (x, y) = images(cfg.batch);
-            let mut seed = 0;
-            Bench {
-                batch: cfg.batch,
-                step: Box::new(move || {
-                    seed += 1;
-                    net.train_step(&x, &y, seed).map_err(err)?;
-                    pollster::block_on(net.take_train_stats()).map(drop).map_err(err)
-                }),
-            }
-        }
-        "denoise" => {
-            // The page trains 8 episodes per batch.
-            let cfg = DenoiseConfig { batch: 8, ..DenoiseConfig::mnist(true) };
-            let mut net = backend.denoise(cfg.clone(), DenoiseParams::init(&cfg, 1)).map_err(err)?;
-            let n = cfg.batch * cfg.pixels();
-            let xs: Vec<f32> = (0..cfg.episode_steps() * n).map(|i| (i % 255) as f32 / 255.0).collect();
-            let targets = xs[..n].to_vec();
-            Bench {
-                batch: cfg.batch,
-                step: Box::new(move || {
-                    net.train_step(&xs, &targets).map_err(err)?;
-                    pollster::block_on(net.take_train_loss()).map(drop).map_err(err)
-                }),
-            }
-        }
-        "completion" | "completion-recurrent" => {
-            // The feed-forward layer as the page trained it until now; the recurrent network in
-            // Miconi's small setting (one episode per step).
-            let cfg = if name == "completion" { HebbianConfig::small(true) } else { HebbianConfig::recurrent_small(true) };
-            let mut net = backend.hebbian(cfg.clone(), HebbianParams::init(&cfg, 1)).map_err(err)?;
-            let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
-            let episodes = metaplastic::experiments::completion::completion_batch(&cfg, cfg.batch, &mut rng);
-            Bench {
-                batch: cfg.batch,
-                step: Box::new(move || {
-                    net.train_step(&episodes.xs, &episodes.targets).map_err(err)?;
-                    pollster::block_on(net.take_train_loss()).map(drop).map_err(err)
-                }),
-            }
-        }
-        other => return Err(format!("--networks: unknown network '{other}' (choose from {})", NETWORKS.join(", "))),
-    })
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 pub fn bench(raw: &[String]) -> Result<(), String> {
@@ -123,35 +34,18 @@ pub fn bench(raw: &[String]) -> Result<(), String> {
     println!("backend {}, {threads} threads, {reps} repetitions of {steps} steps after one warm-up step", backend.name());
     println!("{:<24} {:>6} {:>12} {:>12} {:>22} {:>11}", "network", "batch", "ex/s", "ms/step", "ms/step min..max", "dispatches");
     let mut runs = Vec::new();
+    let clock = Instant::now();
+    let now = move || clock.elapsed().as_secs_f64() * 1000.0;
     for name in networks.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let mut b = make(name, &backend)?;
+        let mut work = Workload::new(name, &backend).map_err(err)?;
         let before = dispatch_count();
-        (b.step)()?;
+        pollster::block_on(work.step()).map_err(err)?;
         let dispatches = dispatch_count() - before;
-        let mut times: Vec<f64> = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let start = Instant::now();
-            for _ in 0..steps {
-                (b.step)()?;
-            }
-            times.push(start.elapsed().as_secs_f64() * 1000.0 / steps as f64);
-        }
-        let (lo, hi) = (times.iter().copied().fold(f64::INFINITY, f64::min), times.iter().copied().fold(0.0, f64::max));
-        let ms = median(&mut times);
-        let per_s = b.batch as f64 * 1000.0 / ms;
-        let shown = if matches!(backend, Backend::Gpu(_)) { dispatches.to_string() } else { "-".into() };
-        println!("{name:<24} {:>6} {per_s:>12.0} {ms:>12.2} {:>22} {shown:>11}", b.batch, format!("{lo:.2}..{hi:.2}"));
-        runs.push(json!({
-            "network": name,
-            "backend": backend_name,
-            "batch": b.batch,
-            "threads": threads,
-            "examples_per_s": per_s,
-            "ms_per_step": ms,
-            "ms_per_step_min": lo,
-            "ms_per_step_max": hi,
-            "dispatches_per_step": if matches!(backend, Backend::Gpu(_)) { json!(dispatches) } else { json!(null) },
-        }));
+        let t = pollster::block_on(time(&mut work, steps, reps, &now)).map_err(err)?;
+        let gpu = matches!(backend, Backend::Gpu(_));
+        let shown = if gpu { dispatches.to_string() } else { "-".into() };
+        println!("{name:<24} {:>6} {:>12.0} {:>12.2} {:>22} {shown:>11}", work.batch, t.examples_per_s, t.ms_per_step, format!("{:.2}..{:.2}", t.min, t.max));
+        runs.push(run_json(name, &backend_name, work.batch, threads, &t, gpu.then_some(dispatches as u64)));
     }
     if let Some(path) = json_path {
         let path = std::path::Path::new(&path);

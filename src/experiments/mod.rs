@@ -4,6 +4,7 @@
 //! Every runner is a state machine advanced by `advance(data, steps)`: the browser stays
 //! responsive between calls, and the learners of one run always see identical batches.
 
+pub mod bench;
 pub mod completion;
 pub mod denoise;
 pub mod lenet;

@@ -4,6 +4,7 @@
 //! Two entry points, one per wasm binary trunk builds: [`start_page`] (the page's main thread:
 //! data, forms, charts) and [`start_worker`] (a training worker, one per network of a comparison).
 
+mod bench;
 mod bnn_demo;
 mod canvas_chart;
 mod demo;
@@ -86,6 +87,13 @@ pub fn start_worker() {
 }
 
 fn boot() -> Result<(), dom::WebError> {
+    let search = dom::window()?.location().search().unwrap_or_default();
+    // The bench view replaces the demos: nothing loads or trains beside it.
+    if let Some(request) = bench::requested(&search) {
+        bench::start(request)?;
+        dom::body()?.set_attribute("data-ready", "1")?;
+        return Ok(());
+    }
     let app = Rc::new(App {
         data: DataSetId::ALL.map(|id| Rc::new(RefCell::new(loader::DataSlot::new(id)))),
         gpu: RefCell::new(None),
@@ -99,7 +107,6 @@ fn boot() -> Result<(), dom::WebError> {
     });
     // The link's settings go into the forms before they are built; what it asked for and could
     // not have is corrected and shown, never refused: a link is not edited in place.
-    let search = dom::window()?.location().search().unwrap_or_default();
     let link = crate::settings::query::parse(&search);
     for pick in PICKS {
         let d = pick(&app);

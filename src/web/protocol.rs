@@ -100,6 +100,9 @@ pub enum ToWorker {
     Data(DataPiece),
     Shared(SharedData),
     Control(Control),
+    /// The bench view: time these networks (comma-separated names of
+    /// [`crate::experiments::bench::NETWORKS`]) on the CPU, `reps` repetitions of `steps` steps.
+    Bench { networks: String, steps: usize, reps: usize },
 }
 
 pub struct Progress {
@@ -117,6 +120,10 @@ pub enum FromWorker {
     /// Class probabilities for the last drawing asked about.
     Prediction { probs: Vec<f32> },
     Failed { message: String, gpu_lost: bool },
+    /// One network's row of the benchmark's JSON.
+    BenchRun { run: String },
+    /// Every network asked for was timed.
+    BenchDone,
 }
 
 fn object(fields: &[(&str, JsValue)]) -> JsValue {
@@ -190,6 +197,12 @@ impl ToWorker {
                 };
                 object(&[("kind", "control".into()), ("command", command.into()), ("steps", (steps as f64).into()), ("detail", detail.into())])
             }
+            ToWorker::Bench { networks, steps, reps } => object(&[
+                ("kind", "bench".into()),
+                ("networks", networks.as_str().into()),
+                ("steps", (*steps as f64).into()),
+                ("reps", (*reps as f64).into()),
+            ]),
         };
         Encoded { message, transfer }
     }
@@ -242,6 +255,11 @@ impl ToWorker {
                 }
                 other => return Err(ProtocolError::Unknown("command", other.into())),
             }),
+            "bench" => ToWorker::Bench {
+                networks: string(value, "networks")?,
+                steps: number(value, "steps")? as usize,
+                reps: number(value, "reps")? as usize,
+            },
             other => return Err(ProtocolError::Unknown("message kind", other.into())),
         })
     }
@@ -276,6 +294,8 @@ impl FromWorker {
             FromWorker::Failed { message, gpu_lost } => {
                 object(&[("kind", "failed".into()), ("message", message.as_str().into()), ("gpuLost", (*gpu_lost).into())])
             }
+            FromWorker::BenchRun { run } => object(&[("kind", "bench-run".into()), ("run", run.as_str().into())]),
+            FromWorker::BenchDone => object(&[("kind", "bench-done".into())]),
         };
         Encoded { message, transfer }
     }
@@ -298,6 +318,8 @@ impl FromWorker {
                 message: string(value, "message")?,
                 gpu_lost: field(value, "gpuLost").ok().and_then(|v| v.as_bool()).unwrap_or(false),
             },
+            "bench-run" => FromWorker::BenchRun { run: string(value, "run")? },
+            "bench-done" => FromWorker::BenchDone,
             other => return Err(ProtocolError::Unknown("message kind", other.into())),
         })
     }

@@ -17,7 +17,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 /// Loads the worker binary (`static/training_worker.js`, copied into dist/ by trunk).
-const WORKER_SCRIPT: &str = "./training_worker.js";
+pub(super) const WORKER_SCRIPT: &str = "./training_worker.js";
 /// Steps a Step press trains.
 pub const STEP_STEPS: usize = 10;
 /// Bytes copied out of the page's memory per task when the data goes to a worker: small enough
@@ -666,6 +666,8 @@ fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &Mess
             drop(s);
             stop_with_error(app, pick, generation, &format!("{name}: {message}"), gpu_lost);
         }
+        // A demo's worker is never asked to benchmark.
+        FromWorker::BenchRun { .. } | FromWorker::BenchDone => {}
     }
 }
 

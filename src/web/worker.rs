@@ -321,7 +321,36 @@ fn handle(state: &Shared, message: ToWorker) {
             }
             kick(state);
         }
+        ToWorker::Bench { networks, steps, reps } => {
+            let s = state.clone();
+            wasm_bindgen_futures::spawn_local(async move { bench(&s, &networks, steps, reps).await });
+        }
     }
+}
+
+/// The bench view's work: each network timed on this worker's one thread, its row posted as soon
+/// as it is measured.
+async fn bench(state: &Shared, networks: &str, steps: usize, reps: usize) {
+    use crate::experiments::bench::{Workload, run_json, time};
+    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok().and_then(|p| p.dyn_into::<web_sys::Performance>().ok());
+    let Some(performance) = performance else {
+        return post(state, &FromWorker::Failed { message: "this worker has no clock (performance.now)".into(), gpu_lost: false });
+    };
+    let now = move || performance.now();
+    for name in networks.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let measured = async {
+            let mut work = Workload::new(name, &Backend::Cpu)?;
+            work.step().await?;
+            let t = time(&mut work, steps, reps, &now).await?;
+            Ok::<_, TrainError>(run_json(name, "wasm-cpu", work.batch, 1, &t, None))
+        }
+        .await;
+        match measured {
+            Ok(run) => post(state, &FromWorker::BenchRun { run: run.to_string() }),
+            Err(e) => return post(state, &FromWorker::Failed { message: format!("{name}: {e}"), gpu_lost: false }),
+        }
+    }
+    post(state, &FromWorker::BenchDone);
 }
 
 /// Builds the network, on this worker's own GPU device when the page chose WebGPU.

@@ -1,0 +1,141 @@
+//! The speed benchmark's workloads, shared by `metaplastic bench` (natively, any backend) and the
+//! page's bench view (`?view=bench`: the wasm build on the CPU, in a worker): whole training steps
+//! of every network on synthetic in-memory data, the same inputs `bench/torch_bench.py` feeds
+//! PyTorch, timed over repetitions after a warm-up step.
+
+use crate::backend::{Backend, Bnn, Denoise, Hebbian, Lenet};
+use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
+use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianConfig, HebbianParams, HebbianTrainer};
+use crate::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, LenetTrainer};
+use crate::nn::TrainError;
+use serde_json::{Value, json};
+
+/// The networks, by the names the JSON, the page and the PyTorch peer use.
+pub const NETWORKS: [&str; 7] = ["bnn-512", "bnn-1024", "lenet-classic-standard", "lenet-classic-amp", "denoise", "completion", "completion-recurrent"];
+
+/// `x[i] = (i % 255) / 255`, `y[i] = i % 10`: the data both sides of the comparison train on.
+fn images(batch: usize) -> (Vec<f32>, Vec<u32>) {
+    ((0..batch * 784).map(|i| (i % 255) as f32 / 255.0).collect(), (0..batch as u32).map(|i| i % 10).collect())
+}
+
+enum Net {
+    Bnn(Bnn, Vec<f32>, Vec<u32>),
+    Lenet(Lenet, Vec<f32>, Vec<u32>, u32),
+    Denoise(Denoise, Vec<f32>, Vec<f32>),
+    Hebbian(Hebbian, Vec<f32>, Vec<f32>),
+}
+
+/// One network ready to train on its batch, over and over.
+pub struct Workload {
+    /// Examples (or episodes, for the Hebbian networks) per step.
+    pub batch: usize,
+    net: Net,
+}
+
+impl Workload {
+    /// The network `name` (one of [`NETWORKS`]) on `backend`, built from seed 1.
+    pub fn new(name: &str, backend: &Backend) -> Result<Self, TrainError> {
+        Ok(match name {
+            "bnn-512" | "bnn-1024" => {
+                let hidden = if name == "bnn-512" { 512 } else { 1024 };
+                let cfg = BnnConfig::authors_optimizer(hidden, 1.35);
+                let net = backend.bnn(cfg.clone(), BnnParams::init(cfg.sizes(), 1))?;
+                let (x, y) = images(cfg.batch);
+                Self { batch: cfg.batch, net: Net::Bnn(net, x, y) }
+            }
+            "lenet-classic-standard" | "lenet-classic-amp" => {
+                let mut cfg = LenetConfig::paper(Arch::Classic);
+                if name.ends_with("amp") {
+                    cfg = cfg.with_amp(super::lenet::DEFAULT_AMP_B, FactorSource::LayerInput);
+                }
+                let net = backend.lenet(cfg.clone(), LenetParams::init(Arch::Classic, 1))?;
+                let (x, y) = images(cfg.batch);
+                Self { batch: cfg.batch, net: Net::Lenet(net, x, y, 0) }
+            }
+            "denoise" => {
+                // The page trains 8 episodes per batch.
+                let cfg = DenoiseConfig { batch: 8, ..DenoiseConfig::mnist(true) };
+                let net = backend.denoise(cfg.clone(), DenoiseParams::init(&cfg, 1))?;
+                let n = cfg.batch * cfg.pixels();
+                let xs: Vec<f32> = (0..cfg.episode_steps() * n).map(|i| (i % 255) as f32 / 255.0).collect();
+                let targets = xs[..n].to_vec();
+                Self { batch: cfg.batch, net: Net::Denoise(net, xs, targets) }
+            }
+            "completion" | "completion-recurrent" => {
+                // The feed-forward layer, and the recurrent network in Miconi's small setting (one
+                // episode per step).
+                let cfg = if name == "completion" { HebbianConfig::small(true) } else { HebbianConfig::recurrent_small(true) };
+                let net = backend.hebbian(cfg.clone(), HebbianParams::init(&cfg, 1))?;
+                let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+                let episodes = super::completion::completion_batch(&cfg, cfg.batch, &mut rng);
+                Self { batch: cfg.batch, net: Net::Hebbian(net, episodes.xs, episodes.targets) }
+            }
+            other => return Err(TrainError::Config(format!("no benchmark network '{other}' (choose from {})", NETWORKS.join(", ")))),
+        })
+    }
+
+    /// One whole training step, waited for: reading its statistics waits for a GPU to finish.
+    pub async fn step(&mut self) -> Result<(), TrainError> {
+        match &mut self.net {
+            Net::Bnn(net, x, y) => {
+                net.train_step(x, y)?;
+                net.take_train_stats().await.map(drop)
+            }
+            Net::Lenet(net, x, y, seed) => {
+                *seed += 1;
+                net.train_step(x, y, *seed)?;
+                net.take_train_stats().await.map(drop)
+            }
+            Net::Denoise(net, xs, targets) => {
+                net.train_step(xs, targets)?;
+                net.take_train_loss().await.map(drop)
+            }
+            Net::Hebbian(net, xs, targets) => {
+                net.train_step(xs, targets)?;
+                net.take_train_loss().await.map(drop)
+            }
+        }
+    }
+}
+
+/// Milliseconds per step: the median over repetitions, and the fastest and slowest repetition.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    pub ms_per_step: f64,
+    pub min: f64,
+    pub max: f64,
+    pub examples_per_s: f64,
+}
+
+/// Times `reps` repetitions of `steps` steps (no warm-up: the caller takes one first), reading the
+/// clock `now` in milliseconds.
+pub async fn time(work: &mut Workload, steps: usize, reps: usize, now: &dyn Fn() -> f64) -> Result<Timing, TrainError> {
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps.max(1) {
+        let start = now();
+        for _ in 0..steps.max(1) {
+            work.step().await?;
+        }
+        times.push((now() - start) / steps.max(1) as f64);
+    }
+    times.sort_by(f64::total_cmp);
+    let n = times.len();
+    let ms = if n % 2 == 1 { times[n / 2] } else { (times[n / 2 - 1] + times[n / 2]) / 2.0 };
+    Ok(Timing { ms_per_step: ms, min: times[0], max: times[n - 1], examples_per_s: work.batch as f64 * 1000.0 / ms })
+}
+
+/// One row of the benchmark's JSON (`{"runs": [...]}`), as the tool, the page and
+/// `bench/torch_bench.py` write it.
+pub fn run_json(network: &str, backend: &str, batch: usize, threads: usize, t: &Timing, dispatches: Option<u64>) -> Value {
+    json!({
+        "network": network,
+        "backend": backend,
+        "batch": batch,
+        "threads": threads,
+        "examples_per_s": t.examples_per_s,
+        "ms_per_step": t.ms_per_step,
+        "ms_per_step_min": t.min,
+        "ms_per_step_max": t.max,
+        "dispatches_per_step": dispatches,
+    })
+}
