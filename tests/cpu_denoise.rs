@@ -287,7 +287,7 @@ fn mnist() -> Option<DataSet> {
         Ok(set) => Some(set),
         Err(e) => {
             assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but MNIST is missing under static/data: {e}");
-            eprintln!("SKIPPED: MNIST missing (run scripts/fetch-data.sh)");
+            common::skipped("MNIST missing (run scripts/fetch-data.sh)");
             None
         }
     }

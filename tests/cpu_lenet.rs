@@ -440,7 +440,7 @@ fn classic_lenet_learns_mnist() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/data");
     let Ok(mnist) = metaplastic::data::DataSet::load(&root, metaplastic::data::DataSetId::Mnist) else {
         assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but MNIST is missing under static/data");
-        eprintln!("SKIPPED: MNIST missing (run scripts/fetch-data.sh)");
+        common::skipped("MNIST missing (run scripts/fetch-data.sh)");
         return;
     };
     use metaplastic::data::{Examples, fill_batch};

@@ -107,7 +107,7 @@ fn real_data_sets_when_present() {
         panic!("CI=true but static/data is missing: the test command runs scripts/fetch-data.sh first");
     }
     if !root.join("mnist").exists() {
-        eprintln!("SKIPPED: static/data missing (run scripts/fetch-data.sh)");
+        common::skipped("static/data missing (run scripts/fetch-data.sh)");
         return;
     }
     let mnist = DataSet::load(&root, DataSetId::Mnist).unwrap();

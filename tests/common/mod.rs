@@ -47,9 +47,24 @@ pub fn gpu() -> Option<GpuContext> {
             panic!("CI=true but no GPU adapter: {e}. Install mesa-vulkan-drivers (scripts/setup.sh does).")
         }
         Err(e) => {
-            eprintln!("SKIPPED: no GPU adapter ({e}); set CI=true to make this a failure");
+            skipped(&format!("no GPU adapter ({e}); set CI=true to make this a failure"));
             None
         }
+    }
+}
+
+/// Says that the running test skipped and why, and, where `scripts/test.sh` asked for it
+/// (`SKIP_LOG`), appends `binary test: reason` to that file, which it prints at its end: cargo
+/// shows a passing test's output to no one.
+pub fn skipped(reason: &str) {
+    eprintln!("SKIPPED: {reason}");
+    let Ok(path) = std::env::var("SKIP_LOG") else { return };
+    let binary = std::env::args().next().and_then(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned())).unwrap_or_default();
+    // The binary's name ends in a hash (cpu_bnn-5a8b40a6b8fa225c).
+    let binary = binary.rsplit_once('-').map_or(binary.clone(), |(name, _)| name.to_string());
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if let Ok(mut log) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(log, "{binary} {test}: {reason}");
     }
 }
 
