@@ -118,3 +118,30 @@ fn bnn_toy_writes_the_same_shape_without_data() {
     assert!(dir.join("metrics.csv").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_metaplastic")).args(args).output().expect("the tool starts");
+    assert!(!out.status.success(), "metaplastic {args:?} should have been refused");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The help is generated from the flags' declarations (clap), with their defaults from the
+/// presets; a typo, a value out of its choices and the other task's option are refused with a
+/// message that names them, before anything runs.
+#[test]
+fn help_is_generated_and_bad_flags_are_refused() {
+    let help = run(&["help"]);
+    for command in ["bnn-permuted", "bnn-stream", "bnn-toy", "lenet", "hebbian", "bench", "info", "data"] {
+        assert!(help.contains(command), "the help lists {command}:\n{help}");
+    }
+    let permuted = run(&["bnn-permuted", "--help"]);
+    assert!(permuted.contains("--ewc-lambda") && permuted.contains("[default: 0.005]"), "{permuted}");
+    let bench = run(&["bench", "--help"]);
+    assert!(bench.contains("completion-recurrent"), "the benchmark's networks are listed:\n{bench}");
+    assert!(refused(&["bnn-permuted", "--hiden", "64"]).contains("--hiden"));
+    assert!(refused(&["bnn-stream", "--dataset", "cifar"]).contains("cifar"));
+    assert!(refused(&["bench", "--threads", "0"]).contains("--threads"));
+    assert!(refused(&["bnn-permuted", "--seeds", "0"]).contains("choose 1 to 100"));
+    assert!(refused(&["hebbian", "--task", "denoise", "--bits", "8"]).contains("--bits is not an option of --task denoise"));
+    assert!(refused(&["hebbian", "--dataset", "fashion"]).contains("--dataset is not an option of --task completion"));
+}

@@ -2,7 +2,6 @@
 //! synthetic in-memory data (the same inputs `bench/torch_bench.py` feeds PyTorch), with the
 //! median and the spread over repetitions. `bash bench/compare.sh` runs both and prints the ratios.
 
-use super::args::Args;
 use super::open_backend;
 use metaplastic::backend::Backend;
 use metaplastic::experiments::bench::{NETWORKS, Workload, run_json, time};
@@ -14,21 +13,30 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-pub fn bench(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &[])?;
-    let backend_name: String = args.get("backend", String::from("cpu"))?;
-    let threads: usize = args.get("threads", 2)?;
-    let steps: usize = args.get("steps", 10)?;
-    let reps: usize = args.get("reps", 5)?;
-    let networks: String = args.get("networks", NETWORKS.join(","))?;
-    let json_path: Option<String> = args.opt("json")?;
-    args.finish()?;
-    if !(1..=64).contains(&threads) {
-        return Err(format!("--threads {threads}: choose 1 to 64"));
-    }
-    if !(1..=10_000).contains(&steps) || !(1..=1000).contains(&reps) {
-        return Err(format!("--steps {steps} --reps {reps}: choose 1 to 10000 steps and 1 to 1000 repetitions"));
-    }
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
+    backend: String,
+    /// Threads of the CPU backend's matrix products and optimizer
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: u16,
+    /// Steps per repetition
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    steps: u32,
+    /// Repetitions (the median is reported)
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    reps: u32,
+    /// Networks, comma-separated
+    #[arg(long, value_delimiter = ',', default_values_t = NETWORKS.map(String::from), value_parser = NETWORKS)]
+    networks: Vec<String>,
+    /// Also write the figures as JSON ({"runs": [...]}, as bench/torch_bench.py does)
+    #[arg(long)]
+    json: Option<String>,
+}
+
+pub fn bench(args: BenchArgs) -> Result<(), String> {
+    let BenchArgs { backend: backend_name, threads, steps, reps, networks, json: json_path } = args;
+    let (threads, steps, reps) = (threads as usize, steps as usize, reps as usize);
     metaplastic::cpu::set_threads(threads);
     let backend = open_backend(&backend_name)?;
     println!("backend {}, {threads} threads, {reps} repetitions of {steps} steps after one warm-up step", backend.name());
@@ -36,7 +44,7 @@ pub fn bench(raw: &[String]) -> Result<(), String> {
     let mut runs = Vec::new();
     let clock = Instant::now();
     let now = move || clock.elapsed().as_secs_f64() * 1000.0;
-    for name in networks.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for name in &networks {
         let mut work = Workload::new(name, &backend).map_err(err)?;
         let before = dispatch_count();
         pollster::block_on(work.step()).map_err(err)?;

@@ -1,6 +1,6 @@
 //! `bnn-permuted`, `bnn-stream` and `bnn-toy`: the binarized-network experiments, headless.
 
-use super::args::Args;
+use super::args::Common;
 use super::{Summary, WriteSummary, open_backend, pct};
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
@@ -13,32 +13,89 @@ use metaplastic::stats::{PairedDiff, mean_sd};
 use serde_json::json;
 use std::time::Instant;
 
-pub fn permuted(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &["ewc"])?;
-    let out = args.get("out", String::from("results/bnn-permuted"))?;
-    let seeds = args.seeds(3)?;
-    let metas: Vec<f32> = args.list("meta", "0,1.35")?;
-    let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
-    let data_dir = args.get("data", String::from("static/data"))?;
-    let mut cfg = PermutedConfig::authors_reduced(args.get("hidden", 512)?, &metas);
-    cfg.lr = args.get("lr", cfg.lr)?;
-    cfg.batch = args.get("batch", cfg.batch)?;
-    cfg.weight_decay = args.get("weight-decay", cfg.weight_decay)?;
-    cfg.tasks = args.get("tasks", cfg.tasks)?;
-    cfg.epochs = args.get("epochs", cfg.epochs)?;
-    cfg.steps_per_task = args.opt("steps-per-task")?;
-    cfg.train_examples = args.get("train-examples", cfg.train_examples)?;
-    cfg.test_examples = args.get("test-examples", cfg.test_examples)?;
-    cfg.eval_every = args.get("eval-every", cfg.eval_every)?;
-    cfg.bn_per_task = args.get("bn-per-task", cfg.bn_per_task)?;
-    cfg.gamma_init = GammaInit::parse(&args.get("bn-gamma", String::from(cfg.gamma_init.name()))?).map_err(|e| e.to_string())?;
-    if args.get("ewc", false)? {
-        cfg.learners.push(LearnerSpec::ewc(args.get("ewc-lambda", 5e3f32)?));
+fn reduced() -> PermutedConfig {
+    PermutedConfig::authors_reduced(512, &[])
+}
+
+fn stream_paper() -> StreamConfig {
+    StreamConfig::paper(&[])
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PermutedArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Values of m, a network each (0: the standard network)
+    #[arg(long, value_delimiter = ',', default_value = "0,1.35")]
+    meta: Vec<f32>,
+    /// Hidden units per layer (784-H-H-10)
+    #[arg(long, default_value_t = reduced().hidden)]
+    hidden: usize,
+    /// Adam's learning rate
+    #[arg(long, default_value_t = reduced().lr)]
+    lr: f32,
+    #[arg(long, default_value_t = reduced().batch)]
+    batch: usize,
+    #[arg(long, default_value_t = reduced().weight_decay)]
+    weight_decay: f32,
+    /// Permuted-MNIST tasks in sequence
+    #[arg(long, default_value_t = reduced().tasks)]
+    tasks: usize,
+    /// Epochs per task (over --train-examples)
+    #[arg(long, default_value_t = reduced().epochs)]
+    epochs: usize,
+    /// Training steps per task, instead of --epochs
+    #[arg(long)]
+    steps_per_task: Option<usize>,
+    #[arg(long, default_value_t = reduced().train_examples)]
+    train_examples: usize,
+    #[arg(long, default_value_t = reduced().test_examples)]
+    test_examples: usize,
+    /// Steps between two points of the live curves
+    #[arg(long, default_value_t = reduced().eval_every)]
+    eval_every: usize,
+    /// Each task keeps its own BatchNorm scale and shift
+    #[arg(long, default_value_t = reduced().bn_per_task, action = clap::ArgAction::Set)]
+    bn_per_task: bool,
+    /// BatchNorm's initial scale: uniform in [0, 1) as the authors' PyTorch 1.1, or one
+    #[arg(long, default_value = reduced().gamma_init.name(), value_parser = ["uniform", "one"])]
+    bn_gamma: String,
+    /// Also train a standard network with elastic weight consolidation
+    #[arg(long)]
+    ewc: bool,
+    /// EWC's penalty strength
+    #[arg(long, default_value_t = 5e3)]
+    ewc_lambda: f32,
+    /// Training examples whose squared gradients estimate the Fisher information
+    #[arg(long, default_value_t = reduced().ewc_examples)]
+    ewc_examples: usize,
+    #[arg(long, default_value = "results/bnn-permuted")]
+    out: String,
+}
+
+pub fn permuted(args: PermutedArgs) -> Result<(), String> {
+    let out = args.out;
+    let seeds = args.common.seeds.0;
+    let backend = open_backend(&args.common.backend)?;
+    let data_dir = args.common.data;
+    let mut cfg = PermutedConfig::authors_reduced(args.hidden, &args.meta);
+    cfg.lr = args.lr;
+    cfg.batch = args.batch;
+    cfg.weight_decay = args.weight_decay;
+    cfg.tasks = args.tasks;
+    cfg.epochs = args.epochs;
+    cfg.steps_per_task = args.steps_per_task;
+    cfg.train_examples = args.train_examples;
+    cfg.test_examples = args.test_examples;
+    cfg.eval_every = args.eval_every;
+    cfg.bn_per_task = args.bn_per_task;
+    cfg.gamma_init = GammaInit::parse(&args.bn_gamma).map_err(|e| e.to_string())?;
+    if args.ewc {
+        cfg.learners.push(LearnerSpec::ewc(args.ewc_lambda));
     }
-    cfg.ewc_examples = args.get("ewc-examples", cfg.ewc_examples)?;
-    args.finish()?;
+    cfg.ewc_examples = args.ewc_examples;
     cfg.validate().map_err(|e| e.to_string())?;
-    let data = DataSet::load(data_dir.as_ref(), DataSetId::Mnist).map_err(|e| e.to_string())?;
+    let data = DataSet::load(&data_dir, DataSetId::Mnist).map_err(|e| e.to_string())?;
 
     println!(
         "bnn-permuted: 784-{h}-{h}-10, {} tasks x {} steps, learners {}, seeds {:?}, backend {}",
@@ -129,31 +186,67 @@ fn report_permuted(summary: &Summary, cfg: &PermutedConfig) {
     }
 }
 
-pub fn stream(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &[])?;
-    let out = args.get("out", String::from("results/bnn-stream"))?;
-    let seeds = args.seeds(3)?;
-    let metas: Vec<f32> = args.list("meta", "0,2.5")?;
-    let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
-    let data_dir = args.get("data", String::from("static/data"))?;
-    let dataset = args.get("dataset", String::from("fashion"))?;
-    let id = DataSetId::parse(&dataset).ok_or(format!("--dataset {dataset}: choose mnist or fashion"))?;
-    let mut cfg = StreamConfig::paper(&metas);
-    cfg.hidden = args.get("hidden", cfg.hidden)?;
-    cfg.lr = args.get("lr", cfg.lr)?;
-    cfg.batch = args.get("batch", cfg.batch)?;
-    cfg.subsets = args.get("subsets", cfg.subsets)?;
-    cfg.epochs = args.get("epochs", cfg.epochs)?;
-    cfg.train_examples = args.get("train-examples", cfg.train_examples)?;
-    cfg.test_examples = args.get("test-examples", cfg.test_examples)?;
-    cfg.eval_every = args.get("eval-every", cfg.eval_every)?;
-    cfg.full_data = args.get("full-data", true)?;
-    cfg.norm.affine = args.get("bn-affine", cfg.norm.affine)?;
-    let stats = args.get("bn-stats", String::from(cfg.norm.eval.name()))?;
-    cfg.norm.eval = NormEval::parse(&stats).ok_or(format!("--bn-stats {stats}: choose running or batch"))?;
-    args.finish()?;
+#[derive(Debug, clap::Args)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long, default_value = "fashion", value_parser = ["mnist", "fashion"])]
+    dataset: String,
+    /// Values of m, a network each (0: the standard network)
+    #[arg(long, value_delimiter = ',', default_value = "0,2.5")]
+    meta: Vec<f32>,
+    /// Hidden units per layer (784-H-H-10)
+    #[arg(long, default_value_t = stream_paper().hidden)]
+    hidden: usize,
+    #[arg(long, default_value_t = stream_paper().lr)]
+    lr: f32,
+    #[arg(long, default_value_t = stream_paper().batch)]
+    batch: usize,
+    /// Class-balanced subsets the training set is cut into, learned one after the other
+    #[arg(long, default_value_t = stream_paper().subsets)]
+    subsets: usize,
+    /// Epochs per subset
+    #[arg(long, default_value_t = stream_paper().epochs)]
+    epochs: usize,
+    #[arg(long, default_value_t = stream_paper().train_examples)]
+    train_examples: usize,
+    #[arg(long, default_value_t = stream_paper().test_examples)]
+    test_examples: usize,
+    #[arg(long, default_value_t = stream_paper().eval_every)]
+    eval_every: usize,
+    /// Also train the full-data baseline (m = 0 on the whole shuffled set for as many steps)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    full_data: bool,
+    /// BatchNorm with a learned scale and shift (the authors' stream code: false)
+    #[arg(long, default_value_t = stream_paper().norm.affine, action = clap::ArgAction::Set)]
+    bn_affine: bool,
+    /// BatchNorm's statistics at test time (the authors' stream code: running)
+    #[arg(long, default_value = stream_paper().norm.eval.name(), value_parser = ["running", "batch"])]
+    bn_stats: String,
+    #[arg(long, default_value = "results/bnn-stream")]
+    out: String,
+}
+
+pub fn stream(args: StreamArgs) -> Result<(), String> {
+    let out = args.out;
+    let seeds = args.common.seeds.0;
+    let backend = open_backend(&args.common.backend)?;
+    let data_dir = args.common.data;
+    let id = DataSetId::parse(&args.dataset).ok_or(format!("--dataset {}: choose mnist or fashion", args.dataset))?;
+    let mut cfg = StreamConfig::paper(&args.meta);
+    cfg.hidden = args.hidden;
+    cfg.lr = args.lr;
+    cfg.batch = args.batch;
+    cfg.subsets = args.subsets;
+    cfg.epochs = args.epochs;
+    cfg.train_examples = args.train_examples;
+    cfg.test_examples = args.test_examples;
+    cfg.eval_every = args.eval_every;
+    cfg.full_data = args.full_data;
+    cfg.norm.affine = args.bn_affine;
+    cfg.norm.eval = NormEval::parse(&args.bn_stats).ok_or(format!("--bn-stats {}: choose running or batch", args.bn_stats))?;
     cfg.validate().map_err(|e| e.to_string())?;
-    let data = DataSet::load(data_dir.as_ref(), id).map_err(|e| e.to_string())?;
+    let data = DataSet::load(&data_dir, id).map_err(|e| e.to_string())?;
     println!(
         "bnn-stream on {}: 784-{h}-{h}-10, {} subsets of {} x {} epochs ({} steps), learners {}, seeds {:?}, backend {}",
         id.title(),
@@ -215,17 +308,23 @@ pub fn stream(raw: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-pub fn toy(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &[])?;
-    let out = args.get("out", String::from("results/bnn-toy"))?;
-    let defaults = ToyConfig::default();
-    let cfg = ToyConfig {
-        metas: args.list("meta", "0,0.5,1.35")?,
-        steps: args.get("steps", defaults.steps)?,
-        lr: args.get("lr", defaults.lr)?,
-        ..defaults
-    };
-    args.finish()?;
+#[derive(Debug, clap::Args)]
+pub struct ToyArgs {
+    /// Values of m, a trajectory each
+    #[arg(long, value_delimiter = ',', default_value = "0,0.5,1.35")]
+    meta: Vec<f32>,
+    #[arg(long, default_value_t = ToyConfig::default().steps)]
+    steps: usize,
+    /// The step size
+    #[arg(long, default_value_t = ToyConfig::default().lr)]
+    lr: f32,
+    #[arg(long, default_value = "results/bnn-toy")]
+    out: String,
+}
+
+pub fn toy(args: ToyArgs) -> Result<(), String> {
+    let out = args.out;
+    let cfg = ToyConfig { metas: args.meta, steps: args.steps, lr: args.lr, ..ToyConfig::default() };
     if !(1..=100_000).contains(&cfg.steps) || !(cfg.lr > 0.0) {
         return Err("--steps must be 1 to 100000 and --lr positive".into());
     }

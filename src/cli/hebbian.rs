@@ -1,7 +1,7 @@
 //! `hebbian`: differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic.
 
 use metaplastic::nn::{HebbRule, PoolKind};
-use super::args::Args;
+use super::args::Common;
 use super::{Summary, WriteSummary, open_backend, write_svg};
 use metaplastic::charts::plots::{ImageGrid, Tile, TileScale, image_grid};
 use metaplastic::experiments::summary::{completion_config, completion_metrics, denoise_config, denoise_metrics};
@@ -23,10 +23,10 @@ fn variant_name(plastic: bool) -> &'static str {
 }
 
 /// `--variant plastic,non-plastic`: which variants to run, each once.
-fn plastic_variants(args: &Args) -> Result<Vec<bool>, String> {
+fn plastic_variants(names: &[String]) -> Result<Vec<bool>, String> {
     let mut variants = Vec::new();
-    for v in args.list::<String>("variant", "plastic,non-plastic")? {
-        let plastic = match v.as_str() {
+    for v in names {
+        let plastic = match v.trim() {
             "plastic" => true,
             "non-plastic" => false,
             other => return Err(format!("--variant: '{other}' is not plastic or non-plastic")),
@@ -37,6 +37,120 @@ fn plastic_variants(args: &Args) -> Result<Vec<bool>, String> {
         variants.push(plastic);
     }
     Ok(variants)
+}
+
+/// Both tasks' options; each task refuses the other's, and takes its own defaults from its
+/// preset (`metaplastic hebbian --help` lists them, grouped).
+#[derive(Debug, clap::Args)]
+pub struct HebbianArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Pattern completion (Miconi) or denoising images (Upadhyay & Bagad's autoencoder)
+    #[arg(long, default_value = "completion", value_parser = ["completion", "denoise"])]
+    task: String,
+    /// The variants, each trained once per seed
+    #[arg(long, value_delimiter = ',', default_value = "plastic,non-plastic")]
+    variant: Vec<String>,
+    /// The trace's rule [default: simple]
+    #[arg(long, value_parser = ["simple", "oja"])]
+    rule: Option<String>,
+    /// Adam's learning rate [default: 3e-4 for completion, 1e-3 for denoising]
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Episodes per training step [default: the preset's]
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Training steps [default: the preset's]
+    #[arg(long)]
+    steps: Option<usize>,
+    #[arg(long)]
+    test_episodes: Option<usize>,
+    /// Steps between two points of the loss curve
+    #[arg(long)]
+    log_every: Option<usize>,
+    /// [default: results/hebbian-completion-recurrent, results/hebbian-completion or
+    /// results/hebbian-denoise-<dataset>]
+    #[arg(long)]
+    out: Option<String>,
+
+    /// Completion: Miconi's recurrent network or one plastic feed-forward layer
+    #[arg(long, help_heading = "Pattern completion", value_parser = ["recurrent", "feedforward"])]
+    network: Option<String>,
+    /// Completion: small (50 bits) or Miconi's 1000-bit setting
+    #[arg(long, help_heading = "Pattern completion", value_parser = ["small", "miconi"])]
+    preset: Option<String>,
+    #[arg(long, help_heading = "Pattern completion")]
+    bits: Option<usize>,
+    /// Recurrent neurons [default: one per bit and the bias neuron]
+    #[arg(long, help_heading = "Pattern completion")]
+    neurons: Option<usize>,
+    /// The non-plastic recurrent network with N neurons (more than bits) instead
+    #[arg(long, help_heading = "Pattern completion")]
+    non_plastic_hidden: Option<usize>,
+    #[arg(long, help_heading = "Pattern completion")]
+    patterns: Option<usize>,
+    #[arg(long, help_heading = "Pattern completion")]
+    presentations: Option<usize>,
+    #[arg(long, help_heading = "Pattern completion")]
+    present_steps: Option<usize>,
+    #[arg(long, help_heading = "Pattern completion")]
+    blank_steps: Option<usize>,
+    #[arg(long, help_heading = "Pattern completion")]
+    test_steps: Option<usize>,
+    /// The inputs' scale (and the bias neuron's drive)
+    #[arg(long, help_heading = "Pattern completion")]
+    gain: Option<f32>,
+
+    #[arg(long, help_heading = "Denoising", value_parser = ["mnist", "fashion"])]
+    dataset: Option<String>,
+    /// Channels of the two encoder stages and the code [default: 8,8,4]
+    #[arg(long, help_heading = "Denoising", value_delimiter = ',')]
+    channels: Option<Vec<usize>>,
+    #[arg(long, help_heading = "Denoising", value_parser = ["average", "max"])]
+    pool: Option<String>,
+    /// Images per episode
+    #[arg(long, help_heading = "Denoising")]
+    images: Option<usize>,
+    #[arg(long, help_heading = "Denoising")]
+    show_steps: Option<usize>,
+    #[arg(long, help_heading = "Denoising")]
+    zero_steps: Option<usize>,
+    /// The noise's standard deviation
+    #[arg(long, help_heading = "Denoising")]
+    noise: Option<f32>,
+}
+
+impl HebbianArgs {
+    /// Refuses the options of the task not run, so a typo of task is not silently ignored.
+    fn refuse_other_task(&self, denoise: bool) -> Result<(), String> {
+        let completion_only = [
+            ("network", self.network.is_some()),
+            ("preset", self.preset.is_some()),
+            ("bits", self.bits.is_some()),
+            ("neurons", self.neurons.is_some()),
+            ("non-plastic-hidden", self.non_plastic_hidden.is_some()),
+            ("patterns", self.patterns.is_some()),
+            ("presentations", self.presentations.is_some()),
+            ("present-steps", self.present_steps.is_some()),
+            ("blank-steps", self.blank_steps.is_some()),
+            ("test-steps", self.test_steps.is_some()),
+            ("gain", self.gain.is_some()),
+        ];
+        let denoise_only = [
+            ("dataset", self.dataset.is_some()),
+            ("channels", self.channels.is_some()),
+            ("pool", self.pool.is_some()),
+            ("images", self.images.is_some()),
+            ("show-steps", self.show_steps.is_some()),
+            ("zero-steps", self.zero_steps.is_some()),
+            ("noise", self.noise.is_some()),
+        ];
+        let (other, task) = if denoise { (&completion_only[..], "denoise") } else { (&denoise_only[..], "completion") };
+        match other.iter().find(|(_, given)| *given) {
+            Some((flag, _)) => Err(format!("--{flag} is not an option of --task {task}")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Mean ± sd of a metric per variant, and the paired difference plastic - non-plastic.
@@ -66,26 +180,23 @@ fn report(summary: &Summary, variants: &[bool], metric: &str, label: &str) {
     }
 }
 
-pub fn hebbian(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &[])?;
-    let task = args.get("task", String::from("completion"))?;
-    let backend_name = args.get("backend", String::from("cpu"))?;
-    match task.as_str() {
-        "completion" => {}
-        "denoise" => return denoise(&args, &backend_name),
-        other => return Err(format!("--task {other}: choose completion or denoise")),
+pub fn hebbian(args: HebbianArgs) -> Result<(), String> {
+    let denoising = args.task == "denoise";
+    args.refuse_other_task(denoising)?;
+    if denoising {
+        return denoise(args);
     }
-    let network_name = args.get("network", String::from("recurrent"))?;
-    let network = Network::parse(&network_name).ok_or(format!("--network {network_name}: choose recurrent or feedforward"))?;
+    let network_name = args.network.as_deref().unwrap_or("recurrent");
+    let network = Network::parse(network_name).ok_or(format!("--network {network_name}: choose recurrent or feedforward"))?;
     let default_out = match network {
         Network::Recurrent => "results/hebbian-completion-recurrent",
         Network::Feedforward => "results/hebbian-completion",
     };
-    let out = args.get("out", String::from(default_out))?;
-    let seeds = args.seeds(3)?;
-    let variants = plastic_variants(&args)?;
-    let preset = args.get("preset", String::from("small"))?;
-    let mut setup = match (preset.as_str(), network) {
+    let out = args.out.clone().unwrap_or_else(|| default_out.to_string());
+    let seeds = args.common.seeds.0.clone();
+    let variants = plastic_variants(&args.variant)?;
+    let preset = args.preset.as_deref().unwrap_or("small");
+    let mut setup = match (preset, network) {
         ("small", Network::Feedforward) => CompletionSetup::small(true),
         ("small", Network::Recurrent) => CompletionSetup::recurrent_small(true),
         // Miconi's episodes; fewer test episodes, since each costs 100 steps of a 1000x1000 layer.
@@ -94,27 +205,28 @@ pub fn hebbian(raw: &[String]) -> Result<(), String> {
         (other, _) => return Err(format!("--preset {other}: choose small or miconi")),
     };
     let net = &mut setup.net;
-    net.bits = args.get("bits", net.bits)?;
-    // One neuron per bit and the bias neuron, unless the bits changed and neurons were not given.
-    net.neurons = args.get("neurons", net.bits + 1)?;
-    let non_plastic_neurons: Option<usize> = args.opt("non-plastic-hidden")?;
+    net.bits = args.bits.unwrap_or(net.bits);
+    // One neuron per bit and the bias neuron, unless given.
+    net.neurons = args.neurons.unwrap_or(net.bits + 1);
+    let non_plastic_neurons = args.non_plastic_hidden;
     if non_plastic_neurons.is_some() && network != Network::Recurrent {
         return Err("--non-plastic-hidden sizes the recurrent network; the feed-forward layer has no hidden neurons".into());
     }
-    net.patterns = args.get("patterns", net.patterns)?;
-    net.presentations = args.get("presentations", net.presentations)?;
-    net.present_steps = args.get("present-steps", net.present_steps)?;
-    net.blank_steps = args.get("blank-steps", net.blank_steps)?;
-    net.test_steps = args.get("test-steps", net.test_steps)?;
-    net.input_gain = args.get("gain", net.input_gain)?;
-    let rule = args.get("rule", String::from(net.rule.name()))?;
-    net.rule = HebbRule::parse(&rule).ok_or(format!("--rule {rule}: choose simple or oja"))?;
-    net.lr = args.get("lr", net.lr)?;
-    net.batch = args.get("batch", net.batch)?;
-    setup.train_steps = args.get("steps", setup.train_steps)?;
-    setup.test_episodes = args.get("test-episodes", setup.test_episodes)?;
-    setup.log_every = args.get("log-every", setup.log_every)?;
-    args.finish()?;
+    net.patterns = args.patterns.unwrap_or(net.patterns);
+    net.presentations = args.presentations.unwrap_or(net.presentations);
+    net.present_steps = args.present_steps.unwrap_or(net.present_steps);
+    net.blank_steps = args.blank_steps.unwrap_or(net.blank_steps);
+    net.test_steps = args.test_steps.unwrap_or(net.test_steps);
+    net.input_gain = args.gain.unwrap_or(net.input_gain);
+    if let Some(rule) = &args.rule {
+        net.rule = HebbRule::parse(rule).ok_or(format!("--rule {rule}: choose simple or oja"))?;
+    }
+    net.lr = args.lr.unwrap_or(net.lr);
+    net.batch = args.batch.unwrap_or(net.batch);
+    setup.train_steps = args.steps.unwrap_or(setup.train_steps);
+    setup.test_episodes = args.test_episodes.unwrap_or(setup.test_episodes);
+    setup.log_every = args.log_every.unwrap_or(setup.log_every);
+    let backend_name = args.common.backend.clone();
     setup.validate().map_err(|e| e.to_string())?;
     // The non-plastic network's own configuration: the larger baseline differs in size only.
     let non_plastic_setup = {
@@ -209,38 +321,40 @@ fn loss_chart(records: &[CompletionRecord], title: &str) -> String {
 
 /// `--task denoise`: the Hebbian denoising autoencoder (Upadhyay & Bagad) against its
 /// non-plastic twin on MNIST or Fashion-MNIST.
-fn denoise(args: &Args, backend_name: &str) -> Result<(), String> {
-    let dataset_name = args.get("dataset", String::from("mnist"))?;
-    let dataset = DataSetId::parse(&dataset_name).ok_or(format!("--dataset {dataset_name}: choose mnist or fashion"))?;
-    let out = args.get("out", format!("results/hebbian-denoise-{}", dataset.dir()))?;
-    let data_dir = args.get("data", String::from("static/data"))?;
-    let seeds = args.seeds(3)?;
-    let variants = plastic_variants(args)?;
+fn denoise(args: HebbianArgs) -> Result<(), String> {
+    let dataset_name = args.dataset.as_deref().unwrap_or("mnist");
+    let dataset = DataSetId::parse(dataset_name).ok_or(format!("--dataset {dataset_name}: choose mnist or fashion"))?;
+    let out = args.out.clone().unwrap_or_else(|| format!("results/hebbian-denoise-{}", dataset.dir()));
+    let data_dir = args.common.data.clone();
+    let seeds = args.common.seeds.0.clone();
+    let variants = plastic_variants(&args.variant)?;
     let mut setup = DenoiseSetup::mnist(true);
     let net = &mut setup.net;
-    let channels: Vec<usize> = args.list("channels", &format!("{},{},{}", net.channels[0], net.channels[1], net.channels[2]))?;
-    net.channels = channels.try_into().map_err(|c: Vec<usize>| format!("--channels: give three counts (first stage, second stage, code), not {}", c.len()))?;
-    let pool = args.get("pool", String::from("average"))?;
-    net.pool = match pool.as_str() {
+    if let Some(channels) = args.channels.clone() {
+        net.channels = channels.try_into().map_err(|c: Vec<usize>| format!("--channels: give three counts (first stage, second stage, code), not {}", c.len()))?;
+    }
+    let pool = args.pool.as_deref().unwrap_or("average");
+    net.pool = match pool {
         "average" => PoolKind::Average,
         "max" => PoolKind::Max,
         other => return Err(format!("--pool {other}: choose average or max")),
     };
-    net.images = args.get("images", net.images)?;
-    net.show_steps = args.get("show-steps", net.show_steps)?;
-    net.zero_steps = args.get("zero-steps", net.zero_steps)?;
-    net.noise_std = args.get("noise", net.noise_std)?;
-    let rule = args.get("rule", String::from(net.rule.name()))?;
-    net.rule = HebbRule::parse(&rule).ok_or(format!("--rule {rule}: choose simple or oja"))?;
-    net.lr = args.get("lr", net.lr)?;
-    net.batch = args.get("batch", net.batch)?;
-    setup.train_steps = args.get("steps", setup.train_steps)?;
-    setup.test_episodes = args.get("test-episodes", setup.test_episodes)?;
-    setup.log_every = args.get("log-every", setup.log_every)?;
-    args.finish()?;
+    net.images = args.images.unwrap_or(net.images);
+    net.show_steps = args.show_steps.unwrap_or(net.show_steps);
+    net.zero_steps = args.zero_steps.unwrap_or(net.zero_steps);
+    net.noise_std = args.noise.unwrap_or(net.noise_std);
+    if let Some(rule) = &args.rule {
+        net.rule = HebbRule::parse(rule).ok_or(format!("--rule {rule}: choose simple or oja"))?;
+    }
+    net.lr = args.lr.unwrap_or(net.lr);
+    net.batch = args.batch.unwrap_or(net.batch);
+    setup.train_steps = args.steps.unwrap_or(setup.train_steps);
+    setup.test_episodes = args.test_episodes.unwrap_or(setup.test_episodes);
+    setup.log_every = args.log_every.unwrap_or(setup.log_every);
+    let backend_name = args.common.backend.as_str();
     setup.validate().map_err(|e| e.to_string())?;
     let backend = open_backend(backend_name)?;
-    let data = DataSet::load(data_dir.as_ref(), dataset).map_err(|e| e.to_string())?;
+    let data = DataSet::load(&data_dir, dataset).map_err(|e| e.to_string())?;
 
     let cfg = &setup.net;
     println!(

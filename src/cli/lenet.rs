@@ -1,7 +1,7 @@
 //! `lenet`: standard vs artificial-metaplasticity LeNet-5 on MNIST or Fashion-MNIST, over seeds,
 //! with the paper's metrics, the paired difference, and the app's charts as SVG.
 
-use super::args::Args;
+use super::args::Common;
 use super::{Summary, WriteSummary, open_backend, pct, write_svg};
 use metaplastic::backend::Backend;
 use metaplastic::charts::lenet as figures;
@@ -17,47 +17,91 @@ use std::time::Instant;
 /// with AMP. The paper gives no seeds or error bars.
 pub const PAPER_ACCURACY: [(DataSetId, f32, f32); 2] = [(DataSetId::Mnist, 0.9886, 0.9910), (DataSetId::Fashion, 0.9014, 0.9031)];
 
-pub fn lenet(raw: &[String]) -> Result<(), String> {
-    let args = Args::parse(raw, &[])?;
-    let dataset_name = args.get("dataset", String::from("mnist"))?;
-    let dataset = DataSetId::parse(&dataset_name).ok_or(format!("--dataset {dataset_name}: choose mnist or fashion"))?;
-    let arch_name = args.get("arch", String::from("classic"))?;
-    let arch = Arch::parse(&arch_name).ok_or(format!("--arch {arch_name}: choose classic or authors"))?;
+fn paper() -> LenetRunConfig {
+    LenetRunConfig::paper(DataSetId::Mnist, Arch::Classic, 5)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LenetArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long, default_value = "mnist", value_parser = ["mnist", "fashion"])]
+    dataset: String,
+    /// classic: LeNet-5 as LeCun drew it; authors: the AMP paper's LeNet with batch norm and dropout
+    #[arg(long, default_value = "classic", value_parser = ["classic", "authors"])]
+    arch: String,
+    /// Rules, a network each: standard, amp, amp-raw, amp-centred
+    #[arg(long, value_delimiter = ',', default_value = "standard,amp")]
+    rule: Vec<String>,
+    /// What a bare `amp` measures: the raw energy sum x^2, or x centred on its running mean
+    #[arg(long, default_value = "raw", value_parser = ["raw", "centred"])]
+    amp_energy: String,
+    #[arg(long, default_value_t = paper().epochs)]
+    epochs: usize,
+    #[arg(long, default_value_t = paper().lr)]
+    lr: f32,
+    #[arg(long, default_value_t = paper().momentum)]
+    momentum: f32,
+    #[arg(long, default_value_t = paper().batch)]
+    batch: usize,
+    /// AMP's B: how strongly the energy sets an example's factor
+    #[arg(long, default_value_t = paper().amp_b)]
+    amp_b: f32,
+    /// The energy of each convolutional layer's own input, or of the image
+    #[arg(long, default_value = "layer", value_parser = ["layer", "input"])]
+    amp_source: String,
+    /// The factors' clamp, lo,hi
+    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [paper().amp_clamp.0, paper().amp_clamp.1])]
+    amp_clamp: Vec<f32>,
+    /// Training steps per epoch, instead of a whole pass over --train-examples
+    #[arg(long)]
+    steps_per_epoch: Option<usize>,
+    #[arg(long, default_value_t = paper().train_examples)]
+    train_examples: usize,
+    #[arg(long, default_value_t = paper().test_examples)]
+    test_examples: usize,
+    #[arg(long, default_value_t = paper().eval_every)]
+    eval_every: usize,
+    /// [default: results/lenet-<dataset>-<arch>]
+    #[arg(long)]
+    out: Option<String>,
+}
+
+pub fn lenet(args: LenetArgs) -> Result<(), String> {
+    let dataset = DataSetId::parse(&args.dataset).ok_or(format!("--dataset {}: choose mnist or fashion", args.dataset))?;
+    let arch = Arch::parse(&args.arch).ok_or(format!("--arch {}: choose classic or authors", args.arch))?;
     let rules = args
-        .list::<String>("rule", "standard,amp")?
+        .rule
         .iter()
-        .map(|r| Rule::parse(r).ok_or(format!("--rule {r}: choose from standard, amp, amp-centred (a list: standard,amp)")))
+        .map(|r| Rule::parse(r.trim()).ok_or(format!("--rule {r}: choose from standard, amp, amp-centred (a list: standard,amp)")))
         .collect::<Result<Vec<_>, _>>()?;
     // `--amp-energy centred` makes a bare `amp` the centred rule (amp-raw and amp-centred say
     // which outright).
-    let energy_name = args.get("amp-energy", String::from("raw"))?;
-    let energy = AmpEnergy::parse(&energy_name).ok_or(format!("--amp-energy {energy_name}: choose raw or centred"))?;
+    let energy = AmpEnergy::parse(&args.amp_energy).ok_or(format!("--amp-energy {}: choose raw or centred", args.amp_energy))?;
     let rules: Vec<Rule> = rules.into_iter().map(|r| if r == Rule::Amp { Rule::amp(energy) } else { r }).collect();
-    let seeds = args.seeds(3)?;
-    let backend = open_backend(&args.get("backend", String::from("cpu"))?)?;
-    let out = args.get("out", format!("results/lenet-{}-{}", dataset.dir(), arch.name()))?;
-    let data_dir = args.get("data", String::from("static/data"))?;
-    let mut cfg = LenetRunConfig::paper(dataset, arch, args.get("epochs", 5)?);
+    let seeds = args.common.seeds.0;
+    let backend = open_backend(&args.common.backend)?;
+    let out = args.out.unwrap_or_else(|| format!("results/lenet-{}-{}", dataset.dir(), arch.name()));
+    let data_dir = args.common.data;
+    let mut cfg = LenetRunConfig::paper(dataset, arch, args.epochs);
     cfg.rules = rules;
-    cfg.lr = args.get("lr", cfg.lr)?;
-    cfg.momentum = args.get("momentum", cfg.momentum)?;
-    cfg.batch = args.get("batch", cfg.batch)?;
-    cfg.amp_b = args.get("amp-b", cfg.amp_b)?;
-    cfg.amp_source = match args.get("amp-source", String::from("layer"))?.as_str() {
+    cfg.lr = args.lr;
+    cfg.momentum = args.momentum;
+    cfg.batch = args.batch;
+    cfg.amp_b = args.amp_b;
+    cfg.amp_source = match args.amp_source.as_str() {
         "layer" => FactorSource::LayerInput,
         "input" => FactorSource::NetworkInput,
         other => return Err(format!("--amp-source {other}: choose layer (each conv layer's input) or input (the image)")),
     };
-    let clamp: Vec<f32> = args.list("amp-clamp", "0.1,10")?;
-    let [lo, hi] = clamp[..] else { return Err("--amp-clamp takes two values, lo,hi".into()) };
+    let [lo, hi] = args.amp_clamp[..] else { return Err("--amp-clamp takes two values, lo,hi".into()) };
     cfg.amp_clamp = (lo, hi);
-    cfg.steps_per_epoch = args.opt("steps-per-epoch")?;
-    cfg.train_examples = args.get("train-examples", cfg.train_examples)?;
-    cfg.test_examples = args.get("test-examples", cfg.test_examples)?;
-    cfg.eval_every = args.get("eval-every", cfg.eval_every)?;
-    args.finish()?;
+    cfg.steps_per_epoch = args.steps_per_epoch;
+    cfg.train_examples = args.train_examples;
+    cfg.test_examples = args.test_examples;
+    cfg.eval_every = args.eval_every;
     cfg.validate().map_err(|e| e.to_string())?;
-    let data = DataSet::load(data_dir.as_ref(), dataset).map_err(|e| e.to_string())?;
+    let data = DataSet::load(&data_dir, dataset).map_err(|e| e.to_string())?;
 
     println!(
         "lenet: {} LeNet-5 on {}, {} epochs x {} batches of {}, rules {}, B = {}, seeds {:?}, backend {}",

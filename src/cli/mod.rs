@@ -13,81 +13,59 @@ mod lenet;
 use metaplastic::backend::Backend;
 use metaplastic::data::{DataSet, DataSetId, Examples};
 use metaplastic::gpu::GpuContext;
+use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
 
-const USAGE: &str = "\
-metaplastic: standard and metaplastic learning, side by side (native tool)
+/// metaplastic: standard and metaplastic learning, side by side (the native tool).
+///
+/// Each experiment writes DIR/summary.json, DIR/metrics.csv and SVG charts into --out DIR: the
+/// same files the page offers as downloads.
+#[derive(Debug, Parser)]
+#[command(name = "metaplastic", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-USAGE:
-    metaplastic <COMMAND> [--flag value ...]
-
-COMMANDS:
-    info          The compute backends found here (wgpu adapter, CPU), with the GPU self-test
-    data          Load and check the data sets (--data DIR, default static/data)
-    bnn-permuted  Continual learning on permuted MNIST, binarized network, standard vs metaplastic
-                    --meta 0,1.35  --seeds 3 (a count, or a list 1,2,3)  --backend cpu|gpu
-                    --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 [--steps-per-task N]
-                    --train-examples 60000 --test-examples 10000 --eval-every 200
-                    --bn-per-task true|false  [--ewc --ewc-lambda 5000 --ewc-examples 5000]
-                    --out results/bnn-permuted  --data static/data
-    bnn-stream    Stream learning: N class-balanced subsets in sequence vs the whole set
-                    --dataset fashion|mnist --meta 0,2.5 --subsets 60 --epochs 20 --hidden 1024
-                    --full-data true|false --seeds 3 --backend cpu|gpu --out results/bnn-stream
-                    --bn-affine false --bn-stats running   (the authors' stream BatchNorm; the
-                    continual-learning one, as before: --bn-affine true --bn-stats batch)
-    bnn-toy       The 2-D quadratic toy problem: hidden-weight trajectories (--meta 0,0.5,1.35)
-    lenet         LeNet-5, standard vs artificial metaplasticity (AMP) in the convolutional layers
-                    --dataset mnist|fashion --arch classic|authors --rule standard,amp --epochs 5
-                    --seeds 3 --backend cpu|gpu --amp-b 1 --amp-source layer|input --amp-clamp 0.1,10
-                    --lr 0.01 --momentum 0.9 --batch 32 [--steps-per-epoch N] --train-examples 60000
-                    --test-examples 10000 --eval-every 200  --out results/lenet-<dataset>-<arch>
-    hebbian       Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic
-                    --task completion|denoise --variant plastic,non-plastic --seeds 3 --backend cpu|gpu
-                    completion: --network recurrent|feedforward --preset small|miconi --bits
-                      --patterns --presentations --present-steps --blank-steps --test-steps --gain 20
-                      --rule simple|oja --lr 0.0003 --batch --steps --test-episodes --log-every
-                      --out results/hebbian-completion[-feedforward]
-                      recurrent (default; Miconi's network, neurons = bits + a bias neuron):
-                        --preset small: 50 bits, 51 neurons, 2 patterns x 3 steps + 1 blank, 6 test
-                        steps, batch 1, 8000 steps, 1000 test episodes; --non-plastic-hidden N runs
-                        the non-plastic network with N neurons (more than bits) instead
-                        --preset miconi: 1000 bits, 5 patterns, 2 x (6 steps + 4 blank), 6 test
-                      feedforward (one plastic layer): --preset small: 50 bits, 3 patterns,
-                        2 x (3 steps + 2 blank), 3 test, batch 8, 1000 steps
-                    denoise (Upadhyay & Bagad's autoencoder): --dataset mnist|fashion
-                      --channels 8,8,4 --pool average|max --images 3 --show-steps 2 --zero-steps 1
-                      --noise 0.5 --rule simple|oja --lr 0.001 --batch 8 --steps 250
-                      --test-episodes 256 --log-every 10 --data static/data
-                      --out results/hebbian-denoise-<dataset>
-    bench         Training speed of every network, median over repetitions of whole training steps:
-                    --backend cpu|gpu --threads 2 --steps 10 --reps 5 --json FILE
-                    --networks bnn-512,bnn-1024,lenet-classic-standard,lenet-classic-amp,denoise,completion,
-                      completion-recurrent
-                    (denoise and completion count episodes as examples)
-    help          This message
-
-Each experiment writes DIR/summary.json and SVG charts into --out DIR.
-";
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The compute backends found here (wgpu adapter, CPU), with the GPU self-test
+    Info,
+    /// Load and check the data sets
+    Data {
+        /// The data sets' directory
+        #[arg(long, default_value = "static/data")]
+        data: PathBuf,
+    },
+    /// Continual learning on permuted MNIST, binarized network, standard vs metaplastic (and EWC)
+    BnnPermuted(bnn::PermutedArgs),
+    /// Stream learning: class-balanced subsets in sequence against the whole set at once
+    BnnStream(bnn::StreamArgs),
+    /// The 2-D quadratic toy problem: hidden-weight trajectories for several m
+    BnnToy(bnn::ToyArgs),
+    /// LeNet-5, standard vs artificial metaplasticity (AMP) in the convolutional layers
+    Lenet(lenet::LenetArgs),
+    /// Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic: pattern
+    /// completion or denoising
+    Hebbian(hebbian::HebbianArgs),
+    /// Training speed of every network: median and spread over repetitions of whole training steps
+    /// after a warm-up step (denoise and completion count episodes as examples)
+    Bench(bench::BenchArgs),
+}
 
 pub fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rest = args.get(1..).unwrap_or(&[]);
-    let result = match args.first().map(String::as_str) {
-        Some("info") => info(),
-        Some("data") => data(rest),
-        Some("bnn-permuted") => bnn::permuted(rest),
-        Some("bnn-stream") => bnn::stream(rest),
-        Some("bnn-toy") => bnn::toy(rest),
-        Some("bench") => bench::bench(rest),
-        Some("lenet") => lenet::lenet(rest),
-        Some("hebbian") => hebbian::hebbian(rest),
-        Some("help" | "--help" | "-h") | None => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        Some(other) => Err(format!("unknown command '{other}'\n\n{USAGE}")),
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info => info(),
+        Command::Data { data: dir } => data(&dir),
+        Command::BnnPermuted(a) => bnn::permuted(a),
+        Command::BnnStream(a) => bnn::stream(a),
+        Command::BnnToy(a) => bnn::toy(a),
+        Command::Bench(a) => bench::bench(a),
+        Command::Lenet(a) => lenet::lenet(a),
+        Command::Hebbian(a) => hebbian::hebbian(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -160,13 +138,10 @@ fn info() -> Result<(), String> {
     Ok(())
 }
 
-fn data(raw: &[String]) -> Result<(), String> {
-    let parsed = args::Args::parse(raw, &[])?;
-    let root = PathBuf::from(parsed.get("data", String::from("static/data"))?);
-    parsed.finish()?;
+fn data(root: &Path) -> Result<(), String> {
     for id in DataSetId::ALL {
         let start = std::time::Instant::now();
-        let set = DataSet::load(&root, id).map_err(|e| format!("{}: {e}", id.title()))?;
+        let set = DataSet::load(root, id).map_err(|e| format!("{}: {e}", id.title()))?;
         let mut counts = [0usize; 10];
         for &l in set.train.labels() {
             counts[l as usize] += 1;
