@@ -113,7 +113,7 @@ pub fn completion_batch(cfg: &HebbianConfig, batch: usize, rng: &mut StdRng) -> 
 }
 
 /// One point of the loss curve: the mean training loss over the window ending at `step`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct CurvePoint {
     pub step: usize,
     pub train_mse: f32,

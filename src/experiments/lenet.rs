@@ -156,7 +156,7 @@ impl LenetRunConfig {
 pub const DEFAULT_AMP_B: f32 = 1.0;
 
 /// Live measurements at one point of training.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LenetPoint {
     pub step: usize,
     pub train_loss: f32,

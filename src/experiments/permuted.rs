@@ -130,7 +130,7 @@ impl PermutedConfig {
 }
 
 /// Test accuracy on every task seen so far, at one point of training.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CurvePoint {
     pub step: usize,
     pub task_acc: Vec<f32>,

@@ -112,7 +112,7 @@ impl StreamConfig {
 }
 
 /// Test accuracy over training.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StreamPoint {
     pub step: usize,
     pub test_acc: f32,

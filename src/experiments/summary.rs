@@ -75,7 +75,7 @@ pub fn permuted_metrics(r: &LearnerRecord) -> Value {
     json!({
         "acc_matrix": r.acc_matrix,
         "final_mean_acc": r.final_mean_acc(),
-        "curve": r.curve.iter().map(|p| json!({"step": p.step, "task_acc": p.task_acc, "train_loss": p.train_loss, "train_acc": p.train_acc})).collect::<Vec<_>>(),
+        "curve": r.curve,
     })
 }
 
@@ -95,7 +95,7 @@ pub fn stream_config(cfg: &StreamConfig, dataset: DataSetId, backend: &str) -> V
 pub fn stream_metrics(r: &StreamRecord) -> Value {
     json!({
         "test_acc": r.test_acc,
-        "curve": r.curve.iter().map(|p| json!({"step": p.step, "test_acc": p.test_acc, "train_loss": p.train_loss})).collect::<Vec<_>>(),
+        "curve": r.curve,
     })
 }
 
@@ -137,7 +137,7 @@ pub fn lenet_metrics(r: &LenetRecord) -> Option<Value> {
     let mut metrics = json!({
         "epoch_metrics": r.epoch_metrics.iter().map(|m| json!({"accuracy": m.accuracy, "macro_f1": m.macro_f1, "precision": m.precision, "recall": m.recall, "loss": m.loss})).collect::<Vec<_>>(),
         "confusion": r.confusion.as_ref().map(|c| c.counts.clone()),
-        "curve": r.curve.iter().map(|p| json!({"step": p.step, "train_loss": p.train_loss, "train_acc": p.train_acc, "test_loss": p.test_loss, "test_acc": p.test_acc})).collect::<Vec<_>>(),
+        "curve": r.curve,
     });
     for name in LENET_METRICS {
         metrics[name] = json!(lenet_metric(&m, name));
@@ -189,7 +189,7 @@ pub fn completion_metrics(record: &CompletionRecord, size: usize) -> Value {
     json!({
         "test_mse": record.test_mse,
         "size": size,
-        "loss_curve": record.curve.iter().map(|p| json!({"step": p.step, "train_mse": p.train_mse})).collect::<Vec<_>>(),
+        "loss_curve": record.curve,
     })
 }
 
@@ -221,7 +221,7 @@ pub fn denoise_metrics(record: &DenoiseRecord) -> Value {
     json!({
         "test_mse": record.test_mse,
         "noisy_input_mse": record.noisy_mse,
-        "loss_curve": record.curve.iter().map(|p| json!({"step": p.step, "train_mse": p.train_mse})).collect::<Vec<_>>(),
+        "loss_curve": record.curve,
     })
 }
 
