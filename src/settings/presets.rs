@@ -74,7 +74,7 @@ pub const PRESETS: [Preset; 8] = [
         title: "Stream learning on Fashion-MNIST",
         query: "?bnn.experiment=stream&bnn.hidden=128&bnn.subsets=20&bnn.epochs=5&run=bnn",
         anchor: "demo-bnn",
-        look_at: "The data arrives in subsets, each learned for a few epochs. The grey dashed line trained on everything at once; the metaplastic network should end closer to it, by about a point here: within the noise between seeds at so small a budget.",
+        look_at: "The data arrives in subsets, each learned for a few epochs. The grey dashed line trained on everything at once; the metaplastic network should end closer to it, by about a point here: within the noise between seeds at so small a budget. At the paper's size (1,024 units, 60 subsets of 20 epochs) it reached the dashed line and the standard network stayed 3 points below.",
         math: STREAM,
     },
     Preset {
