@@ -319,21 +319,20 @@ class PlasticLayer(nn.Module):
         return torch.stack(ys)
 
 
-def completion_workload() -> "Workload":
-    """Pattern completion, HebbianConfig::small(plastic = true) at its batch of 8 episodes.
-
-    Episodes as experiments/completion.rs draws them: 3 random +-1 patterns of 50 bits, shown
-    3 steps each followed by 2 blank steps, the set twice in a fresh order, then one of them with
-    a random half of its bits zeroed for 3 steps; inputs times 20. Loss: MSE of the last output
-    against the full pattern. Init as HebbianParams::init.
-    """
-    bits, patterns, presentations, present, blank, test, gain, batch = 50, 3, 2, 3, 2, 3, 20.0, 8
+def completion_episodes(gen, bits, patterns, presentations, present, blank, test, gain, batch, balanced):
+    """Episodes as experiments/completion.rs draws them: `patterns` random +-1 patterns (exactly
+    half -1 when `balanced`), shown `present` steps each followed by `blank` steps, the set
+    `presentations` times in a fresh order, then one of them with a random half of its bits zeroed
+    for `test` steps; inputs times `gain`. Returns xs [T, batch, bits] and the targets."""
     steps = presentations * patterns * (present + blank) + test
-    gen = torch.Generator().manual_seed(1)
     xs = torch.zeros(steps, batch, bits)
     targets = torch.empty(batch, bits)
     for b in range(batch):
-        pats = torch.randint(0, 2, (patterns, bits), generator=gen).float().mul_(2).sub_(1)
+        if balanced:
+            half = torch.cat([-torch.ones(bits // 2), torch.ones(bits - bits // 2)])
+            pats = torch.stack([half[torch.randperm(bits, generator=gen)] for _ in range(patterns)])
+        else:
+            pats = torch.randint(0, 2, (patterns, bits), generator=gen).float().mul_(2).sub_(1)
         t = 0
         for _ in range(presentations):
             for k in torch.randperm(patterns, generator=gen).tolist():
@@ -344,6 +343,20 @@ def completion_workload() -> "Workload":
         erased[torch.randperm(bits, generator=gen)[: bits // 2]] = 0.0
         xs[t : t + test, b] = gain * erased
         targets[b] = pats[k]
+    return xs, targets
+
+
+def completion_workload() -> "Workload":
+    """Pattern completion, HebbianConfig::small(plastic = true) at its batch of 8 episodes.
+
+    Episodes as experiments/completion.rs draws them: 3 random +-1 patterns of 50 bits, shown
+    3 steps each followed by 2 blank steps, the set twice in a fresh order, then one of them with
+    a random half of its bits zeroed for 3 steps; inputs times 20. Loss: MSE of the last output
+    against the full pattern. Init as HebbianParams::init.
+    """
+    bits, patterns, presentations, present, blank, test, gain, batch = 50, 3, 2, 3, 2, 3, 20.0, 8
+    gen = torch.Generator().manual_seed(1)
+    xs, targets = completion_episodes(gen, bits, patterns, presentations, present, blank, test, gain, batch, balanced=False)
     w_scale = 1.0 / (gain * math.sqrt(bits))
     layer = PlasticLayer(
         torch.empty(bits, bits).uniform_(-w_scale, w_scale),
@@ -395,22 +408,8 @@ def completion_recurrent_workload() -> "Workload":
     episodes as experiments/completion.rs draws them (patterns exactly half +1, half -1), init as
     HebbianParams::init (W and alpha 0.01 N(0, 1), alpha's diagonal 0)."""
     bits, neurons, patterns, present, blank, test, gain, batch = 50, 51, 2, 3, 1, 6, 20.0, 1
-    steps = patterns * (present + blank) + test
     gen = torch.Generator().manual_seed(1)
-    xs = torch.zeros(steps, batch, bits)
-    targets = torch.empty(batch, bits)
-    for b in range(batch):
-        half = torch.cat([-torch.ones(bits // 2), torch.ones(bits - bits // 2)])
-        pats = torch.stack([half[torch.randperm(bits, generator=gen)] for _ in range(patterns)])
-        t = 0
-        for k in torch.randperm(patterns, generator=gen).tolist():
-            xs[t : t + present, b] = gain * pats[k]
-            t += present + blank
-        k = int(torch.randint(0, patterns, (1,), generator=gen))
-        erased = pats[k].clone()
-        erased[torch.randperm(bits, generator=gen)[: bits // 2]] = 0.0
-        xs[t : t + test, b] = gain * erased
-        targets[b] = pats[k]
+    xs, targets = completion_episodes(gen, bits, patterns, 1, present, blank, test, gain, batch, balanced=True)
     alpha = 0.01 * torch.randn(neurons, neurons, generator=gen)
     alpha.fill_diagonal_(0.0)
     net = RecurrentPlastic(0.01 * torch.randn(neurons, neurons, generator=gen), alpha, bits, gain)

@@ -121,6 +121,20 @@ pub struct HebbianArgs {
 }
 
 impl HebbianArgs {
+    /// The options both tasks share, over the preset's values: the rule, Adam's rate, the
+    /// batch, and the training steps, test episodes and logging interval.
+    fn shared(&self, (rule, lr, batch): (&mut HebbRule, &mut f32, &mut usize), [steps, test_episodes, log_every]: [&mut usize; 3]) -> Result<(), String> {
+        if let Some(name) = &self.rule {
+            *rule = HebbRule::parse(name).ok_or(format!("--rule {name}: choose simple or oja"))?;
+        }
+        *lr = self.lr.unwrap_or(*lr);
+        *batch = self.batch.unwrap_or(*batch);
+        *steps = self.steps.unwrap_or(*steps);
+        *test_episodes = self.test_episodes.unwrap_or(*test_episodes);
+        *log_every = self.log_every.unwrap_or(*log_every);
+        Ok(())
+    }
+
     /// Refuses the options of the task not run, so a typo of task is not silently ignored.
     fn refuse_other_task(&self, denoise: bool) -> Result<(), String> {
         let completion_only = [
@@ -218,14 +232,7 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), String> {
     net.blank_steps = args.blank_steps.unwrap_or(net.blank_steps);
     net.test_steps = args.test_steps.unwrap_or(net.test_steps);
     net.input_gain = args.gain.unwrap_or(net.input_gain);
-    if let Some(rule) = &args.rule {
-        net.rule = HebbRule::parse(rule).ok_or(format!("--rule {rule}: choose simple or oja"))?;
-    }
-    net.lr = args.lr.unwrap_or(net.lr);
-    net.batch = args.batch.unwrap_or(net.batch);
-    setup.train_steps = args.steps.unwrap_or(setup.train_steps);
-    setup.test_episodes = args.test_episodes.unwrap_or(setup.test_episodes);
-    setup.log_every = args.log_every.unwrap_or(setup.log_every);
+    args.shared((&mut net.rule, &mut net.lr, &mut net.batch), [&mut setup.train_steps, &mut setup.test_episodes, &mut setup.log_every])?;
     let backend_name = args.common.backend.clone();
     setup.validate().map_err(|e| e.to_string())?;
     // The non-plastic network's own configuration: the larger baseline differs in size only.
@@ -343,14 +350,7 @@ fn denoise(args: HebbianArgs) -> Result<(), String> {
     net.show_steps = args.show_steps.unwrap_or(net.show_steps);
     net.zero_steps = args.zero_steps.unwrap_or(net.zero_steps);
     net.noise_std = args.noise.unwrap_or(net.noise_std);
-    if let Some(rule) = &args.rule {
-        net.rule = HebbRule::parse(rule).ok_or(format!("--rule {rule}: choose simple or oja"))?;
-    }
-    net.lr = args.lr.unwrap_or(net.lr);
-    net.batch = args.batch.unwrap_or(net.batch);
-    setup.train_steps = args.steps.unwrap_or(setup.train_steps);
-    setup.test_episodes = args.test_episodes.unwrap_or(setup.test_episodes);
-    setup.log_every = args.log_every.unwrap_or(setup.log_every);
+    args.shared((&mut net.rule, &mut net.lr, &mut net.batch), [&mut setup.train_steps, &mut setup.test_episodes, &mut setup.log_every])?;
     let backend_name = args.common.backend.as_str();
     setup.validate().map_err(|e| e.to_string())?;
     let backend = open_backend(backend_name)?;
