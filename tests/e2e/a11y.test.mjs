@@ -109,6 +109,20 @@ test('axe-core with WebGPU on: the backend line and the page at rest', { timeout
   }
 });
 
+test('axe-core in the bench view, with its rows and a corrected address', { timeout: 300_000 }, async () => {
+  const server = await serveStatic(requireDist());
+  const browser = await launchBrowser({ webgpu: false });
+  try {
+    const { page, errors } = await openApp(browser, `${server.url}?view=bench&bench.networks=completion,nope&bench.steps=2&bench.reps=1`);
+    await page.waitForSelector('#bench-view[data-state="done"]', { timeout: 240_000 });
+    await axe(page, 'bench view');
+    assert.equal(errors.length, 0, formatErrors(errors));
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
 test('the keyboard reaches every control with a visible focus ring, and Enter runs and pauses a demo', { timeout: 300_000 }, async () => {
   const server = await serveStatic(requireDist());
   const browser = await launchBrowser({ webgpu: false });
