@@ -349,6 +349,29 @@ fn consolidation_matches_libm_tanh() {
     assert_eq!(consolidation(6.0, -100.0), 0.0);
 }
 
+/// A large tensor's update is cut into one run per thread: the same bits for any number of runs.
+#[test]
+fn metaplastic_adam_split_over_threads_is_bit_identical() {
+    let n = 300_001;
+    let w0: Vec<f32> = (0..n).map(|i| ((i * 7919) % 2001) as f32 / 1000.0 - 1.0).collect();
+    let grad: Vec<f32> = (0..n).map(|i| ((i * 104_729) % 1999) as f32 / 5000.0 - 0.2).collect();
+    let h = AdamHyper::new(0.005, 1.35, 1e-7).at_step(3);
+    let run = |threads: usize| {
+        metaplastic::cpu::set_threads(threads);
+        let (mut w, mut m1, mut m2) = (w0.clone(), vec![0.01f32; n], vec![0.001f32; n]);
+        metaplastic_adam(&mut w, &grad, &mut m1, &mut m2, &h);
+        metaplastic::cpu::set_threads(0);
+        (w, m1, m2)
+    };
+    let one = run(1);
+    for threads in [2, 3] {
+        let many = run(threads);
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(same(&many.0, &one.0) && same(&many.1, &one.1) && same(&many.2, &one.2), "{threads} runs differ from one");
+    }
+    assert_ne!(one.0, w0, "the update moved the weights");
+}
+
 /// Over many steps pushing towards a flip, a large hidden weight resists in proportion to m.
 #[test]
 fn consolidation_slows_sign_flips() {
