@@ -32,8 +32,11 @@ pub fn threads() -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     {
         use std::sync::atomic::Ordering;
+        // Asked once: on Linux the answer reads the cgroup's files, which a small product would
+        // pay for on every call.
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         match THREADS.load(Ordering::Relaxed) {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             n => n,
         }
     }
