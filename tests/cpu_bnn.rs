@@ -337,6 +337,7 @@ fn consolidation_matches_libm_tanh() {
     }
     assert_eq!(exp_nonpositive(-88.0), 0.0);
     assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+    assert!(exp_nonpositive(f32::NAN).is_nan() && consolidation(1.35, f32::NAN).is_nan(), "NaN is not hidden");
     for i in 0..=100_000 {
         let x = 50.0 * i as f32 / 100_000.0;
         let t = x.tanh();

@@ -42,7 +42,8 @@ pub fn exp_nonpositive(y: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer without a library call.
     const ROUND: f32 = 12_582_912.0;
-    let clamped = y.max(-87.0);
+    // Positive `y` (never asked for: m >= 0) are taken as 0; NaN stays NaN.
+    let clamped = y.clamp(-87.0, 0.0);
     let n = (clamped * std::f32::consts::LOG2_E + ROUND) - ROUND;
     let r = clamped - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_2e-4_f32;
