@@ -1,9 +1,10 @@
 // The page's memory as the operating system sees it: headless Chromium opens the built app
 // (dist/), both data sets load, one demo trains in its workers, and every few seconds the
-// proportional set size (PSS: shared pages split between the processes sharing them) of each
-// Chromium process is read from /proc. Prints the peak per kind of process and in all.
+// proportional set size (PSS: shared pages split between the processes sharing them) and the
+// private memory footprint (below) of each Chromium process are read from /proc. Prints the peak
+// of both per kind of process and in all, and again after a garbage collection.
 //
-//   node bench/memory.mjs [--demo bnn|lenet|hebbian|none|blank] [--seconds 30] [--webgpu]
+//   node bench/memory.mjs [--demo bnn|lenet|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]
 //
 // `--demo none` measures the page at rest with both data sets loaded (no workers); `--demo
 // blank` measures Chromium with an empty page (about:blank), the part of every figure that is not
@@ -12,6 +13,22 @@
 // the end: a wasm memory only grows, so that is its peak.
 // The renderer process holds the page and its training workers (dedicated workers live in their
 // page's process); the GPU process holds what WebGPU allocates. Linux only (/proc).
+//
+// Private memory footprint: the figure Chromium itself reports for a process (memory-infra's
+// "private_footprint_kb"; the tab's memory usage in Chromium's TabResourceUsageCollector and the
+// Task Manager's memory footprint are that figure * 1024). On Linux Chromium computes it as
+// resident anonymous memory plus swapped-out memory, RssAnon + VmSwap:
+// CalculatePrivateFootprintKb() in Chromium's
+// services/resource_coordinator/memory_instrumentation/queued_request_dispatcher.cc
+// (coordinator_impl.cc in older versions), rationale in https://crbug.com/707019; the anonymous
+// part is filled in by services/resource_coordinator/public/cpp/memory_instrumentation/
+// os_metrics_linux.cc (resident minus shared pages of /proc/PID/statm, which is RssAnon). Here it
+// is read as RssAnon + VmSwap from /proc/PID/status. Unlike PSS it leaves out file-backed pages
+// (Chromium's own code and fonts, shared with the other processes) and shared memory (RssShmem),
+// and does not split anything between processes.
+//
+// Last, for the page itself (not `blank`): its V8 heap (main thread, Chrome DevTools Protocol
+// Runtime.getHeapUsage) and the backing stores of its canvases (width * height * 4 bytes each).
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +42,8 @@ const flag = (name, fallback) => {
 const demo = flag('demo', 'bnn');
 const seconds = Number(flag('seconds', '30'));
 const webgpu = args.includes('--webgpu');
+// The screen's devicePixelRatio: charts get that many backing pixels per CSS pixel each way.
+const scale = Number(flag('scale', '1'));
 const links = {
   // Demo 1's largest allowed network on the CPU path: the heaviest workers the page can start.
   bnn: '?bnn.experiment=permuted&bnn.hidden=1024&bnn.compute=cpu&run=bnn',
@@ -33,8 +52,8 @@ const links = {
   none: '',
   blank: '',
 };
-if (!(demo in links) || !(seconds > 0)) {
-  console.error('usage: node bench/memory.mjs [--demo bnn|lenet|hebbian|none|blank] [--seconds 30] [--webgpu]');
+if (!(demo in links) || !(seconds > 0) || !(scale > 0)) {
+  console.error('usage: node bench/memory.mjs [--demo bnn|lenet|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]');
   process.exit(2);
 }
 
@@ -77,6 +96,39 @@ function pssMiB(pid) {
   }
 }
 
+/** Chromium's private memory footprint of a process in MiB: RssAnon + VmSwap (see above). */
+function footprintMiB(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    return (kb('RssAnon') + kb('VmSwap')) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** PSS and private footprint (MiB) per kind of Chromium process, and in all. */
+function measure(root) {
+  const pss = new Map();
+  const footprint = new Map();
+  const count = new Map();
+  const renderers = new Map(); // pid -> [PSS, private footprint], each renderer process apart
+  let pssTotal = 0;
+  let footprintTotal = 0;
+  for (const { pid, cmd } of descendants(root).filter((p) => /chrom/.test(p.cmd))) {
+    const k = kind(cmd);
+    const a = pssMiB(pid);
+    const b = footprintMiB(pid);
+    count.set(k, (count.get(k) ?? 0) + 1);
+    pss.set(k, (pss.get(k) ?? 0) + a);
+    footprint.set(k, (footprint.get(k) ?? 0) + b);
+    if (k.startsWith('renderer')) renderers.set(pid, [a, b]);
+    pssTotal += a;
+    footprintTotal += b;
+  }
+  return { pss, footprint, count, renderers, pssTotal, footprintTotal };
+}
+
 function kind(cmd) {
   const type = /--type=([a-z-]+)/.exec(cmd)?.[1];
   if (!type) return 'browser';
@@ -87,7 +139,9 @@ function kind(cmd) {
 
 const server = await serveStatic(requireDist());
 // gc() in the page and the workers: the figure after a collection is what the page keeps.
-const browser = await launchBrowser({ webgpu, args: ['--js-flags=--expose-gc'] });
+// ForceEagerMeasureMemory: measureUserAgentSpecificMemory() answers at once, not at the next
+// natural collection.
+const browser = await launchBrowser({ webgpu, args: ['--js-flags=--expose-gc', '--enable-blink-features=ForceEagerMeasureMemory'] });
 try {
   // Playwright starts Chromium as a child of this node process.
   const root = process.pid;
@@ -96,42 +150,37 @@ try {
   let page;
   if (demo === 'blank') {
     // Chromium's own share: the same browser with an empty page.
-    page = await (await browser.newContext()).newPage();
+    page = await (await browser.newContext({ deviceScaleFactor: scale })).newPage();
     await page.goto('about:blank');
   } else {
-    ({ page } = await openApp(browser, `${server.url}${links[demo]}`, { setup }));
+    ({ page } = await openApp(browser, `${server.url}${links[demo]}`, { setup, contextOptions: { deviceScaleFactor: scale } }));
     await waitForDataState(page, 'mnist', 'done');
     await waitForDataState(page, 'fashion', 'done');
   }
   const peak = new Map();
+  const peakFootprint = new Map();
   let peakTotal = 0;
+  let peakFootprintTotal = 0;
+  const peakRenderers = new Map();
   const prefix = demo === 'hebbian' ? 'hebb' : demo;
   for (let t = 0; t < seconds; t += 2) {
     await sleep(2000);
-    let total = 0;
-    const now = new Map();
-    for (const { pid, cmd } of descendants(root).filter((p) => /chrom/.test(p.cmd))) {
-      const k = kind(cmd);
-      const mib = pssMiB(pid);
-      now.set(k, (now.get(k) ?? 0) + mib);
-      total += mib;
+    const now = measure(root);
+    for (const [k, v] of now.pss) peak.set(k, Math.max(peak.get(k) ?? 0, v));
+    for (const [k, v] of now.footprint) peakFootprint.set(k, Math.max(peakFootprint.get(k) ?? 0, v));
+    peakTotal = Math.max(peakTotal, now.pssTotal);
+    peakFootprintTotal = Math.max(peakFootprintTotal, now.footprintTotal);
+    for (const [pid, [a, b]] of now.renderers) {
+      const [pa, pb] = peakRenderers.get(pid) ?? [0, 0];
+      peakRenderers.set(pid, [Math.max(pa, a), Math.max(pb, b)]);
     }
-    for (const [k, v] of now) peak.set(k, Math.max(peak.get(k) ?? 0, v));
-    peakTotal = Math.max(peakTotal, total);
   }
   // Then a full garbage collection everywhere (downloads and messages leave buffers behind
   // until the next one), and the same processes again.
   await page.evaluate(() => window.gc?.());
   for (const worker of page.workers()) await worker.evaluate(() => self.gc?.()).catch(() => {});
   await sleep(1500);
-  const after = new Map();
-  let afterTotal = 0;
-  for (const { pid, cmd } of descendants(root).filter((p) => /chrom/.test(p.cmd))) {
-    const k = kind(cmd);
-    const v = pssMiB(pid);
-    after.set(k, (after.get(k) ?? 0) + v);
-    afterTotal += v;
-  }
+  const { pss: after, footprint: afterFootprint, count, renderers, pssTotal: afterTotal, footprintTotal: afterFootprintTotal } = measure(root);
   const mib = (bytes) => (bytes / 2 ** 20).toFixed(0);
   const memories = [`page ${mib(await page.evaluate(() => window.wasmExports?.memory.buffer.byteLength ?? 0))}`];
   for (const worker of page.workers()) {
@@ -142,17 +191,53 @@ try {
   if (demo === 'blank') {
     console.log(`# memory of the same Chromium with about:blank for ${seconds} s: its own share of every figure`);
   } else if (demo === 'none') {
-    console.log(`# memory of the page at rest for ${seconds} s (${webgpu ? 'WebGPU on' : 'WebGPU off'}), both data sets loaded`);
+    console.log(`# memory of the page at rest for ${seconds} s (${webgpu ? 'WebGPU on' : 'WebGPU off'}, devicePixelRatio ${scale}), both data sets loaded`);
   } else {
     const status = await page.textContent(`#${prefix}-status`);
-    console.log(`# memory while demo ${demo} trained for ${seconds} s (${webgpu ? 'WebGPU on' : 'WebGPU off'}), both data sets loaded`);
+    console.log(`# memory while demo ${demo} trained for ${seconds} s (${webgpu ? 'WebGPU on' : 'WebGPU off'}, devicePixelRatio ${scale}), both data sets loaded`);
     console.log(`# status: ${status}`);
   }
   console.log(`# WebAssembly memories (MiB): ${memories.join(', ')}`);
-  console.log('| process | peak PSS (MiB) | after a garbage collection |');
-  console.log('| --- | --- | --- |');
-  for (const [k, v] of [...peak].sort((a, b) => b[1] - a[1])) console.log(`| ${k} | ${v.toFixed(0)} | ${(after.get(k) ?? 0).toFixed(0)} |`);
-  console.log(`| all Chromium processes | ${peakTotal.toFixed(0)} | ${afterTotal.toFixed(0)} |`);
+  console.log(`# Chromium processes at the end: ${[...count].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  // Chromium keeps renderers besides the page's (a spare one for the next navigation, ...): each
+  // apart, largest first; the page's own is the largest once it has loaded anything.
+  const each = [...renderers].sort((a, b) => b[1][1] - a[1][1]).map(([pid, [a, b]]) => {
+    const [pa, pb] = peakRenderers.get(pid) ?? [a, b];
+    return `${pa.toFixed(0)} / ${a.toFixed(0)} PSS, ${pb.toFixed(0)} / ${b.toFixed(0)} private`;
+  });
+  console.log(`# each renderer process (MiB, peak / after a garbage collection): ${each.join('; ')}`);
+  if (demo !== 'blank') {
+    // Where the page's own memory goes, read after the collection: the main thread's V8 heap and
+    // the ArrayBuffer backing stores outside it (Chrome DevTools Protocol Runtime.getHeapUsage),
+    // the canvases' backing stores at most (width * height * 4 each: one never drawn has none),
+    // and the browser's own attribution, performance.measureUserAgentSpecificMemory() (the page
+    // is cross-origin isolated here; its "JavaScript" includes ArrayBuffers and wasm memories).
+    const cdp = await page.context().newCDPSession(page);
+    const heap = await cdp.send('Runtime.getHeapUsage');
+    const canvases = await page.evaluate(() => [...document.querySelectorAll('canvas')].map((c) => c.width * c.height * 4));
+    const canvasBytes = canvases.reduce((a, b) => a + b, 0);
+    console.log(`# page main thread: V8 heap used ${mib(heap.usedSize)} of ${mib(heap.totalSize)} MiB, ` +
+      `ArrayBuffer backing stores ${mib(heap.backingStorageSize ?? 0)} MiB; ` +
+      `${canvases.length} canvases, backing stores at most ${(canvasBytes / 2 ** 20).toFixed(1)} MiB`);
+    const measured = await page.evaluate(() => Promise.race([
+      performance.measureUserAgentSpecificMemory?.().then((r) => r.breakdown
+        .filter((b) => b.bytes > 0)
+        .map((b) => ({ bytes: b.bytes, what: `${b.types.join('+') || 'other'}${b.attribution.length ? ` (${[...new Set(b.attribution.map((a) => a.scope))].join(', ')})` : ''}` }))),
+      new Promise((resolve) => setTimeout(() => resolve(null), 30_000)),
+    ]).catch((e) => String(e)));
+    if (Array.isArray(measured)) {
+      console.log(`# measureUserAgentSpecificMemory (MiB): ${measured.sort((a, b) => b.bytes - a.bytes).map((b) => `${b.what} ${(b.bytes / 2 ** 20).toFixed(1)}`).join(', ')}`);
+    } else {
+      console.log(`# measureUserAgentSpecificMemory: ${measured ?? 'no answer in 30 s'}`);
+    }
+  }
+  const fmt = (v) => (v ?? 0).toFixed(0);
+  console.log('| process | peak PSS (MiB) | after a garbage collection | peak private footprint (MiB) | after a garbage collection |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const [k, v] of [...peak].sort((a, b) => b[1] - a[1])) {
+    console.log(`| ${k} | ${fmt(v)} | ${fmt(after.get(k))} | ${fmt(peakFootprint.get(k))} | ${fmt(afterFootprint.get(k))} |`);
+  }
+  console.log(`| all Chromium processes | ${fmt(peakTotal)} | ${fmt(afterTotal)} | ${fmt(peakFootprintTotal)} | ${fmt(afterFootprintTotal)} |`);
 } finally {
   await browser.close();
   await server.close();
