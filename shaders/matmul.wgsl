@@ -1,7 +1,10 @@
-// Matrix product C = op(A) · op(B), or C += op(A) · op(B).
-// CPU reference: src/cpu/matmul.rs (`matmul`); host side: src/gpu/matmul.rs.
+// Matrix product C = op(A) · op(B), or C += op(A) · op(B), by one of three kernels (the host picks):
+// `main` for most products, `rows` for a narrow C (a convolution's forward product: as many rows as
+// pixels, a column per output channel), `split` and `reduce` for a small C summed over a long k (a
+// convolution's weight gradient: k runs over every pixel of the batch).
+// CPU reference: src/cpu/matmul.rs (`matmul_reference`); host side: src/gpu/matmul.rs.
 //
-// Each workgroup of 16x16 invocations computes a 32x32 tile of C, each invocation a 2x2 block of it
+// `main`: each workgroup of 16x16 invocations computes a 32x32 tile of C, each invocation a 2x2 block of it
 // (rows ly and ly + 16, columns lx and lx + 16: neighbouring invocations read neighbouring words).
 // K is walked in steps of 16: a 32x16 tile of A and a 16x32 tile of B are staged in workgroup
 // memory, so each element is read from global memory once per tile, and each value read from the
@@ -13,12 +16,19 @@ struct Shape {
     k: u32,
     n: u32,
     flags: u32, // 1: A stored transposed (k x m), 2: B stored transposed (n x k), 4: accumulate into C
+    // split and reduce: k per chunk, and chunks.
+    chunk: u32,
+    chunks: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// split writes each chunk's sums, `[chunks, m, n]`; reduce adds them up.
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 
 // Outputs per workgroup side, invocations per side, outputs per invocation side, K per step.
 const TILE: u32 = 32u;
@@ -95,4 +105,73 @@ fn main(
             }
         }
     }
+}
+
+// Stores one output of C, or adds it in.
+fn store(idx: u32, v: f32) {
+    if ((shape.flags & 4u) != 0u) {
+        c[idx] = c[idx] + v;
+    } else {
+        c[idx] = v;
+    }
+}
+
+// Columns `rows` computes per invocation at most.
+const ROWS_N: u32 = 16u;
+
+// `rows`: for n <= ROWS_N and A stored row-major. One invocation per row of C computes all its n
+// outputs, each summing its k products in order: no tile column is wasted on a narrow C (a tile of
+// `main` is 32 columns wide, and a convolution has 4 to 16 output channels).
+@compute @workgroup_size(64)
+fn rows(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let r = gid.x;
+    if (r >= shape.m) {
+        return;
+    }
+    var acc: array<f32, 16>;
+    for (var p = 0u; p < shape.k; p = p + 1u) {
+        let av = a[r * shape.k + p];
+        for (var j = 0u; j < shape.n; j = j + 1u) {
+            acc[j] = acc[j] + av * load_b(p, j);
+        }
+    }
+    for (var j = 0u; j < shape.n; j = j + 1u) {
+        store(r * shape.n + j, acc[j]);
+    }
+}
+
+// `split`: workgroup z sums the products of k in [z * chunk, (z + 1) * chunk) for every output of
+// C, its invocations taking the outputs in turn, into partial[z]. With few outputs and a long k,
+// `main` would run a handful of mostly idle tiles one k step after another; this runs as many
+// workgroups as chunks and wastes no lane.
+@compute @workgroup_size(64)
+fn split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let z = wid.x;
+    let outputs = shape.m * shape.n;
+    let first = z * shape.chunk;
+    let last = min(first + shape.chunk, shape.k);
+    for (var o = li; o < outputs; o = o + 64u) {
+        let i = o / shape.n;
+        let j = o % shape.n;
+        var acc = 0.0;
+        for (var p = first; p < last; p = p + 1u) {
+            acc = acc + load_a(i, p) * load_b(p, j);
+        }
+        partial[z * outputs + o] = acc;
+    }
+}
+
+// `reduce`: each output adds up its chunks' sums in order.
+@compute @workgroup_size(64)
+fn reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let o = gid.x;
+    let outputs = shape.m * shape.n;
+    if (o >= outputs) {
+        return;
+    }
+    var acc = partial[o];
+    for (var z = 1u; z < shape.chunks; z = z + 1u) {
+        acc = acc + partial[z * outputs + o];
+    }
+    store(o, acc);
 }

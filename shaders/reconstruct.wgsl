@@ -5,9 +5,11 @@
 //                (0 + d in a dropped odd edge, as the CPU's upsampling leaves it);
 //   backward:    dz = dimages * images * (1 - images), the gradient of both d and up(p) (up(p)'s
 //                is folded back onto p by pool.wgsl's `upsample_backward`);
-//   logits_grad: dd[b, y, x] = 0.25 * g[b, y / 2, x / 2] (+ dz[b, y, x] at the last step): the
-//                gradient reaching one step's logits through the output plastic layer's input
-//                avgpool(d), whose gradient is g, and at the last step through the image too.
+//   logits_grad: dd[b, y, x] = 0.25 * g[b, y / 2, x / 2] (+ dz at the last step): the gradient
+//                reaching the logits of one or more steps (the batch runs through them one after
+//                the other) through the output plastic layer's input avgpool(d), whose gradient
+//                is g, and at the last step through the image too: dz covers dd's last rows,
+//                from element `dz_from` on.
 // `p` and `g` are read from `offset` on, so one step's slice of an episode buffer needs no copy.
 // CPU reference: src/cpu/denoise.rs (`reconstruct_forward`, `reconstruct_backward`,
 // `logits_grad`); host side: src/gpu/reconstruct.rs.
@@ -18,9 +20,9 @@ struct Grid {
     h: u32,
     w: u32,
     offset: u32,
-    // logits_grad: 1 adds dz.
+    // logits_grad: 1 adds dz to dd from element dz_from on.
     with_dz: u32,
-    _pad0: u32,
+    dz_from: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -83,8 +85,8 @@ fn logits_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         if (o != NONE) {
             v = 0.25 * g[grid.offset + o];
         }
-        if (grid.with_dz != 0u) {
-            v = v + dz_in[i];
+        if (grid.with_dz != 0u && i >= grid.dz_from) {
+            v = v + dz_in[i - grid.dz_from];
         }
         dd[i] = v;
     }

@@ -13,7 +13,7 @@
 mod common;
 use metaplastic::nn::AdamHyper;
 use common::*;
-use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_forward, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
+use metaplastic::cpu::batchnorm::{batchnorm_backward, batchnorm_backward_groups, batchnorm_forward, batchnorm_forward_groups, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
 use metaplastic::cpu::bnn::CpuBnn;
 use metaplastic::cpu::ewc::{ewc_consolidate, ewc_penalty_grad};
 use metaplastic::cpu::metaplastic_adam::metaplastic_adam;
@@ -95,18 +95,25 @@ fn binarize_covers_arrays_longer_than_one_dispatch() {
 fn batchnorm_forward_matches_cpu() {
     let Some(ctx) = gpu() else { return };
     let kernel = BatchNormKernel::new(&ctx);
-    for (batch, features) in [(2, 3), (32, 64), (100, 70), (1000, 10)] {
+    // The last case is the autoencoder's: ten steps of an episode as groups with their own statistics.
+    for (batch, features, groups) in [(2, 3, 1), (32, 64, 1), (100, 70, 1), (1000, 10, 1), (48, 16, 10)] {
         // Pre-activations of a binary layer: sums of ±1 · inputs, offset so the mean matters.
-        let x: Vec<f32> = values(batch * features, 10).iter().map(|v| 20.0 * v + 3.0).collect();
+        let x: Vec<f32> = values(groups * batch * features, 10).iter().enumerate().map(|(i, v)| 20.0 * v + 3.0 + (i / (batch * features)) as f32).collect();
         let gamma: Vec<f32> = values(features, 11).iter().map(|v| 1.0 + 0.5 * v).collect();
         let beta = scaled(features, 12, 0.3);
-        let (mut y, mut xhat, mut inv_std) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; features]);
-        batchnorm_forward(&x, features, &gamma, &beta, &mut y, &mut xhat, &mut inv_std);
+        let (mut y, mut xhat, mut inv_std) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; groups * features]);
+        batchnorm_forward_groups(&x, features, groups, &gamma, &beta, &mut y, &mut xhat, &mut inv_std);
+        if groups == 1 {
+            // One group is the plain batch norm.
+            let (mut y1, mut xhat1, mut inv1) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; features]);
+            batchnorm_forward(&x, features, &gamma, &beta, &mut y1, &mut xhat1, &mut inv1);
+            assert!(y1 == y && xhat1 == xhat && inv1 == inv_std, "one group is batchnorm_forward");
+        }
         let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
         let (gx, gg, gb) = (t(&x), t(&gamma), t(&beta));
-        let (gy, gxhat, ginv) = (GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, features));
-        run(&ctx, |e| kernel.bind_forward(&ctx, features, &gx, &gg, &gb, &gy, &gxhat, &ginv).encode(e));
-        let what = format!("batch {batch} x {features}");
+        let (gy, gxhat, ginv) = (GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, groups * features));
+        run(&ctx, |e| kernel.bind_forward(&ctx, features, groups, &gx, &gg, &gb, &gy, &gxhat, &ginv).encode(e));
+        let what = format!("{groups} x batch {batch} x {features}");
         assert_parity(&format!("{what} y"), &read(&ctx, &gy), &y, 1e-4, 1e-4);
         assert_parity(&format!("{what} xhat"), &read(&ctx, &gxhat), &xhat, 1e-4, 1e-4);
         assert_parity(&format!("{what} inv_std"), &read(&ctx, &ginv), &inv_std, 1e-4, 1e-4);
@@ -117,22 +124,27 @@ fn batchnorm_forward_matches_cpu() {
 fn batchnorm_backward_matches_cpu() {
     let Some(ctx) = gpu() else { return };
     let kernel = BatchNormKernel::new(&ctx);
-    for (batch, features) in [(2, 3), (32, 64), (100, 70), (1000, 10)] {
-        let x: Vec<f32> = values(batch * features, 20).iter().map(|v| 20.0 * v + 3.0).collect();
+    for (batch, features, groups) in [(2, 3, 1), (32, 64, 1), (100, 70, 1), (1000, 10, 1), (48, 16, 10)] {
+        let x: Vec<f32> = values(groups * batch * features, 20).iter().map(|v| 20.0 * v + 3.0).collect();
         let gamma: Vec<f32> = values(features, 21).iter().map(|v| 1.0 + 0.5 * v).collect();
         let beta = scaled(features, 22, 0.3);
-        let (mut y, mut xhat, mut inv_std) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; features]);
-        batchnorm_forward(&x, features, &gamma, &beta, &mut y, &mut xhat, &mut inv_std);
+        let (mut y, mut xhat, mut inv_std) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; groups * features]);
+        batchnorm_forward_groups(&x, features, groups, &gamma, &beta, &mut y, &mut xhat, &mut inv_std);
         // Gradients of the size softmax cross-entropy gives: about 1/batch.
         let dy = scaled(x.len(), 23, 1.0 / batch as f32);
         let (mut dx, mut dgamma, mut dbeta) = (vec![0.0; x.len()], vec![0.0; features], vec![0.0; features]);
-        batchnorm_backward(&dy, &xhat, &inv_std, &gamma, features, &mut dx, &mut dgamma, &mut dbeta);
+        batchnorm_backward_groups(&dy, &xhat, &inv_std, &gamma, features, &mut dx, &mut dgamma, &mut dbeta);
+        if groups == 1 {
+            let (mut dx1, mut dg1, mut db1) = (vec![0.0; x.len()], vec![0.0; features], vec![0.0; features]);
+            batchnorm_backward(&dy, &xhat, &inv_std, &gamma, features, &mut dx1, &mut dg1, &mut db1);
+            assert!(dx1 == dx && dg1 == dgamma && db1 == dbeta, "one group is batchnorm_backward");
+        }
         // The GPU gets the CPU's saved xhat and inv_std, so this checks the backward kernel alone.
         let t = |v: &[f32]| GpuTensor::from_slice(&ctx, v);
         let (gdy, gxhat, ginv, gg) = (t(&dy), t(&xhat), t(&inv_std), t(&gamma));
         let (gdx, gdg, gdb) = (GpuTensor::zeros(&ctx, x.len()), GpuTensor::zeros(&ctx, features), GpuTensor::zeros(&ctx, features));
-        run(&ctx, |e| kernel.bind_backward(&ctx, features, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb, false).encode(e));
-        let what = format!("batch {batch} x {features}");
+        run(&ctx, |e| kernel.bind_backward(&ctx, features, groups, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb, false).encode(e));
+        let what = format!("{groups} x batch {batch} x {features}");
         // dx is about inv_std * dy (~1e-3 here): an absolute 1e-6 is ~1e-3 of it.
         assert_parity(&format!("{what} dx"), &read(&ctx, &gdx), &dx, 1e-6, 1e-4);
         assert_parity(&format!("{what} dgamma"), &read(&ctx, &gdg), &dgamma, 1e-5, 1e-4);
@@ -141,7 +153,7 @@ fn batchnorm_backward_matches_cpu() {
         // same sums added to what the buffers held.
         let (g0, b0) = (scaled(features, 24, 1.0), scaled(features, 25, 1.0));
         let (gdg, gdb) = (t(&g0), t(&b0));
-        run(&ctx, |e| kernel.bind_backward(&ctx, features, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb, true).encode(e));
+        run(&ctx, |e| kernel.bind_backward(&ctx, features, groups, &gdy, &gxhat, &ginv, &gg, &gdx, &gdg, &gdb, true).encode(e));
         let plus = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x + y).collect::<Vec<f32>>();
         assert_parity(&format!("{what} dgamma accumulated"), &read(&ctx, &gdg), &plus(&g0, &dgamma), 1e-5, 1e-4);
         assert_parity(&format!("{what} dbeta accumulated"), &read(&ctx, &gdb), &plus(&b0, &dbeta), 1e-5, 1e-4);

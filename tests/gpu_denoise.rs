@@ -81,6 +81,13 @@ fn reconstruction_kernels_match_cpu() {
             run(&ctx, |e| kernel.bind_logits_grad(&ctx, half, &gg, offset, with_dz.then_some(&gdz), &gdd).encode(e));
             assert_parity(&format!("logits_grad {what}, dz {with_dz}"), &read(&ctx, &gdd), &dd, 1e-7, 0.0);
         }
+        // Two steps at once, the image's gradient reaching the second (the last) only.
+        let two = PoolShape::new(2 * half.batch as usize, half.h as usize, half.w as usize, 1);
+        let mut dd = vec![0.0; 2 * n];
+        logits_grad(&two, &g_all[m..3 * m], Some(&dz), &mut dd);
+        let gdd = upload(&ctx, &vec![7.0; 2 * n]);
+        run(&ctx, |e| kernel.bind_logits_grad(&ctx, two, &gg, m, Some(&gdz), &gdd).encode(e));
+        assert_parity(&format!("logits_grad of two steps {what}"), &read(&ctx, &gdd), &dd, 1e-7, 0.0);
     }
 }
 

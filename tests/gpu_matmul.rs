@@ -1,21 +1,41 @@
-//! `shaders/matmul.wgsl` against `cpu::matmul` on whatever adapter wgpu finds.
+//! `shaders/matmul.wgsl`'s three kernels against `cpu::matmul` on whatever adapter wgpu finds.
 //! Tolerance: |gpu - cpu| <= 1e-5 + 1e-5 * k * |cpu|, since both sum k products in f32 but group
-//! them differently (the CPU's packed kernel blocks k; the GPU sums in order).
+//! them differently (the CPU's packed kernel blocks k; the tiled and row kernels sum in order, the
+//! split kernel in chunks of k added up in order).
 
 mod common;
 use common::*;
 use metaplastic::cpu::matmul::matmul;
 use metaplastic::nn::{MatmulShape, max_violation};
-use metaplastic::gpu::{matmul::MatmulKernel, GpuTensor};
+use metaplastic::gpu::{kernel::record_all, matmul::MatmulKernel, GpuTensor};
 
 #[test]
 fn matmul_matches_cpu_for_every_layout() {
     let Some(ctx) = gpu() else { return };
     println!("adapter: {}", ctx.adapter);
     let kernel = MatmulKernel::new(&ctx);
-    // Sizes that are and are not multiples of the 32x32 tile and its 16-wide K step, and the
-    // layer shapes of the BNN.
-    for (m, k, n) in [(1, 1, 1), (16, 16, 16), (17, 33, 5), (32, 32, 32), (33, 17, 65), (64, 40, 31), (100, 784, 64), (3, 5, 130)] {
+    // Sizes that are and are not multiples of the 32x32 tile and its 16-wide K step, the layer
+    // shapes of the BNN, narrow products at and around the row kernel's 16 columns (a
+    // convolution's forward product), and small products over a long k (its weight gradient,
+    // split along k in chunks of 256 and more, the last one short).
+    let shapes = [
+        (1, 1, 1),
+        (16, 16, 16),
+        (17, 33, 5),
+        (32, 32, 32),
+        (33, 17, 65),
+        (64, 40, 31),
+        (100, 784, 64),
+        (3, 5, 130),
+        (300, 25, 6),
+        (129, 150, 16),
+        (70, 9, 17),
+        (6, 5000, 25),
+        (16, 2100, 150),
+        (1, 2048, 1),
+    ];
+    let mut split = 0;
+    for (m, k, n) in shapes {
         for flags in 0..8u32 {
             let shape = MatmulShape { flags, ..MatmulShape::new(m, k, n) };
             let a = values(m * k, 1 + flags as u64);
@@ -23,17 +43,28 @@ fn matmul_matches_cpu_for_every_layout() {
             let c0 = values(m * n, 7);
             let mut want = c0.clone();
             matmul(shape, &a, &b, &mut want);
-            let (ga, gb, gc) = (GpuTensor::from_slice(&ctx, &a), GpuTensor::from_slice(&ctx, &b), GpuTensor::from_slice(&ctx, &c0));
-            let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            kernel.bind(&ctx, shape, &ga, &gb, &gc).encode(&mut encoder);
-            ctx.queue.submit([encoder.finish()]);
-            let got = pollster::block_on(gc.read(&ctx)).unwrap();
-            let rtol = 1e-5 * k as f32;
-            if let Some((i, g, w)) = max_violation(&got, &want, 1e-5, rtol) {
-                panic!("{m}x{k}x{n} flags {flags}: element {i}: GPU {g} vs CPU {w}");
+            let (ga, gb) = (GpuTensor::from_slice(&ctx, &a), GpuTensor::from_slice(&ctx, &b));
+            for path in ["tiled", "bind", "long"] {
+                let gc = GpuTensor::from_slice(&ctx, &c0);
+                let calls = match path {
+                    "tiled" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, &gc)],
+                    "bind" => vec![kernel.bind(&ctx, shape, &ga, &gb, &gc)],
+                    _ => kernel.bind_long(&ctx, shape, &ga, &gb, &gc),
+                };
+                split += usize::from(calls.len() == 2);
+                let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                record_all(&mut encoder, &calls);
+                ctx.queue.submit([encoder.finish()]);
+                let got = pollster::block_on(gc.read(&ctx)).unwrap();
+                let rtol = 1e-5 * k as f32;
+                if let Some((i, g, w)) = max_violation(&got, &want, 1e-5, rtol) {
+                    panic!("{m}x{k}x{n} flags {flags} ({path}): element {i}: GPU {g} vs CPU {w}");
+                }
             }
         }
     }
+    // The three long products, in all eight layouts.
+    assert_eq!(split, 3 * 8, "the long products were split along k");
 }
 
 #[test]

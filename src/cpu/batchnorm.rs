@@ -72,6 +72,60 @@ pub fn batchnorm_backward(
     }
 }
 
+/// [`batchnorm_forward`] on each of `groups` blocks of consecutive rows, each with its own
+/// statistics: the autoencoder runs all steps of an episode as one batch and normalises each step
+/// as if it ran alone. `inv_std` is `groups x features`. GPU: `forward` with `groups`.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_forward_groups(
+    x: &[f32],
+    features: usize,
+    groups: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    y: &mut [f32],
+    xhat: &mut [f32],
+    inv_std: &mut [f32],
+) {
+    assert!(groups > 0 && x.len().is_multiple_of(groups * features), "x must be groups x batch x features");
+    assert_eq!(inv_std.len(), groups * features, "one inv_std per group and feature");
+    let n = x.len() / groups;
+    for (g, s) in inv_std.chunks_exact_mut(features).enumerate() {
+        let rows = g * n..(g + 1) * n;
+        batchnorm_forward(&x[rows.clone()], features, gamma, beta, &mut y[rows.clone()], &mut xhat[rows], s);
+    }
+}
+
+/// Backward through [`batchnorm_forward_groups`]: each group's [`batchnorm_backward`], its
+/// `dgamma` and `dbeta` summed over the groups in order.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_backward_groups(
+    dy: &[f32],
+    xhat: &[f32],
+    inv_std: &[f32],
+    gamma: &[f32],
+    features: usize,
+    dx: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+) {
+    let groups = inv_std.len() / features;
+    assert!(groups > 0 && inv_std.len() == groups * features, "one inv_std per group and feature");
+    assert!(dy.len().is_multiple_of(groups * features), "dy must be groups x batch x features");
+    let n = dy.len() / groups;
+    let (mut dg, mut db) = (vec![0.0; features], vec![0.0; features]);
+    for (g, s) in inv_std.chunks_exact(features).enumerate() {
+        let rows = g * n..(g + 1) * n;
+        batchnorm_backward(&dy[rows.clone()], &xhat[rows.clone()], s, gamma, features, &mut dx[rows], &mut dg, &mut db);
+        if g == 0 {
+            dgamma.copy_from_slice(&dg);
+            dbeta.copy_from_slice(&db);
+        } else {
+            dgamma.iter_mut().zip(&dg).for_each(|(a, b)| *a += b);
+            dbeta.iter_mut().zip(&db).for_each(|(a, b)| *a += b);
+        }
+    }
+}
+
 /// Folds this batch's mean and unbiased variance per feature into the running statistics (the
 /// same sums, in the same order, as [`batchnorm_forward`]).
 pub fn batchnorm_track(x: &[f32], features: usize, running_mean: &mut [f32], running_var: &mut [f32]) {

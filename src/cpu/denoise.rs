@@ -6,27 +6,32 @@
 //! [`super::walk`], as LeNet-5 is; the two plastic layers are
 //! [`super::plastic::episode_forward`] and [`super::plastic::episode_backward`].
 //!
-//! The convolutional stages have no memory, so they run step by step with the batch of episodes
-//! as their batch (batch norm takes that step's statistics); the plastic layers run over the whole
-//! episode at once, since each step's trace depends on the steps before. Backward goes the same
-//! way in reverse: the output layer's BPTT hands every step a gradient for its logits, the decoder
-//! turns each into a gradient for the code layer's outputs, the code layer's BPTT into gradients
-//! for the encoder's outputs; the stages' parameter gradients are summed over steps.
+//! The convolutional stages have no memory, so they run over every step of the episodes at once,
+//! the steps one after the other as one batch, batch norm taking each step's statistics on its own
+//! (as the authors run a step at a time); the plastic layers run over the whole episode, since
+//! each step's trace depends on the steps before. Backward goes the same way in reverse: the
+//! output layer's BPTT hands every step a gradient for its logits, the decoder turns them into
+//! gradients for the code layer's outputs, the code layer's BPTT into gradients for the encoder's
+//! outputs; the stages' parameter gradients are summed over steps.
 
 use super::metaplastic_adam::AdamState;
 use super::plastic::{EpisodeTape, PlasticGrads, episode_backward, episode_forward};
 use super::pool::{avg_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use super::walk::{self, NoHook, Tape};
 use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams, PLASTIC_ACT, reconstruction_mse};
-use crate::nn::{ParamLayout, PlasticDims, PoolKind, PoolShape, TrainError};
+use crate::nn::{LayerParams, ParamLayout, PlannedLayer, PlasticDims, PoolKind, PoolShape, TrainError};
 
-/// The gradient reaching one step's decoder logits `d`: through the output plastic layer's input
-/// `avgpool(d)`, whose gradient is `g`, and at the last step through the image too (`dz`, from
-/// [`reconstruct_backward`]). GPU: `shaders/reconstruct.wgsl` (`logits_grad`).
+/// The gradient reaching the decoder logits `d` of one or more steps (`half`'s batch runs through
+/// them one after the other): through the output plastic layer's input `avgpool(d)`, whose
+/// gradient is `g`, and at the last step through the image too (`dz`, from
+/// [`reconstruct_backward`], added to the last `dz.len()` entries of `dd`). GPU:
+/// `shaders/reconstruct.wgsl` (`logits_grad`).
 pub fn logits_grad(half: &PoolShape, g: &[f32], dz: Option<&[f32]>, dd: &mut [f32]) {
     pool_backward(half, PoolKind::Average, g, &[], dd);
     if let Some(dz) = dz {
-        dd.iter_mut().zip(dz).for_each(|(a, b)| *a += b);
+        assert!(dz.len() <= dd.len(), "dz is the last step's part of dd");
+        let from = dd.len() - dz.len();
+        dd[from..].iter_mut().zip(dz).for_each(|(a, b)| *a += b);
     }
 }
 
@@ -50,18 +55,54 @@ pub fn reconstruct_backward(images: &[f32], dimages: &[f32], dz: &mut [f32]) {
     }
 }
 
+/// A stage list (the encoder or the decoder) run over every step of a batch of episodes at once,
+/// each step normalised by its own batch statistics ([`walk::forward_groups`]): the steps before
+/// `lead` in one pass, which never goes backward, the rest in another, which does.
+#[derive(Debug, Clone)]
+pub struct StageRun {
+    pub lead: usize,
+    /// The pass over steps `0..lead` (if any), then the one over `lead..T` (if any).
+    pub tapes: Vec<Tape>,
+    /// The outputs of every step, `[T, batch, out]`.
+    pub output: Vec<f32>,
+}
+
+impl StageRun {
+    /// Runs `layers` over `xs` (`[T, batch, in]`).
+    fn new(layers: &[PlannedLayer], params: &[LayerParams], xs: &[f32], steps: usize, batch: usize, lead: usize) -> Self {
+        let per_step = xs.len() / steps;
+        let mut tapes = Vec::with_capacity(2);
+        let mut output = Vec::new();
+        for (from, to) in [(0, lead), (lead, steps)] {
+            if to > from {
+                let mut tape = Tape::default();
+                walk::forward_groups(layers, params, &xs[from * per_step..to * per_step], batch, to - from, &mut tape);
+                output.extend_from_slice(tape.output());
+                tapes.push(tape);
+            }
+        }
+        Self { lead, tapes, output }
+    }
+
+    /// Backward from the output gradients of steps `lead..T` (`[T - lead, batch, out]`), the
+    /// parameter gradients added into `grads`; the input gradient of those steps when `want_dx`.
+    fn backward(&self, layers: &[PlannedLayer], params: &[LayerParams], steps: usize, dy: Vec<f32>, grads: &mut [LayerParams], want_dx: bool) -> Vec<f32> {
+        match self.tapes.last() {
+            Some(tape) if self.lead < steps => walk::backward(layers, params, tape, dy, grads, &mut NoHook, want_dx),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// A forward pass over a batch of episodes, with everything backward needs.
 #[derive(Debug, Clone)]
 pub struct DenoiseTape {
     pub steps: usize,
     pub batch: usize,
-    /// Per step: the encoder's pass.
-    pub encoder: Vec<Tape>,
-    /// The encoder's outputs, the code layer's inputs: `[T, batch, code]`.
-    pub code_in: Vec<f32>,
+    pub encoder: StageRun,
     pub code: EpisodeTape,
-    /// Per step: the decoder's pass, from the code layer's outputs to the logits `d`.
-    pub decoder: Vec<Tape>,
+    /// From the code layer's outputs to the logits `d`.
+    pub decoder: StageRun,
     /// The output layer's inputs, the 2x2-averaged logits: `[T, batch, (side/2)^2]`.
     pub out_in: Vec<f32>,
     pub out: EpisodeTape,
@@ -75,38 +116,36 @@ impl DenoiseTape {
         let n = self.images.len() / self.steps;
         &self.images[(self.steps - 1) * n..]
     }
+
+    /// The code layer's inputs, the encoder's outputs: `[T, batch, code]`.
+    pub fn code_in(&self) -> &[f32] {
+        &self.encoder.output
+    }
 }
 
 fn dims(batch: usize, n: usize) -> PlasticDims {
     PlasticDims { batch, inputs: n, outputs: n }
 }
 
-/// Runs the network over `xs` (`[T, batch, pixels]`, `T = cfg.episode_steps()`).
-pub fn denoise_forward(cfg: &DenoiseConfig, params: &DenoiseParams, xs: &[f32], batch: usize) -> DenoiseTape {
+/// Runs the network over `xs` (`[T, batch, pixels]`, `T = cfg.episode_steps()`); a pass that will
+/// go backward (`with_grads`) keeps its stages' steps with gradients apart
+/// ([`DenoiseConfig::steps_without_grads`]).
+pub fn denoise_forward(cfg: &DenoiseConfig, params: &DenoiseParams, xs: &[f32], batch: usize, with_grads: bool) -> DenoiseTape {
     let steps = cfg.episode_steps();
-    let (pixels, nc, no) = (cfg.pixels(), cfg.code_len(), cfg.out_plastic_len());
+    let (pixels, no) = (cfg.pixels(), cfg.out_plastic_len());
     assert_eq!(xs.len(), steps * batch * pixels, "xs must be T x batch x pixels");
-    let (encoder_stages, decoder_stages) = (cfg.encoder(), cfg.decoder());
-    let mut encoder = vec![Tape::default(); steps];
-    let mut code_in = Vec::with_capacity(steps * batch * nc);
-    for (t, cache) in encoder.iter_mut().enumerate() {
-        walk::forward(&encoder_stages, &params.layers, &xs[t * batch * pixels..][..batch * pixels], batch, None, cache);
-        code_in.extend_from_slice(cache.output());
-    }
-    let code = episode_forward(dims(batch, nc), params.code.weights(), cfg.rule, PLASTIC_ACT, &code_in, steps);
-    let mut decoder = vec![Tape::default(); steps];
+    let lead = cfg.steps_without_grads(with_grads);
+    let encoder = StageRun::new(&cfg.encoder(), &params.layers, xs, steps, batch, lead);
+    let code = episode_forward(dims(batch, cfg.code_len()), params.code.weights(), cfg.rule, PLASTIC_ACT, &encoder.output, steps);
+    let decoder = StageRun::new(&cfg.decoder(), &params.layers, &code.y, steps, batch, lead);
+    // Every step's logits at once: pooling and the reconstruction are per example.
+    let all = PoolShape::new(steps * batch, cfg.side, cfg.side, 1);
     let mut out_in = vec![0.0; steps * batch * no];
-    let half = PoolShape::new(batch, cfg.side, cfg.side, 1);
-    for (t, cache) in decoder.iter_mut().enumerate() {
-        walk::forward(&decoder_stages, &params.layers, code.y_at(t), batch, None, cache);
-        avg_pool_forward(&half, cache.output(), &mut out_in[t * batch * no..][..batch * no]);
-    }
+    avg_pool_forward(&all, &decoder.output, &mut out_in);
     let out = episode_forward(dims(batch, no), params.out.weights(), cfg.rule, PLASTIC_ACT, &out_in, steps);
     let mut images = vec![0.0; steps * batch * pixels];
-    for (t, cache) in decoder.iter().enumerate() {
-        reconstruct_forward(&half, cache.output(), out.y_at(t), &mut images[t * batch * pixels..][..batch * pixels]);
-    }
-    DenoiseTape { steps, batch, encoder, code_in, code, decoder, out_in, out, images }
+    reconstruct_forward(&all, &decoder.output, &out.y, &mut images);
+    DenoiseTape { steps, batch, encoder, code, decoder, out_in, out, images }
 }
 
 fn sigmoid(z: f32) -> f32 {
@@ -119,12 +158,12 @@ pub fn denoise_mse(tape: &DenoiseTape, targets: &[f32]) -> f32 {
 }
 
 /// Gradients of [`denoise_mse`] with respect to every parameter, by BPTT through both plastic
-/// layers. Steps whose gradient is exactly zero (all but the last in the non-plastic twin, whose
-/// traces reach nothing) skip their stages' backward passes, which would add zeros.
+/// layers; `tape` from a forward pass `with_grads`. The stages go backward over the steps that get
+/// a gradient (in the non-plastic twin only the last: its traces reach nothing), all at once.
 pub fn denoise_backward(cfg: &DenoiseConfig, params: &DenoiseParams, tape: &DenoiseTape, targets: &[f32]) -> DenoiseParams {
     let (steps, batch) = (tape.steps, tape.batch);
     let (pixels, nc, no) = (cfg.pixels(), cfg.code_len(), cfg.out_plastic_len());
-    let (encoder_stages, decoder_stages) = (cfg.encoder(), cfg.decoder());
+    let lead = tape.decoder.lead;
     let mut grads = params.zeros_like();
     let out = tape.last_images();
     let count = out.len() as f32;
@@ -137,25 +176,18 @@ pub fn denoise_backward(cfg: &DenoiseConfig, params: &DenoiseParams, tape: &Deno
     upsample_backward(&half, &dz, &mut dys[(steps - 1) * batch * no..]);
     let g_out = episode_backward(params.out.weights(), cfg.rule, PLASTIC_ACT, &tape.out_in, &tape.out, &dys);
     add_plastic(&mut grads.out, &g_out);
+    // The logits' gradient at steps lead..T, the image's at the last.
+    assert!(lead < steps, "the tape comes from a forward pass with gradients");
+    let late = PoolShape::new((steps - lead) * batch, cfg.side, cfg.side, 1);
+    let mut dd = vec![0.0; (steps - lead) * batch * pixels];
+    logits_grad(&late, &g_out.x[lead * batch * no..], Some(&dz), &mut dd);
     let mut dcode = vec![0.0; steps * batch * nc];
-    for t in 0..steps {
-        let mut dd = vec![0.0; batch * pixels];
-        logits_grad(&half, &g_out.x[t * batch * no..][..batch * no], (t + 1 == steps).then_some(&dz[..]), &mut dd);
-        if dd.iter().all(|&v| v == 0.0) {
-            continue;
-        }
-        let dx = walk::backward(&decoder_stages, &params.layers, &tape.decoder[t], dd, &mut grads.layers, &mut NoHook, true);
-        dcode[t * batch * nc..][..batch * nc].copy_from_slice(&dx);
-    }
-    let g_code = episode_backward(params.code.weights(), cfg.rule, PLASTIC_ACT, &tape.code_in, &tape.code, &dcode);
+    let dx = tape.decoder.backward(&cfg.decoder(), &params.layers, steps, dd, &mut grads.layers, true);
+    dcode[lead * batch * nc..].copy_from_slice(&dx);
+    let g_code = episode_backward(params.code.weights(), cfg.rule, PLASTIC_ACT, tape.code_in(), &tape.code, &dcode);
     add_plastic(&mut grads.code, &g_code);
-    for t in 0..steps {
-        let de = g_code.x[t * batch * nc..][..batch * nc].to_vec();
-        if de.iter().all(|&v| v == 0.0) {
-            continue;
-        }
-        walk::backward(&encoder_stages, &params.layers, &tape.encoder[t], de, &mut grads.layers, &mut NoHook, false);
-    }
+    let de = g_code.x[lead * batch * nc..].to_vec();
+    tape.encoder.backward(&cfg.encoder(), &params.layers, steps, de, &mut grads.layers, false);
     grads
 }
 
@@ -175,7 +207,7 @@ pub fn denoise_loss(
     batch: usize,
     with_grads: bool,
 ) -> (f32, DenoiseTape, Option<DenoiseParams>) {
-    let tape = denoise_forward(cfg, params, xs, batch);
+    let tape = denoise_forward(cfg, params, xs, batch, with_grads);
     let loss = denoise_mse(&tape, targets);
     let grads = with_grads.then(|| denoise_backward(cfg, params, &tape, targets));
     (loss, tape, grads)
@@ -229,7 +261,7 @@ impl DenoiseTrainer for CpuDenoise {
 
     async fn reconstruct(&mut self, xs: &[f32]) -> Result<Vec<f32>, TrainError> {
         let batch = self.cfg.check_batch(xs, None)?;
-        Ok(denoise_forward(&self.cfg, &self.params, xs, batch).last_images().to_vec())
+        Ok(denoise_forward(&self.cfg, &self.params, xs, batch, false).last_images().to_vec())
     }
 
     async fn params(&mut self) -> Result<DenoiseParams, TrainError> {

@@ -70,8 +70,9 @@ unsafe fn block(shape: MatmulShape, a: &[f32], b: &[f32], c: *mut f32, rows: std
     }
 }
 
-/// The readable reference product. Each output is summed in f32 over `k` in order, as the GPU tile
-/// loop does, so the two differ only by rounding; [`matmul`] is tested against it.
+/// The readable reference product. Each output is summed in f32 over `k` in order, as the GPU's
+/// tiled and row kernels do (its split kernel adds up chunks of `k`), so they differ only by
+/// rounding; [`matmul`] is tested against it.
 ///
 /// Written as "row of C += a(i,p) · row p of B" so the inner loop runs over contiguous memory; a
 /// transposed B is first copied into that layout.

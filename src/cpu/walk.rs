@@ -7,7 +7,7 @@
 //! gradient. The GPU walk, [`crate::gpu::walk`], records the same steps as dispatches.
 
 use super::activation::{activation_backward, activation_forward};
-use super::batchnorm::{batchnorm_backward, batchnorm_forward, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
+use super::batchnorm::{batchnorm_backward_groups, batchnorm_forward_groups, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
 use super::conv::{add_bias, bias_grad, col2im, conv_transpose_backward, conv_transpose_forward, im2col};
 use super::dropout::{dropout_backward, dropout_forward};
 use super::matmul::matmul;
@@ -24,8 +24,10 @@ pub struct Tape {
     /// Per layer: a convolution's `cols`, batch norm's `xhat`, dropout's mask, a binary layer's
     /// `sign(W)` (else empty).
     aux: Vec<Vec<f32>>,
-    /// Per layer: batch norm's `inv_std` (else empty).
+    /// Per layer: batch norm's `inv_std`, `groups x features` (else empty).
     inv_std: Vec<Vec<f32>>,
+    /// Groups of consecutive examples that batch norm normalises separately ([`forward_groups`]).
+    groups: usize,
     /// Per layer: max pooling's winning taps (else empty).
     argmax: Vec<Vec<u32>>,
     /// The pass that filled the tape: an inference pass's batch norm goes backward per example.
@@ -69,7 +71,15 @@ fn param<'a>(params: &'a [LayerParams], l: &PlannedLayer) -> &'a LayerParams {
 /// running statistics here: see [`forward_pass`].
 pub fn forward(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch: usize, dropout_seed: Option<u32>, tape: &mut Tape) {
     let pass = if dropout_seed.is_some() { Pass::Train } else { Pass::Eval };
-    forward_pass(layers, params, &mut [], x, batch, pass, dropout_seed.unwrap_or(0), tape);
+    run(layers, params, &mut [], x, (batch, 1), pass, dropout_seed.unwrap_or(0), tape);
+}
+
+/// An evaluation [`forward`] of `groups` batches at once, `x` holding them one after the other:
+/// batch norm takes each group's statistics on its own, so every group's outputs are those of its
+/// own pass, but each layer runs once over them all. The autoencoder runs the steps of an
+/// episode so.
+pub fn forward_groups(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch: usize, groups: usize, tape: &mut Tape) {
+    run(layers, params, &mut [], x, (batch * groups, groups), Pass::Eval, 0, tape);
 }
 
 /// [`forward`] for a network whose batch norm keeps running statistics (`running`, one per
@@ -86,8 +96,25 @@ pub fn forward_pass(
     dropout_seed: u32,
     tape: &mut Tape,
 ) {
+    run(layers, params, running, x, (batch, 1), pass, dropout_seed, tape);
+}
+
+/// `(batch, groups)`: examples in all, and the groups batch norm normalises separately.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    layers: &[PlannedLayer],
+    params: &[LayerParams],
+    running: &mut [RunningStats],
+    x: &[f32],
+    (batch, groups): (usize, usize),
+    pass: Pass,
+    dropout_seed: u32,
+    tape: &mut Tape,
+) {
+    assert!(groups >= 1 && batch.is_multiple_of(groups), "the groups split the batch evenly");
     let n = layers.len();
     tape.pass = Some(pass);
+    tape.groups = groups;
     tape.acts.resize_with(n + 1, Vec::new);
     tape.aux.resize_with(n, Vec::new);
     tape.inv_std.resize_with(n, Vec::new);
@@ -145,14 +172,15 @@ pub fn forward_pass(
             Layer::BatchNorm(norm) => {
                 let (p, c) = (param(params, l), l.output.c);
                 tape.aux[i].resize(input.len(), 0.0);
-                tape.inv_std[i].resize(c, 0.0);
+                tape.inv_std[i].resize(c * groups, 0.0);
                 let stats = running.get_mut(l.param_index()).filter(|s| !s.mean.is_empty());
                 let on_running = pass == Pass::Inference || (pass == Pass::Eval && norm.eval == NormEval::Running);
+                assert!(groups == 1 || (!on_running && stats.is_none()), "only batch statistics are taken per group");
                 if on_running {
                     let s = stats.expect("a network that normalises with running statistics keeps them");
                     batchnorm_inference(input, c, &p.w, &p.b, &s.mean, &s.var, out, &mut tape.aux[i], &mut tape.inv_std[i]);
                 } else {
-                    batchnorm_forward(input, c, &p.w, &p.b, out, &mut tape.aux[i], &mut tape.inv_std[i]);
+                    batchnorm_forward_groups(input, c, groups, &p.w, &p.b, out, &mut tape.aux[i], &mut tape.inv_std[i]);
                     if let (Pass::Train, Some(s)) = (pass, stats) {
                         batchnorm_track(input, c, &mut s.mean, &mut s.var);
                     }
@@ -238,7 +266,7 @@ pub fn backward(
                 if tape.pass == Some(Pass::Inference) {
                     batchnorm_inference_backward(&d, &tape.aux[i], &tape.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
                 } else {
-                    batchnorm_backward(&d, &tape.aux[i], &tape.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
+                    batchnorm_backward_groups(&d, &tape.aux[i], &tape.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
                 }
                 add(&mut g.w, &dgamma);
                 add(&mut g.b, &dbeta);

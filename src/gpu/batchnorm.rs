@@ -1,5 +1,5 @@
-//! Host side of `shaders/batchnorm.wgsl`: BatchNorm1d with batch statistics, forward (saving
-//! `xhat` and `inv_std`) and backward; running statistics, tracked in training and used in
+//! Host side of `shaders/batchnorm.wgsl`: BatchNorm1d with batch statistics (per group of rows),
+//! forward (saving `xhat` and `inv_std`) and backward; running statistics, tracked in training and used in
 //! inference; tested against [`crate::cpu::batchnorm`].
 
 use super::{GpuContext, GpuTensor};
@@ -7,7 +7,7 @@ use super::kernel::{Dispatch, pipelines, uniform};
 use crate::nn::hyper::BN_MOMENTUM;
 use bytemuck::{Pod, Zeroable};
 
-/// One invocation per feature, in workgroups of this size.
+/// One invocation per feature (and group), in workgroups of this size.
 const WG: usize = 64;
 
 /// The WGSL uniform `Size`.
@@ -18,6 +18,8 @@ struct Size {
     features: u32,
     accumulate: u32,
     momentum: f32,
+    groups: u32,
+    _pad: [u32; 3],
 }
 
 pub struct BatchNormKernel {
@@ -44,7 +46,7 @@ impl BatchNormKernel {
         let batch = x.len / features;
         assert_eq!(x.len, batch * features, "x must be batch x features");
         assert!(running_mean.len == features && running_var.len == features, "one running mean and variance per feature");
-        bind(ctx, &self.track, batch, features, false, &[(1, x), (13, running_mean), (14, running_var)])
+        bind(ctx, &self.track, (batch, 1), features, false, false, &[(1, x), (13, running_mean), (14, running_var)])
     }
 
     /// `y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta`, saving `xhat` and `inv_std`.
@@ -66,7 +68,7 @@ impl BatchNormKernel {
         assert!(y.len == x.len && xhat.len == x.len, "y and xhat must be shaped as x");
         assert!(running.0.len == features && running.1.len == features, "one running mean and variance per feature");
         let buffers = [(1, x), (2, gamma), (3, beta), (13, running.0), (14, running.1), (4, y), (5, xhat), (6, inv_std)];
-        bind(ctx, &self.inference, batch, features, false, &buffers)
+        bind(ctx, &self.inference, (batch, 1), features, false, false, &buffers)
     }
 
     /// Backward through [`Self::bind_inference`]; arguments as [`Self::bind_backward`].
@@ -87,15 +89,18 @@ impl BatchNormKernel {
         let batch = dy.len / features;
         assert!(xhat.len == dy.len && dx.len == dy.len, "xhat and dx must be shaped as dy");
         let buffers = [(7, dy), (8, xhat), (9, inv_std), (2, gamma), (10, dx), (11, dgamma), (12, dbeta)];
-        bind(ctx, &self.inference_backward, batch, features, accumulate, &buffers)
+        bind(ctx, &self.inference_backward, (batch, 1), features, accumulate, false, &buffers)
     }
 
-    /// `y = gamma * xhat + beta` over `x` (`batch x features`), saving `xhat` and `inv_std`.
+    /// `y = gamma * xhat + beta` over `x` (`rows x features`), each of `groups` blocks of
+    /// consecutive rows normalised by its own statistics, saving `xhat` and `inv_std` (`groups x
+    /// features`).
     #[allow(clippy::too_many_arguments)]
     pub fn bind_forward(
         &self,
         ctx: &GpuContext,
         features: usize,
+        groups: usize,
         x: &GpuTensor,
         gamma: &GpuTensor,
         beta: &GpuTensor,
@@ -103,21 +108,24 @@ impl BatchNormKernel {
         xhat: &GpuTensor,
         inv_std: &GpuTensor,
     ) -> Dispatch {
-        let batch = x.len / features;
-        assert_eq!(x.len, batch * features, "x must be batch x features");
+        let batch = x.len / (features * groups);
+        assert_eq!(x.len, groups * batch * features, "x must be groups x batch x features");
         assert!(y.len == x.len && xhat.len == x.len, "y and xhat must be shaped as x");
-        assert!(gamma.len == features && beta.len == features && inv_std.len == features, "one gamma, beta, inv_std per feature");
+        assert!(gamma.len == features && beta.len == features, "one gamma and beta per feature");
+        assert_eq!(inv_std.len, groups * features, "one inv_std per group and feature");
         let buffers = [(1, x), (2, gamma), (3, beta), (4, y), (5, xhat), (6, inv_std)];
-        bind(ctx, &self.forward, batch, features, false, &buffers)
+        bind(ctx, &self.forward, (batch, groups), features, false, true, &buffers)
     }
 
-    /// `dx`, `dgamma`, `dbeta` from `dy` and what the forward pass saved; with `accumulate` the
-    /// parameter gradients are added to (`dx` is always overwritten).
+    /// `dx`, `dgamma`, `dbeta` from `dy` and what the forward pass over `groups` groups saved (the
+    /// parameter gradients summed over the groups); with `accumulate` the parameter gradients are
+    /// added to (`dx` is always overwritten).
     #[allow(clippy::too_many_arguments)]
     pub fn bind_backward(
         &self,
         ctx: &GpuContext,
         features: usize,
+        groups: usize,
         dy: &GpuTensor,
         xhat: &GpuTensor,
         inv_std: &GpuTensor,
@@ -127,18 +135,31 @@ impl BatchNormKernel {
         dbeta: &GpuTensor,
         accumulate: bool,
     ) -> Dispatch {
-        let batch = dy.len / features;
-        assert_eq!(dy.len, batch * features, "dy must be batch x features");
+        let batch = dy.len / (features * groups);
+        assert_eq!(dy.len, groups * batch * features, "dy must be groups x batch x features");
         assert!(xhat.len == dy.len && dx.len == dy.len, "xhat and dx must be shaped as dy");
-        assert!(inv_std.len == features && gamma.len == features, "one inv_std and gamma per feature");
+        assert!(inv_std.len == groups * features && gamma.len == features, "one inv_std per group and feature, one gamma per feature");
         assert!(dgamma.len == features && dbeta.len == features, "one dgamma and dbeta per feature");
         let buffers = [(7, dy), (8, xhat), (9, inv_std), (2, gamma), (10, dx), (11, dgamma), (12, dbeta)];
-        bind(ctx, &self.backward, batch, features, accumulate, &buffers)
+        bind(ctx, &self.backward, (batch, groups), features, accumulate, false, &buffers)
     }
 }
 
-fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, batch: usize, features: usize, accumulate: bool, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
-    let size = Size { batch: batch as u32, features: features as u32, accumulate: u32::from(accumulate), momentum: BN_MOMENTUM };
+/// `(batch, groups)`: rows per group and groups. The grid has one invocation per feature, and in
+/// `forward` (`per_group`) one per feature and group; the others walk the groups themselves.
+#[allow(clippy::too_many_arguments)]
+fn bind(
+    ctx: &GpuContext,
+    pipeline: &wgpu::ComputePipeline,
+    (batch, groups): (usize, usize),
+    features: usize,
+    accumulate: bool,
+    per_group: bool,
+    buffers: &[(u32, &GpuTensor)],
+) -> Dispatch {
+    assert!((1..=65535).contains(&groups), "1 to 65535 groups");
+    let size = Size { batch: batch as u32, features: features as u32, accumulate: u32::from(accumulate), momentum: BN_MOMENTUM, groups: groups as u32, _pad: [0; 3] };
     let size = uniform(ctx, "batchnorm size", &size, false);
-    Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, (features.div_ceil(WG).max(1) as u32, 1))
+    let grid_y = if per_group { groups } else { 1 };
+    Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, (features.div_ceil(WG).max(1) as u32, grid_y as u32))
 }

@@ -53,7 +53,7 @@ impl LossPass {
         stats: &GpuTensor,
         hook: &mut dyn BackwardHook,
     ) -> Self {
-        let opts = WalkOptions { batch, pass, accumulate: false, want_dx: false };
+        let opts = WalkOptions { batch, groups: 1, pass, accumulate: false, want_dx: false };
         let walk = Walk::new(ctx, &k.layers, params, layers, opts, hook);
         let labels = GpuTensor::zeros(ctx, batch);
         let row_stats = GpuTensor::zeros(ctx, batch * ROW_STATS_WORDS);

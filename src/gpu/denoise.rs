@@ -4,21 +4,22 @@
 //! pattern completion already use, and every parameter, activation and gradient in GPU buffers.
 //!
 //! A training step is one command buffer and one submit, with no readback:
-//! 1. per step `t` of the episodes, the encoder on that step's images; its code goes into the code
-//!    plastic layer's inputs; the whole episode through the code layer ([`GpuEpisode`]);
-//! 2. per step, the decoder on the code layer's outputs, its logits average-pooled into the output
-//!    plastic layer's inputs; the episode through the output layer; the last step's reconstruction
-//!    `sigmoid(d + up(p))` and its MSE;
-//! 3. backward the same way in reverse: the output layer's BPTT, per step the gradient reaching the
-//!    logits and the decoder's backward (its input gradient into the code layer's), the code
-//!    layer's BPTT, per step the encoder's backward; the stages' parameter gradients accumulate
-//!    over steps, as the CPU sums them;
+//! 1. the encoder on every step's images at once (the steps one after the other as one batch,
+//!    batch norm normalising each step on its own); its code goes into the code plastic layer's
+//!    inputs; the whole episode through the code layer ([`GpuEpisode`]);
+//! 2. the decoder on every step's code layer outputs at once, its logits average-pooled into the
+//!    output plastic layer's inputs; the episode through the output layer; the last step's
+//!    reconstruction `sigmoid(d + up(p))` and its MSE;
+//! 3. backward the same way in reverse: the output layer's BPTT, the gradient reaching every
+//!    step's logits and the decoder's backward (its input gradient into the code layer's), the
+//!    code layer's BPTT, the encoder's backward; the stages' parameter gradients sum over steps;
 //! 4. Adam (`m = 0`) on every trained tensor.
 //!
 //! Stage lists read and write whole buffers, so slices of the episode buffers move by
 //! `copy_buffer_to_buffer`, which costs nothing next to the dispatches. In the non-plastic twin
-//! only the last step's gradient is nonzero (its traces reach nothing), so its stages go backward
-//! at that step alone, as the CPU skips the others.
+//! only the last step's gradient is nonzero (its traces reach nothing), so its stages run the
+//! other steps in a forward-only walk and the last in one that goes backward, as the CPU does
+//! ([`DenoiseConfig::steps_without_grads`]).
 
 use super::kernel::{Dispatch, record_all};
 use super::matmul::check_fits;
@@ -63,10 +64,45 @@ impl Net {
     }
 }
 
-/// A layer list applied at one step of a batch of episodes. The parameter gradients accumulate
-/// over steps, as the CPU sums them.
-fn stages(ctx: &GpuContext, k: &Kernels, net: &Net, layers: &[PlannedLayer], batch: usize, train: bool, want_dx: bool) -> Walk {
-    Walk::new(ctx, &k.layers, &net.params, layers, WalkOptions { batch, pass: if train { nn::Pass::Train } else { nn::Pass::Eval }, accumulate: true, want_dx }, &mut NoHook)
+/// A stage list (the encoder or the decoder) over the steps of a batch of episodes, as
+/// [`crate::cpu::denoise::StageRun`]: the steps before `lead` in a forward-only walk, the rest in
+/// a walk that goes backward; each walk runs its steps as one batch, batch norm normalising each
+/// step on its own, and sums the parameter gradients over them.
+struct Stages {
+    lead: usize,
+    /// The first step of each walk, its number of steps, and the walk.
+    walks: Vec<(usize, usize, Walk)>,
+}
+
+impl Stages {
+    #[allow(clippy::too_many_arguments)]
+    fn new(ctx: &GpuContext, k: &Kernels, net: &Net, layers: &[PlannedLayer], steps: usize, batch: usize, lead: usize, want_dx: bool) -> Self {
+        let walks = [(0, lead, nn::Pass::Eval), (lead, steps, nn::Pass::Train)]
+            .into_iter()
+            .filter(|(from, to, _)| to > from)
+            .map(|(from, to, pass)| {
+                let opts = WalkOptions { batch: (to - from) * batch, groups: to - from, pass, accumulate: true, want_dx };
+                (from, to - from, Walk::new(ctx, &k.layers, &net.params, layers, opts, &mut NoHook))
+            })
+            .collect();
+        Self { lead, walks }
+    }
+
+    /// Records the forward passes: each walk's steps copied in from `xs` (`[T, batch, in]`), its
+    /// outputs out to `ys` (`[T, batch, out]`).
+    fn encode_forward(&self, encoder: &mut wgpu::CommandEncoder, xs: &GpuTensor, ys: &GpuTensor) {
+        for (from, count, walk) in &self.walks {
+            let (n_in, n_out) = (walk.input.len / count, walk.output.len / count);
+            copy(encoder, xs, from * n_in, &walk.input, 0, walk.input.len);
+            walk.encode_forward(encoder);
+            copy(encoder, &walk.output, 0, ys, from * n_out, walk.output.len);
+        }
+    }
+
+    /// The walk that goes backward, over steps `lead..T` (none in a pass without gradients).
+    fn trained(&self) -> Option<&Walk> {
+        self.walks.last().filter(|(from, _, w)| *from == self.lead && w.dy.is_some()).map(|(_, _, w)| w)
+    }
 }
 
 /// Copies `len` floats from element `from` of `src` to element `to` of `dst`.
@@ -85,22 +121,25 @@ struct Training {
     /// `dz`; `dz` folded onto the output layer's last outputs (`dp`).
     head: Vec<Dispatch>,
     dp: GpuTensor,
-    /// Per step: the gradient reaching the decoder's logits (`None`: a step the non-plastic twin
-    /// skips).
-    logits: Vec<Option<Dispatch>>,
+    /// The gradient reaching the logits of the steps that go backward (and the image's at the
+    /// last), into the decoder's output gradient.
+    logits: Dispatch,
 }
 
 /// The whole network on a batch of episodes: buffers and bound calls for one batch size.
 struct Pass {
     steps: usize,
+    batch: usize,
     /// Inputs `[T, batch, pixels]`, written by the host.
     xs: GpuTensor,
-    encoder: Vec<Walk>,
+    encoder: Stages,
     code: GpuEpisode,
-    decoder: Vec<Walk>,
-    /// Per step: the average pooling of the logits into `pooled`, the output layer's input.
-    pool: Vec<Dispatch>,
-    pooled: Vec<GpuTensor>,
+    decoder: Stages,
+    /// Every step's logits `[T, batch, pixels]`, and the last step's alone.
+    logits: GpuTensor,
+    last_logits: GpuTensor,
+    /// The average pooling of every step's logits into the output layer's inputs.
+    pool: Dispatch,
     out: GpuEpisode,
     /// The last step's reconstructions `[batch, pixels]`.
     images: GpuTensor,
@@ -115,20 +154,19 @@ impl Pass {
         let steps = cfg.episode_steps();
         let (pixels, nc, no) = (cfg.pixels(), cfg.code_len(), cfg.out_plastic_len());
         let training = train.is_some();
-        // Steps whose stages go backward: all of them, or the last alone in the non-plastic twin.
-        let backward_at = |t: usize| training && (cfg.plastic || t + 1 == steps);
-        let (enc_stages, dec_stages) = (cfg.encoder(), cfg.decoder());
-        let encoder: Vec<Walk> = (0..steps).map(|t| stages(ctx, k, net, &enc_stages, batch, backward_at(t), false)).collect();
-        let decoder: Vec<Walk> = (0..steps).map(|t| stages(ctx, k, net, &dec_stages, batch, backward_at(t), true)).collect();
+        let lead = cfg.steps_without_grads(training);
+        let encoder = Stages::new(ctx, k, net, &cfg.encoder(), steps, batch, lead, false);
+        let decoder = Stages::new(ctx, k, net, &cfg.decoder(), steps, batch, lead, true);
         let dims = |n: usize| PlasticDims { batch, inputs: n, outputs: n };
         let code = GpuEpisode::new(ctx, &k.plastic, dims(nc), steps, cfg.rule, PLASTIC_ACT, &net.code, training.then_some(&net.code_grads));
         let out = GpuEpisode::new(ctx, &k.plastic, dims(no), steps, cfg.rule, PLASTIC_ACT, &net.out, training.then_some(&net.out_grads));
         let half = PoolShape::new(batch, cfg.side, cfg.side, 1);
-        let pooled: Vec<GpuTensor> = (0..steps).map(|_| zeros(batch * no)).collect();
-        let pool = decoder.iter().zip(&pooled).map(|(d, p)| k.layers.pool.bind_forward(ctx, half, PoolKind::Average, &d.output, p, None)).collect();
+        let (logits, last_logits) = (zeros(steps * batch * pixels), zeros(batch * pixels));
+        let all = PoolShape::new(steps * batch, cfg.side, cfg.side, 1);
+        let pool = k.layers.pool.bind_forward(ctx, all, PoolKind::Average, &logits, &out.xs, None);
         let images = zeros(batch * pixels);
         let last = (steps - 1) * batch * no;
-        let reconstruct = k.reconstruct.bind_forward(ctx, half, &decoder[steps - 1].output, &out.ys, last, &images);
+        let reconstruct = k.reconstruct.bind_forward(ctx, half, &last_logits, &out.ys, last, &images);
         let training = train.map(|loss| {
             let targets = zeros(batch * pixels);
             let (dimages, dz, dp) = (zeros(batch * pixels), zeros(batch * pixels), zeros(batch * no));
@@ -136,35 +174,21 @@ impl Pass {
             let mut head = k.plastic.bind_mse(ctx, &image_step, &images, &targets, loss, Some(&dimages));
             head.push(k.reconstruct.bind_backward(ctx, half, &images, &dimages, &dz));
             head.push(k.layers.pool.bind_upsample_backward(ctx, half, &dz, &dp));
-            let logits = (0..steps)
-                .map(|t| {
-                    let dy = decoder[t].dy.as_ref()?;
-                    let dz = (t + 1 == steps).then_some(&dz);
-                    Some(k.reconstruct.bind_logits_grad(ctx, half, &out.dxs, t * batch * no, dz, dy))
-                })
-                .collect();
+            let dy = decoder.trained().and_then(|w| w.dy.as_ref()).expect("a training pass's decoder goes backward");
+            let late = PoolShape::new((steps - lead) * batch, cfg.side, cfg.side, 1);
+            let logits = k.reconstruct.bind_logits_grad(ctx, late, &out.dxs, lead * batch * no, Some(&dz), dy);
             Training { targets, head, dp, logits }
         });
-        Self { steps, xs: zeros(steps * batch * pixels), encoder, code, decoder, pool, pooled, out, images, reconstruct, training }
+        Self { steps, batch, xs: zeros(steps * batch * pixels), encoder, code, decoder, logits, last_logits, pool, out, images, reconstruct, training }
     }
 
     fn encode_forward(&self, encoder: &mut wgpu::CommandEncoder) {
-        for (t, stages) in self.encoder.iter().enumerate() {
-            let n = stages.input.len;
-            copy(encoder, &self.xs, t * n, &stages.input, 0, n);
-            stages.encode_forward(encoder);
-            let code = stages.output.len;
-            copy(encoder, &stages.output, 0, &self.code.xs, t * code, code);
-        }
+        self.encoder.encode_forward(encoder, &self.xs, &self.code.xs);
         self.code.encode_forward(encoder);
-        for (t, stages) in self.decoder.iter().enumerate() {
-            let n = stages.input.len;
-            copy(encoder, &self.code.ys, t * n, &stages.input, 0, n);
-            stages.encode_forward(encoder);
-            self.pool[t].encode(encoder);
-            let no = self.pooled[t].len;
-            copy(encoder, &self.pooled[t], 0, &self.out.xs, t * no, no);
-        }
+        self.decoder.encode_forward(encoder, &self.code.ys, &self.logits);
+        let n = self.last_logits.len;
+        copy(encoder, &self.logits, (self.steps - 1) * n, &self.last_logits, 0, n);
+        record_all(encoder, [&self.pool]);
         self.out.encode_forward(encoder);
         self.reconstruct.encode(encoder);
     }
@@ -179,20 +203,18 @@ impl Pass {
         net.params.clear_grads(encoder);
         self.out.encode_backward(encoder);
         let code_dys = self.code.dys().expect("a training pass's episodes keep gradients");
-        for t in (0..self.steps).rev() {
-            let Some(logits) = &tr.logits[t] else { continue };
-            logits.encode(encoder);
-            let stages = &self.decoder[t];
-            stages.encode_backward(encoder);
-            let dx = stages.dx.as_ref().expect("the decoder passes its input gradient on");
-            copy(encoder, dx, 0, code_dys, t * dx.len, dx.len);
-        }
+        let lead = self.decoder.lead;
+        let decoder = self.decoder.trained().expect("a training pass's decoder goes backward");
+        tr.logits.encode(encoder);
+        decoder.encode_backward(encoder);
+        let dx = decoder.dx.as_ref().expect("the decoder passes its input gradient on");
+        let nc = self.code.dims.inputs * self.batch;
+        copy(encoder, dx, 0, code_dys, lead * nc, dx.len);
         self.code.encode_backward(encoder);
-        for (t, stages) in self.encoder.iter().enumerate() {
-            let Some(dy) = &stages.dy else { continue };
-            copy(encoder, &self.code.dxs, t * dy.len, dy, 0, dy.len);
-            stages.encode_backward(encoder);
-        }
+        let enc = self.encoder.trained().expect("a training pass's encoder goes backward");
+        let dy = enc.dy.as_ref().expect("a training walk has an output gradient");
+        copy(encoder, &self.code.dxs, lead * nc, dy, 0, dy.len);
+        enc.encode_backward(encoder);
     }
 }
 
@@ -235,7 +257,7 @@ impl GpuDenoise {
 }
 
 /// Refuses a batch whose largest buffer (traces, episode inputs, im2col columns) or product would
-/// exceed the device's limits.
+/// exceed the device's limits. The stages run every step of the episodes as one batch.
 fn fits(ctx: &GpuContext, cfg: &DenoiseConfig, batch: usize) -> Result<(), TrainError> {
     let steps = cfg.episode_steps();
     let mut largest = [steps * batch * cfg.pixels(), steps * batch * cfg.code_len().pow(2), steps * batch * cfg.out_plastic_len().pow(2)]
@@ -243,15 +265,16 @@ fn fits(ctx: &GpuContext, cfg: &DenoiseConfig, batch: usize) -> Result<(), Train
         .max()
         .unwrap_or(0);
     let mut rows = 0;
+    let rows_of_steps = steps * batch;
     for stage in cfg.encoder().iter().chain(&cfg.decoder()) {
-        largest = largest.max(batch * stage.output.len());
+        largest = largest.max(rows_of_steps * stage.output.len());
         if matches!(stage.layer, Layer::Conv { .. } | Layer::ConvT { .. }) {
-            let s = stage.conv_shape(batch);
+            let s = stage.conv_shape(rows_of_steps);
             largest = largest.max(s.rows() * s.patch());
             rows = rows.max(s.rows());
         }
     }
-    check_fits(ctx, largest, rows, &format!("{batch} episodes"), "use fewer episodes per batch")
+    check_fits(ctx, largest, rows, &format!("{batch} episodes of {steps} steps"), "use fewer episodes per batch or fewer images per episode")
 }
 
 impl DenoiseTrainer for GpuDenoise {

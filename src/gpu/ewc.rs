@@ -88,6 +88,6 @@ impl BackwardHook for FisherHook<'_> {
         let (dy2, x2) = (GpuTensor::zeros(ctx, dy.len), GpuTensor::zeros(ctx, x.len));
         calls.push(self.ewc.bind_square(ctx, self.scale, dy, &dy2));
         calls.push(self.ewc.bind_square(ctx, 1.0, x, &x2));
-        calls.push(self.matmul.bind(ctx, MatmulShape::new(outs, x.len / ins, ins).trans_a().accumulate(), &dy2, &x2, f));
+        calls.extend(self.matmul.bind_long(ctx, MatmulShape::new(outs, x.len / ins, ins).trans_a().accumulate(), &dy2, &x2, f));
     }
 }

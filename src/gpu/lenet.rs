@@ -141,7 +141,7 @@ impl Pass {
     /// Buffers and calls for `batch` examples. `stats` is `Some` for a training pass (which then
     /// has labels, the loss and the backward pass), `None` for evaluation (no dropout).
     fn new(ctx: &GpuContext, k: &Kernels, net: &Net, cfg: &LenetConfig, layers: &[PlannedLayer], batch: usize, stats: Option<&GpuTensor>) -> Self {
-        let opts = WalkOptions { batch, pass: if stats.is_some() { nn::Pass::Train } else { nn::Pass::Eval }, accumulate: false, want_dx: false };
+        let opts = WalkOptions { batch, groups: 1, pass: if stats.is_some() { nn::Pass::Train } else { nn::Pass::Eval }, accumulate: false, want_dx: false };
         let (walk, factors) = match cfg.amp {
             Some(amp) if stats.is_some() => {
                 let mut hook = AmpHook { amp, kernel: &k.amp, centres: &net.centres, seen: 0, factors: Vec::new() };

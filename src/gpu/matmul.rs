@@ -1,34 +1,98 @@
 //! Host side of `shaders/matmul.wgsl`: `C = op(A) · op(B)` with the shape and flags of
-//! [`crate::cpu::matmul::MatmulShape`], whose CPU reference it is tested against.
+//! [`crate::cpu::matmul::MatmulShape`], whose CPU reference it is tested against. The shader has a
+//! tiled kernel for most products and two for the shapes a convolution makes, which leave most of
+//! a tile idle: a narrow C (the forward product, one column per output channel) and a small C over
+//! a long k (the weight gradient, summed over every pixel of the batch).
 
 use super::{GpuContext, GpuTensor};
 use crate::nn::MatmulShape;
 use crate::nn::TrainError;
-use super::kernel::{Dispatch, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use bytemuck::{Pod, Zeroable};
 
 /// Outputs per workgroup side (`TILE` in the shader).
 const TILE: u32 = 32;
+/// `ROWS_N` in the shader: the widest C the `rows` kernel computes.
+const ROWS_N: u32 = 16;
+/// Invocations per workgroup of `rows`, `split` and `reduce`.
+const WG: usize = 64;
+/// A product is split along k when C has at most this many outputs (a few tiles of `main`) and k
+/// is at least [`SPLIT_MIN_K`] long.
+const SPLIT_MAX_OUTPUTS: u32 = 4096;
+const SPLIT_MIN_K: u32 = 2048;
+/// Chunks of k at most, and k per chunk at least.
+const SPLIT_CHUNKS: u32 = 64;
+const SPLIT_MIN_CHUNK: u32 = 256;
+
+/// The WGSL uniform `Shape`: the product's shape, and how k is split.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Uniform {
+    shape: MatmulShape,
+    chunk: u32,
+    chunks: u32,
+    _pad: [u32; 2],
+}
 
 pub struct MatmulKernel {
-    pipeline: wgpu::ComputePipeline,
+    tiled: wgpu::ComputePipeline,
+    rows: wgpu::ComputePipeline,
+    split: wgpu::ComputePipeline,
+    reduce: wgpu::ComputePipeline,
 }
 
 impl MatmulKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [pipeline] = pipelines(ctx, "matmul.wgsl", include_str!("../../shaders/matmul.wgsl"), ["main"]);
-        Self { pipeline }
+        let [tiled, rows, split, reduce] = pipelines(ctx, "matmul.wgsl", include_str!("../../shaders/matmul.wgsl"), ["main", "rows", "split", "reduce"]);
+        Self { tiled, rows, split, reduce }
     }
 
     /// Binds a product to its buffers once; the returned call is recorded every step without
-    /// allocating anything.
+    /// allocating anything. A narrow C (at most 16 columns, A not transposed) gets a row per
+    /// invocation, anything else the tiled kernel.
     pub fn bind(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
-        assert_eq!(a.len, (shape.m * shape.k) as usize, "A must be m x k");
-        assert_eq!(b.len, (shape.k * shape.n) as usize, "B must be k x n");
-        assert_eq!(c.len, (shape.m * shape.n) as usize, "C must be m x n");
-        let shape_buffer = uniform(ctx, "matmul shape", &shape, false);
+        check(shape, a, b, c);
+        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk: 0, chunks: 0, _pad: [0; 2] }, false);
         let tensors = [(1, a), (2, b), (3, c)];
-        Dispatch::new(ctx, &self.pipeline, &[(0, &shape_buffer)], &tensors, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
+        if shape.n <= ROWS_N && !shape.has(MatmulShape::TRANS_A) {
+            assert!(shape.m.div_ceil(WG as u32) <= 65535, "at most 65535 workgroups of rows ({})", shape.m);
+            return Dispatch::new(ctx, &self.rows, &[(0, &u)], &tensors, groups_for(shape.m as usize, WG));
+        }
+        self.bind_tiled(ctx, shape, a, b, c)
     }
+
+    /// The tiled kernel whatever the shape (the others are tested against it, and it against the
+    /// CPU).
+    pub fn bind_tiled(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
+        check(shape, a, b, c);
+        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk: 0, chunks: 0, _pad: [0; 2] }, false);
+        Dispatch::new(ctx, &self.tiled, &[(0, &u)], &[(1, a), (2, b), (3, c)], (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
+    }
+
+    /// A product whose k may be long and C small, as a weight gradient's: split along k into
+    /// chunks summed side by side, then added up in order (two calls), when that pays; otherwise
+    /// [`Self::bind`]'s one call.
+    pub fn bind_long(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Vec<Dispatch> {
+        check(shape, a, b, c);
+        let outputs = shape.m * shape.n;
+        if outputs > SPLIT_MAX_OUTPUTS || shape.k < SPLIT_MIN_K {
+            return vec![self.bind(ctx, shape, a, b, c)];
+        }
+        let chunk = shape.k.div_ceil(SPLIT_CHUNKS).max(SPLIT_MIN_CHUNK);
+        let chunks = shape.k.div_ceil(chunk);
+        let partial = GpuTensor::zeros(ctx, (chunks * outputs) as usize);
+        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk, chunks, _pad: [0; 2] }, false);
+        vec![
+            Dispatch::new(ctx, &self.split, &[(0, &u)], &[(1, a), (2, b), (4, &partial)], (chunks, 1)),
+            Dispatch::new(ctx, &self.reduce, &[(0, &u)], &[(4, &partial), (3, c)], groups_for(outputs as usize, WG)),
+        ]
+    }
+}
+
+fn check(shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) {
+    assert_eq!(a.len, (shape.m * shape.k) as usize, "A must be m x k");
+    assert_eq!(b.len, (shape.k * shape.n) as usize, "B must be k x n");
+    assert_eq!(c.len, (shape.m * shape.n) as usize, "C must be m x n");
 }
 
 /// Refuses work whose largest buffer (`largest` floats) or largest product (`rows` rows) exceeds

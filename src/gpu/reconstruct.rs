@@ -19,7 +19,8 @@ struct Grid {
     w: u32,
     offset: u32,
     with_dz: u32,
-    _pad: [u32; 3],
+    dz_from: u32,
+    _pad: [u32; 2],
 }
 
 pub struct ReconstructKernel {
@@ -52,12 +53,15 @@ impl ReconstructKernel {
         Dispatch::new(ctx, &self.backward, &[(0, &u)], &[(4, images), (5, dimages), (6, dz)], groups_for(dz.len, WG))
     }
 
-    /// `dd = avgpool'(g) (+ dz)`: `g` on the pooled grid from element `offset` of its buffer.
+    /// `dd = avgpool'(g) (+ dz)`: `g` on the pooled grid from element `offset` of its buffer; `dz`
+    /// (the last step's) is added to the last `dz.len` elements of `dd`.
     pub fn bind_logits_grad(&self, ctx: &GpuContext, half: PoolShape, g: &GpuTensor, offset: usize, dz: Option<&GpuTensor>, dd: &GpuTensor) -> Dispatch {
         assert_eq!(dd.len, half.input_len(), "dd is batch x h x w");
         assert!(offset + half.output_len() <= g.len, "g's slice is the pooled grid");
-        let u = uniform(ctx, "reconstruct grid", &grid(half, offset, dz.is_some()), false);
-        assert!(dz.is_none_or(|dz| dz.len == dd.len), "dz is batch x h x w");
+        assert!(dz.is_none_or(|dz| dz.len > 0 && dz.len <= dd.len && dd.len.is_multiple_of(dz.len)), "dz is the last steps' batch x h x w");
+        let mut g_u = grid(half, offset, dz.is_some());
+        g_u.dz_from = dz.map_or(0, |dz| (dd.len - dz.len) as u32);
+        let u = uniform(ctx, "reconstruct grid", &g_u, false);
         // The entry point names dz whether or not it adds it; without one, g stands in, unread.
         let dz = dz.unwrap_or(g);
         Dispatch::new(ctx, &self.logits_grad, &[(0, &u)], &[(7, g), (8, dz), (9, dd)], groups_for(dd.len, WG))
@@ -65,5 +69,5 @@ impl ReconstructKernel {
 }
 
 fn grid(half: PoolShape, offset: usize, with_dz: bool) -> Grid {
-    Grid { batch: half.batch, h: half.h, w: half.w, offset: offset as u32, with_dz: u32::from(with_dz), _pad: [0; 3] }
+    Grid { batch: half.batch, h: half.h, w: half.w, offset: offset as u32, with_dz: u32::from(with_dz), dz_from: 0, _pad: [0; 2] }
 }

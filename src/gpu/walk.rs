@@ -127,7 +127,11 @@ impl BackwardHook for NoHook {}
 /// How a walk is bound.
 #[derive(Debug, Clone, Copy)]
 pub struct WalkOptions {
+    /// Examples in all.
     pub batch: usize,
+    /// Groups of consecutive examples whose batch statistics batch norm takes separately
+    /// ([`crate::cpu::walk::forward_groups`]); 1 for an ordinary batch.
+    pub groups: usize,
     /// [`Pass::Train`] binds the backward pass and draws dropout masks, [`Pass::Inference`] binds
     /// the backward pass on running statistics, [`Pass::Eval`] is forward only.
     pub pass: Pass,
@@ -172,6 +176,7 @@ pub struct Walk {
 impl Walk {
     pub fn new(ctx: &GpuContext, k: &LayerKernels, p: &GpuParams, layers: &[PlannedLayer], opts: WalkOptions, hook: &mut dyn BackwardHook) -> Self {
         let batch = opts.batch;
+        assert!(opts.groups >= 1 && batch.is_multiple_of(opts.groups), "the groups split the batch evenly");
         let zeros = |n: usize| GpuTensor::zeros(ctx, n);
         // acts[0] is the input, acts[i + 1] the output of layer i; evaluation's dropout passes its
         // input on, so an entry may be shared.
@@ -240,14 +245,15 @@ impl Walk {
                 }
                 Layer::BatchNorm(norm) => {
                     let (q, c) = (l.param_index(), l.output.c);
-                    let (y, xhat, inv_std) = (zeros(out_len), zeros(out_len), zeros(c));
+                    let (y, xhat, inv_std) = (zeros(out_len), zeros(out_len), zeros(c * opts.groups));
                     let running = p.running.get(q).and_then(Option::as_ref);
                     let on_running = opts.pass == Pass::Inference || (opts.pass == Pass::Eval && norm.eval == NormEval::Running);
+                    assert!(opts.groups == 1 || (!on_running && running.is_none()), "only batch statistics are taken per group");
                     if on_running {
                         let (mean, var) = running.expect("a network that normalises with running statistics keeps them");
                         forward.push(Op::Call(k.batchnorm.bind_inference(ctx, c, &x, &p.w[q], &p.b[q], (mean, var), &y, &xhat, &inv_std)));
                     } else {
-                        forward.push(Op::Call(k.batchnorm.bind_forward(ctx, c, &x, &p.w[q], &p.b[q], &y, &xhat, &inv_std)));
+                        forward.push(Op::Call(k.batchnorm.bind_forward(ctx, c, opts.groups, &x, &p.w[q], &p.b[q], &y, &xhat, &inv_std)));
                         if let (Pass::Train, Some((mean, var))) = (opts.pass, running) {
                             forward.push(Op::Call(k.batchnorm.bind_track(ctx, c, &x, mean, var)));
                         }
@@ -305,7 +311,7 @@ impl Walk {
                 Layer::Dense { out } => {
                     hook.observe_dense(ctx, i, l, &acts[i], &d, calls);
                     let (q, fin) = (l.param_index(), l.input.len());
-                    calls.push(k.matmul.bind(ctx, product(out, batch, fin), &d, &acts[i], &p.gw[q]));
+                    calls.extend(k.matmul.bind_long(ctx, product(out, batch, fin), &d, &acts[i], &p.gw[q]));
                     calls.push(k.conv.bind_bias_grad(ctx, &d, &p.gb[q], acc));
                     if needs_dx {
                         calls.push(k.matmul.bind(ctx, MatmulShape::new(batch, out, fin), &d, &p.w[q], &dx));
@@ -315,7 +321,7 @@ impl Walk {
                     hook.observe_dense(ctx, i, l, &acts[i], &d, calls);
                     let (q, fin) = (l.param_index(), l.input.len());
                     // The gradient with respect to sign(W), applied to W unchanged.
-                    calls.push(k.matmul.bind(ctx, product(out, batch, fin), &d, &acts[i], &p.gw[q]));
+                    calls.extend(k.matmul.bind_long(ctx, product(out, batch, fin), &d, &acts[i], &p.gw[q]));
                     if needs_dx {
                         calls.push(k.matmul.bind(ctx, MatmulShape::new(batch, out, fin), &d, keep.aux.as_ref().expect(KEPT), &dx));
                     }
@@ -325,7 +331,7 @@ impl Walk {
                     let cols = keep.aux.as_ref().expect(KEPT);
                     let weighted = hook.weight_grad_dy(ctx, i, l, acts, &d, calls);
                     let dy_w = weighted.as_ref().unwrap_or(&d);
-                    calls.push(k.matmul.bind(ctx, product(out, s.rows(), s.patch()), dy_w, cols, &p.gw[q]));
+                    calls.extend(k.matmul.bind_long(ctx, product(out, s.rows(), s.patch()), dy_w, cols, &p.gw[q]));
                     calls.push(k.conv.bind_bias_grad(ctx, dy_w, &p.gb[q], acc));
                     if needs_dx {
                         let dcols = zeros(s.rows() * s.patch());
@@ -341,7 +347,7 @@ impl Walk {
                     if needs_dx {
                         calls.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), cx).trans_b(), &cols, &p.w[q], &dx));
                     }
-                    calls.push(k.matmul.bind(ctx, product(cx, s.rows(), s.patch()), &acts[i], &cols, &p.gw[q]));
+                    calls.extend(k.matmul.bind_long(ctx, product(cx, s.rows(), s.patch()), &acts[i], &cols, &p.gw[q]));
                     calls.push(k.conv.bind_bias_grad(ctx, &d, &p.gb[q], acc));
                 }
                 Layer::BatchNorm(_) => {
@@ -351,7 +357,7 @@ impl Walk {
                     calls.push(if opts.pass == Pass::Inference {
                         k.batchnorm.bind_inference_backward(ctx, c, &d, xhat, inv_std, gamma, &dx, &p.gw[q], &p.gb[q], acc)
                     } else {
-                        k.batchnorm.bind_backward(ctx, c, &d, xhat, inv_std, gamma, &dx, &p.gw[q], &p.gb[q], acc)
+                        k.batchnorm.bind_backward(ctx, c, opts.groups, &d, xhat, inv_std, gamma, &dx, &p.gw[q], &p.gb[q], acc)
                     });
                 }
                 // Layers without parameters only pass the gradient down.

@@ -467,6 +467,19 @@ impl DenoiseConfig {
         self.images * (self.show_steps + self.zero_steps) + 1
     }
 
+    /// The steps at the start of an episode whose encoder and decoder get no gradient: all of them
+    /// in a pass that does not go backward, all but the last in the non-plastic twin (its traces
+    /// reach nothing, so only the last step's loss reaches its stages), none in the plastic
+    /// network. Both backends run these steps in a pass of their own, without a backward part.
+    pub fn steps_without_grads(&self, with_grads: bool) -> usize {
+        let steps = self.episode_steps();
+        match (with_grads, self.plastic) {
+            (false, _) => steps,
+            (true, false) => steps - 1,
+            (true, true) => 0,
+        }
+    }
+
     pub fn pixels(&self) -> usize {
         self.side * self.side
     }
