@@ -536,18 +536,29 @@ fn centred_amp_trains_and_differs_from_raw() {
     assert!(last < 0.5 * first, "loss {first} -> {last}");
 }
 
-/// Why the classic preset evaluates in batches of 200 and the authors' in 1000
+/// Why the classic preset may evaluate in batches of 64 and the authors' must in 1000
 /// (`Arch::eval_batch`): without batch norm an image's logits do not depend on the batch it is
-/// in (the same bits in a batch of 200 as alone in a batch of 7); with batch norm they do.
+/// in (the same bits in a batch of 200 as alone in a batch of 7); with batch norm they do. Logits
+/// between training steps (the evaluation drops the training tape) change nothing either.
 #[test]
 fn evaluation_batch_matters_only_with_batch_norm() {
-    assert_eq!(Arch::Classic.eval_batch(), 200);
+    assert_eq!(Arch::Classic.eval_batch(), 64);
     assert_eq!(Arch::Authors.eval_batch(), 1000);
     for arch in [Arch::Classic, Arch::Authors] {
         let mut trainer = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::paper(arch) }, LenetParams::init(arch, 4)).unwrap();
         let (x, _) = random_batch(200, 5);
         let all = pollster::block_on(trainer.logits(&x)).unwrap();
         let few = pollster::block_on(trainer.logits(&x[..7 * 784])).unwrap();
+        // A training step after an evaluation, and one without, end in the same parameters.
+        let (tx, ty) = random_batch(8, 6);
+        let mut twin = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::paper(arch) }, LenetParams::init(arch, 4)).unwrap();
+        trainer.train_step(&tx, &ty, 1).unwrap();
+        twin.train_step(&tx, &ty, 1).unwrap();
+        let _ = pollster::block_on(trainer.logits(&x)).unwrap();
+        trainer.train_step(&tx, &ty, 2).unwrap();
+        twin.train_step(&tx, &ty, 2).unwrap();
+        let (p, q) = (pollster::block_on(trainer.params()).unwrap(), pollster::block_on(twin.params()).unwrap());
+        assert!(p.layers.iter().zip(&q.layers).all(|(a, b)| a.w == b.w && a.b == b.b), "{arch:?}: an evaluation changed training");
         if arch == Arch::Classic {
             assert_eq!(&all[..70], &few[..], "classic: logits independent of the batch");
         } else {

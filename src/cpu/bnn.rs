@@ -136,7 +136,7 @@ impl BnnTrainer for CpuBnn {
 
     async fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<BatchStats, TrainError> {
         self.cfg.check_batch(x, y)?;
-        walk::forward_pass(&self.layers, &self.params, &mut self.running, x, y.len(), Pass::Eval, 0, &mut self.tape);
+        walk::forward_output(&self.layers, &self.params, &mut self.running, x, y.len(), Pass::Eval, &mut self.tape);
         let logits = self.tape.output();
         let mut dlogits = vec![0.0; logits.len()];
         let (loss, correct) = softmax_cross_entropy(logits, y, NUM_CLASSES, &mut dlogits);
@@ -146,7 +146,7 @@ impl BnnTrainer for CpuBnn {
     async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
         let batch = x.len() / self.cfg.sizes()[0].max(1);
         self.cfg.check_batch(x, &vec![0; batch])?;
-        walk::forward_pass(&self.layers, &self.params, &mut self.running, x, batch, Pass::Eval, 0, &mut self.tape);
+        walk::forward_output(&self.layers, &self.params, &mut self.running, x, batch, Pass::Eval, &mut self.tape);
         Ok(self.tape.output().to_vec())
     }
 

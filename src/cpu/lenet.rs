@@ -6,7 +6,7 @@ use super::sgd::sgd_step;
 use super::softmax_ce::softmax_cross_entropy;
 use super::walk::{self, BackwardHook, Tape};
 use crate::model::lenet::{AmpSettings, FactorSource, LenetConfig, LenetParams, LenetTrainer, plan};
-use crate::nn::{BatchStats, Layer, LayerParams, PlannedLayer, TrainError, check_params};
+use crate::nn::{BatchStats, Layer, LayerParams, Pass, PlannedLayer, TrainError, check_params};
 
 /// Forward pass over `x` (`batch x 784`). `dropout_seed: None` is evaluation (no dropout).
 pub fn forward(layers: &[PlannedLayer], params: &LenetParams, x: &[f32], dropout_seed: Option<u32>, tape: &mut Tape) {
@@ -152,11 +152,13 @@ impl LenetTrainer for CpuLenet {
     }
 
     async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
-        let mut c = std::mem::take(&mut self.caches);
-        forward(&self.layers, &self.params, x, None, &mut c);
-        let logits = c.output().to_vec();
-        self.caches = c;
-        Ok(logits)
+        // The training tape is dropped first and the evaluation keeps two activations at a time, so
+        // a worker's wasm memory (which keeps its peak for good) holds one of the two, not both.
+        self.caches = Tape::default();
+        let mut c = Tape::default();
+        let batch = x.len() / self.layers[0].input.len();
+        walk::forward_output(&self.layers, &self.params.layers, &mut [], x, batch, Pass::Eval, &mut c);
+        Ok(c.output().to_vec())
     }
 
     async fn params(&mut self) -> Result<LenetParams, TrainError> {

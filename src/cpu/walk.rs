@@ -71,7 +71,7 @@ fn param<'a>(params: &'a [LayerParams], l: &PlannedLayer) -> &'a LayerParams {
 /// running statistics here: see [`forward_pass`].
 pub fn forward(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch: usize, dropout_seed: Option<u32>, tape: &mut Tape) {
     let pass = if dropout_seed.is_some() { Pass::Train } else { Pass::Eval };
-    run(layers, params, &mut [], x, (batch, 1), pass, dropout_seed.unwrap_or(0), tape);
+    run(layers, params, &mut [], x, (batch, 1), pass, dropout_seed.unwrap_or(0), true, tape);
 }
 
 /// An evaluation [`forward`] of `groups` batches at once, `x` holding them one after the other:
@@ -79,7 +79,7 @@ pub fn forward(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch
 /// own pass, but each layer runs once over them all. The autoencoder runs the steps of an
 /// episode so.
 pub fn forward_groups(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch: usize, groups: usize, tape: &mut Tape) {
-    run(layers, params, &mut [], x, (batch * groups, groups), Pass::Eval, 0, tape);
+    run(layers, params, &mut [], x, (batch * groups, groups), Pass::Eval, 0, true, tape);
 }
 
 /// [`forward`] for a network whose batch norm keeps running statistics (`running`, one per
@@ -96,10 +96,11 @@ pub fn forward_pass(
     dropout_seed: u32,
     tape: &mut Tape,
 ) {
-    run(layers, params, running, x, (batch, 1), pass, dropout_seed, tape);
+    run(layers, params, running, x, (batch, 1), pass, dropout_seed, true, tape);
 }
 
-/// `(batch, groups)`: examples in all, and the groups batch norm normalises separately.
+/// `(batch, groups)`: examples in all, and the groups batch norm normalises separately; `keep`:
+/// keep what backward reads.
 #[allow(clippy::too_many_arguments)]
 fn run(
     layers: &[PlannedLayer],
@@ -109,6 +110,7 @@ fn run(
     (batch, groups): (usize, usize),
     pass: Pass,
     dropout_seed: u32,
+    keep: bool,
     tape: &mut Tape,
 ) {
     assert!(groups >= 1 && batch.is_multiple_of(groups), "the groups split the batch evenly");
@@ -192,7 +194,30 @@ fn run(
             }
             Layer::Dropout(_) => out.copy_from_slice(input),
         }
+        if !keep {
+            // Nothing goes backward: the layer's input and scratch can go, so an evaluation of a
+            // large batch holds two activations at a time, not all of them (a worker's wasm
+            // memory keeps its peak for good).
+            tape.acts[i] = Vec::new();
+            tape.aux[i] = Vec::new();
+            tape.argmax[i] = Vec::new();
+        }
     }
+}
+
+/// [`forward_pass`] for its output alone ([`Tape::output`]): every layer's input is dropped once
+/// used, so no backward pass can follow. Evaluations use it.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_output(
+    layers: &[PlannedLayer],
+    params: &[LayerParams],
+    running: &mut [RunningStats],
+    x: &[f32],
+    batch: usize,
+    pass: Pass,
+    tape: &mut Tape,
+) {
+    run(layers, params, running, x, (batch, 1), pass, 0, false, tape);
 }
 
 /// Backward through `layers` from the gradient `dy` of their output, adding every parameter

@@ -42,10 +42,11 @@ impl Arch {
 
     /// Test images per evaluation batch. With batch norm (the authors' variant) the test batch's
     /// own statistics normalise it, so the batch is the authors' 1000; without (the classic
-    /// preset) an image's logits do not depend on its batch, and batches of 200 keep a worker's
-    /// memory for activations and im2col five times smaller (about 260 MB at 1000 in wasm).
+    /// preset) an image's logits do not depend on its batch, and batches of 64, the training
+    /// batch, keep a worker's peak memory where training puts it (the first im2col matrix of a
+    /// batch of 1000 is 78 MB; a wasm memory never shrinks).
     pub fn eval_batch(self) -> usize {
-        if self.layers().iter().any(|l| matches!(l, Layer::BatchNorm(_))) { 1000 } else { 200 }
+        if self.layers().iter().any(|l| matches!(l, Layer::BatchNorm(_))) { 1000 } else { 64 }
     }
 
     pub fn layers(self) -> Vec<Layer> {
