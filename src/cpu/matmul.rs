@@ -21,9 +21,12 @@ pub fn matmul(shape: MatmulShape, a: &[f32], b: &[f32], c: &mut [f32]) {
     if m == 0 || n == 0 {
         return;
     }
-    // Below this many multiply-adds per thread, starting a thread costs more than it saves.
+    // Below this many multiply-adds per thread, starting a thread costs more than it saves; and a
+    // product whose C is small both ways (a convolution's weight gradient: k is every pixel of the
+    // batch) is not cut at all, since each part would pack the whole of the other operand again.
     const PER_THREAD: usize = 1 << 21;
-    let parts = super::threads().min(m * n * k / PER_THREAD).max(1);
+    const MIN_SIDE: usize = 64;
+    let parts = super::threads().min(m * n * k / PER_THREAD).min(m.max(n) / MIN_SIDE).max(1);
     if parts == 1 {
         // SAFETY: `c` is m x n (asserted) and borrowed mutably for the call.
         return unsafe { block(shape, a, b, c.as_mut_ptr(), 0..m, 0..n) };

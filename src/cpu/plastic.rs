@@ -245,12 +245,14 @@ pub fn episode_forward(
     let (nx, ny, nh) = (dims.batch * dims.inputs, dims.batch * dims.outputs, dims.trace_len());
     assert_eq!(xs.len(), steps * nx, "xs must be T x batch x in");
     let mut y = vec![0.0f32; steps * ny];
-    let mut saved = vec![0.0f32; steps * nh];
+    // Filled by appending: zeroing `T` traces first would only be written over (a memset as long
+    // as the step's own work).
+    let mut saved = Vec::with_capacity(steps * nh);
     // Every episode starts from an empty trace: nothing learned within one episode carries over.
     let mut hebb = vec![0.0f32; nh];
     for t in 0..steps {
         let x_t = &xs[t * nx..(t + 1) * nx];
-        saved[t * nh..(t + 1) * nh].copy_from_slice(&hebb);
+        saved.extend_from_slice(&hebb);
         let y_t = &mut y[t * ny..(t + 1) * ny];
         plastic_step_forward(dims, params.w, params.alpha, &hebb, x_t, act, y_t);
         if t + 1 < steps {
