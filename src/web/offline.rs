@@ -165,14 +165,27 @@ async fn store(manifest: &Manifest, url: &str, copy: &Response) -> Result<(), Js
     Ok(())
 }
 
-/// Whether the cached copy of data file `url` has the SHA-256 the build wrote.
+/// Whether the cached copy of data file `url` has the SHA-256 the build wrote. Hashed here a slice
+/// at a time, yielding to the page between slices: the page's main thread only draws, and
+/// WebCrypto's `digest` would copy the whole file (tens of MB) in one task.
 async fn verify(cache: &Cache, manifest: &Manifest, url: &str) -> Result<bool, JsValue> {
+    use sha2::Digest;
+    /// Bytes hashed per task: a few milliseconds of work.
+    const SLICE: u32 = 1 << 20;
     let Some(Some(expected)) = manifest.data.files.get(url) else { return Ok(false) };
     let response: Response = JsFuture::from(cache.match_with_str(url)).await?.dyn_into()?;
-    let bytes: Object = JsFuture::from(response.array_buffer()?).await?.dyn_into()?;
-    let subtle = dom::window().map_err(JsValue::from)?.crypto()?.subtle();
-    let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", &bytes)?).await?;
-    let hex: String = Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect();
+    let bytes: js_sys::ArrayBuffer = JsFuture::from(response.array_buffer()?).await?.dyn_into()?;
+    let mut hasher = sha2::Sha256::new();
+    let mut slice = vec![0u8; SLICE as usize];
+    let (len, mut at) = (bytes.byte_length(), 0u32);
+    while at < len {
+        let n = SLICE.min(len - at);
+        Uint8Array::new_with_byte_offset_and_length(&bytes, at, n).copy_to(&mut slice[..n as usize]);
+        hasher.update(&slice[..n as usize]);
+        at += n;
+        dom::sleep_ms(0).await;
+    }
+    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     Ok(hex == *expected)
 }
 
