@@ -136,6 +136,9 @@ impl BnnTrainer for CpuBnn {
 
     async fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<BatchStats, TrainError> {
         self.cfg.check_batch(x, y)?;
+        // The training tape goes first (its signs of W alone are 7 MB at 1,024 units): a worker's
+        // wasm memory keeps its peak, which should be training's, not both at once.
+        self.tape = Tape::default();
         walk::forward_output(&self.layers, &self.params, &mut self.running, x, y.len(), Pass::Eval, &mut self.tape);
         let logits = self.tape.output();
         let mut dlogits = vec![0.0; logits.len()];
@@ -146,6 +149,7 @@ impl BnnTrainer for CpuBnn {
     async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
         let batch = x.len() / self.cfg.sizes()[0].max(1);
         self.cfg.check_batch(x, &vec![0; batch])?;
+        self.tape = Tape::default();
         walk::forward_output(&self.layers, &self.params, &mut self.running, x, batch, Pass::Eval, &mut self.tape);
         Ok(self.tape.output().to_vec())
     }

@@ -15,7 +15,7 @@
 //! outputs; the stages' parameter gradients are summed over steps.
 
 use super::metaplastic_adam::AdamState;
-use super::plastic::{EpisodeTape, PlasticGrads, episode_backward, episode_forward};
+use super::plastic::{EpisodeTape, PlasticGrads, episode_backward, episode_forward, episode_outputs};
 use super::pool::{avg_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use super::walk::{self, NoHook, Tape};
 use crate::model::hebbian::{DenoiseConfig, DenoiseParams, DenoiseTrainer, HebbianParams, PLASTIC_ACT, reconstruction_mse};
@@ -76,7 +76,9 @@ impl StageRun {
         for (from, to) in [(0, lead), (lead, steps)] {
             if to > from {
                 let mut tape = Tape::default();
-                walk::forward_groups(layers, params, &xs[from * per_step..to * per_step], batch, to - from, &mut tape);
+                // The steps before `lead` never go backward: their pass keeps its output alone.
+                let keep = from == lead;
+                walk::forward_groups(layers, params, &xs[from * per_step..to * per_step], batch, to - from, keep, &mut tape);
                 output.extend_from_slice(tape.output());
                 tapes.push(tape);
             }
@@ -136,13 +138,15 @@ pub fn denoise_forward(cfg: &DenoiseConfig, params: &DenoiseParams, xs: &[f32], 
     assert_eq!(xs.len(), steps * batch * pixels, "xs must be T x batch x pixels");
     let lead = cfg.steps_without_grads(with_grads);
     let encoder = StageRun::new(&cfg.encoder(), &params.layers, xs, steps, batch, lead);
-    let code = episode_forward(dims(batch, cfg.code_len()), params.code.weights(), cfg.rule, PLASTIC_ACT, &encoder.output, steps);
+    // Without gradients the plastic layers keep no traces (T of them, the largest part of a tape).
+    let episode = if with_grads { episode_forward } else { episode_outputs };
+    let code = episode(dims(batch, cfg.code_len()), params.code.weights(), cfg.rule, PLASTIC_ACT, &encoder.output, steps);
     let decoder = StageRun::new(&cfg.decoder(), &params.layers, &code.y, steps, batch, lead);
     // Every step's logits at once: pooling and the reconstruction are per example.
     let all = PoolShape::new(steps * batch, cfg.side, cfg.side, 1);
     let mut out_in = vec![0.0; steps * batch * no];
     avg_pool_forward(&all, &decoder.output, &mut out_in);
-    let out = episode_forward(dims(batch, no), params.out.weights(), cfg.rule, PLASTIC_ACT, &out_in, steps);
+    let out = episode(dims(batch, no), params.out.weights(), cfg.rule, PLASTIC_ACT, &out_in, steps);
     let mut images = vec![0.0; steps * batch * pixels];
     reconstruct_forward(&all, &decoder.output, &out.y, &mut images);
     DenoiseTape { steps, batch, encoder, code, decoder, out_in, out, images }

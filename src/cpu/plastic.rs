@@ -242,17 +242,29 @@ pub fn episode_forward(
     xs: &[f32],
     steps: usize,
 ) -> EpisodeTape {
+    episode_run(dims, params, rule, act, xs, steps, true)
+}
+
+/// [`episode_forward`] for a pass that does not go backward: the outputs alone (`hebb` is empty),
+/// so it holds one trace instead of `T`.
+pub fn episode_outputs(dims: PlasticDims, params: PlasticWeights, rule: HebbRule, act: Nonlinearity, xs: &[f32], steps: usize) -> EpisodeTape {
+    episode_run(dims, params, rule, act, xs, steps, false)
+}
+
+fn episode_run(dims: PlasticDims, params: PlasticWeights, rule: HebbRule, act: Nonlinearity, xs: &[f32], steps: usize, save: bool) -> EpisodeTape {
     let (nx, ny, nh) = (dims.batch * dims.inputs, dims.batch * dims.outputs, dims.trace_len());
     assert_eq!(xs.len(), steps * nx, "xs must be T x batch x in");
     let mut y = vec![0.0f32; steps * ny];
     // Filled by appending: zeroing `T` traces first would only be written over (a memset as long
     // as the step's own work).
-    let mut saved = Vec::with_capacity(steps * nh);
+    let mut saved = Vec::with_capacity(if save { steps * nh } else { 0 });
     // Every episode starts from an empty trace: nothing learned within one episode carries over.
     let mut hebb = vec![0.0f32; nh];
     for t in 0..steps {
         let x_t = &xs[t * nx..(t + 1) * nx];
-        saved.extend_from_slice(&hebb);
+        if save {
+            saved.extend_from_slice(&hebb);
+        }
         let y_t = &mut y[t * ny..(t + 1) * ny];
         plastic_step_forward(dims, params.w, params.alpha, &hebb, x_t, act, y_t);
         if t + 1 < steps {
@@ -282,6 +294,7 @@ pub fn episode_backward(
     let (nx, ny, nh) = (dims.batch * dims.inputs, dims.batch * dims.outputs, dims.trace_len());
     assert_eq!(xs.len(), steps * nx, "xs must be T x batch x in");
     assert_eq!(dys.len(), steps * ny, "dys must be T x batch x out");
+    assert_eq!(tape.hebb.len(), steps * nh, "the tape keeps every trace (episode_forward, not episode_outputs)");
     let mut grads =
         PlasticGrads { w: vec![0.0; dims.synapses()], alpha: vec![0.0; dims.synapses()], eta: 0.0, x: vec![0.0; steps * nx] };
     // dL/dHebb(t+1): zero after the last step, whose update (skipped in forward) nothing reads.

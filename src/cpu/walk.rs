@@ -77,9 +77,9 @@ pub fn forward(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch
 /// An evaluation [`forward`] of `groups` batches at once, `x` holding them one after the other:
 /// batch norm takes each group's statistics on its own, so every group's outputs are those of its
 /// own pass, but each layer runs once over them all. The autoencoder runs the steps of an
-/// episode so.
-pub fn forward_groups(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch: usize, groups: usize, tape: &mut Tape) {
-    run(layers, params, &mut [], x, (batch * groups, groups), Pass::Eval, 0, true, tape);
+/// episode so. `keep: false` keeps the output alone, as [`forward_output`].
+pub fn forward_groups(layers: &[PlannedLayer], params: &[LayerParams], x: &[f32], batch: usize, groups: usize, keep: bool, tape: &mut Tape) {
+    run(layers, params, &mut [], x, (batch * groups, groups), Pass::Eval, 0, keep, tape);
 }
 
 /// [`forward`] for a network whose batch norm keeps running statistics (`running`, one per
