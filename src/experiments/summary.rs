@@ -3,7 +3,10 @@
 //! `{"experiment", "config", "runs": [{"variant", "seed", "metrics"}]}`, accuracies as fractions.
 //!
 //! The configuration and the per-run metrics of each experiment are built here, once; the tool
-//! adds what only it measures (seconds, learned plasticity rates) to a run's metrics.
+//! adds what only it measures (seconds, learned plasticity rates) to a run's metrics. Each
+//! configuration is a struct serialised by serde, its fields the document's keys: the numbers
+//! from the experiment's settings, and beside them the sentences that say what a reader cannot
+//! see from the numbers (which optimizer, which statistics, where a rule comes from).
 
 use super::completion::{CompletionRecord, CompletionSetup};
 use super::denoise::{DenoiseRecord, DenoiseSetup};
@@ -15,6 +18,7 @@ use crate::model::hebbian::Network;
 use crate::model::lenet::FactorSource;
 use crate::nn::PoolKind;
 use crate::stats::ClassMetrics;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// An experiment's configuration and its runs, one per variant and seed.
@@ -55,19 +59,60 @@ impl Summary {
     }
 }
 
+/// A configuration as the document's `config` object.
+fn config_value(config: &impl Serialize) -> Value {
+    serde_json::to_value(config).expect("a configuration of numbers and strings serialises")
+}
+
+#[derive(Serialize)]
+struct LearnerConfig<'a> {
+    variant: &'a str,
+    m: f32,
+    ewc_lambda: f32,
+}
+
+#[derive(Serialize)]
+struct PermutedSummaryConfig<'a> {
+    dataset: &'static str,
+    layers: [usize; 4],
+    lr: f32,
+    batch: usize,
+    weight_decay: f32,
+    tasks: usize,
+    /// `None` when the tasks are set in steps.
+    epochs_per_task: Option<usize>,
+    steps_per_task: usize,
+    train_examples: usize,
+    test_examples: usize,
+    bn_per_task: bool,
+    bn_gamma_init: &'static str,
+    bn_statistics: &'static str,
+    optimizer: &'static str,
+    learners: Vec<LearnerConfig<'a>>,
+    ewc: String,
+    backend: &'a str,
+}
+
 /// Continual learning on permuted MNIST (`bnn-permuted`).
 pub fn permuted_config(cfg: &PermutedConfig, backend: &str) -> Value {
-    json!({
-        "dataset": "mnist",
-        "layers": [784, cfg.hidden, cfg.hidden, 10],
-        "lr": cfg.lr, "batch": cfg.batch, "weight_decay": cfg.weight_decay,
-        "tasks": cfg.tasks, "epochs_per_task": cfg.steps_per_task.map_or(Some(cfg.epochs), |_| None),
-        "steps_per_task": cfg.steps_per_task(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
-        "bn_per_task": cfg.bn_per_task, "bn_gamma_init": cfg.gamma_init.name(), "bn_statistics": "batch statistics at test time (batches of 1000)",
-        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
-        "learners": cfg.learners.iter().map(|l| json!({"variant": l.name, "m": l.meta, "ewc_lambda": l.ewc_lambda})).collect::<Vec<_>>(),
-        "ewc": format!("Fisher = mean over {} training examples of each example's squared gradient (BatchNorm on the task's running statistics); penalty on the binary weights sign(Wh)", cfg.ewc_examples),
-        "backend": backend,
+    config_value(&PermutedSummaryConfig {
+        dataset: "mnist",
+        layers: [784, cfg.hidden, cfg.hidden, 10],
+        lr: cfg.lr,
+        batch: cfg.batch,
+        weight_decay: cfg.weight_decay,
+        tasks: cfg.tasks,
+        epochs_per_task: cfg.steps_per_task.map_or(Some(cfg.epochs), |_| None),
+        steps_per_task: cfg.steps_per_task(),
+        train_examples: cfg.train_examples,
+        test_examples: cfg.test_examples,
+        bn_per_task: cfg.bn_per_task,
+        bn_gamma_init: cfg.gamma_init.name(),
+        bn_statistics: "batch statistics at test time (batches of 1000)",
+        optimizer: "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
+        learners: cfg.learners.iter().map(|l| LearnerConfig { variant: &l.name, m: l.meta, ewc_lambda: l.ewc_lambda }).collect(),
+        ewc: format!("Fisher = mean over {} training examples of each example's squared gradient (BatchNorm on the task's running statistics); penalty on the binary weights sign(Wh)", cfg.ewc_examples),
+        backend,
     })
 }
 
@@ -79,16 +124,44 @@ pub fn permuted_metrics(r: &LearnerRecord) -> Value {
     })
 }
 
+#[derive(Serialize)]
+struct StreamSummaryConfig<'a> {
+    dataset: &'static str,
+    layers: [usize; 4],
+    lr: f32,
+    batch: usize,
+    weight_decay: f32,
+    subsets: usize,
+    subset_size: usize,
+    epochs_per_subset: usize,
+    total_steps: usize,
+    train_examples: usize,
+    test_examples: usize,
+    batch_norm: String,
+    optimizer: &'static str,
+    /// `None` without the baseline.
+    full_data_baseline: Option<&'static str>,
+    backend: &'a str,
+}
+
 /// Stream learning (`bnn-stream`).
 pub fn stream_config(cfg: &StreamConfig, dataset: DataSetId, backend: &str) -> Value {
-    json!({
-        "dataset": dataset.dir(), "layers": [784, cfg.hidden, cfg.hidden, 10], "lr": cfg.lr, "batch": cfg.batch,
-        "weight_decay": cfg.weight_decay, "subsets": cfg.subsets, "subset_size": cfg.subset_len(), "epochs_per_subset": cfg.epochs,
-        "total_steps": cfg.total_steps(), "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
-        "batch_norm": cfg.norm.describe(),
-        "optimizer": "one Adam (b1 0.9, b2 0.999, eps 1e-8) through the whole stream",
-        "full_data_baseline": if cfg.full_data { json!("m = 0 trained on the whole shuffled training set for the same number of presentations") } else { Value::Null },
-        "backend": backend,
+    config_value(&StreamSummaryConfig {
+        dataset: dataset.dir(),
+        layers: [784, cfg.hidden, cfg.hidden, 10],
+        lr: cfg.lr,
+        batch: cfg.batch,
+        weight_decay: cfg.weight_decay,
+        subsets: cfg.subsets,
+        subset_size: cfg.subset_len(),
+        epochs_per_subset: cfg.epochs,
+        total_steps: cfg.total_steps(),
+        train_examples: cfg.train_examples,
+        test_examples: cfg.test_examples,
+        batch_norm: cfg.norm.describe(),
+        optimizer: "one Adam (b1 0.9, b2 0.999, eps 1e-8) through the whole stream",
+        full_data_baseline: cfg.full_data.then_some("m = 0 trained on the whole shuffled training set for the same number of presentations"),
+        backend,
     })
 }
 
@@ -113,21 +186,68 @@ pub fn lenet_metric(m: &ClassMetrics, name: &str) -> f32 {
     }
 }
 
+#[derive(Serialize)]
+struct AmpEnergies {
+    amp: &'static str,
+    #[serde(rename = "amp-centred")]
+    amp_centred: &'static str,
+}
+
+#[derive(Serialize)]
+struct AmpConfig {
+    #[serde(rename = "B")]
+    b: f32,
+    source: &'static str,
+    clamp: [f32; 2],
+    normalised: &'static str,
+    scales: &'static str,
+    energy: AmpEnergies,
+}
+
+#[derive(Serialize)]
+struct LenetSummaryConfig<'a> {
+    dataset: &'static str,
+    arch: &'static str,
+    rules: Vec<&'static str>,
+    optimizer: String,
+    batch: usize,
+    epochs: usize,
+    steps_per_epoch: usize,
+    train_examples: usize,
+    test_examples: usize,
+    amp: AmpConfig,
+    batchnorm_at_test: &'static str,
+    backend: &'a str,
+}
+
 /// LeNet-5, standard against artificial metaplasticity (`lenet`).
 pub fn lenet_config(cfg: &LenetRunConfig, backend: &str) -> Value {
-    json!({
-        "dataset": cfg.dataset.dir(),
-        "arch": cfg.arch.name(),
-        "rules": cfg.rules.iter().map(|r| r.name()).collect::<Vec<_>>(),
-        "optimizer": format!("SGD lr {} Nesterov momentum {}", cfg.lr, cfg.momentum),
-        "batch": cfg.batch, "epochs": cfg.epochs, "steps_per_epoch": cfg.steps_per_epoch(),
-        "train_examples": cfg.train_examples, "test_examples": cfg.test_examples,
-        "amp": {"B": cfg.amp_b, "source": match cfg.amp_source { FactorSource::LayerInput => "layer input", FactorSource::NetworkInput => "network input" },
-                "clamp": [cfg.amp_clamp.0, cfg.amp_clamp.1], "normalised": "per batch to mean 1 (A and (2pi)^N cancel)",
-                "scales": "convolutional layers' weight and bias gradients only",
-                "energy": {"amp": "raw: sum x^2 of the layer's input as it is", "amp-centred": "sum (x - mu)^2, mu the running mean of the layer's input (cumulative for 100 batches, then rate 0.01)"}},
-        "batchnorm_at_test": "batch statistics (batches of 1000)",
-        "backend": backend,
+    config_value(&LenetSummaryConfig {
+        dataset: cfg.dataset.dir(),
+        arch: cfg.arch.name(),
+        rules: cfg.rules.iter().map(|r| r.name()).collect(),
+        optimizer: format!("SGD lr {} Nesterov momentum {}", cfg.lr, cfg.momentum),
+        batch: cfg.batch,
+        epochs: cfg.epochs,
+        steps_per_epoch: cfg.steps_per_epoch(),
+        train_examples: cfg.train_examples,
+        test_examples: cfg.test_examples,
+        amp: AmpConfig {
+            b: cfg.amp_b,
+            source: match cfg.amp_source {
+                FactorSource::LayerInput => "layer input",
+                FactorSource::NetworkInput => "network input",
+            },
+            clamp: [cfg.amp_clamp.0, cfg.amp_clamp.1],
+            normalised: "per batch to mean 1 (A and (2pi)^N cancel)",
+            scales: "convolutional layers' weight and bias gradients only",
+            energy: AmpEnergies {
+                amp: "raw: sum x^2 of the layer's input as it is",
+                amp_centred: "sum (x - mu)^2, mu the running mean of the layer's input (cumulative for 100 batches, then rate 0.01)",
+            },
+        },
+        batchnorm_at_test: "batch statistics (batches of 1000)",
+        backend,
     })
 }
 
@@ -143,6 +263,36 @@ pub fn lenet_metrics(r: &LenetRecord) -> Option<Value> {
         metrics[name] = json!(lenet_metric(&m, name));
     }
     Some(metrics)
+}
+
+#[derive(Serialize)]
+struct CompletionSummaryConfig<'a> {
+    task: &'static str,
+    network: &'static str,
+    /// The recurrent network's sizes (`None` for the feed-forward layer).
+    neurons: Option<usize>,
+    non_plastic_neurons: Option<usize>,
+    pattern_balance: &'static str,
+    init: &'static str,
+    bits: usize,
+    patterns: usize,
+    presentations: usize,
+    present_steps: usize,
+    blank_steps: usize,
+    test_steps: usize,
+    episode_steps: usize,
+    input_gain: f32,
+    rule: &'static str,
+    activation: &'static str,
+    layer: &'static str,
+    optimizer: &'static str,
+    lr: f32,
+    batch_episodes: usize,
+    train_steps: usize,
+    test_episodes: usize,
+    loss: &'static str,
+    non_plastic: &'static str,
+    backend: &'a str,
 }
 
 /// Pattern completion (`hebbian-completion`): the plastic network's setup and the non-plastic
@@ -164,23 +314,32 @@ pub fn completion_config(
     } else {
         "the same layer with alpha fixed at 0 and not trained (no memory at all)"
     };
-    json!({
-        "task": "completion",
-        "network": cfg.network.name(),
-        "neurons": if recurrent { json!(cfg.neurons) } else { Value::Null },
-        "non_plastic_neurons": if recurrent { json!(non_plastic.net.neurons) } else { Value::Null },
-        "pattern_balance": "each exactly half +1 and half -1",
-        "init": if recurrent { "W, alpha ~ 0.01 randn (alpha's diagonal 0), eta 0.01" } else { "W ~ U(+-1/(gain sqrt n)), alpha ~ U(+-1/(gain^2 sqrt n)), eta 0.01" },
-        "bits": cfg.bits, "patterns": cfg.patterns, "presentations": cfg.presentations,
-        "present_steps": cfg.present_steps, "blank_steps": cfg.blank_steps, "test_steps": cfg.test_steps,
-        "episode_steps": cfg.episode_steps(), "input_gain": cfg.input_gain,
-        "rule": cfg.rule.name(), "activation": cfg.activation.name(),
-        "layer": layer,
-        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
-        "lr": cfg.lr, "batch_episodes": cfg.batch, "train_steps": setup.train_steps,
-        "test_episodes": setup.test_episodes, "loss": "MSE of the last step's output against the full pattern",
-        "non_plastic": non_plastic_text,
-        "backend": backend,
+    config_value(&CompletionSummaryConfig {
+        task: "completion",
+        network: cfg.network.name(),
+        neurons: recurrent.then_some(cfg.neurons),
+        non_plastic_neurons: recurrent.then_some(non_plastic.net.neurons),
+        pattern_balance: "each exactly half +1 and half -1",
+        init: if recurrent { "W, alpha ~ 0.01 randn (alpha's diagonal 0), eta 0.01" } else { "W ~ U(+-1/(gain sqrt n)), alpha ~ U(+-1/(gain^2 sqrt n)), eta 0.01" },
+        bits: cfg.bits,
+        patterns: cfg.patterns,
+        presentations: cfg.presentations,
+        present_steps: cfg.present_steps,
+        blank_steps: cfg.blank_steps,
+        test_steps: cfg.test_steps,
+        episode_steps: cfg.episode_steps(),
+        input_gain: cfg.input_gain,
+        rule: cfg.rule.name(),
+        activation: cfg.activation.name(),
+        layer,
+        optimizer: "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
+        lr: cfg.lr,
+        batch_episodes: cfg.batch,
+        train_steps: setup.train_steps,
+        test_episodes: setup.test_episodes,
+        loss: "MSE of the last step's output against the full pattern",
+        non_plastic: non_plastic_text,
+        backend,
     })
 }
 
@@ -193,26 +352,71 @@ pub fn completion_metrics(record: &CompletionRecord, size: usize) -> Value {
     })
 }
 
+#[derive(Serialize)]
+struct DenoiseSummaryConfig<'a> {
+    task: &'static str,
+    dataset: &'static str,
+    channels: [usize; 3],
+    pool: &'static str,
+    activation: &'static str,
+    encoder: &'static str,
+    code_plastic: String,
+    decoder: &'static str,
+    output_plastic: String,
+    batch_norm: &'static str,
+    images: usize,
+    show_steps: usize,
+    zero_steps: usize,
+    episode_steps: usize,
+    noise_std: f32,
+    noise: &'static str,
+    rule: &'static str,
+    loss: &'static str,
+    optimizer: &'static str,
+    lr: f32,
+    batch_episodes: usize,
+    train_steps: usize,
+    test_episodes: usize,
+    test_images: &'static str,
+    tape_bytes: u64,
+    non_plastic: &'static str,
+    backend: &'a str,
+}
+
 /// Denoising with a plastic bottleneck (`hebbian-denoise`).
 pub fn denoise_config(setup: &DenoiseSetup, dataset: DataSetId, backend: &str) -> Value {
     let cfg = &setup.net;
-    json!({
-        "task": "denoise", "dataset": dataset.dir(),
-        "channels": cfg.channels, "pool": match cfg.pool { PoolKind::Average => "average", PoolKind::Max => "max" }, "activation": "relu",
-        "encoder": "[conv3x3 c1, ReLU, BN, pool2] [conv3x3 c2, ReLU, BN, pool2] [conv3x3 code, ReLU, BN]",
-        "code_plastic": format!("{} -> {} tanh plastic layer on the flattened code, W starts at the identity", cfg.code_len(), cfg.code_len()),
-        "decoder": "[convT3x3 c2, ReLU, BN, up2] [convT3x3 c1, ReLU, BN, up2] [convT3x3 1] -> logits d",
-        "output_plastic": format!("{} -> {} tanh plastic layer on avgpool2(d), W starts at 0; image = sigmoid(d + up2(plastic))", cfg.out_plastic_len(), cfg.out_plastic_len()),
-        "batch_norm": "statistics of the batch of episodes at each step, in training and test",
-        "images": cfg.images, "show_steps": cfg.show_steps, "zero_steps": cfg.zero_steps,
-        "episode_steps": cfg.episode_steps(), "noise_std": cfg.noise_std, "noise": "Gaussian, not clipped, on the last image only",
-        "rule": cfg.rule.name(), "loss": "MSE of the last step's reconstruction against the clean image",
-        "optimizer": "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
-        "lr": cfg.lr, "batch_episodes": cfg.batch, "train_steps": setup.train_steps,
-        "test_episodes": setup.test_episodes, "test_images": "test split, never trained on",
-        "tape_bytes": cfg.tape_bytes(),
-        "non_plastic": "the same network with both plastic layers' alpha fixed at 0 and not trained",
-        "backend": backend,
+    config_value(&DenoiseSummaryConfig {
+        task: "denoise",
+        dataset: dataset.dir(),
+        channels: cfg.channels,
+        pool: match cfg.pool {
+            PoolKind::Average => "average",
+            PoolKind::Max => "max",
+        },
+        activation: "relu",
+        encoder: "[conv3x3 c1, ReLU, BN, pool2] [conv3x3 c2, ReLU, BN, pool2] [conv3x3 code, ReLU, BN]",
+        code_plastic: format!("{} -> {} tanh plastic layer on the flattened code, W starts at the identity", cfg.code_len(), cfg.code_len()),
+        decoder: "[convT3x3 c2, ReLU, BN, up2] [convT3x3 c1, ReLU, BN, up2] [convT3x3 1] -> logits d",
+        output_plastic: format!("{} -> {} tanh plastic layer on avgpool2(d), W starts at 0; image = sigmoid(d + up2(plastic))", cfg.out_plastic_len(), cfg.out_plastic_len()),
+        batch_norm: "statistics of the batch of episodes at each step, in training and test",
+        images: cfg.images,
+        show_steps: cfg.show_steps,
+        zero_steps: cfg.zero_steps,
+        episode_steps: cfg.episode_steps(),
+        noise_std: cfg.noise_std,
+        noise: "Gaussian, not clipped, on the last image only",
+        rule: cfg.rule.name(),
+        loss: "MSE of the last step's reconstruction against the clean image",
+        optimizer: "Adam (b1 0.9, b2 0.999, eps 1e-8), no weight decay",
+        lr: cfg.lr,
+        batch_episodes: cfg.batch,
+        train_steps: setup.train_steps,
+        test_episodes: setup.test_episodes,
+        test_images: "test split, never trained on",
+        tape_bytes: cfg.tape_bytes(),
+        non_plastic: "the same network with both plastic layers' alpha fixed at 0 and not trained",
+        backend,
     })
 }
 
