@@ -19,8 +19,10 @@ struct Shape {
     // split and reduce: k per chunk, and chunks.
     chunk: u32,
     chunks: u32,
+    // main and rows: 1 adds bias[column] to every output (a layer's bias, fused into its
+    // product: one dispatch fewer per layer).
+    with_bias: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
@@ -29,6 +31,8 @@ struct Shape {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 // split writes each chunk's sums, `[chunks, m, n]`; reduce adds them up.
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
+// One per column of C, read when `with_bias` is 1 (otherwise bound to B, unread).
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
 
 // Outputs per workgroup side, invocations per side, outputs per invocation side, K per step.
 const TILE: u32 = 32u;
@@ -96,15 +100,19 @@ fn main(
             let row = row0 + lid.y + i * SIDE;
             let col = col0 + lid.x + j * SIDE;
             if (row < shape.m && col < shape.n) {
-                let idx = row * shape.n + col;
-                if ((shape.flags & 4u) != 0u) {
-                    c[idx] = c[idx] + acc[i][j];
-                } else {
-                    c[idx] = acc[i][j];
-                }
+                store(row * shape.n + col, with_bias(acc[i][j], col));
             }
         }
     }
+}
+
+// An output of C plus its column's bias, when the product has one: the sum first, then the bias,
+// as the CPU's matmul then add_bias round.
+fn with_bias(v: f32, col: u32) -> f32 {
+    if (shape.with_bias != 0u) {
+        return v + bias[col];
+    }
+    return v;
 }
 
 // Stores one output of C, or adds it in.
@@ -136,7 +144,7 @@ fn rows(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
     for (var j = 0u; j < shape.n; j = j + 1u) {
-        store(r * shape.n + j, acc[j]);
+        store(r * shape.n + j, with_bias(acc[j], j));
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use metaplastic::cpu::conv::add_bias;
 use metaplastic::cpu::matmul::matmul;
 use metaplastic::nn::{MatmulShape, max_violation};
 use metaplastic::gpu::{kernel::record_all, matmul::MatmulKernel, GpuTensor};
@@ -44,20 +45,32 @@ fn matmul_matches_cpu_for_every_layout() {
             let mut want = c0.clone();
             matmul(shape, &a, &b, &mut want);
             let (ga, gb) = (GpuTensor::from_slice(&ctx, &a), GpuTensor::from_slice(&ctx, &b));
-            for path in ["tiled", "bind", "long"] {
+            // A layer's bias fused into its product: the product, then the bias on every row.
+            let bias = values(n, 9);
+            let mut want_biased = want.clone();
+            add_bias(&mut want_biased, &bias);
+            let gbias = GpuTensor::from_slice(&ctx, &bias);
+            for path in ["tiled", "bind", "long", "tiled+bias", "bind+bias"] {
+                if path.ends_with("+bias") && shape.has(MatmulShape::ACCUMULATE) {
+                    // A bias goes with a product that writes C (a layer's forward product).
+                    continue;
+                }
                 let gc = GpuTensor::from_slice(&ctx, &c0);
                 let calls = match path {
-                    "tiled" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, &gc)],
+                    "tiled" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, None, &gc)],
                     "bind" => vec![kernel.bind(&ctx, shape, &ga, &gb, &gc)],
-                    _ => kernel.bind_long(&ctx, shape, &ga, &gb, &gc),
+                    "long" => kernel.bind_long(&ctx, shape, &ga, &gb, &gc),
+                    "tiled+bias" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, Some(&gbias), &gc)],
+                    _ => vec![kernel.bind_with_bias(&ctx, shape, &ga, &gb, Some(&gbias), &gc)],
                 };
+                let want = if path.ends_with("+bias") { &want_biased } else { &want };
                 split += usize::from(calls.len() == 2);
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
                 record_all(&mut encoder, &calls);
                 ctx.queue.submit([encoder.finish()]);
                 let got = pollster::block_on(gc.read(&ctx)).unwrap();
                 let rtol = 1e-5 * k as f32;
-                if let Some((i, g, w)) = max_violation(&got, &want, 1e-5, rtol) {
+                if let Some((i, g, w)) = max_violation(&got, want, 1e-5, rtol) {
                     panic!("{m}x{k}x{n} flags {flags} ({path}): element {i}: GPU {g} vs CPU {w}");
                 }
             }

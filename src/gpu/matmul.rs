@@ -31,7 +31,8 @@ struct Uniform {
     shape: MatmulShape,
     chunk: u32,
     chunks: u32,
-    _pad: [u32; 2],
+    with_bias: u32,
+    _pad: u32,
 }
 
 pub struct MatmulKernel {
@@ -51,22 +52,45 @@ impl MatmulKernel {
     /// allocating anything. A narrow C (at most 16 columns, A not transposed) gets a row per
     /// invocation, anything else the tiled kernel.
     pub fn bind(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
-        check(shape, a, b, c);
-        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk: 0, chunks: 0, _pad: [0; 2] }, false);
-        let tensors = [(1, a), (2, b), (3, c)];
+        self.bind_with_bias(ctx, shape, a, b, None, c)
+    }
+
+    /// [`Self::bind`], plus `bias[column]` added to every output when given: a layer's forward
+    /// product and its bias in one dispatch (the CPU's `matmul` then `add_bias`, rounded alike).
+    /// Not with `accumulate`.
+    pub fn bind_with_bias(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, bias: Option<&GpuTensor>, c: &GpuTensor) -> Dispatch {
         if shape.n <= ROWS_N && !shape.has(MatmulShape::TRANS_A) {
             assert!(shape.m.div_ceil(WG as u32) <= 65535, "at most 65535 workgroups of rows ({})", shape.m);
-            return Dispatch::new(ctx, &self.rows, &[(0, &u)], &tensors, groups_for(shape.m as usize, WG));
+            return self.dispatch(ctx, &self.rows, shape, a, b, bias, c, groups_for(shape.m as usize, WG));
         }
-        self.bind_tiled(ctx, shape, a, b, c)
+        self.dispatch(ctx, &self.tiled, shape, a, b, bias, c, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
     }
 
     /// The tiled kernel whatever the shape (the others are tested against it, and it against the
     /// CPU).
-    pub fn bind_tiled(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
+    pub fn bind_tiled(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, bias: Option<&GpuTensor>, c: &GpuTensor) -> Dispatch {
+        self.dispatch(ctx, &self.tiled, shape, a, b, bias, c, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &self,
+        ctx: &GpuContext,
+        pipeline: &wgpu::ComputePipeline,
+        shape: MatmulShape,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        bias: Option<&GpuTensor>,
+        c: &GpuTensor,
+        groups: (u32, u32),
+    ) -> Dispatch {
         check(shape, a, b, c);
-        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk: 0, chunks: 0, _pad: [0; 2] }, false);
-        Dispatch::new(ctx, &self.tiled, &[(0, &u)], &[(1, a), (2, b), (3, c)], (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
+        assert!(bias.is_none_or(|t| t.len == shape.n as usize), "one bias per column of C");
+        assert!(bias.is_none() || !shape.has(MatmulShape::ACCUMULATE), "a bias goes with a product that writes C, a layer's forward product");
+        let with_bias = u32::from(bias.is_some());
+        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk: 0, chunks: 0, with_bias, _pad: 0 }, false);
+        // Without a bias the binding still needs a buffer: B, read-only like it, stands in unread.
+        Dispatch::new(ctx, pipeline, &[(0, &u)], &[(1, a), (2, b), (3, c), (5, bias.unwrap_or(b))], groups)
     }
 
     /// A product whose k may be long and C small, as a weight gradient's: split along k into
@@ -81,7 +105,7 @@ impl MatmulKernel {
         let chunk = shape.k.div_ceil(SPLIT_CHUNKS).max(SPLIT_MIN_CHUNK);
         let chunks = shape.k.div_ceil(chunk);
         let partial = GpuTensor::zeros(ctx, (chunks * outputs) as usize);
-        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk, chunks, _pad: [0; 2] }, false);
+        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk, chunks, with_bias: 0, _pad: 0 }, false);
         vec![
             Dispatch::new(ctx, &self.split, &[(0, &u)], &[(1, a), (2, b), (4, &partial)], (chunks, 1)),
             Dispatch::new(ctx, &self.reduce, &[(0, &u)], &[(4, &partial), (3, c)], groups_for(outputs as usize, WG)),

@@ -191,8 +191,8 @@ impl Walk {
             let y = match l.layer {
                 Layer::Dense { out } => {
                     let (y, q) = (zeros(out_len), l.param_index());
-                    forward.push(Op::Call(k.matmul.bind(ctx, MatmulShape::new(batch, l.input.len(), out).trans_b(), &x, &p.w[q], &y)));
-                    forward.push(Op::Call(k.conv.bind_add_bias(ctx, &y, &p.b[q])));
+                    let shape = MatmulShape::new(batch, l.input.len(), out).trans_b();
+                    forward.push(Op::Call(k.matmul.bind_with_bias(ctx, shape, &x, &p.w[q], Some(&p.b[q]), &y)));
                     Rc::new(y)
                 }
                 Layer::BinaryDense { out } => {
@@ -212,8 +212,8 @@ impl Walk {
                     let (s, q, y) = (l.conv_shape(batch), l.param_index(), zeros(out_len));
                     let cols = zeros(s.rows() * s.patch());
                     forward.push(Op::Call(k.conv.bind_im2col(ctx, s, &x, &cols)));
-                    forward.push(Op::Call(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), out).trans_b(), &cols, &p.w[q], &y)));
-                    forward.push(Op::Call(k.conv.bind_add_bias(ctx, &y, &p.b[q])));
+                    let shape = MatmulShape::new(s.rows(), s.patch(), out).trans_b();
+                    forward.push(Op::Call(k.matmul.bind_with_bias(ctx, shape, &cols, &p.w[q], Some(&p.b[q]), &y)));
                     keep.aux = Some(cols);
                     Rc::new(y)
                 }
