@@ -22,7 +22,9 @@ struct Shape {
     // main and rows: 1 adds bias[column] to every output (a layer's bias, fused into its
     // product: one dispatch fewer per layer).
     with_bias: u32,
-    _pad0: u32,
+    // main and rows: the activation applied after the bias (0 none, 1 ReLU, 2 tanh; the layer
+    // after the product, fused into it), as activation.wgsl computes it.
+    act: u32,
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
@@ -106,13 +108,22 @@ fn main(
     }
 }
 
-// An output of C plus its column's bias, when the product has one: the sum first, then the bias,
-// as the CPU's matmul then add_bias round.
+// An output of C plus its column's bias, when the product has one, then the activation, when it
+// has one: the sum first, then the bias, then the function, as the CPU's matmul, add_bias and
+// activation_forward round.
 fn with_bias(v: f32, col: u32) -> f32 {
+    var out = v;
     if (shape.with_bias != 0u) {
-        return v + bias[col];
+        out = out + bias[col];
     }
-    return v;
+    if (shape.act == 1u) {
+        out = max(out, 0.0);
+    } else if (shape.act == 2u) {
+        // As activation.wgsl: some drivers' tanh is NaN past |x| ~ 44; it is exactly ±1 in f32
+        // well before |x| = 10.
+        out = tanh(clamp(out, -10.0, 10.0));
+    }
+    return out;
 }
 
 // Stores one output of C, or adds it in.

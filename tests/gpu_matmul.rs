@@ -5,9 +5,10 @@
 
 mod common;
 use common::*;
+use metaplastic::cpu::activation::activation_forward;
 use metaplastic::cpu::conv::add_bias;
 use metaplastic::cpu::matmul::matmul;
-use metaplastic::nn::{MatmulShape, max_violation};
+use metaplastic::nn::{Activation, MatmulShape, max_violation};
 use metaplastic::gpu::{kernel::record_all, matmul::MatmulKernel, GpuTensor};
 
 #[test]
@@ -50,20 +51,32 @@ fn matmul_matches_cpu_for_every_layout() {
             let mut want_biased = want.clone();
             add_bias(&mut want_biased, &bias);
             let gbias = GpuTensor::from_slice(&ctx, &bias);
-            for path in ["tiled", "bind", "long", "tiled+bias", "bind+bias"] {
-                if path.ends_with("+bias") && shape.has(MatmulShape::ACCUMULATE) {
+            // And the activation after it, fused too: the CPU's activation of the biased product.
+            let mut want_relu = vec![0.0; want_biased.len()];
+            activation_forward(Activation::Relu, &want_biased, &mut want_relu);
+            let mut want_tanh = vec![0.0; want_biased.len()];
+            activation_forward(Activation::Tanh, &want_biased, &mut want_tanh);
+            for path in ["tiled", "bind", "long", "tiled+bias", "bind+bias", "tiled+bias+relu", "bind+bias+tanh"] {
+                if path.contains("+bias") && shape.has(MatmulShape::ACCUMULATE) {
                     // A bias goes with a product that writes C (a layer's forward product).
                     continue;
                 }
                 let gc = GpuTensor::from_slice(&ctx, &c0);
                 let calls = match path {
-                    "tiled" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, None, &gc)],
+                    "tiled" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, None, None, &gc)],
                     "bind" => vec![kernel.bind(&ctx, shape, &ga, &gb, &gc)],
                     "long" => kernel.bind_long(&ctx, shape, &ga, &gb, &gc),
-                    "tiled+bias" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, Some(&gbias), &gc)],
-                    _ => vec![kernel.bind_with_bias(&ctx, shape, &ga, &gb, Some(&gbias), &gc)],
+                    "tiled+bias" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, Some(&gbias), None, &gc)],
+                    "bind+bias" => vec![kernel.bind_layer(&ctx, shape, &ga, &gb, Some(&gbias), None, &gc)],
+                    "tiled+bias+relu" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, Some(&gbias), Some(Activation::Relu), &gc)],
+                    _ => vec![kernel.bind_layer(&ctx, shape, &ga, &gb, Some(&gbias), Some(Activation::Tanh), &gc)],
                 };
-                let want = if path.ends_with("+bias") { &want_biased } else { &want };
+                let want = match path {
+                    "tiled+bias+relu" => &want_relu,
+                    "bind+bias+tanh" => &want_tanh,
+                    p if p.ends_with("+bias") => &want_biased,
+                    _ => &want,
+                };
                 split += usize::from(calls.len() == 2);
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
                 record_all(&mut encoder, &calls);

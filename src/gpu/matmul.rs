@@ -5,7 +5,7 @@
 //! a long k (the weight gradient, summed over every pixel of the batch).
 
 use super::{GpuContext, GpuTensor};
-use crate::nn::MatmulShape;
+use crate::nn::{Activation, MatmulShape};
 use crate::nn::TrainError;
 use super::kernel::{Dispatch, groups_for, pipelines, uniform};
 use bytemuck::{Pod, Zeroable};
@@ -32,7 +32,8 @@ struct Uniform {
     chunk: u32,
     chunks: u32,
     with_bias: u32,
-    _pad: u32,
+    /// 0 none, 1 ReLU, 2 tanh.
+    act: u32,
 }
 
 pub struct MatmulKernel {
@@ -52,24 +53,34 @@ impl MatmulKernel {
     /// allocating anything. A narrow C (at most 16 columns, A not transposed) gets a row per
     /// invocation, anything else the tiled kernel.
     pub fn bind(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
-        self.bind_with_bias(ctx, shape, a, b, None, c)
+        self.bind_layer(ctx, shape, a, b, None, None, c)
     }
 
-    /// [`Self::bind`], plus `bias[column]` added to every output when given: a layer's forward
-    /// product and its bias in one dispatch (the CPU's `matmul` then `add_bias`, rounded alike).
-    /// Not with `accumulate`.
-    pub fn bind_with_bias(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, bias: Option<&GpuTensor>, c: &GpuTensor) -> Dispatch {
+    /// [`Self::bind`], plus `bias[column]` added to every output and then `act` applied, each when
+    /// given: a layer's forward product, its bias and the activation after it in one dispatch (the
+    /// CPU's `matmul`, `add_bias` and `activation_forward`, rounded alike). Not with `accumulate`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_layer(
+        &self,
+        ctx: &GpuContext,
+        shape: MatmulShape,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        bias: Option<&GpuTensor>,
+        act: Option<Activation>,
+        c: &GpuTensor,
+    ) -> Dispatch {
         if shape.n <= ROWS_N && !shape.has(MatmulShape::TRANS_A) {
             assert!(shape.m.div_ceil(WG as u32) <= 65535, "at most 65535 workgroups of rows ({})", shape.m);
-            return self.dispatch(ctx, &self.rows, shape, a, b, bias, c, groups_for(shape.m as usize, WG));
+            return self.dispatch(ctx, &self.rows, shape, a, b, (bias, act), c, groups_for(shape.m as usize, WG));
         }
-        self.dispatch(ctx, &self.tiled, shape, a, b, bias, c, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
+        self.dispatch(ctx, &self.tiled, shape, a, b, (bias, act), c, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
     }
 
     /// The tiled kernel whatever the shape (the others are tested against it, and it against the
     /// CPU).
-    pub fn bind_tiled(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, bias: Option<&GpuTensor>, c: &GpuTensor) -> Dispatch {
-        self.dispatch(ctx, &self.tiled, shape, a, b, bias, c, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
+    pub fn bind_tiled(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, bias: Option<&GpuTensor>, act: Option<Activation>, c: &GpuTensor) -> Dispatch {
+        self.dispatch(ctx, &self.tiled, shape, a, b, (bias, act), c, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -80,15 +91,17 @@ impl MatmulKernel {
         shape: MatmulShape,
         a: &GpuTensor,
         b: &GpuTensor,
-        bias: Option<&GpuTensor>,
+        (bias, act): (Option<&GpuTensor>, Option<Activation>),
         c: &GpuTensor,
         groups: (u32, u32),
     ) -> Dispatch {
         check(shape, a, b, c);
         assert!(bias.is_none_or(|t| t.len == shape.n as usize), "one bias per column of C");
-        assert!(bias.is_none() || !shape.has(MatmulShape::ACCUMULATE), "a bias goes with a product that writes C, a layer's forward product");
+        let epilogue = bias.is_some() || act.is_some();
+        assert!(!epilogue || !shape.has(MatmulShape::ACCUMULATE), "a bias or an activation goes with a product that writes C, a layer's forward product");
         let with_bias = u32::from(bias.is_some());
-        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk: 0, chunks: 0, with_bias, _pad: 0 }, false);
+        let act = act.map_or(0, |a| a.code() + 1);
+        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk: 0, chunks: 0, with_bias, act }, false);
         // Without a bias the binding still needs a buffer: B, read-only like it, stands in unread.
         Dispatch::new(ctx, pipeline, &[(0, &u)], &[(1, a), (2, b), (3, c), (5, bias.unwrap_or(b))], groups)
     }
@@ -105,7 +118,7 @@ impl MatmulKernel {
         let chunk = shape.k.div_ceil(SPLIT_CHUNKS).max(SPLIT_MIN_CHUNK);
         let chunks = shape.k.div_ceil(chunk);
         let partial = GpuTensor::zeros(ctx, (chunks * outputs) as usize);
-        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk, chunks, with_bias: 0, _pad: 0 }, false);
+        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk, chunks, with_bias: 0, act: 0 }, false);
         vec![
             Dispatch::new(ctx, &self.split, &[(0, &u)], &[(1, a), (2, b), (4, &partial)], (chunks, 1)),
             Dispatch::new(ctx, &self.reduce, &[(0, &u)], &[(4, &partial), (3, c)], groups_for(outputs as usize, WG)),

@@ -184,15 +184,25 @@ impl Walk {
         let mut acts = vec![input.clone()];
         let mut saved = Vec::with_capacity(layers.len());
         let mut forward = Vec::new();
+        // A dense or convolutional layer followed by an activation computes it in its product's
+        // epilogue: its output buffer then holds the activated values, which the activation
+        // layer passes on. Nothing reads the values before the activation (the activation's
+        // backward reads its output, the product's its input and output gradient).
+        let mut activated = false;
         for (i, l) in layers.iter().enumerate() {
             let x = acts[i].clone();
             let out_len = batch * l.output.len();
             let mut keep = Saved::default();
+            let then_act = match layers.get(i + 1).map(|next| next.layer) {
+                Some(Layer::Act(act)) => Some(act),
+                _ => None,
+            };
             let y = match l.layer {
                 Layer::Dense { out } => {
                     let (y, q) = (zeros(out_len), l.param_index());
                     let shape = MatmulShape::new(batch, l.input.len(), out).trans_b();
-                    forward.push(Op::Call(k.matmul.bind_with_bias(ctx, shape, &x, &p.w[q], Some(&p.b[q]), &y)));
+                    forward.push(Op::Call(k.matmul.bind_layer(ctx, shape, &x, &p.w[q], Some(&p.b[q]), then_act, &y)));
+                    activated = then_act.is_some();
                     Rc::new(y)
                 }
                 Layer::BinaryDense { out } => {
@@ -213,7 +223,8 @@ impl Walk {
                     let cols = zeros(s.rows() * s.patch());
                     forward.push(Op::Call(k.conv.bind_im2col(ctx, s, &x, &cols)));
                     let shape = MatmulShape::new(s.rows(), s.patch(), out).trans_b();
-                    forward.push(Op::Call(k.matmul.bind_with_bias(ctx, shape, &cols, &p.w[q], Some(&p.b[q]), &y)));
+                    forward.push(Op::Call(k.matmul.bind_layer(ctx, shape, &cols, &p.w[q], Some(&p.b[q]), then_act, &y)));
+                    activated = then_act.is_some();
                     keep.aux = Some(cols);
                     Rc::new(y)
                 }
@@ -226,6 +237,8 @@ impl Walk {
                     forward.push(Op::Call(k.conv.bind_add_bias(ctx, &y, &p.b[q])));
                     Rc::new(y)
                 }
+                // Already applied by the product before it.
+                Layer::Act(_) if std::mem::take(&mut activated) => x,
                 Layer::Act(act) => {
                     let y = zeros(out_len);
                     forward.push(Op::Call(k.act.bind_forward(ctx, act, &x, &y)));
