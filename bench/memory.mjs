@@ -4,7 +4,7 @@
 // private memory footprint (below) of each Chromium process are read from /proc. Prints the peak
 // of both per kind of process and in all, and again after a garbage collection.
 //
-//   node bench/memory.mjs [--demo bnn|bnn-default|lenet|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]
+//   node bench/memory.mjs [--demo bnn|bnn-default|lenet|lenet-authors|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]
 //
 // `--demo none` measures the page at rest with both data sets loaded (no workers); `--demo
 // blank` measures Chromium with an empty page (about:blank), the part of every figure that is not
@@ -50,12 +50,14 @@ const links = {
   // Demo 1 as the page opens (its classroom defaults).
   'bnn-default': '?bnn.compute=cpu&run=bnn',
   lenet: `?lenet.compute=${webgpu ? 'webgpu' : 'cpu'}&run=lenet`,
+  // Demo 2's larger network (32 and 48 filters, batch norm, dropout).
+  'lenet-authors': `?lenet.arch=authors&lenet.compute=${webgpu ? 'webgpu' : 'cpu'}&run=lenet`,
   hebbian: `?hebbian.task=denoise&hebbian.compute=${webgpu ? 'webgpu' : 'cpu'}&run=hebbian`,
   none: '',
   blank: '',
 };
 if (!(demo in links) || !(seconds > 0) || !(scale > 0)) {
-  console.error('usage: node bench/memory.mjs [--demo bnn|bnn-default|lenet|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]');
+  console.error('usage: node bench/memory.mjs [--demo bnn|bnn-default|lenet|lenet-authors|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]');
   process.exit(2);
 }
 
@@ -164,7 +166,7 @@ try {
   let peakTotal = 0;
   let peakFootprintTotal = 0;
   const peakRenderers = new Map();
-  const prefix = { hebbian: 'hebb', 'bnn-default': 'bnn' }[demo] ?? demo;
+  const prefix = { hebbian: 'hebb', 'bnn-default': 'bnn', 'lenet-authors': 'lenet' }[demo] ?? demo;
   for (let t = 0; t < seconds; t += 2) {
     await sleep(2000);
     const now = measure(root);

@@ -248,7 +248,7 @@ fn fisher_is_the_sum_of_per_example_squared_gradients() {
         let mut dlogits = vec![0.0; 4];
         softmax_cross_entropy(tape.output(), &y[b..b + 1], 4, &mut dlogits);
         let mut grads: Vec<LayerParams> = params.iter().map(LayerParams::zeros_like).collect();
-        backward(&layers, &params, &tape, dlogits, &mut grads, &mut NoHook, false);
+        backward(&layers, &params, &mut tape, dlogits, &mut grads, &mut NoHook, false);
         for (w, &k) in want.iter_mut().zip(&keys) {
             w.iter_mut().zip(grads.as_slice().tensor(k)).for_each(|(w, g)| *w += g * g);
         }

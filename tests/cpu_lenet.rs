@@ -3,14 +3,14 @@
 //! B = 0 being standard training exactly), and learning on real MNIST.
 
 mod common;
-use metaplastic::nn::{Activation, AmpEnergy, AmpHyper, ConvShape, Dims, Layer, MatmulShape, Norm, PlannedLayer, PoolKind, PoolShape, SgdHyper, plan};
+use metaplastic::nn::{Activation, AmpEnergy, AmpHyper, ConvShape, Dims, Layer, MatmulShape, Norm, Pass, PlannedLayer, PoolKind, PoolShape, SgdHyper, plan};
 use common::*;
 use metaplastic::cpu::activation::{activation_backward, activation_forward};
 use metaplastic::cpu::amp::{amp_factors, centre_rate, centre_rows, layer_factors, log_inverse_weight, scale_rows};
 use metaplastic::cpu::conv::{add_bias, bias_grad, col2im, im2col};
 use metaplastic::cpu::dropout::{dropout_backward, dropout_forward};
 use metaplastic::cpu::lenet::{CpuLenet, forward, loss_and_grads};
-use metaplastic::cpu::walk::Tape;
+use metaplastic::cpu::walk::{self, Tape};
 use metaplastic::cpu::matmul::matmul;
 use metaplastic::cpu::pool::{avg_pool_forward, max_pool_forward, pool_backward};
 use metaplastic::cpu::sgd::sgd_step;
@@ -564,5 +564,67 @@ fn evaluation_batch_matters_only_with_batch_norm() {
         } else {
             assert_ne!(&all[..70], &few[..], "authors': batch norm reads the batch");
         }
+    }
+}
+
+/// An evaluation run a chunk at a time gives the whole batch's output to the bit (batch norm on
+/// the evaluated batch's statistics included), for chunks that do and do not divide the batch,
+/// one example, and a chunk larger than the batch. Without batch norm (the classic preset) too.
+#[test]
+fn evaluation_in_chunks_is_the_whole_batch_to_the_bit() {
+    for arch in [Arch::Authors, Arch::Classic] {
+        let layers = lenet::plan(arch);
+        let mut params = LenetParams::init(arch, 5);
+        // Gamma and beta away from 1 and 0, so batch norm's affine part counts.
+        for (k, p) in params.layers.iter_mut().enumerate() {
+            let (w, b) = (scaled(p.w.len(), 40 + k as u64, 0.5), scaled(p.b.len(), 60 + k as u64, 0.3));
+            p.w.iter_mut().zip(w).for_each(|(v, d)| *v += d);
+            p.b.iter_mut().zip(b).for_each(|(v, d)| *v += d);
+        }
+        let batch = 150;
+        let (x, _) = random_batch(batch, 3);
+        let mut tape = Tape::default();
+        walk::forward_output(&layers, &params.layers, &mut [], &x, batch, Pass::Eval, &mut tape);
+        let whole = tape.output().to_vec();
+        assert_eq!(whole.len(), batch * 10);
+        for chunk in [64, 7, 1, 150, 400] {
+            let chunked = walk::forward_output_chunked(&layers, &params.layers, &[], &x, batch, chunk);
+            assert_eq!(chunked.len(), whole.len());
+            let differ = chunked.iter().zip(&whole).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+            assert_eq!(differ, 0, "{arch:?}, chunks of {chunk}: {differ} logits differ");
+        }
+    }
+}
+
+/// A tape spent as backward goes (a training worker's, `walk::Tape::new(true)`) gives the same
+/// gradients to the bit as one that keeps every buffer (the tool's), over two steps on the same
+/// tape (the second starts from a spent one), for both LeNet-5s and the binarized network.
+#[test]
+fn a_spent_tape_gives_the_same_gradients_to_the_bit() {
+    use metaplastic::model::bnn::{BnnConfig, BnnParams};
+    use metaplastic::nn::{LayerParams, RunningStats};
+    let bnn = BnnConfig::authors_optimizer(32, 0.0);
+    let nets: Vec<(&str, Vec<PlannedLayer>, Vec<LayerParams>)> = vec![
+        ("classic", lenet::plan(Arch::Classic), LenetParams::init(Arch::Classic, 2).layers),
+        ("authors", lenet::plan(Arch::Authors), LenetParams::init(Arch::Authors, 2).layers),
+        ("binarized", bnn.layers(), BnnParams::init(bnn.sizes(), 2).to_layers()),
+    ];
+    for (name, layers, params) in &nets {
+        let run = |spend: bool| {
+            let mut tape = Tape::new(spend);
+            let mut running = RunningStats::for_layers(layers);
+            let mut out = Vec::new();
+            for step in 0..2u64 {
+                let (x, y) = random_batch(16, 10 + step);
+                walk::forward_pass(layers, params, &mut running, &x, 16, Pass::Train, step as u32, &mut tape);
+                let mut dlogits = vec![0.0; tape.output().len()];
+                metaplastic::cpu::softmax_ce::softmax_cross_entropy(tape.output(), &y, 10, &mut dlogits);
+                let mut grads: Vec<LayerParams> = params.iter().map(LayerParams::zeros_like).collect();
+                let dx = walk::backward(layers, params, &mut tape, dlogits, &mut grads, &mut walk::NoHook, true);
+                out.push((grads, dx, tape.output().to_vec()));
+            }
+            out
+        };
+        assert!(run(true) == run(false), "{name}: a spent tape changed the gradients");
     }
 }

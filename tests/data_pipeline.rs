@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use metaplastic::data::{DataSet, DataSetId, Examples, FileRole, IdxError, IdxKind, SplitBuilder, fill_batch};
+use metaplastic::data::{CompactImages, DataSet, DataSetId, Examples, FileRole, IMAGE_PIXELS, IdxError, IdxKind, SplitBuilder, fill_batch};
 
 fn write_set(root: &std::path::Path, id: DataSetId, train: usize, test: usize) {
     let dir = root.join(id.dir());
@@ -99,17 +99,24 @@ fn batches_scale_pixels_to_unit_range() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
-/// The real files, when the fetch step has put them in place (the test command always does).
-#[test]
-fn real_data_sets_when_present() {
+/// Where the real files are, when the fetch step has put them in place (the test command always
+/// does; under CI=true their absence fails the test).
+fn real_data() -> Option<std::path::PathBuf> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/data");
     if !root.join("mnist").exists() && std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true but static/data is missing: the test command runs scripts/fetch-data.sh first");
     }
     if !root.join("mnist").exists() {
         common::skipped("static/data missing (run scripts/fetch-data.sh)");
-        return;
+        return None;
     }
+    Some(root)
+}
+
+/// The real files, when the fetch step has put them in place.
+#[test]
+fn real_data_sets_when_present() {
+    let Some(root) = real_data() else { return };
     let mnist = DataSet::load(&root, DataSetId::Mnist).unwrap();
     assert_eq!((mnist.train.len(), mnist.test.len()), (60_000, 10_000));
     assert_eq!(&mnist.train.labels()[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
@@ -117,4 +124,26 @@ fn real_data_sets_when_present() {
     let fashion = DataSet::load(&root, DataSetId::Fashion).unwrap();
     assert_eq!((fashion.train.len(), fashion.test.len()), (60_000, 10_000));
     assert_eq!(&fashion.train.labels()[..4], &[9, 0, 0, 3]);
+}
+
+/// The page holds the images compact (`data::compact`): every real image comes back exactly, in
+/// about a quarter of MNIST's bytes and under two thirds of Fashion-MNIST's.
+#[test]
+fn real_images_held_compact_come_back_exactly() {
+    let Some(root) = real_data() else { return };
+    for (id, most) in [(DataSetId::Mnist, 0.27), (DataSetId::Fashion, 0.63)] {
+        let set = DataSet::load(&root, id).unwrap();
+        for split in [&set.train, &set.test] {
+            let plain: Vec<u8> = (0..split.len()).flat_map(|i| split.image(i).into_owned()).collect();
+            let compact = CompactImages::encode_all(&plain);
+            let ratio = compact.as_bytes().len() as f64 / plain.len() as f64;
+            println!("{}: {} images in {} bytes, {:.1}% of {}", id.title(), split.len(), compact.as_bytes().len(), 100.0 * ratio, plain.len());
+            assert!(ratio < most, "{} held in {:.1}% of its bytes", id.title(), 100.0 * ratio);
+            let mut out = vec![0; IMAGE_PIXELS];
+            for i in 0..split.len() {
+                compact.image_into(i, &mut out);
+                assert_eq!(out[..], split.image(i)[..], "{} image {i}", id.title());
+            }
+        }
+    }
 }

@@ -148,6 +148,64 @@ pub fn batchnorm_track(x: &[f32], features: usize, running_mean: &mut [f32], run
     }
 }
 
+/// The batch statistics of [`batchnorm_forward`] taken over rows that arrive in pieces (an
+/// evaluation run a chunk of the batch at a time, `walk::forward_output_chunked`): the mean over
+/// every piece, then the variance over every piece again, each feature's sum carried from piece to
+/// piece in the order `batchnorm_forward` adds, so mean and variance are the same to the bit.
+/// [`batchnorm_inference`] with them then gives the same output as [`batchnorm_forward`].
+#[derive(Debug, Clone)]
+pub struct StreamedStats {
+    features: usize,
+    rows: usize,
+    sum: Vec<f32>,
+    mean: Option<Vec<f32>>,
+}
+
+impl StreamedStats {
+    pub fn new(features: usize) -> Self {
+        Self { features, rows: 0, sum: vec![0.0; features], mean: None }
+    }
+
+    /// Adds the next rows (`rows x features`): to the mean's sums on the first sweep over the
+    /// batch, to the variance's after [`Self::end_sweep`].
+    pub fn add(&mut self, x: &[f32]) {
+        let f = self.features;
+        let rows = x.len() / f;
+        match &self.mean {
+            None => {
+                for (j, s) in self.sum.iter_mut().enumerate() {
+                    for b in 0..rows {
+                        *s += x[b * f + j];
+                    }
+                }
+                self.rows += rows;
+            }
+            Some(mean) => {
+                for (j, s) in self.sum.iter_mut().enumerate() {
+                    for b in 0..rows {
+                        let d = x[b * f + j] - mean[j];
+                        *s += d * d;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the first sweep: the mean is known and the second sweep sums squared deviations.
+    pub fn end_sweep(&mut self) {
+        let n = self.rows as f32;
+        self.mean = Some(self.sum.iter().map(|s| s / n).collect());
+        self.sum.fill(0.0);
+    }
+
+    /// The batch's mean and (biased) variance per feature, after both sweeps.
+    pub fn finish(self) -> (Vec<f32>, Vec<f32>) {
+        let n = self.rows as f32;
+        let var = self.sum.iter().map(|s| s / n).collect();
+        (self.mean.unwrap_or_else(|| vec![0.0; self.features]), var)
+    }
+}
+
 /// Inference: `y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta`, saving `xhat`
 /// and `inv_std` so a per-example backward pass can follow.
 #[allow(clippy::too_many_arguments)]

@@ -72,7 +72,7 @@ pub fn fisher_sums(
         let mut dlogits = vec![0.0; tape.output().len()];
         softmax_cross_entropy(tape.output(), y, classes, &mut dlogits);
         hook.scale = y.len() as f32;
-        walk::backward(layers, params, &tape, dlogits, &mut scratch, &mut hook, false);
+        walk::backward(layers, params, &mut tape, dlogits, &mut scratch, &mut hook, false);
         count += y.len();
     }
     (hook.take(keys), count)

@@ -88,8 +88,8 @@ impl StageRun {
 
     /// Backward from the output gradients of steps `lead..T` (`[T - lead, batch, out]`), the
     /// parameter gradients added into `grads`; the input gradient of those steps when `want_dx`.
-    fn backward(&self, layers: &[PlannedLayer], params: &[LayerParams], steps: usize, dy: Vec<f32>, grads: &mut [LayerParams], want_dx: bool) -> Vec<f32> {
-        match self.tapes.last() {
+    fn backward(&mut self, layers: &[PlannedLayer], params: &[LayerParams], steps: usize, dy: Vec<f32>, grads: &mut [LayerParams], want_dx: bool) -> Vec<f32> {
+        match self.tapes.last_mut() {
             Some(tape) if self.lead < steps => walk::backward(layers, params, tape, dy, grads, &mut NoHook, want_dx),
             _ => Vec::new(),
         }
@@ -164,7 +164,8 @@ pub fn denoise_mse(tape: &DenoiseTape, targets: &[f32]) -> f32 {
 /// Gradients of [`denoise_mse`] with respect to every parameter, by BPTT through both plastic
 /// layers; `tape` from a forward pass `with_grads`. The stages go backward over the steps that get
 /// a gradient (in the non-plastic twin only the last: its traces reach nothing), all at once.
-pub fn denoise_backward(cfg: &DenoiseConfig, params: &DenoiseParams, tape: &DenoiseTape, targets: &[f32]) -> DenoiseParams {
+/// The stages' tapes are spent (`walk::backward`).
+pub fn denoise_backward(cfg: &DenoiseConfig, params: &DenoiseParams, tape: &mut DenoiseTape, targets: &[f32]) -> DenoiseParams {
     let (steps, batch) = (tape.steps, tape.batch);
     let (pixels, nc, no) = (cfg.pixels(), cfg.code_len(), cfg.out_plastic_len());
     let lead = tape.decoder.lead;
@@ -211,9 +212,9 @@ pub fn denoise_loss(
     batch: usize,
     with_grads: bool,
 ) -> (f32, DenoiseTape, Option<DenoiseParams>) {
-    let tape = denoise_forward(cfg, params, xs, batch, with_grads);
+    let mut tape = denoise_forward(cfg, params, xs, batch, with_grads);
     let loss = denoise_mse(&tape, targets);
-    let grads = with_grads.then(|| denoise_backward(cfg, params, &tape, targets));
+    let grads = with_grads.then(|| denoise_backward(cfg, params, &mut tape, targets));
     (loss, tape, grads)
 }
 

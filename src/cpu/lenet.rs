@@ -6,7 +6,7 @@ use super::sgd::sgd_step;
 use super::softmax_ce::softmax_cross_entropy;
 use super::walk::{self, BackwardHook, Tape};
 use crate::model::lenet::{AmpSettings, FactorSource, LenetConfig, LenetParams, LenetTrainer, plan};
-use crate::nn::{BatchStats, Layer, LayerParams, Pass, PlannedLayer, TrainError, check_params};
+use crate::nn::{BatchStats, Layer, LayerParams, PlannedLayer, TrainError, check_params};
 
 /// Forward pass over `x` (`batch x 784`). `dropout_seed: None` is evaluation (no dropout).
 pub fn forward(layers: &[PlannedLayer], params: &LenetParams, x: &[f32], dropout_seed: Option<u32>, tape: &mut Tape) {
@@ -61,7 +61,7 @@ pub fn backward(
     cfg: &LenetConfig,
     layers: &[PlannedLayer],
     params: &LenetParams,
-    tape: &Tape,
+    tape: &mut Tape,
     dlogits: Vec<f32>,
     want_input_grad: bool,
     centres: &mut AmpCentres,
@@ -99,7 +99,7 @@ pub fn loss_and_grads(
     let logits = c.output();
     let mut dlogits = vec![0.0; logits.len()];
     let (loss, correct) = softmax_cross_entropy(logits, y, crate::data::NUM_CLASSES, &mut dlogits);
-    let grads = backward(cfg, layers, params, &c, dlogits, want_input_grad, &mut AmpCentres::default());
+    let grads = backward(cfg, layers, params, &mut c, dlogits, want_input_grad, &mut AmpCentres::default());
     (BatchStats { loss_sum: loss, correct, count: y.len() as u32 }, grads)
 }
 
@@ -135,7 +135,7 @@ impl LenetTrainer for CpuLenet {
         let logits = c.output();
         let mut dlogits = vec![0.0; logits.len()];
         let (loss, correct) = softmax_cross_entropy(logits, y, crate::data::NUM_CLASSES, &mut dlogits);
-        let grads = backward(&self.cfg, &self.layers, &self.params, &c, dlogits, false, &mut self.centres);
+        let grads = backward(&self.cfg, &self.layers, &self.params, &mut c, dlogits, false, &mut self.centres);
         self.caches = c;
         self.stats.add(BatchStats { loss_sum: loss, correct, count: y.len() as u32 });
         let h = self.cfg.sgd();
@@ -152,13 +152,13 @@ impl LenetTrainer for CpuLenet {
     }
 
     async fn logits(&mut self, x: &[f32]) -> Result<Vec<f32>, TrainError> {
-        // The training tape is dropped first and the evaluation keeps two activations at a time, so
-        // a worker's wasm memory (which keeps its peak for good) holds one of the two, not both.
+        // The training tape is dropped first and the evaluation runs a training batch's worth of
+        // examples at a time (the same logits to the bit), so a worker's wasm memory, which keeps
+        // its peak for good, holds about what training does (the authors' variant evaluates 1000
+        // images in one batch: 360 MiB per worker at once).
         self.caches = Tape::default();
-        let mut c = Tape::default();
         let batch = x.len() / self.layers[0].input.len();
-        walk::forward_output(&self.layers, &self.params.layers, &mut [], x, batch, Pass::Eval, &mut c);
-        Ok(c.output().to_vec())
+        Ok(walk::forward_output_chunked(&self.layers, &self.params.layers, &[], x, batch, self.cfg.batch))
     }
 
     async fn params(&mut self) -> Result<LenetParams, TrainError> {

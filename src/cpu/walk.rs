@@ -7,7 +7,7 @@
 //! gradient. The GPU walk, [`crate::gpu::walk`], records the same steps as dispatches.
 
 use super::activation::{activation_backward, activation_forward};
-use super::batchnorm::{batchnorm_backward_groups, batchnorm_forward_groups, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
+use super::batchnorm::{StreamedStats, batchnorm_backward_groups, batchnorm_forward_groups, batchnorm_inference, batchnorm_inference_backward, batchnorm_track};
 use super::conv::{add_bias, bias_grad, col2im, conv_transpose_backward, conv_transpose_forward, im2col};
 use super::dropout::{dropout_backward, dropout_forward};
 use super::matmul::matmul;
@@ -15,9 +15,10 @@ use super::pool::{avg_pool_forward, max_pool_forward, pool_backward, upsample_ba
 use super::sign::{binarize_all, sign_backward};
 use super::xnor::{PackedSigns, xnor_matmul};
 use crate::nn::{Layer, LayerParams, MatmulShape, NormEval, Pass, PlannedLayer, PoolKind, RunningStats};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What a forward pass keeps for its backward pass.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Tape {
     /// `acts[0]` is the input, `acts[i + 1]` the output of layer `i`.
     pub acts: Vec<Vec<f32>>,
@@ -32,9 +33,37 @@ pub struct Tape {
     argmax: Vec<Vec<u32>>,
     /// The pass that filled the tape: an inference pass's batch norm goes backward per example.
     pass: Option<Pass>,
+    /// Whether the tape holds only what backward reads and is spent as backward goes ([`backward`])
+    /// rather than keeping every buffer for the next step. A wasm memory keeps its peak for good
+    /// and its allocator reuses what is freed at no cost, so a training worker spends its tapes
+    /// (the authors' LeNet-5 at a batch of 64 peaks at 33 MiB instead of 60); natively the
+    /// allocator hands large blocks back to the system and faults them in again at every step
+    /// (LeNet-5 trained 50% slower), so the tool keeps them. Either way the numbers are the same
+    /// to the bit (`tests/cpu_lenet.rs`).
+    spend: bool,
+}
+
+/// Whether new tapes spend themselves ([`Tape::spend`]): in wasm, yes; natively, no, unless a
+/// program asks (`examples/heap_peak.rs` measures a worker's peak natively so).
+static SPEND_TAPES: AtomicBool = AtomicBool::new(cfg!(target_arch = "wasm32"));
+
+/// Sets whether the tapes made from now on ([`Tape::default`]) are spent as backward goes.
+pub fn spend_tapes(on: bool) {
+    SPEND_TAPES.store(on, Ordering::Relaxed);
+}
+
+impl Default for Tape {
+    fn default() -> Self {
+        Self::new(SPEND_TAPES.load(Ordering::Relaxed))
+    }
 }
 
 impl Tape {
+    /// An empty tape; `spend`: see the field.
+    pub fn new(spend: bool) -> Self {
+        Self { acts: Vec::new(), aux: Vec::new(), inv_std: Vec::new(), groups: 1, argmax: Vec::new(), pass: None, spend }
+    }
+
     /// The last layer's output.
     pub fn output(&self) -> &[f32] {
         self.acts.last().map_or(&[], Vec::as_slice)
@@ -201,8 +230,23 @@ fn run(
             tape.acts[i] = Vec::new();
             tape.aux[i] = Vec::new();
             tape.argmax[i] = Vec::new();
+        } else if tape.spend && i > 0 && !reads_input(l.layer) && !reads_output(layers[i - 1].layer) {
+            // Backward never reads this activation (batch norm keeps xhat, pooling its winners, an
+            // activation its output): the authors' LeNet-5 holds 14 MiB less at a batch of 64.
+            tape.acts[i] = Vec::new();
         }
     }
+}
+
+/// Whether a layer's backward pass reads its input from the tape (a convolution's is read by
+/// AMP's factor, `cpu::lenet`; the input image, `acts[0]`, is always kept).
+fn reads_input(layer: Layer) -> bool {
+    matches!(layer, Layer::Dense { .. } | Layer::BinaryDense { .. } | Layer::Conv { .. } | Layer::ConvT { .. } | Layer::Sign)
+}
+
+/// Whether a layer's backward pass reads its output (an activation's derivative is taken from it).
+fn reads_output(layer: Layer) -> bool {
+    matches!(layer, Layer::Act(_))
 }
 
 /// [`forward_pass`] for its output alone ([`Tape::output`]): every layer's input is dropped once
@@ -220,13 +264,76 @@ pub fn forward_output(
     run(layers, params, running, x, (batch, 1), pass, 0, false, tape);
 }
 
+/// [`forward_output`] of an evaluation pass (`Pass::Eval`) run `chunk` examples at a time: the
+/// same output to the bit, in the memory of a chunk rather than of the whole batch. Batch norm
+/// that normalises with the evaluated batch's statistics needs every example before any goes on,
+/// so for each such layer the layers before it run twice over the chunks for its statistics
+/// ([`StreamedStats`]: the mean, then the variance, summed in the one-pass order). Where an
+/// activation after such a layer is no larger than the one the sweeps start from, it is computed
+/// once for the whole batch and kept, and the next sweeps start there. Layers with running
+/// statistics use `running` (one per parameter slot, as [`forward_pass`]; empty: none kept).
+///
+/// The authors' LeNet-5 evaluates 1000 test images in one batch: its first convolution's output
+/// alone is 86 MB and the second's im2col matrix 139 MB, which a worker's wasm memory would keep
+/// for good. Chunked, the first convolution runs five times and the second three, and nothing
+/// larger than a chunk's work and the images is held.
+pub fn forward_output_chunked(layers: &[PlannedLayer], params: &[LayerParams], running: &[RunningStats], x: &[f32], batch: usize, chunk: usize) -> Vec<f32> {
+    let n = layers.len();
+    let chunk = chunk.max(1);
+    let norms: Vec<usize> = (0..n).filter(|&i| matches!(layers[i].layer, Layer::BatchNorm(norm) if norm.eval == NormEval::Batch)).collect();
+    // Per example: the length of layer i's input (i == n: the last output).
+    let width = |i: usize| if i < n { layers[i].input.len() } else { layers[n - 1].output.len() };
+    // Every layer runs as inference: batch norm with the statistics found so far.
+    let mut stats = if running.is_empty() { RunningStats::for_layers(layers) } else { running.to_vec() };
+    let mut tape = Tape::default();
+    // Runs layers from..to on each chunk of `front` (the input of layer `from`), handing each
+    // chunk's output to `each`.
+    let mut sweep = |front: &[f32], from: usize, to: usize, stats: &mut Vec<RunningStats>, each: &mut dyn FnMut(&[f32])| {
+        let w = width(from);
+        for rows in front.chunks(chunk * w) {
+            if from == to {
+                each(rows);
+            } else {
+                run(&layers[from..to], params, stats, rows, (rows.len() / w, 1), Pass::Inference, 0, false, &mut tape);
+                each(tape.output());
+            }
+        }
+    };
+    let mut front = std::borrow::Cow::Borrowed(&x[..(batch * width(0)).min(x.len())]);
+    let mut from = 0;
+    for (at, &k) in norms.iter().enumerate() {
+        let mut acc = StreamedStats::new(layers[k].output.c);
+        sweep(&front, from, k, &mut stats, &mut |y| acc.add(y));
+        acc.end_sweep();
+        sweep(&front, from, k, &mut stats, &mut |y| acc.add(y));
+        let (mean, var) = acc.finish();
+        stats[layers[k].param_index()] = RunningStats { mean, var };
+        // The smallest activation after layer k up to the next such layer's input, the furthest
+        // of equals (less to run again); kept if it is no larger than where the sweeps start.
+        let until = norms.get(at + 1).copied().unwrap_or(n);
+        let to = (k + 1..=until).rev().min_by_key(|&m| width(m)).unwrap_or(until);
+        if width(to) <= width(from) {
+            let mut next = Vec::with_capacity(batch * width(to));
+            sweep(&front, from, to, &mut stats, &mut |y| next.extend_from_slice(y));
+            (front, from) = (std::borrow::Cow::Owned(next), to);
+        }
+    }
+    let mut out = Vec::with_capacity(batch * width(n));
+    sweep(&front, from, n, &mut stats, &mut |y| out.extend_from_slice(y));
+    out
+}
+
 /// Backward through `layers` from the gradient `dy` of their output, adding every parameter
 /// gradient into `grads` (so a list applied at every step of an episode sums them over steps).
 /// Returns the input's gradient, or an empty vector when `want_dx` is false.
+///
+/// A spending tape ([`Tape::new`]) is spent: what a layer kept for its backward pass goes once the
+/// layer is through, so the gradients of the layers below reuse that memory (a convolution's
+/// im2col matrix holds its input gradient's columns next). Only the input and the output stay.
 pub fn backward(
     layers: &[PlannedLayer],
     params: &[LayerParams],
-    tape: &Tape,
+    tape: &mut Tape,
     dy: Vec<f32>,
     grads: &mut [LayerParams],
     hook: &mut dyn BackwardHook,
@@ -237,8 +344,11 @@ pub fn backward(
     let mut d = dy;
     for (i, l) in layers.iter().enumerate().rev() {
         let needs_dx = i > 0 || want_dx;
+        // Empty where backward does not read it (`run`): lengths come from the plan.
         let input = &tape.acts[i];
-        let mut dx = vec![0.0; if needs_dx { input.len() } else { 0 }];
+        let input_len = batch * l.input.len();
+        // Batch norm writes its own (its kernel computes dx whether wanted or not).
+        let mut dx = vec![0.0; if needs_dx && !matches!(l.layer, Layer::BatchNorm(_)) { input_len } else { 0 }];
         match l.layer {
             Layer::Dense { out: fout } => {
                 hook.observe_dense(i, l, input, &d);
@@ -270,6 +380,10 @@ pub fn backward(
                 let mut db = vec![0.0; cout];
                 bias_grad(dy_w, &mut db);
                 add(&mut g.b, &db);
+                // The columns are read: their memory takes the input gradient's columns.
+                if tape.spend {
+                    tape.aux[i] = Vec::new();
+                }
                 if needs_dx {
                     let mut dcols = vec![0.0; s.rows() * s.patch()];
                     matmul(MatmulShape::new(s.rows(), cout, s.patch()), &d, &p.w, &mut dcols);
@@ -287,7 +401,7 @@ pub fn backward(
             Layer::BatchNorm(_) => {
                 let (p, g) = (param(params, l), &mut grads[l.param_index()]);
                 let ch = l.output.c;
-                let (mut dgamma, mut dbeta, mut dxb) = (vec![0.0; ch], vec![0.0; ch], vec![0.0; input.len()]);
+                let (mut dgamma, mut dbeta, mut dxb) = (vec![0.0; ch], vec![0.0; ch], vec![0.0; input_len]);
                 if tape.pass == Some(Pass::Inference) {
                     batchnorm_inference_backward(&d, &tape.aux[i], &tape.inv_std[i], &p.w, ch, &mut dxb, &mut dgamma, &mut dbeta);
                 } else {
@@ -306,6 +420,14 @@ pub fn backward(
         }
         if i == 0 {
             return if want_dx { dx } else { Vec::new() };
+        }
+        // Layer i is through: what it kept, and its output (but the network's), are not read again.
+        if tape.spend {
+            tape.aux[i] = Vec::new();
+            tape.argmax[i] = Vec::new();
+            if i + 1 < layers.len() {
+                tape.acts[i + 1] = Vec::new();
+            }
         }
         d = dx;
     }

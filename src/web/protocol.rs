@@ -65,8 +65,8 @@ impl Part {
     pub const ALL: [Part; 4] = [Part::TrainImages, Part::TrainLabels, Part::TestImages, Part::TestLabels];
 }
 
-/// A piece of one of a data set's arrays (images 784 bytes each, labels one byte each): a whole
-/// set is sent in pieces, each copied out of the page's memory in a task of its own.
+/// A piece of one of a data set's arrays (the images in `data::compact`'s layout, the labels one
+/// byte each): a whole set is sent in pieces, each copied out of the page's memory in a task of its own.
 pub struct DataPiece {
     pub set: DataSetId,
     pub part: Part,

@@ -607,7 +607,7 @@ fn part_file(slot: &super::loader::DataSlot, part: Part) -> (&super::store::Held
 
 fn part_len(slot: &super::loader::DataSlot, part: Part) -> usize {
     let (split, kind) = part_file(slot, part);
-    split.bytes_ready(kind)
+    split.complete_len(kind)
 }
 
 fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &MessageEvent) {

@@ -12,7 +12,7 @@ use super::lenet_demo::LenetWorkerRun;
 use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, Progress, SharedData, ToWorker};
 use super::store::HeldSplit;
 use crate::backend::Backend;
-use crate::data::{DataSetId, Examples, IMAGE_PIXELS};
+use crate::data::{CompactImages, DataSetId, Examples, IMAGE_PIXELS};
 use crate::experiments::DataAccess;
 use crate::gpu::GpuContext;
 use crate::nn::TrainError;
@@ -30,18 +30,21 @@ const SLICE_MS: f64 = 100.0;
 /// Pictures need a readback of every weight: every few seconds while training, not every slice.
 const PICTURES_EVERY_MS: f64 = 2500.0;
 
-/// A data set as the worker holds it: the bytes the page transferred, once.
+/// A split as the worker holds it when the page could not share its buffers: its own copy of the
+/// compact images (`data::compact`) and the labels.
 pub struct Bytes {
-    images: Vec<u8>,
+    images: CompactImages,
     labels: Vec<u8>,
 }
 
 impl Examples for Bytes {
     fn len(&self) -> usize {
-        self.labels.len().min(self.images.len() / IMAGE_PIXELS)
+        self.labels.len().min(self.images.len())
     }
     fn image(&self, i: usize) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS])
+        let mut out = vec![0; IMAGE_PIXELS];
+        self.images.image_into(i, &mut out);
+        Cow::Owned(out)
     }
     fn label(&self, i: usize) -> u8 {
         self.labels[i]
@@ -92,20 +95,14 @@ impl DataAccess for HeldData {
 
 impl HeldData {
     fn empty() -> Self {
-        let none = || WorkerSplit::Owned(Bytes { images: Vec::new(), labels: Vec::new() });
+        let none = || WorkerSplit::Owned(Bytes { images: CompactImages::encode_all(&[]), labels: Vec::new() });
         Self { train: none(), test: none() }
     }
 
     /// The page's shared buffers, checked for sizes that belong together.
     fn shared(data: SharedData) -> Result<Self, String> {
         let [train_images, train_labels, test_images, test_labels] = data.parts;
-        let split = |images: Uint8Array, labels: Uint8Array| {
-            let (ni, nl) = (images.length() as usize, labels.length() as usize);
-            if ni != nl * IMAGE_PIXELS {
-                return Err(format!("the shared data hold {ni} image bytes for {nl} labels"));
-            }
-            Ok(WorkerSplit::Shared(HeldSplit::from_buffers(images, labels)))
-        };
+        let split = |images: Uint8Array, labels: Uint8Array| HeldSplit::from_buffers(images, labels).map(WorkerSplit::Shared);
         Ok(Self { train: split(train_images, train_labels)?, test: split(test_images, test_labels)? })
     }
 }
@@ -135,10 +132,11 @@ impl Arriving {
             return Ok(None);
         }
         let [train_images, train_labels, test_images, test_labels] = std::mem::take(&mut self.parts);
-        Ok(Some(HeldData {
-            train: WorkerSplit::Owned(Bytes { images: train_images, labels: train_labels }),
-            test: WorkerSplit::Owned(Bytes { images: test_images, labels: test_labels }),
-        }))
+        let split = |images: Vec<u8>, labels: Vec<u8>| {
+            let images = CompactImages::from_layout(images, labels.len()).map_err(|e| format!("the images sent for {} labels: {e}", labels.len()))?;
+            Ok::<_, String>(WorkerSplit::Owned(Bytes { images, labels }))
+        };
+        Ok(Some(HeldData { train: split(train_images, train_labels)?, test: split(test_images, test_labels)? }))
     }
 }
 
