@@ -88,6 +88,30 @@ fn im2col_matches_its_definition() {
     }
 }
 
+/// `col2im` against its definition, to the bit: each input pixel is the sum of the columns'
+/// entries that copied it, added in tap order (ky, then kx) from zero, on the same shapes.
+#[test]
+fn col2im_matches_its_definition() {
+    for (h, w, cin, k, pad) in [(5, 6, 2, 3, 0), (5, 6, 2, 3, 1), (4, 3, 1, 5, 2), (2, 2, 3, 5, 4), (1, 1, 2, 3, 1), (7, 5, 1, 5, 2)] {
+        let s = ConvShape::new(2, h, w, cin, 3, k, pad);
+        let cols = values(s.rows() * s.patch(), 6);
+        let mut dx = vec![f32::NAN; s.input_len()];
+        col2im(&s, &cols, &mut dx);
+        let (oh, ow) = (s.out_h(), s.out_w());
+        for (b, y, x, ci) in (0..2).flat_map(|b| (0..h).flat_map(move |y| (0..w).flat_map(move |x| (0..cin).map(move |ci| (b, y, x, ci))))) {
+            let mut want = 0.0f32;
+            for (ky, kx) in (0..k).flat_map(|ky| (0..k).map(move |kx| (ky, kx))) {
+                let (oy, ox) = ((y + pad) as isize - ky as isize, (x + pad) as isize - kx as isize);
+                if (0..oh as isize).contains(&oy) && (0..ow as isize).contains(&ox) {
+                    want += cols[((b * oh + oy as usize) * ow + ox as usize) * s.patch() + (ky * k + kx) * cin + ci];
+                }
+            }
+            let got = dx[((b * h + y) * w + x) * cin + ci];
+            assert_eq!(got.to_bits(), want.to_bits(), "{h}x{w}x{cin} k {k} pad {pad}: b {b} pixel ({y}, {x}, {ci})");
+        }
+    }
+}
+
 /// A 1x1 image through a 3x3 kernel with padding 1 sees only the centre tap: checks the weight
 /// layout `[cout, ky, kx, cin]` against a hand-computed value.
 #[test]

@@ -59,18 +59,22 @@ pub fn col2im(s: &ConvShape, cols: &[f32], dx: &mut [f32]) {
     let (h, w, cin, k, pad) = (s.h as usize, s.w as usize, s.cin as usize, s.k as usize, s.pad as usize);
     let (oh, ow) = (s.out_h(), s.out_w());
     let patch = s.patch();
+    dx.fill(0.0);
+    // Each input pixel sums its taps in (ky, kx) order, as a gather per pixel would; the loop over
+    // the pixels of a row is innermost, so the bounds of a tap are worked out once per row.
     for b in 0..s.batch as usize {
         for y in 0..h {
-            for x in 0..w {
-                let out = &mut dx[((b * h + y) * w + x) * cin..][..cin];
-                out.fill(0.0);
-                for ky in 0..k {
-                    // oy = y + pad - ky must be a valid output row.
-                    let Some(oy) = (y + pad).checked_sub(ky).filter(|&oy| oy < oh) else { continue };
-                    for kx in 0..k {
-                        let Some(ox) = (x + pad).checked_sub(kx).filter(|&ox| ox < ow) else { continue };
-                        let src = &cols[((b * oh + oy) * ow + ox) * patch + (ky * k + kx) * cin..][..cin];
-                        out.iter_mut().zip(src).for_each(|(o, v)| *o += v);
+            let row = &mut dx[(b * h + y) * w * cin..][..w * cin];
+            for ky in 0..k {
+                // oy = y + pad - ky must be a valid output row.
+                let Some(oy) = (y + pad).checked_sub(ky).filter(|&oy| oy < oh) else { continue };
+                let base = (b * oh + oy) * ow;
+                for kx in 0..k {
+                    // ox = x + pad - kx in 0..ow.
+                    let (x0, x1) = (kx.saturating_sub(pad), (ow + kx).saturating_sub(pad).min(w));
+                    for x in x0..x1 {
+                        let src = &cols[(base + x + pad - kx) * patch + (ky * k + kx) * cin..][..cin];
+                        row[x * cin..][..cin].iter_mut().zip(src).for_each(|(o, v)| *o += v);
                     }
                 }
             }
