@@ -65,7 +65,7 @@ impl DataSlot {
     /// Feeds the next chunk of one file and moves what it decoded into the page's buffer, 16 KiB
     /// of the download at a time: a fast network delivers megabytes at once, which decoded whole
     /// would grow the page's wasm memory (it never shrinks) by tens of megabytes.
-    fn push(&mut self, role: FileRole, chunk: &[u8]) -> Result<(), IdxError> {
+    fn push(&mut self, role: FileRole, chunk: &[u8]) -> Result<(), LoadError> {
         let kind = role.kind();
         for piece in chunk.chunks(16 * 1024) {
             let decoder = &mut self.decoders[usize::from(!role.is_train())];
@@ -74,11 +74,11 @@ impl DataSlot {
             // The buffer is allocated whole from the header: a damaged header must not ask for
             // a gigabyte (the largest file here, MNIST's training images, is 47 MB).
             if payload_len > MAX_FILE_BYTES {
-                return Err(IdxError::BadDimensions(format!("{payload_len} bytes of data, more than the {MAX_FILE_BYTES} this page loads per file")));
+                return Err(IdxError::BadDimensions(format!("{payload_len} bytes of data, more than the {MAX_FILE_BYTES} this page loads per file")).into());
             }
             let (offset, bytes) = decoder.take_decoded(kind);
             let held = if role.is_train() { &mut self.train } else { &mut self.test };
-            held.write(kind, payload_len, offset, &bytes);
+            held.write(kind, payload_len, offset, &bytes).map_err(LoadError::Memory)?;
         }
         Ok(())
     }
@@ -222,6 +222,9 @@ enum LoadError {
     Http(u16),
     #[error(transparent)]
     Data(#[from] IdxError),
+    /// The page's buffer for the file could not grow (`store.rs`).
+    #[error("{0}")]
+    Memory(String),
 }
 
 impl From<JsValue> for LoadError {
@@ -231,8 +234,10 @@ impl From<JsValue> for LoadError {
 }
 
 impl LoadError {
+    /// Whether Retry must start the file again from its first byte: its data were bad, or the
+    /// page could not hold what arrived.
     fn is_corrupt(&self) -> bool {
-        matches!(self, LoadError::Data(_))
+        matches!(self, LoadError::Data(_) | LoadError::Memory(_))
     }
     fn message(&self, role: FileRole) -> String {
         let file = role.file_name();
@@ -244,6 +249,7 @@ impl LoadError {
                 "The server answered HTTP {status} for {file}. If you run the server, fetch the data with scripts/fetch-data.sh; then Retry."
             ),
             LoadError::Data(e) => format!("{file} is damaged: {e}. Retry downloads this file again."),
+            LoadError::Memory(e) => format!("The page ran out of memory holding {file} ({e}). Close other tabs or pages, then Retry downloads this file again."),
         }
     }
 }

@@ -95,7 +95,8 @@ fn grow_to(buffer: &JsValue, len: usize) -> bool {
 }
 
 impl HeldImages {
-    fn write(&mut self, payload_len: usize, offset: usize, chunk: &[u8]) {
+    /// Encodes the next plain bytes of the file; an error where the buffer could not grow.
+    fn write(&mut self, payload_len: usize, offset: usize, chunk: &[u8]) -> Result<(), String> {
         let count = payload_len / IMAGE_PIXELS;
         if self.writer.as_ref().is_none_or(|w| w.count() != count) {
             let writer = CompactWriter::new(count);
@@ -106,11 +107,11 @@ impl HeldImages {
             });
             self.writer = Some(writer);
         }
-        let (Some(writer), Some(bytes)) = (self.writer.as_mut(), &self.bytes) else { return };
+        let (Some(writer), Some(bytes)) = (self.writer.as_mut(), &self.bytes) else { return Ok(()) };
         // The decoder hands its bytes over in order; anything else is a bug there, and is dropped
         // rather than written in the wrong place.
         if offset != writer.received() || writer.is_complete() {
-            return;
+            return Ok(());
         }
         // The chunk's codes and table entries, gathered so the buffer grows once per chunk.
         let mut writes: Vec<(usize, Vec<u8>)> = Vec::new();
@@ -118,8 +119,7 @@ impl HeldImages {
         let end = writes.iter().map(|(at, b)| at + b.len()).max().unwrap_or(0);
         if let Some(buffer) = &self.growable {
             if (bytes.length() as usize) < end && !grow_to(buffer, end) {
-                // Out of memory: the file stops here, as a failed download would.
-                return;
+                return Err(format!("its images could not grow to {:.0} MB", end as f64 / 1e6));
             }
         }
         for (at, b) in writes {
@@ -129,6 +129,7 @@ impl HeldImages {
             // The fixed buffer's written part: the rest was never touched.
             self.bytes = Some(bytes.subarray(0, writer.len() as u32));
         }
+        Ok(())
     }
 
     fn restart(&mut self) {
@@ -188,11 +189,15 @@ impl HeldSplit {
         Ok(Self { images: HeldImages { bytes: Some(images), growable: None, writer: None, table }, labels: HeldFile { bytes: Some(labels), ready: nl } })
     }
 
-    /// Writes `chunk`, decoded bytes at `offset` of a payload of `payload_len` bytes.
-    pub fn write(&mut self, kind: IdxKind, payload_len: usize, offset: usize, chunk: &[u8]) {
+    /// Writes `chunk`, decoded bytes at `offset` of a payload of `payload_len` bytes; an error
+    /// where the page could not hold them.
+    pub fn write(&mut self, kind: IdxKind, payload_len: usize, offset: usize, chunk: &[u8]) -> Result<(), String> {
         match kind {
             IdxKind::Images => self.images.write(payload_len, offset, chunk),
-            IdxKind::Labels => self.labels.write(payload_len, offset, chunk),
+            IdxKind::Labels => {
+                self.labels.write(payload_len, offset, chunk);
+                Ok(())
+            }
         }
     }
 

@@ -314,6 +314,40 @@ test('a damaged header that asks for a gigabyte is refused with the reason, not 
   });
 });
 
+// The page keeps each data set's images in a buffer that grows as they arrive (store.rs): a
+// browser that refuses to grow it (out of memory, simulated here past 20 MB, which Fashion-MNIST's
+// training images need and MNIST's do not) stops that file with the reason; Retry starts it again.
+test('a page that cannot hold a data set says so, and Retry loads it', { timeout: LONG * 2 }, async () => {
+  await withApp({ webgpu: false }, async ({ browser, server }) => {
+    const { page, errors: allErrors } = await openApp(browser, server.url, {
+      contextOptions: NETWORK_ONLY,
+      setup: (page) =>
+        page.addInitScript(() => {
+          window.noMemory = true;
+          for (const [cls, method] of [[SharedArrayBuffer, 'grow'], [ArrayBuffer, 'resize']]) {
+            const real = cls.prototype[method];
+            if (!real) continue;
+            cls.prototype[method] = function (len) {
+              if (window.noMemory && len > 20e6) throw new RangeError('Array buffer allocation failed');
+              return real.call(this, len);
+            };
+          }
+        }),
+    });
+    await waitForDataState(page, 'fashion', 'error');
+    const message = await page.textContent('#error-fashion');
+    assert.match(message, /ran out of memory holding train-images-idx3-ubyte\.gz/, `the message says what happened: ${message}`);
+    assert.equal(await page.locator('#retry-fashion').isVisible(), true, '#retry-fashion visible');
+    await expectDone(page, 'mnist');
+    await page.evaluate(() => { window.noMemory = false; });
+    await page.click('#retry-fashion');
+    await expectDone(page, 'fashion');
+    assert.equal(await page.locator('#app-error').isVisible(), false, '#app-error hidden');
+    const errors = appErrors(allErrors);
+    assert.deepEqual(errors, [], `console errors:\n${formatErrors(errors)}`);
+  });
+});
+
 test('corrupt data: a non-gzip file is reported, the page keeps working', { timeout: LONG * 2 }, async () => {
   await withApp({ webgpu: true }, async ({ browser, server }) => {
     const { page, errors: allErrors } = await openApp(browser, server.url, {
