@@ -4,7 +4,7 @@
 // private memory footprint (below) of each Chromium process are read from /proc. Prints the peak
 // of both per kind of process and in all, and again after a garbage collection.
 //
-//   node bench/memory.mjs [--demo bnn|bnn-default|lenet|lenet-authors|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]
+//   node bench/memory.mjs [--demo bnn|bnn-ewc|bnn-widest|bnn-default|lenet|lenet-authors|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]
 //
 // `--demo none` measures the page at rest with both data sets loaded (no workers); `--demo
 // blank` measures Chromium with an empty page (about:blank), the part of every figure that is not
@@ -47,6 +47,10 @@ const scale = Number(flag('scale', '1'));
 const links = {
   // Demo 1's largest allowed network on the CPU path: the heaviest workers the page can start.
   bnn: '?bnn.experiment=permuted&bnn.hidden=1024&bnn.compute=cpu&run=bnn',
+  // The guided path's "metaplasticity against EWC" step: three networks of 1,024 units.
+  'bnn-ewc': '?bnn.experiment=permuted&bnn.hidden=1024&bnn.meta=1.35&bnn.ewc=true&bnn.compute=cpu&run=bnn',
+  // Demo 1 at the widest the form allows with every learner it offers: five networks of 4,096.
+  'bnn-widest': '?bnn.experiment=permuted&bnn.hidden=4096&bnn.meta=0.5,1.35,6&bnn.ewc=true&bnn.compute=cpu&run=bnn',
   // Demo 1 as the page opens (its classroom defaults).
   'bnn-default': '?bnn.compute=cpu&run=bnn',
   lenet: `?lenet.compute=${webgpu ? 'webgpu' : 'cpu'}&run=lenet`,
@@ -57,7 +61,7 @@ const links = {
   blank: '',
 };
 if (!(demo in links) || !(seconds > 0) || !(scale > 0)) {
-  console.error('usage: node bench/memory.mjs [--demo bnn|bnn-default|lenet|lenet-authors|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]');
+  console.error('usage: node bench/memory.mjs [--demo bnn|bnn-ewc|bnn-widest|bnn-default|lenet|lenet-authors|hebbian|none|blank] [--seconds 30] [--webgpu] [--scale 1]');
   process.exit(2);
 }
 
@@ -166,7 +170,7 @@ try {
   let peakTotal = 0;
   let peakFootprintTotal = 0;
   const peakRenderers = new Map();
-  const prefix = { hebbian: 'hebb', 'bnn-default': 'bnn', 'lenet-authors': 'lenet' }[demo] ?? demo;
+  const prefix = { hebbian: 'hebb', 'bnn-default': 'bnn', 'bnn-ewc': 'bnn', 'bnn-widest': 'bnn', 'lenet-authors': 'lenet' }[demo] ?? demo;
   for (let t = 0; t < seconds; t += 2) {
     await sleep(2000);
     const now = measure(root);

@@ -1,10 +1,13 @@
-//! The heap LeNet-5's training step and evaluation need at their peak, counted by a global
-//! allocator, with the tapes spent as a training worker (wasm) spends them: what sets a worker's
-//! wasm memory, which keeps its peak for good.
+//! The heap each network's training step and evaluation need at their peak (LeNet-5, and the
+//! binarized network at 1,024 units with and without EWC), counted by a global allocator, with
+//! the tapes spent as a training worker (wasm) spends them: what sets a worker's wasm memory,
+//! which keeps its peak for good.
 //!
 //!   cargo run --release --example heap_peak
 
+use metaplastic::cpu::bnn::CpuBnn;
 use metaplastic::cpu::lenet::CpuLenet;
+use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
 use metaplastic::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, LenetTrainer};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -66,5 +69,38 @@ fn main() {
                 mib(test.len() * 4)
             );
         }
+    }
+    for ewc in [false, true] {
+        let cfg = BnnConfig { ewc_lambda: if ewc { 5000.0 } else { 0.0 }, ..BnnConfig::authors_optimizer(1024, 1.35) };
+        let x: Vec<f32> = (0..100 * 784).map(|i| ((i * 7919) % 255) as f32 / 255.0).collect();
+        let y: Vec<u32> = (0..100).map(|i| i % 10).collect();
+        let start = NOW.load(Relaxed);
+        PEAK.store(start, Relaxed);
+        let mut net = CpuBnn::new(cfg.clone(), BnnParams::init(cfg.sizes(), 1)).expect("a valid network");
+        for _ in 0..3 {
+            net.train_step(&x, &y).expect("a step");
+        }
+        let (train_peak, held) = (PEAK.load(Relaxed) - start, NOW.load(Relaxed) - start);
+        let test: Vec<f32> = (0..1000 * 784).map(|i| ((i * 104729) % 255) as f32 / 255.0).collect();
+        let labels: Vec<u32> = (0..1000).map(|i| i % 10).collect();
+        pollster::block_on(net.evaluate(&test, &labels)).expect("evaluate");
+        PEAK.store(NOW.load(Relaxed), Relaxed);
+        pollster::block_on(net.evaluate(&test, &labels)).expect("evaluate");
+        let eval_peak = PEAK.load(Relaxed) - start;
+        let mut line = format!(
+            "binarized 784-1024-1024-10, m 1.35: training peak {:.1} MiB (held between steps {:.1}), evaluation of 1000 images peak {:.1} MiB",
+            mib(train_peak),
+            mib(held),
+            mib(eval_peak)
+        );
+        if ewc {
+            let batches: Vec<(Vec<f32>, Vec<u32>)> = (0..10).map(|_| (x.clone(), y.clone())).collect();
+            PEAK.store(NOW.load(Relaxed), Relaxed);
+            pollster::block_on(net.consolidate_ewc(&batches)).expect("consolidate");
+            let ewc_peak = PEAK.load(Relaxed) - start;
+            net.train_step(&x, &y).expect("a step");
+            line += &format!(", EWC: consolidation peak {:.1} MiB (with its 1000 examples), a step after it {:.1}", mib(ewc_peak), mib(PEAK.load(Relaxed) - start));
+        }
+        println!("{line}");
     }
 }
