@@ -106,7 +106,7 @@ pub const PRESETS: [Preset; 8] = [
         title: "Ten tasks at 1,024 units: m = 0, m = 1.35 and EWC (a long run)",
         query: "?bnn.experiment=permuted&bnn.hidden=1024&bnn.meta=1.35&bnn.ewc=true&bnn.tasks=10&bnn.steps=600&run=bnn",
         anchor: "demo-bnn",
-        look_at: "The paper's question at the paper's width: what is left as tasks pile up? Watch the chart of mean accuracy against the tasks learned. This is half an hour or more on a laptop's CPU, minutes on a GPU; at one epoch per task m = 1.35 has little time to consolidate, so expect it near m = 0, and EWC to keep old tasks while learning new ones less well.",
+        look_at: "The paper's question at the paper's width: what is left as tasks pile up? Watch the chart of mean accuracy against the tasks learned. This is half an hour or more on a laptop's CPU, minutes on a GPU, and on the CPU the page holds about 380 MB (three networks of 1,024 units, EWC's the largest); at one epoch per task m = 1.35 has little time to consolidate, so expect it near m = 0, and EWC to keep old tasks while learning new ones less well.",
         math: F_META,
     },
 ];
