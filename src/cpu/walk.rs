@@ -36,7 +36,7 @@ pub struct Tape {
     /// Whether the tape holds only what backward reads and is spent as backward goes ([`backward`])
     /// rather than keeping every buffer for the next step. A wasm memory keeps its peak for good
     /// and its allocator reuses what is freed at no cost, so a training worker spends its tapes
-    /// (the authors' LeNet-5 at a batch of 64 peaks at 33 MiB instead of 60); natively the
+    /// (the authors' LeNet-5 at a batch of 64 peaks at 33 MiB instead of 56); natively the
     /// allocator hands large blocks back to the system and faults them in again at every step
     /// (LeNet-5 trained 50% slower), so the tool keeps them. Either way the numbers are the same
     /// to the bit (`tests/cpu_lenet.rs`).

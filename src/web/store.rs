@@ -119,6 +119,9 @@ impl HeldImages {
         let end = writes.iter().map(|(at, b)| at + b.len()).max().unwrap_or(0);
         if let Some(buffer) = &self.growable {
             if (bytes.length() as usize) < end && !grow_to(buffer, end) {
+                // The writer took images whose codes are not written: forget the file, so
+                // nothing reads them; Retry starts it again.
+                self.restart();
                 return Err(format!("its images could not grow to {:.0} MB", end as f64 / 1e6));
             }
         }
@@ -159,7 +162,7 @@ impl HeldImages {
     fn image(&self, i: usize) -> Vec<u8> {
         let mut out = vec![0; IMAGE_PIXELS];
         let range = code_range(self.offsets(), self.count(), i);
-        if let (Some(bytes), Some(r)) = (&self.bytes, range) {
+        if let (Some(bytes), Some(r)) = (&self.bytes, range.filter(|r| r.end <= self.bytes.as_ref().map_or(0, |b| b.length() as usize))) {
             let mut code = vec![0; r.len()];
             bytes.subarray(r.start as u32, r.end as u32).copy_to(&mut code);
             // The page wrote these codes itself: one that does not decode is a bug, shown as black.
