@@ -3,7 +3,7 @@
 //! A classroom page holds both data sets at once (140,000 images, 110 MB as plain bytes) beside
 //! the networks that train on them, in under 300 MB (issue 11). Most of an MNIST digit is black
 //! background and so is the space around a Fashion-MNIST garment: leaving the zero runs out holds
-//! MNIST in 25% of its bytes and Fashion-MNIST in 61% (47 MB for both), and gives back every pixel
+//! MNIST in 26% of its bytes and Fashion-MNIST in 61% (48 MB for both), and gives back every pixel
 //! exactly. Each image keeps its own code, so any one is read without the others (a batch is a
 //! random sample), at the cost of a table of where each code starts.
 //!
