@@ -19,18 +19,11 @@ pub fn batchnorm_forward(
     inv_std: &mut [f32],
 ) {
     let batch = x.len() / features;
+    let n = batch as f32;
+    // Feature by feature, so a column is read three times while it is in cache.
     for j in 0..features {
-        let mut mean = 0.0f32;
-        for b in 0..batch {
-            mean += x[b * features + j];
-        }
-        mean /= batch as f32;
-        let mut var = 0.0f32;
-        for b in 0..batch {
-            let d = x[b * features + j] - mean;
-            var += d * d;
-        }
-        var /= batch as f32;
+        let mean = column_sum(0.0, x, features, j) / n;
+        let var = column_squares(0.0, x, features, j, mean) / n;
         let s = 1.0 / (var + BN_EPS).sqrt();
         inv_std[j] = s;
         for b in 0..batch {
@@ -39,6 +32,20 @@ pub fn batchnorm_forward(
             y[i] = gamma[j] * xhat[i] + beta[j];
         }
     }
+}
+
+/// `acc` plus feature `j`'s values over the rows of `x` (`rows x features`), in row order: every
+/// batch statistic here is summed so, whole or in pieces ([`StreamedStats`]).
+fn column_sum(acc: f32, x: &[f32], features: usize, j: usize) -> f32 {
+    x.iter().skip(j).step_by(features).fold(acc, |a, &v| a + v)
+}
+
+/// `acc` plus feature `j`'s squared deviations from `mean`, in row order.
+fn column_squares(acc: f32, x: &[f32], features: usize, j: usize, mean: f32) -> f32 {
+    x.iter().skip(j).step_by(features).fold(acc, |a, &v| {
+        let d = v - mean;
+        a + d * d
+    })
 }
 
 /// Gradients of the loss with respect to `x`, `gamma` and `beta`, given `dy`:
@@ -129,30 +136,20 @@ pub fn batchnorm_backward_groups(
 /// Folds this batch's mean and unbiased variance per feature into the running statistics (the
 /// same sums, in the same order, as [`batchnorm_forward`]).
 pub fn batchnorm_track(x: &[f32], features: usize, running_mean: &mut [f32], running_var: &mut [f32]) {
-    let batch = x.len() / features;
-    let n = batch as f32;
+    let n = (x.len() / features) as f32;
     for j in 0..features {
-        let mut mean = 0.0f32;
-        for b in 0..batch {
-            mean += x[b * features + j];
-        }
-        mean /= n;
-        let mut var = 0.0f32;
-        for b in 0..batch {
-            let d = x[b * features + j] - mean;
-            var += d * d;
-        }
-        let unbiased = var / (n - 1.0).max(1.0);
+        let mean = column_sum(0.0, x, features, j) / n;
+        let unbiased = column_squares(0.0, x, features, j, mean) / (n - 1.0).max(1.0);
         running_mean[j] = (1.0 - BN_MOMENTUM) * running_mean[j] + BN_MOMENTUM * mean;
         running_var[j] = (1.0 - BN_MOMENTUM) * running_var[j] + BN_MOMENTUM * unbiased;
     }
 }
 
-/// The batch statistics of [`batchnorm_forward`] taken over rows that arrive in pieces (an
-/// evaluation run a chunk of the batch at a time, `walk::forward_output_chunked`): the mean over
-/// every piece, then the variance over every piece again, each feature's sum carried from piece to
-/// piece in the order `batchnorm_forward` adds, so mean and variance are the same to the bit.
-/// [`batchnorm_inference`] with them then gives the same output as [`batchnorm_forward`].
+/// Batch statistics per feature, over rows that may arrive in pieces (an evaluation run a chunk
+/// of the batch at a time, `walk::forward_output_chunked`): the mean over every piece, then the
+/// variance over every piece again, each feature's sum carried from piece to piece in row order
+/// by the same sums [`batchnorm_forward`] takes, so a chunked pass gets the same statistics to the
+/// bit, and [`batchnorm_inference`] with them the same output.
 #[derive(Debug, Clone)]
 pub struct StreamedStats {
     features: usize,
@@ -170,22 +167,16 @@ impl StreamedStats {
     /// batch, to the variance's after [`Self::end_sweep`].
     pub fn add(&mut self, x: &[f32]) {
         let f = self.features;
-        let rows = x.len() / f;
         match &self.mean {
             None => {
                 for (j, s) in self.sum.iter_mut().enumerate() {
-                    for b in 0..rows {
-                        *s += x[b * f + j];
-                    }
+                    *s = column_sum(*s, x, f, j);
                 }
-                self.rows += rows;
+                self.rows += x.len() / f;
             }
             Some(mean) => {
                 for (j, s) in self.sum.iter_mut().enumerate() {
-                    for b in 0..rows {
-                        let d = x[b * f + j] - mean[j];
-                        *s += d * d;
-                    }
+                    *s = column_squares(*s, x, f, j, mean[j]);
                 }
             }
         }
