@@ -75,7 +75,7 @@ pub struct PermutedArgs {
 
 pub fn permuted(args: PermutedArgs) -> Result<(), String> {
     let out = args.out;
-    let seeds = args.common.seeds.0;
+    let seeds = args.common.seeds();
     let backend = open_backend(&args.common.backend)?;
     let data_dir = args.common.data;
     let mut cfg = PermutedConfig::authors_reduced(args.hidden, &args.meta);
@@ -229,7 +229,7 @@ pub struct StreamArgs {
 
 pub fn stream(args: StreamArgs) -> Result<(), String> {
     let out = args.out;
-    let seeds = args.common.seeds.0;
+    let seeds = args.common.seeds();
     let backend = open_backend(&args.common.backend)?;
     let data_dir = args.common.data;
     let id = DataSetId::parse(&args.dataset).ok_or(format!("--dataset {}: choose mnist or fashion", args.dataset))?;

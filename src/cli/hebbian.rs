@@ -207,7 +207,7 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), String> {
         Network::Feedforward => "results/hebbian-completion",
     };
     let out = args.out.clone().unwrap_or_else(|| default_out.to_string());
-    let seeds = args.common.seeds.0.clone();
+    let seeds = args.common.seeds();
     let variants = plastic_variants(&args.variant)?;
     let preset = args.preset.as_deref().unwrap_or("small");
     let mut setup = match (preset, network) {
@@ -333,7 +333,7 @@ fn denoise(args: HebbianArgs) -> Result<(), String> {
     let dataset = DataSetId::parse(dataset_name).ok_or(format!("--dataset {dataset_name}: choose mnist or fashion"))?;
     let out = args.out.clone().unwrap_or_else(|| format!("results/hebbian-denoise-{}", dataset.dir()));
     let data_dir = args.common.data.clone();
-    let seeds = args.common.seeds.0.clone();
+    let seeds = args.common.seeds();
     let variants = plastic_variants(&args.variant)?;
     let mut setup = DenoiseSetup::mnist(true);
     let net = &mut setup.net;

@@ -79,7 +79,7 @@ pub fn lenet(args: LenetArgs) -> Result<(), String> {
     // which outright).
     let energy = AmpEnergy::parse(&args.amp_energy).ok_or(format!("--amp-energy {}: choose raw or centred", args.amp_energy))?;
     let rules: Vec<Rule> = rules.into_iter().map(|r| if r == Rule::Amp { Rule::amp(energy) } else { r }).collect();
-    let seeds = args.common.seeds.0;
+    let seeds = args.common.seeds();
     let backend = open_backend(&args.common.backend)?;
     let out = args.out.unwrap_or_else(|| format!("results/lenet-{}-{}", dataset.dir(), arch.name()));
     let data_dir = args.common.data;

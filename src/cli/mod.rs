@@ -9,6 +9,8 @@ mod bnn;
 mod charts;
 mod hebbian;
 mod lenet;
+mod provenance;
+mod reproduce;
 
 use metaplastic::backend::Backend;
 use metaplastic::data::{DataSet, DataSetId, Examples};
@@ -50,14 +52,28 @@ enum Command {
     /// Differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic: pattern
     /// completion or denoising
     Hebbian(hebbian::HebbianArgs),
+    /// Make a quoted result again by name (--list), print its seeds as separate commands (--print),
+    /// merge them (--merge), or rebuild the docs' tables and the page's figures (--tables)
+    Reproduce(reproduce::ReproduceArgs),
     /// Training speed of every network: median and spread over repetitions of whole training steps
     /// after a warm-up step (denoise and completion count episodes as examples)
     Bench(bench::BenchArgs),
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    COMMAND.with(|c| *c.borrow_mut() = typed("metaplastic", &words));
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), String> {
+    match command {
         Command::Info => info(),
         Command::Data { data: dir } => data(&dir),
         Command::BnnPermuted(a) => bnn::permuted(a),
@@ -66,14 +82,31 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => bench::bench(a),
         Command::Lenet(a) => lenet::lenet(a),
         Command::Hebbian(a) => hebbian::hebbian(a),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+        Command::Reproduce(a) => reproduce::reproduce(a),
     }
+}
+
+/// Runs the tool's command `words` (what follows `metaplastic`), recording `command` as what
+/// made the files it writes.
+fn run_words(words: &[String], command: &str) -> Result<(), String> {
+    let cli = Cli::try_parse_from(std::iter::once("metaplastic").chain(words.iter().map(String::as_str))).map_err(|e| e.to_string())?;
+    let before = COMMAND.with(|c| c.replace(command.to_string()));
+    let result = run(cli.command);
+    COMMAND.with(|c| *c.borrow_mut() = before);
+    result
+}
+
+thread_local! {
+    /// The command line being run, as summary.json's provenance records it.
+    static COMMAND: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// A command line as it can be typed again (words with spaces quoted).
+fn typed(program: &str, words: &[String]) -> String {
+    std::iter::once(program.to_string())
+        .chain(words.iter().map(|w| if w.is_empty() || w.contains(char::is_whitespace) { format!("'{w}'") } else { w.clone() }))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `cpu`, or `gpu`: the first wgpu adapter, trusted only after its self-test.
@@ -99,11 +132,20 @@ pub use metaplastic::experiments::summary::Summary;
 /// Writes `summary.json` and `metrics.csv` into a directory (the page offers the same two files
 /// as downloads).
 pub trait WriteSummary {
+    /// With what made it: this command, the commit, the day and the machine.
     fn write(&self, dir: &str) -> Result<(), String>;
+    /// As it is (a merge keeps its seeds' provenance).
+    fn write_as_made(&self, dir: &str) -> Result<(), String>;
 }
 
 impl WriteSummary for Summary {
     fn write(&self, dir: &str) -> Result<(), String> {
+        let mut s = self.clone();
+        s.provenance = Some(provenance::now(&COMMAND.with(|c| c.borrow().clone())));
+        s.write_as_made(dir)
+    }
+
+    fn write_as_made(&self, dir: &str) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
         let path = Path::new(dir).join("summary.json");
         std::fs::write(&path, self.to_pretty_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

@@ -9,6 +9,8 @@ pub mod completion;
 pub mod denoise;
 pub mod lenet;
 pub mod permuted;
+pub mod quoted;
+pub mod reproduce;
 pub mod stream;
 pub mod summary;
 pub mod toy;

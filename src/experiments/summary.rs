@@ -29,16 +29,36 @@ pub struct Summary {
     pub runs: Vec<Value>,
     /// Wall-clock seconds of the whole experiment.
     pub elapsed: f64,
+    /// How the file was made (the tool's runs; the page's downloads have none).
+    pub provenance: Option<Provenance>,
+}
+
+/// What made a results file: enough to make it again and to know which engine it measured.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// The command line, as it can be typed again (`metaplastic bnn-permuted ... --out DIR`).
+    pub command: String,
+    /// The repository's commit (`git rev-parse`), with ` (modified)` when the engine's sources
+    /// differed from it; `unknown` outside a git checkout.
+    pub commit: String,
+    /// The day the run ended, `YYYY-MM-DD` (UTC).
+    pub date: String,
+    /// The machine in a few words (threads the run could use, the processor).
+    pub machine: String,
+}
+
+/// Why a file is not a summary this crate can read.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("no '{0}' field")]
+    Missing(&'static str),
 }
 
 impl Summary {
     pub fn new(experiment: &str, config: Value) -> Self {
-        Self {
-            experiment: experiment.into(),
-            config,
-            runs: Vec::new(),
-            elapsed: 0.0,
-        }
+        Self { experiment: experiment.into(), config, runs: Vec::new(), elapsed: 0.0, provenance: None }
     }
 
     pub fn run(&mut self, variant: &str, seed: u64, metrics: Value) {
@@ -50,12 +70,44 @@ impl Summary {
     pub fn to_json(&self) -> Value {
         let mut config = self.config.clone();
         config["elapsed_seconds"] = json!((self.elapsed * 10.0).round() / 10.0);
-        json!({"experiment": self.experiment, "config": config, "runs": self.runs})
+        let mut doc = json!({"experiment": self.experiment, "config": config, "runs": self.runs});
+        if let Some(p) = &self.provenance {
+            doc["provenance"] = serde_json::to_value(p).expect("four strings serialise");
+        }
+        doc
     }
 
     pub fn to_pretty_string(&self) -> String {
         // A `Value` always serialises; the fallback only keeps this total.
         serde_json::to_string_pretty(&self.to_json()).unwrap_or_else(|_| String::from("{}"))
+    }
+
+    /// Reads a document [`Summary::to_json`] wrote.
+    pub fn parse(text: &str) -> Result<Self, SummaryError> {
+        let mut doc: Value = serde_json::from_str(text)?;
+        let experiment = doc["experiment"].as_str().ok_or(SummaryError::Missing("experiment"))?.to_string();
+        let mut config = doc["config"].take();
+        let elapsed = config.as_object_mut().ok_or(SummaryError::Missing("config"))?.remove("elapsed_seconds").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let runs = match doc["runs"].take() {
+            Value::Array(runs) => runs,
+            _ => return Err(SummaryError::Missing("runs")),
+        };
+        let provenance = match doc.get("provenance") {
+            Some(p) => Some(serde_json::from_value(p.clone())?),
+            None => None,
+        };
+        Ok(Self { experiment, config, runs, elapsed, provenance })
+    }
+
+    /// The variants in the order their runs first appear.
+    pub fn variants(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for v in self.runs.iter().filter_map(|r| r["variant"].as_str()) {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
     }
 }
 
