@@ -64,7 +64,7 @@ def synthetic_batch(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------------------------
-# Metaplastic Adam (cpu/metaplastic_adam.rs; ALGORITHMS.md section 1)
+# Metaplastic Adam (cpu/metaplastic_adam.rs; docs/algorithms.md, "Metaplastic Adam")
 # ------------------------------------------------------------------------------------------------
 
 

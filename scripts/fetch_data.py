@@ -46,12 +46,14 @@ STAMP_NAME = ".verified"
 # SHA-256 of the *uncompressed* canonical IDX files. Hashing the uncompressed
 # bytes keeps the check independent of which gzip produced the .gz.
 #
-# Beware: the table in shared/reference/DATA.md (as of this writing) gives the
-# same eight hashes with the MNIST and Fashion-MNIST names swapped. The
-# assignment below is the right one: the files hashing to the "mnist" values
-# start with the labels 5 0 4 1 9 ... / 7 2 1 0 4 ... and have MNIST's class
-# counts, while the Debian Fashion-MNIST package's files (labels 9 0 0 3 0
-# 2 7 2 5 5 ...) hash to the "fashion" values.
+# Every file is checked against this table before it lands in --dest; files
+# already there are re-hashed unless the stamp shows them unchanged since their
+# last full check. When a hash is wrong, the IDX header, the size and (for
+# MNIST) the first ten labels say what is off.
+# The "mnist" values belong to the files whose labels start 5 0 4 1 9 ...
+# (train) and 7 2 1 0 4 ... (test) and that have MNIST's class counts; the
+# "fashion" values to the original Fashion-MNIST files (labels 9 0 0 3 0 2 7 2
+# 5 5 ...), the ones the Debian package ships. Sources and checks: docs/data.md.
 EXPECTED = {
     "mnist/train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "mnist/train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",

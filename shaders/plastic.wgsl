@@ -1,5 +1,5 @@
-// Differentiable Hebbian plasticity (Miconi, Clune, Stanley, ICML 2018; ALGORITHMS.md §3), batched:
-// one trace per episode of the batch.
+// Differentiable Hebbian plasticity (Miconi, Clune, Stanley, ICML 2018; docs/algorithms.md,
+// "Plastic connection" and "Hebbian trace rules"), batched: one trace per episode of the batch.
 //
 //   step forward   y[b,j] = sigma( sum_i W[j,i] x[b,i] + sum_i alpha[j,i] Hebb[b,j,i] x[b,i] )
 //   simple update  Hebb'[b,j,i] = (1 - eta) Hebb[b,j,i] + eta y[b,j] x[b,i]

@@ -1,4 +1,5 @@
-// Miconi's recurrent plastic network (Miconi, Clune, Stanley, ICML 2018, §4.1; ALGORITHMS.md §3):
+// Miconi's recurrent plastic network (Miconi, Clune, Stanley, ICML 2018, §4.1; docs/algorithms.md,
+// "Recurrent pattern completion"):
 //
 //   y(t) = tanh( y(t-1) (W + alpha * Hebb(t)) + u(t) )
 //

@@ -1,6 +1,7 @@
 //! Artificial metaplasticity (AMP) in the convolutional layers (Vives-Boix and Ruiz-Fernandez,
-//! Neurocomputing 2021, after Andina's weighting; ALGORITHMS.md §2). Each training example's
-//! gradient is weighted by the inverse of an estimate of how probable its pattern is:
+//! Neurocomputing 2021, after Andina's weighting; docs/algorithms.md, "Artificial
+//! metaplasticity"). Each training example's gradient is weighted by the inverse of an estimate of
+//! how probable its pattern is:
 //!
 //! ```text
 //! f*(x) = A / ( sqrt((2 pi)^N) * exp(B * sum_i x_i^2) )

@@ -1,6 +1,6 @@
-//! The Hebbian denoising autoencoder (Upadhyay & Bagad; ALGORITHMS.md §3) on the CPU: the
-//! network of [`crate::model::hebbian::DenoiseConfig`] run over a batch of episodes, and its
-//! gradients by backpropagation through time.
+//! The Hebbian denoising autoencoder (Upadhyay & Bagad; docs/algorithms.md, "Denoising
+//! autoencoder") on the CPU: the network of [`crate::model::hebbian::DenoiseConfig`] run over a
+//! batch of episodes, and its gradients by backpropagation through time.
 //!
 //! Nothing here is a new kernel: the encoder and the decoder are layer lists walked by
 //! [`super::walk`], as LeNet-5 is; the two plastic layers are

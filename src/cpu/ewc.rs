@@ -6,8 +6,8 @@
 //! `lambda * sum_t F_t (W - W*_t) = lambda * (F W - FW)` with `F = sum_t F_t` and
 //! `FW = sum_t F_t W*_t`, needs only those two sums, however many tasks there were. With `binary`,
 //! `W` is the weight the forward pass uses, `sign(Wh)` (and so is the anchor), as the authors
-//! compute it (ALGORITHMS.md §1); the penalty's gradient with respect to it is applied to `Wh`,
-//! as every gradient of the binary weights is.
+//! compute it (docs/algorithms.md, "Elastic weight consolidation"); the penalty's gradient with
+//! respect to it is applied to `Wh`, as every gradient of the binary weights is.
 //!
 //! The Fisher estimate is the authors' (their `estimate_fisher`, Laborieux et al.'s public code):
 //! the mean over training examples (5,000) of each example's squared gradient of its own loss,

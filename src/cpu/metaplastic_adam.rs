@@ -1,6 +1,6 @@
 //! Metaplastic Adam (Laborieux, Ernoult, Hirtzlin, Querlioz, Nat. Commun. 12:2549, 2021, Eq. 1 and
-//! Methods; ALGORITHMS.md §1): the rule's one statement in this crate. Its GPU kernel,
-//! `shaders/metaplastic_adam.wgsl`, runs the same per-element step.
+//! Methods; docs/algorithms.md, "Metaplastic Adam"): the rule's one statement in this crate. Its
+//! GPU kernel, `shaders/metaplastic_adam.wgsl`, runs the same per-element step.
 //!
 //! ```text
 //! g  = grad + wd * Wh

@@ -1,5 +1,6 @@
 //! Differentiable Hebbian plasticity (Miconi, Clune, Stanley, "Differentiable plasticity: training
-//! plastic neural networks with backpropagation", ICML 2018; ALGORITHMS.md §3), batched.
+//! plastic neural networks with backpropagation", ICML 2018; docs/algorithms.md, "Plastic
+//! connection" and "Hebbian trace rules"), batched.
 //!
 //! ```text
 //! y_j(t)       = sigma( sum_i (W_ji + alpha_ji * Hebb_ji(t)) * x_i(t) )

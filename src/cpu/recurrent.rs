@@ -1,5 +1,6 @@
 //! Miconi's recurrent plastic network for pattern completion (Miconi, Clune, Stanley, ICML 2018,
-//! §4.1; his `simple/full.py`; ALGORITHMS.md §3), batched: one trace per episode of the batch.
+//! §4.1; his `simple/full.py`; docs/algorithms.md, "Recurrent pattern completion"), batched: one
+//! trace per episode of the batch.
 //!
 //! ```text
 //! y(t)      = tanh( y(t-1) (W + alpha ⊙ Hebb(t)) + u(t) )      y(0) = 0 before the first step

@@ -6,7 +6,7 @@
 //! w -= lr * (g + mu * v)     (Nesterov)      or      w -= lr * v     (classical momentum)
 //! ```
 //! The authors of the convolutional metaplasticity paper train with lr 0.01, momentum 0.9, Nesterov
-//! (ALGORITHMS.md §2). GPU version: `shaders/sgd.wgsl`.
+//! (docs/algorithms.md, "SGD with Nesterov momentum"). GPU version: `shaders/sgd.wgsl`.
 
 use crate::nn::SgdHyper;
 

@@ -1,6 +1,6 @@
-//! The binarized network's hidden products as XNOR and popcount (DESIGN.md, "Speed on the CPU" 2;
-//! Rastegari et al., XNOR-Net, ECCV 2016): where both the inputs and the weights are +-1, each is
-//! one bit, 64 to a word, and a dot product of length `n` is
+//! The binarized network's hidden products as XNOR and popcount (docs/architecture.md, "Speed on
+//! the CPU"; Rastegari et al., XNOR-Net, ECCV 2016): where both the inputs and the weights are
+//! +-1, each is one bit, 64 to a word, and a dot product of length `n` is
 //!
 //! ```text
 //! x . w = (agreements) - (disagreements) = n - 2 * popcount(x XOR w)

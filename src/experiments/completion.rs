@@ -1,4 +1,5 @@
-//! Pattern completion (Miconi, Clune, Stanley, ICML 2018, §4.1; ALGORITHMS.md §3).
+//! Pattern completion (Miconi, Clune, Stanley, ICML 2018, §4.1; docs/algorithms.md, "Recurrent
+//! pattern completion" and "Feed-forward pattern completion").
 //!
 //! An episode draws `P` random ±1 patterns of `n` bits, each exactly half +1 and half -1, and shows each for a few steps, with zero
 //! (blank) steps after each, the whole set `presentations` times in a fresh order each time; then

@@ -1,5 +1,6 @@
-//! Hebbian denoising (Upadhyay & Bagad; ALGORITHMS.md §3): a convolutional autoencoder with
-//! plastic layers ([`crate::model::hebbian::DenoiseConfig`]) against its non-plastic twin.
+//! Hebbian denoising (Upadhyay & Bagad; docs/algorithms.md, "Denoising autoencoder"): a
+//! convolutional autoencoder with plastic layers ([`crate::model::hebbian::DenoiseConfig`]) against
+//! its non-plastic twin.
 //!
 //! An episode shows `P` training images, each `t_ns` steps followed by `t_zs` zero images, then
 //! one of them with Gaussian noise; the loss is the MSE between the last output and the clean

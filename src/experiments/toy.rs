@@ -18,7 +18,8 @@ pub struct ToyConfig {
 }
 
 impl Default for ToyConfig {
-    /// The values in ALGORITHMS.md §1: W* = (1.5, 0.5), start (0.01, 0.02), step 0.35, 500 steps.
+    /// The values of docs/algorithms.md, "Toy quadratic problem": W* = (1.5, 0.5), start
+    /// (0.01, 0.02), step 0.35, 500 steps.
     fn default() -> Self {
         Self { target: [1.5, 0.5], start: [0.01, 0.02], lr: 0.35, steps: 500, metas: vec![0.0, 0.5, 1.35] }
     }

@@ -1,6 +1,7 @@
-//! The pattern-completion networks of Miconi, Clune, Stanley (ICML 2018; ALGORITHMS.md §3),
-//! trained on episodes of `patterns` random ±1 patterns, each exactly half +1 and half -1
-//! ([`balanced_pattern`]). Two networks ([`Network`]):
+//! The pattern-completion networks of Miconi, Clune, Stanley (ICML 2018; docs/algorithms.md,
+//! "Recurrent pattern completion" and "Feed-forward pattern completion"), trained on episodes of
+//! `patterns` random ±1 patterns, each exactly half +1 and half -1 ([`balanced_pattern`]). Two
+//! networks ([`Network`]):
 //! - recurrent, Miconi's: `neurons` all-to-all plastic neurons, one per bit plus a bias neuron
 //!   (plus, for a larger baseline, extra hidden ones), `y(t) = tanh(y(t-1)(W + alpha Hebb) + u(t))`
 //!   ([`crate::cpu::recurrent`]). Its non-plastic twin is a plain RNN, which has memory in its state;
@@ -373,7 +374,7 @@ impl HebbianConfig {
 }
 
 // -------------------------------------------------------------------------------------------------
-// The Hebbian denoising autoencoder (Upadhyay & Bagad; ALGORITHMS.md §3)
+// The Hebbian denoising autoencoder (Upadhyay & Bagad; docs/algorithms.md, "Denoising autoencoder")
 // -------------------------------------------------------------------------------------------------
 
 /// Kernel side and padding of every (transposed) convolution of the autoencoder: 3x3 with zero
@@ -405,12 +406,13 @@ pub const PLASTIC_ACT: Nonlinearity = Nonlinearity::Tanh;
 /// at first. The code layer's `W` starts at the identity, so the untrained autoencoder passes its
 /// code through (squashed by tanh).
 ///
-/// Episodes (ALGORITHMS.md §3): each of `images` training images is shown `show_steps` times and
-/// followed by `zero_steps` zero images; then one of them, with Gaussian noise of std
-/// `noise_std` added, for one step; the loss is the MSE between that step's output and the clean
-/// image. Traces start at zero in every episode; gradients flow back through both traces over the
-/// episode, and the convolutional parts, applied at every step, sum their gradients over steps.
-/// The non-plastic twin is the same network with both layers' `alpha` at 0 and not trained.
+/// Episodes (docs/algorithms.md, "Denoising autoencoder"): each of `images` training images is
+/// shown `show_steps` times and followed by `zero_steps` zero images; then one of them, with
+/// Gaussian noise of std `noise_std` added, for one step; the loss is the MSE between that step's
+/// output and the clean image. Traces start at zero in every episode; gradients flow back through
+/// both traces over the episode, and the convolutional parts, applied at every step, sum their
+/// gradients over steps. The non-plastic twin is the same network with both layers' `alpha` at 0
+/// and not trained.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenoiseConfig {
     /// Image side: 28 for MNIST; tests use smaller images. A multiple of 4 (two poolings).

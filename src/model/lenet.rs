@@ -1,5 +1,6 @@
 //! LeNet-5 with artificial metaplasticity in its convolutional layers (Vives-Boix and
-//! Ruiz-Fernandez, Neurocomputing 2021; ALGORITHMS.md §2), in two presets:
+//! Ruiz-Fernandez, Neurocomputing 2021; docs/algorithms.md, "Artificial metaplasticity" and
+//! "LeNet-5 presets"), in two presets:
 //!
 //! - classic: conv 6@5x5 (padding 2) ReLU max-pool, conv 16@5x5 ReLU max-pool, FC 120 ReLU,
 //!   FC 84 ReLU, FC 10 (LeCun et al. 1998's sizes, with today's ReLU and max pooling);

@@ -47,7 +47,7 @@ pub enum PoolKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NormEval {
     /// The evaluated batch's statistics, as in the authors' latest continual-learning code
-    /// (`track_running_stats=False`; ALGORITHMS.md §1).
+    /// (`track_running_stats=False`; docs/algorithms.md, "Batch normalisation").
     Batch,
     /// The running statistics gathered in training (PyTorch's `eval()` with
     /// `track_running_stats=True`), as in the authors' stream-learning code.

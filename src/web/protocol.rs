@@ -1,4 +1,4 @@
-//! The messages between the page and a training worker (DESIGN.md, "the main thread draws, workers
+//! The messages between the page and a training worker (docs/architecture.md, "The page: the main thread draws, workers
 //! train"). Each is a plain JavaScript object with a `kind`; metrics travel as a JSON string (small,
 //! and one parser on each side), bulk data as typed arrays whose buffers are transferred, never
 //! copied by the browser.
