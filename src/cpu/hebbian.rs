@@ -1,8 +1,7 @@
 //! The pattern-completion networks trained on the CPU: the loss (MSE at the last step), its
 //! gradient through the episode ([`super::recurrent`] for Miconi's recurrent network,
 //! [`super::plastic`] for the feed-forward layer) and Adam on `W`, `alpha` and `eta`. The GPU
-//! trainers ([`crate::gpu::recurrent::GpuRecurrent`], [`crate::gpu::plastic::GpuHebbian`]) do the
-//! same on the same data.
+//! trainer ([`crate::gpu::hebbian::GpuCompletion`]) does the same on the same data.
 
 use super::metaplastic_adam::metaplastic_adam;
 use super::plastic::{PlasticGrads, episode_backward, episode_forward};
