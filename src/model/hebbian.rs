@@ -611,6 +611,26 @@ impl DenoiseParams {
     }
 }
 
+/// The tensors of [`HebbianConfig::layout`].
+impl TensorSet for HebbianParams {
+    fn tensor(&self, key: TensorKey) -> &[f32] {
+        match key {
+            TensorKey::PlasticW(0) => &self.w,
+            TensorKey::PlasticAlpha(0) => &self.alpha,
+            TensorKey::PlasticEta(0) => std::slice::from_ref(&self.eta),
+            other => unreachable!("a pattern-completion network holds no {other:?}"),
+        }
+    }
+    fn tensor_mut(&mut self, key: TensorKey) -> &mut [f32] {
+        match key {
+            TensorKey::PlasticW(0) => &mut self.w,
+            TensorKey::PlasticAlpha(0) => &mut self.alpha,
+            TensorKey::PlasticEta(0) => std::slice::from_mut(&mut self.eta),
+            other => unreachable!("a pattern-completion network holds no {other:?}"),
+        }
+    }
+}
+
 /// The tensors of [`DenoiseConfig::layout`].
 impl TensorSet for DenoiseParams {
     fn tensor(&self, key: TensorKey) -> &[f32] {
