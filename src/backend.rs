@@ -77,7 +77,7 @@ pub enum Lenet {
 }
 
 /// A pattern-completion network on either backend: the CPU trainer runs both networks, the GPU
-/// has one trainer for each.
+/// trainer ([`crate::gpu::hebbian::GpuCompletion`]) is a type for each.
 pub enum Hebbian {
     Cpu(CpuHebbian),
     Gpu(GpuHebbian),

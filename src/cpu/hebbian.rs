@@ -1,13 +1,12 @@
 //! The pattern-completion networks trained on the CPU: the loss (MSE at the last step), its
 //! gradient through the episode ([`super::recurrent`] for Miconi's recurrent network,
 //! [`super::plastic`] for the feed-forward layer) and Adam on `W`, `alpha` and `eta`. The GPU
-//! trainers ([`crate::gpu::recurrent::GpuRecurrent`], [`crate::gpu::plastic::GpuHebbian`]) do the
-//! same on the same data.
+//! trainer ([`crate::gpu::hebbian::GpuCompletion`]) does the same on the same data.
 
-use super::metaplastic_adam::metaplastic_adam;
+use super::metaplastic_adam::AdamState;
 use super::plastic::{PlasticGrads, episode_backward, episode_forward};
 use super::recurrent::{RecurrentGrads, readout_mse, recurrent_backward, recurrent_forward};
-use crate::nn::TrainError;
+use crate::nn::{ParamLayout, TrainError};
 use crate::model::hebbian::{EpisodeTrace, HebbianConfig, HebbianParams, HebbianTrainer, Network};
 
 /// Mean squared error of the last step's outputs against `targets` (`[batch, bits]`), over bits
@@ -57,36 +56,28 @@ pub fn recurrent_last_step_mse(
     (loss, Some(recurrent_backward(params.weights(), cfg.rule, &tape, &dlast)))
 }
 
-/// The loss of `cfg`'s network on a batch and, when asked, the gradients of `W`, `alpha`, `eta`.
-fn network_loss(cfg: &HebbianConfig, params: &HebbianParams, xs: &[f32], targets: &[f32], with_grads: bool) -> (f32, Option<RecurrentGrads>) {
+/// The loss of `cfg`'s network on a batch and, when asked, the gradients of `W`, `alpha`, `eta`
+/// (as parameters of the same shape).
+fn network_loss(cfg: &HebbianConfig, params: &HebbianParams, xs: &[f32], targets: &[f32], with_grads: bool) -> (f32, Option<HebbianParams>) {
+    let bits = params.bits;
     match cfg.network {
-        Network::Recurrent => recurrent_last_step_mse(cfg, params, xs, targets, with_grads),
+        Network::Recurrent => {
+            let (loss, grads) = recurrent_last_step_mse(cfg, params, xs, targets, with_grads);
+            (loss, grads.map(|g: RecurrentGrads| HebbianParams { bits, w: g.w, alpha: g.alpha, eta: g.eta }))
+        }
         Network::Feedforward => {
             let (loss, grads) = last_step_mse(cfg, params, xs, targets, with_grads);
-            (loss, grads.map(|g: PlasticGrads| RecurrentGrads { w: g.w, alpha: g.alpha, eta: g.eta }))
+            (loss, grads.map(|g: PlasticGrads| HebbianParams { bits, w: g.w, alpha: g.alpha, eta: g.eta }))
         }
-    }
-}
-
-/// Adam's moments of one parameter array (eta's are one-element vectors).
-#[derive(Debug, Clone)]
-struct Moments {
-    m1: Vec<f32>,
-    m2: Vec<f32>,
-}
-
-impl Moments {
-    fn zeros(n: usize) -> Self {
-        Self { m1: vec![0.0; n], m2: vec![0.0; n] }
     }
 }
 
 pub struct CpuHebbian {
     cfg: HebbianConfig,
     params: HebbianParams,
-    /// For `W`, `alpha`, `eta`.
-    adam: [Moments; 3],
-    /// Adam steps taken, for the bias corrections.
+    layout: ParamLayout,
+    adam: AdamState,
+    /// Adam steps taken, named when the loss diverges.
     step: u32,
     losses: (f32, usize),
 }
@@ -95,8 +86,8 @@ impl CpuHebbian {
     pub fn new(cfg: HebbianConfig, params: HebbianParams) -> Result<Self, TrainError> {
         cfg.validate()?;
         params.check(&cfg)?;
-        let synapses = cfg.size() * cfg.size();
-        Ok(Self { cfg, params, adam: [Moments::zeros(synapses), Moments::zeros(synapses), Moments::zeros(1)], step: 0, losses: (0.0, 0) })
+        let layout = cfg.layout();
+        Ok(Self { adam: AdamState::new(&layout), layout, cfg, params, step: 0, losses: (0.0, 0) })
     }
 }
 
@@ -114,17 +105,7 @@ impl HebbianTrainer for CpuHebbian {
             return Err(TrainError::Diverged(format!("the loss became {loss} at step {}; try a smaller learning rate", self.step)));
         }
         self.step += 1;
-        let hyper = cfg.hyper().at_step(self.step);
-        let [w, alpha, eta] = &mut self.adam;
-        metaplastic_adam(&mut self.params.w, &grads.w, &mut w.m1, &mut w.m2, &hyper);
-        // The non-plastic network keeps alpha at 0, so its trace never reaches the output, and
-        // eta (whose gradient is then 0) is left alone too.
-        if cfg.plastic {
-            metaplastic_adam(&mut self.params.alpha, &grads.alpha, &mut alpha.m1, &mut alpha.m2, &hyper);
-            let mut e = [self.params.eta];
-            metaplastic_adam(&mut e, &[grads.eta], &mut eta.m1, &mut eta.m2, &hyper);
-            self.params.eta = e[0];
-        }
+        self.adam.step(&self.layout, &mut self.params, &grads);
         self.losses.0 += loss;
         self.losses.1 += 1;
         Ok(())

@@ -16,6 +16,7 @@ pub mod denoise;
 pub mod dropout;
 pub mod kernel;
 pub mod ewc;
+pub mod hebbian;
 pub mod lenet;
 pub mod matmul;
 pub mod metaplastic_adam;

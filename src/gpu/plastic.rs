@@ -8,19 +8,15 @@
 //! - [`GpuEpisode`]: a batch of whole episodes, forward and backpropagation through time, with its
 //!   tape (every step's `y` and `Hebb(t)`) in GPU buffers, as `episode_forward` and
 //!   `episode_backward`.
-//! - [`GpuHebbian`]: training on pattern completion, one command buffer and one submit per step
-//!   (episode forward, MSE at the last step, BPTT, Adam from [`AdamKernel`] with `m = 0`) and no
-//!   readback; the loss sum and the parameters are read back when asked, asynchronously.
+//! - [`GpuHebbian`]: training on pattern completion, [`super::hebbian::GpuCompletion`] running
+//!   [`FeedforwardCompletion`]: the episodes and the MSE of their last step's outputs.
 
+use super::hebbian::{CompletionEpisode, GpuCompletion, PassBinding};
 use super::kernel::{Dispatch, groups_for, pipelines, record_all, uniform};
-use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::{GpuContext, GpuTensor};
+use crate::model::hebbian::{HebbianConfig, Network};
 use crate::nn::{HebbRule, Nonlinearity, PlasticDims};
-use crate::nn::TrainError;
-use crate::model::hebbian::{EpisodeTrace, HebbianConfig, HebbianParams, HebbianTrainer};
 use bytemuck::{Pod, Zeroable};
-use std::collections::HashMap;
-use std::rc::Rc;
 
 /// The shader's workgroup size.
 const WG: usize = 64;
@@ -264,7 +260,7 @@ pub struct GpuEpisode {
     /// Outputs `[T, batch, out]`.
     pub ys: GpuTensor,
     /// `Hebb(t)` of every step, `[T, batch, out, in]` when the episode can go backward; otherwise
-    /// two slots that the steps take in turn, since nothing reads an old trace again.
+    /// two slots ([`GpuEpisode::trace_slots`]).
     pub hebb: GpuTensor,
     /// `dL/dx`, `[T, batch, in]`, after [`GpuEpisode::encode_backward`] (empty without backward).
     pub dxs: GpuTensor,
@@ -288,7 +284,7 @@ impl GpuEpisode {
     ) -> Self {
         assert!(steps >= 1, "an episode has at least one step");
         let (nx, ny, nh) = (dims.batch * dims.inputs, dims.batch * dims.outputs, dims.trace_len());
-        let slots = if grads.is_some() { steps } else { 2 };
+        let slots = Self::trace_slots(steps, grads.is_some());
         let zeros = |n: usize| GpuTensor::zeros(ctx, n);
         let (xs, ys, hebb) = (zeros(steps * nx), zeros(steps * ny), zeros(slots * nh));
         let dxs = zeros(if grads.is_some() { steps * nx } else { 0 });
@@ -323,6 +319,12 @@ impl GpuEpisode {
         Self { dims, steps, xs, ys, hebb, dxs, forward, backward }
     }
 
+    /// Traces an episode of `steps` steps holds: every step's with `keep_all` (to go backward);
+    /// otherwise two that the steps take in turn, since nothing reads an old trace again.
+    pub fn trace_slots(steps: usize, keep_all: bool) -> usize {
+        if keep_all { steps } else { 2 }
+    }
+
     /// The loss gradients `dL/dy(t)`, `[T, batch, out]`, that backward starts from (zero until
     /// written). `None` for an episode made without gradients.
     pub fn dys(&self) -> Option<&GpuTensor> {
@@ -355,162 +357,56 @@ impl GpuEpisode {
     }
 }
 
-/// An episode batch with its targets and loss, for one batch size.
-struct Pass {
+/// The feed-forward layer's batch of episodes as [`GpuHebbian`] runs it: the episodes and the MSE
+/// of their last step's outputs.
+pub struct FeedforwardCompletion {
     episode: GpuEpisode,
-    targets: GpuTensor,
-    /// The loss (and in training its gradient) at the last step.
     loss: Vec<Dispatch>,
-    /// `[sum, count]` of an evaluation pass's loss (training adds to the trainer's).
-    eval_loss: Option<GpuTensor>,
+}
+
+impl CompletionEpisode for FeedforwardCompletion {
+    const NETWORK: Network = Network::Feedforward;
+    const SIZE_NAME: &'static str = "bits";
+    type Kernels = PlasticKernel;
+
+    fn kernels(ctx: &GpuContext) -> PlasticKernel {
+        PlasticKernel::new(ctx)
+    }
+
+    fn traces_held(cfg: &HebbianConfig, keep_all: bool) -> usize {
+        GpuEpisode::trace_slots(cfg.episode_steps(), keep_all)
+    }
+
+    /// The feed-forward layer has no replay ([`HebbianConfig::check_episode`] refuses it), so
+    /// its traces are kept exactly when backward needs them.
+    fn bind(ctx: &GpuContext, kernel: &PlasticKernel, pass: &PassBinding) -> Self {
+        assert!(!pass.keep_traces || pass.grads.is_some(), "the feed-forward layer has no episode to replay");
+        let PassBinding { cfg, batch, params, grads, targets, loss, .. } = *pass;
+        let (steps, dims) = (cfg.episode_steps(), cfg.dims(batch));
+        let episode = GpuEpisode::new(ctx, kernel, dims, steps, cfg.rule, cfg.activation, params, grads);
+        let last = StepUniform::new(dims, cfg.rule, cfg.activation).at_step(steps - 1, steps);
+        let loss = kernel.bind_mse(ctx, &last, &episode.ys, targets, loss, episode.dys());
+        Self { episode, loss }
+    }
+
+    fn inputs(&self) -> &GpuTensor {
+        &self.episode.xs
+    }
+
+    fn record_forward(&self, encoder: &mut wgpu::CommandEncoder) {
+        self.episode.encode_forward(encoder);
+        record_all(encoder, &self.loss);
+    }
+
+    fn record_backward(&self, encoder: &mut wgpu::CommandEncoder) {
+        self.episode.encode_backward(encoder);
+    }
+
+    fn tapes(&self) -> (&GpuTensor, &GpuTensor) {
+        (&self.episode.ys, &self.episode.hebb)
+    }
 }
 
 /// The pattern-completion layer trained on a GPU, step for step the math of
-/// [`crate::cpu::hebbian::CpuHebbian`]. Every method first checks that the device is alive and
-/// returns [`crate::gpu::DeviceError::Lost`] otherwise.
-pub struct GpuHebbian {
-    ctx: Rc<GpuContext>,
-    cfg: HebbianConfig,
-    kernel: PlasticKernel,
-    params: GpuPlasticParams,
-    /// The gradients stay bound in the training pass and the Adam calls.
-    _grads: GpuPlasticParams,
-    /// `W` always; `alpha` and `eta` only for the plastic network.
-    adam: Vec<AdamCall>,
-    /// Adam steps taken, for the bias corrections.
-    step: u32,
-    train: Pass,
-    evals: HashMap<usize, Pass>,
-    /// `[sum, count]` of the training losses since the last read.
-    train_loss: GpuTensor,
-}
-
-impl GpuHebbian {
-    /// Uploads `params` and allocates everything a training step of `cfg.batch` episodes uses.
-    pub fn new(ctx: Rc<GpuContext>, cfg: HebbianConfig, params: HebbianParams) -> Result<Self, TrainError> {
-        ctx.check_alive()?;
-        cfg.validate()?;
-        params.check(&cfg)?;
-        check_fits(&ctx, &cfg, cfg.batch, cfg.episode_steps())?;
-        let c = ctx.as_ref();
-        let kernel = PlasticKernel::new(c);
-        let adam_kernel = AdamKernel::new(c);
-        let synapses = cfg.bits * cfg.bits;
-        let gpu_params = GpuPlasticParams::upload(c, &params.w, &params.alpha, params.eta);
-        let grads = GpuPlasticParams::zeros(c, synapses);
-        let hyper = cfg.hyper().at_step(1);
-        let mut adam = Vec::new();
-        let pairs: &[(&GpuTensor, &GpuTensor)] = if cfg.plastic {
-            &[(&gpu_params.w, &grads.w), (&gpu_params.alpha, &grads.alpha), (&gpu_params.eta, &grads.eta)]
-        } else {
-            // The non-plastic network keeps alpha at 0 and leaves eta alone, as on the CPU.
-            &[(&gpu_params.w, &grads.w)]
-        };
-        for (p, g) in pairs {
-            adam.push(adam_kernel.bind(c, p, g, &GpuTensor::zeros(c, p.len), &GpuTensor::zeros(c, p.len), &hyper));
-        }
-        let train_loss = GpuTensor::zeros(c, 2);
-        let train = Self::pass(c, &kernel, &cfg, cfg.batch, &gpu_params, Some((&grads, &train_loss)));
-        Ok(Self { ctx, cfg, kernel, params: gpu_params, _grads: grads, adam, step: 0, train, evals: HashMap::new(), train_loss })
-    }
-
-    /// A training pass (with `training`: the gradients and the loss accumulator) or an evaluation
-    /// pass of `batch` episodes.
-    fn pass(
-        ctx: &GpuContext,
-        kernel: &PlasticKernel,
-        cfg: &HebbianConfig,
-        batch: usize,
-        params: &GpuPlasticParams,
-        training: Option<(&GpuPlasticParams, &GpuTensor)>,
-    ) -> Pass {
-        let steps = cfg.episode_steps();
-        let dims = cfg.dims(batch);
-        let episode = GpuEpisode::new(ctx, kernel, dims, steps, cfg.rule, cfg.activation, params, training.map(|t| t.0));
-        let targets = GpuTensor::zeros(ctx, batch * cfg.bits);
-        let last = StepUniform::new(dims, cfg.rule, cfg.activation).at_step(steps - 1, steps);
-        let eval_loss = training.is_none().then(|| GpuTensor::zeros(ctx, 2));
-        let loss_sum = training.map(|t| t.1).or(eval_loss.as_ref()).expect("a pass has a loss accumulator");
-        let loss = kernel.bind_mse(ctx, &last, &episode.ys, &targets, loss_sum, episode.dys());
-        Pass { episode, targets, loss, eval_loss }
-    }
-}
-
-/// Refuses a batch whose largest buffer, the saved traces, would exceed what the device binds
-/// (a browser typically binds at most 128 MiB), before wgpu would fail on it.
-fn check_fits(ctx: &GpuContext, cfg: &HebbianConfig, batch: usize, slots: usize) -> Result<(), TrainError> {
-    let what = format!("{batch} episodes of {slots} saved traces of {} x {} synapses", cfg.bits, cfg.bits);
-    super::matmul::check_fits(ctx, slots * batch * cfg.bits * cfg.bits, 0, &what, "use fewer episodes per batch, bits or steps")
-}
-
-impl HebbianTrainer for GpuHebbian {
-    fn config(&self) -> &HebbianConfig {
-        &self.cfg
-    }
-
-    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
-        self.ctx.check_alive()?;
-        let batch = self.cfg.check_batch(xs, targets)?;
-        if batch != self.cfg.batch {
-            return Err(TrainError::Config(format!("a training batch of {batch} episodes is not the configured {}", self.cfg.batch)));
-        }
-        let ctx = self.ctx.as_ref();
-        self.step += 1;
-        let hyper = self.cfg.hyper().at_step(self.step);
-        for call in &self.adam {
-            call.set_hyper(ctx, &hyper);
-        }
-        let pass = &self.train;
-        pass.episode.xs.write(ctx, xs);
-        pass.targets.write(ctx, targets);
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("hebbian train step") });
-        pass.episode.encode_forward(&mut encoder);
-        record_all(&mut encoder, &pass.loss);
-        pass.episode.encode_backward(&mut encoder);
-        record_all(&mut encoder, self.adam.iter().map(AdamCall::dispatch));
-        ctx.queue.submit([encoder.finish()]);
-        Ok(())
-    }
-
-    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
-        self.ctx.check_alive()?;
-        let words = self.train_loss.take(&self.ctx).await?;
-        Ok((words[0], words[1] as usize))
-    }
-
-    async fn loss(&mut self, xs: &[f32], targets: &[f32]) -> Result<f32, TrainError> {
-        self.ctx.check_alive()?;
-        let batch = self.cfg.check_batch(xs, targets)?;
-        if !self.evals.contains_key(&batch) {
-            check_fits(&self.ctx, &self.cfg, batch, 2)?;
-        }
-        let (ctx, kernel, cfg, params) = (self.ctx.as_ref(), &self.kernel, &self.cfg, &self.params);
-        let pass = self.evals.entry(batch).or_insert_with(|| Self::pass(ctx, kernel, cfg, batch, params, None));
-        let loss = pass.eval_loss.as_ref().expect("an evaluation pass has its own loss");
-        pass.episode.xs.write(ctx, xs);
-        pass.targets.write(ctx, targets);
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("hebbian loss") });
-        encoder.clear_buffer(&loss.buffer, 0, None);
-        pass.episode.encode_forward(&mut encoder);
-        for call in &pass.loss {
-            call.encode(&mut encoder);
-        }
-        ctx.queue.submit([encoder.finish()]);
-        Ok(loss.read(ctx).await?[0])
-    }
-
-    async fn params(&mut self) -> Result<HebbianParams, TrainError> {
-        self.ctx.check_alive()?;
-        let ctx = self.ctx.as_ref();
-        let w = self.params.w.read(ctx).await?;
-        let alpha = self.params.alpha.read(ctx).await?;
-        let eta = self.params.eta.read(ctx).await?[0];
-        Ok(HebbianParams { bits: self.cfg.bits, w, alpha, eta })
-    }
-
-    /// The feed-forward layer has no state to replay.
-    async fn episode(&mut self, xs: &[f32]) -> Result<EpisodeTrace, TrainError> {
-        self.cfg.check_episode(xs)?;
-        Err(TrainError::Config("this trainer runs the feed-forward layer, which has no state to replay".into()))
-    }
-}
+/// [`crate::cpu::hebbian::CpuHebbian`].
+pub type GpuHebbian = GpuCompletion<FeedforwardCompletion>;

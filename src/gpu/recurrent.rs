@@ -7,18 +7,17 @@
 //!   `recurrent_drive_backward`, `readout_mse`) at a step described by a [`DriveUniform`].
 //! - [`GpuRecurrentEpisode`]: a batch of whole episodes, forward and backpropagation through time,
 //!   its tapes in GPU buffers, as `recurrent_forward` and `recurrent_backward`.
-//! - [`GpuRecurrent`]: training on pattern completion, one submit per step and no readback, as
-//!   [`super::plastic::GpuHebbian`] for the feed-forward layer.
+//! - [`GpuRecurrent`]: training on pattern completion, [`super::hebbian::GpuCompletion`]
+//!   running [`GpuRecurrentEpisode`], as [`super::plastic::GpuHebbian`] for the feed-forward
+//!   layer.
 
+use super::hebbian::{CompletionEpisode, GpuCompletion, PassBinding};
 use super::kernel::{Dispatch, groups_for, pipelines, record_all, uniform};
-use super::metaplastic_adam::{AdamCall, AdamKernel};
 use super::plastic::{GpuPlasticParams, PlasticKernel, StepUniform};
 use super::{GpuContext, GpuTensor};
-use crate::model::hebbian::{EpisodeTrace, HebbianConfig, HebbianParams, HebbianTrainer};
-use crate::nn::{HebbRule, Nonlinearity, RecurrentShape, TrainError};
+use crate::model::hebbian::{HebbianConfig, Network};
+use crate::nn::{HebbRule, Nonlinearity, RecurrentShape};
 use bytemuck::{Pod, Zeroable};
-use std::collections::HashMap;
-use std::rc::Rc;
 
 const WG: usize = 64;
 
@@ -159,11 +158,7 @@ impl GpuRecurrentEpisode {
         let dims = shape.plastic();
         let (nx, ns, nh) = (shape.input_len(), shape.state_len(), dims.trace_len());
         let zeros = |n: usize| GpuTensor::zeros(ctx, n);
-        let slots = match (plastic, grads.is_some() || keep_traces) {
-            (false, _) => 1,
-            (true, true) => steps,
-            (true, false) => 2,
-        };
+        let slots = Self::trace_slots(steps, plastic, grads.is_some() || keep_traces);
         let (xs, pre, post, z, hebb) = (zeros(steps * nx), zeros(steps * ns), zeros(steps * ns), zeros(steps * ns), zeros(slots * nh));
         // The product reads the previous state with no nonlinearity; tanh comes with the drive.
         let base = StepUniform::new(dims, rule, Nonlinearity::Identity);
@@ -207,6 +202,16 @@ impl GpuRecurrentEpisode {
         Self { shape, steps, plastic, xs, pre, post, z, hebb, forward, backward }
     }
 
+    /// Traces an episode of `steps` steps holds: with `keep_all` every step's, otherwise two that
+    /// the steps take in turn; one zero trace, never written, when not plastic.
+    pub fn trace_slots(steps: usize, plastic: bool, keep_all: bool) -> usize {
+        match (plastic, keep_all) {
+            (false, _) => 1,
+            (true, true) => steps,
+            (true, false) => 2,
+        }
+    }
+
     /// Records the forward pass from the zero state and an empty trace, and the read-out at the
     /// last step (its loss, and with gradients its `dL/dy`).
     pub fn encode_forward(&self, encoder: &mut wgpu::CommandEncoder) {
@@ -238,171 +243,42 @@ impl GpuRecurrentEpisode {
     }
 }
 
-/// An episode batch with its targets and loss, for one batch size.
-struct Pass {
-    episode: GpuRecurrentEpisode,
-    targets: GpuTensor,
-    /// `[sum, count]` of an evaluation pass's loss (training adds to the trainer's).
-    eval_loss: Option<GpuTensor>,
+impl CompletionEpisode for GpuRecurrentEpisode {
+    const NETWORK: Network = Network::Recurrent;
+    const SIZE_NAME: &'static str = "neurons";
+    type Kernels = (PlasticKernel, RecurrentKernel);
+
+    fn kernels(ctx: &GpuContext) -> Self::Kernels {
+        (PlasticKernel::new(ctx), RecurrentKernel::new(ctx))
+    }
+
+    fn traces_held(cfg: &HebbianConfig, keep_all: bool) -> usize {
+        GpuRecurrentEpisode::trace_slots(cfg.episode_steps(), cfg.plastic, keep_all)
+    }
+
+    fn bind(ctx: &GpuContext, kernels: &Self::Kernels, pass: &PassBinding) -> Self {
+        let PassBinding { cfg, batch, params, grads, targets, loss, keep_traces } = *pass;
+        let (shape, steps) = (cfg.recurrent_shape(batch), cfg.episode_steps());
+        Self::new(ctx, (&kernels.0, &kernels.1), shape, steps, cfg.rule, cfg.plastic, params, grads, targets, loss, keep_traces)
+    }
+
+    fn inputs(&self) -> &GpuTensor {
+        &self.xs
+    }
+
+    fn record_forward(&self, encoder: &mut wgpu::CommandEncoder) {
+        self.encode_forward(encoder);
+    }
+
+    fn record_backward(&self, encoder: &mut wgpu::CommandEncoder) {
+        self.encode_backward(encoder);
+    }
+
+    fn tapes(&self) -> (&GpuTensor, &GpuTensor) {
+        (&self.post, &self.hebb)
+    }
 }
 
 /// Miconi's recurrent network trained on a GPU, step for step the math of
-/// [`crate::cpu::hebbian::CpuHebbian`] with a recurrent configuration. Every method first checks
-/// that the device is alive.
-pub struct GpuRecurrent {
-    ctx: Rc<GpuContext>,
-    cfg: HebbianConfig,
-    kernels: (PlasticKernel, RecurrentKernel),
-    params: GpuPlasticParams,
-    /// The gradients stay bound in the training pass and the Adam calls.
-    _grads: GpuPlasticParams,
-    /// `W` always; `alpha` and `eta` only for the plastic network.
-    adam: Vec<AdamCall>,
-    step: u32,
-    train: Pass,
-    evals: HashMap<usize, Pass>,
-    /// One episode keeping every step's trace, made at the first [`HebbianTrainer::episode`].
-    replay: Option<Pass>,
-    train_loss: GpuTensor,
-}
-
-impl GpuRecurrent {
-    pub fn new(ctx: Rc<GpuContext>, cfg: HebbianConfig, params: HebbianParams) -> Result<Self, TrainError> {
-        ctx.check_alive()?;
-        cfg.validate()?;
-        params.check(&cfg)?;
-        let slots = if cfg.plastic { cfg.episode_steps() } else { 1 };
-        check_fits(&ctx, &cfg, cfg.batch, slots)?;
-        let c = ctx.as_ref();
-        let kernels = (PlasticKernel::new(c), RecurrentKernel::new(c));
-        let adam_kernel = AdamKernel::new(c);
-        let gpu_params = GpuPlasticParams::upload(c, &params.w, &params.alpha, params.eta);
-        let grads = GpuPlasticParams::zeros(c, cfg.neurons * cfg.neurons);
-        let hyper = cfg.hyper().at_step(1);
-        let pairs: &[(&GpuTensor, &GpuTensor)] = if cfg.plastic {
-            &[(&gpu_params.w, &grads.w), (&gpu_params.alpha, &grads.alpha), (&gpu_params.eta, &grads.eta)]
-        } else {
-            // The non-plastic network keeps alpha at 0 and leaves eta alone, as on the CPU.
-            &[(&gpu_params.w, &grads.w)]
-        };
-        let adam = pairs.iter().map(|(p, g)| adam_kernel.bind(c, p, g, &GpuTensor::zeros(c, p.len), &GpuTensor::zeros(c, p.len), &hyper)).collect();
-        let train_loss = GpuTensor::zeros(c, 2);
-        let train = Self::pass(c, &kernels, &cfg, cfg.batch, &gpu_params, Some((&grads, &train_loss)), false);
-        Ok(Self { ctx, cfg, kernels, params: gpu_params, _grads: grads, adam, step: 0, train, evals: HashMap::new(), replay: None, train_loss })
-    }
-
-    fn pass(
-        ctx: &GpuContext,
-        kernels: &(PlasticKernel, RecurrentKernel),
-        cfg: &HebbianConfig,
-        batch: usize,
-        params: &GpuPlasticParams,
-        training: Option<(&GpuPlasticParams, &GpuTensor)>,
-        keep_traces: bool,
-    ) -> Pass {
-        let targets = GpuTensor::zeros(ctx, batch * cfg.bits);
-        let eval_loss = training.is_none().then(|| GpuTensor::zeros(ctx, 2));
-        let loss = training.map(|t| t.1).or(eval_loss.as_ref()).expect("a pass has a loss accumulator");
-        let episode = GpuRecurrentEpisode::new(
-            ctx,
-            (&kernels.0, &kernels.1),
-            cfg.recurrent_shape(batch),
-            cfg.episode_steps(),
-            cfg.rule,
-            cfg.plastic,
-            params,
-            training.map(|t| t.0),
-            &targets,
-            loss,
-            keep_traces,
-        );
-        Pass { episode, targets, eval_loss }
-    }
-}
-
-/// Refuses a batch whose saved traces would exceed what the device binds, before wgpu fails on it.
-fn check_fits(ctx: &GpuContext, cfg: &HebbianConfig, batch: usize, slots: usize) -> Result<(), TrainError> {
-    let n = cfg.neurons;
-    let what = format!("{batch} episodes of {slots} saved traces of {n} x {n} synapses");
-    super::matmul::check_fits(ctx, slots * batch * n * n, 0, &what, "use fewer episodes per batch, neurons or steps")
-}
-
-impl HebbianTrainer for GpuRecurrent {
-    fn config(&self) -> &HebbianConfig {
-        &self.cfg
-    }
-
-    fn train_step(&mut self, xs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
-        self.ctx.check_alive()?;
-        let batch = self.cfg.check_batch(xs, targets)?;
-        if batch != self.cfg.batch {
-            return Err(TrainError::Config(format!("a training batch of {batch} episodes is not the configured {}", self.cfg.batch)));
-        }
-        let ctx = self.ctx.as_ref();
-        self.step += 1;
-        let hyper = self.cfg.hyper().at_step(self.step);
-        for call in &self.adam {
-            call.set_hyper(ctx, &hyper);
-        }
-        self.train.episode.xs.write(ctx, xs);
-        self.train.targets.write(ctx, targets);
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("recurrent train step") });
-        self.train.episode.encode_forward(&mut encoder);
-        self.train.episode.encode_backward(&mut encoder);
-        record_all(&mut encoder, self.adam.iter().map(AdamCall::dispatch));
-        ctx.queue.submit([encoder.finish()]);
-        Ok(())
-    }
-
-    async fn take_train_loss(&mut self) -> Result<(f32, usize), TrainError> {
-        self.ctx.check_alive()?;
-        let words = self.train_loss.take(&self.ctx).await?;
-        Ok((words[0], words[1] as usize))
-    }
-
-    async fn loss(&mut self, xs: &[f32], targets: &[f32]) -> Result<f32, TrainError> {
-        self.ctx.check_alive()?;
-        let batch = self.cfg.check_batch(xs, targets)?;
-        if !self.evals.contains_key(&batch) {
-            check_fits(&self.ctx, &self.cfg, batch, if self.cfg.plastic { 2 } else { 1 })?;
-        }
-        let (ctx, kernels, cfg, params) = (self.ctx.as_ref(), &self.kernels, &self.cfg, &self.params);
-        let pass = self.evals.entry(batch).or_insert_with(|| Self::pass(ctx, kernels, cfg, batch, params, None, false));
-        let loss = pass.eval_loss.as_ref().expect("an evaluation pass has its own loss");
-        pass.episode.xs.write(ctx, xs);
-        pass.targets.write(ctx, targets);
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("recurrent loss") });
-        encoder.clear_buffer(&loss.buffer, 0, None);
-        pass.episode.encode_forward(&mut encoder);
-        ctx.queue.submit([encoder.finish()]);
-        Ok(loss.read(ctx).await?[0])
-    }
-
-    async fn params(&mut self) -> Result<HebbianParams, TrainError> {
-        self.ctx.check_alive()?;
-        let ctx = self.ctx.as_ref();
-        let w = self.params.w.read(ctx).await?;
-        let alpha = self.params.alpha.read(ctx).await?;
-        let eta = self.params.eta.read(ctx).await?[0];
-        Ok(HebbianParams { bits: self.cfg.neurons, w, alpha, eta })
-    }
-
-    async fn episode(&mut self, xs: &[f32]) -> Result<EpisodeTrace, TrainError> {
-        self.ctx.check_alive()?;
-        let cfg = &self.cfg;
-        cfg.check_episode(xs)?;
-        let steps = cfg.episode_steps();
-        if self.replay.is_none() {
-            check_fits(&self.ctx, cfg, 1, if cfg.plastic { steps } else { 1 })?;
-        }
-        let (ctx, kernels, params) = (self.ctx.as_ref(), &self.kernels, &self.params);
-        let pass = self.replay.get_or_insert_with(|| Self::pass(ctx, kernels, cfg, 1, params, None, true));
-        pass.episode.xs.write(ctx, xs);
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("recurrent episode replay") });
-        pass.episode.encode_forward(&mut encoder);
-        ctx.queue.submit([encoder.finish()]);
-        let states = pass.episode.post.read(ctx).await?;
-        let hebb = if cfg.plastic { pass.episode.hebb.read(ctx).await? } else { Vec::new() };
-        Ok(EpisodeTrace { steps, neurons: cfg.neurons, states, hebb })
-    }
-}
+/// [`crate::cpu::hebbian::CpuHebbian`] with a recurrent configuration.
+pub type GpuRecurrent = GpuCompletion<GpuRecurrentEpisode>;

@@ -228,6 +228,20 @@ impl HebbianConfig {
     pub fn hyper(&self) -> AdamHyper {
         AdamHyper::new(self.lr, 0.0, 0.0)
     }
+
+    /// `W`, `alpha` and `eta` (plastic layer 0), with Adam on each; `alpha` and `eta` frozen in
+    /// the non-plastic network, which keeps alpha at 0, so its trace never reaches the output,
+    /// and leaves eta (whose gradient is then 0) alone too.
+    pub fn layout(&self) -> ParamLayout {
+        let adam = Update::Adam(self.hyper());
+        let plastic = if self.plastic { adam } else { Update::Frozen };
+        let synapses = self.size() * self.size();
+        let mut layout = ParamLayout::default();
+        layout.push(TensorKey::PlasticW(0), synapses, adam);
+        layout.push(TensorKey::PlasticAlpha(0), synapses, plastic);
+        layout.push(TensorKey::PlasticEta(0), 1, plastic);
+        layout
+    }
 }
 
 /// The learned parameters of one plastic layer (or of a recurrent network's connections).
@@ -596,6 +610,26 @@ impl DenoiseParams {
     }
     fn plastic_mut(&mut self, n: usize) -> &mut HebbianParams {
         if n == 0 { &mut self.code } else { &mut self.out }
+    }
+}
+
+/// The tensors of [`HebbianConfig::layout`].
+impl TensorSet for HebbianParams {
+    fn tensor(&self, key: TensorKey) -> &[f32] {
+        match key {
+            TensorKey::PlasticW(0) => &self.w,
+            TensorKey::PlasticAlpha(0) => &self.alpha,
+            TensorKey::PlasticEta(0) => std::slice::from_ref(&self.eta),
+            other => unreachable!("a pattern-completion network holds no {other:?}"),
+        }
+    }
+    fn tensor_mut(&mut self, key: TensorKey) -> &mut [f32] {
+        match key {
+            TensorKey::PlasticW(0) => &mut self.w,
+            TensorKey::PlasticAlpha(0) => &mut self.alpha,
+            TensorKey::PlasticEta(0) => std::slice::from_mut(&mut self.eta),
+            other => unreachable!("a pattern-completion network holds no {other:?}"),
+        }
     }
 }
 

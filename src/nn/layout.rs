@@ -13,7 +13,7 @@ pub enum TensorKey {
     /// The bias of parameter slot `n` (beta for batch norm).
     Bias(usize),
     /// `W`, `alpha` and `eta` of plastic layer `n` (the autoencoder's code layer is 0, its output
-    /// layer 1).
+    /// layer 1; a pattern-completion network's connections are 0).
     PlasticW(usize),
     PlasticAlpha(usize),
     PlasticEta(usize),
