@@ -13,6 +13,8 @@
 //!   state and the guided path's presets; plain Rust, so tested natively.
 //! - [`experiments`]: permuted MNIST, stream learning and the toy problem, written once against the
 //!   trainer interface, run alike by the browser and the command-line tool.
+//! - [`demos`]: the page's three demos, each one module (its settings, what its workers train,
+//!   what its page draws) and one line in [`demos::REGISTRY`]; plain Rust, tested natively.
 //! - `web` (wasm32 only): the browser app, the only place that knows about the DOM; its two entry
 //!   points are the binaries `src/bin/app.rs` (the page) and `src/bin/worker.rs` (a training worker).
 //! - `src/main.rs` + `src/cli/`: the native command-line tool `metaplastic`.
@@ -21,6 +23,7 @@ pub mod backend;
 pub mod charts;
 pub mod cpu;
 pub mod data;
+pub mod demos;
 pub mod experiments;
 pub mod gpu;
 pub mod model;

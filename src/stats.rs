@@ -56,7 +56,7 @@ impl PairedDiff {
 }
 
 /// A confusion matrix over `classes` classes: `counts[true][predicted]`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Confusion {
     pub classes: usize,
     pub counts: Vec<Vec<u32>>,
@@ -64,12 +64,17 @@ pub struct Confusion {
 
 /// The classification metrics the convolutional metaplasticity paper reports, macro-averaged over
 /// classes (each class counts equally), as fractions in [0, 1]; `loss` is the mean cross-entropy.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClassMetrics {
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub accuracy: f32,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub macro_f1: f32,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub precision: f32,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub recall: f32,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub loss: f32,
 }
 
@@ -105,5 +110,23 @@ impl Confusion {
             f_sum += if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
         }
         ClassMetrics { accuracy: correct as f32 / total, macro_f1: f_sum / k as f32, precision: p_sum / k as f32, recall: r_sum / k as f32, loss }
+    }
+}
+
+/// Reading back a float as serde_json writes it: a NaN (not measured yet) becomes `null`, and a
+/// `null` reads as NaN again (curve points travel from a training worker to the page this way).
+pub mod nan {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn f32<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+    }
+
+    pub fn vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        Ok(Vec::<Option<f32>>::deserialize(d)?.into_iter().map(|x| x.unwrap_or(f32::NAN)).collect())
+    }
+
+    pub fn matrix<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f32>>, D::Error> {
+        Ok(Vec::<Vec<Option<f32>>>::deserialize(d)?.into_iter().map(|row| row.into_iter().map(|x| x.unwrap_or(f32::NAN)).collect()).collect())
     }
 }

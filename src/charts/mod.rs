@@ -1,6 +1,6 @@
 //! Charts as display lists: one code path builds a [`Figure`] (lines, rectangles, text, circles in
 //! the figure's own pixel coordinates) and two renderers draw it, [`Figure::to_svg`] for the
-//! command-line tool and `web::canvas_chart::draw` for the live canvas in the app, so both show the
+//! command-line tool and `web::canvas_chart::paint` for the live canvas in the app, so both show the
 //! same picture.
 //!
 //! - [`plots`]: the chart builders (line chart, heat map, histograms, 2-D trajectories, bars with

@@ -114,9 +114,10 @@ pub fn completion_batch(cfg: &HebbianConfig, batch: usize, rng: &mut StdRng) -> 
 }
 
 /// One point of the loss curve: the mean training loss over the window ending at `step`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CurvePoint {
     pub step: usize,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub train_mse: f32,
 }
 

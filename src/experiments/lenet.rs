@@ -9,8 +9,9 @@ use crate::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, LenetTra
 use crate::nn::{AmpEnergy, BatchStats, TrainError};
 use crate::stats::{ClassMetrics, Confusion};
 
-/// Which rule a learner trains with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which rule a learner trains with (serialised by [`Rule::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Rule {
     Standard,
     /// AMP on the raw energy of the factor's input (the formula as written).
@@ -156,12 +157,16 @@ impl LenetRunConfig {
 pub const DEFAULT_AMP_B: f32 = 1.0;
 
 /// Live measurements at one point of training.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LenetPoint {
     pub step: usize,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub train_loss: f32,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub train_acc: f32,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub test_loss: f32,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub test_acc: f32,
 }
 

@@ -1,5 +1,6 @@
 //! The experiments, written once against [`crate::model::bnn::BnnTrainer`] and run the same way
-//! by the browser (a few steps per animation frame) and by the command-line tool (to the end).
+//! by the browser (a training worker advances one step at a time, in slices between its messages)
+//! and by the command-line tool (to the end).
 //!
 //! Every runner is a state machine advanced by `advance(data, steps)`: the browser stays
 //! responsive between calls, and the learners of one run always see identical batches.
@@ -16,6 +17,7 @@ pub mod summary;
 pub mod toy;
 
 use crate::data::{Examples, IMAGE_PIXELS};
+
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 /// Examples a runner may read, possibly still streaming in. Runners only borrow inside these

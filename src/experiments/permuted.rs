@@ -9,7 +9,7 @@ use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, GammaInit};
 use crate::nn::TrainError;
 
 /// One learner of a run: the standard network is `m = 0`; EWC is a penalty on top of `m = 0`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LearnerSpec {
     pub name: String,
     pub meta: f32,
@@ -130,11 +130,14 @@ impl PermutedConfig {
 }
 
 /// Test accuracy on every task seen so far, at one point of training.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CurvePoint {
     pub step: usize,
+    #[serde(deserialize_with = "crate::stats::nan::vec")]
     pub task_acc: Vec<f32>,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub train_loss: f32,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub train_acc: f32,
 }
 

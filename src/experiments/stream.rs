@@ -112,10 +112,12 @@ impl StreamConfig {
 }
 
 /// Test accuracy over training.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StreamPoint {
     pub step: usize,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub test_acc: f32,
+    #[serde(deserialize_with = "crate::stats::nan::f32")]
     pub train_loss: f32,
 }
 

@@ -1,5 +1,5 @@
 //! Host side of `shaders/matmul.wgsl`: `C = op(A) · op(B)` with the shape and flags of
-//! [`crate::cpu::matmul::MatmulShape`], whose CPU reference it is tested against. The shader has a
+//! [`crate::nn::MatmulShape`], whose CPU reference it is tested against. The shader has a
 //! tiled kernel for most products and two for the shapes a convolution makes, which leave most of
 //! a tile idle: a narrow C (the forward product, one column per output channel) and a small C over
 //! a long k (the weight gradient, summed over every pixel of the batch).

@@ -3,8 +3,9 @@
 //! them, and reads and writes them in the URL (`?bnn.hidden=1024&run=bnn`); the native tool can
 //! read the same ranges. Nothing here knows about the browser, so all of it is tested natively.
 //!
-//! Adding a setting is one line in a demo's list ([`bnn::DEMO`], [`lenet::DEMO`],
-//! [`hebbian::DEMO`]); adding a demo is one module with its [`Demo`] and one line in [`DEMOS`].
+//! Adding a setting is one constant in a demo's file ([`bnn`], [`lenet`], [`hebbian`]) and its
+//! place in that demo's list; the demos themselves are listed once, by `crate::demos::REGISTRY`,
+//! and the functions here that read every demo's settings (a link) take that list.
 //!
 //! Two ways to meet a bad value, on purpose:
 //! - [`Setting::check`] refuses it and says why, for the form: a person who typed it should see the
@@ -19,9 +20,6 @@ pub mod presets;
 pub mod query;
 
 use std::fmt;
-
-/// The demos in the order of the page.
-pub const DEMOS: [&Demo; 3] = [&bnn::DEMO, &lenet::DEMO, &hebbian::DEMO];
 
 /// The `compute` setting every demo has: where its networks train.
 pub const COMPUTE: &[Choice] = &[
@@ -64,11 +62,6 @@ impl Demo {
     pub fn field_id(&self, setting: &Setting) -> String {
         format!("{}-{}", self.prefix, setting.name)
     }
-}
-
-/// The demo called `name`.
-pub fn demo(name: &str) -> Option<&'static Demo> {
-    DEMOS.iter().copied().find(|d| d.name == name)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -385,7 +378,9 @@ pub struct Values {
 
 impl Values {
     fn index(&self, name: &str) -> usize {
-        // Code asks only for settings its own demo declares; the per-demo tests read every one.
+        // Code asks for settings through their declarations (`bnn::HIDDEN`), so a misspelt name
+        // does not compile; one of another demo's would stop here, and every demo's tests read
+        // all of theirs.
         self.demo
             .settings
             .iter()
@@ -393,57 +388,63 @@ impl Values {
             .unwrap_or_else(|| panic!("demo '{}' declares no setting '{name}'", self.demo.name))
     }
 
-    pub fn get(&self, name: &str) -> &Value {
-        &self.values[self.index(name)]
+    pub fn get(&self, key: &Setting) -> &Value {
+        &self.values[self.index(key.name)]
     }
 
     /// Sets a value that is already allowed (it came from [`Setting::check`] or `correct`).
-    pub fn set(&mut self, name: &str, value: Value) {
-        let i = self.index(name);
+    pub fn set(&mut self, key: &Setting, value: Value) {
+        let i = self.index(key.name);
         self.values[i] = value;
     }
 
-    pub fn int(&self, name: &str) -> i64 {
-        match self.get(name) {
+    pub fn int(&self, key: &Setting) -> i64 {
+        match self.get(key) {
             Value::Int(x) => *x,
-            other => panic!("{}.{name} is declared as an integer, holds {other:?}", self.demo.name),
+            other => panic!("{}.{} is declared as an integer, holds {other:?}", self.demo.name, key.name),
         }
     }
 
     /// For counts: every integer setting's range starts at 0 or above.
-    pub fn count(&self, name: &str) -> usize {
-        usize::try_from(self.int(name)).unwrap_or(0)
+    pub fn count(&self, key: &Setting) -> usize {
+        usize::try_from(self.int(key)).unwrap_or(0)
     }
 
+    /// Every demo's `seed` (a test checks each declares one).
     pub fn seed(&self) -> u64 {
-        u64::try_from(self.int("seed")).unwrap_or(0)
+        u64::try_from(self.int(&self.demo.settings[self.index("seed")])).unwrap_or(0)
     }
 
-    pub fn float(&self, name: &str) -> f64 {
-        match self.get(name) {
+    /// Every demo's `compute` choice.
+    pub fn compute(&self) -> &'static str {
+        self.choice(&self.demo.settings[self.index("compute")])
+    }
+
+    pub fn float(&self, key: &Setting) -> f64 {
+        match self.get(key) {
             Value::Float(x) => *x,
-            other => panic!("{}.{name} is declared as a number, holds {other:?}", self.demo.name),
+            other => panic!("{}.{} is declared as a number, holds {other:?}", self.demo.name, key.name),
         }
     }
 
-    pub fn choice(&self, name: &str) -> &'static str {
-        match self.get(name) {
+    pub fn choice(&self, key: &Setting) -> &'static str {
+        match self.get(key) {
             Value::Choice(c) => c,
-            other => panic!("{}.{name} is declared as a choice, holds {other:?}", self.demo.name),
+            other => panic!("{}.{} is declared as a choice, holds {other:?}", self.demo.name, key.name),
         }
     }
 
-    pub fn flag(&self, name: &str) -> bool {
-        match self.get(name) {
+    pub fn flag(&self, key: &Setting) -> bool {
+        match self.get(key) {
             Value::Bool(b) => *b,
-            other => panic!("{}.{name} is declared as true/false, holds {other:?}", self.demo.name),
+            other => panic!("{}.{} is declared as true/false, holds {other:?}", self.demo.name, key.name),
         }
     }
 
-    pub fn list(&self, name: &str) -> &[f64] {
-        match self.get(name) {
+    pub fn list(&self, key: &Setting) -> &[f64] {
+        match self.get(key) {
             Value::List(xs) => xs,
-            other => panic!("{}.{name} is declared as a list, holds {other:?}", self.demo.name),
+            other => panic!("{}.{} is declared as a list, holds {other:?}", self.demo.name, key.name),
         }
     }
 
@@ -451,7 +452,7 @@ impl Values {
     pub fn applies(&self, setting: &Setting) -> bool {
         match setting.only_when {
             None => true,
-            Some((other, value)) => self.get(other).to_string() == value,
+            Some((other, value)) => self.values[self.index(other)].to_string() == value,
         }
     }
 
@@ -469,7 +470,7 @@ impl Values {
         for (name, text) in raw {
             let Some(setting) = self.demo.setting(name) else { continue };
             match setting.check(&text) {
-                Ok(v) => next.set(name, v),
+                Ok(v) => next.set(setting, v),
                 Err(e) => refused.push((setting, Refused { label: setting.label, given: text.trim().to_string(), why: e.why, allowed: setting.allowed() })),
             }
         }
@@ -495,19 +496,27 @@ impl Values {
             let raw = query::decode(raw);
             let setting = demo.setting(key).ok_or_else(|| format!("settings: {}.{key} is not a setting", demo.name))?;
             let value = setting.check(&raw).map_err(|e| format!("settings: {}.{key} = '{raw}' is {}", demo.name, e.why))?;
-            values.set(key, value);
+            values.set(setting, value);
         }
         Ok(values)
     }
 }
 
+/// Every demo's declaration, in the page's order (from `crate::demos::REGISTRY`).
+pub type Demos<'a> = &'a [&'static Demo];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[allow(non_snake_case)]
+    fn DEMOS() -> Vec<&'static Demo> {
+        crate::demos::declarations()
+    }
+
     #[test]
     fn every_default_is_allowed_as_written_and_reads_back_the_same() {
-        for demo in DEMOS {
+        for demo in DEMOS() {
             for s in demo.settings {
                 let v = s.check(s.default).unwrap_or_else(|e| panic!("{}.{}: default '{}' is {}", demo.name, s.name, s.default, e.why));
                 assert_eq!(s.check(&v.to_string()), Ok(v.clone()), "{}.{}", demo.name, s.name);
@@ -517,11 +526,11 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_conditions_name_real_choices() {
-        let mut demo_names: Vec<&str> = DEMOS.iter().map(|d| d.name).collect();
+        let mut demo_names: Vec<&str> = DEMOS().iter().map(|d| d.name).collect();
         demo_names.sort_unstable();
         demo_names.dedup();
-        assert_eq!(demo_names.len(), DEMOS.len());
-        for demo in DEMOS {
+        assert_eq!(demo_names.len(), DEMOS().len());
+        for demo in DEMOS() {
             let mut names: Vec<&str> = demo.settings.iter().map(|s| s.name).collect();
             names.sort_unstable();
             names.dedup();
@@ -540,7 +549,7 @@ mod tests {
 
     #[test]
     fn integers_are_checked_and_corrected_to_the_nearest_allowed_value() {
-        let hidden = bnn::DEMO.setting("hidden").expect("declared");
+        let hidden = &bnn::HIDDEN;
         assert_eq!(hidden.check("1024"), Ok(Value::Int(1024)));
         assert_eq!(hidden.check(" 32 "), Ok(Value::Int(32)));
         assert_eq!(hidden.correct("5"), (Value::Int(8), Some(Why::BelowMin("8".into()))));
@@ -557,18 +566,18 @@ mod tests {
 
     #[test]
     fn floats_choices_flags_and_lists() {
-        let lr = bnn::DEMO.setting("lr").expect("declared");
+        let lr = &bnn::LR;
         assert_eq!(lr.check("0.02"), Ok(Value::Float(0.02)));
         assert_eq!(lr.correct("7").0, Value::Float(1.0));
         assert_eq!(lr.correct("0").0, Value::Float(0.0001));
-        let compute = bnn::DEMO.setting("compute").expect("declared");
+        let compute = &bnn::COMPUTE;
         assert_eq!(compute.check("cpu"), Ok(Value::Choice("cpu")));
         assert_eq!(compute.correct("CPU"), (Value::Choice("cpu"), Some(Why::UnknownChoice("auto, webgpu, cpu".into()))));
         assert_eq!(compute.correct("tpu").0, Value::Choice("auto"));
-        let ewc = bnn::DEMO.setting("ewc").expect("declared");
+        let ewc = &bnn::EWC;
         assert_eq!(ewc.check("on"), Ok(Value::Bool(true)));
         assert_eq!(ewc.correct("maybe"), (Value::Bool(false), Some(Why::NotABool)));
-        let meta = bnn::DEMO.setting("meta").expect("declared");
+        let meta = &bnn::META;
         assert_eq!(meta.check("1.35,6"), Ok(Value::List(vec![1.35, 6.0])));
         assert_eq!(meta.correct("1.35, 99"), (Value::List(vec![1.35, 50.0]), Some(Why::AboveMax("50".into()))));
         assert_eq!(meta.correct("1,x,2"), (Value::List(vec![1.0, 2.0]), Some(Why::NotANumber)));
@@ -585,18 +594,18 @@ mod tests {
         // Nothing is changed by a refused form.
         assert_eq!(values, bnn::DEMO.defaults());
         values.check_all([("hidden", "64".to_string()), ("compute", "cpu".to_string())]).expect("allowed");
-        assert_eq!((values.count("hidden"), values.choice("compute")), (64, "cpu"));
+        assert_eq!((values.count(&bnn::HIDDEN), values.compute()), (64, "cpu"));
     }
 
     #[test]
     fn settings_travel_to_a_worker_and_back_unchanged() {
-        for demo in DEMOS {
+        for demo in DEMOS() {
             let values = demo.defaults();
             assert_eq!(Values::from_plain_query(demo, &values.to_plain_query()), Ok(values));
         }
         let mut values = bnn::DEMO.defaults();
-        values.set("meta", Value::List(vec![1.35, 6.0]));
-        values.set("lr", Value::Float(0.0123));
+        values.set(&bnn::META, Value::List(vec![1.35, 6.0]));
+        values.set(&bnn::LR, Value::Float(0.0123));
         assert_eq!(Values::from_plain_query(&bnn::DEMO, &values.to_plain_query()), Ok(values));
         assert!(Values::from_plain_query(&bnn::DEMO, "hidden=3").is_err());
         assert!(Values::from_plain_query(&bnn::DEMO, "width=3").is_err());
@@ -605,10 +614,8 @@ mod tests {
     #[test]
     fn conditional_settings_follow_their_switch() {
         let mut values = bnn::DEMO.defaults();
-        let tasks = bnn::DEMO.setting("tasks").expect("declared");
-        let subsets = bnn::DEMO.setting("subsets").expect("declared");
-        assert!(values.applies(tasks) && !values.applies(subsets));
-        values.set("experiment", Value::Choice("stream"));
-        assert!(!values.applies(tasks) && values.applies(subsets));
+        assert!(values.applies(&bnn::TASKS) && !values.applies(&bnn::SUBSETS));
+        values.set(&bnn::EXPERIMENT, Value::Choice("stream"));
+        assert!(!values.applies(&bnn::TASKS) && values.applies(&bnn::SUBSETS));
     }
 }

@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn every_preset_link_is_allowed_as_written() {
         for p in PRESETS {
-            let link = query::parse(p.query);
+            let link = query::parse(p.query, &crate::demos::declarations());
             assert!(link.notes.is_empty(), "{}: {:?}", p.id, link.notes);
             assert!(p.math.starts_with("<math") && p.math.ends_with("</math>"), "{}", p.id);
         }
@@ -131,18 +131,18 @@ mod tests {
 
     #[test]
     fn the_path_covers_what_the_issue_asks_for() {
-        let run = |id: &str| PRESETS.iter().find(|p| p.id == id).map(|p| query::parse(p.query));
+        let run = |id: &str| PRESETS.iter().find(|p| p.id == id).map(|p| query::parse(p.query, &crate::demos::declarations()));
         // The toy is drawn at once, with nothing to start.
         assert_eq!(run("toy").and_then(|l| l.run), None);
         let why_m = run("why-m").expect("why-m");
         assert_eq!(why_m.run, Some("bnn"));
-        assert_eq!(why_m.values("bnn").expect("bnn").list("meta"), [1.35, 6.0]);
+        assert_eq!(why_m.values("bnn").expect("bnn").list(&crate::settings::bnn::META), [1.35, 6.0]);
         let lenet = run("lenet-seeds").expect("lenet-seeds");
-        assert_eq!((lenet.run, lenet.values("lenet").expect("lenet").count("seeds")), (Some("lenet"), 5));
-        assert_eq!(run("stream").expect("stream").values("bnn").expect("bnn").choice("experiment"), "stream");
+        assert_eq!((lenet.run, lenet.values("lenet").expect("lenet").count(&crate::settings::lenet::SEEDS)), (Some("lenet"), 5));
+        assert_eq!(run("stream").expect("stream").values("bnn").expect("bnn").choice(&crate::settings::bnn::EXPERIMENT), "stream");
         for (id, task) in [("completion", "completion"), ("denoise", "denoise")] {
             let link = run(id).expect(id);
-            assert_eq!((link.run, link.values("hebbian").expect("hebbian").choice("task")), (Some("hebbian"), task));
+            assert_eq!((link.run, link.values("hebbian").expect("hebbian").choice(&crate::settings::hebbian::TASK)), (Some("hebbian"), task));
         }
     }
 }

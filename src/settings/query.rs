@@ -3,7 +3,7 @@
 //! read leniently: whatever is not allowed is replaced by the nearest allowed value and named in a
 //! [`Note`], so a tampered link still opens a page, shows what it runs, and says what it changed.
 
-use super::{DEMOS, Values, Why};
+use super::{Demos, Values, Why};
 use std::fmt;
 
 /// The key that starts a demo on load.
@@ -12,7 +12,7 @@ pub const RUN: &str = "run";
 /// What a link asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
-    /// One entry per demo, in the order of [`DEMOS`]; settings the link did not name are at
+    /// One entry per demo, in the order of the list it was read with; settings the link did not name are at
     /// their defaults.
     pub values: Vec<Values>,
     /// The demo to start on load.
@@ -34,8 +34,8 @@ pub enum Note {
     Corrected { key: String, given: String, why: Why, used: String },
     /// A key that names no setting.
     UnknownKey { key: String },
-    /// `run=` named no demo.
-    UnknownRun { given: String },
+    /// `run=` named no demo (of those `known`).
+    UnknownRun { given: String, known: Vec<&'static str> },
     /// The same key twice: the last one counts, as in a form.
     Repeated { key: String },
 }
@@ -55,18 +55,15 @@ impl fmt::Display for Note {
         match self {
             Note::Corrected { key, given, why, used } => write!(f, "{key}: '{given}' is {why}; using {used}"),
             Note::UnknownKey { key } => write!(f, "'{key}' is not a setting of this page; ignored"),
-            Note::UnknownRun { given } => {
-                let names: Vec<&str> = DEMOS.iter().map(|d| d.name).collect();
-                write!(f, "run: '{given}' is not a demo (one of {}); nothing started", names.join(", "))
-            }
+            Note::UnknownRun { given, known } => write!(f, "run: '{given}' is not a demo (one of {}); nothing started", known.join(", ")),
             Note::Repeated { key } => write!(f, "{key} is given more than once; the last one is used"),
         }
     }
 }
 
-/// Reads a query string (with or without its leading `?`).
-pub fn parse(query: &str) -> Link {
-    let mut values: Vec<Values> = DEMOS.iter().map(|d| d.defaults()).collect();
+/// Reads a query string (with or without its leading `?`) for the page's `demos`.
+pub fn parse(query: &str, demos: Demos) -> Link {
+    let mut values: Vec<Values> = demos.iter().map(|d| d.defaults()).collect();
     let mut run = None;
     let mut notes = Vec::new();
     let mut seen: Vec<String> = Vec::new();
@@ -79,18 +76,18 @@ pub fn parse(query: &str) -> Link {
         }
         seen.push(key.clone());
         if key == RUN {
-            match DEMOS.iter().find(|d| d.name == given.trim()) {
+            match demos.iter().find(|d| d.name == given.trim()) {
                 Some(d) => run = Some(d.name),
                 None => {
                     run = None;
-                    notes.push(Note::UnknownRun { given });
+                    notes.push(Note::UnknownRun { given, known: demos.iter().map(|d| d.name).collect() });
                 }
             }
             continue;
         }
         let Some((i, demo, setting)) = key.split_once('.').and_then(|(d, s)| {
-            let i = DEMOS.iter().position(|demo| demo.name == d)?;
-            Some((i, DEMOS[i], DEMOS[i].setting(s)?))
+            let i = demos.iter().position(|demo| demo.name == d)?;
+            Some((i, demos[i], demos[i].setting(s)?))
         }) else {
             notes.push(Note::UnknownKey { key });
             continue;
@@ -99,7 +96,7 @@ pub fn parse(query: &str) -> Link {
         if let Some(why) = why {
             notes.push(Note::Corrected { key: format!("{}.{}", demo.name, setting.name), given, why, used: value.to_string() });
         }
-        values[i].set(setting.name, value);
+        values[i].set(setting, value);
     }
     Link { values, run, notes }
 }
@@ -166,12 +163,16 @@ mod tests {
     use super::super::{Value, bnn, hebbian, lenet};
     use super::*;
 
+    fn parse(query: &str) -> Link {
+        super::parse(query, &crate::demos::declarations())
+    }
+
     #[test]
     fn an_empty_link_is_every_default_and_starts_nothing() {
         let link = parse("");
         assert_eq!(link.run, None);
         assert!(link.notes.is_empty());
-        for (v, d) in link.values.iter().zip(DEMOS) {
+        for (v, d) in link.values.iter().zip(crate::demos::declarations()) {
             assert_eq!(*v, d.defaults());
         }
     }
@@ -182,20 +183,20 @@ mod tests {
         assert!(link.notes.is_empty(), "{:?}", link.notes);
         assert_eq!(link.run, Some("bnn"));
         let bnn = link.values("bnn").expect("bnn");
-        assert_eq!((bnn.count("hidden"), bnn.choice("compute")), (1024, "cpu"));
+        assert_eq!((bnn.count(&bnn::HIDDEN), bnn.compute()), (1024, "cpu"));
         // Everything else stays at its default.
-        assert_eq!(bnn.list("meta"), [6.0]);
+        assert_eq!(bnn.list(&bnn::META), [6.0]);
         assert_eq!(*link.values("lenet").expect("lenet"), lenet::DEMO.defaults());
     }
 
     #[test]
     fn written_state_reads_back_identically() {
         let mut b = bnn::DEMO.defaults();
-        b.set("meta", Value::List(vec![1.35, 6.0]));
-        b.set("lr", Value::Float(0.02));
-        b.set("compute", Value::Choice("webgpu"));
+        b.set(&bnn::META, Value::List(vec![1.35, 6.0]));
+        b.set(&bnn::LR, Value::Float(0.02));
+        b.set(&bnn::COMPUTE, Value::Choice("webgpu"));
         let mut l = lenet::DEMO.defaults();
-        l.set("seeds", Value::Int(5));
+        l.set(&lenet::SEEDS, Value::Int(5));
         let h = hebbian::DEMO.defaults();
         let q = write(&[&b, &l, &h], Some("lenet"));
         assert!(q.starts_with("?bnn.experiment=permuted&bnn.hidden=128&bnn.meta=1.35,6&"), "{q}");
@@ -210,9 +211,9 @@ mod tests {
     fn a_tampered_link_is_corrected_with_a_note_per_change() {
         let link = parse("?bnn.hidden=5&bnn.lr=abc&lenet.dataset=cifar&bnn.compute=CPU&hebbian.steps=1e12&bnn.colour=red&x=1&run=everything");
         let b = link.values("bnn").expect("bnn");
-        assert_eq!((b.count("hidden"), b.float("lr"), b.choice("compute")), (8, 0.005, "cpu"));
-        assert_eq!(link.values("lenet").expect("lenet").choice("dataset"), "mnist");
-        assert_eq!(link.values("hebbian").expect("hebbian").count("steps"), 100_000);
+        assert_eq!((b.count(&bnn::HIDDEN), b.float(&bnn::LR), b.compute()), (8, 0.005, "cpu"));
+        assert_eq!(link.values("lenet").expect("lenet").choice(&lenet::DATASET), "mnist");
+        assert_eq!(link.values("hebbian").expect("hebbian").count(&hebbian::STEPS), 100_000);
         assert_eq!(link.run, None);
         let texts: Vec<String> = link.notes.iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -233,7 +234,7 @@ mod tests {
     #[test]
     fn repeated_keys_keep_the_last_and_say_so() {
         let link = parse("bnn.hidden=32&bnn.hidden=64&bnn.hidden=16");
-        assert_eq!(link.values("bnn").expect("bnn").count("hidden"), 16);
+        assert_eq!(link.values("bnn").expect("bnn").count(&bnn::HIDDEN), 16);
         assert_eq!(link.notes, vec![Note::Repeated { key: "bnn.hidden".into() }]);
     }
 
@@ -249,7 +250,7 @@ mod tests {
             let _ = parse(bad);
         }
         let link = parse("bnn.meta=1.35%2C6&bnn.hidden=%ZZ");
-        assert_eq!(link.values("bnn").expect("bnn").list("meta"), [1.35, 6.0]);
+        assert_eq!(link.values("bnn").expect("bnn").list(&bnn::META), [1.35, 6.0]);
         assert_eq!(link.notes.len(), 1);
     }
 

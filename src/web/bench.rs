@@ -8,7 +8,8 @@
 //! range are moved to the nearest allowed one, each with a visible note.
 
 use super::dom::{self, WebError};
-use super::protocol::{FromWorker, ToWorker};
+use super::protocol::{self, Outgoing};
+use crate::demos::messages::{FromWorker, ToWorker};
 use crate::experiments::bench::NETWORKS;
 use crate::settings::query;
 use std::cell::RefCell;
@@ -104,13 +105,10 @@ pub fn start(req: Request) -> Result<(), WebError> {
     let worker = Worker::new(super::remote::WORKER_SCRIPT)?;
     let view = Rc::new(RefCell::new(View { worker: worker.clone(), expected: req.networks.len(), received: 0, _handlers: None }));
     let v = view.clone();
-    let message = ToWorker::Bench { networks: req.networks.join(","), steps: req.steps, reps: req.reps };
+    let message = Outgoing::plain(ToWorker::Bench { networks: req.networks.iter().map(|n| n.to_string()).collect(), steps: req.steps, reps: req.reps });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let outcome = match FromWorker::decode(&event.data()) {
-            Ok(FromWorker::Ready) => {
-                let encoded = message.encode();
-                v.borrow().worker.post_message(&encoded.message).map_err(|e| dom::describe(&e))
-            }
+        let outcome = match protocol::read::<FromWorker>(&event.data()).map(|(m, _)| m) {
+            Ok(FromWorker::Ready) => protocol::to_worker(&v.borrow().worker, &message).map_err(|e| e.to_string()),
             Ok(FromWorker::BenchRun { run }) => add_row(&run).map(|()| {
                 let mut view = v.borrow_mut();
                 view.received += 1;
@@ -147,8 +145,7 @@ fn fail(message: &str) {
 }
 
 /// One row of the table from one run of the benchmark's JSON.
-fn add_row(run: &str) -> Result<(), String> {
-    let run: serde_json::Value = serde_json::from_str(run).map_err(|e| e.to_string())?;
+fn add_row(run: &serde_json::Value) -> Result<(), String> {
     let num = |k: &str| run[k].as_f64().unwrap_or(f64::NAN);
     let cells = [
         run["network"].as_str().unwrap_or("?").to_string(),

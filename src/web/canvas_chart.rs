@@ -4,8 +4,6 @@
 use crate::charts::{
     Anchor, BOLD_WEIGHT, CIRCLE_STROKE_WIDTH, FONT_FAMILY, Figure, RECT_STROKE_WIDTH, Shape, dash_pattern,
 };
-use std::cell::RefCell;
-use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
@@ -24,8 +22,6 @@ const PRESENTER_LINES: f32 = 1.7;
 thread_local! {
     /// How much thicker lines are drawn than the figure says (1 but in presenter mode).
     static LINE_SCALE: std::cell::Cell<f32> = const { std::cell::Cell::new(1.0) };
-    /// The figure each chart canvas shows now, by canvas id: its SVG download is drawn from it.
-    static SHOWN: RefCell<HashMap<String, Figure>> = RefCell::new(HashMap::new());
 }
 
 /// Presenter mode on or off: thicker lines from the next drawing on.
@@ -33,23 +29,10 @@ pub fn set_presenter(on: bool) {
     LINE_SCALE.with(|s| s.set(if on { PRESENTER_LINES } else { 1.0 }));
 }
 
-/// The figure canvas `id` shows, as an SVG document; `None` before its first drawing.
-pub fn svg_of(id: &str) -> Option<String> {
-    SHOWN.with(|s| s.borrow().get(id).map(Figure::to_svg))
-}
-
-/// Draws `fig` on `canvas`, replacing what was there. The canvas gets `devicePixelRatio` backing
+/// Paints `fig` on `canvas`, replacing what was there. The canvas gets `devicePixelRatio` backing
 /// pixels per figure pixel (crisp on high-density screens) and is shown at the figure's size in CSS
 /// pixels, shrinking with its aspect ratio kept where the page is narrower.
-pub fn draw(canvas: &HtmlCanvasElement, fig: Figure) -> Result<(), JsValue> {
-    paint(canvas, &fig)?;
-    let id = canvas.id();
-    let first = SHOWN.with(|s| s.borrow_mut().insert(id.clone(), fig).is_none());
-    super::exports::chart_drawn(&id, first);
-    Ok(())
-}
-
-fn paint(canvas: &HtmlCanvasElement, fig: &Figure) -> Result<(), JsValue> {
+pub fn paint(canvas: &HtmlCanvasElement, fig: &Figure) -> Result<(), JsValue> {
     let dpr = web_sys::window().map(|w| w.device_pixel_ratio()).filter(|r| r.is_finite() && *r > 0.0).unwrap_or(1.0);
     let (w, h) = (f64::from(fig.width.max(1.0)), f64::from(fig.height.max(1.0)));
     let (pw, ph) = ((w * dpr).round() as u32, (h * dpr).round() as u32);
@@ -62,7 +45,7 @@ fn paint(canvas: &HtmlCanvasElement, fig: &Figure) -> Result<(), JsValue> {
     }
     set_css_size(canvas, w)?;
     let ctx: CanvasRenderingContext2d = canvas
-        .get_context_with_context_options("2d", &super::canvas_chart::cpu_canvas_options())?
+        .get_context_with_context_options("2d", &cpu_canvas_options())?
         .ok_or_else(|| JsValue::from_str("the canvas has no 2d context"))?
         .dyn_into()
         .map_err(|_| JsValue::from_str("the canvas context is not 2d"))?;

@@ -90,7 +90,7 @@ pub fn set_hidden(id: &str, hidden: bool) {
 /// screen reader, a teacher's script or a browser test reads them there, not off the pixels.
 pub fn set_series(id: &str, series: &[(String, Vec<f32>)]) {
     let map: serde_json::Map<String, serde_json::Value> =
-        series.iter().map(|(name, values)| (name.clone(), values.iter().map(|&v| super::protocol::f32_json(v)).collect())).collect();
+        series.iter().map(|(name, values)| (name.clone(), values.iter().map(|&v| serde_json::Value::from(v)).collect())).collect();
     set_attr(id, "data-series", &serde_json::Value::Object(map).to_string());
 }
 

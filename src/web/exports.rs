@@ -3,8 +3,38 @@
 //! two files the tool writes, so a classroom run and a headless run compare directly.
 
 use super::{canvas_chart, dom};
+use crate::charts::Figure;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlAnchorElement, HtmlButtonElement, HtmlCanvasElement};
+
+thread_local! {
+    /// The figure each chart canvas shows now, by canvas id: its SVG download is drawn from it.
+    static SHOWN: RefCell<HashMap<String, Figure>> = RefCell::new(HashMap::new());
+}
+
+/// Draws `fig` on `canvas` (unless it shows that figure already) and keeps it for the SVG download.
+pub fn draw_chart(canvas: &HtmlCanvasElement, fig: Figure) -> Result<(), JsValue> {
+    let id = canvas.id();
+    if SHOWN.with(|s| s.borrow().get(&id) == Some(&fig)) {
+        return Ok(());
+    }
+    canvas_chart::paint(canvas, &fig)?;
+    let first = SHOWN.with(|s| s.borrow_mut().insert(id.clone(), fig).is_none());
+    chart_drawn(&id, first);
+    Ok(())
+}
+
+/// Draws every chart again as it is (the page's look changed: presenter mode).
+pub fn repaint_all() {
+    let shown: Vec<(String, Figure)> = SHOWN.with(|s| s.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    for (id, fig) in shown {
+        if let Ok(canvas) = dom::by_id::<HtmlCanvasElement>(&id) {
+            let _ = canvas_chart::paint(&canvas, &fig);
+        }
+    }
+}
 
 /// A chart's text alternative: its label (role img, in the HTML), described by its caption (what to
 /// look for); the numbers behind it are the demo's metrics.csv and summary.json. Where a figure has
@@ -112,7 +142,7 @@ pub fn wire_charts() -> Result<(), dom::WebError> {
         };
         let saved = match kind.as_str() {
             "png" => save_png(&id),
-            _ => match canvas_chart::svg_of(&id) {
+            _ => match SHOWN.with(|s| s.borrow().get(&id).map(Figure::to_svg)) {
                 Some(svg) => download_text(&format!("{id}.svg"), "image/svg+xml", &svg),
                 None => Err(JsValue::from_str("nothing is drawn there yet")),
             },
@@ -126,7 +156,7 @@ pub fn wire_charts() -> Result<(), dom::WebError> {
 
 /// Called at each drawing of canvas `id`: the first enables its download buttons, and each shows
 /// or hides its group with the canvas (a demo shows some canvases only for some runs).
-pub fn chart_drawn(id: &str, first: bool) {
+fn chart_drawn(id: &str, first: bool) {
     let Ok(document) = dom::document() else {
         return;
     };

@@ -126,7 +126,7 @@ pub fn show_notes(notes: &[query::Note]) {
     }
     for key in notes.iter().filter_map(query::Note::key) {
         let Some((demo, name)) = key.split_once('.') else { continue };
-        let Some(demo) = settings::demo(demo) else { continue };
+        let Some(demo) = crate::demos::find(demo).map(|(_, d)| d.decl()) else { continue };
         let Some(setting) = demo.setting(name) else { continue };
         if let Ok(field) = dom::by_id::<web_sys::Element>(&demo.field_id(setting)) {
             let _ = field.set_attribute("data-corrected", "1");

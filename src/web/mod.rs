@@ -5,11 +5,7 @@
 //! data, forms, charts) and [`start_worker`] (a training worker, one per network of a comparison).
 
 mod bench;
-mod bnn_demo;
 mod canvas_chart;
-mod demo;
-mod hebbian_demo;
-mod lenet_demo;
 mod dom;
 mod exports;
 mod form;
@@ -24,6 +20,7 @@ mod store;
 mod worker;
 
 use crate::data::DataSetId;
+use crate::demos::REGISTRY;
 use crate::gpu::GpuContext;
 use crate::nn::DeviceError;
 use std::cell::RefCell;
@@ -36,19 +33,14 @@ pub struct App {
     pub gpu: RefCell<Option<Rc<GpuContext>>>,
     pub shown: RefCell<DataSetId>,
     pub samples: RefCell<samples::SampleGrid>,
-    pub bnn: bnn_demo::BnnDemo,
-    pub lenet: lenet_demo::LenetDemo,
-    pub hebbian: hebbian_demo::HebbianDemo,
+    /// The demos of [`REGISTRY`], in its order.
+    pub demos: Vec<remote::RemoteDemo>,
     pub offline: offline::Offline,
     /// The demo the URL's `run=` names: the last one started and not reset.
     run: RefCell<Option<&'static str>>,
 }
 
-/// Picks one demo out of the app.
-type Pick = fn(&App) -> &remote::RemoteDemo;
-
-/// The page's demos, in the order of `settings::DEMOS`.
-const PICKS: [Pick; 3] = [|a| &a.bnn, |a| &a.lenet, |a| &a.hebbian];
+use remote::Pick;
 
 impl App {
     pub fn slot(&self, id: DataSetId) -> &Rc<RefCell<loader::DataSlot>> {
@@ -57,7 +49,7 @@ impl App {
 
     /// Writes every demo's settings and the run marker into the URL.
     pub fn write_url(&self) {
-        let values: Vec<std::cell::Ref<'_, crate::settings::Values>> = PICKS.iter().map(|p| p(self).values.borrow()).collect();
+        let values: Vec<std::cell::Ref<'_, crate::settings::Values>> = self.demos.iter().map(|d| d.values.borrow()).collect();
         let refs: Vec<&crate::settings::Values> = values.iter().map(|v| &**v).collect();
         form::write_url(&refs, *self.run.borrow());
     }
@@ -69,6 +61,23 @@ impl App {
 
     pub fn marked_run(&self) -> Option<&'static str> {
         *self.run.borrow()
+    }
+
+    /// The demo called `name`.
+    fn pick(&self, name: &str) -> Option<Pick> {
+        self.demos.iter().position(|d| d.name() == name)
+    }
+}
+
+/// A data set as the experiments see it, borrowed from the page's slot only inside each call.
+pub struct SlotData(pub Rc<RefCell<loader::DataSlot>>);
+
+impl crate::experiments::DataAccess for SlotData {
+    fn with_train(&self, f: &mut dyn FnMut(&dyn crate::data::Examples)) {
+        f(&self.0.borrow().train)
+    }
+    fn with_test(&self, f: &mut dyn FnMut(&dyn crate::data::Examples)) {
+        f(&self.0.borrow().test)
     }
 }
 
@@ -99,18 +108,15 @@ fn boot() -> Result<(), dom::WebError> {
         gpu: RefCell::new(None),
         shown: RefCell::new(DataSetId::Mnist),
         samples: RefCell::new(samples::SampleGrid::new()),
-        bnn: bnn_demo::new_demo(),
-        lenet: lenet_demo::new_demo(),
-        hebbian: hebbian_demo::new_demo(),
+        demos: REGISTRY.iter().map(|&d| remote::RemoteDemo::new(d)).collect(),
         offline: offline::Offline::new(),
         run: RefCell::new(None),
     });
     // The link's settings go into the forms before they are built; what it asked for and could
     // not have is corrected and shown, never refused: a link is not edited in place.
-    let link = crate::settings::query::parse(&search);
-    for pick in PICKS {
-        let d = pick(&app);
-        if let Some(values) = link.values(d.decl.name) {
+    let link = crate::settings::query::parse(&search, &crate::demos::declarations());
+    for d in &app.demos {
+        if let Some(values) = link.values(d.name()) {
             *d.values.borrow_mut() = values.clone();
         }
     }
@@ -118,13 +124,13 @@ fn boot() -> Result<(), dom::WebError> {
     wire_dataset_switch(&app)?;
     samples::wire_shuffle(&app)?;
     exports::wire_charts()?;
-    bnn_demo::wire(&app)?;
-    lenet_demo::wire(&app)?;
-    hebbian_demo::wire(&app)?;
+    for pick in 0..app.demos.len() {
+        remote::wire(&app, pick)?;
+    }
     pad::wire(&app)?;
     form::show_notes(&link.notes);
     wire_keys(&app)?;
-    wire_presenter(&app)?;
+    wire_presenter()?;
     app.write_url();
     for id in DataSetId::ALL {
         loader::start(&app, id)?;
@@ -132,7 +138,7 @@ fn boot() -> Result<(), dom::WebError> {
     offline::start(&app);
     // `run=` waits for the backend probe: "auto" and "webgpu" need to know what the GPU is.
     let probe = probe_backend(app.clone());
-    let start = link.run.and_then(|name| PICKS.iter().copied().find(|p| p(&app).decl.name == name));
+    let start = link.run.and_then(|name| app.pick(name));
     let a = app.clone();
     wasm_bindgen_futures::spawn_local(async move {
         probe.await;
@@ -229,7 +235,7 @@ fn wire_keys(app: &Rc<App>) -> Result<(), dom::WebError> {
                 None
             }
             "p" => {
-                toggle_presenter(&a);
+                toggle_presenter();
                 None
             }
             "?" => {
@@ -255,49 +261,47 @@ fn wire_keys(app: &Rc<App>) -> Result<(), dom::WebError> {
 /// The demo a key acts on: the one last started, else the one whose section is nearest the top of
 /// the window.
 fn front_demo(app: &App) -> Pick {
-    if let Some(pick) = app.marked_run().and_then(|name| PICKS.iter().copied().find(|p| p(app).decl.name == name)) {
+    if let Some(pick) = app.marked_run().and_then(|name| app.pick(name)) {
         return pick;
     }
-    let top = |pick: &Pick| {
+    let top = |pick: Pick| {
         // Each demo's section is `demo-<name>` (index.html).
-        let id = format!("demo-{}", pick(app).decl.name);
+        let id = format!("demo-{}", app.demos[pick].name());
         let scrolled = dom::window().ok().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0);
         dom::by_id::<web_sys::HtmlElement>(&id).map_or(f64::INFINITY, |el| f64::from(el.offset_top() + el.offset_height()) - scrolled)
     };
     // The first section whose bottom is still below the top of the window.
-    PICKS.iter().copied().find(|p| top(p) > 80.0).unwrap_or(PICKS[0])
+    (0..app.demos.len()).find(|&p| top(p) > 80.0).unwrap_or(0)
 }
 
 /// Opens the step of the guided path after the one the page shows now (the first when none).
 /// Presenter mode: large type, thick chart lines, each demo's settings folded behind a button.
-fn toggle_presenter(app: &Rc<App>) {
+fn toggle_presenter() {
     let Ok(body) = dom::body() else { return };
     let on = body.class_list().toggle("presenter").unwrap_or(false);
     dom::set_attr("presenter", "aria-pressed", if on { "true" } else { "false" });
     canvas_chart::set_presenter(on);
-    for pick in PICKS {
-        remote::redraw(app, pick);
-    }
+    exports::repaint_all();
 }
 
-fn wire_presenter(app: &Rc<App>) -> Result<(), dom::WebError> {
-    let a = app.clone();
-    dom::on_click(&dom::by_id("presenter")?, move || toggle_presenter(&a));
+fn wire_presenter() -> Result<(), dom::WebError> {
+    dom::on_click(&dom::by_id("presenter")?, toggle_presenter);
     Ok(())
 }
 
 fn next_preset(app: &App) {
     use crate::settings::{presets::PRESETS, query};
     let matches = |p: &crate::settings::presets::Preset| {
-        let link = query::parse(p.query);
+        let link = query::parse(p.query, &crate::demos::declarations());
         let wanted = p.query.trim_start_matches('?').split('&').filter_map(|kv| kv.split_once('=')).map(|(k, _)| k.to_string());
         wanted.into_iter().all(|key| {
             if key == query::RUN {
                 return link.run == app.marked_run();
             }
             let Some((demo, name)) = key.split_once('.') else { return false };
-            let now = PICKS.iter().find(|p| p(app).decl.name == demo).map(|p| p(app).values.borrow().get(name).clone());
-            now.is_some() && now.as_ref() == link.values(demo).map(|v| v.get(name))
+            let Some(setting) = crate::demos::find(demo).and_then(|(_, d)| d.decl().setting(name)) else { return false };
+            let now = app.pick(demo).map(|p| app.demos[p].values.borrow().get(setting).clone());
+            now.is_some() && now.as_ref() == link.values(demo).map(|v| v.get(setting))
         })
     };
     let current = PRESETS.iter().rposition(matches);

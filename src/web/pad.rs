@@ -4,7 +4,7 @@
 //! class probabilities, standard beside metaplastic. "Use a test image" is the keyboard's way in.
 
 use super::remote::{self, Answer};
-use super::{App, canvas_chart, dom};
+use super::{App, dom, exports};
 use crate::charts::pad::{AnswerRow, answer_bars, answer_color};
 use crate::data::{DataSetId, Examples, IMAGE_PIXELS, IMAGE_SIDE, prepare_drawing};
 use std::cell::RefCell;
@@ -62,13 +62,19 @@ pub fn wire(app: &Rc<App>) -> Result<(), dom::WebError> {
     });
     dom::window()?.set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), REASK_MS)?;
     tick.forget();
+    let a = Rc::downgrade(app);
+    remote::on_answer(move || {
+        if let Some(app) = a.upgrade() {
+            answers_changed(&app);
+        }
+    });
     draw_answers(app);
     Ok(())
 }
 
 fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, dom::WebError> {
     canvas
-        .get_context_with_context_options("2d", &canvas_chart::cpu_canvas_options())?
+        .get_context_with_context_options("2d", &super::canvas_chart::cpu_canvas_options())?
         .ok_or_else(|| dom::WebError::Js("the pad has no 2d context".into()))?
         .dyn_into()
         .map_err(|_| dom::WebError::Js("the pad's context is not 2d".into()))
@@ -145,8 +151,9 @@ fn set_drawing(app: &Rc<App>, image: Vec<u8>) {
 }
 
 fn ask_all(app: &App, image: &[u8]) {
-    remote::ask(&app.bnn, image);
-    remote::ask(&app.lenet, image);
+    for d in &app.demos {
+        remote::ask(d, image);
+    }
 }
 
 /// Puts a random test image of the chosen data set on the pad, as a student would draw it.
@@ -201,7 +208,7 @@ fn draw_preview(image: Option<&[u8]>) -> Result<(), dom::WebError> {
 }
 
 /// A network answered: redraw the bars at the next frame (answers come from several workers).
-pub fn answers_changed(app: &Rc<App>) {
+fn answers_changed(app: &Rc<App>) {
     let pending = PAD_STATE.with(|p| std::mem::replace(&mut p.borrow_mut().frame_pending, true));
     if pending {
         return;
@@ -218,8 +225,8 @@ pub fn answers_changed(app: &Rc<App>) {
 
 fn draw_answers(app: &App) {
     let has_image = PAD_STATE.with(|p| p.borrow().image.is_some());
-    let answers: Vec<(&str, Answer)> = if has_image {
-        [("demo 1", &app.bnn), ("demo 2", &app.lenet)].into_iter().flat_map(|(demo, d)| remote::answers(d).into_iter().map(move |a| (demo, a))).collect()
+    let answers: Vec<(String, Answer)> = if has_image {
+        app.demos.iter().enumerate().flat_map(|(i, d)| remote::answers(d).into_iter().map(move |a| (format!("demo {}", i + 1), a))).collect()
     } else {
         Vec::new()
     };
@@ -233,8 +240,8 @@ fn draw_answers(app: &App) {
     let series: Vec<(String, Vec<f32>)> = names.iter().cloned().zip(answers.iter().map(|(_, a)| a.probs.clone())).collect();
     dom::set_series("pad-bars", &series);
     if let Ok(c) = dom::by_id::<HtmlCanvasElement>("pad-bars") {
-        let _ = canvas_chart::draw(&c, answer_bars(&rows, 560.0));
+        let _ = exports::draw_chart(&c, answer_bars(&rows, 560.0));
     }
-    let waiting = has_image && rows.is_empty() && (remote::can_answer(&app.bnn) || remote::can_answer(&app.lenet));
+    let waiting = has_image && rows.is_empty() && app.demos.iter().any(remote::can_answer);
     dom::set_hidden("pad-waiting", !waiting);
 }

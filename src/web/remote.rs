@@ -1,14 +1,19 @@
-//! The page's side of a comparison trained in workers: one dedicated worker per network, all fed
-//! the same settings and seed (hence the same initial weights and batch order), the data set's
-//! bytes handed to each once. The page only draws: reports are kept as they arrive and drawn at
-//! the next animation frame, and Run / Pause / Step / Reset are messages (or, for Reset and a
-//! changed setting, the workers' termination), so each acts within a frame.
+//! The page's side of a comparison trained in workers, the same for every demo of
+//! [`crate::demos::REGISTRY`]: one dedicated worker per network, all fed the same settings and
+//! seed (hence the same initial weights and batch order), the data set's bytes handed to each
+//! once. The page only draws: a report merges into the demo's board as it arrives (only what is
+//! new), the board's paints are applied at the next animation frame, and Run / Pause / Step /
+//! Reset are messages (or, for Reset and a changed setting, the workers' termination), so each
+//! acts within a frame.
 
-use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, SharedData, ToWorker};
-use super::{App, dom, form};
+use super::protocol::{self, Outgoing};
+use super::{App, dom, exports, form};
+use crate::backend::Backend;
 use crate::data::{DataSetId, IdxKind};
-use crate::experiments::summary::{Summary, metrics_csv};
-use crate::settings::{Demo, Values};
+use crate::demos::messages::{Compute, Control, FromWorker, Init, Part, Progress, ToWorker};
+use crate::demos::{Board, Controls, Demo, Paint, Plan, Standing};
+use crate::experiments::summary::metrics_csv;
+use crate::settings::Values;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -26,46 +31,8 @@ const PIECE_BYTES: usize = 2 << 20;
 /// The rate is measured over this much recent time, so it follows a change of speed.
 const RATE_WINDOW_MS: f64 = 5000.0;
 
-/// What a demo hands the driver to start a run.
-pub struct Plan {
-    pub demo: &'static str,
-    pub settings: String,
-    /// One worker per learner; the names are only for messages.
-    pub learners: Vec<String>,
-    pub seed: u64,
-    pub backend: Compute,
-    /// "on the CPU", "on WebGPU".
-    pub compute: String,
-    /// The data set the workers read, if any.
-    pub data: Option<DataSetId>,
-    pub view: Box<dyn View>,
-}
-
-/// The latest report of one learner.
-pub struct Report {
-    pub step: usize,
-    pub finished: bool,
-    pub metrics: serde_json::Value,
-}
-
-/// A demo's drawing side. Reports put where a run stands (step, task) under the key `at` of their
-/// metrics: a report that changed only there redraws the status line, not the charts.
-pub trait View {
-    /// Draws part `part` (from 0) of the charts from the learners' latest reports (`None`: not
-    /// reported yet); `true` while more parts follow. One part is drawn per animation frame, so
-    /// no frame (with the browser's painting after it) grows long.
-    fn draw_charts(&mut self, reports: &[Option<Report>], part: usize) -> bool;
-    /// The status line; `rate` is the measured speed, already worded.
-    fn status(&self, reports: &[Option<Report>], rate: &str, compute: &str) -> String;
-    /// Draws part `part` of the pictures (e.g. weight histograms) the learners sent last; `true`
-    /// while more parts follow.
-    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], part: usize) -> bool;
-    /// What the workers should put in their pictures (e.g. which layer).
-    fn picture_detail(&self) -> String;
-    /// The run so far as the command-line tool's `summary.json` (`backend` names where it ran);
-    /// `None` before any learner has reported.
-    fn summary(&self, reports: &[Option<Report>], backend: &str) -> Option<Summary>;
-}
+/// A demo of the page, by its index in the registry (and in `App::demos`).
+pub type Pick = usize;
 
 /// A message waiting for its worker to be up.
 enum Queued {
@@ -106,9 +73,10 @@ enum Pass {
 struct Active {
     slots: Vec<Slot>,
     names: Vec<String>,
-    view: Box<dyn View>,
+    board: Box<dyn Board>,
+    /// "on the CPU", "on WebGPU".
     compute: String,
-    reports: Vec<Option<Report>>,
+    standing: Standing,
     pictures: Vec<Option<Vec<f32>>>,
     charts_dirty: bool,
     pictures_dirty: bool,
@@ -118,9 +86,11 @@ struct Active {
     rate: VecDeque<(f64, usize)>,
     stopped: bool,
     backend: Compute,
-    /// The data set the networks learn from, and their latest answers about the drawing pad's
-    /// drawing (class probabilities).
+    /// The data set the networks learn from.
     data: Option<DataSetId>,
+    /// Whether its networks classify images, and their latest answers about the drawing pad's
+    /// drawing (class probabilities).
+    classifies: bool,
     predictions: Vec<Option<Vec<f32>>>,
     /// When the workers were started and when the last learner finished (`dom::now`).
     started: f64,
@@ -134,14 +104,12 @@ impl Active {
             slot.queue.push(Queued::Message(message));
             return;
         }
-        self.post(i, message);
+        self.post(i, Outgoing::plain(message));
     }
 
-    fn post(&mut self, i: usize, message: ToWorker) {
-        let slot = &self.slots[i];
-        let encoded = message.encode();
-        if let Err(e) = slot.worker.post_message_with_transfer(&encoded.message, &encoded.transfer) {
-            log::error!("could not message a worker: {}", dom::describe(&e));
+    fn post(&mut self, i: usize, out: Outgoing<ToWorker>) {
+        if let Err(e) = protocol::to_worker(&self.slots[i].worker, &out) {
+            log::error!("could not message a worker: {e}");
         }
     }
 
@@ -151,9 +119,8 @@ impl Active {
         }
     }
 
-    /// Every network has reported its last step.
     fn finished(&self) -> bool {
-        self.reports.iter().all(|r| r.as_ref().is_some_and(|r| r.finished))
+        self.standing.all_finished()
     }
 
     fn terminate(&mut self) {
@@ -194,22 +161,30 @@ struct State {
     last_status: String,
 }
 
+/// One demo on the page: its registry entry, its settings and its run.
 pub struct RemoteDemo {
-    /// The demo's settings as declared; its element ids are `<prefix>-run`, `-step`, `-reset`,
-    /// `-status`, `-error`, `-controls`, `-fields`.
-    pub decl: &'static Demo,
+    pub demo: &'static dyn Demo,
+    /// Its element ids are `<prefix>-run`, `-step`, `-reset`, `-status`, `-error`, `-controls`,
+    /// `-fields`, `-exports`; its section is `demo-<name>`.
     prefix: &'static str,
     /// The settings last read from the form (or a link): always allowed values.
     pub values: RefCell<Values>,
-    plan: fn(&App, &Values) -> Result<Plan, String>,
     state: RefCell<State>,
 }
 
-type Pick = fn(&App) -> &RemoteDemo;
-
 impl RemoteDemo {
-    pub fn new(decl: &'static Demo, plan: fn(&App, &Values) -> Result<Plan, String>) -> Self {
-        Self { decl, prefix: decl.prefix, values: RefCell::new(decl.defaults()), plan, state: RefCell::new(State { active: None, running: false, generation: 0, frame_pending: false, paused: false, waiting: false, last_status: String::new() }) }
+    pub fn new(demo: &'static dyn Demo) -> Self {
+        let decl = demo.decl();
+        Self {
+            demo,
+            prefix: decl.prefix,
+            values: RefCell::new(decl.defaults()),
+            state: RefCell::new(State { active: None, running: false, generation: 0, frame_pending: false, paused: false, waiting: false, last_status: String::new() }),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.demo.decl().name
     }
 
     fn id(&self, what: &str) -> String {
@@ -220,26 +195,73 @@ impl RemoteDemo {
     /// nothing changes and the message says which setting and what is allowed.
     fn read_form(&self) -> Result<Values, String> {
         let mut values = self.values.borrow().clone();
-        values.check_all(form::raw(self.decl)).map_err(|e| e.to_string())?;
+        values.check_all(form::raw(self.demo.decl())).map_err(|e| e.to_string())?;
         *self.values.borrow_mut() = values.clone();
         Ok(values)
     }
 
-    /// Asks the workers for fresh pictures (e.g. another histogram layer was chosen).
-    pub fn request_pictures(&self) {
+    /// The demo's view controls as they stand.
+    fn controls(&self) -> Controls {
+        self.demo
+            .controls()
+            .iter()
+            .map(|&id| {
+                let value = dom::by_id::<web_sys::Element>(id).ok().and_then(|el| js_sys::Reflect::get(&el, &"value".into()).ok()).and_then(|v| v.as_string());
+                (id, value.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Asks the workers for fresh pictures (another histogram layer, a slider moved).
+    fn request_pictures(&self) {
+        let controls = self.controls();
         let mut s = self.state.borrow_mut();
         if let Some(active) = s.active.as_mut() {
-            let detail = active.view.picture_detail();
-            active.send_all(Control::Pictures(detail));
+            let detail = active.board.picture_detail(&controls);
+            active.send_all(Control::Pictures { detail });
+        }
+    }
+
+    /// Applies what the demo asks of the page.
+    fn paint(&self, paints: Vec<Paint>) {
+        for p in paints {
+            match p {
+                Paint::Chart { canvas, figure, series } => {
+                    if let Some(series) = series {
+                        dom::set_series(&canvas, &series);
+                    }
+                    if let Ok(c) = dom::by_id::<web_sys::HtmlCanvasElement>(&canvas) {
+                        let _ = exports::draw_chart(&c, figure);
+                    }
+                }
+                Paint::Html { id, html } => {
+                    if let Ok(el) = dom::by_id::<web_sys::Element>(&id) {
+                        dom::set_html(&el, &html);
+                    }
+                }
+                Paint::Hidden { id, hidden } => dom::set_hidden(&id, hidden),
+                Paint::Attr { id, name, value } => dom::set_attr(&id, &name, &value),
+                Paint::ShowFor { shown } => {
+                    let selector = format!("#demo-{} [data-for]", self.name());
+                    if let Ok(list) = dom::document().and_then(|d| Ok(d.query_selector_all(&selector)?)) {
+                        for i in 0..list.length() {
+                            if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok()) {
+                                el.set_hidden(el.get_attribute("data-for").as_deref() != Some(shown.as_str()));
+                            }
+                        }
+                    }
+                    exports::describe_charts();
+                }
+            }
         }
     }
 }
 
-/// Builds the form from the declaration (showing the demo's current values), wires the buttons
-/// and the form; `on_change` runs after every accepted change of the form (to show and hide
-/// figures), then the current run is dropped.
-pub fn wire(app: &Rc<App>, pick: Pick, on_change: fn(&App)) -> Result<(), dom::WebError> {
-    let d = pick(app);
+/// Builds the form from the declaration (showing the demo's current values), wires the buttons,
+/// the form and the view controls; the demo's own paints follow every accepted change of the form,
+/// then the current run is dropped.
+pub fn wire(app: &Rc<App>, pick: Pick) -> Result<(), dom::WebError> {
+    let d = &app.demos[pick];
     form::build(&d.values.borrow())?;
     let a = app.clone();
     dom::on_click(&dom::by_id(&d.id("run"))?, move || toggle_run(&a, pick));
@@ -249,25 +271,34 @@ pub fn wire(app: &Rc<App>, pick: Pick, on_change: fn(&App)) -> Result<(), dom::W
     dom::on_click(&dom::by_id(&d.id("reset"))?, move || reset(&a, pick));
     let a = app.clone();
     dom::on_event(&dom::by_id(&d.id("controls"))?, "change", move || {
-        let d = pick(&a);
-        form::show_applicable(d.decl);
+        let d = &a.demos[pick];
+        form::show_applicable(d.demo.decl());
         let checked = d.read_form();
         let started = d.state.borrow().active.is_some() || d.state.borrow().waiting;
         if started {
             discard(&a, pick, "Settings changed: the next Run starts a new run with them.");
         }
         match checked {
-            Ok(_) => {
+            Ok(values) => {
                 dom::set_hidden(&d.id("error"), true);
                 a.write_url();
-                on_change(&a);
+                d.paint(d.demo.on_settings(&values));
             }
             Err(message) => show_error(d, &message),
         }
     });
+    for &id in d.demo.controls() {
+        let a = app.clone();
+        dom::on_event(&dom::by_id::<web_sys::Element>(id)?, "input", move || {
+            let d = &a.demos[pick];
+            d.paint(d.demo.on_control(&d.controls()));
+            d.request_pictures();
+        });
+    }
     wire_exports(app, pick)?;
     wire_settings_toggle(d)?;
-    on_change(app);
+    d.paint(d.demo.on_settings(&d.values.borrow()));
+    d.paint(d.demo.on_control(&d.controls()));
     Ok(())
 }
 
@@ -292,7 +323,7 @@ fn wire_settings_toggle(d: &RemoteDemo) -> Result<(), dom::WebError> {
 
 /// The demo's two downloads, `summary.json` and `metrics.csv`, in `#<prefix>-exports`.
 fn wire_exports(app: &Rc<App>, pick: Pick) -> Result<(), dom::WebError> {
-    let d = pick(app);
+    let d = &app.demos[pick];
     let container: web_sys::Element = dom::by_id(&d.id("exports"))?;
     container.set_inner_html(&format!(
         "<span class=\"exports-label\">This run:</span>\
@@ -304,20 +335,20 @@ fn wire_exports(app: &Rc<App>, pick: Pick) -> Result<(), dom::WebError> {
         let a = app.clone();
         let id = d.id(if csv { "csv" } else { "summary" });
         dom::on_click(&dom::by_id(&id)?, move || {
-            let d = pick(&a);
+            let d = &a.demos[pick];
             let s = d.state.borrow();
             let Some(active) = s.active.as_ref() else { return };
             let backend = match active.backend {
                 Compute::Cpu => "cpu (browser, wasm)",
                 Compute::WebGpu => "webgpu (browser)",
             };
-            let Some(mut summary) = active.view.summary(&active.reports, backend) else { return };
+            let Some(mut summary) = active.board.summary(backend) else { return };
             summary.elapsed = (active.ended.unwrap_or_else(dom::now) - active.started) / 1000.0;
             let name = summary.experiment.clone();
             let saved = if csv {
-                super::exports::download_text(&format!("{name}-metrics.csv"), "text/csv", &metrics_csv(&summary))
+                exports::download_text(&format!("{name}-metrics.csv"), "text/csv", &metrics_csv(&summary))
             } else {
-                super::exports::download_text(&format!("{name}-summary.json"), "application/json", &summary.to_pretty_string())
+                exports::download_text(&format!("{name}-summary.json"), "application/json", &summary.to_pretty_string())
             };
             drop(s);
             if let Err(e) = saved {
@@ -357,13 +388,13 @@ pub fn press(app: &Rc<App>, pick: Pick, what: Press) {
 fn reset(app: &Rc<App>, pick: Pick) {
     discard(app, pick, "Reset. Press Run to start again.");
     // A reset run is not what a copied link should start.
-    if app.marked_run() == Some(pick(app).decl.name) {
+    if app.marked_run() == Some(app.demos[pick].name()) {
         app.mark_run(None);
     }
 }
 
 fn toggle_run(app: &Rc<App>, pick: Pick) {
-    let d = pick(app);
+    let d = &app.demos[pick];
     // A finished run stays on screen; Reset or a changed setting starts another.
     if d.state.borrow().active.as_ref().is_some_and(Active::finished) {
         return;
@@ -386,7 +417,7 @@ fn toggle_run(app: &Rc<App>, pick: Pick) {
     if !ensure_run(app, pick) {
         return;
     }
-    app.mark_run(Some(d.decl.name));
+    app.mark_run(Some(d.name()));
     let mut s = d.state.borrow_mut();
     s.running = true;
     s.paused = false;
@@ -398,19 +429,19 @@ fn toggle_run(app: &Rc<App>, pick: Pick) {
 }
 
 fn step_once(app: &Rc<App>, pick: Pick) {
-    let d = pick(app);
+    let d = &app.demos[pick];
     let finished = d.state.borrow().active.as_ref().is_some_and(Active::finished);
     if finished || d.state.borrow().running || !ensure_run(app, pick) {
         return;
     }
     if let Some(active) = d.state.borrow_mut().active.as_mut() {
         active.rate.clear();
-        active.send_all(Control::Step(STEP_STEPS));
+        active.send_all(Control::Step { steps: STEP_STEPS });
     }
 }
 
 fn discard(app: &Rc<App>, pick: Pick, status: &str) {
-    let d = pick(app);
+    let d = &app.demos[pick];
     {
         let mut s = d.state.borrow_mut();
         s.generation += 1;
@@ -427,18 +458,49 @@ fn discard(app: &Rc<App>, pick: Pick, status: &str) {
     dom::set_text(&d.id("status"), status);
 }
 
+/// The backend a demo's `compute` setting asks for. "auto" takes WebGPU on a hardware adapter; a
+/// software adapter (SwiftShader, llvmpipe) computes correctly but far slower than the CPU path,
+/// so auto skips it.
+fn backend(app: &App, compute: &str) -> Result<(Compute, &'static str), String> {
+    let gpu = app.gpu.borrow().as_ref().filter(|ctx| ctx.check_alive().is_ok()).cloned();
+    let backend = match (compute, gpu) {
+        ("cpu", _) => Backend::Cpu,
+        ("webgpu", Some(ctx)) => Backend::Gpu(ctx),
+        ("webgpu", None) => return Err("WebGPU is not available here (see the line at the top of the page); choose CPU or auto".into()),
+        (_, Some(ctx)) if ctx.adapter.device_type != "Cpu" => Backend::Gpu(ctx),
+        _ => Backend::Cpu,
+    };
+    Ok(match backend {
+        Backend::Cpu => (Compute::Cpu, "on the CPU"),
+        Backend::Gpu(_) => (Compute::WebGpu, "on WebGPU"),
+    })
+}
+
+/// A run as the page starts it: the demo's plan and where it trains.
+struct Start {
+    plan: Plan,
+    settings: String,
+    backend: Compute,
+    compute: &'static str,
+}
+
 /// Starts the workers if there is no run; `false` (with the reason shown) when the settings are
 /// refused or the data set has not arrived yet.
 fn ensure_run(app: &Rc<App>, pick: Pick) -> bool {
-    let d = pick(app);
+    let d = &app.demos[pick];
     {
         let s = d.state.borrow();
         if s.waiting || s.active.as_ref().is_some_and(|a| !a.stopped) {
             return true;
         }
     }
-    let plan = match d.read_form().and_then(|values| (d.plan)(app, &values)) {
-        Ok(plan) => plan,
+    let start = d.read_form().and_then(|values| {
+        let (backend, compute) = backend(app, values.compute())?;
+        let plan = d.demo.plan(&values).map_err(|e| e.to_string())?;
+        Ok(Start { plan, settings: values.to_plain_query(), backend, compute })
+    });
+    let start = match start {
+        Ok(start) => start,
         Err(message) => {
             show_error(d, &message);
             return false;
@@ -454,44 +516,44 @@ fn ensure_run(app: &Rc<App>, pick: Pick) -> bool {
         s.generation
     };
     // Every worker must see the same examples in the same order, so they start on the whole set.
-    if let Some(set) = plan.data.filter(|&set| !app.slot(set).borrow().is_done()) {
+    if let Some(set) = start.plan.data.filter(|&set| !app.slot(set).borrow().is_done()) {
         d.state.borrow_mut().waiting = true;
         dom::set_text(&d.id("status"), &format!("Waiting for {} to finish loading; training starts when it has.", set.title()));
         let a = app.clone();
-        wasm_bindgen_futures::spawn_local(async move { start_when_loaded(&a, pick, plan, generation).await });
+        wasm_bindgen_futures::spawn_local(async move { start_when_loaded(&a, pick, start, generation).await });
         return true;
     }
-    start(app, pick, plan, generation)
+    launch(app, pick, start, generation)
 }
 
-async fn start_when_loaded(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) {
+async fn start_when_loaded(app: &Rc<App>, pick: Pick, start: Start, generation: u32) {
     loop {
         dom::sleep_ms(250).await;
-        if pick(app).state.borrow().generation != generation {
+        if app.demos[pick].state.borrow().generation != generation {
             return;
         }
-        if plan.data.is_none_or(|set| app.slot(set).borrow().is_done()) {
+        if start.plan.data.is_none_or(|set| app.slot(set).borrow().is_done()) {
             break;
         }
     }
-    let d = pick(app);
+    let d = &app.demos[pick];
     d.state.borrow_mut().waiting = false;
-    if start(app, pick, plan, generation) {
+    if launch(app, pick, start, generation) {
         let mut s = d.state.borrow_mut();
         let (running, paused) = (s.running, s.paused);
         if let Some(active) = s.active.as_mut() {
             if running {
                 active.send_all(Control::Run);
             } else if !paused {
-                active.send_all(Control::Step(STEP_STEPS));
+                active.send_all(Control::Step { steps: STEP_STEPS });
             }
         }
     }
 }
 
-fn start(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> bool {
-    let d = pick(app);
-    match spawn(app, pick, plan, generation) {
+fn launch(app: &Rc<App>, pick: Pick, start: Start, generation: u32) -> bool {
+    let d = &app.demos[pick];
+    match spawn(app, pick, start, generation) {
         Ok(active) => {
             let mut s = d.state.borrow_mut();
             s.last_status = format!("Starting {} workers…", active.slots.len());
@@ -505,9 +567,10 @@ fn start(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> bool {
     }
 }
 
-fn spawn(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> Result<Active, dom::WebError> {
+fn spawn(app: &Rc<App>, pick: Pick, start: Start, generation: u32) -> Result<Active, dom::WebError> {
+    let Start { plan, settings, backend, compute } = start;
     let mut slots = Vec::new();
-    for (i, _) in plan.learners.iter().enumerate() {
+    for i in 0..plan.learners.len() {
         let worker = Worker::new(WORKER_SCRIPT)?;
         let a = app.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| on_message(&a, pick, generation, i, &event));
@@ -523,28 +586,30 @@ fn spawn(app: &Rc<App>, pick: Pick, plan: Plan, generation: u32) -> Result<Activ
         slots.push(Slot { worker, ready: false, queue: Vec::new(), handlers: Some((on_message, on_error)) });
     }
     let n = slots.len();
+    let d = &app.demos[pick];
+    let detail = plan.board.picture_detail(&d.controls());
     let mut active = Active {
         slots,
         names: plan.learners,
-        view: plan.view,
-        compute: plan.compute,
-        reports: (0..n).map(|_| None).collect(),
+        board: plan.board,
+        compute: compute.into(),
+        standing: Standing { steps: vec![None; n], finished: vec![false; n] },
         pictures: vec![None; n],
         charts_dirty: false,
         pictures_dirty: false,
         pass: None,
         rate: VecDeque::new(),
         stopped: false,
-        backend: plan.backend,
+        backend,
         data: plan.data,
+        classifies: plan.classifies,
         predictions: vec![None; n],
         started: dom::now(),
         ended: None,
     };
-    let detail = active.view.picture_detail();
     for i in 0..n {
-        active.send(i, ToWorker::Init(Init { demo: plan.demo.into(), settings: plan.settings.clone(), learner: i, seed: plan.seed, backend: plan.backend }));
-        active.send(i, ToWorker::Control(Control::Pictures(detail.clone())));
+        active.send(i, ToWorker::Init(Init { demo: d.name().into(), settings: settings.clone(), learner: i, backend }));
+        active.send(i, ToWorker::Control(Control::Pictures { detail: detail.clone() }));
         if let Some(set) = plan.data {
             active.slots[i].queue.push(Queued::Data(set));
         }
@@ -559,16 +624,18 @@ async fn send_data(app: &Rc<App>, pick: Pick, generation: u32, i: usize, set: Da
     let shared = {
         let slot = app.slot(set).borrow();
         match (slot.train.is_shared(), slot.train.complete(), slot.test.complete()) {
-            (true, Some((train_images, train_labels)), Some((test_images, test_labels))) => Some([train_images, train_labels, test_images, test_labels]),
+            (true, Some((train_images, train_labels)), Some((test_images, test_labels))) => {
+                Some(vec![train_images.into(), train_labels.into(), test_images.into(), test_labels.into()])
+            }
             _ => None,
         }
     };
     if let Some(parts) = shared {
-        let mut s = pick(app).state.borrow_mut();
-        if s.generation == generation {
-            if let Some(active) = s.active.as_mut() {
-                active.post(i, ToWorker::Shared(SharedData { set, parts }));
-            }
+        let mut s = app.demos[pick].state.borrow_mut();
+        if s.generation == generation
+            && let Some(active) = s.active.as_mut()
+        {
+            active.post(i, Outgoing { message: ToWorker::Shared { set }, parts, transfer: false });
         }
         return;
     }
@@ -583,12 +650,12 @@ async fn send_data(app: &Rc<App>, pick: Pick, generation: u32, i: usize, set: Da
                 split.copy(kind, offset, len)
             };
             {
-                let mut s = pick(app).state.borrow_mut();
+                let mut s = app.demos[pick].state.borrow_mut();
                 if s.generation != generation {
                     return;
                 }
                 let Some(active) = s.active.as_mut() else { return };
-                active.post(i, ToWorker::Data(DataPiece { set, part, offset, total, bytes }));
+                active.post(i, Outgoing { message: ToWorker::Data { set, part, offset, total }, parts: vec![bytes.into()], transfer: true });
             }
             offset += len;
             dom::sleep_ms(0).await;
@@ -610,9 +677,19 @@ fn part_len(slot: &super::loader::DataSlot, part: Part) -> usize {
     split.complete_len(kind)
 }
 
+thread_local! {
+    /// Called when a network answered about the drawing pad's drawing (set by the pad).
+    static ON_ANSWER: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+/// What to call when a network answers about a drawing.
+pub fn on_answer(f: impl Fn() + 'static) {
+    ON_ANSWER.with(|a| *a.borrow_mut() = Some(Box::new(f)));
+}
+
 fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &MessageEvent) {
-    let d = pick(app);
-    let message = match FromWorker::decode(&event.data()) {
+    let d = &app.demos[pick];
+    let (message, parts) = match protocol::read::<FromWorker>(&event.data()) {
         Ok(m) => m,
         Err(e) => return stop_with_error(app, pick, generation, &e.to_string(), false),
     };
@@ -636,17 +713,22 @@ fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &Mess
             }
         }
         FromWorker::Started { compute } => log::info!("{} ({}) trains on {compute}", active.names[i], d.prefix),
-        FromWorker::Progress(p) => {
-            let metrics = serde_json::from_str(&p.metrics).unwrap_or(serde_json::Value::Null);
-            if let Some(pictures) = p.pictures {
-                active.pictures[i] = Some(pictures.to_vec());
+        FromWorker::Progress(Progress { step, finished, report, pictures }) => {
+            if pictures && let Ok(p) = protocol::part::<js_sys::Float32Array>(&parts, 0) {
+                active.pictures[i] = Some(p.to_vec());
                 active.pictures_dirty = true;
             }
-            let changed = active.reports[i].as_ref().is_none_or(|old| !same_but_position(&old.metrics, &metrics) || old.finished != p.finished);
-            active.charts_dirty |= changed;
-            active.reports[i] = Some(Report { step: p.step, finished: p.finished, metrics });
-            if active.reports.iter().all(Option::is_some) {
-                let done = active.reports.iter().flatten().map(|r| r.step).min().unwrap_or(0);
+            match active.board.apply(i, &report) {
+                Ok(changed) => active.charts_dirty |= changed || active.standing.finished[i] != finished,
+                Err(e) => {
+                    let message = format!("{}: {e}", active.names[i]);
+                    drop(s);
+                    return stop_with_error(app, pick, generation, &message, false);
+                }
+            }
+            active.standing.steps[i] = Some(step);
+            active.standing.finished[i] = finished;
+            if let Some(done) = active.standing.steps.iter().copied().collect::<Option<Vec<usize>>>().and_then(|s| s.into_iter().min()) {
                 let now = dom::now();
                 active.rate.push_back((now, done));
                 while active.rate.front().is_some_and(|(t, _)| now - t > RATE_WINDOW_MS) && active.rate.len() > 2 {
@@ -659,7 +741,11 @@ fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &Mess
         FromWorker::Prediction { probs } => {
             active.predictions[i] = Some(probs);
             drop(s);
-            super::pad::answers_changed(app);
+            ON_ANSWER.with(|a| {
+                if let Some(f) = a.borrow().as_ref() {
+                    f();
+                }
+            });
         }
         FromWorker::Failed { message, gpu_lost } => {
             let name = active.names[i].clone();
@@ -681,27 +767,27 @@ pub struct Answer {
 /// Asks every network of the demo's run (running, paused or finished) about a drawing.
 pub fn ask(d: &RemoteDemo, drawing: &[u8]) {
     let mut s = d.state.borrow_mut();
-    if let Some(active) = s.active.as_mut().filter(|a| !a.stopped && a.data.is_some()) {
-        active.send_all(Control::Predict(drawing.to_vec()));
+    if let Some(active) = s.active.as_mut().filter(|a| !a.stopped && a.classifies) {
+        active.send_all(Control::Predict { image: drawing.to_vec() });
     }
 }
 
 /// The latest answers of the demo's networks, in learner order.
 pub fn answers(d: &RemoteDemo) -> Vec<Answer> {
     let s = d.state.borrow();
-    let Some(active) = s.active.as_ref() else { return Vec::new() };
+    let Some(active) = s.active.as_ref().filter(|a| a.classifies) else { return Vec::new() };
     let Some(data) = active.data else { return Vec::new() };
     active.names.iter().zip(&active.predictions).filter_map(|(name, p)| Some(Answer { name: name.clone(), data, probs: p.clone()? })).collect()
 }
 
 /// Whether the demo has a run whose networks classify images.
 pub fn can_answer(d: &RemoteDemo) -> bool {
-    d.state.borrow().active.as_ref().is_some_and(|a| !a.stopped && a.data.is_some())
+    d.state.borrow().active.as_ref().is_some_and(|a| !a.stopped && a.classifies)
 }
 
 /// A crashed worker or a failed network stops the whole comparison; the charts so far stay.
 fn stop_with_error(app: &Rc<App>, pick: Pick, generation: u32, message: &str, gpu_lost: bool) {
-    let d = pick(app);
+    let d = &app.demos[pick];
     {
         let mut s = d.state.borrow_mut();
         if s.generation != generation {
@@ -726,21 +812,8 @@ fn stop_with_error(app: &Rc<App>, pick: Pick, generation: u32, message: &str, gp
     dom::set_text(&d.id("status"), "Stopped.");
 }
 
-/// Draws the demo's charts and pictures again (the page's look changed).
-pub fn redraw(app: &Rc<App>, pick: Pick) {
-    let generation = {
-        let mut s = pick(app).state.borrow_mut();
-        let generation = s.generation;
-        let Some(active) = s.active.as_mut() else { return };
-        active.charts_dirty = true;
-        active.pictures_dirty = true;
-        generation
-    };
-    schedule_frame(app, pick, generation);
-}
-
 fn schedule_frame(app: &Rc<App>, pick: Pick, generation: u32) {
-    let d = pick(app);
+    let d = &app.demos[pick];
     {
         let mut s = d.state.borrow_mut();
         if s.frame_pending {
@@ -757,7 +830,10 @@ fn schedule_frame(app: &Rc<App>, pick: Pick, generation: u32) {
 }
 
 fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
-    let d = pick(app);
+    let d = &app.demos[pick];
+    let controls = d.controls();
+    let data = d.state.borrow().active.as_ref().and_then(|a| a.data).map(|set| super::SlotData(app.slot(set).clone()));
+    let mut paints = Vec::new();
     let mut s = d.state.borrow_mut();
     s.frame_pending = false;
     if s.generation != generation {
@@ -770,7 +846,7 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     }
     let rate = active.rate_text();
     let compute = active.compute.clone();
-    let status = active.view.status(&active.reports, &rate, &compute);
+    let status = active.board.status(&active.standing, &rate, &compute);
     if active.pass.is_none() {
         if active.charts_dirty {
             active.charts_dirty = false;
@@ -782,8 +858,8 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     }
     if let Some((pass, part)) = active.pass {
         let more = match pass {
-            Pass::Charts => active.view.draw_charts(&active.reports, part),
-            Pass::Pictures => active.view.draw_pictures(&active.pictures, part),
+            Pass::Charts => active.board.draw_charts(part, &mut paints),
+            Pass::Pictures => active.board.draw_pictures(&active.pictures, part, &controls, data.as_ref().map(|d| d as &dyn crate::experiments::DataAccess), &mut paints),
         };
         active.pass = more.then_some((pass, part + 1));
     }
@@ -792,12 +868,13 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     if finished {
         active.ended.get_or_insert_with(dom::now);
     }
-    let reported = active.reports.iter().any(Option::is_some);
+    let reported = active.standing.steps.iter().any(Option::is_some);
     if finished {
         s.running = false;
     }
     s.last_status = status.clone();
     drop(s);
+    d.paint(paints);
     // A finished status keeps where the run ran: a short run can end before its speed is shown.
     let shown = match (paused, finished) {
         (_, true) => format!("{status} Ran {compute}."),
@@ -811,14 +888,6 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     }
     if more {
         schedule_frame(app, pick, generation);
-    }
-}
-
-/// Two reports' metrics are the same but for `at` (where the run stands).
-fn same_but_position(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    match (a.as_object(), b.as_object()) {
-        (Some(a), Some(b)) => a.len() == b.len() && a.iter().all(|(k, v)| k == "at" || b.get(k) == Some(v)),
-        _ => a == b,
     }
 }
 

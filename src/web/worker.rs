@@ -1,27 +1,28 @@
 //! The training side: one network of a comparison in its own dedicated Web Worker, with its own
-//! wasm instance and, on WebGPU, its own GPU device. The page sends `init`, the data set (its
-//! shared buffers, or a copy of the bytes once where it cannot share them) and control messages; the worker trains in slices of about [`SLICE_MS`], reads its
-//! messages between slices and posts a progress report after each.
+//! wasm instance and, on WebGPU, its own GPU device. The page sends `Init` (which demo of
+//! [`crate::demos::REGISTRY`], its settings, which learner), the data set (its shared buffers, or
+//! a copy of the bytes once where it cannot share them) and control messages; the worker trains
+//! in slices of about [`SLICE_MS`], reads its messages between slices and posts after each a
+//! progress report with what is new since the last one.
 //!
 //! The run is taken out of the state while a slice trains, so a message that arrives during an
 //! await (a GPU readback) only flips flags and never meets a half-updated network.
 
-use super::bnn_demo::BnnWorkerRun;
-use super::hebbian_demo::HebbWorkerRun;
-use super::lenet_demo::LenetWorkerRun;
-use super::protocol::{Compute, Control, DataPiece, FromWorker, Init, Part, Progress, SharedData, ToWorker};
+use super::protocol::{self, Outgoing};
 use super::store::HeldSplit;
 use crate::backend::Backend;
-use crate::data::{CompactImages, DataSetId, Examples, IMAGE_PIXELS};
+use crate::data::{CompactImages, Examples, IMAGE_PIXELS};
+use crate::demos::messages::{Compute, Control, FromWorker, Init, Part, Progress, ToWorker};
+use crate::demos::{self, DemoError, Learner};
 use crate::experiments::DataAccess;
 use crate::gpu::GpuContext;
 use crate::nn::TrainError;
-use js_sys::Uint8Array;
+use js_sys::{Array, Uint8Array};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 /// Training time between two reports: short enough that pause and step act at once (a slice ends
@@ -99,11 +100,14 @@ impl HeldData {
         Self { train: none(), test: none() }
     }
 
-    /// The page's shared buffers, checked for sizes that belong together.
-    fn shared(data: SharedData) -> Result<Self, String> {
-        let [train_images, train_labels, test_images, test_labels] = data.parts;
+    /// The page's shared buffers (in [`Part::ALL`]'s order), checked for sizes that belong together.
+    fn shared(parts: &Array) -> Result<Self, String> {
+        let get = |p: Part| protocol::part::<Uint8Array>(parts, p.index() as u32).map_err(|e| e.to_string());
         let split = |images: Uint8Array, labels: Uint8Array| HeldSplit::from_buffers(images, labels).map(WorkerSplit::Shared);
-        Ok(Self { train: split(train_images, train_labels)?, test: split(test_images, test_labels)? })
+        Ok(Self {
+            train: split(get(Part::TrainImages)?, get(Part::TrainLabels)?)?,
+            test: split(get(Part::TestImages)?, get(Part::TestLabels)?)?,
+        })
     }
 }
 
@@ -116,17 +120,17 @@ struct Arriving {
 }
 
 impl Arriving {
-    /// Copies a piece in; `Some` once the whole set is here.
-    fn add(&mut self, piece: &DataPiece) -> Result<Option<HeldData>, String> {
-        let i = Part::ALL.iter().position(|&p| p == piece.part).unwrap_or(0);
-        let total = *self.totals[i].get_or_insert(piece.total);
-        let len = piece.bytes.length() as usize;
-        if total != piece.total || piece.offset.checked_add(len).is_none_or(|end| end > total) {
-            return Err(format!("a piece of the data at {}+{len} does not fit its {total} bytes", piece.offset));
+    /// Copies a piece of array `part` in; `Some` once the whole set is here.
+    fn add(&mut self, part: Part, offset: usize, total: usize, bytes: &Uint8Array) -> Result<Option<HeldData>, String> {
+        let i = part.index();
+        let expected = *self.totals[i].get_or_insert(total);
+        let len = bytes.length() as usize;
+        if expected != total || offset.checked_add(len).is_none_or(|end| end > total) {
+            return Err(format!("a piece of the data at {offset}+{len} does not fit its {expected} bytes"));
         }
         let buf = &mut self.parts[i];
         buf.resize(total, 0);
-        piece.bytes.copy_to(&mut buf[piece.offset..piece.offset + len]);
+        bytes.copy_to(&mut buf[offset..offset + len]);
         self.received[i] += len;
         if (0..4).any(|k| self.totals[k].is_none_or(|t| self.received[k] < t)) {
             return Ok(None);
@@ -140,80 +144,11 @@ impl Arriving {
     }
 }
 
-/// A demo's run inside a worker: one learner.
-pub enum WorkerRun {
-    Bnn(Box<BnnWorkerRun>),
-    Lenet(Box<LenetWorkerRun>),
-    Hebbian(Box<HebbWorkerRun>),
-}
-
-impl WorkerRun {
-    fn new(init: &Init, backend: Backend) -> Result<Self, String> {
-        match init.demo.as_str() {
-            "bnn" => Ok(WorkerRun::Bnn(Box::new(BnnWorkerRun::new(&init.settings, init.learner, backend)?))),
-            "lenet" => Ok(WorkerRun::Lenet(Box::new(LenetWorkerRun::new(&init.settings, init.learner, backend)?))),
-            "hebbian" => Ok(WorkerRun::Hebbian(Box::new(HebbWorkerRun::new(&init.settings, init.learner, backend)?))),
-            other => Err(format!("this worker does not know the demo '{other}'")),
-        }
-    }
-
-    /// The data set this run reads; `None` for one that makes its own examples.
-    fn data_set(&self) -> Option<DataSetId> {
-        match self {
-            WorkerRun::Bnn(r) => Some(r.data_set()),
-            WorkerRun::Lenet(r) => Some(r.data_set()),
-            WorkerRun::Hebbian(r) => r.data_set(),
-        }
-    }
-
-    /// One training step (or the step's share of an evaluation); `Ok(true)` once finished.
-    async fn advance(&mut self, data: &HeldData) -> Result<bool, TrainError> {
-        match self {
-            WorkerRun::Bnn(r) => r.advance(data).await,
-            WorkerRun::Lenet(r) => r.advance(data).await,
-            WorkerRun::Hebbian(r) => r.advance(data).await,
-        }
-    }
-
-    fn step(&self) -> usize {
-        match self {
-            WorkerRun::Bnn(r) => r.step(),
-            WorkerRun::Lenet(r) => r.step(),
-            WorkerRun::Hebbian(r) => r.step(),
-        }
-    }
-
-    fn metrics(&self) -> String {
-        match self {
-            WorkerRun::Bnn(r) => r.metrics(),
-            WorkerRun::Lenet(r) => r.metrics(),
-            WorkerRun::Hebbian(r) => r.metrics(),
-        }
-    }
-
-    /// Class probabilities for a drawing; `None` for a network that does not classify images.
-    async fn predict(&mut self, drawing: &[u8], data: &HeldData) -> Option<Vec<f32>> {
-        match self {
-            WorkerRun::Bnn(r) => r.predict(drawing, data).await,
-            WorkerRun::Lenet(r) => r.predict(drawing, data).await,
-            WorkerRun::Hebbian(_) => None,
-        }
-    }
-
-    async fn pictures(&mut self, detail: &str, data: &HeldData) -> Option<Vec<f32>> {
-        match self {
-            WorkerRun::Bnn(r) => r.pictures(detail).await,
-            WorkerRun::Lenet(r) => r.pictures(detail).await,
-            WorkerRun::Hebbian(r) => r.pictures(detail, data).await,
-        }
-    }
-}
-
 struct State {
     scope: DedicatedWorkerGlobalScope,
     data: [Option<Rc<HeldData>>; 2],
     arriving: [Arriving; 2],
-    run: Option<WorkerRun>,
+    run: Option<Box<dyn Learner>>,
     gpu: Option<Rc<GpuContext>>,
     running: bool,
     /// Steps left of a Step command.
@@ -253,53 +188,57 @@ pub fn start() {
         gpu_group: 1,
     }));
     let s = state.clone();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match ToWorker::decode(&event.data()) {
-        Ok(message) => handle(&s, message),
-        Err(e) => post(&s, &FromWorker::Failed { message: e.to_string(), gpu_lost: false }),
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match protocol::read::<ToWorker>(&event.data()) {
+        Ok((message, parts)) => handle(&s, message, &parts),
+        Err(e) => post(&s, FromWorker::Failed { message: e.to_string(), gpu_lost: false }),
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
     on_message.forget();
     // Messages sent before this point were dropped (the module was still loading): the page waits
     // for this one before it sends anything.
-    post(&state, &FromWorker::Ready);
+    post(&state, FromWorker::Ready);
 }
 
-fn post(state: &Shared, message: &FromWorker) {
-    let encoded = message.encode();
+fn post(state: &Shared, message: FromWorker) {
+    send(state, Outgoing::plain(message));
+}
+
+fn send(state: &Shared, out: Outgoing<FromWorker>) {
     let scope = state.borrow().scope.clone();
-    if let Err(e) = scope.post_message_with_transfer(&encoded.message, &encoded.transfer) {
-        log::error!("a worker could not post a message: {}", super::dom::describe(&e));
+    if let Err(e) = protocol::to_page(&scope, &out) {
+        log::error!("a worker could not post a message: {e}");
     }
 }
 
-fn handle(state: &Shared, message: ToWorker) {
+fn failed(state: &Shared, message: String) {
+    post(state, FromWorker::Failed { message, gpu_lost: false });
+}
+
+fn handle(state: &Shared, message: ToWorker, parts: &Array) {
     match message {
         ToWorker::Init(init) => {
             let s = state.clone();
             wasm_bindgen_futures::spawn_local(async move { build(&s, init).await });
         }
-        ToWorker::Data(piece) => {
-            let added = state.borrow_mut().arriving[piece.set as usize].add(&piece);
+        ToWorker::Data { set, part, offset, total } => {
+            let added = protocol::part::<Uint8Array>(parts, 0).map_err(|e| e.to_string()).and_then(|bytes| state.borrow_mut().arriving[set as usize].add(part, offset, total, &bytes));
             match added {
                 Ok(Some(held)) => {
-                    state.borrow_mut().data[piece.set as usize] = Some(Rc::new(held));
+                    state.borrow_mut().data[set as usize] = Some(Rc::new(held));
                     kick(state);
                 }
                 Ok(None) => {}
-                Err(message) => post(state, &FromWorker::Failed { message, gpu_lost: false }),
+                Err(message) => failed(state, message),
             }
         }
-        ToWorker::Shared(data) => {
-            let set = data.set as usize;
-            match HeldData::shared(data) {
-                Ok(held) => {
-                    state.borrow_mut().data[set] = Some(Rc::new(held));
-                    kick(state);
-                }
-                Err(message) => post(state, &FromWorker::Failed { message, gpu_lost: false }),
+        ToWorker::Shared { set } => match HeldData::shared(parts) {
+            Ok(held) => {
+                state.borrow_mut().data[set as usize] = Some(Rc::new(held));
+                kick(state);
             }
-        }
+            Err(message) => failed(state, message),
+        },
         ToWorker::Control(control) => {
             {
                 let mut s = state.borrow_mut();
@@ -309,12 +248,16 @@ fn handle(state: &Shared, message: ToWorker) {
                         s.running = false;
                         s.budget = 0;
                     }
-                    Control::Step(n) => s.budget = if s.finished { 0 } else { n },
-                    Control::Pictures(detail) => {
+                    Control::Step { steps } => s.budget = if s.finished { 0 } else { steps },
+                    Control::Pictures { detail } => {
                         s.picture_detail = detail;
                         s.pictures_due = true;
                     }
-                    Control::Predict(image) => s.drawing = Some(image),
+                    Control::Predict { image } if image.len() == IMAGE_PIXELS => s.drawing = Some(image),
+                    Control::Predict { image } => {
+                        drop(s);
+                        return failed(state, format!("a drawing of {} bytes, not {IMAGE_PIXELS}", image.len()));
+                    }
                 }
             }
             kick(state);
@@ -328,14 +271,14 @@ fn handle(state: &Shared, message: ToWorker) {
 
 /// The bench view's work: each network timed on this worker's one thread, its row posted as soon
 /// as it is measured.
-async fn bench(state: &Shared, networks: &str, steps: usize, reps: usize) {
+async fn bench(state: &Shared, networks: &[String], steps: usize, reps: usize) {
     use crate::experiments::bench::{Workload, run_json, time};
     let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok().and_then(|p| p.dyn_into::<web_sys::Performance>().ok());
     let Some(performance) = performance else {
-        return post(state, &FromWorker::Failed { message: "this worker has no clock (performance.now)".into(), gpu_lost: false });
+        return failed(state, "this worker has no clock (performance.now)".into());
     };
     let now = move || performance.now();
-    for name in networks.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    for name in networks {
         let measured = async {
             let mut work = Workload::new(name, &Backend::Cpu)?;
             work.step().await?;
@@ -344,11 +287,11 @@ async fn bench(state: &Shared, networks: &str, steps: usize, reps: usize) {
         }
         .await;
         match measured {
-            Ok(run) => post(state, &FromWorker::BenchRun { run: run.to_string() }),
-            Err(e) => return post(state, &FromWorker::Failed { message: format!("{name}: {e}"), gpu_lost: false }),
+            Ok(run) => post(state, FromWorker::BenchRun { run }),
+            Err(e) => return failed(state, format!("{name}: {e}")),
         }
     }
-    post(state, &FromWorker::BenchDone);
+    post(state, FromWorker::BenchDone);
 }
 
 /// Builds the network, on this worker's own GPU device when the page chose WebGPU.
@@ -362,7 +305,7 @@ async fn build(state: &Shared, init: Init) {
                 Backend::Gpu(ctx)
             }
             Err(e) => {
-                post(state, &FromWorker::Failed { message: format!("this worker could not open a GPU device: {e}"), gpu_lost: true });
+                post(state, FromWorker::Failed { message: format!("this worker could not open a GPU device: {e}"), gpu_lost: true });
                 return;
             }
         },
@@ -371,14 +314,21 @@ async fn build(state: &Shared, init: Init) {
         Backend::Cpu => "the CPU".to_string(),
         Backend::Gpu(ctx) => format!("WebGPU ({})", ctx.adapter),
     };
-    match WorkerRun::new(&init, backend) {
+    match learner(&init, backend) {
         Ok(run) => {
             state.borrow_mut().run = Some(run);
-            post(state, &FromWorker::Started { compute });
+            post(state, FromWorker::Started { compute });
             kick(state);
         }
-        Err(message) => post(state, &FromWorker::Failed { message, gpu_lost: false }),
+        Err(e) => failed(state, e.to_string()),
     }
+}
+
+/// The learner `init` names, through the registry.
+fn learner(init: &Init, backend: Backend) -> Result<Box<dyn Learner>, DemoError> {
+    let (_, demo) = demos::find(&init.demo).ok_or_else(|| DemoError::Values(format!("this worker does not know the demo '{}'", init.demo)))?;
+    let values = demos::values_from(demo.decl(), &init.settings)?;
+    demo.learner(&values, init.learner, backend)
 }
 
 /// Starts the training loop unless it runs already.
@@ -423,7 +373,7 @@ async fn train_loop(state: &Shared) {
             let started = now();
             let mut queued = 0;
             loop {
-                match run.advance(&data).await {
+                match run.advance(&*data).await {
                     Ok(done) => finished = done,
                     Err(e) => {
                         failure = Some(e);
@@ -477,7 +427,7 @@ async fn train_loop(state: &Shared) {
                 s.run = Some(run);
             }
             let gpu_lost = matches!(e, TrainError::Device(_));
-            post(state, &FromWorker::Failed { message: e.to_string(), gpu_lost });
+            post(state, FromWorker::Failed { message: e.to_string(), gpu_lost });
             return;
         }
         let pictures = {
@@ -494,22 +444,30 @@ async fn train_loop(state: &Shared) {
         let pictures = match pictures {
             Some(detail) => {
                 state.borrow_mut().last_pictures = now();
-                run.pictures(&detail, &data).await.map(|v| js_sys::Float32Array::from(v.as_slice()))
+                run.pictures(&detail, &*data).await.map(|v| js_sys::Float32Array::from(v.as_slice()))
             }
             None => None,
         };
         // A pass that only answers a drawing after the run ended still reports it finished.
         let finished = state.borrow().finished;
-        let report = Progress { step: run.step(), finished, metrics: run.metrics(), pictures };
+        let report = match run.report() {
+            Ok(report) => report,
+            Err(e) => {
+                state.borrow_mut().run = Some(run);
+                return failed(state, format!("its report could not be written: {e}"));
+            }
+        };
+        let progress = Progress { step: run.step(), finished, report, pictures: pictures.is_some() };
         let drawing = state.borrow_mut().drawing.take();
         let prediction = match drawing {
-            Some(image) => run.predict(&image, &data).await,
+            Some(image) => run.predict(&image, &*data).await,
             None => None,
         };
         state.borrow_mut().run = Some(run);
-        post(state, &FromWorker::Progress(report));
+        let parts = pictures.map(JsValue::from).into_iter().collect();
+        send(state, Outgoing { message: FromWorker::Progress(progress), parts, transfer: true });
         if let Some(probs) = prediction {
-            post(state, &FromWorker::Prediction { probs });
+            post(state, FromWorker::Prediction { probs });
         }
         // Let the messages that arrived during the slice in before the next one.
         yield_now(state).await;

@@ -1,0 +1,583 @@
+//! Demo 1: the binarized network, standard and metaplastic side by side, on permuted MNIST or on
+//! Fashion-MNIST arriving as a stream (Laborieux et al. 2021).
+//!
+//! Each network trains in its own worker ([`BnnLearner`], one learner of the experiment); the page
+//! draws what they report ([`BnnBoard`]). Both sides build the experiment's config from
+//! [`BnnSettings`], so the learners of a comparison share the seed, hence the initial weights and
+//! the batch order.
+
+use super::{Board, Controls, Demo, DemoError, Learner, Paint, Plan, Standing, Step, control, decode, encode};
+use crate::backend::{Backend, Bnn as BnnNet};
+use crate::charts::BinnedSet;
+use crate::charts::bnn as figures;
+use crate::data::{DataSetId, NUM_CLASSES};
+use crate::experiments::permuted::{CurvePoint, LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
+use crate::experiments::stream::{FULL_DATA, StreamConfig, StreamPoint, StreamRecord, StreamRun};
+use crate::experiments::summary::{self, Summary};
+use crate::experiments::toy::{ToyConfig, run_toy, toy_loss};
+use crate::experiments::{DataAccess, drawing_batch, softmax};
+use crate::model::bnn::{BnnTrainer, GammaInit};
+use crate::nn::TrainError;
+use crate::settings::bnn as keys;
+use crate::settings::{self, Values};
+use serde::{Deserialize, Serialize};
+
+/// The toy picture shows the first steps, before the growing weight leaves the frame.
+const TOY_STEPS: usize = 30;
+/// The workers count their hidden weights in this many bins and send the counts, not the up to a
+/// million weights: the page only merges them into the figure's 60 bins.
+const FINE_BINS: usize = 2048;
+/// The accuracy-matrix canvases, one per learner in worker order; the third shows only when a run
+/// has a third learner (a second m, or EWC).
+const MATRICES: [&str; 3] = ["bnn-matrix-standard", "bnn-matrix-meta", "bnn-matrix-third"];
+/// The control that picks the histogram's layer.
+const HIST_LAYER: &str = "bnn-hist-layer";
+
+/// The demo's entry in the registry.
+pub struct Bnn;
+
+/// The demo's settings, typed: built from the declared values on the page and, from the same
+/// values sent as text, in each worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BnnSettings {
+    stream: bool,
+    hidden: usize,
+    /// The metaplastic learners' m, beside the standard network's 0.
+    metas: Vec<f32>,
+    lr: f32,
+    seed: u64,
+    tasks: usize,
+    steps: usize,
+    subsets: usize,
+    epochs: usize,
+    ewc: Option<f32>,
+    bn_per_task: bool,
+    gamma_uniform: bool,
+}
+
+impl BnnSettings {
+    pub fn from_values(v: &Values) -> Self {
+        let stream = v.choice(&keys::EXPERIMENT) == "stream";
+        Self {
+            stream,
+            hidden: v.count(&keys::HIDDEN),
+            metas: v.list(&keys::META).iter().map(|&m| m as f32).collect(),
+            lr: v.float(&keys::LR) as f32,
+            seed: v.seed(),
+            tasks: v.count(&keys::TASKS),
+            steps: v.count(&keys::STEPS),
+            subsets: v.count(&keys::SUBSETS),
+            epochs: v.count(&keys::EPOCHS),
+            ewc: (!stream && v.flag(&keys::EWC)).then(|| v.float(&keys::EWC_LAMBDA) as f32),
+            bn_per_task: v.flag(&keys::BN_PER_TASK),
+            gamma_uniform: v.flag(&keys::GAMMA_UNIFORM),
+        }
+    }
+
+    /// Every learner's m: the standard network first, then the metaplastic ones.
+    fn all_metas(&self) -> Vec<f32> {
+        std::iter::once(0.0).chain(self.metas.iter().copied()).collect()
+    }
+
+    fn data_set(&self) -> DataSetId {
+        if self.stream { DataSetId::Fashion } else { DataSetId::Mnist }
+    }
+
+    pub fn stream_config(&self) -> StreamConfig {
+        let mut cfg = StreamConfig::paper(&self.all_metas());
+        cfg.hidden = self.hidden;
+        cfg.lr = self.lr;
+        cfg.seed = self.seed;
+        cfg.subsets = self.subsets;
+        cfg.epochs = self.epochs;
+        cfg.eval_every = (cfg.total_steps() / 60).clamp(10, 500);
+        cfg
+    }
+
+    pub fn permuted_config(&self) -> PermutedConfig {
+        let mut cfg = PermutedConfig::authors_reduced(self.hidden, &self.all_metas());
+        cfg.lr = self.lr;
+        cfg.seed = self.seed;
+        cfg.tasks = self.tasks;
+        cfg.steps_per_task = Some(self.steps);
+        cfg.bn_per_task = self.bn_per_task;
+        cfg.gamma_init = if self.gamma_uniform { GammaInit::Uniform } else { GammaInit::One };
+        cfg.test_examples = 2000;
+        cfg.live_test_examples = 500;
+        cfg.eval_every = (cfg.steps_per_task() / 8).clamp(5, 500);
+        if let Some(lambda) = self.ewc {
+            cfg.learners.push(LearnerSpec::ewc(lambda));
+        }
+        cfg
+    }
+
+    /// The learners of the comparison, one worker each, in the order of the config.
+    fn learners(&self) -> Vec<LearnerSpec> {
+        if self.stream { self.stream_config().learners() } else { self.permuted_config().learners }
+    }
+}
+
+impl Demo for Bnn {
+    fn decl(&self) -> &'static settings::Demo {
+        &keys::DEMO
+    }
+
+    fn controls(&self) -> &'static [&'static str] {
+        &[HIST_LAYER]
+    }
+
+    /// The figures of the chosen experiment, and the toy problem at its m (two weights: drawn at
+    /// once, no worker needed).
+    fn on_settings(&self, values: &Values) -> Vec<Paint> {
+        let kind = values.choice(&keys::EXPERIMENT);
+        vec![Paint::ShowFor { shown: kind.into() }, Paint::hidden("bnn-matrices", kind != "permuted"), toy(values.float(&keys::TOY_META) as f32)]
+    }
+
+    fn plan(&self, values: &Values) -> Result<Plan, DemoError> {
+        let settings = BnnSettings::from_values(values);
+        let board = if settings.stream {
+            let cfg = settings.stream_config();
+            cfg.validate()?;
+            BnnBoard::new(Kind::Stream(cfg), settings.learners())
+        } else {
+            let cfg = settings.permuted_config();
+            cfg.validate()?;
+            BnnBoard::new(Kind::Permuted(cfg), settings.learners())
+        };
+        Ok(Plan {
+            learners: settings.learners().iter().map(|l| l.name.clone()).collect(),
+            data: Some(settings.data_set()),
+            classifies: true,
+            board: Box::new(board),
+        })
+    }
+
+    fn learner(&self, values: &Values, learner: usize, backend: Backend) -> Result<Box<dyn Learner>, DemoError> {
+        let settings = BnnSettings::from_values(values);
+        let make = |c, p| backend.bnn(c, p);
+        let experiment = if settings.stream {
+            let mut cfg = settings.stream_config();
+            let metas = cfg.metas.len();
+            if learner < metas {
+                cfg.metas = vec![cfg.metas[learner]];
+                cfg.full_data = false;
+            } else if learner == metas && cfg.full_data {
+                cfg.metas.clear();
+            } else {
+                return Err(DemoError::NoLearner(learner));
+            }
+            Experiment::Stream(StreamRun::new(cfg, make)?)
+        } else {
+            let mut cfg = settings.permuted_config();
+            let spec = cfg.learners.get(learner).cloned().ok_or(DemoError::NoLearner(learner))?;
+            cfg.learners = vec![spec];
+            Experiment::Permuted(PermutedRun::new(cfg, make)?)
+        };
+        Ok(Box::new(BnnLearner { experiment, data: settings.data_set(), sent_points: 0, sent_matrix: Vec::new(), sent_test_acc: None }))
+    }
+}
+
+fn toy(meta: f32) -> Paint {
+    let cfg = ToyConfig { metas: vec![0.0, meta], ..ToyConfig::default() };
+    let paths: Vec<figures::ToyPath> = run_toy(&cfg).into_iter().map(|t| (t.meta, t.points)).collect();
+    let target = cfg.target;
+    Paint::chart("bnn-toy", figures::toy(&paths, target, &|w| toy_loss(w, target), TOY_STEPS, 760.0, 380.0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// In the worker: one learner of the experiment
+// ---------------------------------------------------------------------------------------------
+
+enum Experiment {
+    Permuted(PermutedRun<BnnNet>),
+    Stream(StreamRun<BnnNet>),
+}
+
+pub struct BnnLearner {
+    experiment: Experiment,
+    data: DataSetId,
+    /// Curve points already reported.
+    sent_points: usize,
+    /// The accuracy matrix as last reported.
+    sent_matrix: Vec<Vec<f32>>,
+    sent_test_acc: Option<f32>,
+}
+
+/// What a learner reports: where it stands and what is new since its last report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum BnnUpdate {
+    Permuted {
+        task: usize,
+        step_in_task: usize,
+        spec: LearnerSpec,
+        points: Vec<CurvePoint>,
+        /// The whole accuracy matrix, when a task's end changed it.
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "matrix_opt")]
+        matrix: Option<Vec<Vec<f32>>>,
+    },
+    Stream {
+        subset: usize,
+        spec: LearnerSpec,
+        points: Vec<StreamPoint>,
+        /// The final test accuracy, once measured.
+        test_acc: Option<f32>,
+    },
+}
+
+fn matrix_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Vec<f32>>>, D::Error> {
+    crate::stats::nan::matrix(d).map(Some)
+}
+
+/// Two matrices alike, NaN (not measured yet) equal to NaN.
+fn same_matrix(a: &[Vec<f32>], b: &[Vec<f32>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()))
+}
+
+impl BnnLearner {
+    fn trainer(&mut self) -> Option<&mut BnnNet> {
+        match &mut self.experiment {
+            Experiment::Permuted(r) => r.trainers_mut().next(),
+            Experiment::Stream(r) => r.trainers_mut().next(),
+        }
+    }
+
+    fn update(&mut self) -> Option<BnnUpdate> {
+        Some(match &self.experiment {
+            Experiment::Permuted(r) => {
+                let record = r.records().next()?;
+                let points = record.curve.get(self.sent_points..).unwrap_or_default().to_vec();
+                self.sent_points = record.curve.len();
+                let matrix = (!same_matrix(&record.acc_matrix, &self.sent_matrix)).then(|| record.acc_matrix.clone());
+                if let Some(m) = &matrix {
+                    self.sent_matrix = m.clone();
+                }
+                BnnUpdate::Permuted { task: r.task(), step_in_task: r.step_in_task(), spec: record.spec.clone(), points, matrix }
+            }
+            Experiment::Stream(r) => {
+                let record = r.records().next()?;
+                let points = record.curve.get(self.sent_points..).unwrap_or_default().to_vec();
+                self.sent_points = record.curve.len();
+                let test_acc = record.test_acc.filter(|_| self.sent_test_acc.is_none());
+                self.sent_test_acc = self.sent_test_acc.or(record.test_acc);
+                BnnUpdate::Stream { subset: r.subset(), spec: record.spec.clone(), points, test_acc }
+            }
+        })
+    }
+}
+
+impl Learner for BnnLearner {
+    fn data_set(&self) -> Option<DataSetId> {
+        Some(self.data)
+    }
+
+    fn advance<'a>(&'a mut self, data: &'a dyn DataAccess) -> Step<'a, Result<bool, TrainError>> {
+        Box::pin(async move {
+            let progress = match &mut self.experiment {
+                Experiment::Permuted(r) => r.advance(data, 1).await?,
+                Experiment::Stream(r) => r.advance(data, 1).await?,
+            };
+            Ok(progress == Progress::Finished)
+        })
+    }
+
+    fn step(&self) -> usize {
+        match &self.experiment {
+            Experiment::Permuted(r) => r.step(),
+            Experiment::Stream(r) => r.step(),
+        }
+    }
+
+    fn report(&mut self) -> Result<String, serde_json::Error> {
+        encode(&self.update())
+    }
+
+    /// On permuted MNIST the drawing is shuffled as task 1's images were: the question is whether
+    /// the network still reads the first task it learned.
+    fn predict<'a>(&'a mut self, drawing: &'a [u8], data: &'a dyn DataAccess) -> Step<'a, Option<Vec<f32>>> {
+        Box::pin(async move {
+            let perm = match &self.experiment {
+                Experiment::Permuted(r) => Some(r.permutation(0)?.to_vec()),
+                Experiment::Stream(_) => None,
+            };
+            let x = drawing_batch(drawing, data, perm.as_deref());
+            let logits = self.trainer()?.logits(&x).await.ok()?;
+            Some(softmax(logits.get(..NUM_CLASSES)?))
+        })
+    }
+
+    /// The hidden weights of the layer `detail` names, counted: `[lo, hi, counts...]`.
+    fn pictures<'a>(&'a mut self, detail: &'a str, _data: &'a dyn DataAccess) -> Step<'a, Option<Vec<f32>>> {
+        Box::pin(async move {
+            let layer = detail.parse::<usize>().unwrap_or(1).min(2);
+            let params = self.trainer()?.params().await.ok()?;
+            // Only the counts travel; the page colours each learner's set.
+            let set = BinnedSet::count("", crate::charts::palette::STANDARD, params.wh.get(layer)?, FINE_BINS);
+            // Counts below 2^24 are exact in f32; a layer has at most 4096 x 4096 weights.
+            Some([set.lo, set.hi].into_iter().chain(set.counts.iter().map(|&c| c as f32)).collect())
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// On the page: drawing what the workers report
+// ---------------------------------------------------------------------------------------------
+
+enum Kind {
+    Permuted(PermutedConfig),
+    Stream(StreamConfig),
+}
+
+/// Where the slowest learner stands: (task or subset, step in task).
+#[derive(Debug, Clone, Copy, Default)]
+struct At {
+    stage: usize,
+    step_in_task: usize,
+}
+
+pub struct BnnBoard {
+    kind: Kind,
+    specs: Vec<LearnerSpec>,
+    permuted: Vec<Option<LearnerRecord>>,
+    stream: Vec<Option<StreamRecord>>,
+    at: Vec<At>,
+}
+
+impl BnnBoard {
+    fn new(kind: Kind, specs: Vec<LearnerSpec>) -> Self {
+        let n = specs.len();
+        Self { kind, specs, permuted: vec![None; n], stream: vec![None; n], at: vec![At::default(); n] }
+    }
+
+    fn permuted_records(&self) -> Vec<&LearnerRecord> {
+        self.permuted.iter().flatten().collect()
+    }
+
+    fn stream_records(&self) -> Vec<&StreamRecord> {
+        self.stream.iter().flatten().collect()
+    }
+}
+
+/// A learner as the charts know it (name and colour family).
+fn learner(spec: &LearnerSpec) -> figures::Learner {
+    figures::Learner::new(spec.name.clone(), spec.meta, spec.ewc_lambda, spec.name == FULL_DATA)
+}
+
+impl Board for BnnBoard {
+    fn apply(&mut self, i: usize, report: &str) -> Result<bool, DemoError> {
+        let Some(update) = decode::<Option<BnnUpdate>>(report)? else { return Ok(false) };
+        let (Some(slot), Some(at)) = (self.permuted.get_mut(i), self.at.get_mut(i)) else { return Err(DemoError::NoLearner(i)) };
+        Ok(match update {
+            BnnUpdate::Permuted { task, step_in_task, spec, points, matrix } => {
+                *at = At { stage: task, step_in_task };
+                let record = slot.get_or_insert_with(|| LearnerRecord { spec, acc_matrix: Vec::new(), curve: Vec::new() });
+                let changed = !points.is_empty() || matrix.is_some();
+                record.curve.extend(points);
+                if let Some(m) = matrix {
+                    record.acc_matrix = m;
+                }
+                changed
+            }
+            BnnUpdate::Stream { subset, spec, points, test_acc } => {
+                *at = At { stage: subset, step_in_task: 0 };
+                let record = self.stream[i].get_or_insert_with(|| StreamRecord { spec, curve: Vec::new(), test_acc: None });
+                let changed = !points.is_empty() || test_acc.is_some();
+                record.curve.extend(points);
+                record.test_acc = test_acc.or(record.test_acc);
+                changed
+            }
+        })
+    }
+
+    fn draw_charts(&mut self, part: usize, out: &mut Vec<Paint>) -> bool {
+        match &self.kind {
+            Kind::Permuted(cfg) => {
+                let refs = self.permuted_records();
+                // The curves, then the table and the numbers behind the curves, then one matrix per
+                // frame: each part stays well inside a frame on a main thread sharing its cores.
+                match part {
+                    0 => {
+                        let curves: Vec<(figures::Learner, Vec<(f32, Vec<f32>)>)> = refs.iter().map(|r| (learner(&r.spec), r.task_points())).collect();
+                        let series: Vec<(String, Vec<f32>)> = refs
+                            .iter()
+                            .flat_map(|r| {
+                                (0..cfg.tasks).map(move |t| (format!("{} · task {}", r.spec.name, t + 1), r.curve.iter().filter_map(|p| p.task_acc.get(t).copied()).collect()))
+                            })
+                            .collect();
+                        out.push(Paint::Chart {
+                            canvas: "bnn-curves".into(),
+                            figure: figures::permuted_curves(&curves, cfg.steps_per_task(), cfg.tasks, 760.0, 360.0),
+                            series: Some(series),
+                        });
+                    }
+                    1 => {
+                        out.push(Paint::Html { id: "bnn-results".into(), html: results_table(&refs) });
+                        let learners: Vec<figures::Learner> = refs.iter().map(|r| learner(&r.spec)).collect();
+                        let matrices: Vec<Vec<Vec<Vec<f32>>>> = refs.iter().map(|r| vec![r.acc_matrix.clone()]).collect();
+                        out.push(Paint::chart("bnn-pileup", figures::mean_accuracy_vs_tasks(&learners, &matrices, 560.0, 320.0)));
+                    }
+                    _ => {
+                        out.push(Paint::hidden("bnn-matrix-third", refs.len() < 3));
+                        if let (Some(canvas), Some(record)) = (MATRICES.get(part - 2), refs.get(part - 2)) {
+                            out.push(Paint::chart(canvas, figures::accuracy_matrix(&record.spec.name, &record.acc_matrix, 360.0, 300.0)));
+                        }
+                    }
+                }
+                part < refs.len().min(MATRICES.len()) + 1
+            }
+            Kind::Stream(cfg) => {
+                let refs = self.stream_records();
+                let curves: Vec<(figures::Learner, Vec<(f32, f32)>)> = refs.iter().map(|r| (learner(&r.spec), r.points())).collect();
+                let series: Vec<(String, Vec<f32>)> = refs.iter().map(|r| (r.spec.name.clone(), r.curve.iter().map(|p| p.test_acc).collect())).collect();
+                out.push(Paint::Chart {
+                    canvas: "bnn-curves".into(),
+                    figure: figures::stream_curves(&curves, cfg.steps_per_subset(), cfg.subsets, 760.0, 360.0),
+                    series: Some(series),
+                });
+                false
+            }
+        }
+    }
+
+    fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], _part: usize, controls: &Controls, _data: Option<&dyn DataAccess>, out: &mut Vec<Paint>) -> bool {
+        let layer = control::<usize>(controls, HIST_LAYER).unwrap_or(1).min(2);
+        let colors = figures::learner_colors(&self.specs.iter().map(learner).collect::<Vec<_>>());
+        let sets: Vec<BinnedSet> = self
+            .specs
+            .iter()
+            .zip(colors)
+            .zip(pictures)
+            .filter_map(|((spec, color), p)| {
+                let p = p.as_ref()?;
+                let (&lo, &hi) = (p.first()?, p.get(1)?);
+                let counts = p.get(2..)?.iter().map(|&c| c as u32).collect();
+                Some(BinnedSet { name: spec.name.clone(), color, lo, hi, counts })
+            })
+            .collect();
+        out.push(Paint::chart("bnn-hist", figures::weight_histogram_binned(&sets, layer, 760.0, 300.0)));
+        false
+    }
+
+    fn status(&self, standing: &Standing, rate: &str, compute: &str) -> String {
+        // The slowest network says where the comparison stands.
+        let slowest = standing.steps.iter().enumerate().filter_map(|(i, s)| Some((s.as_ref()?, i))).min().map(|(_, i)| self.at[i]);
+        match &self.kind {
+            Kind::Permuted(cfg) => {
+                if standing.all_finished() {
+                    let lines: Vec<String> = self
+                        .permuted_records()
+                        .iter()
+                        .map(|rec| {
+                            let last = rec.acc_matrix.last().and_then(|row| row.first().copied()).unwrap_or(f32::NAN);
+                            format!("{}: task 1 {:.0}%, mean {:.0}%", rec.spec.name, 100.0 * last, 100.0 * rec.final_mean_acc().unwrap_or(f32::NAN))
+                        })
+                        .collect();
+                    return format!("Finished. After the last task: {}.", lines.join("; "));
+                }
+                let Some(at) = slowest else { return format!("Starting {compute}…") };
+                format!("Task {} of {}, batch {} of {} · {rate} {compute}", (at.stage + 1).min(cfg.tasks), cfg.tasks, at.step_in_task, cfg.steps_per_task())
+            }
+            Kind::Stream(cfg) => {
+                if standing.all_finished() {
+                    let lines: Vec<String> =
+                        self.stream_records().iter().map(|rec| format!("{} {:.1}%", rec.spec.name, 100.0 * rec.test_acc.unwrap_or(f32::NAN))).collect();
+                    return format!("Finished. Test accuracy: {}.", lines.join("; "));
+                }
+                let (Some(at), Some(step)) = (slowest, standing.slowest()) else { return format!("Starting {compute}…") };
+                format!("Subset {} of {}, batch {} of {} · {rate} {compute}", at.stage + 1, cfg.subsets, step, cfg.total_steps())
+            }
+        }
+    }
+
+    fn picture_detail(&self, controls: &Controls) -> String {
+        control::<usize>(controls, HIST_LAYER).unwrap_or(1).to_string()
+    }
+
+    fn summary(&self, backend: &str) -> Option<Summary> {
+        match &self.kind {
+            Kind::Permuted(cfg) => {
+                let records = self.permuted_records();
+                (!records.is_empty()).then(|| {
+                    let mut s = Summary::new("bnn-permuted", summary::permuted_config(cfg, backend));
+                    for r in records {
+                        s.run(&r.spec.name, cfg.seed, summary::permuted_metrics(r));
+                    }
+                    s
+                })
+            }
+            Kind::Stream(cfg) => {
+                let records = self.stream_records();
+                (!records.is_empty()).then(|| {
+                    let mut s = Summary::new("bnn-stream", summary::stream_config(cfg, DataSetId::Fashion, backend));
+                    for r in records {
+                        s.run(&r.spec.name, cfg.seed, summary::stream_metrics(r));
+                    }
+                    s
+                })
+            }
+        }
+    }
+}
+
+/// The numbers behind the charts, for reading aloud (and for the browser tests).
+fn results_table(records: &[&LearnerRecord]) -> String {
+    let mut html = String::from("<tr><th>network</th><th>task 1 now</th><th>mean over tasks seen</th></tr>");
+    for rec in records {
+        let Some(point) = rec.curve.last() else { continue };
+        let task1 = point.task_acc.first().copied().unwrap_or(f32::NAN);
+        let mean = point.task_acc.iter().sum::<f32>() / point.task_acc.len().max(1) as f32;
+        html.push_str(&format!(
+            "<tr data-learner=\"{name}\" data-task1=\"{task1:.4}\" data-mean=\"{mean:.4}\"><td>{name}</td><td>{:.1}%</td><td>{:.1}%</td></tr>",
+            100.0 * task1,
+            100.0 * mean,
+            name = rec.spec.name,
+        ));
+    }
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demos::REGISTRY;
+
+    /// A tiny permuted-MNIST run on synthetic images: two learners trained natively, their
+    /// reports merged by the board.
+    #[test]
+    fn reports_carry_only_what_is_new_and_the_board_rebuilds_the_records() {
+        let mut values = keys::DEMO.defaults();
+        values.set(&keys::HIDDEN, crate::settings::Value::Int(16));
+        values.set(&keys::TASKS, crate::settings::Value::Int(2));
+        values.set(&keys::STEPS, crate::settings::Value::Int(10));
+        let demo = REGISTRY[0];
+        let mut plan = demo.plan(&values).expect("plans");
+        assert_eq!(plan.learners, ["m=0", "m=6"]);
+        let data = crate::demos::tests_support::synthetic(600, 300);
+        let mut sizes = Vec::new();
+        for i in 0..2 {
+            let mut l = demo.learner(&values, i, Backend::Cpu).expect("builds");
+            let mut done = false;
+            while !done {
+                done = pollster::block_on(l.advance(&data)).expect("trains");
+                let report = l.report().expect("encodes");
+                sizes.push(report.len());
+                plan.board.apply(i, &report).expect("applies");
+            }
+        }
+        // Reports do not grow with the run: the last is no larger than the largest early one.
+        let early = sizes[..5].iter().max().copied().unwrap_or(0);
+        assert!(sizes.iter().all(|&s| s <= early.max(600)), "{sizes:?}");
+        let mut out = Vec::new();
+        let mut part = 0;
+        while plan.board.draw_charts(part, &mut out) {
+            part += 1;
+        }
+        assert!(out.iter().any(|p| matches!(p, Paint::Chart { canvas, .. } if canvas == "bnn-matrix-meta")));
+        let summary = plan.board.summary("cpu").expect("a summary");
+        assert_eq!(summary.variants(), ["m=0", "m=6"]);
+        let matrix = &summary.runs[1]["metrics"]["acc_matrix"];
+        assert!(matrix[1][1].as_f64().is_some_and(|a| a > 0.0), "{matrix}");
+        let standing = Standing { steps: vec![Some(20), Some(20)], finished: vec![true, true] };
+        assert!(plan.board.status(&standing, "", "").starts_with("Finished."));
+    }
+}
