@@ -15,6 +15,8 @@
 //!   trainer interface, run alike by the browser and the command-line tool.
 //! - [`demos`]: the page's three demos, each one module (its settings, what its workers train,
 //!   what its page draws) and one line in [`demos::REGISTRY`]; plain Rust, tested natively.
+//! - [`docs`]: the tables the docs and the page show that code or results can move, generated
+//!   (`metaplastic reproduce --tables`) and checked by `tests/docs.rs`.
 //! - `web` (wasm32 only): the browser app, the only place that knows about the DOM; its two entry
 //!   points are the binaries `src/bin/app.rs` (the page) and `src/bin/worker.rs` (a training worker).
 //! - `src/main.rs` + `src/cli/`: the native command-line tool `metaplastic`.
@@ -24,6 +26,7 @@ pub mod charts;
 pub mod cpu;
 pub mod data;
 pub mod demos;
+pub mod docs;
 pub mod experiments;
 pub mod gpu;
 pub mod model;

@@ -3,7 +3,6 @@
 //! scheduler, merged back, and the docs' tables and the page's figures rebuilt from the files.
 
 use super::{Summary, WriteSummary};
-use metaplastic::experiments::quoted;
 use metaplastic::experiments::reproduce::{RESULTS, Reproducible, find};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +24,8 @@ pub struct ReproduceArgs {
     /// seed's)
     #[arg(long)]
     merge: bool,
-    /// Rebuild the tables of docs/results.md and the figures index.html quotes from results/
+    /// Rebuild every generated table: docs/results.md's and the figures index.html quotes (from
+    /// results/), and docs/classroom.md's settings and guided path (from their declarations)
     #[arg(long)]
     tables: bool,
     /// With --tables: change nothing; fail if a table or a figure differs from its results
@@ -146,7 +146,7 @@ fn merge(r: &Reproducible) -> Result<(), String> {
 /// Rebuilds (or, with `check`, compares) the docs' tables and the page's quoted figures.
 pub fn tables(root: &Path, check: bool) -> Result<(), String> {
     let mut stale = Vec::new();
-    for (file, old, new) in quoted::rebuild_all(root)? {
+    for (file, old, new) in metaplastic::docs::rebuild_all(root)? {
         if new == old {
             continue;
         }

@@ -302,29 +302,9 @@ pub fn update_page(html: &str, load: &mut dyn FnMut(&str) -> Option<Summary>) ->
     Ok(out)
 }
 
-/// Rebuilds a text's quoted numbers from the results.
-pub type Rebuild = fn(&str, &mut dyn FnMut(&str) -> Option<Summary>) -> Result<String, QuoteError>;
-
-/// The files that quote results, relative to the repository's root, and how each is rebuilt.
-pub const QUOTING: [(&str, Rebuild); 2] = [("docs/results.md", update_docs), ("index.html", update_page)];
-
 /// Reads `results/NAME/summary.json` under `root`.
 pub fn load_result(root: &std::path::Path, name: &str) -> Option<Summary> {
     Summary::parse(&std::fs::read_to_string(root.join("results").join(name).join("summary.json")).ok()?).ok()
-}
-
-/// Every quoting file under `root` as it is and as its results say it should be.
-pub fn rebuild_all(root: &std::path::Path) -> Result<Vec<(&'static str, String, String)>, String> {
-    let mut load = |name: &str| load_result(root, name);
-    QUOTING
-        .iter()
-        .map(|&(file, rebuild)| {
-            let path = root.join(file);
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let new = rebuild(&text, &mut load).map_err(|e| format!("{file}: {e}"))?;
-            Ok((file, text, new))
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub const PRESETS: [Preset; 8] = [
         title: "Stream learning on Fashion-MNIST",
         query: "?bnn.experiment=stream&bnn.hidden=128&bnn.subsets=20&bnn.epochs=5&run=bnn",
         anchor: "demo-bnn",
-        look_at: "The data arrives in subsets, each learned for a few epochs. The grey dashed line trained on everything at once; the metaplastic network should end closer to it, by about a point here: within the noise between seeds at so small a budget. At the paper's size (1,024 units, 60 subsets of 20 epochs) it reached the dashed line and the standard network stayed 3 points below.",
+        look_at: "The data arrives in subsets, each learned for a few epochs. The grey dashed line trained on everything at once; the metaplastic network should end a little closer to it, within the noise between seeds at so small a budget. At the paper's size (1,024 units, 60 subsets of 20 epochs) it reached the dashed line and the standard network stayed clearly below.",
         math: STREAM,
     },
     Preset {
@@ -98,7 +98,7 @@ pub const PRESETS: [Preset; 8] = [
         title: "Denoising images with a plastic bottleneck",
         query: "?hebbian.task=denoise&hebbian.dataset=mnist&hebbian.steps=250&hebbian.test=64&run=hebbian",
         anchor: "demo-hebbian",
-        look_at: "Clean, noisy, non-plastic and plastic reconstructions of test images never trained on; move the noise slider once training ends. The plastic network is better on every seed, but only by about 2%: the trace helps little here.",
+        look_at: "Clean, noisy, non-plastic and plastic reconstructions of test images never trained on; move the noise slider once training ends. The plastic network is better, but only slightly: the trace helps little here.",
         math: DENOISE,
     },
     Preset {

@@ -1,0 +1,102 @@
+//! The tables the repository's docs and page show that the code or the results can move, written
+//! by code instead of by hand: each result's table in `docs/results.md` and the figures the page
+//! quotes (from `results/`, [`crate::experiments::quoted`]), and in `docs/classroom.md` every
+//! setting a link can carry and every step of the guided path (from their declarations).
+//!
+//! `metaplastic reproduce --tables` rewrites them; `tests/docs.rs` fails when one differs.
+
+use crate::experiments::quoted;
+use crate::settings::presets::PRESETS;
+use crate::settings::{Demo, Kind, query};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The generated region `NAME` of a document: between `<!-- generated:NAME -->` and
+/// `<!-- /generated:NAME -->`.
+fn generated(name: &str) -> Option<String> {
+    match name {
+        "settings" => Some(settings_table(&crate::demos::declarations())),
+        "guided-path" => Some(guided_path_table()),
+        _ => None,
+    }
+}
+
+/// Every setting a link can carry: its key, its allowed values, its default and what it does.
+pub fn settings_table(demos: &[&'static Demo]) -> String {
+    let mut out = String::from("| key | allowed | default | what it sets |\n| --- | --- | --- | --- |\n");
+    for demo in demos {
+        for s in demo.settings {
+            let allowed = match s.kind {
+                Kind::Choice(choices) => choices.iter().map(|c| format!("`{}`", c.value)).collect::<Vec<_>>().join(", "),
+                _ => s.allowed(),
+            };
+            let when = s.only_when.map(|(other, value)| format!(" (only when `{}.{other}` is `{value}`)", demo.name)).unwrap_or_default();
+            let _ = writeln!(out, "| `{}.{}` | {allowed} | `{}` | {}{when} |", demo.name, s.name, s.default, s.help.replace('|', "\\|"));
+        }
+    }
+    let names: Vec<String> = demos.iter().map(|d| format!("`{}`", d.name)).collect();
+    let _ = writeln!(out, "| `{}` | {} | | starts that demo when the page opens |", query::RUN, names.join(", "));
+    out
+}
+
+/// The guided path: each step's title and its link.
+pub fn guided_path_table() -> String {
+    let mut out = String::from("| step | link |\n| --- | --- |\n");
+    for (i, p) in PRESETS.iter().enumerate() {
+        let _ = writeln!(out, "| {}. {} | `{}` |", i + 1, p.title, p.href());
+    }
+    out
+}
+
+/// A text with every `<!-- generated:NAME -->` region rebuilt.
+fn update_generated(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<!-- generated:") {
+        let open_end = start + rest[start..].find("-->").ok_or("a generated region's marker is not closed")? + 3;
+        let name = rest[start + "<!-- generated:".len()..open_end - 3].trim().to_string();
+        let close = format!("<!-- /generated:{name} -->");
+        let close_at = rest[open_end..].find(&close).ok_or_else(|| format!("the region '{name}' is not closed"))? + open_end;
+        let body = generated(&name).ok_or_else(|| format!("no generated table is called '{name}'"))?;
+        out.push_str(&rest[..open_end]);
+        out.push('\n');
+        out.push_str(&body);
+        out.push_str(&close);
+        rest = &rest[close_at + close.len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Every generated file under `root` as it is and as the code and results say it should be:
+/// `(file, now, should be)`.
+pub fn rebuild_all(root: &Path) -> Result<Vec<(&'static str, String, String)>, String> {
+    let mut load = |name: &str| quoted::load_result(root, name);
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).map_err(|e| format!("{file}: {e}"));
+    let results = read("docs/results.md")?;
+    let page = read("index.html")?;
+    let classroom = read("docs/classroom.md")?;
+    Ok(vec![
+        ("docs/results.md", results.clone(), quoted::update_docs(&results, &mut load).map_err(|e| format!("docs/results.md: {e}"))?),
+        ("index.html", page.clone(), quoted::update_page(&page, &mut load).map_err(|e| format!("index.html: {e}"))?),
+        ("docs/classroom.md", classroom.clone(), update_generated(&classroom).map_err(|e| format!("docs/classroom.md: {e}"))?),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_and_every_step_of_the_path_is_a_row() {
+        let table = settings_table(&crate::demos::declarations());
+        let rows = table.lines().count() - 2;
+        let settings: usize = crate::demos::declarations().iter().map(|d| d.settings.len()).sum();
+        assert_eq!(rows, settings + 1, "every setting and run=");
+        assert!(table.contains("| `bnn.hidden` | a whole number from 8 to 4096 | `128` |"), "{table}");
+        assert!(table.contains("(only when `bnn.experiment` is `stream`)"), "{table}");
+        assert_eq!(guided_path_table().lines().count() - 2, PRESETS.len());
+        assert_eq!(update_generated("a\n<!-- generated:guided-path -->\nold\n<!-- /generated:guided-path -->\nb").map(|t| t.contains("1. Two weights")), Ok(true));
+        assert!(update_generated("<!-- generated:nothing -->\n<!-- /generated:nothing -->").is_err());
+    }
+}
