@@ -26,6 +26,21 @@ const fn r(name: &'static str, title: &'static str, args: &'static str) -> Repro
 /// Every quoted result, in the order of `docs/results.md`.
 pub const RESULTS: &[Reproducible] = &[
     r(
+        "bnn-classroom",
+        "Demo 1 as the page opens: 784-128-128-10, 3 permuted-MNIST tasks of 600 batches, m = 0, 1.35, 3 and 6",
+        "bnn-permuted --hidden 128 --tasks 3 --steps-per-task 600 --meta 0,1.35,3,6 --test-examples 2000 --seeds 3",
+    ),
+    r(
+        "bnn-classroom-gamma-one",
+        "The same with BatchNorm's gamma starting at 1",
+        "bnn-permuted --hidden 128 --tasks 3 --steps-per-task 600 --meta 0,1.35,3,6 --test-examples 2000 --bn-gamma one --seeds 3",
+    ),
+    r(
+        "bnn-permuted-tiny",
+        "The browser tests' tiny setting: 784-32-32-10, 2 tasks of 80 batches, m = 0 and 10",
+        "bnn-permuted --hidden 32 --tasks 2 --steps-per-task 80 --lr 0.02 --meta 0,10 --test-examples 1000 --eval-every 20 --seeds 3",
+    ),
+    r(
         "bnn-permuted",
         "The authors' network and optimizer at 512 hidden units, 5 tasks of 5 epochs, m = 0 and 1.35",
         "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0,1.35 --seeds 3",
@@ -64,6 +79,11 @@ pub const RESULTS: &[Reproducible] = &[
         "bnn-stream-256",
         "Stream learning at 256 hidden units with a learned BatchNorm and batch statistics at test time",
         "bnn-stream --dataset fashion --hidden 256 --meta 0,2.5 --bn-affine true --bn-stats batch --seeds 3",
+    ),
+    r(
+        "bnn-stream-tiny",
+        "Stream learning at a tiny budget: 32 hidden units, 5 subsets of 2 epochs",
+        "bnn-stream --dataset fashion --hidden 32 --subsets 5 --epochs 2 --meta 0,2.5 --seeds 3",
     ),
     r(
         "lenet-mnist-classic",

@@ -66,7 +66,7 @@ pub const PRESETS: [Preset; 8] = [
         title: "Why m matters: m = 0, 1.35 and 6 side by side",
         query: "?bnn.experiment=permuted&bnn.hidden=128&bnn.meta=1.35,6&bnn.tasks=3&bnn.steps=600&run=bnn",
         anchor: "demo-bnn",
-        look_at: "Three networks from the same start on the same batches. In so short a run the hidden weights stay small, so the paper's m = 1.35 barely damps anything and forgets about as much as m = 0; m = 6 keeps task 1. Compare the histograms: only large m lets |Wh| pile up.",
+        look_at: "Three networks from the same start on the same batches. In so short a run the hidden weights stay small, so the paper's m = 1.35 damps little and keeps only a little more of task 1 than m = 0; m = 6 keeps far more. Compare the histograms: only large m lets |Wh| pile up.",
         math: F_META,
     },
     Preset {
