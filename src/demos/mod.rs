@@ -198,7 +198,7 @@ pub fn decode<T: serde::de::DeserializeOwned>(report: &str) -> Result<T, DemoErr
 
 /// Reads a demo's settings as a worker receives them (`Values::to_plain_query`).
 pub fn values_from(demo: &'static settings::Demo, text: &str) -> Result<Values, DemoError> {
-    Values::from_plain_query(demo, text).map_err(DemoError::Values)
+    Values::from_plain_query(demo, text).map_err(|e| DemoError::Values(e.to_string()))
 }
 
 /// The name and element id prefix every demo's HTML uses (`<prefix>-run`, `-status`, ...).

@@ -489,17 +489,27 @@ impl Values {
 
     /// Reads what [`Values::to_plain_query`] wrote, strictly: anything unknown or not allowed is
     /// an error, because the page checked it already and a difference means a bug.
-    pub fn from_plain_query(demo: &'static Demo, text: &str) -> Result<Self, String> {
+    pub fn from_plain_query(demo: &'static Demo, text: &str) -> Result<Self, QueryError> {
         let mut values = demo.defaults();
         for pair in text.split('&').filter(|p| !p.is_empty()) {
             let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
             let raw = query::decode(raw);
-            let setting = demo.setting(key).ok_or_else(|| format!("settings: {}.{key} is not a setting", demo.name))?;
-            let value = setting.check(&raw).map_err(|e| format!("settings: {}.{key} = '{raw}' is {}", demo.name, e.why))?;
+            let setting = demo.setting(key).ok_or_else(|| QueryError::Unknown { demo: demo.name, key: key.to_string() })?;
+            let value = setting.check(&raw).map_err(|e| QueryError::NotAllowed { demo: demo.name, key: key.to_string(), raw: raw.clone(), why: e.why })?;
             values.set(setting, value);
         }
         Ok(values)
     }
+}
+
+/// Settings text that [`Values::to_plain_query`] did not write: a worker was sent something the
+/// page never checked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    #[error("settings: {demo}.{key} is not a setting")]
+    Unknown { demo: &'static str, key: String },
+    #[error("settings: {demo}.{key} = '{raw}' is {why}")]
+    NotAllowed { demo: &'static str, key: String, raw: String, why: Why },
 }
 
 /// Every demo's declaration, in the page's order (from `crate::demos::REGISTRY`).
@@ -607,8 +617,8 @@ mod tests {
         values.set(&bnn::META, Value::List(vec![1.35, 6.0]));
         values.set(&bnn::LR, Value::Float(0.0123));
         assert_eq!(Values::from_plain_query(&bnn::DEMO, &values.to_plain_query()), Ok(values));
-        assert!(Values::from_plain_query(&bnn::DEMO, "hidden=3").is_err());
-        assert!(Values::from_plain_query(&bnn::DEMO, "width=3").is_err());
+        assert!(matches!(Values::from_plain_query(&bnn::DEMO, "hidden=3"), Err(QueryError::NotAllowed { why: Why::BelowMin(_), .. })));
+        assert!(matches!(Values::from_plain_query(&bnn::DEMO, "width=3"), Err(QueryError::Unknown { .. })));
     }
 
     #[test]
