@@ -48,16 +48,38 @@ pub fn guided_path_table() -> String {
     out
 }
 
+/// A generated region that cannot be rebuilt: the document's markers are broken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RegionError {
+    #[error("a generated region's marker is not closed")]
+    UnclosedMarker,
+    #[error("the region '{0}' is not closed")]
+    Unclosed(String),
+    #[error("no generated table is called '{0}'")]
+    Unknown(String),
+}
+
+/// Why the generated files cannot be rebuilt, with the file it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum DocsError {
+    #[error("{file}: {source}")]
+    Read { file: &'static str, source: std::io::Error },
+    #[error("{file}: {source}")]
+    Quote { file: &'static str, source: quoted::QuoteError },
+    #[error("{file}: {source}")]
+    Region { file: &'static str, source: RegionError },
+}
+
 /// A text with every `<!-- generated:NAME -->` region rebuilt.
-fn update_generated(text: &str) -> Result<String, String> {
+fn update_generated(text: &str) -> Result<String, RegionError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("<!-- generated:") {
-        let open_end = start + rest[start..].find("-->").ok_or("a generated region's marker is not closed")? + 3;
+        let open_end = start + rest[start..].find("-->").ok_or(RegionError::UnclosedMarker)? + 3;
         let name = rest[start + "<!-- generated:".len()..open_end - 3].trim().to_string();
         let close = format!("<!-- /generated:{name} -->");
-        let close_at = rest[open_end..].find(&close).ok_or_else(|| format!("the region '{name}' is not closed"))? + open_end;
-        let body = generated(&name).ok_or_else(|| format!("no generated table is called '{name}'"))?;
+        let Some(close_at) = rest[open_end..].find(&close).map(|at| at + open_end) else { return Err(RegionError::Unclosed(name)) };
+        let Some(body) = generated(&name) else { return Err(RegionError::Unknown(name)) };
         out.push_str(&rest[..open_end]);
         out.push('\n');
         out.push_str(&body);
@@ -70,16 +92,21 @@ fn update_generated(text: &str) -> Result<String, String> {
 
 /// Every generated file under `root` as it is and as the code and results say it should be:
 /// `(file, now, should be)`.
-pub fn rebuild_all(root: &Path) -> Result<Vec<(&'static str, String, String)>, String> {
+pub fn rebuild_all(root: &Path) -> Result<Vec<(&'static str, String, String)>, DocsError> {
     let mut load = |name: &str| quoted::load_result(root, name);
-    let read = |file: &str| std::fs::read_to_string(root.join(file)).map_err(|e| format!("{file}: {e}"));
+    let read = |file: &'static str| std::fs::read_to_string(root.join(file)).map_err(|source| DocsError::Read { file, source });
+    let quote = |file: &'static str| move |source| DocsError::Quote { file, source };
     let results = read("docs/results.md")?;
     let page = read("index.html")?;
     let classroom = read("docs/classroom.md")?;
     Ok(vec![
-        ("docs/results.md", results.clone(), quoted::update_docs(&results, &mut load).map_err(|e| format!("docs/results.md: {e}"))?),
-        ("index.html", page.clone(), quoted::update_page(&page, &mut load).map_err(|e| format!("index.html: {e}"))?),
-        ("docs/classroom.md", classroom.clone(), update_generated(&classroom).map_err(|e| format!("docs/classroom.md: {e}"))?),
+        ("docs/results.md", results.clone(), quoted::update_docs(&results, &mut load).map_err(quote("docs/results.md"))?),
+        ("index.html", page.clone(), quoted::update_page(&page, &mut load).map_err(quote("index.html"))?),
+        (
+            "docs/classroom.md",
+            classroom.clone(),
+            update_generated(&classroom).map_err(|source| DocsError::Region { file: "docs/classroom.md", source })?,
+        ),
     ])
 }
 
@@ -97,6 +124,7 @@ mod tests {
         assert!(table.contains("(only when `bnn.experiment` is `stream`)"), "{table}");
         assert_eq!(guided_path_table().lines().count() - 2, PRESETS.len());
         assert_eq!(update_generated("a\n<!-- generated:guided-path -->\nold\n<!-- /generated:guided-path -->\nb").map(|t| t.contains("1. Two weights")), Ok(true));
-        assert!(update_generated("<!-- generated:nothing -->\n<!-- /generated:nothing -->").is_err());
+        assert_eq!(update_generated("<!-- generated:nothing -->\n<!-- /generated:nothing -->"), Err(RegionError::Unknown("nothing".into())));
+        assert_eq!(update_generated("<!-- generated:guided-path -->\nold"), Err(RegionError::Unclosed("guided-path".into())));
     }
 }

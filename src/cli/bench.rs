@@ -2,16 +2,12 @@
 //! synthetic in-memory data (the same inputs `bench/torch_bench.py` feeds PyTorch), with the
 //! median and the spread over repetitions. `bash bench/compare.sh` runs both and prints the ratios.
 
-use super::open_backend;
+use super::{CliError, open_backend};
 use metaplastic::backend::Backend;
 use metaplastic::experiments::bench::{NETWORKS, Workload, run_json, time};
 use metaplastic::gpu::kernel::dispatch_count;
 use serde_json::json;
 use std::time::Instant;
-
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -34,7 +30,7 @@ pub struct BenchArgs {
     json: Option<String>,
 }
 
-pub fn bench(args: BenchArgs) -> Result<(), String> {
+pub fn bench(args: BenchArgs) -> Result<(), CliError> {
     let BenchArgs { backend: backend_name, threads, steps, reps, networks, json: json_path } = args;
     let (threads, steps, reps) = (threads as usize, steps as usize, reps as usize);
     metaplastic::cpu::set_threads(threads);
@@ -45,11 +41,11 @@ pub fn bench(args: BenchArgs) -> Result<(), String> {
     let clock = Instant::now();
     let now = move || clock.elapsed().as_secs_f64() * 1000.0;
     for name in &networks {
-        let mut work = Workload::new(name, &backend).map_err(err)?;
+        let mut work = Workload::new(name, &backend)?;
         let before = dispatch_count();
-        pollster::block_on(work.step()).map_err(err)?;
+        pollster::block_on(work.step())?;
         let dispatches = dispatch_count() - before;
-        let t = pollster::block_on(time(&mut work, steps, reps, &now)).map_err(err)?;
+        let t = pollster::block_on(time(&mut work, steps, reps, &now))?;
         let gpu = matches!(backend, Backend::Gpu(_));
         let shown = if gpu { dispatches.to_string() } else { "-".into() };
         println!("{name:<24} {:>6} {:>12.0} {:>12.2} {:>22} {shown:>11}", work.batch, t.examples_per_s, t.ms_per_step, format!("{:.2}..{:.2}", t.min, t.max));
@@ -58,10 +54,10 @@ pub fn bench(args: BenchArgs) -> Result<(), String> {
     if let Some(path) = json_path {
         let path = std::path::Path::new(&path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(CliError::create(dir))?;
         }
-        let text = serde_json::to_string_pretty(&json!({ "runs": runs })).map_err(err)?;
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = serde_json::to_string_pretty(&json!({ "runs": runs }))?;
+        std::fs::write(path, text).map_err(CliError::write(path))?;
         println!("wrote {}", path.display());
     }
     Ok(())

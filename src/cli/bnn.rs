@@ -1,8 +1,8 @@
 //! `bnn-permuted`, `bnn-stream` and `bnn-toy`: the binarized-network experiments, headless.
 
 use super::args::Common;
-use super::{Summary, WriteSummary, open_backend, pct};
-use metaplastic::data::{DataSet, DataSetId};
+use super::{CliError, Summary, WriteSummary, load_data, open_backend, pct};
+use metaplastic::data::DataSetId;
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
 use metaplastic::experiments::summary::{permuted_config, permuted_metrics, stream_config, stream_metrics};
@@ -73,7 +73,7 @@ pub struct PermutedArgs {
     out: String,
 }
 
-pub fn permuted(args: PermutedArgs) -> Result<(), String> {
+pub fn permuted(args: PermutedArgs) -> Result<(), CliError> {
     let out = args.out;
     let seeds = args.common.seeds();
     let backend = open_backend(&args.common.backend)?;
@@ -89,13 +89,13 @@ pub fn permuted(args: PermutedArgs) -> Result<(), String> {
     cfg.test_examples = args.test_examples;
     cfg.eval_every = args.eval_every;
     cfg.bn_per_task = args.bn_per_task;
-    cfg.gamma_init = GammaInit::parse(&args.bn_gamma).map_err(|e| e.to_string())?;
+    cfg.gamma_init = GammaInit::parse(&args.bn_gamma)?;
     if args.ewc {
         cfg.learners.push(LearnerSpec::ewc(args.ewc_lambda));
     }
     cfg.ewc_examples = args.ewc_examples;
-    cfg.validate().map_err(|e| e.to_string())?;
-    let data = DataSet::load(&data_dir, DataSetId::Mnist).map_err(|e| e.to_string())?;
+    cfg.validate()?;
+    let data = load_data(&data_dir, DataSetId::Mnist)?;
 
     println!(
         "bnn-permuted: 784-{h}-{h}-10, {} tasks x {} steps, learners {}, seeds {:?}, backend {}",
@@ -112,9 +112,9 @@ pub fn permuted(args: PermutedArgs) -> Result<(), String> {
     for &seed in &seeds {
         let mut run_cfg = cfg.clone();
         run_cfg.seed = seed;
-        let mut run = PermutedRun::new(run_cfg, |c, p| backend.bnn(c, p)).map_err(|e| e.to_string())?;
+        let mut run = PermutedRun::new(run_cfg, |c, p| backend.bnn(c, p))?;
         loop {
-            let progress = pollster::block_on(run.advance(&data, usize::MAX)).map_err(|e| format!("seed {seed}: {e}"))?;
+            let progress = pollster::block_on(run.advance(&data, usize::MAX)).map_err(|source| CliError::Seed { seed, source })?;
             let ended = match progress {
                 Progress::TaskDone(k) => Some(k),
                 Progress::Finished => Some(cfg.tasks - 1),
@@ -129,7 +129,7 @@ pub fn permuted(args: PermutedArgs) -> Result<(), String> {
                 break;
             }
             if progress == Progress::WaitingForData {
-                return Err("no training data".into());
+                return Err(CliError::NotEnoughData);
             }
         }
         for r in run.records() {
@@ -139,7 +139,7 @@ pub fn permuted(args: PermutedArgs) -> Result<(), String> {
             let records: Vec<LearnerRecord> = run.records().cloned().collect();
             let mut weights = Vec::new();
             for (spec, trainer) in cfg.learners.iter().zip(run.trainers_mut()) {
-                let params = pollster::block_on(trainer.params()).map_err(|e| e.to_string())?;
+                let params = pollster::block_on(trainer.params())?;
                 weights.push((spec.clone(), params.wh[1].clone()));
             }
             first = Some((records, weights));
@@ -227,12 +227,12 @@ pub struct StreamArgs {
     out: String,
 }
 
-pub fn stream(args: StreamArgs) -> Result<(), String> {
+pub fn stream(args: StreamArgs) -> Result<(), CliError> {
     let out = args.out;
     let seeds = args.common.seeds();
     let backend = open_backend(&args.common.backend)?;
     let data_dir = args.common.data;
-    let id = DataSetId::parse(&args.dataset).ok_or(format!("--dataset {}: choose mnist or fashion", args.dataset))?;
+    let id = DataSetId::parse(&args.dataset).ok_or_else(|| CliError::Choice { flag: "dataset", value: args.dataset.clone(), choices: "mnist or fashion" })?;
     let mut cfg = StreamConfig::paper(&args.meta);
     cfg.hidden = args.hidden;
     cfg.lr = args.lr;
@@ -244,9 +244,9 @@ pub fn stream(args: StreamArgs) -> Result<(), String> {
     cfg.eval_every = args.eval_every;
     cfg.full_data = args.full_data;
     cfg.norm.affine = args.bn_affine;
-    cfg.norm.eval = NormEval::parse(&args.bn_stats).ok_or(format!("--bn-stats {}: choose running or batch", args.bn_stats))?;
-    cfg.validate().map_err(|e| e.to_string())?;
-    let data = DataSet::load(&data_dir, id).map_err(|e| e.to_string())?;
+    cfg.norm.eval = NormEval::parse(&args.bn_stats).ok_or_else(|| CliError::Choice { flag: "bn-stats", value: args.bn_stats.clone(), choices: "running or batch" })?;
+    cfg.validate()?;
+    let data = load_data(&data_dir, id)?;
     println!(
         "bnn-stream on {}: 784-{h}-{h}-10, {} subsets of {} x {} epochs ({} steps), learners {}, seeds {:?}, backend {}",
         id.title(),
@@ -266,13 +266,13 @@ pub fn stream(args: StreamArgs) -> Result<(), String> {
     for &seed in &seeds {
         let mut run_cfg = cfg.clone();
         run_cfg.seed = seed;
-        let mut run = StreamRun::new(run_cfg, |c, p| backend.bnn(c, p)).map_err(|e| e.to_string())?;
+        let mut run = StreamRun::new(run_cfg, |c, p| backend.bnn(c, p))?;
         let first_seed = seed == seeds[0];
         loop {
-            let progress = pollster::block_on(run.advance(&data, usize::MAX)).map_err(|e| format!("seed {seed}: {e}"))?;
+            let progress = pollster::block_on(run.advance(&data, usize::MAX)).map_err(|source| CliError::Seed { seed, source })?;
             match progress {
                 Progress::Finished => break,
-                Progress::WaitingForData => return Err("not enough training data".into()),
+                Progress::WaitingForData => return Err(CliError::NotEnoughData),
                 Progress::TaskDone(s) if (s + 1) % (cfg.subsets / 6).max(1) == 0 => {
                     let accs: Vec<String> =
                         run.records().map(|r| format!("{} {}", r.spec.name, r.curve.last().map_or("-".into(), |p| pct(p.test_acc)))).collect();
@@ -322,11 +322,11 @@ pub struct ToyArgs {
     out: String,
 }
 
-pub fn toy(args: ToyArgs) -> Result<(), String> {
+pub fn toy(args: ToyArgs) -> Result<(), CliError> {
     let out = args.out;
     let cfg = ToyConfig { metas: args.meta, steps: args.steps, lr: args.lr, ..ToyConfig::default() };
     if !(1..=100_000).contains(&cfg.steps) || !(cfg.lr > 0.0) {
-        return Err("--steps must be 1 to 100000 and --lr positive".into());
+        return Err(CliError::Conflict("--steps must be 1 to 100000 and --lr positive"));
     }
     let paths = run_toy(&cfg);
     let mut summary = Summary::new("bnn-toy", json!({"target": cfg.target, "start": cfg.start, "lr": cfg.lr, "steps": cfg.steps}));

@@ -1,6 +1,6 @@
 //! The tool's SVG charts: the app's figures (`metaplastic::charts::bnn`) written as files.
 
-use super::{Summary, write_svg};
+use super::{CliError, Summary, write_svg};
 use metaplastic::charts::bnn as figures;
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord};
@@ -28,7 +28,7 @@ fn bars(summary: &Summary, specs: &[LearnerSpec], f: impl Fn(&serde_json::Value)
 }
 
 /// Curves and weights from the first seed; matrices and bars over all seeds.
-pub fn permuted(summary: &Summary, cfg: &PermutedConfig, first: &[LearnerRecord], weights: &[(LearnerSpec, Vec<f32>)], dir: &str) -> Result<(), String> {
+pub fn permuted(summary: &Summary, cfg: &PermutedConfig, first: &[LearnerRecord], weights: &[(LearnerSpec, Vec<f32>)], dir: &str) -> Result<(), CliError> {
     let curves: Vec<(figures::Learner, Vec<(f32, Vec<f32>)>)> = first.iter().map(|r| (learner(&r.spec), r.task_points())).collect();
     write_svg(dir, "accuracy-curves.svg", figures::permuted_curves(&curves, cfg.steps_per_task(), cfg.tasks, 960.0, 440.0).to_svg())?;
     let seeds = summary.runs.iter().filter(|r| r["variant"] == cfg.learners[0].name.as_str()).count().max(1);
@@ -72,14 +72,14 @@ pub fn permuted(summary: &Summary, cfg: &PermutedConfig, first: &[LearnerRecord]
     write_svg(dir, "hidden-weights-layer2.svg", figures::weight_histogram(&weights, 1, 800.0, 380.0).to_svg())
 }
 
-pub fn stream(summary: &Summary, cfg: &StreamConfig, first: &[StreamRecord], dir: &str) -> Result<(), String> {
+pub fn stream(summary: &Summary, cfg: &StreamConfig, first: &[StreamRecord], dir: &str) -> Result<(), CliError> {
     let curves: Vec<(figures::Learner, Vec<(f32, f32)>)> = first.iter().map(|r| (learner(&r.spec), r.points())).collect();
     write_svg(dir, "stream-curves.svg", figures::stream_curves(&curves, cfg.steps_per_subset(), cfg.subsets, 960.0, 440.0).to_svg())?;
     let acc = bars(summary, &cfg.learners(), |m| m["test_acc"].as_f64());
     write_svg(dir, "final-test-accuracy.svg", figures::variant_bars("Final test accuracy (± sd over seeds)", "test accuracy", &acc, 640.0, 400.0).to_svg())
 }
 
-pub fn toy(paths: &[Trajectory], cfg: &ToyConfig, dir: &str) -> Result<(), String> {
+pub fn toy(paths: &[Trajectory], cfg: &ToyConfig, dir: &str) -> Result<(), CliError> {
     let paths: Vec<figures::ToyPath> = paths.iter().map(|t| (t.meta, t.points.clone())).collect();
     let target = cfg.target;
     write_svg(dir, "toy-plane.svg", figures::toy(&paths, target, &|w| toy_loss(w, target), 30, 900.0, 420.0).to_svg())?;

@@ -1,12 +1,12 @@
 //! `hebbian`: differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic.
 
-use metaplastic::nn::{HebbRule, PoolKind};
+use metaplastic::nn::{HebbRule, PoolKind, TrainError};
 use super::args::Common;
-use super::{Summary, WriteSummary, open_backend, write_svg};
+use super::{CliError, Summary, WriteSummary, load_data, open_backend, write_svg};
 use metaplastic::charts::plots::{ImageGrid, Tile, TileScale, image_grid};
 use metaplastic::experiments::summary::{completion_config, completion_metrics, denoise_config, denoise_metrics};
 
-use metaplastic::data::{DataSet, DataSetId};
+use metaplastic::data::DataSetId;
 use metaplastic::experiments::denoise::{DenoiseRecord, DenoiseSetup, run_denoise, test_batches};
 use metaplastic::model::hebbian::DenoiseParams;
 use metaplastic::charts::plots::{LineChart, Series, line_chart};
@@ -23,16 +23,16 @@ fn variant_name(plastic: bool) -> &'static str {
 }
 
 /// `--variant plastic,non-plastic`: which variants to run, each once.
-fn plastic_variants(names: &[String]) -> Result<Vec<bool>, String> {
+fn plastic_variants(names: &[String]) -> Result<Vec<bool>, CliError> {
     let mut variants = Vec::new();
     for v in names {
         let plastic = match v.trim() {
             "plastic" => true,
             "non-plastic" => false,
-            other => return Err(format!("--variant: '{other}' is not plastic or non-plastic")),
+            other => return Err(CliError::Flag { flag: "variant", reason: format!("'{other}' is not plastic or non-plastic") }),
         };
         if variants.contains(&plastic) {
-            return Err(format!("--variant: '{v}' is given twice"));
+            return Err(CliError::Flag { flag: "variant", reason: format!("'{v}' is given twice") });
         }
         variants.push(plastic);
     }
@@ -123,9 +123,9 @@ pub struct HebbianArgs {
 impl HebbianArgs {
     /// The options both tasks share, over the preset's values: the rule, Adam's rate, the
     /// batch, and the training steps, test episodes and logging interval.
-    fn shared(&self, (rule, lr, batch): (&mut HebbRule, &mut f32, &mut usize), [steps, test_episodes, log_every]: [&mut usize; 3]) -> Result<(), String> {
+    fn shared(&self, (rule, lr, batch): (&mut HebbRule, &mut f32, &mut usize), [steps, test_episodes, log_every]: [&mut usize; 3]) -> Result<(), CliError> {
         if let Some(name) = &self.rule {
-            *rule = HebbRule::parse(name).ok_or(format!("--rule {name}: choose simple or oja"))?;
+            *rule = HebbRule::parse(name).ok_or_else(|| CliError::Choice { flag: "rule", value: name.clone(), choices: "simple or oja" })?;
         }
         *lr = self.lr.unwrap_or(*lr);
         *batch = self.batch.unwrap_or(*batch);
@@ -136,7 +136,7 @@ impl HebbianArgs {
     }
 
     /// Refuses the options of the task not run, so a typo of task is not silently ignored.
-    fn refuse_other_task(&self, denoise: bool) -> Result<(), String> {
+    fn refuse_other_task(&self, denoise: bool) -> Result<(), CliError> {
         let completion_only = [
             ("network", self.network.is_some()),
             ("preset", self.preset.is_some()),
@@ -161,7 +161,7 @@ impl HebbianArgs {
         ];
         let (other, task) = if denoise { (&completion_only[..], "denoise") } else { (&denoise_only[..], "completion") };
         match other.iter().find(|(_, given)| *given) {
-            Some((flag, _)) => Err(format!("--{flag} is not an option of --task {task}")),
+            Some(&(flag, _)) => Err(CliError::OtherTask { flag, task }),
             None => Ok(()),
         }
     }
@@ -194,14 +194,14 @@ fn report(summary: &Summary, variants: &[bool], metric: &str, label: &str) {
     }
 }
 
-pub fn hebbian(args: HebbianArgs) -> Result<(), String> {
+pub fn hebbian(args: HebbianArgs) -> Result<(), CliError> {
     let denoising = args.task == "denoise";
     args.refuse_other_task(denoising)?;
     if denoising {
         return denoise(args);
     }
     let network_name = args.network.as_deref().unwrap_or("recurrent");
-    let network = Network::parse(network_name).ok_or(format!("--network {network_name}: choose recurrent or feedforward"))?;
+    let network = Network::parse(network_name).ok_or_else(|| CliError::Choice { flag: "network", value: network_name.into(), choices: "recurrent or feedforward" })?;
     let default_out = match network {
         Network::Recurrent => "results/hebbian-completion-recurrent",
         Network::Feedforward => "results/hebbian-completion",
@@ -216,7 +216,7 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), String> {
         // Miconi's episodes; fewer test episodes, since each costs 100 steps of a 1000x1000 layer.
         ("miconi", Network::Feedforward) => CompletionSetup { net: HebbianConfig::miconi(true), test_episodes: 32, ..CompletionSetup::small(true) },
         ("miconi", Network::Recurrent) => CompletionSetup { net: HebbianConfig::recurrent_miconi(true), test_episodes: 32, ..CompletionSetup::recurrent_small(true) },
-        (other, _) => return Err(format!("--preset {other}: choose small or miconi")),
+        (other, _) => return Err(CliError::Choice { flag: "preset", value: other.into(), choices: "small or miconi" }),
     };
     let net = &mut setup.net;
     net.bits = args.bits.unwrap_or(net.bits);
@@ -224,7 +224,7 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), String> {
     net.neurons = args.neurons.unwrap_or(net.bits + 1);
     let non_plastic_neurons = args.non_plastic_hidden;
     if non_plastic_neurons.is_some() && network != Network::Recurrent {
-        return Err("--non-plastic-hidden sizes the recurrent network; the feed-forward layer has no hidden neurons".into());
+        return Err(CliError::Conflict("--non-plastic-hidden sizes the recurrent network; the feed-forward layer has no hidden neurons"));
     }
     net.patterns = args.patterns.unwrap_or(net.patterns);
     net.presentations = args.presentations.unwrap_or(net.presentations);
@@ -234,13 +234,13 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), String> {
     net.input_gain = args.gain.unwrap_or(net.input_gain);
     args.shared((&mut net.rule, &mut net.lr, &mut net.batch), [&mut setup.train_steps, &mut setup.test_episodes, &mut setup.log_every])?;
     let backend_name = args.common.backend.clone();
-    setup.validate().map_err(|e| e.to_string())?;
+    setup.validate()?;
     // The non-plastic network's own configuration: the larger baseline differs in size only.
     let non_plastic_setup = {
         let mut s = setup.clone();
         s.net.plastic = false;
         s.net.neurons = non_plastic_neurons.unwrap_or(s.net.neurons);
-        s.validate().map_err(|e| format!("--non-plastic-hidden: {e}"))?;
+        s.validate().map_err(|source| CliError::FlagConfig { flag: "non-plastic-hidden", source })?;
         s
     };
     let backend = open_backend(&backend_name)?;
@@ -279,7 +279,7 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), String> {
             let neurons = run_setup.net.size();
             let run_start = Instant::now();
             let run = run_completion_with(run_setup, |c, p| backend.hebbian(c, p));
-            let (record, params) = pollster::block_on(run).map_err(|e| format!("seed {seed}, {}: {e}", variant_name(plastic)))?;
+            let (record, params) = pollster::block_on(run).map_err(|source| CliError::SeedVariant { seed, variant: variant_name(plastic), source })?;
             let seconds = run_start.elapsed().as_secs_f64();
             println!(
                 "  seed {seed} {:<11} test MSE {:.4}  (size {neurons}, eta {:.4}, {seconds:.0} s)",
@@ -328,9 +328,9 @@ fn loss_chart(records: &[CompletionRecord], title: &str) -> String {
 
 /// `--task denoise`: the Hebbian denoising autoencoder (Upadhyay & Bagad) against its
 /// non-plastic twin on MNIST or Fashion-MNIST.
-fn denoise(args: HebbianArgs) -> Result<(), String> {
+fn denoise(args: HebbianArgs) -> Result<(), CliError> {
     let dataset_name = args.dataset.as_deref().unwrap_or("mnist");
-    let dataset = DataSetId::parse(dataset_name).ok_or(format!("--dataset {dataset_name}: choose mnist or fashion"))?;
+    let dataset = DataSetId::parse(dataset_name).ok_or_else(|| CliError::Choice { flag: "dataset", value: dataset_name.into(), choices: "mnist or fashion" })?;
     let out = args.out.clone().unwrap_or_else(|| format!("results/hebbian-denoise-{}", dataset.dir()));
     let data_dir = args.common.data.clone();
     let seeds = args.common.seeds();
@@ -338,13 +338,15 @@ fn denoise(args: HebbianArgs) -> Result<(), String> {
     let mut setup = DenoiseSetup::mnist(true);
     let net = &mut setup.net;
     if let Some(channels) = args.channels.clone() {
-        net.channels = channels.try_into().map_err(|c: Vec<usize>| format!("--channels: give three counts (first stage, second stage, code), not {}", c.len()))?;
+        net.channels = channels
+            .try_into()
+            .map_err(|c: Vec<usize>| CliError::Flag { flag: "channels", reason: format!("give three counts (first stage, second stage, code), not {}", c.len()) })?;
     }
     let pool = args.pool.as_deref().unwrap_or("average");
     net.pool = match pool {
         "average" => PoolKind::Average,
         "max" => PoolKind::Max,
-        other => return Err(format!("--pool {other}: choose average or max")),
+        other => return Err(CliError::Choice { flag: "pool", value: other.into(), choices: "average or max" }),
     };
     net.images = args.images.unwrap_or(net.images);
     net.show_steps = args.show_steps.unwrap_or(net.show_steps);
@@ -352,9 +354,9 @@ fn denoise(args: HebbianArgs) -> Result<(), String> {
     net.noise_std = args.noise.unwrap_or(net.noise_std);
     args.shared((&mut net.rule, &mut net.lr, &mut net.batch), [&mut setup.train_steps, &mut setup.test_episodes, &mut setup.log_every])?;
     let backend_name = args.common.backend.as_str();
-    setup.validate().map_err(|e| e.to_string())?;
+    setup.validate()?;
     let backend = open_backend(backend_name)?;
-    let data = DataSet::load(&data_dir, dataset).map_err(|e| e.to_string())?;
+    let data = load_data(&data_dir, dataset)?;
 
     let cfg = &setup.net;
     println!(
@@ -385,7 +387,7 @@ fn denoise(args: HebbianArgs) -> Result<(), String> {
             let mut run_setup = setup.clone();
             run_setup.seed = seed;
             run_setup.net.plastic = plastic;
-            let (record, params) = pollster::block_on(run_denoise(run_setup, &data, |c, p| backend.denoise(c, p))).map_err(|e| format!("seed {seed}, {}: {e}", variant_name(plastic)))?;
+            let (record, params) = pollster::block_on(run_denoise(run_setup, &data, |c, p| backend.denoise(c, p))).map_err(|source| CliError::SeedVariant { seed, variant: variant_name(plastic), source })?;
             println!(
                 "  seed {seed} {:<11} test MSE {:.4}  (noisy input {:.4}; eta code {:.4}, out {:.4}; {:.0} s)",
                 variant_name(plastic),
@@ -414,7 +416,7 @@ fn denoise(args: HebbianArgs) -> Result<(), String> {
     let title = format!("Hebbian denoising on {}: training loss (seed {seed})", dataset.title());
     write_svg(&out, "loss-curves.svg", loss_chart(&records, &title))?;
     let first_setup = DenoiseSetup { seed, ..setup.clone() };
-    let batches = test_batches(&first_setup, &data).ok_or("the test split has too few images for an episode")?;
+    let batches = test_batches(&first_setup, &data).ok_or(CliError::TooFewTestImages)?;
     write_svg(&out, "reconstructions.svg", reconstructions(&backend, &first_setup, &batches[0], &first, dataset.title())?)
 }
 
@@ -426,7 +428,7 @@ fn reconstructions(
     batch: &metaplastic::experiments::denoise::DenoiseBatch,
     nets: &[(DenoiseRecord, DenoiseParams)],
     title: &str,
-) -> Result<String, String> {
+) -> Result<String, CliError> {
     use metaplastic::model::hebbian::DenoiseTrainer;
     const SHOWN: usize = 6;
     let side = setup.net.side;
@@ -435,11 +437,11 @@ fn reconstructions(
         .iter()
         .map(|(r, p)| {
             let cfg = metaplastic::model::hebbian::DenoiseConfig { plastic: r.plastic, ..setup.net.clone() };
-            let mut trainer = backend.denoise(cfg, p.clone()).map_err(|e| e.to_string())?;
-            let images = pollster::block_on(trainer.reconstruct(&batch.xs)).map_err(|e| e.to_string())?;
+            let mut trainer = backend.denoise(cfg, p.clone())?;
+            let images = pollster::block_on(trainer.reconstruct(&batch.xs))?;
             Ok((r.plastic, images))
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, TrainError>>()?;
     let mut tiles = Vec::new();
     let tile = |pixels: &[f32], caption: &str, frame| Tile { pixels: pixels.to_vec(), w: side, h: side, caption: caption.into(), frame };
     for e in 0..SHOWN.min(batch.batch) {

@@ -2,14 +2,14 @@
 //! with the paper's metrics, the paired difference, and the app's charts as SVG.
 
 use super::args::Common;
-use super::{Summary, WriteSummary, open_backend, pct, write_svg};
+use super::{CliError, Summary, WriteSummary, load_data, open_backend, pct, write_svg};
 use metaplastic::backend::Backend;
 use metaplastic::charts::lenet as figures;
 use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use metaplastic::experiments::summary::{LENET_METRICS as METRICS, lenet_config, lenet_metrics};
 use metaplastic::model::lenet::{Arch, FactorSource, LenetTrainer};
-use metaplastic::nn::{AmpEnergy, TrainError};
+use metaplastic::nn::AmpEnergy;
 use metaplastic::stats::{PairedDiff, mean_sd};
 use std::time::Instant;
 
@@ -67,17 +67,18 @@ pub struct LenetArgs {
     out: Option<String>,
 }
 
-pub fn lenet(args: LenetArgs) -> Result<(), String> {
-    let dataset = DataSetId::parse(&args.dataset).ok_or(format!("--dataset {}: choose mnist or fashion", args.dataset))?;
-    let arch = Arch::parse(&args.arch).ok_or(format!("--arch {}: choose classic or authors", args.arch))?;
+pub fn lenet(args: LenetArgs) -> Result<(), CliError> {
+    let choice = |flag, value: &str, choices| CliError::Choice { flag, value: value.into(), choices };
+    let dataset = DataSetId::parse(&args.dataset).ok_or_else(|| choice("dataset", &args.dataset, "mnist or fashion"))?;
+    let arch = Arch::parse(&args.arch).ok_or_else(|| choice("arch", &args.arch, "classic or authors"))?;
     let rules = args
         .rule
         .iter()
-        .map(|r| Rule::parse(r.trim()).ok_or(format!("--rule {r}: choose from standard, amp, amp-centred (a list: standard,amp)")))
+        .map(|r| Rule::parse(r.trim()).ok_or_else(|| choice("rule", r, "from standard, amp, amp-raw, amp-centred (a list: standard,amp)")))
         .collect::<Result<Vec<_>, _>>()?;
     // `--amp-energy centred` makes a bare `amp` the centred rule (amp-raw and amp-centred say
     // which outright).
-    let energy = AmpEnergy::parse(&args.amp_energy).ok_or(format!("--amp-energy {}: choose raw or centred", args.amp_energy))?;
+    let energy = AmpEnergy::parse(&args.amp_energy).ok_or_else(|| choice("amp-energy", &args.amp_energy, "raw or centred"))?;
     let rules: Vec<Rule> = rules.into_iter().map(|r| if r == Rule::Amp { Rule::amp(energy) } else { r }).collect();
     let seeds = args.common.seeds();
     let backend = open_backend(&args.common.backend)?;
@@ -92,16 +93,16 @@ pub fn lenet(args: LenetArgs) -> Result<(), String> {
     cfg.amp_source = match args.amp_source.as_str() {
         "layer" => FactorSource::LayerInput,
         "input" => FactorSource::NetworkInput,
-        other => return Err(format!("--amp-source {other}: choose layer (each conv layer's input) or input (the image)")),
+        other => return Err(choice("amp-source", other, "layer (each conv layer's input) or input (the image)")),
     };
-    let [lo, hi] = args.amp_clamp[..] else { return Err("--amp-clamp takes two values, lo,hi".into()) };
+    let [lo, hi] = args.amp_clamp[..] else { return Err(CliError::Flag { flag: "amp-clamp", reason: "give two values, lo,hi".into() }) };
     cfg.amp_clamp = (lo, hi);
     cfg.steps_per_epoch = args.steps_per_epoch;
     cfg.train_examples = args.train_examples;
     cfg.test_examples = args.test_examples;
     cfg.eval_every = args.eval_every;
-    cfg.validate().map_err(|e| e.to_string())?;
-    let data = DataSet::load(&data_dir, dataset).map_err(|e| e.to_string())?;
+    cfg.validate()?;
+    let data = load_data(&data_dir, dataset)?;
 
     println!(
         "lenet: {} LeNet-5 on {}, {} epochs x {} batches of {}, rules {}, B = {}, seeds {:?}, backend {}",
@@ -151,15 +152,15 @@ struct Outcome {
     batch: Vec<f32>,
 }
 
-fn run_seed(backend: &Backend, cfg: LenetRunConfig, data: &DataSet, seed: u64, keep_pictures: bool) -> Result<Outcome, String> {
-    drive(LenetRun::new(cfg, |c, p| backend.lenet(c, p)).map_err(|e| e.to_string())?, data, seed, keep_pictures)
+fn run_seed(backend: &Backend, cfg: LenetRunConfig, data: &DataSet, seed: u64, keep_pictures: bool) -> Result<Outcome, CliError> {
+    drive(LenetRun::new(cfg, |c, p| backend.lenet(c, p))?, data, seed, keep_pictures)
 }
 
-fn drive<T: LenetTrainer>(mut run: LenetRun<T>, data: &DataSet, seed: u64, keep_pictures: bool) -> Result<Outcome, String> {
+fn drive<T: LenetTrainer>(mut run: LenetRun<T>, data: &DataSet, seed: u64, keep_pictures: bool) -> Result<Outcome, CliError> {
     let start = Instant::now();
     let epochs = run.config().epochs;
     loop {
-        let progress = pollster::block_on(run.advance(data, usize::MAX)).map_err(|e: TrainError| format!("seed {seed}: {e}"))?;
+        let progress = pollster::block_on(run.advance(data, usize::MAX)).map_err(|source| CliError::Seed { seed, source })?;
         let ended = match progress {
             LenetProgress::EpochDone(k) => Some(k),
             LenetProgress::Finished => Some(epochs - 1),
@@ -174,7 +175,7 @@ fn drive<T: LenetTrainer>(mut run: LenetRun<T>, data: &DataSet, seed: u64, keep_
         }
         match progress {
             LenetProgress::Finished => break,
-            LenetProgress::WaitingForData => return Err("no training data".into()),
+            LenetProgress::WaitingForData => return Err(CliError::NotEnoughData),
             _ => {}
         }
     }
@@ -184,11 +185,11 @@ fn drive<T: LenetTrainer>(mut run: LenetRun<T>, data: &DataSet, seed: u64, keep_
     if keep_pictures {
         let rules: Vec<Rule> = records.iter().map(|r| r.rule).collect();
         for (rule, trainer) in rules.into_iter().zip(run.trainers_mut()) {
-            let params = pollster::block_on(trainer.params()).map_err(|e| e.to_string())?;
+            let params = pollster::block_on(trainer.params())?;
             if let Some((_, _, w)) = params.first_filters(trainer.config().arch) {
                 filters.push((rule, w.to_vec()));
             }
-            let f = pollster::block_on(trainer.last_factors()).map_err(|e| e.to_string())?;
+            let f = pollster::block_on(trainer.last_factors())?;
             if !f.is_empty() {
                 factors = f;
             }
@@ -244,7 +245,7 @@ fn charts(
     factors: &[Vec<f32>],
     batch: &[f32],
     dir: &str,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let total = cfg.epochs * cfg.steps_per_epoch();
     let accuracy: Vec<(&str, Vec<[f32; 3]>)> = records.iter().map(|r| (r.rule.name(), r.accuracy_points())).collect();
     let loss: Vec<(&str, Vec<[f32; 3]>)> = records.iter().map(|r| (r.rule.name(), r.loss_points())).collect();

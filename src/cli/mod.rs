@@ -7,11 +7,13 @@ mod args;
 mod bench;
 mod bnn;
 mod charts;
+mod error;
 mod hebbian;
 mod lenet;
 mod provenance;
 mod reproduce;
 
+pub use error::CliError;
 use metaplastic::backend::Backend;
 use metaplastic::data::{DataSet, DataSetId, Examples};
 use metaplastic::gpu::GpuContext;
@@ -72,7 +74,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<(), String> {
+fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Info => info(),
         Command::Data { data: dir } => data(&dir),
@@ -88,8 +90,8 @@ fn run(command: Command) -> Result<(), String> {
 
 /// Runs the tool's command `words` (what follows `metaplastic`), recording `command` as what
 /// made the files it writes.
-fn run_words(words: &[String], command: &str) -> Result<(), String> {
-    let cli = Cli::try_parse_from(std::iter::once("metaplastic").chain(words.iter().map(String::as_str))).map_err(|e| e.to_string())?;
+fn run_words(words: &[String], command: &str) -> Result<(), CliError> {
+    let cli = Cli::try_parse_from(std::iter::once("metaplastic").chain(words.iter().map(String::as_str)))?;
     let before = COMMAND.with(|c| c.replace(command.to_string()));
     let result = run(cli.command);
     COMMAND.with(|c| *c.borrow_mut() = before);
@@ -110,16 +112,21 @@ fn typed(program: &str, words: &[String]) -> String {
 }
 
 /// `cpu`, or `gpu`: the first wgpu adapter, trusted only after its self-test.
-pub fn open_backend(name: &str) -> Result<Backend, String> {
+pub fn open_backend(name: &str) -> Result<Backend, CliError> {
     match name {
         "cpu" => Ok(Backend::Cpu),
         "gpu" => {
-            let ctx = pollster::block_on(GpuContext::request()).map_err(|e| format!("--backend gpu: {e}"))?;
-            pollster::block_on(metaplastic::backend::gpu_self_test(&ctx)).map_err(|e| format!("--backend gpu: {e}"))?;
+            let ctx = pollster::block_on(GpuContext::request()).map_err(CliError::Gpu)?;
+            pollster::block_on(metaplastic::backend::gpu_self_test(&ctx)).map_err(CliError::Gpu)?;
             Ok(Backend::Gpu(Rc::new(ctx)))
         }
-        other => Err(format!("--backend {other}: choose cpu or gpu")),
+        other => Err(CliError::Choice { flag: "backend", value: other.into(), choices: "cpu or gpu" }),
     }
+}
+
+/// A data set from its directory; an error names the set.
+pub fn load_data(root: &Path, id: DataSetId) -> Result<DataSet, CliError> {
+    DataSet::load(root, id).map_err(|source| CliError::Data { set: id.title(), source })
 }
 
 /// An accuracy as a percentage with one decimal.
@@ -133,39 +140,39 @@ pub use metaplastic::experiments::summary::Summary;
 /// as downloads).
 pub trait WriteSummary {
     /// With what made it: this command, the commit, the day and the machine.
-    fn write(&self, dir: &str) -> Result<(), String>;
+    fn write(&self, dir: &str) -> Result<(), CliError>;
     /// As it is (a merge keeps its seeds' provenance).
-    fn write_as_made(&self, dir: &str) -> Result<(), String>;
+    fn write_as_made(&self, dir: &str) -> Result<(), CliError>;
 }
 
 impl WriteSummary for Summary {
-    fn write(&self, dir: &str) -> Result<(), String> {
+    fn write(&self, dir: &str) -> Result<(), CliError> {
         let mut s = self.clone();
         s.provenance = Some(provenance::now(&COMMAND.with(|c| c.borrow().clone())));
         s.write_as_made(dir)
     }
 
-    fn write_as_made(&self, dir: &str) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
+    fn write_as_made(&self, dir: &str) -> Result<(), CliError> {
+        std::fs::create_dir_all(dir).map_err(CliError::create(Path::new(dir)))?;
         let path = Path::new(dir).join("summary.json");
-        std::fs::write(&path, self.to_pretty_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, self.to_pretty_string()).map_err(CliError::write(&path))?;
         println!("wrote {}", path.display());
         let csv = Path::new(dir).join("metrics.csv");
-        std::fs::write(&csv, metaplastic::experiments::summary::metrics_csv(self)).map_err(|e| format!("cannot write {}: {e}", csv.display()))?;
+        std::fs::write(&csv, metaplastic::experiments::summary::metrics_csv(self)).map_err(CliError::write(&csv))?;
         println!("wrote {}", csv.display());
         Ok(())
     }
 }
 
 /// Writes an SVG chart into `dir`, saying where.
-pub fn write_svg(dir: &str, name: &str, svg: String) -> Result<(), String> {
+pub fn write_svg(dir: &str, name: &str, svg: String) -> Result<(), CliError> {
     let path = Path::new(dir).join(name);
-    std::fs::write(&path, svg).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::fs::write(&path, svg).map_err(CliError::write(&path))?;
     println!("wrote {}", path.display());
     Ok(())
 }
 
-fn info() -> Result<(), String> {
+fn info() -> Result<(), CliError> {
     println!("CPU: {} threads available", std::thread::available_parallelism().map_or(1, |n| n.get()));
     match pollster::block_on(GpuContext::request()) {
         Ok(ctx) => {
@@ -180,10 +187,10 @@ fn info() -> Result<(), String> {
     Ok(())
 }
 
-fn data(root: &Path) -> Result<(), String> {
+fn data(root: &Path) -> Result<(), CliError> {
     for id in DataSetId::ALL {
         let start = std::time::Instant::now();
-        let set = DataSet::load(root, id).map_err(|e| format!("{}: {e}", id.title()))?;
+        let set = load_data(root, id)?;
         let mut counts = [0usize; 10];
         for &l in set.train.labels() {
             counts[l as usize] += 1;

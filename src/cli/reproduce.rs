@@ -2,7 +2,7 @@
 //! (`metaplastic::experiments::reproduce` lists them), split into one command per seed for a batch
 //! scheduler, merged back, and the docs' tables and the page's figures rebuilt from the files.
 
-use super::{Summary, WriteSummary};
+use super::{CliError, Summary, WriteSummary};
 use metaplastic::experiments::reproduce::{RESULTS, Reproducible, find};
 use std::path::{Path, PathBuf};
 
@@ -33,7 +33,7 @@ pub struct ReproduceArgs {
     check: bool,
 }
 
-pub fn reproduce(args: ReproduceArgs) -> Result<(), String> {
+pub fn reproduce(args: ReproduceArgs) -> Result<(), CliError> {
     if args.list {
         return list();
     }
@@ -43,10 +43,10 @@ pub fn reproduce(args: ReproduceArgs) -> Result<(), String> {
     let chosen: Vec<&Reproducible> = if args.names.iter().any(|n| n == "all") {
         RESULTS.iter().collect()
     } else {
-        args.names.iter().map(|n| find(n).ok_or_else(|| format!("no result called '{n}' (metaplastic reproduce --list)"))).collect::<Result<_, _>>()?
+        args.names.iter().map(|n| find(n).ok_or_else(|| CliError::NoResult(n.clone()))).collect::<Result<_, _>>()?
     };
     if chosen.is_empty() {
-        return Err("name a result (metaplastic reproduce --list), or give --list or --tables".into());
+        return Err(CliError::NothingNamed);
     }
     for r in chosen {
         if args.print {
@@ -69,7 +69,7 @@ fn read_summary(path: &Path) -> Option<Summary> {
 }
 
 
-fn list() -> Result<(), String> {
+fn list() -> Result<(), CliError> {
     for r in RESULTS {
         let last = read_summary(&Path::new(&r.dir()).join("summary.json"));
         let took = match &last {
@@ -97,17 +97,17 @@ fn seed_dirs(r: &Reproducible) -> Vec<(u64, PathBuf)> {
 }
 
 /// One summary from the seeds' own: their runs in seed order, their times added up.
-fn merge(r: &Reproducible) -> Result<(), String> {
+fn merge(r: &Reproducible) -> Result<(), CliError> {
     let dirs = seed_dirs(r);
     let missing: Vec<u64> = r.seeds().into_iter().filter(|k| !dirs.iter().any(|(d, _)| d == k)).collect();
     if !missing.is_empty() {
-        return Err(format!("{}: no seed-K folder for seeds {missing:?} yet (run the commands of --print first)", r.name));
+        return Err(CliError::MissingSeeds { name: r.name, seeds: missing });
     }
     let mut merged: Option<Summary> = None;
     let mut commits = Vec::new();
     for (seed, dir) in &dirs {
         let path = dir.join("summary.json");
-        let s = read_summary(&path).ok_or_else(|| format!("{}: not a summary", path.display()))?;
+        let s = read_summary(&path).ok_or_else(|| CliError::NotASummary(path.clone()))?;
         if let Some(p) = &s.provenance
             && !commits.contains(&p.commit)
         {
@@ -117,25 +117,25 @@ fn merge(r: &Reproducible) -> Result<(), String> {
             None => merged = Some(s),
             Some(m) => {
                 if m.experiment != s.experiment || m.config != s.config {
-                    return Err(format!("seed {seed}: its configuration differs from the first seed's ({})", path.display()));
+                    return Err(CliError::SeedDiffers { seed: *seed, path });
                 }
                 m.runs.extend(s.runs);
                 m.elapsed += s.elapsed;
             }
         }
     }
-    let mut merged = merged.ok_or_else(|| format!("{}: nothing to merge", r.name))?;
+    let mut merged = merged.ok_or(CliError::NothingToMerge(r.name))?;
     if let Some(p) = merged.provenance.as_mut() {
         p.command = r.command();
         p.commit = commits.join(", ");
     }
     merged.write_as_made(&r.dir())?;
     if let Some((_, first)) = dirs.first() {
-        for e in std::fs::read_dir(first).map_err(|e| format!("{}: {e}", first.display()))?.flatten() {
+        for e in std::fs::read_dir(first).map_err(CliError::read(first))?.flatten() {
             let path = e.path();
             if path.extension().is_some_and(|x| x == "svg") {
                 let to = Path::new(&r.dir()).join(e.file_name());
-                std::fs::copy(&path, &to).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+                std::fs::copy(&path, &to).map_err(CliError::copy(&path))?;
             }
         }
     }
@@ -144,7 +144,7 @@ fn merge(r: &Reproducible) -> Result<(), String> {
 }
 
 /// Rebuilds (or, with `check`, compares) the docs' tables and the page's quoted figures.
-pub fn tables(root: &Path, check: bool) -> Result<(), String> {
+pub fn tables(root: &Path, check: bool) -> Result<(), CliError> {
     let mut stale = Vec::new();
     for (file, old, new) in metaplastic::docs::rebuild_all(root)? {
         if new == old {
@@ -154,12 +154,12 @@ pub fn tables(root: &Path, check: bool) -> Result<(), String> {
             stale.push(file);
         } else {
             let path = root.join(file);
-            std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, new).map_err(CliError::write(&path))?;
             println!("rewrote {file}");
         }
     }
     if !stale.is_empty() {
-        return Err(format!("{} differ from results/ (metaplastic reproduce --tables rewrites them)", stale.join(" and ")));
+        return Err(CliError::Stale(stale));
     }
     Ok(())
 }
