@@ -109,7 +109,7 @@ pub fn start(req: Request) -> Result<(), WebError> {
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let outcome = match protocol::read::<FromWorker>(&event.data()).map(|(m, _)| m) {
             Ok(FromWorker::Ready) => protocol::to_worker(&v.borrow().worker, &message).map_err(|e| e.to_string()),
-            Ok(FromWorker::BenchRun { run }) => add_row(&run).map(|()| {
+            Ok(FromWorker::BenchRun { run }) => add_row(&run).map_err(|e| e.to_string()).map(|()| {
                 let mut view = v.borrow_mut();
                 view.received += 1;
                 dom::set_text("bench-status", &format!("Timed {} of {} networks ({what})…", view.received, view.expected));
@@ -145,7 +145,7 @@ fn fail(message: &str) {
 }
 
 /// One row of the table from one run of the benchmark's JSON.
-fn add_row(run: &serde_json::Value) -> Result<(), String> {
+fn add_row(run: &serde_json::Value) -> Result<(), WebError> {
     let num = |k: &str| run[k].as_f64().unwrap_or(f64::NAN);
     let cells = [
         run["network"].as_str().unwrap_or("?").to_string(),
@@ -154,19 +154,19 @@ fn add_row(run: &serde_json::Value) -> Result<(), String> {
         format!("{:.2}", num("ms_per_step")),
         format!("{:.2}..{:.2}", num("ms_per_step_min"), num("ms_per_step_max")),
     ];
-    let document = dom::document().map_err(|e| e.to_string())?;
-    let tbody = dom::query("#bench-table tbody").map_err(|e| e.to_string())?;
-    let row = document.create_element("tr").map_err(|e| dom::describe(&e))?;
+    let document = dom::document()?;
+    let tbody = dom::query("#bench-table tbody")?;
+    let row = document.create_element("tr")?;
     let _ = row.set_attribute("data-network", &cells[0]);
     let _ = row.set_attribute("data-examples-per-s", &num("examples_per_s").to_string());
     for (i, text) in cells.iter().enumerate() {
-        let cell = document.create_element(if i == 0 { "th" } else { "td" }).map_err(|e| dom::describe(&e))?;
+        let cell = document.create_element(if i == 0 { "th" } else { "td" })?;
         if i == 0 {
             let _ = cell.set_attribute("scope", "row");
         }
         cell.set_text_content(Some(text));
-        row.append_child(&cell).map_err(|e| dom::describe(&e))?;
+        row.append_child(&cell)?;
     }
-    tbody.append_child(&row).map_err(|e| dom::describe(&e))?;
+    tbody.append_child(&row)?;
     Ok(())
 }

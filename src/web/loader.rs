@@ -78,7 +78,7 @@ impl DataSlot {
             }
             let (offset, bytes) = decoder.take_decoded(kind);
             let held = if role.is_train() { &mut self.train } else { &mut self.test };
-            held.write(kind, payload_len, offset, &bytes).map_err(LoadError::Memory)?;
+            held.write(kind, payload_len, offset, &bytes)?;
         }
         Ok(())
     }
@@ -223,8 +223,8 @@ enum LoadError {
     #[error(transparent)]
     Data(#[from] IdxError),
     /// The page's buffer for the file could not grow (`store.rs`).
-    #[error("{0}")]
-    Memory(String),
+    #[error(transparent)]
+    Memory(#[from] super::store::StoreError),
 }
 
 impl From<JsValue> for LoadError {

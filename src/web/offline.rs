@@ -11,7 +11,8 @@
 //! What there is to cache, and under which cache names, is `offline-manifest.json`, written at
 //! build time by `scripts/offline_manifest.py` (the worker carries the same manifest inside).
 
-use super::{App, dom};
+use super::dom::{self, WebError};
+use super::App;
 use crate::data::DataSetId;
 use js_sys::{Object, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -49,16 +50,48 @@ struct Group {
     files: BTreeMap<String, Option<String>>,
 }
 
+/// Why `offline-manifest.json` cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum ManifestError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A key it must have (`shell.cache`).
+    #[error("it has no {0}")]
+    Missing(String),
+}
+
+/// Why offline use is not available, or stopped: said in the status line.
+#[derive(Debug, thiserror::Error)]
+enum OfflineError {
+    #[error(transparent)]
+    Web(#[from] WebError),
+    #[error("its file list ({MANIFEST}) could not be loaded ({0})")]
+    NoFileList(String),
+    #[error("this build has no {MANIFEST} (the post_build hook of Trunk.toml did not run)")]
+    NoManifest,
+    #[error("the server answered HTTP {status} for {file}")]
+    Http { status: u16, file: String },
+    #[error("{MANIFEST} is damaged: {0}")]
+    Damaged(#[from] ManifestError),
+    #[error("{file} could not be downloaded ({why})")]
+    Download { file: String, why: String },
+    /// The browser's storage is full ([`quota`]'s words).
+    #[error("{0}")]
+    Full(String),
+    #[error("the server's {0} is not this build's (it is being updated, or the file is damaged)")]
+    NotThisBuild(String),
+}
+
 impl Manifest {
-    fn parse(text: &str) -> Result<Self, String> {
-        let json: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let group = |name: &str| -> Result<Group, String> {
-            let cache = json[name]["cache"].as_str().ok_or_else(|| format!("it has no {name}.cache"))?;
-            let files = json[name]["files"].as_object().ok_or_else(|| format!("it has no {name}.files"))?;
+    fn parse(text: &str) -> Result<Self, ManifestError> {
+        let json: serde_json::Value = serde_json::from_str(text)?;
+        let group = |name: &str| -> Result<Group, ManifestError> {
+            let cache = json[name]["cache"].as_str().ok_or_else(|| ManifestError::Missing(format!("{name}.cache")))?;
+            let files = json[name]["files"].as_object().ok_or_else(|| ManifestError::Missing(format!("{name}.files")))?;
             let files = files.iter().map(|(path, hash)| (path.clone(), hash.as_str().map(str::to_string))).collect();
             Ok(Group { cache: cache.to_string(), files })
         };
-        let version = json["version"].as_str().ok_or("it has no version")?;
+        let version = json["version"].as_str().ok_or_else(|| ManifestError::Missing("version".into()))?;
         Ok(Self { version: version.to_string(), shell: group("shell")?, data: group("data")? })
     }
 
@@ -250,23 +283,23 @@ fn container() -> Result<ServiceWorkerContainer, &'static str> {
     Ok(navigator.service_worker())
 }
 
-async fn fetch_manifest() -> Result<Manifest, String> {
+async fn fetch_manifest() -> Result<Manifest, OfflineError> {
     let init = RequestInit::new();
     // The HTTP cache could hold an older build's list; the worker answers offline instead.
     init.set_cache(RequestCache::NoStore);
-    let window = dom::window().map_err(|e| e.to_string())?;
+    let window = dom::window()?;
     let response: Response = JsFuture::from(window.fetch_with_str_and_init(MANIFEST, &init))
         .await
         .and_then(|r| r.dyn_into())
-        .map_err(|e| format!("its file list ({MANIFEST}) could not be loaded ({})", dom::describe(&e)))?;
+        .map_err(|e| OfflineError::NoFileList(dom::describe(&e)))?;
     if response.status() == 404 {
-        return Err(format!("this build has no {MANIFEST} (the post_build hook of Trunk.toml did not run)"));
+        return Err(OfflineError::NoManifest);
     }
     if !response.ok() {
-        return Err(format!("the server answered HTTP {} for {MANIFEST}", response.status()));
+        return Err(OfflineError::Http { status: response.status(), file: MANIFEST.into() });
     }
-    let text = JsFuture::from(response.text().map_err(|e| dom::describe(&e))?).await.map_err(|e| dom::describe(&e))?;
-    Manifest::parse(&text.as_string().unwrap_or_default()).map_err(|e| format!("{MANIFEST} is damaged: {e}"))
+    let text = JsFuture::from(response.text().map_err(WebError::from)?).await.map_err(WebError::from)?;
+    Ok(Manifest::parse(&text.as_string().unwrap_or_default())?)
 }
 
 /// Hears the worker: why its install failed, and which build it is.
@@ -321,20 +354,23 @@ async fn missing(caches: &CacheStorage, group: &Group) -> Result<Vec<String>, Js
 }
 
 /// Downloads and stores the data files the loader's copies did not bring, one at a time.
-async fn fill(manifest: &Manifest, files: &[String]) -> Result<(), String> {
-    let window = dom::window().map_err(|e| e.to_string())?;
-    let caches = caches().map_err(|e| dom::describe(&e))?;
+async fn fill(manifest: &Manifest, files: &[String]) -> Result<(), OfflineError> {
+    let window = dom::window()?;
+    let caches = caches().map_err(WebError::from)?;
     for file in files {
-        let failed = |e: JsValue| quota(&e).unwrap_or_else(|| format!("{file} could not be downloaded ({})", dom::describe(&e)));
+        let failed = |e: JsValue| match quota(&e) {
+            Some(why) => OfflineError::Full(why),
+            None => OfflineError::Download { file: file.clone(), why: dom::describe(&e) },
+        };
         let response: Response = JsFuture::from(window.fetch_with_str(file)).await.and_then(|r| r.dyn_into()).map_err(failed)?;
         if !response.ok() {
-            return Err(format!("the server answered HTTP {} for {file}", response.status()));
+            return Err(OfflineError::Http { status: response.status(), file: file.clone() });
         }
         let cache: Cache = JsFuture::from(caches.open(&manifest.data.cache)).await.and_then(|c| c.dyn_into()).map_err(failed)?;
         JsFuture::from(cache.put_with_str(file, &response)).await.map_err(failed)?;
         if !verify(&cache, manifest, file).await.map_err(failed)? {
             let _ = JsFuture::from(cache.delete_with_str(file)).await;
-            return Err(format!("the server's {file} is not this build's (it is being updated, or the file is damaged)"));
+            return Err(OfflineError::NotThisBuild(file.clone()));
         }
     }
     Ok(())
@@ -393,7 +429,7 @@ async fn watch(app: &Rc<App>) {
             fills += 1;
             show("preparing", &format!("Preparing offline use… ({cached} of {} files)", manifest.total()));
             if let Err(why) = fill(&manifest, &data).await {
-                return fail(app, &why);
+                return fail(app, &why.to_string());
             }
             continue;
         }

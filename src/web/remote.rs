@@ -11,9 +11,9 @@ use super::{App, dom, exports, form};
 use crate::backend::Backend;
 use crate::data::{DataSetId, IdxKind};
 use crate::demos::messages::{Compute, Control, FromWorker, Init, Part, Progress, ToWorker};
-use crate::demos::{Board, Controls, Demo, Paint, Plan, Standing};
+use crate::demos::{Board, Controls, Demo, DemoError, Paint, Plan, Standing};
 use crate::experiments::summary::metrics_csv;
-use crate::settings::Values;
+use crate::settings::{Refused, Values};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -193,9 +193,9 @@ impl RemoteDemo {
 
     /// Reads the form through the declaration; on success the values are kept, on refusal
     /// nothing changes and the message says which setting and what is allowed.
-    fn read_form(&self) -> Result<Values, String> {
+    fn read_form(&self) -> Result<Values, Refused> {
         let mut values = self.values.borrow().clone();
-        values.check_all(form::raw(self.demo.decl())).map_err(|e| e.to_string())?;
+        values.check_all(form::raw(self.demo.decl()))?;
         *self.values.borrow_mut() = values.clone();
         Ok(values)
     }
@@ -284,7 +284,7 @@ pub fn wire(app: &Rc<App>, pick: Pick) -> Result<(), dom::WebError> {
                 a.write_url();
                 d.paint(d.demo.on_settings(&values));
             }
-            Err(message) => show_error(d, &message),
+            Err(refused) => show_error(d, &refused.to_string()),
         }
     });
     for &id in d.demo.controls() {
@@ -461,12 +461,12 @@ fn discard(app: &Rc<App>, pick: Pick, status: &str) {
 /// The backend a demo's `compute` setting asks for. "auto" takes WebGPU on a hardware adapter; a
 /// software adapter (SwiftShader, llvmpipe) computes correctly but far slower than the CPU path,
 /// so auto skips it.
-fn backend(app: &App, compute: &str) -> Result<(Compute, &'static str), String> {
+fn backend(app: &App, compute: &str) -> Result<(Compute, &'static str), NotStarted> {
     let gpu = app.gpu.borrow().as_ref().filter(|ctx| ctx.check_alive().is_ok()).cloned();
     let backend = match (compute, gpu) {
         ("cpu", _) => Backend::Cpu,
         ("webgpu", Some(ctx)) => Backend::Gpu(ctx),
-        ("webgpu", None) => return Err("WebGPU is not available here (see the line at the top of the page); choose CPU or auto".into()),
+        ("webgpu", None) => return Err(NotStarted::NoWebGpu),
         (_, Some(ctx)) if ctx.adapter.device_type != "Cpu" => Backend::Gpu(ctx),
         _ => Backend::Cpu,
     };
@@ -474,6 +474,18 @@ fn backend(app: &App, compute: &str) -> Result<(Compute, &'static str), String> 
         Backend::Cpu => (Compute::Cpu, "on the CPU"),
         Backend::Gpu(_) => (Compute::WebGpu, "on WebGPU"),
     })
+}
+
+/// Why Run or Step did not start a run (said in the demo's error line).
+#[derive(Debug, thiserror::Error)]
+enum NotStarted {
+    #[error(transparent)]
+    Settings(#[from] Refused),
+    #[error("WebGPU is not available here (see the line at the top of the page); choose CPU or auto")]
+    NoWebGpu,
+    /// The demo refuses the combination of settings.
+    #[error(transparent)]
+    Plan(#[from] DemoError),
 }
 
 /// A run as the page starts it: the demo's plan and where it trains.
@@ -494,15 +506,15 @@ fn ensure_run(app: &Rc<App>, pick: Pick) -> bool {
             return true;
         }
     }
-    let start = d.read_form().and_then(|values| {
+    let start = d.read_form().map_err(NotStarted::from).and_then(|values| {
         let (backend, compute) = backend(app, values.compute())?;
-        let plan = d.demo.plan(&values).map_err(|e| e.to_string())?;
+        let plan = d.demo.plan(&values)?;
         Ok(Start { plan, settings: values.to_plain_query(), backend, compute })
     });
     let start = match start {
         Ok(start) => start,
-        Err(message) => {
-            show_error(d, &message);
+        Err(why) => {
+            show_error(d, &why.to_string());
             return false;
         }
     };

@@ -9,11 +9,22 @@
 //! however many networks train. Elsewhere (a static host without those headers, before the service
 //! worker controls the page) they are plain buffers and each worker gets its own copy, as before.
 
-use crate::data::{CompactWriter, Examples, IMAGE_PIXELS, IdxKind, check_table, code_range, decode, table_len};
+use crate::data::{CompactError, CompactWriter, Examples, IMAGE_PIXELS, IdxKind, check_table, code_range, decode, table_len};
 use js_sys::{Reflect, SharedArrayBuffer, Uint8Array};
 use wasm_bindgen::JsValue;
 use std::borrow::Cow;
 use wasm_bindgen::JsCast;
+
+/// Why the page's buffers cannot hold a file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The browser would not grow the buffer (out of memory).
+    #[error("its images could not grow to {:.0} MB", *.bytes as f64 / 1e6)]
+    Grow { bytes: usize },
+    /// The page's shared images do not belong to its labels.
+    #[error("the shared images for {labels} labels: {source}")]
+    Shared { labels: usize, source: CompactError },
+}
 
 /// Whether buffers can be shared with the workers: the page is cross-origin isolated.
 pub fn shareable() -> bool {
@@ -96,7 +107,7 @@ fn grow_to(buffer: &JsValue, len: usize) -> bool {
 
 impl HeldImages {
     /// Encodes the next plain bytes of the file; an error where the buffer could not grow.
-    fn write(&mut self, payload_len: usize, offset: usize, chunk: &[u8]) -> Result<(), String> {
+    fn write(&mut self, payload_len: usize, offset: usize, chunk: &[u8]) -> Result<(), StoreError> {
         let count = payload_len / IMAGE_PIXELS;
         if self.writer.as_ref().is_none_or(|w| w.count() != count) {
             let writer = CompactWriter::new(count);
@@ -122,7 +133,7 @@ impl HeldImages {
                 // The writer took images whose codes are not written: forget the file, so
                 // nothing reads them; Retry starts it again.
                 self.restart();
-                return Err(format!("its images could not grow to {:.0} MB", end as f64 / 1e6));
+                return Err(StoreError::Grow { bytes: end });
             }
         }
         for (at, b) in writes {
@@ -184,17 +195,17 @@ pub struct HeldSplit {
 impl HeldSplit {
     /// A split whose buffers are complete already: what a worker receives from the page (the
     /// images in `data::compact`'s layout, their table checked against the labels' count).
-    pub fn from_buffers(images: Uint8Array, labels: Uint8Array) -> Result<Self, String> {
+    pub fn from_buffers(images: Uint8Array, labels: Uint8Array) -> Result<Self, StoreError> {
         let (ni, nl) = (images.length() as usize, labels.length() as usize);
         let mut table = vec![0; table_len(nl).min(ni)];
         images.subarray(0, table.len() as u32).copy_to(&mut table);
-        let table = check_table(&table, nl, ni).map_err(|e| format!("the shared images for {nl} labels: {e}"))?;
+        let table = check_table(&table, nl, ni).map_err(|source| StoreError::Shared { labels: nl, source })?;
         Ok(Self { images: HeldImages { bytes: Some(images), growable: None, writer: None, table }, labels: HeldFile { bytes: Some(labels), ready: nl } })
     }
 
     /// Writes `chunk`, decoded bytes at `offset` of a payload of `payload_len` bytes; an error
     /// where the page could not hold them.
-    pub fn write(&mut self, kind: IdxKind, payload_len: usize, offset: usize, chunk: &[u8]) -> Result<(), String> {
+    pub fn write(&mut self, kind: IdxKind, payload_len: usize, offset: usize, chunk: &[u8]) -> Result<(), StoreError> {
         match kind {
             IdxKind::Images => self.images.write(payload_len, offset, chunk),
             IdxKind::Labels => {

@@ -8,10 +8,10 @@
 //! The run is taken out of the state while a slice trains, so a message that arrives during an
 //! await (a GPU readback) only flips flags and never meets a half-updated network.
 
-use super::protocol::{self, Outgoing};
-use super::store::HeldSplit;
+use super::protocol::{self, Outgoing, ProtocolError};
+use super::store::{HeldSplit, StoreError};
 use crate::backend::Backend;
-use crate::data::{CompactImages, Examples, IMAGE_PIXELS};
+use crate::data::{CompactError, CompactImages, Examples, IMAGE_PIXELS};
 use crate::demos::messages::{Compute, Control, FromWorker, Init, Part, Progress, ToWorker};
 use crate::demos::{self, DemoError, Learner};
 use crate::experiments::DataAccess;
@@ -30,6 +30,19 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 const SLICE_MS: f64 = 100.0;
 /// Pictures need a readback of every weight: every few seconds while training, not every slice.
 const PICTURES_EVERY_MS: f64 = 2500.0;
+
+/// Data from the page that this worker cannot use (the page is told in a `Failed` message).
+#[derive(Debug, thiserror::Error)]
+enum DataError {
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a piece of the data at {offset}+{len} does not fit its {expected} bytes")]
+    Piece { offset: usize, len: usize, expected: usize },
+    #[error("the images sent for {labels} labels: {source}")]
+    Images { labels: usize, source: CompactError },
+}
 
 /// A split as the worker holds it when the page could not share its buffers: its own copy of the
 /// compact images (`data::compact`) and the labels.
@@ -101,8 +114,8 @@ impl HeldData {
     }
 
     /// The page's shared buffers (in [`Part::ALL`]'s order), checked for sizes that belong together.
-    fn shared(parts: &Array) -> Result<Self, String> {
-        let get = |p: Part| protocol::part::<Uint8Array>(parts, p.index() as u32).map_err(|e| e.to_string());
+    fn shared(parts: &Array) -> Result<Self, DataError> {
+        let get = |p: Part| protocol::part::<Uint8Array>(parts, p.index() as u32);
         let split = |images: Uint8Array, labels: Uint8Array| HeldSplit::from_buffers(images, labels).map(WorkerSplit::Shared);
         Ok(Self {
             train: split(get(Part::TrainImages)?, get(Part::TrainLabels)?)?,
@@ -121,12 +134,12 @@ struct Arriving {
 
 impl Arriving {
     /// Copies a piece of array `part` in; `Some` once the whole set is here.
-    fn add(&mut self, part: Part, offset: usize, total: usize, bytes: &Uint8Array) -> Result<Option<HeldData>, String> {
+    fn add(&mut self, part: Part, offset: usize, total: usize, bytes: &Uint8Array) -> Result<Option<HeldData>, DataError> {
         let i = part.index();
         let expected = *self.totals[i].get_or_insert(total);
         let len = bytes.length() as usize;
         if expected != total || offset.checked_add(len).is_none_or(|end| end > total) {
-            return Err(format!("a piece of the data at {offset}+{len} does not fit its {expected} bytes"));
+            return Err(DataError::Piece { offset, len, expected });
         }
         let buf = &mut self.parts[i];
         buf.resize(total, 0);
@@ -137,8 +150,8 @@ impl Arriving {
         }
         let [train_images, train_labels, test_images, test_labels] = std::mem::take(&mut self.parts);
         let split = |images: Vec<u8>, labels: Vec<u8>| {
-            let images = CompactImages::from_layout(images, labels.len()).map_err(|e| format!("the images sent for {} labels: {e}", labels.len()))?;
-            Ok::<_, String>(WorkerSplit::Owned(Bytes { images, labels }))
+            let images = CompactImages::from_layout(images, labels.len()).map_err(|source| DataError::Images { labels: labels.len(), source })?;
+            Ok::<_, DataError>(WorkerSplit::Owned(Bytes { images, labels }))
         };
         Ok(Some(HeldData { train: split(train_images, train_labels)?, test: split(test_images, test_labels)? }))
     }
@@ -222,14 +235,14 @@ fn handle(state: &Shared, message: ToWorker, parts: &Array) {
             wasm_bindgen_futures::spawn_local(async move { build(&s, init).await });
         }
         ToWorker::Data { set, part, offset, total } => {
-            let added = protocol::part::<Uint8Array>(parts, 0).map_err(|e| e.to_string()).and_then(|bytes| state.borrow_mut().arriving[set as usize].add(part, offset, total, &bytes));
+            let added = protocol::part::<Uint8Array>(parts, 0).map_err(DataError::from).and_then(|bytes| state.borrow_mut().arriving[set as usize].add(part, offset, total, &bytes));
             match added {
                 Ok(Some(held)) => {
                     state.borrow_mut().data[set as usize] = Some(Rc::new(held));
                     kick(state);
                 }
                 Ok(None) => {}
-                Err(message) => failed(state, message),
+                Err(e) => failed(state, e.to_string()),
             }
         }
         ToWorker::Shared { set } => match HeldData::shared(parts) {
@@ -237,7 +250,7 @@ fn handle(state: &Shared, message: ToWorker, parts: &Array) {
                 state.borrow_mut().data[set as usize] = Some(Rc::new(held));
                 kick(state);
             }
-            Err(message) => failed(state, message),
+            Err(e) => failed(state, e.to_string()),
         },
         ToWorker::Control(control) => {
             {
