@@ -58,12 +58,12 @@ pub const RESULTS: &[Reproducible] = &[
     r(
         "bnn-permuted-ewc-lambda500",
         "EWC's strength: lambda 500",
-        "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0 --ewc --ewc-lambda 500 --seeds 1",
+        "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0 --ewc --ewc-lambda 500 --seeds 3",
     ),
     r(
         "bnn-permuted-ewc-lambda50000",
         "EWC's strength: lambda 50000",
-        "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0 --ewc --ewc-lambda 50000 --seeds 1",
+        "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0 --ewc --ewc-lambda 50000 --seeds 3",
     ),
     r(
         "bnn-permuted-10tasks-1024",

@@ -607,6 +607,20 @@ mod tests {
     }
 
     #[test]
+    fn a_document_reads_back_to_the_bit() {
+        // f32 values widened to f64, as every metric is written; a merge of seed folders reads
+        // and writes them again and must not move one by an ulp.
+        let losses: Vec<f32> = vec![1.710_430_5, 1.153_512_5, 0.1, f32::MIN_POSITIVE, 3.0e-38];
+        let mut s = Summary::new("bnn-permuted", json!({"lr": 0.005f32}));
+        s.run("m=0", 1, json!({"curve": losses.iter().map(|&l| json!({"train_loss": l})).collect::<Vec<_>>()}));
+        s.provenance = Some(Provenance { command: "metaplastic x".into(), commit: "abc".into(), date: "2026-12-06".into(), machine: "2 threads".into() });
+        let text = s.to_pretty_string();
+        let back = Summary::parse(&text).expect("reads");
+        assert_eq!(back.to_pretty_string(), text);
+        assert_eq!(back.variants(), ["m=0"]);
+    }
+
+    #[test]
     fn every_lenet_metric_is_read_by_its_name() {
         let m = ClassMetrics {
             accuracy: 0.1,
