@@ -1,6 +1,6 @@
 //! `bnn-permuted`, `bnn-stream` and `bnn-toy`: the binarized-network experiments, headless.
 
-use super::args::Common;
+use super::args::{Common, declared};
 use super::{CliError, Summary, WriteSummary, load_data, open_backend, pct};
 use metaplastic::data::DataSetId;
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
@@ -9,6 +9,7 @@ use metaplastic::experiments::summary::{permuted_config, permuted_metrics, strea
 use metaplastic::experiments::toy::{ToyConfig, run_toy};
 use metaplastic::model::bnn::{BnnTrainer, GammaInit};
 use metaplastic::nn::NormEval;
+use metaplastic::settings::bnn;
 use metaplastic::stats::{PairedDiff, mean_sd};
 use serde_json::json;
 use std::time::Instant;
@@ -26,49 +27,53 @@ pub struct PermutedArgs {
     #[command(flatten)]
     common: Common,
     /// Values of m, a network each (0: the standard network)
-    #[arg(long, value_delimiter = ',', default_value = "0,1.35")]
+    // The page's m is the metaplastic networks' only (the standard one is always there), so the
+    // help is the tool's own; each value is checked against the page's range, which includes 0.
+    #[arg(long, value_delimiter = ',', default_value = "0,1.35", value_parser = declared::<f32>(&bnn::META))]
     meta: Vec<f32>,
-    /// Hidden units per layer (784-H-H-10)
-    #[arg(long, default_value_t = reduced().hidden)]
+    #[arg(long, help = bnn::HIDDEN.help, default_value_t = reduced().hidden, value_parser = declared::<usize>(&bnn::HIDDEN))]
     hidden: usize,
-    /// Adam's learning rate
-    #[arg(long, default_value_t = reduced().lr)]
+    #[arg(long, help = bnn::LR.help, default_value_t = reduced().lr, value_parser = declared::<f32>(&bnn::LR))]
     lr: f32,
+    /// Images per training batch
     #[arg(long, default_value_t = reduced().batch)]
     batch: usize,
+    /// Adam's weight decay
     #[arg(long, default_value_t = reduced().weight_decay)]
     weight_decay: f32,
-    /// Permuted-MNIST tasks in sequence
-    #[arg(long, default_value_t = reduced().tasks)]
+    #[arg(long, help = bnn::TASKS.help, default_value_t = reduced().tasks, value_parser = declared::<usize>(&bnn::TASKS))]
     tasks: usize,
     /// Epochs per task (over --train-examples)
     #[arg(long, default_value_t = reduced().epochs)]
     epochs: usize,
     /// Training steps per task, instead of --epochs
-    #[arg(long)]
+    // The page's steps are batches of a fixed 100 images; here --batch sets them, so the help is
+    // the tool's own and the range the page's.
+    #[arg(long, value_parser = declared::<usize>(&bnn::STEPS))]
     steps_per_task: Option<usize>,
+    /// Training images an epoch passes over (the first of the training set)
     #[arg(long, default_value_t = reduced().train_examples)]
     train_examples: usize,
+    /// Test images for the accuracy matrix at each task's end
     #[arg(long, default_value_t = reduced().test_examples)]
     test_examples: usize,
     /// Steps between two points of the live curves
     #[arg(long, default_value_t = reduced().eval_every)]
     eval_every: usize,
-    /// Each task keeps its own BatchNorm scale and shift
-    #[arg(long, default_value_t = reduced().bn_per_task, action = clap::ArgAction::Set)]
+    #[arg(long, help = bnn::BN_PER_TASK.help, default_value_t = reduced().bn_per_task, action = clap::ArgAction::Set, value_parser = declared::<bool>(&bnn::BN_PER_TASK))]
     bn_per_task: bool,
     /// BatchNorm's initial scale: uniform in [0, 1) as the authors' PyTorch 1.1, or one
+    // The page's gamma-uniform is a switch; the tool names the two starts, as summary.json does.
     #[arg(long, default_value = reduced().gamma_init.name(), value_parser = ["uniform", "one"])]
     bn_gamma: String,
-    /// Also train a standard network with elastic weight consolidation
-    #[arg(long)]
+    #[arg(long, help = bnn::EWC.help)]
     ewc: bool,
-    /// EWC's penalty strength
-    #[arg(long, default_value_t = 5e3)]
+    #[arg(long, help = bnn::EWC_LAMBDA.help, default_value_t = 5e3, value_parser = declared::<f32>(&bnn::EWC_LAMBDA))]
     ewc_lambda: f32,
     /// Training examples whose squared gradients estimate the Fisher information
     #[arg(long, default_value_t = reduced().ewc_examples)]
     ewc_examples: usize,
+    /// The folder for summary.json, metrics.csv and the charts
     #[arg(long, default_value = "results/bnn-permuted")]
     out: String,
 }
@@ -190,28 +195,31 @@ fn report_permuted(summary: &Summary, cfg: &PermutedConfig) {
 pub struct StreamArgs {
     #[command(flatten)]
     common: Common,
+    /// The data set cut into subsets (the page streams Fashion-MNIST)
     #[arg(long, default_value = "fashion", value_parser = ["mnist", "fashion"])]
     dataset: String,
     /// Values of m, a network each (0: the standard network)
-    #[arg(long, value_delimiter = ',', default_value = "0,2.5")]
+    // As bnn-permuted's --meta: the tool's list includes the standard network.
+    #[arg(long, value_delimiter = ',', default_value = "0,2.5", value_parser = declared::<f32>(&bnn::META))]
     meta: Vec<f32>,
-    /// Hidden units per layer (784-H-H-10)
-    #[arg(long, default_value_t = stream_paper().hidden)]
+    #[arg(long, help = bnn::HIDDEN.help, default_value_t = stream_paper().hidden, value_parser = declared::<usize>(&bnn::HIDDEN))]
     hidden: usize,
-    #[arg(long, default_value_t = stream_paper().lr)]
+    #[arg(long, help = bnn::LR.help, default_value_t = stream_paper().lr, value_parser = declared::<f32>(&bnn::LR))]
     lr: f32,
+    /// Images per training batch
     #[arg(long, default_value_t = stream_paper().batch)]
     batch: usize,
-    /// Class-balanced subsets the training set is cut into, learned one after the other
-    #[arg(long, default_value_t = stream_paper().subsets)]
+    #[arg(long, help = bnn::SUBSETS.help, default_value_t = stream_paper().subsets, value_parser = declared::<usize>(&bnn::SUBSETS))]
     subsets: usize,
-    /// Epochs per subset
-    #[arg(long, default_value_t = stream_paper().epochs)]
+    #[arg(long, help = bnn::EPOCHS.help, default_value_t = stream_paper().epochs, value_parser = declared::<usize>(&bnn::EPOCHS))]
     epochs: usize,
+    /// Training images cut into the subsets
     #[arg(long, default_value_t = stream_paper().train_examples)]
     train_examples: usize,
+    /// Test images for the final accuracy
     #[arg(long, default_value_t = stream_paper().test_examples)]
     test_examples: usize,
+    /// Steps between two points of the live curves
     #[arg(long, default_value_t = stream_paper().eval_every)]
     eval_every: usize,
     /// Also train the full-data baseline (m = 0 on the whole shuffled set for as many steps)
@@ -223,6 +231,7 @@ pub struct StreamArgs {
     /// BatchNorm's statistics at test time (the authors' stream code: running)
     #[arg(long, default_value = stream_paper().norm.eval.name(), value_parser = ["running", "batch"])]
     bn_stats: String,
+    /// The folder for summary.json, metrics.csv and the charts
     #[arg(long, default_value = "results/bnn-stream")]
     out: String,
 }
@@ -311,13 +320,17 @@ pub fn stream(args: StreamArgs) -> Result<(), CliError> {
 #[derive(Debug, clap::Args)]
 pub struct ToyArgs {
     /// Values of m, a trajectory each
-    #[arg(long, value_delimiter = ',', default_value = "0,0.5,1.35")]
+    // The page draws one metaplastic learner beside m = 0; each value here is checked against its
+    // range.
+    #[arg(long, value_delimiter = ',', default_value = "0,0.5,1.35", value_parser = declared::<f32>(&bnn::TOY_META))]
     meta: Vec<f32>,
+    /// Gradient steps of each trajectory
     #[arg(long, default_value_t = ToyConfig::default().steps)]
     steps: usize,
     /// The step size
     #[arg(long, default_value_t = ToyConfig::default().lr)]
     lr: f32,
+    /// The folder for summary.json, metrics.csv and the charts
     #[arg(long, default_value = "results/bnn-toy")]
     out: String,
 }
@@ -339,4 +352,17 @@ pub fn toy(args: ToyArgs) -> Result<(), CliError> {
     summary.write(&out)?;
     super::charts::toy(&paths, &cfg, &out)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command, tests::parse};
+
+    #[test]
+    fn values_the_settings_allow_are_read_as_the_flags_types() {
+        let Ok(Cli { command: Command::BnnPermuted(a) }) = parse(&["bnn-permuted", "--hidden", "64", "--lr", "0.02", "--meta", "0,1.35", "--bn-per-task", "off"]) else {
+            panic!("allowed values");
+        };
+        assert_eq!((a.hidden, a.lr, a.meta, a.bn_per_task), (64, 0.02, vec![0.0, 1.35], false));
+    }
 }

@@ -1,7 +1,8 @@
 //! `hebbian`: differentiable Hebbian plasticity (Miconi et al. 2018), plastic vs non-plastic.
 
 use metaplastic::nn::{HebbRule, PoolKind, TrainError};
-use super::args::Common;
+use super::args::{Common, declared};
+use metaplastic::settings::hebbian as page;
 use super::{CliError, Summary, WriteSummary, load_data, open_backend, write_svg};
 use metaplastic::charts::plots::{ImageGrid, Tile, TileScale, image_grid};
 use metaplastic::experiments::summary::{completion_config, completion_metrics, denoise_config, denoise_metrics};
@@ -42,17 +43,16 @@ fn plastic_variants(names: &[String]) -> Result<Vec<bool>, CliError> {
 /// Both tasks' options; each task refuses the other's, and takes its own defaults from its
 /// preset (`metaplastic hebbian --help` lists them, grouped).
 #[derive(Debug, clap::Args)]
+#[command(after_help = "An option without a default shown takes the task's preset's (the run's first lines print every value it uses).")]
 pub struct HebbianArgs {
     #[command(flatten)]
     common: Common,
-    /// Pattern completion (Miconi) or denoising images (Upadhyay & Bagad's autoencoder)
-    #[arg(long, default_value = "completion", value_parser = ["completion", "denoise"])]
+    #[arg(long, help = page::TASK.help, default_value = "completion", value_parser = declared::<String>(&page::TASK))]
     task: String,
     /// The variants, each trained once per seed
     #[arg(long, value_delimiter = ',', default_value = "plastic,non-plastic")]
     variant: Vec<String>,
-    /// The trace's rule [default: simple]
-    #[arg(long, value_parser = ["simple", "oja"])]
+    #[arg(long, help = page::RULE.help, value_parser = declared::<String>(&page::RULE))]
     rule: Option<String>,
     /// Adam's learning rate [default: 3e-4 for completion, 1e-3 for denoising]
     #[arg(long)]
@@ -60,10 +60,11 @@ pub struct HebbianArgs {
     /// Episodes per training step [default: the preset's]
     #[arg(long)]
     batch: Option<usize>,
-    /// Training steps [default: the preset's]
-    #[arg(long)]
+    // The experiments would take up to 1,000,000 steps and 100,000 test episodes; the page's
+    // ranges are kept, far above every preset and listed result (8,000 and 1,000 at most).
+    #[arg(long, help = page::STEPS.help, value_parser = declared::<usize>(&page::STEPS))]
     steps: Option<usize>,
-    #[arg(long)]
+    #[arg(long, help = page::TEST.help, value_parser = declared::<usize>(&page::TEST))]
     test_episodes: Option<usize>,
     /// Steps between two points of the loss curve
     #[arg(long)]
@@ -79,6 +80,7 @@ pub struct HebbianArgs {
     /// Completion: small (50 bits) or Miconi's 1000-bit setting
     #[arg(long, help_heading = "Pattern completion", value_parser = ["small", "miconi"])]
     preset: Option<String>,
+    /// Bits of each pattern
     #[arg(long, help_heading = "Pattern completion")]
     bits: Option<usize>,
     /// Recurrent neurons [default: one per bit and the bias neuron]
@@ -87,32 +89,40 @@ pub struct HebbianArgs {
     /// The non-plastic recurrent network with N neurons (more than bits) instead
     #[arg(long, help_heading = "Pattern completion")]
     non_plastic_hidden: Option<usize>,
+    /// Patterns per episode
     #[arg(long, help_heading = "Pattern completion")]
     patterns: Option<usize>,
+    /// Times the whole set of patterns is shown before the test
     #[arg(long, help_heading = "Pattern completion")]
     presentations: Option<usize>,
+    /// Steps each pattern is shown for
     #[arg(long, help_heading = "Pattern completion")]
     present_steps: Option<usize>,
+    /// Zero-input steps after each shown pattern
     #[arg(long, help_heading = "Pattern completion")]
     blank_steps: Option<usize>,
+    /// Steps the half-erased test pattern is shown for (the loss reads the last)
     #[arg(long, help_heading = "Pattern completion")]
     test_steps: Option<usize>,
     /// The inputs' scale (and the bias neuron's drive)
     #[arg(long, help_heading = "Pattern completion")]
     gain: Option<f32>,
 
-    #[arg(long, help_heading = "Denoising", value_parser = ["mnist", "fashion"])]
+    #[arg(long, help_heading = "Denoising", help = page::DATASET.help, value_parser = declared::<String>(&page::DATASET))]
     dataset: Option<String>,
     /// Channels of the two encoder stages and the code [default: 8,8,4]
     #[arg(long, help_heading = "Denoising", value_delimiter = ',')]
     channels: Option<Vec<usize>>,
+    /// The encoder's pooling [default: average]
     #[arg(long, help_heading = "Denoising", value_parser = ["average", "max"])]
     pool: Option<String>,
     /// Images per episode
     #[arg(long, help_heading = "Denoising")]
     images: Option<usize>,
+    /// Steps each image is shown for
     #[arg(long, help_heading = "Denoising")]
     show_steps: Option<usize>,
+    /// Zero images after each shown image
     #[arg(long, help_heading = "Denoising")]
     zero_steps: Option<usize>,
     /// The noise's standard deviation

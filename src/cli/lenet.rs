@@ -1,7 +1,7 @@
 //! `lenet`: standard vs artificial-metaplasticity LeNet-5 on MNIST or Fashion-MNIST, over seeds,
 //! with the paper's metrics, the paired difference, and the app's charts as SVG.
 
-use super::args::Common;
+use super::args::{Common, declared};
 use super::{CliError, Summary, WriteSummary, load_data, open_backend, pct, write_svg};
 use metaplastic::backend::Backend;
 use metaplastic::charts::lenet as figures;
@@ -10,6 +10,7 @@ use metaplastic::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, Lene
 use metaplastic::experiments::summary::{LENET_METRICS as METRICS, lenet_config, lenet_metrics};
 use metaplastic::model::lenet::{Arch, FactorSource, LenetTrainer};
 use metaplastic::nn::AmpEnergy;
+use metaplastic::settings::lenet as page;
 use metaplastic::stats::{PairedDiff, mean_sd};
 use std::time::Instant;
 
@@ -25,41 +26,44 @@ fn paper() -> LenetRunConfig {
 pub struct LenetArgs {
     #[command(flatten)]
     common: Common,
-    #[arg(long, default_value = "mnist", value_parser = ["mnist", "fashion"])]
+    #[arg(long, help = page::DATASET.help, default_value = "mnist", value_parser = declared::<String>(&page::DATASET))]
     dataset: String,
-    /// classic: LeNet-5 as LeCun drew it; authors: the AMP paper's LeNet with batch norm and dropout
-    #[arg(long, default_value = "classic", value_parser = ["classic", "authors"])]
+    #[arg(long, help = page::ARCH.help, default_value = "classic", value_parser = declared::<String>(&page::ARCH))]
     arch: String,
-    /// Rules, a network each: standard, amp, amp-raw, amp-centred
+    /// Rules, a network each: standard, amp (its energy is --amp-energy's), amp-raw, amp-centred
+    // The page compares standard with one AMP network (B = 0 is standard); the tool runs a list.
     #[arg(long, value_delimiter = ',', default_value = "standard,amp")]
     rule: Vec<String>,
-    /// What a bare `amp` measures: the raw energy sum x^2, or x centred on its running mean
-    #[arg(long, default_value = "raw", value_parser = ["raw", "centred"])]
+    #[arg(long, help = page::ENERGY.help, default_value = "raw", value_parser = declared::<String>(&page::ENERGY))]
     amp_energy: String,
-    #[arg(long, default_value_t = paper().epochs)]
+    #[arg(long, help = page::EPOCHS.help, default_value_t = paper().epochs, value_parser = declared::<usize>(&page::EPOCHS))]
     epochs: usize,
-    #[arg(long, default_value_t = paper().lr)]
+    #[arg(long, help = page::LR.help, default_value_t = paper().lr, value_parser = declared::<f32>(&page::LR))]
     lr: f32,
+    /// SGD's Nesterov momentum
     #[arg(long, default_value_t = paper().momentum)]
     momentum: f32,
+    /// Images per training batch
     #[arg(long, default_value_t = paper().batch)]
     batch: usize,
-    /// AMP's B: how strongly the energy sets an example's factor
-    #[arg(long, default_value_t = paper().amp_b)]
+    #[arg(long, help = page::B.help, default_value_t = paper().amp_b, value_parser = declared::<f32>(&page::B))]
     amp_b: f32,
-    /// The energy of each convolutional layer's own input, or of the image
-    #[arg(long, default_value = "layer", value_parser = ["layer", "input"])]
+    #[arg(long, help = page::SOURCE.help, default_value = "layer", value_parser = declared::<String>(&page::SOURCE))]
     amp_source: String,
     /// The factors' clamp, lo,hi
     #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [paper().amp_clamp.0, paper().amp_clamp.1])]
     amp_clamp: Vec<f32>,
     /// Training steps per epoch, instead of a whole pass over --train-examples
-    #[arg(long)]
+    // The page's steps are batches of a fixed 64 images; here --batch sets them, so the help is
+    // the tool's own and the range the page's.
+    #[arg(long, value_parser = declared::<usize>(&page::STEPS))]
     steps_per_epoch: Option<usize>,
+    /// Training images (the first of the training set)
     #[arg(long, default_value_t = paper().train_examples)]
     train_examples: usize,
-    #[arg(long, default_value_t = paper().test_examples)]
+    #[arg(long, help = page::TEST.help, default_value_t = paper().test_examples, value_parser = declared::<usize>(&page::TEST))]
     test_examples: usize,
+    /// Steps between two points of the live curves
     #[arg(long, default_value_t = paper().eval_every)]
     eval_every: usize,
     /// [default: results/lenet-<dataset>-<arch>]

@@ -206,3 +206,113 @@ fn data(root: &Path) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::{CommandFactory, Parser};
+    use metaplastic::experiments::reproduce::RESULTS;
+    use metaplastic::settings::{self, Kind, Setting, fmt_float};
+
+    pub(super) fn parse(words: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("metaplastic").chain(words.iter().copied()))
+    }
+
+    /// A range that refused one of the quoted results' commands would stop `metaplastic reproduce`.
+    #[test]
+    fn every_listed_result_and_each_of_its_seeds_parses() {
+        for r in RESULTS {
+            let words = r.words();
+            parse(&words.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_else(|e| panic!("{}: {e}", r.command()));
+            for (_, command) in r.per_seed() {
+                let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+                parse(&words).unwrap_or_else(|e| panic!("{command}: {e}"));
+            }
+        }
+    }
+
+    /// Defaults go through the flags' parsers too: the tool's own budgets must be allowed.
+    #[test]
+    fn every_command_parses_at_its_defaults() {
+        let commands: [&[&str]; 9] =
+            [&["info"], &["data"], &["bnn-permuted"], &["bnn-stream"], &["bnn-toy"], &["lenet"], &["hebbian"], &["hebbian", "--task", "denoise"], &["bench"]];
+        for words in commands {
+            parse(words).unwrap_or_else(|e| panic!("{words:?}: {e}"));
+        }
+    }
+
+    /// How a flag that is a page setting takes its help.
+    enum Help {
+        /// The setting's, word for word.
+        Same,
+        /// Its own: the flag means a little more than the page's setting (its comment says why).
+        Own,
+    }
+
+    /// Every flag declared by a page setting: (command, flag, setting, help, whether it takes a value).
+    fn declared() -> Vec<(&'static str, &'static str, &'static Setting, Help, bool)> {
+        use Help::{Own, Same};
+        use settings::{bnn, hebbian, lenet};
+        vec![
+            ("bnn-permuted", "meta", &bnn::META, Own, true),
+            ("bnn-permuted", "hidden", &bnn::HIDDEN, Same, true),
+            ("bnn-permuted", "lr", &bnn::LR, Same, true),
+            ("bnn-permuted", "tasks", &bnn::TASKS, Same, true),
+            ("bnn-permuted", "steps-per-task", &bnn::STEPS, Own, true),
+            ("bnn-permuted", "bn-per-task", &bnn::BN_PER_TASK, Same, true),
+            ("bnn-permuted", "ewc", &bnn::EWC, Same, false),
+            ("bnn-permuted", "ewc-lambda", &bnn::EWC_LAMBDA, Same, true),
+            ("bnn-stream", "meta", &bnn::META, Own, true),
+            ("bnn-stream", "hidden", &bnn::HIDDEN, Same, true),
+            ("bnn-stream", "lr", &bnn::LR, Same, true),
+            ("bnn-stream", "subsets", &bnn::SUBSETS, Same, true),
+            ("bnn-stream", "epochs", &bnn::EPOCHS, Same, true),
+            ("bnn-toy", "meta", &bnn::TOY_META, Own, true),
+            ("lenet", "dataset", &lenet::DATASET, Same, true),
+            ("lenet", "arch", &lenet::ARCH, Same, true),
+            ("lenet", "amp-energy", &lenet::ENERGY, Same, true),
+            ("lenet", "epochs", &lenet::EPOCHS, Same, true),
+            ("lenet", "lr", &lenet::LR, Same, true),
+            ("lenet", "amp-b", &lenet::B, Same, true),
+            ("lenet", "amp-source", &lenet::SOURCE, Same, true),
+            ("lenet", "steps-per-epoch", &lenet::STEPS, Own, true),
+            ("lenet", "test-examples", &lenet::TEST, Same, true),
+            ("hebbian", "task", &hebbian::TASK, Same, true),
+            ("hebbian", "rule", &hebbian::RULE, Same, true),
+            ("hebbian", "steps", &hebbian::STEPS, Same, true),
+            ("hebbian", "test-episodes", &hebbian::TEST, Same, true),
+            ("hebbian", "dataset", &hebbian::DATASET, Same, true),
+        ]
+    }
+
+    /// A value the setting does not allow, and the allowed values as the refusal words them.
+    fn outside(setting: &Setting) -> (String, String) {
+        match setting.kind {
+            Kind::Int { max, .. } => ((max + 1).to_string(), setting.allowed()),
+            Kind::Float { max, .. } => (fmt_float(max * 10.0 + 1.0), setting.allowed()),
+            Kind::FloatList { min, max, .. } => (fmt_float(max + 1.0), format!("a number from {} to {}", fmt_float(min), fmt_float(max))),
+            Kind::Choice(_) => ("nonesuch".into(), setting.allowed()),
+            Kind::Bool => ("maybe".into(), setting.allowed()),
+        }
+    }
+
+    #[test]
+    fn a_flag_that_is_a_page_setting_takes_its_help_and_its_range() {
+        let cli = Cli::command();
+        for (command, flag, setting, help, takes_value) in declared() {
+            let sub = cli.find_subcommand(command).unwrap_or_else(|| panic!("no command {command}"));
+            let arg = sub.get_arguments().find(|a| a.get_long() == Some(flag)).unwrap_or_else(|| panic!("{command} has no --{flag}"));
+            let shown = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            match help {
+                Help::Same => assert_eq!(shown, setting.help, "{command} --{flag}"),
+                Help::Own => assert!(!shown.is_empty() && shown != setting.help, "{command} --{flag}: its own help"),
+            }
+            if !takes_value {
+                continue;
+            }
+            let (bad, allowed) = outside(setting);
+            let refused = parse(&[command, &format!("--{flag}"), &bad]).err().unwrap_or_else(|| panic!("{command} --{flag} {bad} is refused")).to_string();
+            assert!(refused.contains(&format!("'{bad}'")) && refused.contains(&allowed), "{command} --{flag} {bad}: {refused}");
+        }
+    }
+}
