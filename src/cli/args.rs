@@ -55,6 +55,8 @@ pub struct Declared<T> {
 pub enum NotAllowed {
     #[error("'{given}' is {why} (allowed: {allowed})")]
     Refused { given: String, why: Why, allowed: String },
+    #[error("'{0}' is not a number above 0")]
+    NotPositive(String),
     /// The flag's type does not hold the setting's kind (a declaration paired with the wrong flag).
     #[error("'{given}' cannot be read as the setting {setting}'s kind")]
     WrongKind { given: String, setting: &'static str },
@@ -85,6 +87,11 @@ impl<T: FromSetting> TypedValueParser for Declared<T> {
             _ => None,
         }
     }
+}
+
+/// A number above 0 (a step size).
+pub fn positive(text: &str) -> Result<f32, NotAllowed> {
+    text.trim().parse::<f32>().ok().filter(|x| *x > 0.0 && x.is_finite()).ok_or_else(|| NotAllowed::NotPositive(text.to_string()))
 }
 
 /// A flag's type read from a value its setting allowed (and the text it was read from).

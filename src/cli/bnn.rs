@@ -1,6 +1,6 @@
 //! `bnn-permuted`, `bnn-stream` and `bnn-toy`: the binarized-network experiments, headless.
 
-use super::args::{Common, declared};
+use super::args::{Common, declared, positive};
 use super::{CliError, Summary, WriteSummary, load_data, open_backend, pct};
 use metaplastic::data::DataSetId;
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
@@ -325,10 +325,10 @@ pub struct ToyArgs {
     #[arg(long, value_delimiter = ',', default_value = "0,0.5,1.35", value_parser = declared::<f32>(&bnn::TOY_META))]
     meta: Vec<f32>,
     /// Gradient steps of each trajectory
-    #[arg(long, default_value_t = ToyConfig::default().steps)]
+    #[arg(long, default_value_t = ToyConfig::default().steps, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     steps: usize,
     /// The step size
-    #[arg(long, default_value_t = ToyConfig::default().lr)]
+    #[arg(long, default_value_t = ToyConfig::default().lr, value_parser = positive)]
     lr: f32,
     /// The folder for summary.json, metrics.csv and the charts
     #[arg(long, default_value = "results/bnn-toy")]
@@ -338,9 +338,6 @@ pub struct ToyArgs {
 pub fn toy(args: ToyArgs) -> Result<(), CliError> {
     let out = args.out;
     let cfg = ToyConfig { metas: args.meta, steps: args.steps, lr: args.lr, ..ToyConfig::default() };
-    if !(1..=100_000).contains(&cfg.steps) || !(cfg.lr > 0.0) {
-        return Err(CliError::Conflict("--steps must be 1 to 100000 and --lr positive"));
-    }
     let paths = run_toy(&cfg);
     let mut summary = Summary::new("bnn-toy", json!({"target": cfg.target, "start": cfg.start, "lr": cfg.lr, "steps": cfg.steps}));
     for p in &paths {
@@ -364,5 +361,13 @@ mod tests {
             panic!("allowed values");
         };
         assert_eq!((a.hidden, a.lr, a.meta, a.bn_per_task), (64, 0.02, vec![0.0, 1.35], false));
+    }
+
+    #[test]
+    fn the_toy_refuses_no_steps_and_a_step_size_of_zero_before_it_runs() {
+        for (flag, bad) in [("--steps", "0"), ("--steps", "100001"), ("--lr", "0"), ("--lr", "-1e-3"), ("--lr", "NaN")] {
+            let refused = parse(&["bnn-toy", &format!("{flag}={bad}")]).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(refused.contains(&format!("invalid value '{bad}' for '{flag}")), "{flag} {bad}: {refused}");
+        }
     }
 }
