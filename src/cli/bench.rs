@@ -11,6 +11,8 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
+    /// Where the networks train: the CPU, or the first GPU adapter wgpu finds (trusted only after
+    /// its self-test)
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu"])]
     backend: String,
     /// Threads of the CPU backend's matrix products and optimizer

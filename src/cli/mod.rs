@@ -241,6 +241,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_flag_has_a_help_line() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments().filter(|a| !matches!(a.get_id().as_str(), "help" | "version")) {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                assert!(!help.trim().is_empty(), "{} --{}: no help", sub.get_name(), arg.get_id());
+            }
+        }
+    }
+
     /// How a flag that is a page setting takes its help.
     enum Help {
         /// The setting's, word for word.
