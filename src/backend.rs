@@ -220,7 +220,7 @@ pub async fn gpu_self_test(ctx: &GpuContext) -> Result<(), DeviceError> {
     let gc = GpuTensor::zeros(ctx, want.len());
     let mut encoder = ctx.device.create_command_encoder(&Default::default());
     kernel.bind(ctx, shape, &ga, &gb, &gc).encode(&mut encoder);
-    ctx.queue.submit([encoder.finish()]);
+    ctx.submit([encoder.finish()]);
     let got = gc.read(ctx).await?;
     match crate::nn::max_violation(&got, &want, 1e-4, 1e-4) {
         None => Ok(()),

@@ -4,8 +4,7 @@
 
 use super::{CliError, open_backend};
 use metaplastic::backend::Backend;
-use metaplastic::experiments::bench::{NETWORKS, Workload, run_json, time};
-use metaplastic::gpu::kernel::dispatch_count;
+use metaplastic::experiments::bench::{NETWORKS, Workload, run_json, step_counts, time};
 use serde_json::json;
 use std::time::Instant;
 
@@ -38,20 +37,23 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
     metaplastic::cpu::set_threads(threads);
     let backend = open_backend(&backend_name)?;
     println!("backend {}, {threads} threads, {reps} repetitions of {steps} steps after one warm-up step", backend.name());
-    println!("{:<24} {:>6} {:>12} {:>12} {:>22} {:>11}", "network", "batch", "ex/s", "ms/step", "ms/step min..max", "dispatches");
+    let gpu = matches!(backend, Backend::Gpu(_));
+    if gpu {
+        println!("per training step (recorded and submitted, not waited for): dispatches, submits, readbacks (bytes), buffers and bind groups created");
+    }
+    println!("{:<24} {:>6} {:>12} {:>12} {:>22} {:>30}", "network", "batch", "ex/s", "ms/step", "ms/step min..max", if gpu { "disp / subm / read (B) / new" } else { "" });
     let mut runs = Vec::new();
     let clock = Instant::now();
     let now = move || clock.elapsed().as_secs_f64() * 1000.0;
     for name in &networks {
         let mut work = Workload::new(name, &backend)?;
-        let before = dispatch_count();
+        // The warm-up step makes what a trainer makes once; the second is the one counted.
         pollster::block_on(work.step())?;
-        let dispatches = dispatch_count() - before;
+        let counts = pollster::block_on(step_counts(&mut work))?;
         let t = pollster::block_on(time(&mut work, steps, reps, &now))?;
-        let gpu = matches!(backend, Backend::Gpu(_));
-        let shown = if gpu { dispatches.to_string() } else { "-".into() };
-        println!("{name:<24} {:>6} {:>12.0} {:>12.2} {:>22} {shown:>11}", work.batch, t.examples_per_s, t.ms_per_step, format!("{:.2}..{:.2}", t.min, t.max));
-        runs.push(run_json(name, &backend_name, work.batch, threads, &t, gpu.then_some(dispatches as u64)));
+        let shown = if gpu { format!("{} / {} / {} ({}) / {}", counts.dispatches, counts.submits, counts.readbacks, counts.readback_bytes, counts.buffers + counts.bind_groups) } else { String::new() };
+        println!("{name:<24} {:>6} {:>12.0} {:>12.2} {:>22} {shown:>30}", work.batch, t.examples_per_s, t.ms_per_step, format!("{:.2}..{:.2}", t.min, t.max));
+        runs.push(run_json(name, &backend_name, work.batch, threads, &t, gpu.then_some(counts)));
     }
     if let Some(path) = json_path {
         let path = std::path::Path::new(&path);

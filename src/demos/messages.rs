@@ -77,9 +77,9 @@ pub enum ToWorker {
     /// The set's four arrays, in [`Part::ALL`]'s order, shared with the page.
     Shared { set: DataSetId },
     Control(Control),
-    /// The bench view: time these networks (names of `experiments::bench::NETWORKS`) on the CPU,
-    /// `reps` repetitions of `steps` steps.
-    Bench { networks: Vec<String>, steps: usize, reps: usize },
+    /// The bench view: time these networks (names of `experiments::bench::NETWORKS`) on
+    /// `backend`, `reps` repetitions of `steps` steps.
+    Bench { networks: Vec<String>, steps: usize, reps: usize, backend: Compute },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,7 +120,7 @@ mod tests {
             ToWorker::Shared { set: DataSetId::Mnist },
             ToWorker::Control(Control::Step { steps: 10 }),
             ToWorker::Control(Control::Predict { image: vec![0, 255] }),
-            ToWorker::Bench { networks: vec!["lenet-classic-standard".into()], steps: 2, reps: 3 },
+            ToWorker::Bench { networks: vec!["lenet-classic-standard".into()], steps: 2, reps: 3, backend: Compute::Cpu },
         ];
         for m in to {
             let text = serde_json::to_string(&m).expect("serialises");

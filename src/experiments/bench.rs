@@ -76,26 +76,42 @@ impl Workload {
 
     /// One whole training step, waited for: reading its statistics waits for a GPU to finish.
     pub async fn step(&mut self) -> Result<(), TrainError> {
+        self.train()?;
+        self.finish().await
+    }
+
+    /// One training step, recorded and submitted but not waited for.
+    pub fn train(&mut self) -> Result<(), TrainError> {
         match &mut self.net {
-            Net::Bnn(net, x, y) => {
-                net.train_step(x, y)?;
-                net.take_train_stats().await.map(drop)
-            }
+            Net::Bnn(net, x, y) => net.train_step(x, y),
             Net::Lenet(net, x, y, seed) => {
                 *seed += 1;
-                net.train_step(x, y, *seed)?;
-                net.take_train_stats().await.map(drop)
+                net.train_step(x, y, *seed)
             }
-            Net::Denoise(net, xs, targets) => {
-                net.train_step(xs, targets)?;
-                net.take_train_loss().await.map(drop)
-            }
-            Net::Hebbian(net, xs, targets) => {
-                net.train_step(xs, targets)?;
-                net.take_train_loss().await.map(drop)
-            }
+            Net::Denoise(net, xs, targets) => net.train_step(xs, targets),
+            Net::Hebbian(net, xs, targets) => net.train_step(xs, targets),
         }
     }
+
+    /// Reads the training statistics of the steps so far, which waits for them.
+    pub async fn finish(&mut self) -> Result<(), TrainError> {
+        match &mut self.net {
+            Net::Bnn(net, ..) => net.take_train_stats().await.map(drop),
+            Net::Lenet(net, ..) => net.take_train_stats().await.map(drop),
+            Net::Denoise(net, ..) => net.take_train_loss().await.map(drop),
+            Net::Hebbian(net, ..) => net.take_train_loss().await.map(drop),
+        }
+    }
+}
+
+/// What one training step asks of the GPU (the counts of [`crate::gpu::counts`]): the step is
+/// recorded and submitted, then waited for outside the count.
+pub async fn step_counts(work: &mut Workload) -> Result<crate::gpu::GpuCounts, TrainError> {
+    let before = crate::gpu::counts();
+    work.train()?;
+    let counts = crate::gpu::counts().since(before);
+    work.finish().await?;
+    Ok(counts)
 }
 
 /// Milliseconds per step: the median over repetitions, and the fastest and slowest repetition.
@@ -125,8 +141,8 @@ pub async fn time(work: &mut Workload, steps: usize, reps: usize, now: &dyn Fn()
 }
 
 /// One row of the benchmark's JSON (`{"runs": [...]}`), as the tool, the page and
-/// `bench/torch_bench.py` write it.
-pub fn run_json(network: &str, backend: &str, batch: usize, threads: usize, t: &Timing, dispatches: Option<u64>) -> Value {
+/// `bench/torch_bench.py` write it; `gpu` is what a GPU training step asks of the GPU.
+pub fn run_json(network: &str, backend: &str, batch: usize, threads: usize, t: &Timing, gpu: Option<crate::gpu::GpuCounts>) -> Value {
     json!({
         "network": network,
         "backend": backend,
@@ -136,6 +152,10 @@ pub fn run_json(network: &str, backend: &str, batch: usize, threads: usize, t: &
         "ms_per_step": t.ms_per_step,
         "ms_per_step_min": t.min,
         "ms_per_step_max": t.max,
-        "dispatches_per_step": dispatches,
+        "dispatches_per_step": gpu.map(|c| c.dispatches),
+        "submits_per_step": gpu.map(|c| c.submits),
+        "readbacks_per_step": gpu.map(|c| c.readbacks),
+        "readback_bytes_per_step": gpu.map(|c| c.readback_bytes),
+        "buffers_per_step": gpu.map(|c| c.buffers + c.bind_groups),
     })
 }

@@ -171,7 +171,7 @@ impl BnnTrainer for GpuBnn {
             record_all(&mut encoder, &ewc.penalty);
         }
         self.adam.encode_step(ctx, &mut encoder);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         Ok(())
     }
 
@@ -191,7 +191,7 @@ impl BnnTrainer for GpuBnn {
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("bnn evaluate") });
         encoder.clear_buffer(&self.eval_stats.buffer, 0, None);
         pass.encode_forward(&mut encoder, true);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         let words = self.eval_stats.read(ctx).await?;
         Ok(decode_stats(&words))
     }
@@ -207,7 +207,7 @@ impl BnnTrainer for GpuBnn {
         pass.upload(ctx, x, &y);
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("bnn logits") });
         record_all(&mut encoder, pass.walk.forward_calls());
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         Ok(pass.walk.output.read(ctx).await?)
     }
 
@@ -301,14 +301,14 @@ impl BnnTrainer for GpuBnn {
             pass.encode_forward(&mut encoder, false);
             pass.walk.encode_backward(&mut encoder);
             let done = std::mem::replace(&mut encoder, ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("fisher") }));
-            ctx.queue.submit([done.finish()]);
+            ctx.submit([done.finish()]);
             count += batch;
         }
         let scale = 1.0 / count.max(1) as f32;
         for (i, &key) in ewc.keys.iter().enumerate() {
             k.ewc.bind_consolidate(ctx, scale, true, find(p, key).0, &ewc.f[i], &ewc.fisher[i], &ewc.anchor[i]).encode(&mut encoder);
         }
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         Ok(())
     }
 }

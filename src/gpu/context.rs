@@ -1,8 +1,57 @@
 //! Finding an adapter, opening a device, and noticing when it is lost.
 
-use std::fmt;
-use std::sync::{Arc, Mutex};
 use crate::nn::DeviceError;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// What the CPU side has asked of the GPU since the program started: on a real GPU these, not the
+/// kernels, decide whether a training step waits. The benchmark prints them per step and a test
+/// holds every trainer's step to one submit, no readback and no new buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GpuCounts {
+    pub dispatches: u64,
+    pub submits: u64,
+    /// Buffers created (tensors, uniforms, readback staging) and bind groups.
+    pub buffers: u64,
+    pub bind_groups: u64,
+    /// Reads of a GPU buffer back to the CPU, and their bytes.
+    pub readbacks: u64,
+    pub readback_bytes: u64,
+}
+
+impl GpuCounts {
+    /// What happened between `earlier` and `self`.
+    pub fn since(self, earlier: GpuCounts) -> GpuCounts {
+        GpuCounts {
+            dispatches: self.dispatches - earlier.dispatches,
+            submits: self.submits - earlier.submits,
+            buffers: self.buffers - earlier.buffers,
+            bind_groups: self.bind_groups - earlier.bind_groups,
+            readbacks: self.readbacks - earlier.readbacks,
+            readback_bytes: self.readback_bytes - earlier.readback_bytes,
+        }
+    }
+}
+
+static SUBMITS: AtomicU64 = AtomicU64::new(0);
+static BUFFERS: AtomicU64 = AtomicU64::new(0);
+static BIND_GROUPS: AtomicU64 = AtomicU64::new(0);
+static READBACKS: AtomicU64 = AtomicU64::new(0);
+static READBACK_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// The counts so far (one program: the tool, a test, or one of the page's workers).
+pub fn counts() -> GpuCounts {
+    GpuCounts {
+        dispatches: super::kernel::dispatch_count(),
+        submits: SUBMITS.load(Ordering::Relaxed),
+        buffers: BUFFERS.load(Ordering::Relaxed),
+        bind_groups: BIND_GROUPS.load(Ordering::Relaxed),
+        readbacks: READBACKS.load(Ordering::Relaxed),
+        readback_bytes: READBACK_BYTES.load(Ordering::Relaxed),
+    }
+}
 
 /// What the user is told about the adapter in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +142,36 @@ impl GpuContext {
             Some(reason) => Err(DeviceError::Lost(reason)),
             None => Ok(()),
         }
+    }
+
+    /// Submits command buffers: every submit of the crate goes through here, so it is counted.
+    pub fn submit<I: IntoIterator<Item = wgpu::CommandBuffer>>(&self, buffers: I) {
+        SUBMITS.fetch_add(1, Ordering::Relaxed);
+        self.queue.submit(buffers);
+    }
+
+    /// Creates a buffer (counted).
+    pub fn buffer(&self, desc: &wgpu::BufferDescriptor<'_>) -> wgpu::Buffer {
+        BUFFERS.fetch_add(1, Ordering::Relaxed);
+        self.device.create_buffer(desc)
+    }
+
+    /// Creates a buffer holding `desc.contents` (counted).
+    pub fn buffer_init(&self, desc: &wgpu::util::BufferInitDescriptor<'_>) -> wgpu::Buffer {
+        BUFFERS.fetch_add(1, Ordering::Relaxed);
+        self.device.create_buffer_init(desc)
+    }
+
+    /// Creates a bind group (counted).
+    pub fn bind_group(&self, desc: &wgpu::BindGroupDescriptor<'_>) -> wgpu::BindGroup {
+        BIND_GROUPS.fetch_add(1, Ordering::Relaxed);
+        self.device.create_bind_group(desc)
+    }
+
+    /// Counts a read of `bytes` back from the GPU.
+    pub(super) fn read_back(&self, bytes: u64) {
+        READBACKS.fetch_add(1, Ordering::Relaxed);
+        READBACK_BYTES.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Blocks natively until submitted work is done; in the browser the event loop does this.

@@ -296,7 +296,7 @@ impl DenoiseTrainer for GpuDenoise {
         pass.encode_forward(&mut encoder);
         pass.encode_backward(&mut encoder, &self.net);
         self.adam.encode_step(ctx, &mut encoder);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         Ok(())
     }
 
@@ -320,7 +320,7 @@ impl DenoiseTrainer for GpuDenoise {
         pass.xs.write(ctx, xs);
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("denoise reconstruct") });
         pass.encode_forward(&mut encoder);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         Ok(pass.images.read(ctx).await?)
     }
 

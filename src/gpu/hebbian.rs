@@ -173,7 +173,7 @@ impl<E: CompletionEpisode> HebbianTrainer for GpuCompletion<E> {
         pass.episode.record_forward(&mut encoder);
         pass.episode.record_backward(&mut encoder);
         self.adam.encode_step(ctx, &mut encoder);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         Ok(())
     }
 
@@ -197,7 +197,7 @@ impl<E: CompletionEpisode> HebbianTrainer for GpuCompletion<E> {
         pass.targets.write(ctx, targets);
         encoder.clear_buffer(&loss.buffer, 0, None);
         pass.episode.record_forward(&mut encoder);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         Ok(loss.read(ctx).await?[0])
     }
 
@@ -222,7 +222,7 @@ impl<E: CompletionEpisode> HebbianTrainer for GpuCompletion<E> {
         let pass = self.replay.get_or_insert_with(|| Pass::new(ctx, kernels, cfg, 1, params, None, true));
         pass.episode.inputs().write(ctx, xs);
         pass.episode.record_forward(&mut encoder);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         let (states, traces) = pass.episode.tapes();
         let states = states.read(ctx).await?;
         let hebb = if cfg.plastic { traces.read(ctx).await? } else { Vec::new() };

@@ -4,7 +4,6 @@
 use super::{GpuContext, GpuTensor};
 use bytemuck::Pod;
 use std::sync::atomic::{AtomicU64, Ordering};
-use wgpu::util::DeviceExt;
 
 /// Dispatches recorded since the program started, for the benchmark's dispatches per step (the
 /// cost that dominates on software adapters).
@@ -36,7 +35,7 @@ pub fn pipelines<const N: usize>(ctx: &GpuContext, file: &str, source: &str, ent
 /// A uniform buffer holding `value`; `writable` ones can be changed between submits.
 pub fn uniform<T: Pod>(ctx: &GpuContext, label: &str, value: &T, writable: bool) -> wgpu::Buffer {
     let usage = if writable { wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST } else { wgpu::BufferUsages::UNIFORM };
-    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytemuck::bytes_of(value), usage })
+    ctx.buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytemuck::bytes_of(value), usage })
 }
 
 /// The uniform `Size { n }` of the elementwise shaders (padded to 16 bytes, as uniforms are).
@@ -79,7 +78,7 @@ impl Dispatch {
             .map(|(binding, b)| wgpu::BindGroupEntry { binding: *binding, resource: b.as_entire_binding() })
             .chain(tensors.iter().map(|(binding, t)| wgpu::BindGroupEntry { binding: *binding, resource: t.buffer.as_entire_binding() }))
             .collect();
-        let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        let bind_group = ctx.bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,

@@ -257,7 +257,7 @@ impl LenetTrainer for GpuLenet {
         // The whole step in one compute pass: forward, loss, backward, update.
         let loss = [&training.softmax, &training.accumulate];
         record_all(&mut encoder, pass.walk.forward_calls().chain(loss).chain(pass.walk.backward_calls()).chain(&self.net.sgd));
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         self.last_batch = Some(batch);
         Ok(())
     }
@@ -279,7 +279,7 @@ impl LenetTrainer for GpuLenet {
         pass.walk.input.write(ctx, x);
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("lenet logits") });
         pass.walk.encode_forward(&mut encoder);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         Ok(pass.walk.output.read(ctx).await?)
     }
 

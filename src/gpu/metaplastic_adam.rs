@@ -95,6 +95,6 @@ impl GpuAdam {
         for m in &self.moments {
             encoder.clear_buffer(&m.buffer, 0, None);
         }
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
     }
 }

@@ -2,11 +2,13 @@
 
 use super::context::GpuContext;
 use crate::nn::DeviceError;
-use wgpu::util::DeviceExt;
 
 pub struct GpuTensor {
     pub buffer: wgpu::Buffer,
     pub len: usize,
+    /// Where reads of this tensor land, made at its first read and kept: reading a tensor again
+    /// (a running loss every few steps) creates nothing.
+    staging: std::cell::OnceCell<wgpu::Buffer>,
 }
 
 const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -15,23 +17,23 @@ const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 
 impl GpuTensor {
     pub fn from_slice(ctx: &GpuContext, data: &[f32]) -> Self {
-        let buffer = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let buffer = ctx.buffer_init(&wgpu::util::BufferInitDescriptor {
             label: None,
             contents: bytemuck::cast_slice(data),
             usage: USAGE,
         });
-        Self { buffer, len: data.len() }
+        Self { buffer, len: data.len(), staging: std::cell::OnceCell::new() }
     }
 
     pub fn zeros(ctx: &GpuContext, len: usize) -> Self {
         // wgpu zero-initialises new buffers; a zero-sized binding is invalid, so round up to one.
-        let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        let buffer = ctx.buffer(&wgpu::BufferDescriptor {
             label: None,
             size: (len.max(1) * 4) as u64,
             usage: USAGE,
             mapped_at_creation: false,
         });
-        Self { buffer, len }
+        Self { buffer, len, staging: std::cell::OnceCell::new() }
     }
 
     pub fn write(&self, ctx: &GpuContext, data: &[f32]) {
@@ -63,15 +65,15 @@ impl GpuTensor {
             return Ok(Vec::new());
         }
         let size = (self.len * 4) as u64;
-        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: size.max(4),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
+        ctx.read_back(size);
+        // A read is awaited to its unmap before the next read of the tensor starts, so one staging
+        // buffer serves them all.
+        let staging = self.staging.get_or_init(|| {
+            ctx.buffer(&wgpu::BufferDescriptor { label: Some("readback"), size: size.max(4), usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false })
         });
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, size);
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit([encoder.finish()]);
         let (tx, rx) = futures_channel::oneshot::channel();
         let slice = staging.slice(..size);
         slice.map_async(wgpu::MapMode::Read, move |result| {

@@ -275,33 +275,42 @@ fn handle(state: &Shared, message: ToWorker, parts: &Array) {
             }
             kick(state);
         }
-        ToWorker::Bench { networks, steps, reps } => {
+        ToWorker::Bench { networks, steps, reps, backend } => {
             let s = state.clone();
-            wasm_bindgen_futures::spawn_local(async move { bench(&s, &networks, steps, reps).await });
+            wasm_bindgen_futures::spawn_local(async move { bench(&s, &networks, steps, reps, backend).await });
         }
     }
 }
 
-/// The bench view's work: each network timed on this worker's one thread, its row posted as soon
-/// as it is measured.
-async fn bench(state: &Shared, networks: &[String], steps: usize, reps: usize) {
-    use crate::experiments::bench::{Workload, run_json, time};
+/// The bench view's work: each network timed on this worker's one thread or on its own GPU device,
+/// its row posted as soon as it is measured; on WebGPU with what a training step asks of the GPU.
+async fn bench(state: &Shared, networks: &[String], steps: usize, reps: usize, compute: Compute) {
+    use crate::experiments::bench::{Workload, run_json, step_counts, time};
     let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok().and_then(|p| p.dyn_into::<web_sys::Performance>().ok());
     let Some(performance) = performance else {
         return failed(state, "this worker has no clock (performance.now)".into());
     };
     let now = move || performance.now();
-    for name in networks {
+    let (backend, name) = match compute {
+        Compute::Cpu => (Backend::Cpu, "wasm-cpu"),
+        Compute::WebGpu => match GpuContext::request().await {
+            Ok(ctx) => (Backend::Gpu(Rc::new(ctx)), "webgpu"),
+            Err(e) => return post(state, FromWorker::Failed { message: format!("WebGPU is not available here: {e}"), gpu_lost: true }),
+        },
+    };
+    let gpu = matches!(backend, Backend::Gpu(_));
+    for network in networks {
         let measured = async {
-            let mut work = Workload::new(name, &Backend::Cpu)?;
+            let mut work = Workload::new(network, &backend)?;
             work.step().await?;
+            let counts = step_counts(&mut work).await?;
             let t = time(&mut work, steps, reps, &now).await?;
-            Ok::<_, TrainError>(run_json(name, "wasm-cpu", work.batch, 1, &t, None))
+            Ok::<_, TrainError>(run_json(network, name, work.batch, 1, &t, gpu.then_some(counts)))
         }
         .await;
         match measured {
             Ok(run) => post(state, FromWorker::BenchRun { run }),
-            Err(e) => return failed(state, format!("{name}: {e}")),
+            Err(e) => return failed(state, format!("{network}: {e}")),
         }
     }
     post(state, FromWorker::BenchDone);

@@ -1,21 +1,22 @@
-// The bench view (issue 10): `?view=bench` times every benchmark network with the wasm build on
-// the CPU, one thread, in a worker, and shows a row per network as it is measured. This suite runs
-// it once and prints the figures beside the issue's targets for the browser (they are measured,
-// not asserted: a speed is a benchmark's figure, not a test's verdict). It checks that every
-// network trains in wasm and reports a rate, that the page's main thread stays free meanwhile, and
-// that a tampered address is corrected with a note.
+// The bench view: `?view=bench` times every benchmark network with the wasm build on the CPU, one
+// thread, in a worker, then on WebGPU in another, and shows a row per network and backend as it is
+// measured. This suite runs it and prints the figures beside the targets for the browser (they
+// are measured, not asserted: a speed is a benchmark's figure, not a test's verdict). It checks
+// that every network trains in wasm and reports a rate, that the page's main thread stays free
+// meanwhile, that a browser without WebGPU says so, that on WebGPU a training step is one submit
+// with no readback and no new buffer, and that a tampered address is corrected with a note.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serveStatic, requireDist, launchBrowser, openApp, formatErrors } from './helpers.mjs';
 
 const NETWORKS = ['bnn-512', 'bnn-1024', 'lenet-classic-standard', 'lenet-classic-amp', 'denoise', 'completion', 'completion-recurrent'];
-/** Issue 10's targets for the wasm build, examples per second per network. */
+/** The targets for the wasm build, examples per second per network (docs/performance.md). */
 const TARGETS = { 'lenet-classic-standard': 1500, 'lenet-classic-amp': 1500, 'bnn-1024': 1000 };
 
-async function withBench(query, body) {
+async function withBench(query, body, { webgpu = false } = {}) {
   const server = await serveStatic(requireDist());
-  const browser = await launchBrowser({ webgpu: false });
+  const browser = await launchBrowser({ webgpu });
   try {
     const { page, errors } = await openApp(browser, `${server.url}?view=bench&${query}`);
     await body(page, errors);
@@ -27,7 +28,7 @@ async function withBench(query, body) {
 
 async function rows(page) {
   return page.$$eval('#bench-table tbody tr', (trs) =>
-    trs.map((tr) => ({ network: tr.dataset.network, perS: Number(tr.dataset.examplesPerS), cells: [...tr.children].map((c) => c.textContent) })),
+    trs.map((tr) => ({ ...tr.dataset, perS: Number(tr.dataset.examplesPerS), cells: [...tr.children].map((c) => c.textContent) })),
   );
 }
 
@@ -45,22 +46,42 @@ test('the bench view times every network in wasm and prints the figures', { time
     for (const r of measured) {
       assert.ok(Number.isFinite(r.perS) && r.perS > 0, `${r.network}: ${r.perS} examples/s`);
       const target = TARGETS[r.network];
-      console.log(`# wasm, 1 thread: ${r.network.padEnd(24)} ${r.cells.slice(1).join('  ')}${target ? `   (issue 10's target: ${target} ex/s)` : ''}`);
+      console.log(`# wasm, 1 thread: ${r.network.padEnd(24)} ${r.cells.slice(1, 6).join('  ')}${target ? `   (target: ${target} ex/s)` : ''}`);
     }
-    assert.match(await page.textContent('#bench-status'), /^Done: 7 network\(s\)/);
+    const status = await page.textContent('#bench-status');
+    assert.match(status, /^Done: 7 run\(s\) of 7 network\(s\)/);
+    assert.match(status, /WebGPU is not available here/, 'a browser without WebGPU says so');
     assert.equal(errors.length, 0, formatErrors(errors));
   });
 });
 
 test('a tampered bench address is corrected with a note', { timeout: 300_000 }, async () => {
-  await withBench('bench.networks=completion,nope,completion&bench.steps=abc&bench.reps=0', async (page, errors) => {
+  await withBench('bench.networks=completion,nope,completion&bench.steps=abc&bench.reps=0&bench.compute=cpu,tpu', async (page, errors) => {
     await page.waitForSelector('#bench-view[data-state="done"]', { timeout: 240_000 });
     const note = await page.textContent('#settings-note');
     assert.match(note, /no network 'nope'/);
     assert.match(note, /bench\.steps=abc is not a number: 5 instead/);
     assert.match(note, /bench\.reps=0 is outside 1 to 20 or not whole: 1 instead/);
+    assert.match(note, /bench\.compute: no backend 'tpu'/);
     assert.deepEqual((await rows(page)).map((r) => r.network), ['completion']);
-    assert.match(await page.textContent('#bench-status'), /^Done: 1 network\(s\), 5 steps x 1 repetitions/);
+    assert.match(await page.textContent('#bench-status'), /^Done: 1 run\(s\) of 1 network\(s\), 5 steps x 1 repetitions, on the CPU/);
     assert.equal(errors.length, 0, formatErrors(errors));
   });
+});
+
+test('on WebGPU the bench view times a training step and counts what it asks of the GPU: one submit, no readback, nothing created', { timeout: 600_000 }, async () => {
+  await withBench('bench.networks=bnn-512,lenet-classic-standard&bench.steps=1&bench.reps=2&bench.compute=webgpu', async (page, errors) => {
+    await page.waitForSelector('#bench-view[data-state="done"]', { timeout: 540_000 });
+    const measured = await rows(page);
+    assert.deepEqual(measured.map((r) => [r.network, r.backend]), [['bnn-512', 'webgpu'], ['lenet-classic-standard', 'webgpu']]);
+    for (const r of measured) {
+      console.log(`# WebGPU (SwiftShader): ${r.network.padEnd(24)} ${r.cells.slice(2).join('  ')}`);
+      assert.ok(Number.isFinite(r.perS) && r.perS > 0, `${r.network}: ${r.perS} examples/s`);
+      assert.equal(r.submitsPerStep, '1', `${r.network}: one submit per training step`);
+      assert.equal(r.readbacksPerStep, '0', `${r.network}: no readback inside a training step`);
+      assert.equal(r.buffersPerStep, '0', `${r.network}: no buffer or bind group created by a training step`);
+      assert.ok(Number(r.dispatchesPerStep) > 10, `${r.network}: its dispatches are counted`);
+    }
+    assert.equal(errors.length, 0, formatErrors(errors));
+  }, { webgpu: true });
 });

@@ -1,0 +1,38 @@
+//! What the CPU side asks of the GPU per training step, for every network the page trains: one
+//! command-buffer submit, no readback and no buffer or bind group created after the first step. On a real GPU
+//! these decide whether a step waits, whatever the kernels; they are counted the same on any
+//! adapter, so the software adapter here checks them (`metaplastic bench --backend gpu` prints
+//! them per step).
+
+mod common;
+
+use metaplastic::backend::Backend;
+use metaplastic::experiments::bench::{NETWORKS, Workload};
+use metaplastic::gpu::counts;
+use std::rc::Rc;
+
+#[test]
+fn every_training_step_is_one_submit_with_no_readback_and_no_new_buffer() {
+    let Some(ctx) = common::gpu() else { return };
+    let backend = Backend::Gpu(Rc::new(ctx));
+    const STEPS: u64 = 3;
+    for name in NETWORKS {
+        let mut work = Workload::new(name, &backend).expect("builds");
+        // The first step makes what a trainer makes once (its statistics' staging, say).
+        pollster::block_on(work.step()).expect("trains");
+        let before = counts();
+        for _ in 0..STEPS {
+            work.train().expect("trains");
+        }
+        let steps = counts().since(before);
+        assert_eq!(steps.submits, STEPS, "{name}: one submit per step ({steps:?})");
+        assert_eq!((steps.readbacks, steps.buffers, steps.bind_groups), (0, 0, 0), "{name}: no readback, no new buffer or bind group in a step ({steps:?})");
+        assert!(steps.dispatches >= STEPS, "{name}: the dispatches are counted ({steps:?})");
+        // Reading the steps' statistics is the one readback, of a few numbers.
+        let before = counts();
+        pollster::block_on(work.finish()).expect("reads its statistics");
+        let read = counts().since(before);
+        assert!(read.readbacks >= 1 && read.readback_bytes <= 64, "{name}: statistics only ({read:?})");
+        assert_eq!((read.buffers, read.bind_groups), (0, 0), "{name}: a second read of the statistics reuses their staging ({read:?})");
+    }
+}
