@@ -15,6 +15,7 @@ use crate::experiments::permuted::{CurvePoint, LearnerRecord, LearnerSpec, Permu
 use crate::experiments::stream::{FULL_DATA, StreamConfig, StreamPoint, StreamRecord, StreamRun};
 use crate::experiments::summary::{self, Summary};
 use crate::experiments::toy::{ToyConfig, run_toy, toy_loss};
+use crate::experiments::bench::Network;
 use crate::experiments::{DataAccess, drawing_batch, softmax};
 use crate::model::bnn::{BnnTrainer, GammaInit};
 use crate::nn::TrainError;
@@ -135,19 +136,22 @@ impl Demo for Bnn {
 
     fn plan(&self, values: &Values) -> Result<Plan, DemoError> {
         let settings = BnnSettings::from_values(values);
-        let board = if settings.stream {
+        let (board, batch) = if settings.stream {
             let cfg = settings.stream_config();
             cfg.validate()?;
-            BnnBoard::new(Kind::Stream(cfg), settings.learners())
+            let batch = cfg.batch;
+            (BnnBoard::new(Kind::Stream(cfg), settings.learners()), batch)
         } else {
             let cfg = settings.permuted_config();
             cfg.validate()?;
-            BnnBoard::new(Kind::Permuted(cfg), settings.learners())
+            let batch = cfg.batch;
+            (BnnBoard::new(Kind::Permuted(cfg), settings.learners()), batch)
         };
         Ok(Plan {
             learners: settings.learners().iter().map(|l| l.name.clone()).collect(),
             data: Some(settings.data_set()),
             classifies: true,
+            per_step: (batch, "images"),
             board: Box::new(board),
         })
     }
@@ -174,6 +178,18 @@ impl Demo for Bnn {
             Experiment::Permuted(PermutedRun::new(cfg, make)?)
         };
         Ok(Box::new(BnnLearner { experiment, data: settings.data_set(), sent_points: 0, sent_matrix: Vec::new(), sent_test_acc: None }))
+    }
+
+    fn network(&self, values: &Values) -> Result<Network, DemoError> {
+        Ok(network(values))
+    }
+}
+
+fn network(values: &Values) -> Network {
+    let settings = BnnSettings::from_values(values);
+    if settings.stream { Network::Bnn(settings.stream_config().net(0.0)) } else {
+        let cfg = settings.permuted_config();
+        Network::Bnn(cfg.net(&cfg.learners[0]))
     }
 }
 

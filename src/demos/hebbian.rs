@@ -12,6 +12,7 @@ use crate::backend::{Backend, Denoise, Hebbian as HebbNet};
 use crate::charts::hebbian as figures;
 use crate::data::DataSetId;
 use crate::experiments::DataAccess;
+use crate::experiments::bench::Network;
 use crate::experiments::completion::{CompletionBatch, CompletionRecord, CompletionRun, CompletionSetup, CurvePoint, completion_batch};
 use crate::experiments::denoise::{DenoiseBatch, DenoiseRecord, DenoiseRun, DenoiseSetup, denoise_batch};
 use crate::experiments::summary::{self, Summary};
@@ -107,10 +108,15 @@ impl Demo for Hebbian {
                 None => settings.completion(plastic).validate(),
             }?;
         }
+        let episodes = match settings.denoise {
+            Some(_) => settings.denoise(true).net.batch,
+            None => settings.completion(true).net.batch,
+        };
         Ok(Plan {
             learners: VARIANTS.iter().map(|&p| figures::variant_name(p).to_string()).collect(),
             data: settings.denoise,
             classifies: false,
+            per_step: (episodes, "episodes"),
             board: Box::new(HebbBoard { settings, records: vec![None; VARIANTS.len()] }),
         })
     }
@@ -123,6 +129,15 @@ impl Demo for Hebbian {
             None => Task::Completion(CompletionRun::new(settings.completion(plastic), |c, p| backend.hebbian(c, p))?),
         };
         Ok(Box::new(HebbLearner { settings, task, step: 0, sent_points: 0, sent_test: false }))
+    }
+
+    /// The plastic network, the heavier of the two.
+    fn network(&self, values: &Values) -> Result<Network, DemoError> {
+        let settings = HebbSettings::from_values(values)?;
+        Ok(match settings.denoise {
+            Some(_) => Network::Denoise(settings.denoise(true).net),
+            None => Network::Completion(settings.completion(true).net),
+        })
     }
 }
 
@@ -347,7 +362,7 @@ impl Board for HebbBoard {
             return format!("Finished. Test MSE: {}.", parts.join(", "));
         }
         let Some(slowest) = standing.slowest() else { return format!("Starting {compute}…") };
-        let rate = rate.replace("batches/s", "steps/s").replace("s/batch", "s/step");
+        let rate = rate.replace("batches/s", "steps/s").replace("s per batch", "s per step");
         format!("Step {} of {} · {rate} {compute}", slowest, self.settings.steps)
     }
 

@@ -11,6 +11,7 @@ use crate::charts::lenet as figures;
 use crate::data::{DataSetId, NUM_CLASSES};
 use crate::experiments::lenet::{LenetPoint, LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use crate::experiments::summary::{self, Summary};
+use crate::experiments::bench::Network;
 use crate::experiments::{DataAccess, drawing_batch, softmax};
 use crate::model::lenet::{Arch, FactorSource, LenetTrainer};
 use crate::nn::{AmpEnergy, TrainError};
@@ -99,6 +100,7 @@ impl Demo for Lenet {
             learners: cfg.rules.iter().map(|r| r.name().to_string()).collect(),
             data: Some(settings.dataset),
             classifies: true,
+            per_step: (cfg.batch, "images"),
             board: Box::new(LenetBoard {
                 rules: cfg.rules.clone(),
                 total: cfg.epochs * cfg.steps_per_epoch(),
@@ -115,6 +117,12 @@ impl Demo for Lenet {
         let rule = *settings.config(0).rules.get(learner).ok_or(DemoError::NoLearner(learner))?;
         let run = start_seed(&settings, rule, &backend, 0)?;
         Ok(Box::new(LenetLearner { settings, rule, backend, current: 0, run, finished: Vec::new(), sent: Sent::default() }))
+    }
+
+    /// The metaplastic network, the heavier of the two (its factors).
+    fn network(&self, values: &Values) -> Result<Network, DemoError> {
+        let settings = LenetSettings::from_values(values)?;
+        Ok(Network::Lenet(settings.config(0).net(Rule::amp(settings.energy))))
     }
 }
 
@@ -318,6 +326,8 @@ impl Board for LenetBoard {
         Ok(changed)
     }
 
+    /// One chart or table per frame: the accuracy curves, the tables, the loss curves, then each
+    /// network's confusion matrix.
     fn draw_charts(&mut self, part: usize, out: &mut Vec<Paint>) -> bool {
         let refs = self.records();
         match part {
@@ -336,15 +346,15 @@ impl Board for LenetBoard {
                     })
                     .collect();
                 out.push(Paint::Chart { canvas: "lenet-acc".into(), figure: figures::accuracy_curves(&curves, self.total, 560.0, 340.0), series: Some(series) });
-                tables(&self.settings, &refs, &self.paired(), out);
             }
-            1 => {
+            1 => tables(&self.settings, &refs, &self.paired(), out),
+            2 => {
                 let curves: Vec<(&str, Vec<[f32; 3]>)> = refs.iter().map(|r| (r.rule.name(), r.loss_points())).collect();
                 out.push(Paint::chart("lenet-loss", figures::loss_curves(&curves, self.total, 560.0, 340.0)));
             }
             _ => {
                 let names = self.settings.dataset.class_names();
-                if let Some(r) = refs.get(part - 2)
+                if let Some(r) = refs.get(part - 3)
                     && let Some(conf) = &r.confusion
                 {
                     let title = format!("{}: confusion matrix", figures::rule_title(r.rule.name()));
@@ -352,7 +362,7 @@ impl Board for LenetBoard {
                 }
             }
         }
-        part < 1 + refs.len()
+        part < 2 + refs.len()
     }
 
     fn draw_pictures(&mut self, pictures: &[Option<Vec<f32>>], part: usize, _controls: &Controls, _data: Option<&dyn DataAccess>, out: &mut Vec<Paint>) -> bool {

@@ -8,11 +8,12 @@
 //!                  Shared    a whole data set in buffers the page shares (four arrays attached)
 //!                  Control   run, pause, step n, pictures (with a detail), predict a drawing
 //!                  Bench     time these networks (the bench view)
+//!                  Probe     time a demo's network on one backend ("auto" chooses by it)
 //! worker -> page   Ready     the wasm module is up and listening
 //!                  Started   the network is built (on its own GPU device when asked)
 //!                  Progress  steps done, finished, the learner's report of what is new, and its
 //!                            pictures when due (a Float32Array attached)
-//!                  Prediction, Failed, BenchRun, BenchDone
+//!                  Prediction, Failed, BenchRun, BenchDone, Probed
 //! ```
 
 use crate::data::DataSetId;
@@ -80,6 +81,9 @@ pub enum ToWorker {
     /// The bench view: time these networks (names of `experiments::bench::NETWORKS`) on
     /// `backend`, `reps` repetitions of `steps` steps.
     Bench { networks: Vec<String>, steps: usize, reps: usize, backend: Compute },
+    /// "auto": time the network a demo's worker would train with these settings on `backend`,
+    /// for about `millis` after a warm-up step.
+    Probe { demo: String, settings: String, backend: Compute, millis: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +110,8 @@ pub enum FromWorker {
     BenchRun { run: serde_json::Value },
     /// Every network asked for was timed.
     BenchDone,
+    /// What a probe measured.
+    Probed { examples_per_s: f64 },
 }
 
 #[cfg(test)]

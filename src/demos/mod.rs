@@ -20,6 +20,7 @@ use crate::backend::Backend;
 use crate::charts::Figure;
 use crate::data::DataSetId;
 use crate::experiments::DataAccess;
+use crate::experiments::bench::Network;
 use crate::experiments::summary::Summary;
 use crate::nn::TrainError;
 use crate::settings::{self, Values};
@@ -101,6 +102,8 @@ pub struct Plan {
     pub data: Option<DataSetId>,
     /// Whether its networks classify images (the drawing pad asks them).
     pub classifies: bool,
+    /// What one training step of each network learns from: `(count, unit)`, e.g. `(100, "images")`.
+    pub per_step: (usize, &'static str),
     pub board: Box<dyn Board>,
 }
 
@@ -127,6 +130,8 @@ pub trait Demo: Sync {
     /// Learner `learner` of the run the values describe, alone (in its worker): the same seed
     /// as its partners, hence the same initial weights and batches.
     fn learner(&self, values: &Values, learner: usize, backend: Backend) -> Result<Box<dyn Learner>, DemoError>;
+    /// The network one of its workers trains, as "auto" times it on the CPU and on the GPU.
+    fn network(&self, values: &Values) -> Result<Network, DemoError>;
 }
 
 /// One network of a comparison, in its worker.
@@ -212,6 +217,7 @@ pub fn prefix(demo: &dyn Demo) -> &'static str {
 pub(crate) mod tests_support {
     use crate::data::{Examples, IMAGE_PIXELS, IMAGE_SIDE};
     use crate::experiments::DataAccess;
+use crate::experiments::bench::Network;
     use std::borrow::Cow;
 
     pub struct Synthetic {

@@ -25,6 +25,39 @@ enum Net {
     Hebbian(Hebbian, Vec<f32>, Vec<f32>),
 }
 
+/// A network to time, as a demo or the benchmark list names it: its configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Network {
+    Bnn(BnnConfig),
+    Lenet(LenetConfig),
+    Denoise(DenoiseConfig),
+    Completion(HebbianConfig),
+}
+
+impl Network {
+    /// The benchmark network `name` (one of [`NETWORKS`]).
+    pub fn named(name: &str) -> Result<Self, TrainError> {
+        Ok(match name {
+            "bnn-512" => Network::Bnn(BnnConfig::authors_optimizer(512, 1.35)),
+            "bnn-1024" => Network::Bnn(BnnConfig::authors_optimizer(1024, 1.35)),
+            "lenet-classic-standard" => Network::Lenet(LenetConfig::paper(Arch::Classic)),
+            "lenet-classic-amp" => Network::Lenet(LenetConfig::paper(Arch::Classic).with_amp(super::lenet::DEFAULT_AMP_B, FactorSource::LayerInput)),
+            // The page trains 8 episodes per batch.
+            "denoise" => Network::Denoise(DenoiseConfig { batch: 8, ..DenoiseConfig::mnist(true) }),
+            // The feed-forward layer, and the recurrent network in Miconi's small setting (one
+            // episode per step).
+            "completion" => Network::Completion(HebbianConfig::small(true)),
+            "completion-recurrent" => Network::Completion(HebbianConfig::recurrent_small(true)),
+            other => return Err(TrainError::Config(format!("no benchmark network '{other}' (choose from {})", NETWORKS.join(", ")))),
+        })
+    }
+
+    /// A short description that tells two networks of a demo apart (the probe's cache key).
+    pub fn key(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
 /// One network ready to train on its batch, over and over.
 pub struct Workload {
     /// Examples (or episodes, for the Hebbian networks) per step.
@@ -35,42 +68,35 @@ pub struct Workload {
 impl Workload {
     /// The network `name` (one of [`NETWORKS`]) on `backend`, built from seed 1.
     pub fn new(name: &str, backend: &Backend) -> Result<Self, TrainError> {
-        Ok(match name {
-            "bnn-512" | "bnn-1024" => {
-                let hidden = if name == "bnn-512" { 512 } else { 1024 };
-                let cfg = BnnConfig::authors_optimizer(hidden, 1.35);
+        Self::build(&Network::named(name)?, backend)
+    }
+
+    /// `network` on `backend`, built from seed 1, training on synthetic data of its shape.
+    pub fn build(network: &Network, backend: &Backend) -> Result<Self, TrainError> {
+        Ok(match network {
+            Network::Bnn(cfg) => {
                 let net = backend.bnn(cfg.clone(), BnnParams::init(cfg.sizes(), 1))?;
                 let (x, y) = images(cfg.batch);
                 Self { batch: cfg.batch, net: Net::Bnn(net, x, y) }
             }
-            "lenet-classic-standard" | "lenet-classic-amp" => {
-                let mut cfg = LenetConfig::paper(Arch::Classic);
-                if name.ends_with("amp") {
-                    cfg = cfg.with_amp(super::lenet::DEFAULT_AMP_B, FactorSource::LayerInput);
-                }
-                let net = backend.lenet(cfg.clone(), LenetParams::init(Arch::Classic, 1))?;
+            Network::Lenet(cfg) => {
+                let net = backend.lenet(cfg.clone(), LenetParams::init(cfg.arch, 1))?;
                 let (x, y) = images(cfg.batch);
                 Self { batch: cfg.batch, net: Net::Lenet(net, x, y, 0) }
             }
-            "denoise" => {
-                // The page trains 8 episodes per batch.
-                let cfg = DenoiseConfig { batch: 8, ..DenoiseConfig::mnist(true) };
-                let net = backend.denoise(cfg.clone(), DenoiseParams::init(&cfg, 1))?;
+            Network::Denoise(cfg) => {
+                let net = backend.denoise(cfg.clone(), DenoiseParams::init(cfg, 1))?;
                 let n = cfg.batch * cfg.pixels();
                 let xs: Vec<f32> = (0..cfg.episode_steps() * n).map(|i| (i % 255) as f32 / 255.0).collect();
                 let targets = xs[..n].to_vec();
                 Self { batch: cfg.batch, net: Net::Denoise(net, xs, targets) }
             }
-            "completion" | "completion-recurrent" => {
-                // The feed-forward layer, and the recurrent network in Miconi's small setting (one
-                // episode per step).
-                let cfg = if name == "completion" { HebbianConfig::small(true) } else { HebbianConfig::recurrent_small(true) };
-                let net = backend.hebbian(cfg.clone(), HebbianParams::init(&cfg, 1))?;
+            Network::Completion(cfg) => {
+                let net = backend.hebbian(cfg.clone(), HebbianParams::init(cfg, 1))?;
                 let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
-                let episodes = super::completion::completion_batch(&cfg, cfg.batch, &mut rng);
+                let episodes = super::completion::completion_batch(cfg, cfg.batch, &mut rng);
                 Self { batch: cfg.batch, net: Net::Hebbian(net, episodes.xs, episodes.targets) }
             }
-            other => return Err(TrainError::Config(format!("no benchmark network '{other}' (choose from {})", NETWORKS.join(", ")))),
         })
     }
 
@@ -112,6 +138,19 @@ pub async fn step_counts(work: &mut Workload) -> Result<crate::gpu::GpuCounts, T
     let counts = crate::gpu::counts().since(before);
     work.finish().await?;
     Ok(counts)
+}
+
+/// Examples per second of `work` over about `millis` of whole steps after a warm-up step (at least
+/// one step is timed, however long): what "auto" compares between the CPU and the GPU.
+pub async fn probe(work: &mut Workload, millis: f64, now: &dyn Fn() -> f64) -> Result<f64, TrainError> {
+    work.step().await?;
+    let start = now();
+    let mut steps = 0usize;
+    while steps == 0 || now() - start < millis {
+        work.step().await?;
+        steps += 1;
+    }
+    Ok((steps * work.batch) as f64 * 1000.0 / (now() - start).max(1e-3))
 }
 
 /// Milliseconds per step: the median over repetitions, and the fastest and slowest repetition.

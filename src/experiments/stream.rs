@@ -69,7 +69,7 @@ impl StreamConfig {
         self.subsets * self.steps_per_subset()
     }
 
-    fn net(&self, meta: f32) -> BnnConfig {
+    pub fn net(&self, meta: f32) -> BnnConfig {
         BnnConfig { hidden: self.hidden, meta: [meta; 3], lr: self.lr, weight_decay: self.weight_decay, batch: self.batch, ewc_lambda: 0.0, norm: self.norm }
     }
 

@@ -12,17 +12,33 @@ use web_sys::{Element, HtmlAnchorElement, HtmlButtonElement, HtmlCanvasElement};
 thread_local! {
     /// The figure each chart canvas shows now, by canvas id: its SVG download is drawn from it.
     static SHOWN: RefCell<HashMap<String, Figure>> = RefCell::new(HashMap::new());
+    /// Charts waiting to be painted, by canvas id, in order; a newer figure for the same canvas
+    /// replaces a waiting one.
+    static QUEUE: RefCell<Queue> = RefCell::new(Queue::default());
 }
 
+#[derive(Default)]
+struct Queue {
+    waiting: std::collections::VecDeque<(String, Figure)>,
+    /// The chart being painted: its canvas id, its figure and how far it got.
+    current: Option<(String, Figure, canvas_chart::Painting)>,
+    /// Where charts are painted before they are shown: one canvas off the page, for every chart.
+    scratch: Option<HtmlCanvasElement>,
+    frame_pending: bool,
+}
+
+/// Milliseconds of painting per animation frame: a chart takes a few frames, and no frame grows
+/// long, even with the training workers taking every core.
+const PAINT_MS: f64 = 3.0;
+
 /// Draws `fig` on `canvas` (unless it shows that figure already) and keeps it for the SVG download.
+/// The figure is painted off the page a few milliseconds per animation frame, then shown whole.
 pub fn draw_chart(canvas: &HtmlCanvasElement, fig: Figure) -> Result<(), JsValue> {
     let id = canvas.id();
     if SHOWN.with(|s| s.borrow().get(&id) == Some(&fig)) {
         return Ok(());
     }
-    canvas_chart::paint(canvas, &fig)?;
-    let first = SHOWN.with(|s| s.borrow_mut().insert(id.clone(), fig).is_none());
-    chart_drawn(&id, first);
+    enqueue(id, fig);
     Ok(())
 }
 
@@ -30,9 +46,82 @@ pub fn draw_chart(canvas: &HtmlCanvasElement, fig: Figure) -> Result<(), JsValue
 pub fn repaint_all() {
     let shown: Vec<(String, Figure)> = SHOWN.with(|s| s.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect());
     for (id, fig) in shown {
-        if let Ok(canvas) = dom::by_id::<HtmlCanvasElement>(&id) {
-            let _ = canvas_chart::paint(&canvas, &fig);
+        enqueue(id, fig);
+    }
+}
+
+fn enqueue(id: String, fig: Figure) {
+    let schedule = QUEUE.with(|q| {
+        let mut q = q.borrow_mut();
+        match q.waiting.iter_mut().find(|(k, _)| *k == id) {
+            Some(slot) => slot.1 = fig,
+            None => q.waiting.push_back((id, fig)),
         }
+        !std::mem::replace(&mut q.frame_pending, true)
+    });
+    if schedule {
+        request_frame();
+    }
+}
+
+fn request_frame() {
+    let callback = wasm_bindgen::closure::Closure::once_into_js(pump);
+    if dom::window().and_then(|w| Ok(w.request_animation_frame(callback.unchecked_ref())?)).is_err() {
+        QUEUE.with(|q| q.borrow_mut().frame_pending = false);
+    }
+}
+
+/// One animation frame's painting: charts in turn until the frame's few milliseconds are spent.
+fn pump() {
+    let start = dom::now();
+    let done = move || dom::now() - start > PAINT_MS;
+    loop {
+        let step = QUEUE.with(|q| -> Result<Option<(String, Figure)>, JsValue> {
+            let mut q = q.borrow_mut();
+            if q.current.is_none() {
+                let Some((id, fig)) = q.waiting.pop_front() else { return Ok(None) };
+                if q.scratch.is_none() {
+                    q.scratch = Some(dom::document().map_err(|e| JsValue::from_str(&e.to_string()))?.create_element("canvas")?.dyn_into()?);
+                }
+                let scratch = q.scratch.as_ref().ok_or_else(|| JsValue::from_str("no scratch canvas"))?;
+                let painting = canvas_chart::Painting::begin(scratch, &fig)?;
+                q.current = Some((id, fig, painting));
+            }
+            let Some((_, fig, painting)) = q.current.as_mut() else { return Ok(None) };
+            if !painting.paint_some(fig, &done)? {
+                return Ok(None);
+            }
+            let Some((id, fig, _)) = q.current.take() else { return Ok(None) };
+            let scratch = q.scratch.as_ref().ok_or_else(|| JsValue::from_str("no scratch canvas"))?;
+            if let Ok(canvas) = dom::by_id::<HtmlCanvasElement>(&id) {
+                canvas_chart::show(&canvas, scratch, &fig)?;
+            }
+            Ok(Some((id, fig)))
+        });
+        match step {
+            Ok(Some((id, fig))) => {
+                let first = SHOWN.with(|s| s.borrow_mut().insert(id.clone(), fig).is_none());
+                chart_drawn(&id, first);
+                if done() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                log::warn!("a chart could not be painted: {}", dom::describe(&e));
+                QUEUE.with(|q| q.borrow_mut().current = None);
+                break;
+            }
+        }
+    }
+    let more = QUEUE.with(|q| {
+        let mut q = q.borrow_mut();
+        let more = q.current.is_some() || !q.waiting.is_empty();
+        q.frame_pending = more;
+        more
+    });
+    if more {
+        request_frame();
     }
 }
 

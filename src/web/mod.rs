@@ -173,6 +173,8 @@ async fn probe_backend(app: Rc<App>) {
     if let Ok(el) = dom::by_id::<web_sys::HtmlElement>("backend") {
         el.set_text_content(Some(&text));
         let _ = el.set_attribute("data-backend", kind);
+        // "auto" says what it measured after it.
+        let _ = el.set_attribute("data-adapter", &text);
         let _ = el.set_attribute("title", "Where the networks are trained on this page");
     }
 }

@@ -203,8 +203,9 @@ async fn store(manifest: &Manifest, url: &str, copy: &Response) -> Result<(), Js
 /// WebCrypto's `digest` would copy the whole file (tens of MB) in one task.
 async fn verify(cache: &Cache, manifest: &Manifest, url: &str) -> Result<bool, JsValue> {
     use sha2::Digest;
-    /// Bytes hashed per task: a few milliseconds of work.
-    const SLICE: u32 = 1 << 20;
+    /// Bytes hashed per task: about a millisecond of work, so the hashing (which runs as a class
+    /// starts training, right after the data arrive) stays small beside the frames.
+    const SLICE: u32 = 1 << 18;
     let Some(Some(expected)) = manifest.data.files.get(url) else { return Ok(false) };
     let response: Response = JsFuture::from(cache.match_with_str(url)).await?.dyn_into()?;
     let bytes: js_sys::ArrayBuffer = JsFuture::from(response.array_buffer()?).await?.dyn_into()?;

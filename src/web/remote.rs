@@ -8,14 +8,12 @@
 
 use super::protocol::{self, Outgoing};
 use super::{App, dom, exports, form};
-use crate::backend::Backend;
 use crate::data::{DataSetId, IdxKind};
 use crate::demos::messages::{Compute, Control, FromWorker, Init, Part, Progress, ToWorker};
 use crate::demos::{Board, Controls, Demo, DemoError, Paint, Plan, Standing};
 use crate::experiments::summary::metrics_csv;
 use crate::settings::{Refused, Values};
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -28,8 +26,6 @@ pub const STEP_STEPS: usize = 10;
 /// Bytes copied out of the page's memory per task when the data goes to a worker: small enough
 /// that one copy stays far below a frame, even with both cores busy training.
 const PIECE_BYTES: usize = 2 << 20;
-/// The rate is measured over this much recent time, so it follows a change of speed.
-const RATE_WINDOW_MS: f64 = 5000.0;
 
 /// A demo of the page, by its index in the registry (and in `App::demos`).
 pub type Pick = usize;
@@ -82,8 +78,10 @@ struct Active {
     pictures_dirty: bool,
     /// The drawing pass in progress, and its next part.
     pass: Option<(Pass, usize)>,
-    /// (time, steps every learner has completed), over the last few seconds.
-    rate: VecDeque<(f64, usize)>,
+    /// The run's own time, for its rate.
+    clock: Clock,
+    /// What one training step learns from, `(count, unit)`.
+    per_step: (usize, &'static str),
     stopped: bool,
     backend: Compute,
     /// The data set the networks learn from.
@@ -129,21 +127,59 @@ impl Active {
         }
     }
 
-    fn rate_text(&self) -> String {
-        let (Some(first), Some(last)) = (self.rate.front(), self.rate.back()) else { return "measuring speed".into() };
-        let seconds = (last.0 - first.0) / 1000.0;
-        let steps = (last.1 - first.1) as f64;
-        if seconds < 0.5 || steps < 1.0 {
-            return "measuring speed".into();
-        }
-        let rate = steps / seconds;
-        if rate >= 10.0 {
+    /// The status line's rate: steps every network has completed over the time the run has run,
+    /// evaluations included and pauses left out, in batches and in examples per second.
+    fn rate_text(&self, now: f64) -> String {
+        let Some((steps, seconds)) = self.clock.run(now) else { return "measuring speed".into() };
+        let rate = steps as f64 / seconds;
+        let (per_step, unit) = self.per_step;
+        let examples = dom::grouped((rate * per_step as f64).round() as usize);
+        let batches = if rate >= 10.0 {
             format!("{rate:.0} batches/s")
         } else if rate >= 1.0 {
             format!("{rate:.1} batches/s")
         } else {
-            format!("{:.1} s/batch", 1.0 / rate)
+            format!("{:.1} s per batch", 1.0 / rate)
+        };
+        format!("{batches} ({examples} {unit}/s) over the run")
+    }
+}
+
+/// The run's own clock: steps every network has completed against the time the run has been
+/// running (from Run to Pause, and again), so the rate covers everything a step costs, evaluations
+/// included, and never a recent burst. Steps taken by Step presses are left out of both.
+#[derive(Debug, Default)]
+struct Clock {
+    /// Time and steps of the intervals already ended.
+    banked_ms: f64,
+    banked_steps: usize,
+    /// The interval running now: when it began and the steps done then.
+    since: Option<(f64, usize)>,
+    /// Steps every network has completed, as last reported.
+    done: usize,
+}
+
+impl Clock {
+    fn resume(&mut self, now: f64) {
+        if self.since.is_none() {
+            self.since = Some((now, self.done));
         }
+    }
+
+    fn pause(&mut self, now: f64) {
+        if let Some((t, steps)) = self.since.take() {
+            self.banked_ms += now - t;
+            self.banked_steps += self.done - steps;
+        }
+    }
+
+    /// `(steps, seconds)` of running so far, once there is a second and a step to go by.
+    fn run(&self, now: f64) -> Option<(usize, f64)> {
+        let (ms, steps) = match self.since {
+            Some((t, s)) => (self.banked_ms + now - t, self.banked_steps + self.done - s),
+            None => (self.banked_ms, self.banked_steps),
+        };
+        (ms >= 1000.0 && steps >= 1).then_some((steps, ms / 1000.0))
     }
 }
 
@@ -406,7 +442,7 @@ fn toggle_run(app: &Rc<App>, pick: Pick) {
             s.paused = true;
             if let Some(active) = s.active.as_mut() {
                 active.send_all(Control::Pause);
-                active.rate.clear();
+                active.clock.pause(dom::now());
             }
         }
         set_buttons(d, false);
@@ -423,6 +459,7 @@ fn toggle_run(app: &Rc<App>, pick: Pick) {
     s.paused = false;
     if let Some(active) = s.active.as_mut() {
         active.send_all(Control::Run);
+        active.clock.resume(dom::now());
     }
     drop(s);
     set_buttons(d, true);
@@ -435,7 +472,6 @@ fn step_once(app: &Rc<App>, pick: Pick) {
         return;
     }
     if let Some(active) = d.state.borrow_mut().active.as_mut() {
-        active.rate.clear();
         active.send_all(Control::Step { steps: STEP_STEPS });
     }
 }
@@ -458,22 +494,124 @@ fn discard(app: &Rc<App>, pick: Pick, status: &str) {
     dom::set_text(&d.id("status"), status);
 }
 
-/// The backend a demo's `compute` setting asks for. "auto" takes WebGPU on a hardware adapter; a
-/// software adapter (SwiftShader, llvmpipe) computes correctly but far slower than the CPU path,
-/// so auto skips it.
-fn backend(app: &App, compute: &str) -> Result<(Compute, &'static str), NotStarted> {
-    let gpu = app.gpu.borrow().as_ref().filter(|ctx| ctx.check_alive().is_ok()).cloned();
-    let backend = match (compute, gpu) {
-        ("cpu", _) => Backend::Cpu,
-        ("webgpu", Some(ctx)) => Backend::Gpu(ctx),
-        ("webgpu", None) => return Err(NotStarted::NoWebGpu),
-        (_, Some(ctx)) if ctx.adapter.device_type != "Cpu" => Backend::Gpu(ctx),
-        _ => Backend::Cpu,
-    };
-    Ok(match backend {
-        Backend::Cpu => (Compute::Cpu, "on the CPU"),
-        Backend::Gpu(_) => (Compute::WebGpu, "on WebGPU"),
+/// Where a run trains: decided by its `compute` setting, or, for "auto" with a GPU at hand, by
+/// timing its network on both.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Choice {
+    Fixed(Compute),
+    Measure,
+}
+
+/// The backend a demo's `compute` setting asks for. "auto" with a WebGPU adapter is decided by
+/// measuring (a software adapter computes correctly and may be faster or slower than the CPU
+/// path; a hardware one need not be faster either, for a small network).
+fn backend(app: &App, compute: &str) -> Result<Choice, NotStarted> {
+    let gpu = app.gpu.borrow().as_ref().is_some_and(|ctx| ctx.check_alive().is_ok());
+    Ok(match (compute, gpu) {
+        ("cpu", _) => Choice::Fixed(Compute::Cpu),
+        ("webgpu", true) => Choice::Fixed(Compute::WebGpu),
+        ("webgpu", false) => return Err(NotStarted::NoWebGpu),
+        (_, true) => Choice::Measure,
+        (_, false) => Choice::Fixed(Compute::Cpu),
     })
+}
+
+fn where_it_trains(compute: Compute) -> &'static str {
+    match compute {
+        Compute::Cpu => "on the CPU",
+        Compute::WebGpu => "on WebGPU",
+    }
+}
+
+/// Each probe times its backend for this long after a warm-up step.
+const PROBE_MS: f64 = 1000.0;
+
+thread_local! {
+    /// What "auto" measured while the page is open, by network: (CPU, WebGPU) examples per second.
+    static MEASURED: RefCell<std::collections::HashMap<String, (f64, f64)>> = RefCell::new(std::collections::HashMap::new());
+}
+
+/// Times the network of `start` on one backend in a worker of its own: examples per second.
+async fn probe(demo: &str, start: &Start, compute: Compute) -> Result<f64, String> {
+    let worker = Worker::new(WORKER_SCRIPT).map_err(|e| dom::describe(&e))?;
+    let (tx, rx) = futures_channel::oneshot::channel::<Result<f64, String>>();
+    let tx = Rc::new(RefCell::new(Some(tx)));
+    let out = Outgoing::plain(ToWorker::Probe { demo: demo.into(), settings: start.settings.clone(), backend: compute, millis: PROBE_MS });
+    let (w, t) = (worker.clone(), tx.clone());
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let answer = match protocol::read::<FromWorker>(&event.data()).map(|(m, _)| m) {
+            Ok(FromWorker::Ready) => protocol::to_worker(&w, &out).err().map(|e| Err(e.to_string())),
+            Ok(FromWorker::Probed { examples_per_s }) => Some(Ok(examples_per_s)),
+            Ok(FromWorker::Failed { message, .. }) => Some(Err(message)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e.to_string())),
+        };
+        if let Some(answer) = answer
+            && let Some(tx) = t.borrow_mut().take()
+        {
+            let _ = tx.send(answer);
+        }
+    });
+    let t = tx.clone();
+    let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+        event.prevent_default();
+        if let Some(tx) = t.borrow_mut().take() {
+            let _ = tx.send(Err(format!("its worker crashed ({})", event.message())));
+        }
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    let answer = rx.await.unwrap_or_else(|_| Err("its worker stopped".into()));
+    worker.set_onmessage(None);
+    worker.set_onerror(None);
+    worker.terminate();
+    drop((on_message, on_error));
+    answer
+}
+
+/// "auto": the faster of the CPU path and WebGPU for this run's network, timed once per network
+/// while the page is open (the CPU first, then WebGPU, so they never share the machine), and both
+/// figures said on the backend line.
+async fn measure(app: &App, pick: Pick, start: &Start) -> Compute {
+    let d = &app.demos[pick];
+    let key = start.network.clone();
+    let measured = match MEASURED.with(|m| m.borrow().get(&key).copied()) {
+        Some(both) => Ok(both),
+        None => {
+            dom::set_text(&d.id("status"), "Timing this network on the CPU and on WebGPU to choose where it trains (a few seconds)…");
+            let cpu = probe(d.name(), start, Compute::Cpu).await;
+            let gpu = probe(d.name(), start, Compute::WebGpu).await;
+            match (cpu, gpu) {
+                (Ok(cpu), Ok(gpu)) => {
+                    MEASURED.with(|m| m.borrow_mut().insert(key, (cpu, gpu)));
+                    Ok((cpu, gpu))
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            }
+        }
+    };
+    let unit = start.plan.per_step.1;
+    let adapter = dom::by_id::<web_sys::Element>("backend").ok().and_then(|b| b.get_attribute("data-adapter")).unwrap_or_default();
+    match measured {
+        Ok((cpu, gpu)) => {
+            let chosen = if gpu > cpu { Compute::WebGpu } else { Compute::Cpu };
+            let rate = |x: f64| dom::grouped(x.round() as usize);
+            let line = format!(
+                "{adapter} · demo {}: WebGPU {} {unit}/s, CPU {} {unit}/s: training {}",
+                pick + 1,
+                rate(gpu),
+                rate(cpu),
+                where_it_trains(chosen)
+            );
+            dom::set_text("backend", &line);
+            chosen
+        }
+        Err(e) => {
+            log::warn!("auto could not time WebGPU ({e}); training on the CPU");
+            dom::set_text("backend", &format!("{adapter} · demo {}: WebGPU could not be timed ({e}): training on the CPU", pick + 1));
+            Compute::Cpu
+        }
+    }
 }
 
 /// Why Run or Step did not start a run (said in the demo's error line).
@@ -492,8 +630,9 @@ enum NotStarted {
 struct Start {
     plan: Plan,
     settings: String,
-    backend: Compute,
-    compute: &'static str,
+    choice: Choice,
+    /// The network a worker trains, as "auto" remembers its timing.
+    network: String,
 }
 
 /// Starts the workers if there is no run; `false` (with the reason shown) when the settings are
@@ -507,9 +646,10 @@ fn ensure_run(app: &Rc<App>, pick: Pick) -> bool {
         }
     }
     let start = d.read_form().map_err(NotStarted::from).and_then(|values| {
-        let (backend, compute) = backend(app, values.compute())?;
+        let choice = backend(app, values.compute())?;
         let plan = d.demo.plan(&values)?;
-        Ok(Start { plan, settings: values.to_plain_query(), backend, compute })
+        let network = d.demo.network(&values)?.key();
+        Ok(Start { plan, settings: values.to_plain_query(), choice, network })
     });
     let start = match start {
         Ok(start) => start,
@@ -527,25 +667,33 @@ fn ensure_run(app: &Rc<App>, pick: Pick) -> bool {
         }
         s.generation
     };
-    // Every worker must see the same examples in the same order, so they start on the whole set.
-    if let Some(set) = start.plan.data.filter(|&set| !app.slot(set).borrow().is_done()) {
+    // Every worker must see the same examples in the same order, so they start on the whole set;
+    // and "auto" times the network on both backends first.
+    let loading = start.plan.data.filter(|&set| !app.slot(set).borrow().is_done());
+    if loading.is_some() || start.choice == Choice::Measure {
         d.state.borrow_mut().waiting = true;
-        dom::set_text(&d.id("status"), &format!("Waiting for {} to finish loading; training starts when it has.", set.title()));
+        if let Some(set) = loading {
+            dom::set_text(&d.id("status"), &format!("Waiting for {} to finish loading; training starts when it has.", set.title()));
+        }
         let a = app.clone();
-        wasm_bindgen_futures::spawn_local(async move { start_when_loaded(&a, pick, start, generation).await });
+        wasm_bindgen_futures::spawn_local(async move { start_when_ready(&a, pick, start, generation).await });
         return true;
     }
     launch(app, pick, start, generation)
 }
 
-async fn start_when_loaded(app: &Rc<App>, pick: Pick, start: Start, generation: u32) {
-    loop {
+async fn start_when_ready(app: &Rc<App>, pick: Pick, mut start: Start, generation: u32) {
+    let gone = || app.demos[pick].state.borrow().generation != generation;
+    while start.plan.data.is_some_and(|set| !app.slot(set).borrow().is_done()) {
         dom::sleep_ms(250).await;
-        if app.demos[pick].state.borrow().generation != generation {
+        if gone() {
             return;
         }
-        if start.plan.data.is_none_or(|set| app.slot(set).borrow().is_done()) {
-            break;
+    }
+    if start.choice == Choice::Measure {
+        start.choice = Choice::Fixed(measure(app, pick, &start).await);
+        if gone() {
+            return;
         }
     }
     let d = &app.demos[pick];
@@ -556,6 +704,7 @@ async fn start_when_loaded(app: &Rc<App>, pick: Pick, start: Start, generation: 
         if let Some(active) = s.active.as_mut() {
             if running {
                 active.send_all(Control::Run);
+                active.clock.resume(dom::now());
             } else if !paused {
                 active.send_all(Control::Step { steps: STEP_STEPS });
             }
@@ -580,7 +729,13 @@ fn launch(app: &Rc<App>, pick: Pick, start: Start, generation: u32) -> bool {
 }
 
 fn spawn(app: &Rc<App>, pick: Pick, start: Start, generation: u32) -> Result<Active, dom::WebError> {
-    let Start { plan, settings, backend, compute } = start;
+    let Start { plan, settings, choice, .. } = start;
+    // A measured choice is made before the run is spawned.
+    let backend = match choice {
+        Choice::Fixed(c) => c,
+        Choice::Measure => Compute::Cpu,
+    };
+    let compute = where_it_trains(backend);
     let mut slots = Vec::new();
     for i in 0..plan.learners.len() {
         let worker = Worker::new(WORKER_SCRIPT)?;
@@ -610,7 +765,8 @@ fn spawn(app: &Rc<App>, pick: Pick, start: Start, generation: u32) -> Result<Act
         charts_dirty: false,
         pictures_dirty: false,
         pass: None,
-        rate: VecDeque::new(),
+        clock: Clock::default(),
+        per_step: plan.per_step,
         stopped: false,
         backend,
         data: plan.data,
@@ -741,11 +897,7 @@ fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &Mess
             active.standing.steps[i] = Some(step);
             active.standing.finished[i] = finished;
             if let Some(done) = active.standing.steps.iter().copied().collect::<Option<Vec<usize>>>().and_then(|s| s.into_iter().min()) {
-                let now = dom::now();
-                active.rate.push_back((now, done));
-                while active.rate.front().is_some_and(|(t, _)| now - t > RATE_WINDOW_MS) && active.rate.len() > 2 {
-                    active.rate.pop_front();
-                }
+                active.clock.done = done;
             }
             drop(s);
             schedule_frame(app, pick, generation);
@@ -764,8 +916,8 @@ fn on_message(app: &Rc<App>, pick: Pick, generation: u32, i: usize, event: &Mess
             drop(s);
             stop_with_error(app, pick, generation, &format!("{name}: {message}"), gpu_lost);
         }
-        // A demo's worker is never asked to benchmark.
-        FromWorker::BenchRun { .. } | FromWorker::BenchDone => {}
+        // A demo's worker is never asked to benchmark or time.
+        FromWorker::BenchRun { .. } | FromWorker::BenchDone | FromWorker::Probed { .. } => {}
     }
 }
 
@@ -856,7 +1008,12 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     if active.stopped {
         return;
     }
-    let rate = active.rate_text();
+    let now = dom::now();
+    if active.finished() {
+        active.clock.pause(now);
+    }
+    let rate = active.rate_text(now);
+    let run = active.clock.run(now);
     let compute = active.compute.clone();
     let status = active.board.status(&active.standing, &rate, &compute);
     if active.pass.is_none() {
@@ -894,6 +1051,10 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
         (false, false) => status,
     };
     dom::set_text(&d.id("status"), &shown);
+    // The figures behind the rate, for a reader's script (and the browser tests).
+    if let Some((steps, seconds)) = run {
+        dom::set_attr(&d.id("status"), "data-run", &format!("{steps} {seconds:.3}"));
+    }
     set_exports(d, reported);
     if finished {
         set_buttons(d, false);

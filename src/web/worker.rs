@@ -279,6 +279,10 @@ fn handle(state: &Shared, message: ToWorker, parts: &Array) {
             let s = state.clone();
             wasm_bindgen_futures::spawn_local(async move { bench(&s, &networks, steps, reps, backend).await });
         }
+        ToWorker::Probe { demo, settings, backend, millis } => {
+            let s = state.clone();
+            wasm_bindgen_futures::spawn_local(async move { probe(&s, &demo, &settings, backend, millis).await });
+        }
     }
 }
 
@@ -314,6 +318,25 @@ async fn bench(state: &Shared, networks: &[String], steps: usize, reps: usize, c
         }
     }
     post(state, FromWorker::BenchDone);
+}
+
+/// "auto": times the network a demo's worker would train, on the backend asked for.
+async fn probe(state: &Shared, demo: &str, settings: &str, compute: Compute, millis: f64) {
+    let measured = async {
+        let (_, d) = demos::find(demo).ok_or_else(|| format!("this worker does not know the demo '{demo}'"))?;
+        let network = d.network(&demos::values_from(d.decl(), settings).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        let backend = match compute {
+            Compute::Cpu => Backend::Cpu,
+            Compute::WebGpu => Backend::Gpu(Rc::new(GpuContext::request().await.map_err(|e| e.to_string())?)),
+        };
+        let mut work = crate::experiments::bench::Workload::build(&network, &backend).map_err(|e| e.to_string())?;
+        crate::experiments::bench::probe(&mut work, millis, &now).await.map_err(|e| e.to_string())
+    }
+    .await;
+    match measured {
+        Ok(examples_per_s) => post(state, FromWorker::Probed { examples_per_s }),
+        Err(message) => failed(state, message),
+    }
 }
 
 /// Builds the network, on this worker's own GPU device when the page chose WebGPU.

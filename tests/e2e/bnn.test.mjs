@@ -1,8 +1,8 @@
 // Demo 1 as a user drives it: set a short permuted-MNIST run, press Run, watch both networks train
 // and read the charts and the numbers. On WebGPU (Chromium's SwiftShader adapter) and on the CPU
 // path (no WebGPU). The setting is small because SwiftShader is slow, and was chosen where the
-// native tool shows the effect clearly over seeds (`metaplastic bnn-permuted --hidden 32 --tasks 2
-// --steps-per-task 80 --lr 0.02 --meta 0,10 --seeds 3`: task 1 kept at 77% vs 53%).
+// native tool shows the effect clearly over seeds (`metaplastic reproduce bnn-permuted-tiny`, its
+// table in docs/results.md).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,7 +41,7 @@ async function checkRun(page, errors, expectCompute) {
   await setShortRun(page, expectCompute === 'WebGPU' ? 'webgpu' : 'auto');
   await page.click('#bnn-run');
   // A short CPU run can end between two polls: a finished status says where it ran as well.
-  await page.waitForFunction(() => /(batches\/s|s\/batch|^Finished)/.test(document.getElementById('bnn-status').textContent), null, { timeout: RUN_TIMEOUT });
+  await page.waitForFunction(() => /(batches\/s|s per batch|^Finished)/.test(document.getElementById('bnn-status').textContent), null, { timeout: RUN_TIMEOUT });
   assert.match(await page.textContent('#bnn-status'), new RegExp(`on ${expectCompute === 'WebGPU' ? 'WebGPU' : 'the CPU'}`));
   // Pause, then go on: the run continues where it was. (The CPU path may have finished already.)
   await page.click('#bnn-run');
@@ -74,6 +74,32 @@ test('demo 1 on the CPU path, where WebGPU is missing', { timeout: RUN_TIMEOUT +
   await withPage({ webgpu: false }, async (page, errors) => {
     await page.waitForSelector('#backend[data-backend=cpu]');
     await checkRun(page, errors, 'CPU');
+  });
+});
+
+test('"auto" times the network on the CPU and on WebGPU, says both figures and trains on the faster; a second run remembers', { timeout: RUN_TIMEOUT + 120_000 }, async () => {
+  await withPage({ webgpu: true }, async (page, errors) => {
+    await page.waitForSelector('#backend[data-backend=webgpu]');
+    await waitForDataState(page, 'mnist', 'done');
+    await setShortRun(page, 'auto');
+    const adapter = await page.textContent('#backend');
+    await page.click('#bnn-run');
+    const measured = /WebGPU ([\d,]+) images\/s, CPU ([\d,]+) images\/s: training on (the CPU|WebGPU)/;
+    await page.waitForFunction((re) => new RegExp(re).test(document.getElementById('backend').textContent), measured.source, { timeout: RUN_TIMEOUT });
+    const line = await page.textContent('#backend');
+    console.log(`# auto: ${line}`);
+    assert.ok(line.startsWith(adapter), 'the adapter is still named');
+    const [, gpu, cpu, chosen] = measured.exec(line);
+    const rate = (text) => Number(text.replaceAll(',', ''));
+    assert.equal(chosen, rate(gpu) > rate(cpu) ? 'WebGPU' : 'the CPU', 'the faster path is chosen');
+    await page.waitForFunction((c) => document.getElementById('bnn-status').textContent.includes(`on ${c}`), chosen, { timeout: RUN_TIMEOUT });
+    // Reset and run again: the timing is remembered, so training starts without timing again.
+    await page.click('#bnn-reset');
+    await page.click('#bnn-run');
+    const status = await page.textContent('#bnn-status');
+    assert.doesNotMatch(status, /^Timing/, `no second timing: ${status}`);
+    await page.waitForFunction((c) => document.getElementById('bnn-status').textContent.includes(`on ${c}`), chosen, { timeout: RUN_TIMEOUT });
+    assert.equal(errors.length, 0, formatErrors(errors));
   });
 });
 

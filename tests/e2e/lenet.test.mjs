@@ -51,7 +51,7 @@ test('demo 2 on WebGPU: standard and metaplastic LeNet-5 train side by side', { 
     await waitForDataState(page, 'mnist', 'done');
     await setShortRun(page, { backend: 'webgpu', epochs: 1, steps: 8, seeds: 1, testImages: 300 });
     await page.click('#lenet-run');
-    await page.waitForFunction(() => /(batches\/s|s\/batch)/.test(document.getElementById('lenet-status').textContent), null, { timeout: RUN_TIMEOUT });
+    await page.waitForFunction(() => /(batches\/s|s per batch)/.test(document.getElementById('lenet-status').textContent), null, { timeout: RUN_TIMEOUT });
     assert.match(await page.textContent('#lenet-status'), /on WebGPU/);
     const results = await runToTheEnd(page);
     console.log(`# WebGPU, 8 batches: ${JSON.stringify(results)}`);
@@ -71,7 +71,7 @@ test('demo 2 on the CPU path, over two seeds with the paired difference', { time
     await waitForDataState(page, 'mnist', 'done');
     await setShortRun(page, { backend: 'auto', epochs: 2, steps: 25, seeds: 2, testImages: 2000 });
     await page.click('#lenet-run');
-    await page.waitForFunction(() => /(batches\/s|s\/batch) on the CPU/.test(document.getElementById('lenet-status').textContent), null, { timeout: RUN_TIMEOUT });
+    await page.waitForFunction(() => /over the run on the CPU/.test(document.getElementById('lenet-status').textContent), null, { timeout: RUN_TIMEOUT });
     const results = await runToTheEnd(page);
     console.log(`# CPU, 2 seeds x 2 epochs of 25 batches: ${JSON.stringify(results)}`);
     assert.ok(results.standard.accuracy > 0.6 && results.amp.accuracy > 0.6, JSON.stringify(results));

@@ -110,7 +110,7 @@ test('a tampered link is corrected to the nearest allowed values, with a note, a
     assert.equal(url.searchParams.get('bnn.meta'), '1.35,50');
     assert.equal(url.searchParams.has('bnn.bogus'), false);
     // The corrected run starts: three networks (m = 0, 1.35, 50), on the CPU.
-    await page.waitForFunction(() => /batches\/s|s\/batch/.test(document.getElementById('bnn-status').textContent), null, { timeout: RUN_TIMEOUT });
+    await page.waitForFunction(() => /batches\/s|s per batch/.test(document.getElementById('bnn-status').textContent), null, { timeout: RUN_TIMEOUT });
     assert.match(await page.textContent('#bnn-status'), /on the CPU/);
     await page.waitForFunction(() => document.querySelectorAll('#bnn-results tr[data-learner]').length === 3, null, { timeout: RUN_TIMEOUT });
     assert.deepEqual(await page.$$eval('#bnn-results tr[data-learner]', (rows) => rows.map((r) => r.dataset.learner)), ['m=0', 'm=1.35', 'm=50']);
