@@ -192,6 +192,56 @@ fn network_backward_matches_finite_differences() {
     assert!(checked > 100);
 }
 
+/// The full-precision twin (the paper's Fig. 2f) is the model's own layer list, real linear
+/// layers, BatchNorm and ReLU: its backward pass against finite differences for a sample of every
+/// weight, gamma and beta; its biases get no update (the authors' layers have none).
+#[test]
+fn full_precision_network_backward_matches_finite_differences() {
+    use metaplastic::model::bnn::Weights;
+    use metaplastic::nn::Update;
+    let cfg = BnnConfig { weights: Weights::Full, ..BnnConfig::authors_optimizer(8, 1.35) };
+    let layers = cfg.layers();
+    assert!(layers.iter().any(|l| l.layer == Layer::Act(Activation::Relu)));
+    assert!(!layers.iter().any(|l| matches!(l.layer, Layer::BinaryDense { .. } | Layer::Sign)));
+    for t in &cfg.layout().tensors {
+        if let TensorKey::Bias(slot) = t.key {
+            if slot % 2 == 0 {
+                assert_eq!(t.update, Update::Frozen, "a full-precision layer's bias stays at 0");
+            }
+        }
+    }
+    let mut init = BnnParams::init(cfg.sizes(), 3);
+    // Gamma and beta away from their start, so their gradients are not a special case.
+    for (l, g) in init.gamma.iter_mut().enumerate() {
+        *g = values(g.len(), 90 + l as u64).iter().map(|v| 1.0 + 0.3 * v).collect();
+    }
+    let params = init.to_layers(cfg.weights);
+    let batch = 4;
+    let x: Vec<f32> = values(batch * 784, 91).iter().map(|v| (v + 1.0) / 2.0).collect();
+    let y = [2u32, 7, 0, 9];
+    let loss = |p: &[LayerParams]| loss_and_grads(&layers, p, &x, &y, false).0.loss_sum as f64 / batch as f64;
+    let (_, grads) = loss_and_grads(&layers, &params, &x, &y, false);
+    let mut checked = 0;
+    for (slot, g) in grads.layers.iter().enumerate() {
+        for (bias, analytic) in [(false, &g.w), (true, &g.b)] {
+            // A sample of the first layer's 6,272 weights; every element of the others.
+            let step = if analytic.len() > 1000 { 97 } else { 1 };
+            for i in (0..analytic.len()).step_by(step) {
+                let mut p = params.clone();
+                let t = if bias { &mut p[slot].b } else { &mut p[slot].w };
+                let num = numeric(t, i, H, &mut |t| {
+                    let mut q = params.clone();
+                    if bias { q[slot].b = t.to_vec() } else { q[slot].w = t.to_vec() }
+                    loss(&q)
+                });
+                assert_close(&format!("slot {slot} {} [{i}]", if bias { "b" } else { "w" }), analytic[i], num, 2e-3, 3e-2);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 200);
+}
+
 /// A binary layer's forward product is the dense product with `sign(Wh)` and its weight gradient
 /// is the dense layer's gradient there, applied to `Wh` unchanged: exactly, through the whole
 /// network with sign activations.

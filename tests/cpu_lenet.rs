@@ -631,7 +631,7 @@ fn a_spent_tape_gives_the_same_gradients_to_the_bit() {
     let nets: Vec<(&str, Vec<PlannedLayer>, Vec<LayerParams>)> = vec![
         ("classic", lenet::plan(Arch::Classic), LenetParams::init(Arch::Classic, 2).layers),
         ("authors", lenet::plan(Arch::Authors), LenetParams::init(Arch::Authors, 2).layers),
-        ("binarized", bnn.layers(), BnnParams::init(bnn.sizes(), 2).to_layers()),
+        ("binarized", bnn.layers(), BnnParams::init(bnn.sizes(), 2).to_layers(bnn.weights)),
     ];
     for (name, layers, params) in &nets {
         let run = |spend: bool| {

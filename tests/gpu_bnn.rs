@@ -556,6 +556,37 @@ fn ewc_consolidation_and_penalised_steps_match_cpu() {
     assert_stats_close("train stats", block(gpu.take_train_stats()), block(cpu.take_train_stats()));
 }
 
+/// The full-precision twin (real linear layers and ReLU) with EWC on its real weights: training
+/// steps, a consolidation and penalised steps match the CPU. Its forward products round (they
+/// are not sums of ±1 as in the binary network), so the same tolerances hold only because five
+/// steps of Adam move each weight by about `lr` whatever a gradient's last bits.
+#[test]
+fn full_precision_twin_with_ewc_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = BnnConfig { weights: metaplastic::model::bnn::Weights::Full, ewc_lambda: 5e3, ..small_config(1.35, 32) };
+    let (mut cpu, mut gpu) = both(ctx, &cfg, 11);
+    for step in 0..3 {
+        let (x, y) = batch_of(cfg.batch, 800 + step);
+        cpu.train_step(&x, &y).unwrap();
+        gpu.train_step(&x, &y).unwrap();
+    }
+    assert_params_close("full precision, 3 steps", &block(gpu.params()), &block(cpu.params()));
+    let fisher: Vec<_> = (0..2).map(|i| batch_of(cfg.batch, 810 + i)).collect();
+    block(cpu.consolidate_ewc(&fisher));
+    block(gpu.consolidate_ewc(&fisher));
+    cpu.reset_optimizer();
+    gpu.reset_optimizer();
+    for step in 0..2 {
+        let (x, y) = batch_of(cfg.batch, 820 + step);
+        cpu.train_step(&x, &y).unwrap();
+        gpu.train_step(&x, &y).unwrap();
+    }
+    assert_params_close("full precision, with the EWC penalty", &block(gpu.params()), &block(cpu.params()));
+    assert_stats_close("train stats", block(gpu.take_train_stats()), block(cpu.take_train_stats()));
+    let (x, y) = batch_of(1000, 830);
+    assert_stats_close("evaluate 1000", block(gpu.evaluate(&x, &y)), block(cpu.evaluate(&x, &y)));
+}
+
 #[test]
 fn load_params_round_trips() {
     let Some(ctx) = gpu() else { return };

@@ -7,7 +7,7 @@ use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedCon
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
 use metaplastic::experiments::summary::{permuted_config, permuted_metrics, stream_config, stream_metrics};
 use metaplastic::experiments::toy::{ToyConfig, run_toy};
-use metaplastic::model::bnn::{BnnTrainer, GammaInit};
+use metaplastic::model::bnn::{BnnTrainer, GammaInit, Weights};
 use metaplastic::nn::NormEval;
 use metaplastic::settings::bnn;
 use metaplastic::stats::{PairedDiff, mean_sd};
@@ -66,6 +66,10 @@ pub struct PermutedArgs {
     // The page's gamma-uniform is a switch; the tool names the two starts, as summary.json does.
     #[arg(long, default_value = reduced().gamma_init.name(), value_parser = ["uniform", "one"])]
     bn_gamma: String,
+    /// Binary weights (the paper's network) or full precision with ReLU (the paper's Fig. 2f)
+    // The page's full-precision is a switch; the tool names the two kinds, as summary.json does.
+    #[arg(long, default_value = reduced().weights.name(), value_parser = ["binary", "full"])]
+    weights: String,
     #[arg(long, help = bnn::EWC.help)]
     ewc: bool,
     #[arg(long, help = bnn::EWC_LAMBDA.help, default_value_t = 5e3, value_parser = declared::<f32>(&bnn::EWC_LAMBDA))]
@@ -95,6 +99,7 @@ pub fn permuted(args: PermutedArgs) -> Result<(), CliError> {
     cfg.eval_every = args.eval_every;
     cfg.bn_per_task = args.bn_per_task;
     cfg.gamma_init = GammaInit::parse(&args.bn_gamma)?;
+    cfg.weights = Weights::parse(&args.weights)?;
     if args.ewc {
         cfg.learners.push(LearnerSpec::ewc(args.ewc_lambda));
     }

@@ -8,7 +8,7 @@ use super::metaplastic_adam::AdamState;
 use super::softmax_ce::softmax_cross_entropy;
 use super::walk::{self, NoHook, Tape};
 use crate::data::NUM_CLASSES;
-use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer, LAYERS, hidden_weights};
+use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer, LAYERS, Weights, hidden_weights};
 use crate::nn::{BatchStats, LayerParams, ParamLayout, Pass, PlannedLayer, RunningStats, TensorKey, TrainError};
 
 /// Gradients of the batch-mean loss, one [`LayerParams`] per parameter slot.
@@ -97,7 +97,7 @@ impl CpuBnn {
             return Err(TrainError::Config(format!("parameters of sizes {:?} for a network of {:?}", params.sizes, cfg.sizes())));
         }
         let layers = cfg.layers();
-        let params = params.to_layers();
+        let params = params.to_layers(cfg.weights);
         crate::nn::check_params(&layers, &params)?;
         let layout = cfg.layout();
         Ok(Self {
@@ -160,7 +160,7 @@ impl BnnTrainer for CpuBnn {
 
     fn load_params(&mut self, params: &BnnParams) {
         assert_eq!(params.sizes, self.cfg.sizes(), "parameters must fit the network");
-        self.params = params.to_layers();
+        self.params = params.to_layers(self.cfg.weights);
     }
 
     fn reset_optimizer(&mut self) {
@@ -173,8 +173,8 @@ impl BnnTrainer for CpuBnn {
         }
         let keys = ewc_keys();
         let (sums, count) = fisher_sums(&self.layers, &self.params, &mut self.running, batches, &keys);
-        let (lambda, params) = (self.cfg.ewc_lambda, self.params.as_slice());
-        let ewc = self.ewc.get_or_insert_with(|| EwcPenalty::new(lambda, true, &keys, params));
+        let (lambda, binary, params) = (self.cfg.ewc_lambda, self.cfg.weights == Weights::Binary, self.params.as_slice());
+        let ewc = self.ewc.get_or_insert_with(|| EwcPenalty::new(lambda, binary, &keys, params));
         ewc.consolidate(params, &sums, count);
         Ok(())
     }

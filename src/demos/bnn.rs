@@ -17,7 +17,7 @@ use crate::experiments::summary::{self, Summary};
 use crate::experiments::toy::{ToyConfig, run_toy, toy_loss};
 use crate::experiments::bench::Network;
 use crate::experiments::{DataAccess, drawing_batch, softmax};
-use crate::model::bnn::{BnnTrainer, GammaInit};
+use crate::model::bnn::{BnnTrainer, GammaInit, Weights};
 use crate::nn::TrainError;
 use crate::settings::bnn as keys;
 use crate::settings::{self, Values};
@@ -54,6 +54,7 @@ pub struct BnnSettings {
     ewc: Option<f32>,
     bn_per_task: bool,
     gamma_uniform: bool,
+    full_precision: bool,
 }
 
 impl BnnSettings {
@@ -72,6 +73,7 @@ impl BnnSettings {
             ewc: (!stream && v.flag(&keys::EWC)).then(|| v.float(&keys::EWC_LAMBDA) as f32),
             bn_per_task: v.flag(&keys::BN_PER_TASK),
             gamma_uniform: v.flag(&keys::GAMMA_UNIFORM),
+            full_precision: v.flag(&keys::FULL_PRECISION),
         }
     }
 
@@ -103,6 +105,7 @@ impl BnnSettings {
         cfg.steps_per_task = Some(self.steps);
         cfg.bn_per_task = self.bn_per_task;
         cfg.gamma_init = if self.gamma_uniform { GammaInit::Uniform } else { GammaInit::One };
+        cfg.weights = if self.full_precision { Weights::Full } else { Weights::Binary };
         cfg.test_examples = 2000;
         cfg.live_test_examples = 500;
         cfg.eval_every = (cfg.steps_per_task() / 8).clamp(5, 500);

@@ -5,7 +5,7 @@
 
 use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk, pixel_permutation};
 use crate::data::IMAGE_PIXELS;
-use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, GammaInit};
+use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, GammaInit, Weights};
 use crate::nn::TrainError;
 
 /// One learner of a run: the standard network is `m = 0`; EWC is a penalty on top of `m = 0`.
@@ -49,6 +49,8 @@ pub struct PermutedConfig {
     /// BatchNorm's gamma at the start: U(0, 1) as in the authors' runs (PyTorch 1.1), or 1. The
     /// choice matters here: with U(0, 1) the metaplastic network keeps far more of task 1.
     pub gamma_init: GammaInit,
+    /// Binary weights (the paper's network) or its full-precision twin (the paper's Fig. 2f).
+    pub weights: Weights,
     /// Fisher estimate for EWC: over this many training examples of the task at its end (the
     /// authors' 5,000), each example's squared gradient on its own.
     pub ewc_examples: usize,
@@ -75,6 +77,7 @@ impl PermutedConfig {
             eval_every: 200,
             bn_per_task: true,
             gamma_init: GammaInit::Uniform,
+            weights: Weights::Binary,
             ewc_examples: 5_000,
             seed: 1,
         }
@@ -93,6 +96,7 @@ impl PermutedConfig {
             batch: self.batch,
             ewc_lambda: learner.ewc_lambda,
             norm: crate::nn::Norm::BATCH,
+            weights: self.weights,
         }
     }
 

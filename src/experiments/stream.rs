@@ -5,7 +5,7 @@
 use super::permuted::LearnerSpec;
 use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
-use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
+use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer, Weights};
 use crate::nn::{BatchStats, Norm, TrainError};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
@@ -70,7 +70,7 @@ impl StreamConfig {
     }
 
     pub fn net(&self, meta: f32) -> BnnConfig {
-        BnnConfig { hidden: self.hidden, meta: [meta; 3], lr: self.lr, weight_decay: self.weight_decay, batch: self.batch, ewc_lambda: 0.0, norm: self.norm }
+        BnnConfig { hidden: self.hidden, meta: [meta; 3], lr: self.lr, weight_decay: self.weight_decay, batch: self.batch, ewc_lambda: 0.0, norm: self.norm, weights: Weights::Binary }
     }
 
     pub fn learners(&self) -> Vec<LearnerSpec> {

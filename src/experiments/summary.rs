@@ -14,6 +14,7 @@ use super::lenet::{LenetRecord, LenetRunConfig};
 use super::permuted::{LearnerRecord, PermutedConfig};
 use super::stream::{StreamConfig, StreamRecord};
 use crate::data::DataSetId;
+use crate::model::bnn::Weights;
 use crate::model::hebbian::Network;
 use crate::model::lenet::FactorSource;
 use crate::nn::PoolKind;
@@ -138,6 +139,7 @@ struct PermutedSummaryConfig<'a> {
     test_examples: usize,
     bn_per_task: bool,
     bn_gamma_init: &'static str,
+    weights: &'static str,
     bn_statistics: &'static str,
     optimizer: &'static str,
     learners: Vec<LearnerConfig<'a>>,
@@ -160,10 +162,21 @@ pub fn permuted_config(cfg: &PermutedConfig, backend: &str) -> Value {
         test_examples: cfg.test_examples,
         bn_per_task: cfg.bn_per_task,
         bn_gamma_init: cfg.gamma_init.name(),
+        weights: match cfg.weights {
+            Weights::Binary => "binary: sign(Wh) in every linear layer, sign activations",
+            Weights::Full => "full precision: Wh itself in every linear layer (bias held at 0), ReLU activations",
+        },
         bn_statistics: "batch statistics at test time (batches of 1000)",
         optimizer: "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
         learners: cfg.learners.iter().map(|l| LearnerConfig { variant: &l.name, m: l.meta, ewc_lambda: l.ewc_lambda }).collect(),
-        ewc: format!("Fisher = mean over {} training examples of each example's squared gradient (BatchNorm on the task's running statistics); penalty on the binary weights sign(Wh)", cfg.ewc_examples),
+        ewc: format!(
+            "Fisher = mean over {} training examples of each example's squared gradient (BatchNorm on the task's running statistics); penalty on the weights the forward pass uses ({})",
+            cfg.ewc_examples,
+            match cfg.weights {
+                Weights::Binary => "sign(Wh)",
+                Weights::Full => "Wh",
+            }
+        ),
         backend,
     })
 }

@@ -19,7 +19,7 @@ use super::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_st
 use super::walk::{BackwardHook, GpuParams, LayerKernels, NoHook, Walk, WalkOptions};
 use super::{GpuContext, GpuTensor};
 use crate::data::NUM_CLASSES;
-use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, LAYERS, hidden_weights};
+use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, LAYERS, Weights, hidden_weights};
 use crate::nn::{BatchStats, Pass, PlannedLayer, RunningStats, TensorKey, TrainError, check_params};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -131,7 +131,7 @@ impl GpuBnn {
             return Err(TrainError::Config(format!("parameters of sizes {:?} for a network of {:?}", params.sizes, cfg.sizes())));
         }
         let layers = cfg.layers();
-        let host = params.to_layers();
+        let host = params.to_layers(cfg.weights);
         check_params(&layers, &host)?;
         let c = ctx.as_ref();
         let kernels = Kernels { layers: LayerKernels::new(c), softmax: SoftmaxCeKernel::new(c), adam: AdamKernel::new(c), ewc: EwcKernel::new(c) };
@@ -218,7 +218,7 @@ impl BnnTrainer for GpuBnn {
 
     fn load_params(&mut self, params: &BnnParams) {
         assert_eq!(params.sizes, self.cfg.sizes(), "parameters must fit the network");
-        self.params.write(&self.ctx, &params.to_layers());
+        self.params.write(&self.ctx, &params.to_layers(self.cfg.weights));
     }
 
     fn reset_optimizer(&mut self) {
@@ -269,7 +269,7 @@ impl BnnTrainer for GpuBnn {
                 .zip(fisher.iter().zip(&anchor))
                 .map(|(&key, (f, a))| {
                     let (w, g) = find(p, key);
-                    k.ewc.bind_penalty_grad(ctx, self.cfg.ewc_lambda, true, w, f, a, g)
+                    k.ewc.bind_penalty_grad(ctx, self.cfg.ewc_lambda, self.cfg.weights == Weights::Binary, w, f, a, g)
                 })
                 .collect();
             let f = keys.iter().map(zeros).collect();
@@ -306,7 +306,7 @@ impl BnnTrainer for GpuBnn {
         }
         let scale = 1.0 / count.max(1) as f32;
         for (i, &key) in ewc.keys.iter().enumerate() {
-            k.ewc.bind_consolidate(ctx, scale, true, find(p, key).0, &ewc.f[i], &ewc.fisher[i], &ewc.anchor[i]).encode(&mut encoder);
+            k.ewc.bind_consolidate(ctx, scale, self.cfg.weights == Weights::Binary, find(p, key).0, &ewc.f[i], &ewc.fisher[i], &ewc.anchor[i]).encode(&mut encoder);
         }
         ctx.submit([encoder.finish()]);
         Ok(())

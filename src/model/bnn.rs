@@ -5,7 +5,7 @@
 //! The network is a layer list ([`BnnConfig::layers`]) both backends walk, and its parameters are
 //! one ordered list of tensors with the update each gets ([`BnnConfig::layout`]).
 
-use crate::nn::{self, AdamHyper, BatchStats, Dims, Layer, LayerParams, Norm, ParamLayout, PlannedLayer, TensorKey, TrainError, Update};
+use crate::nn::{self, Activation, AdamHyper, BatchStats, Dims, Layer, LayerParams, Norm, ParamLayout, PlannedLayer, TensorKey, TrainError, Update};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -30,13 +30,44 @@ pub struct BnnConfig {
     /// Every BatchNorm layer's kind: learned gamma and beta or not, batch or running statistics
     /// at evaluation.
     pub norm: Norm,
+    /// Binary weights `sign(Wh)` (the paper's network) or the same rule on a full-precision twin.
+    pub weights: Weights,
+}
+
+/// What the forward pass multiplies by. The paper's Fig. 2f trains the same network with its
+/// weights left real (the authors' `DNN` class: linear layers without bias, BatchNorm, ReLU) under
+/// the same metaplastic Adam: there the rule does not protect old tasks, because a real weight's
+/// every change moves the output, while a binary weight's only matters when its sign flips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weights {
+    /// `sign(Wh)` and sign activations: the binarized network.
+    Binary,
+    /// `Wh` itself and ReLU activations.
+    Full,
+}
+
+impl Weights {
+    pub fn parse(s: &str) -> Result<Self, TrainError> {
+        match s {
+            "binary" => Ok(Self::Binary),
+            "full" => Ok(Self::Full),
+            other => Err(TrainError::Config(format!("weights {other:?}: choose binary or full"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Binary => "binary",
+            Self::Full => "full",
+        }
+    }
 }
 
 impl BnnConfig {
     /// The authors' permuted-MNIST optimizer and batch at hidden width `hidden` and metaplasticity
     /// `meta`.
     pub fn authors_optimizer(hidden: usize, meta: f32) -> Self {
-        Self { hidden, meta: [meta; LAYERS], lr: 0.005, weight_decay: 1e-7, batch: 100, ewc_lambda: 0.0, norm: Norm::BATCH }
+        Self { hidden, meta: [meta; LAYERS], lr: 0.005, weight_decay: 1e-7, batch: 100, ewc_lambda: 0.0, norm: Norm::BATCH, weights: Weights::Binary }
     }
 
     pub fn sizes(&self) -> [usize; LAYERS + 1] {
@@ -92,20 +123,25 @@ impl BnnConfig {
 
     /// Binary linear layer, BatchNorm, sign; twice; then binary linear layer and BatchNorm, whose
     /// outputs are the logits. Parameter slot `2 l` is linear layer `l`'s `Wh`, slot `2 l + 1` its
-    /// BatchNorm's gamma and beta.
+    /// BatchNorm's gamma and beta. With full-precision weights: real linear layers and ReLU.
     pub fn layers(&self) -> Vec<PlannedLayer> {
         use Layer::*;
         let s = self.sizes();
         let norm = BatchNorm(self.norm);
-        let specs = [BinaryDense { out: s[1] }, norm, Sign, BinaryDense { out: s[2] }, norm, Sign, BinaryDense { out: s[3] }, norm];
+        let specs = match self.weights {
+            Weights::Binary => [BinaryDense { out: s[1] }, norm, Sign, BinaryDense { out: s[2] }, norm, Sign, BinaryDense { out: s[3] }, norm],
+            Weights::Full => [Dense { out: s[1] }, norm, Act(Activation::Relu), Dense { out: s[2] }, norm, Act(Activation::Relu), Dense { out: s[3] }, norm],
+        };
         nn::plan(&specs, Dims::flat(s[0]), 0)
     }
 
     /// Metaplastic Adam on each `Wh` (with its layer's `m`), plain Adam on gamma and beta (frozen
-    /// without affine BatchNorm).
+    /// without affine BatchNorm). A full-precision layer's bias stays at 0, as the authors' has
+    /// none: the BatchNorm after it would cancel it anyway.
     pub fn layout(&self) -> ParamLayout {
-        ParamLayout::of_layers(&self.layers(), |l, _| match l.layer {
+        ParamLayout::of_layers(&self.layers(), |l, is_bias| match l.layer {
             Layer::BinaryDense { .. } => Update::Adam(self.hyper(l.param_index() / 2)),
+            Layer::Dense { .. } if !is_bias => Update::Adam(self.hyper(l.param_index() / 2)),
             Layer::BatchNorm(norm) if norm.affine => Update::Adam(self.bn_hyper()),
             _ => Update::Frozen,
         })
@@ -197,10 +233,15 @@ impl BnnParams {
         self.beta.clone_from(&bn.beta);
     }
 
-    /// The parameters in the slots of [`BnnConfig::layers`].
-    pub fn to_layers(&self) -> Vec<LayerParams> {
+    /// The parameters in the slots of [`BnnConfig::layers`] for `weights` (a full-precision layer
+    /// holds a bias, always 0).
+    pub fn to_layers(&self, weights: Weights) -> Vec<LayerParams> {
+        let bias = |l: usize| match weights {
+            Weights::Binary => Vec::new(),
+            Weights::Full => vec![0.0; self.sizes[l + 1]],
+        };
         (0..LAYERS)
-            .flat_map(|l| [LayerParams { w: self.wh[l].clone(), b: Vec::new() }, LayerParams { w: self.gamma[l].clone(), b: self.beta[l].clone() }])
+            .flat_map(|l| [LayerParams { w: self.wh[l].clone(), b: bias(l) }, LayerParams { w: self.gamma[l].clone(), b: self.beta[l].clone() }])
             .collect()
     }
 

@@ -56,11 +56,18 @@ pub const GAMMA_UNIFORM: Setting = Setting::flag(
     "The authors' README installs PyTorch 1.1, whose BatchNorm drew gamma from U(0, 1); later versions start it at 1",
 )
 .when("experiment", "permuted");
+pub const FULL_PRECISION: Setting = Setting::flag(
+    "full-precision",
+    "Full-precision weights (no binarization)",
+    false,
+    "Every network keeps real weights and ReLU instead of sign(Wh) and sign: the same rule on a network that is not binary (the paper's Fig. 2f)",
+)
+.when("experiment", "permuted");
 pub const TOY_META: Setting =
     Setting::float("toy-meta", "Toy problem: m", *META_RANGE.start() as f64, *META_RANGE.end() as f64, 0.05, "6", "m of the metaplastic learner in the two-weight picture");
 
 pub static DEMO: Demo = Demo {
     name: "bnn",
     prefix: "bnn",
-    settings: &[EXPERIMENT, HIDDEN, META, LR, TASKS, STEPS, SUBSETS, EPOCHS, COMPUTE, SEED, EWC, EWC_LAMBDA, BN_PER_TASK, GAMMA_UNIFORM, TOY_META],
+    settings: &[EXPERIMENT, HIDDEN, META, LR, TASKS, STEPS, SUBSETS, EPOCHS, COMPUTE, SEED, EWC, EWC_LAMBDA, BN_PER_TASK, GAMMA_UNIFORM, FULL_PRECISION, TOY_META],
 };
