@@ -122,6 +122,44 @@ fn short_permuted_run_on_mnist() {
     assert!(meta > standard + 0.1, "metaplastic keeps task 1: {meta} vs {standard}");
 }
 
+/// MNIST then Fashion-MNIST, the paper's first example of forgetting: each task reads its own
+/// data set, unpermuted; the second waits while only MNIST is at hand; the standard network
+/// loses most of MNIST while it learns Fashion-MNIST.
+#[test]
+fn mnist_then_fashion_reads_each_task_from_its_own_data_set() {
+    use metaplastic::data::{DataSet, DataSetId};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/data");
+    let (Ok(mnist), Ok(fashion)) = (DataSet::load(&root, DataSetId::Mnist), DataSet::load(&root, DataSetId::Fashion)) else {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but MNIST or Fashion-MNIST is missing under static/data");
+        eprintln!("SKIPPED: MNIST or Fashion-MNIST missing (run scripts/fetch-data.sh)");
+        return;
+    };
+    let mut cfg = PermutedConfig::authors_reduced(32, &[0.0]);
+    cfg.tasks = 2;
+    cfg.sequence = Some(vec![DataSetId::Mnist, DataSetId::Fashion]);
+    cfg.steps_per_task = Some(150);
+    cfg.lr = 0.02;
+    cfg.test_examples = 2000;
+    cfg.eval_every = 50;
+    let mut run = PermutedRun::new(cfg.clone(), |c, p| Backend::Cpu.bnn(c, p)).unwrap();
+    assert_eq!(run.permutation(0), None, "the images are shown as they are");
+    let only_mnist = std::slice::from_ref(&mnist);
+    assert_eq!(pollster::block_on(run.advance(only_mnist, 1000)).unwrap(), Progress::TaskDone(0));
+    assert_eq!(pollster::block_on(run.advance(only_mnist, 1000)).unwrap(), Progress::WaitingForData, "Fashion-MNIST is not here");
+    let both = [mnist, fashion];
+    assert_eq!(pollster::block_on(run.advance(&both[..], 1000)).unwrap(), Progress::Finished);
+    let r = run.records().next().unwrap();
+    let (mnist_first, fashion_after, mnist_after) = (r.acc_matrix[0][0], r.acc_matrix[1][1], r.acc_matrix[1][0]);
+    println!("MNIST {mnist_first:.3}, then Fashion-MNIST {fashion_after:.3} and MNIST {mnist_after:.3}");
+    assert!(mnist_first > 0.7, "learned MNIST: {mnist_first}");
+    assert!(fashion_after > 0.6, "learned Fashion-MNIST: {fashion_after}");
+    assert!(mnist_after < mnist_first - 0.2, "the standard network forgets MNIST: {mnist_after} after {mnist_first}");
+    // A sequence must name one data set per task.
+    let mut bad = cfg;
+    bad.tasks = 3;
+    assert!(bad.validate().unwrap_err().to_string().contains("one per task"));
+}
+
 /// Stream learning defaults to the authors' stream BatchNorm (no affine parameters, running
 /// statistics at test time), and every learner of a run gets what the configuration says.
 #[test]

@@ -66,6 +66,9 @@ pub struct PermutedArgs {
     // The page's gamma-uniform is a switch; the tool names the two starts, as summary.json does.
     #[arg(long, default_value = reduced().gamma_init.name(), value_parser = ["uniform", "one"])]
     bn_gamma: String,
+    /// Data sets learned one after the other, unpermuted, instead of permuted MNIST (one task each; sets --tasks)
+    #[arg(long, value_delimiter = ',', value_parser = ["mnist", "fashion"])]
+    sequence: Vec<String>,
     /// Binary weights (the paper's network) or full precision with ReLU (the paper's Fig. 2f)
     // The page's full-precision is a switch; the tool names the two kinds, as summary.json does.
     #[arg(long, default_value = reduced().weights.name(), value_parser = ["binary", "full"])]
@@ -100,16 +103,32 @@ pub fn permuted(args: PermutedArgs) -> Result<(), CliError> {
     cfg.bn_per_task = args.bn_per_task;
     cfg.gamma_init = GammaInit::parse(&args.bn_gamma)?;
     cfg.weights = Weights::parse(&args.weights)?;
+    if !args.sequence.is_empty() {
+        let parse = |s: &String| DataSetId::parse(s).ok_or_else(|| CliError::Choice { flag: "sequence", value: s.clone(), choices: "mnist or fashion" });
+        let sets = args.sequence.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
+        cfg.tasks = sets.len();
+        cfg.sequence = Some(sets);
+    }
     if args.ewc {
         cfg.learners.push(LearnerSpec::ewc(args.ewc_lambda));
     }
     cfg.ewc_examples = args.ewc_examples;
     cfg.validate()?;
-    let data = load_data(&data_dir, DataSetId::Mnist)?;
+    let mut data = Vec::new();
+    for k in 0..cfg.tasks {
+        let id = cfg.data_set(k);
+        if !data.iter().any(|d: &metaplastic::data::DataSet| d.id == id) {
+            data.push(load_data(&data_dir, id)?);
+        }
+    }
 
     println!(
-        "bnn-permuted: 784-{h}-{h}-10, {} tasks x {} steps, learners {}, seeds {:?}, backend {}",
+        "bnn-permuted: 784-{h}-{h}-10, {} tasks ({}) x {} steps, learners {}, seeds {:?}, backend {}",
         cfg.tasks,
+        match &cfg.sequence {
+            Some(sets) => sets.iter().map(|s| s.title()).collect::<Vec<_>>().join(" then "),
+            None => "permuted MNIST".into(),
+        },
         cfg.steps_per_task(),
         cfg.learners.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(" "),
         seeds,
@@ -124,7 +143,7 @@ pub fn permuted(args: PermutedArgs) -> Result<(), CliError> {
         run_cfg.seed = seed;
         let mut run = PermutedRun::new(run_cfg, |c, p| backend.bnn(c, p))?;
         loop {
-            let progress = pollster::block_on(run.advance(&data, usize::MAX)).map_err(|source| CliError::Seed { seed, source })?;
+            let progress = pollster::block_on(run.advance(data.as_slice(), usize::MAX)).map_err(|source| CliError::Seed { seed, source })?;
             let ended = match progress {
                 Progress::TaskDone(k) => Some(k),
                 Progress::Finished => Some(cfg.tasks - 1),

@@ -16,7 +16,7 @@ use crate::experiments::stream::{FULL_DATA, StreamConfig, StreamPoint, StreamRec
 use crate::experiments::summary::{self, Summary};
 use crate::experiments::toy::{ToyConfig, run_toy, toy_loss};
 use crate::experiments::bench::Network;
-use crate::experiments::{DataAccess, drawing_batch, softmax};
+use crate::experiments::{DataAccess, TaskData, drawing_batch, softmax};
 use crate::model::bnn::{BnnTrainer, GammaInit, Weights};
 use crate::nn::TrainError;
 use crate::settings::bnn as keys;
@@ -55,6 +55,8 @@ pub struct BnnSettings {
     bn_per_task: bool,
     gamma_uniform: bool,
     full_precision: bool,
+    /// Two tasks, MNIST then Fashion-MNIST, unpermuted, instead of permuted MNIST.
+    mnist_then_fashion: bool,
 }
 
 impl BnnSettings {
@@ -74,6 +76,7 @@ impl BnnSettings {
             bn_per_task: v.flag(&keys::BN_PER_TASK),
             gamma_uniform: v.flag(&keys::GAMMA_UNIFORM),
             full_precision: v.flag(&keys::FULL_PRECISION),
+            mnist_then_fashion: !stream && v.choice(&keys::SEQUENCE) == "mnist-fashion",
         }
     }
 
@@ -82,8 +85,15 @@ impl BnnSettings {
         std::iter::once(0.0).chain(self.metas.iter().copied()).collect()
     }
 
-    fn data_set(&self) -> DataSetId {
-        if self.stream { DataSetId::Fashion } else { DataSetId::Mnist }
+    /// The data sets of the run's tasks, in order.
+    fn data_sets(&self) -> Vec<DataSetId> {
+        if self.stream {
+            vec![DataSetId::Fashion]
+        } else if self.mnist_then_fashion {
+            vec![DataSetId::Mnist, DataSetId::Fashion]
+        } else {
+            vec![DataSetId::Mnist]
+        }
     }
 
     pub fn stream_config(&self) -> StreamConfig {
@@ -106,6 +116,10 @@ impl BnnSettings {
         cfg.bn_per_task = self.bn_per_task;
         cfg.gamma_init = if self.gamma_uniform { GammaInit::Uniform } else { GammaInit::One };
         cfg.weights = if self.full_precision { Weights::Full } else { Weights::Binary };
+        if self.mnist_then_fashion {
+            cfg.sequence = Some(self.data_sets());
+            cfg.tasks = 2;
+        }
         cfg.test_examples = 2000;
         cfg.live_test_examples = 500;
         cfg.eval_every = (cfg.steps_per_task() / 8).clamp(5, 500);
@@ -152,7 +166,7 @@ impl Demo for Bnn {
         };
         Ok(Plan {
             learners: settings.learners().iter().map(|l| l.name.clone()).collect(),
-            data: Some(settings.data_set()),
+            data: settings.data_sets(),
             classifies: true,
             per_step: (batch, "images"),
             board: Box::new(board),
@@ -180,7 +194,7 @@ impl Demo for Bnn {
             cfg.learners = vec![spec];
             Experiment::Permuted(PermutedRun::new(cfg, make)?)
         };
-        Ok(Box::new(BnnLearner { experiment, data: settings.data_set(), sent_points: 0, sent_matrix: Vec::new(), sent_test_acc: None }))
+        Ok(Box::new(BnnLearner { experiment, data: settings.data_sets(), sent_points: 0, sent_matrix: Vec::new(), sent_test_acc: None }))
     }
 
     fn network(&self, values: &Values) -> Result<Network, DemoError> {
@@ -214,7 +228,7 @@ enum Experiment {
 
 pub struct BnnLearner {
     experiment: Experiment,
-    data: DataSetId,
+    data: Vec<DataSetId>,
     /// Curve points already reported.
     sent_points: usize,
     /// The accuracy matrix as last reported.
@@ -286,15 +300,18 @@ impl BnnLearner {
 }
 
 impl Learner for BnnLearner {
-    fn data_set(&self) -> Option<DataSetId> {
-        Some(self.data)
+    fn data_sets(&self) -> Vec<DataSetId> {
+        self.data.clone()
     }
 
-    fn advance<'a>(&'a mut self, data: &'a dyn DataAccess) -> Step<'a, Result<bool, TrainError>> {
+    fn advance<'a>(&'a mut self, data: &'a dyn TaskData) -> Step<'a, Result<bool, TrainError>> {
         Box::pin(async move {
             let progress = match &mut self.experiment {
                 Experiment::Permuted(r) => r.advance(data, 1).await?,
-                Experiment::Stream(r) => r.advance(data, 1).await?,
+                Experiment::Stream(r) => match self.data.first().and_then(|&set| data.for_set(set)) {
+                    Some(data) => r.advance(data, 1).await?,
+                    None => Progress::WaitingForData,
+                },
             };
             Ok(progress == Progress::Finished)
         })
@@ -312,11 +329,11 @@ impl Learner for BnnLearner {
     }
 
     /// On permuted MNIST the drawing is shuffled as task 1's images were: the question is whether
-    /// the network still reads the first task it learned.
+    /// the network still reads the first task it learned (MNIST then Fashion-MNIST: as drawn).
     fn predict<'a>(&'a mut self, drawing: &'a [u8], data: &'a dyn DataAccess) -> Step<'a, Option<Vec<f32>>> {
         Box::pin(async move {
             let perm = match &self.experiment {
-                Experiment::Permuted(r) => Some(r.permutation(0)?.to_vec()),
+                Experiment::Permuted(r) => r.permutation(0).map(<[u16]>::to_vec),
                 Experiment::Stream(_) => None,
             };
             let x = drawing_batch(drawing, data, perm.as_deref());
@@ -488,13 +505,16 @@ impl Board for BnnBoard {
                         .iter()
                         .map(|rec| {
                             let last = rec.acc_matrix.last().and_then(|row| row.first().copied()).unwrap_or(f32::NAN);
-                            format!("{}: task 1 {:.0}%, mean {:.0}%", rec.spec.name, 100.0 * last, 100.0 * rec.final_mean_acc().unwrap_or(f32::NAN))
+                            let first = if cfg.sequence.is_some() { cfg.data_set(0).title() } else { "task 1" };
+                            format!("{}: {first} {:.0}%, mean {:.0}%", rec.spec.name, 100.0 * last, 100.0 * rec.final_mean_acc().unwrap_or(f32::NAN))
                         })
                         .collect();
                     return format!("Finished. After the last task: {}.", lines.join("; "));
                 }
                 let Some(at) = slowest else { return format!("Starting {compute}…") };
-                format!("Task {} of {}, batch {} of {} · {rate} {compute}", (at.stage + 1).min(cfg.tasks), cfg.tasks, at.step_in_task, cfg.steps_per_task())
+                let task = (at.stage + 1).min(cfg.tasks);
+                let named = if cfg.sequence.is_some() { format!(" ({})", cfg.data_set(task - 1).title()) } else { String::new() };
+                format!("Task {task} of {}{named}, batch {} of {} · {rate} {compute}", cfg.tasks, at.step_in_task, cfg.steps_per_task())
             }
             Kind::Stream(cfg) => {
                 if standing.all_finished() {

@@ -11,7 +11,7 @@ use super::{Board, Controls, Demo, DemoError, Learner, Paint, Plan, Standing, St
 use crate::backend::{Backend, Denoise, Hebbian as HebbNet};
 use crate::charts::hebbian as figures;
 use crate::data::DataSetId;
-use crate::experiments::DataAccess;
+use crate::experiments::{DataAccess, TaskData};
 use crate::experiments::bench::Network;
 use crate::experiments::completion::{CompletionBatch, CompletionRecord, CompletionRun, CompletionSetup, CurvePoint, completion_batch};
 use crate::experiments::denoise::{DenoiseBatch, DenoiseRecord, DenoiseRun, DenoiseSetup, denoise_batch};
@@ -114,7 +114,7 @@ impl Demo for Hebbian {
         };
         Ok(Plan {
             learners: VARIANTS.iter().map(|&p| figures::variant_name(p).to_string()).collect(),
-            data: settings.denoise,
+            data: settings.denoise.into_iter().collect(),
             classifies: false,
             per_step: (episodes, "episodes"),
             board: Box::new(HebbBoard { settings, records: vec![None; VARIANTS.len()] }),
@@ -187,15 +187,16 @@ impl HebbLearner {
 }
 
 impl Learner for HebbLearner {
-    fn data_set(&self) -> Option<DataSetId> {
-        self.settings.denoise
+    fn data_sets(&self) -> Vec<DataSetId> {
+        self.settings.denoise.into_iter().collect()
     }
 
-    fn advance<'a>(&'a mut self, data: &'a dyn DataAccess) -> Step<'a, Result<bool, TrainError>> {
+    fn advance<'a>(&'a mut self, data: &'a dyn TaskData) -> Step<'a, Result<bool, TrainError>> {
         Box::pin(async move {
-            let done = match &mut self.task {
-                Task::Completion(run) => run.advance(1).await?,
-                Task::Denoise(run) => run.advance(data, 1).await?,
+            let done = match (&mut self.task, self.settings.denoise.and_then(|set| data.for_set(set))) {
+                (Task::Completion(run), _) => run.advance(1).await?,
+                (Task::Denoise(run), Some(data)) => run.advance(data, 1).await?,
+                (Task::Denoise(_), None) => false,
             };
             self.step = match &self.task {
                 Task::Completion(_) => (self.step + 1).min(self.settings.steps),
@@ -419,7 +420,7 @@ mod tests {
         values.set(&keys::STEPS, Value::Int(30));
         let demo = REGISTRY[2];
         let mut plan = demo.plan(&values).expect("plans");
-        assert_eq!(plan.data, None);
+        assert!(plan.data.is_empty());
         let data = crate::demos::tests_support::synthetic(0, 0);
         for i in 0..2 {
             let mut l = demo.learner(&values, i, Backend::Cpu).expect("builds");

@@ -12,7 +12,7 @@ use crate::data::{DataSetId, NUM_CLASSES};
 use crate::experiments::lenet::{LenetPoint, LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use crate::experiments::summary::{self, Summary};
 use crate::experiments::bench::Network;
-use crate::experiments::{DataAccess, drawing_batch, softmax};
+use crate::experiments::{DataAccess, TaskData, drawing_batch, softmax};
 use crate::model::lenet::{Arch, FactorSource, LenetTrainer};
 use crate::nn::{AmpEnergy, TrainError};
 use crate::settings::lenet as keys;
@@ -98,7 +98,7 @@ impl Demo for Lenet {
         let n = cfg.rules.len();
         Ok(Plan {
             learners: cfg.rules.iter().map(|r| r.name().to_string()).collect(),
-            data: Some(settings.dataset),
+            data: vec![settings.dataset],
             classifies: true,
             per_step: (cfg.batch, "images"),
             board: Box::new(LenetBoard {
@@ -199,12 +199,13 @@ impl LenetLearner {
 }
 
 impl Learner for LenetLearner {
-    fn data_set(&self) -> Option<DataSetId> {
-        Some(self.settings.dataset)
+    fn data_sets(&self) -> Vec<DataSetId> {
+        vec![self.settings.dataset]
     }
 
-    fn advance<'a>(&'a mut self, data: &'a dyn DataAccess) -> Step<'a, Result<bool, TrainError>> {
+    fn advance<'a>(&'a mut self, data: &'a dyn TaskData) -> Step<'a, Result<bool, TrainError>> {
         Box::pin(async move {
+            let Some(data) = data.for_set(self.settings.dataset) else { return Ok(false) };
             if self.run.advance(data, 1).await? != LenetProgress::Finished {
                 return Ok(false);
             }

@@ -19,7 +19,7 @@ pub mod messages;
 use crate::backend::Backend;
 use crate::charts::Figure;
 use crate::data::DataSetId;
-use crate::experiments::DataAccess;
+use crate::experiments::{DataAccess, TaskData};
 use crate::experiments::bench::Network;
 use crate::experiments::summary::Summary;
 use crate::nn::TrainError;
@@ -98,8 +98,9 @@ impl Paint {
 pub struct Plan {
     /// One worker per learner; the names are for messages and tables.
     pub learners: Vec<String>,
-    /// The data set the workers read, if any.
-    pub data: Option<DataSetId>,
+    /// The data sets the workers read, in the order of the run's tasks (none for a demo that
+    /// makes its own examples); the first is the one the drawing pad's classes name.
+    pub data: Vec<DataSetId>,
     /// Whether its networks classify images (the drawing pad asks them).
     pub classifies: bool,
     /// What one training step of each network learns from: `(count, unit)`, e.g. `(100, "images")`.
@@ -136,10 +137,12 @@ pub trait Demo: Sync {
 
 /// One network of a comparison, in its worker.
 pub trait Learner {
-    /// The data set it reads; `None` for one that makes its own examples.
-    fn data_set(&self) -> Option<DataSetId>;
-    /// One training step (or a step's share of an evaluation); `Ok(true)` once finished.
-    fn advance<'a>(&'a mut self, data: &'a dyn DataAccess) -> Step<'a, Result<bool, TrainError>>;
+    /// The data sets it reads, in the order of its tasks (empty for one that makes its own
+    /// examples); its pictures and the drawing pad read the first.
+    fn data_sets(&self) -> Vec<DataSetId>;
+    /// One training step (or a step's share of an evaluation); `Ok(true)` once finished. The
+    /// worker calls it once every data set of [`Self::data_sets`] is at hand.
+    fn advance<'a>(&'a mut self, data: &'a dyn TaskData) -> Step<'a, Result<bool, TrainError>>;
     /// Completed training steps.
     fn step(&self) -> usize;
     /// What is new since the last report, as JSON its board reads.

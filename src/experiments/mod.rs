@@ -16,7 +16,7 @@ pub mod stream;
 pub mod summary;
 pub mod toy;
 
-use crate::data::{Examples, IMAGE_PIXELS};
+use crate::data::{DataSetId, Examples, IMAGE_PIXELS};
 
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
@@ -25,6 +25,33 @@ use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 pub trait DataAccess {
     fn with_train(&self, f: &mut dyn FnMut(&dyn Examples));
     fn with_test(&self, f: &mut dyn FnMut(&dyn Examples));
+}
+
+/// The data sets a run reads, by id: a run whose tasks come from several data sets (MNIST then
+/// Fashion-MNIST) finds each task's here.
+pub trait TaskData {
+    /// `None` while that data set is not at hand (the run waits for it).
+    fn for_set(&self, id: DataSetId) -> Option<&dyn DataAccess>;
+}
+
+/// One data set, handed over by a caller that knows it is the one the run reads.
+impl<T: DataAccess> TaskData for T {
+    fn for_set(&self, _id: DataSetId) -> Option<&dyn DataAccess> {
+        Some(self)
+    }
+}
+
+impl TaskData for dyn DataAccess + '_ {
+    fn for_set(&self, _id: DataSetId) -> Option<&dyn DataAccess> {
+        Some(self)
+    }
+}
+
+/// Several loaded data sets.
+impl TaskData for [crate::data::DataSet] {
+    fn for_set(&self, id: DataSetId) -> Option<&dyn DataAccess> {
+        self.iter().find(|d| d.id == id).map(|d| d as &dyn DataAccess)
+    }
 }
 
 impl DataAccess for crate::data::DataSet {

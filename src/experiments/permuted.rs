@@ -1,10 +1,12 @@
 //! Continual learning on permuted MNIST (Laborieux et al. 2021, Fig. 2): task `k` shows MNIST with
 //! its own fixed random permutation of the 784 pixels (task 1 is permuted too, as the authors do).
+//! Or a sequence of data sets as they are, MNIST then Fashion-MNIST: the paper's first example of
+//! forgetting (its Fig. 1; the authors' `--task-sequence MNIST FMNIST`).
 //! After each task, every learner is tested on every task seen so far, filling the accuracy
 //! matrix; a fresh optimizer starts at each task boundary, as in the authors' code.
 
-use super::{BatchOrder, DataAccess, DivergenceWatch, EVAL_BATCH, fill_batch_permuted, fill_test_chunk, pixel_permutation};
-use crate::data::IMAGE_PIXELS;
+use super::{BatchOrder, DataAccess, DivergenceWatch, TaskData, EVAL_BATCH, fill_batch_permuted, fill_test_chunk, pixel_permutation};
+use crate::data::{DataSetId, IMAGE_PIXELS};
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, GammaInit, Weights};
 use crate::nn::TrainError;
 
@@ -51,6 +53,9 @@ pub struct PermutedConfig {
     pub gamma_init: GammaInit,
     /// Binary weights (the paper's network) or its full-precision twin (the paper's Fig. 2f).
     pub weights: Weights,
+    /// `None`: every task is MNIST under its own permutation. Otherwise task `k` is this list's
+    /// `k`-th data set, unpermuted (one entry per task).
+    pub sequence: Option<Vec<DataSetId>>,
     /// Fisher estimate for EWC: over this many training examples of the task at its end (the
     /// authors' 5,000), each example's squared gradient on its own.
     pub ewc_examples: usize,
@@ -78,9 +83,15 @@ impl PermutedConfig {
             bn_per_task: true,
             gamma_init: GammaInit::Uniform,
             weights: Weights::Binary,
+            sequence: None,
             ewc_examples: 5_000,
             seed: 1,
         }
+    }
+
+    /// The data set task `k` shows.
+    pub fn data_set(&self, k: usize) -> DataSetId {
+        self.sequence.as_ref().and_then(|s| s.get(k).copied()).unwrap_or(DataSetId::Mnist)
     }
 
     pub fn steps_per_task(&self) -> usize {
@@ -110,6 +121,11 @@ impl PermutedConfig {
         }
         if !(1..=50).contains(&self.tasks) {
             return bad(format!("{} tasks: choose 1 to 50", self.tasks));
+        }
+        if let Some(sets) = &self.sequence
+            && sets.len() != self.tasks
+        {
+            return bad(format!("a sequence of {} data sets for {} tasks: give one per task", sets.len(), self.tasks));
         }
         if self.steps_per_task.is_none() && !(1..=100).contains(&self.epochs) {
             return bad(format!("{} epochs per task: choose 1 to 100", self.epochs));
@@ -186,7 +202,8 @@ pub enum Progress {
 
 pub struct PermutedRun<T: BnnTrainer> {
     cfg: PermutedConfig,
-    perms: Vec<Vec<u16>>,
+    /// Each task's pixel order (`None`: as it is).
+    perms: Vec<Option<Vec<u16>>>,
     learners: Vec<Learner<T>>,
     order: BatchOrder,
     task: usize,
@@ -217,7 +234,9 @@ impl<T: BnnTrainer> PermutedRun<T> {
                 })
             })
             .collect::<Result<Vec<_>, TrainError>>()?;
-        let perms = (0..cfg.tasks).map(|k| pixel_permutation(cfg.seed.wrapping_mul(1000).wrapping_add(k as u64))).collect();
+        let perms = (0..cfg.tasks)
+            .map(|k| cfg.sequence.is_none().then(|| pixel_permutation(cfg.seed.wrapping_mul(1000).wrapping_add(k as u64))))
+            .collect();
         Ok(Self {
             order: BatchOrder::new((0..cfg.train_examples).collect(), cfg.seed ^ 0x5eed),
             x: vec![0.0; cfg.batch * IMAGE_PIXELS],
@@ -252,9 +271,10 @@ impl<T: BnnTrainer> PermutedRun<T> {
     pub fn records(&self) -> impl Iterator<Item = &LearnerRecord> {
         self.learners.iter().map(|l| &l.record)
     }
-    /// Task `k`'s pixel permutation (`None` past the last task).
+    /// Task `k`'s pixel permutation (`None` past the last task, or where its images are shown as
+    /// they are).
     pub fn permutation(&self, k: usize) -> Option<&[u16]> {
-        self.perms.get(k).map(Vec::as_slice)
+        self.perms.get(k)?.as_deref()
     }
 
     pub fn trainers_mut(&mut self) -> impl Iterator<Item = &mut T> {
@@ -263,16 +283,17 @@ impl<T: BnnTrainer> PermutedRun<T> {
 
     /// Trains every learner on up to `max_steps` identical batches, measuring the live curves
     /// every `eval_every` steps and the accuracy matrix at each task's end.
-    pub async fn advance(&mut self, data: &dyn DataAccess, max_steps: usize) -> Result<Progress, TrainError> {
+    pub async fn advance<D: TaskData + ?Sized>(&mut self, data: &D, max_steps: usize) -> Result<Progress, TrainError> {
         for _ in 0..max_steps {
             if self.is_finished() {
                 return Ok(Progress::Finished);
             }
+            let Some(train_data) = data.for_set(self.cfg.data_set(self.task)) else { return Ok(Progress::WaitingForData) };
             let mut batch = None;
-            data.with_train(&mut |train| batch = self.order.next(self.cfg.batch, train.len()));
+            train_data.with_train(&mut |train| batch = self.order.next(self.cfg.batch, train.len()));
             let Some(indices) = batch else { return Ok(Progress::WaitingForData) };
-            let perm = &self.perms[self.task];
-            data.with_train(&mut |train| fill_batch_permuted(train, &indices, Some(perm), &mut self.x, &mut self.y));
+            let perm = self.perms[self.task].as_deref();
+            train_data.with_train(&mut |train| fill_batch_permuted(train, &indices, perm, &mut self.x, &mut self.y));
             for learner in &mut self.learners {
                 learner.trainer.train_step(&self.x, &self.y)?;
             }
@@ -290,7 +311,7 @@ impl<T: BnnTrainer> PermutedRun<T> {
         Ok(Progress::Running)
     }
 
-    async fn measure_curves(&mut self, data: &dyn DataAccess) -> Result<(), TrainError> {
+    async fn measure_curves<D: TaskData + ?Sized>(&mut self, data: &D) -> Result<(), TrainError> {
         let (step, n) = (self.step, self.cfg.live_test_examples);
         for l in 0..self.learners.len() {
             let stats = self.learners[l].trainer.take_train_stats().await?;
@@ -307,7 +328,7 @@ impl<T: BnnTrainer> PermutedRun<T> {
 
     /// Fills the accuracy matrix's row for this task, then moves to the next task: BatchNorm is
     /// saved for this task, EWC anchors its penalty, and the optimizer starts afresh.
-    async fn end_task(&mut self, data: &dyn DataAccess) -> Result<(), TrainError> {
+    async fn end_task<D: TaskData + ?Sized>(&mut self, data: &D) -> Result<(), TrainError> {
         let task = self.task;
         if self.step % self.cfg.eval_every != 0 {
             self.measure_curves(data).await?;
@@ -325,7 +346,7 @@ impl<T: BnnTrainer> PermutedRun<T> {
         }
         for l in 0..self.learners.len() {
             if self.learners[l].record.spec.ewc_lambda > 0.0 {
-                let batches = self.fisher_batches(data);
+                let batches = data.for_set(self.cfg.data_set(task)).map(|d| self.fisher_batches(d)).unwrap_or_default();
                 self.learners[l].trainer.consolidate_ewc(&batches).await?;
             }
             self.learners[l].trainer.reset_optimizer();
@@ -338,7 +359,7 @@ impl<T: BnnTrainer> PermutedRun<T> {
     /// `ewc_examples` training examples of the task just learned, in chunks of [`EVAL_BATCH`]
     /// (the estimate treats each example on its own, so the chunking changes nothing but speed).
     fn fisher_batches(&self, data: &dyn DataAccess) -> Vec<(Vec<f32>, Vec<u32>)> {
-        let perm = &self.perms[self.task];
+        let perm = self.perms[self.task].as_deref();
         let total = self.cfg.ewc_examples;
         let mut order = BatchOrder::new((0..self.cfg.train_examples).collect(), self.cfg.seed ^ (self.task as u64 + 77));
         let mut out = Vec::new();
@@ -349,7 +370,7 @@ impl<T: BnnTrainer> PermutedRun<T> {
                 left -= batch;
                 let Some(indices) = order.next(batch, train.len()) else { return };
                 let (mut x, mut y) = (vec![0.0; batch * IMAGE_PIXELS], vec![0; batch]);
-                fill_batch_permuted(train, &indices, Some(perm), &mut x, &mut y);
+                fill_batch_permuted(train, &indices, perm, &mut x, &mut y);
                 out.push((x, y));
             }
         });
@@ -358,7 +379,8 @@ impl<T: BnnTrainer> PermutedRun<T> {
 
     /// Test accuracy of learner `l` on task `j` (the first `n` test images, permuted as task `j`),
     /// with that task's own BatchNorm when BatchNorm is kept per task.
-    async fn test_task(&mut self, l: usize, j: usize, n: usize, data: &dyn DataAccess) -> Result<f32, TrainError> {
+    async fn test_task<D: TaskData + ?Sized>(&mut self, l: usize, j: usize, n: usize, data: &D) -> Result<f32, TrainError> {
+        let Some(data) = data.for_set(self.cfg.data_set(j)) else { return Ok(f32::NAN) };
         let swap = if self.cfg.bn_per_task && j != self.task { self.learners[l].bn[j].clone() } else { None };
         let current = match &swap {
             Some(saved) => {
@@ -392,6 +414,6 @@ impl<T: BnnTrainer> PermutedRun<T> {
     }
 
     fn fill_test(&mut self, j: usize, start: usize, len: usize, data: &dyn DataAccess) -> bool {
-        fill_test_chunk(data, start, len, Some(&self.perms[j]), &mut self.ex, &mut self.ey)
+        fill_test_chunk(data, start, len, self.perms[j].as_deref(), &mut self.ex, &mut self.ey)
     }
 }

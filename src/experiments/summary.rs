@@ -126,7 +126,8 @@ struct LearnerConfig<'a> {
 
 #[derive(Serialize)]
 struct PermutedSummaryConfig<'a> {
-    dataset: &'static str,
+    /// `mnist` (permuted), or the data sets learned in turn (`mnist,fashion`).
+    dataset: String,
     layers: [usize; 4],
     lr: f32,
     batch: usize,
@@ -150,7 +151,10 @@ struct PermutedSummaryConfig<'a> {
 /// Continual learning on permuted MNIST (`bnn-permuted`).
 pub fn permuted_config(cfg: &PermutedConfig, backend: &str) -> Value {
     config_value(&PermutedSummaryConfig {
-        dataset: "mnist",
+        dataset: match &cfg.sequence {
+            Some(sets) => sets.iter().map(|s| s.dir()).collect::<Vec<_>>().join(","),
+            None => "mnist".into(),
+        },
         layers: [784, cfg.hidden, cfg.hidden, 10],
         lr: cfg.lr,
         batch: cfg.batch,

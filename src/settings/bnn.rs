@@ -5,6 +5,11 @@
 use super::{Choice, Demo, Setting};
 use crate::model::bnn::{EWC_LAMBDA_RANGE, HIDDEN_RANGE, META_RANGE};
 
+const SEQUENCES: &[Choice] = &[
+    Choice::new("permuted", "MNIST, each task with its own pixel order"),
+    Choice::new("mnist-fashion", "MNIST, then Fashion-MNIST"),
+];
+
 const EXPERIMENTS: &[Choice] = &[
     Choice::new("permuted", "Permuted MNIST (continual learning)"),
     Choice::new("stream", "Fashion-MNIST in a stream of subsets"),
@@ -29,7 +34,15 @@ pub const META: Setting = Setting::floats(
     "m of the metaplastic network; several values separated by commas train one network each, beside the standard one (m = 0)",
 );
 pub const LR: Setting = Setting::float("lr", "Learning rate", 0.0001, 1.0, 0.0005, "0.005", "Adam's learning rate");
-pub const TASKS: Setting = Setting::int("tasks", "Tasks", 1, 50, "3", "Permuted-MNIST tasks, learned one after another").when("experiment", "permuted");
+pub const SEQUENCE: Setting = Setting::choice(
+    "sequence",
+    "Task sequence",
+    SEQUENCES,
+    "permuted",
+    "Permuted MNIST (as many tasks as set), or two tasks: MNIST, then Fashion-MNIST as they are, the paper's first example of forgetting",
+)
+.when("experiment", "permuted");
+pub const TASKS: Setting = Setting::int("tasks", "Tasks", 1, 50, "3", "Permuted-MNIST tasks, learned one after another (MNIST then Fashion-MNIST is always two)").when("experiment", "permuted");
 pub const STEPS: Setting =
     Setting::int("steps", "Batches per task", 1, 100_000, "600", "Batches of 100 images per task (600 is one epoch)").when("experiment", "permuted");
 pub const SUBSETS: Setting = Setting::int("subsets", "Subsets", 1, 600, "20", "Class-balanced subsets the training set arrives in").when("experiment", "stream");
@@ -69,5 +82,5 @@ pub const TOY_META: Setting =
 pub static DEMO: Demo = Demo {
     name: "bnn",
     prefix: "bnn",
-    settings: &[EXPERIMENT, HIDDEN, META, LR, TASKS, STEPS, SUBSETS, EPOCHS, COMPUTE, SEED, EWC, EWC_LAMBDA, BN_PER_TASK, GAMMA_UNIFORM, FULL_PRECISION, TOY_META],
+    settings: &[EXPERIMENT, HIDDEN, META, LR, SEQUENCE, TASKS, STEPS, SUBSETS, EPOCHS, COMPUTE, SEED, EWC, EWC_LAMBDA, BN_PER_TASK, GAMMA_UNIFORM, FULL_PRECISION, TOY_META],
 };

@@ -669,7 +669,7 @@ fn ensure_run(app: &Rc<App>, pick: Pick) -> bool {
     };
     // Every worker must see the same examples in the same order, so they start on the whole set;
     // and "auto" times the network on both backends first.
-    let loading = start.plan.data.filter(|&set| !app.slot(set).borrow().is_done());
+    let loading = start.plan.data.iter().copied().find(|&set| !app.slot(set).borrow().is_done());
     if loading.is_some() || start.choice == Choice::Measure {
         d.state.borrow_mut().waiting = true;
         if let Some(set) = loading {
@@ -684,7 +684,7 @@ fn ensure_run(app: &Rc<App>, pick: Pick) -> bool {
 
 async fn start_when_ready(app: &Rc<App>, pick: Pick, mut start: Start, generation: u32) {
     let gone = || app.demos[pick].state.borrow().generation != generation;
-    while start.plan.data.is_some_and(|set| !app.slot(set).borrow().is_done()) {
+    while start.plan.data.iter().any(|&set| !app.slot(set).borrow().is_done()) {
         dom::sleep_ms(250).await;
         if gone() {
             return;
@@ -769,7 +769,7 @@ fn spawn(app: &Rc<App>, pick: Pick, start: Start, generation: u32) -> Result<Act
         per_step: plan.per_step,
         stopped: false,
         backend,
-        data: plan.data,
+        data: plan.data.first().copied(),
         classifies: plan.classifies,
         predictions: vec![None; n],
         started: dom::now(),
@@ -778,7 +778,7 @@ fn spawn(app: &Rc<App>, pick: Pick, start: Start, generation: u32) -> Result<Act
     for i in 0..n {
         active.send(i, ToWorker::Init(Init { demo: d.name().into(), settings: settings.clone(), learner: i, backend }));
         active.send(i, ToWorker::Control(Control::Pictures { detail: detail.clone() }));
-        if let Some(set) = plan.data {
+        for &set in &plan.data {
             active.slots[i].queue.push(Queued::Data(set));
         }
     }

@@ -14,7 +14,8 @@ use crate::backend::Backend;
 use crate::data::{CompactError, CompactImages, Examples, IMAGE_PIXELS};
 use crate::demos::messages::{Compute, Control, FromWorker, Init, Part, Progress, ToWorker};
 use crate::demos::{self, DemoError, Learner};
-use crate::experiments::DataAccess;
+use crate::data::DataSetId;
+use crate::experiments::{DataAccess, TaskData};
 use crate::gpu::GpuContext;
 use crate::nn::TrainError;
 use js_sys::{Array, Uint8Array};
@@ -104,6 +105,15 @@ impl DataAccess for HeldData {
     }
     fn with_test(&self, f: &mut dyn FnMut(&dyn Examples)) {
         f(&self.test)
+    }
+}
+
+/// The data sets a learner reads, each by its id.
+struct HeldSets(Vec<(DataSetId, Rc<HeldData>)>);
+
+impl TaskData for HeldSets {
+    fn for_set(&self, id: DataSetId) -> Option<&dyn DataAccess> {
+        self.0.iter().find(|(set, _)| *set == id).map(|(_, d)| d.as_ref() as &dyn DataAccess)
     }
 }
 
@@ -401,24 +411,24 @@ async fn train_loop(state: &Shared) {
                 return;
             }
             let Some(run) = s.run.take() else { return };
-            let data = match run.data_set() {
-                Some(set) => s.data[set as usize].clone(),
-                None => Some(Rc::new(HeldData::empty())),
-            };
-            (run, data, train, s.gpu.clone())
+            let sets: Option<Vec<(DataSetId, Rc<HeldData>)>> = run.data_sets().into_iter().map(|set| Some((set, s.data[set as usize].clone()?))).collect();
+            (run, sets.map(HeldSets), train, s.gpu.clone())
         };
-        // The page sends the data before it says run; until it is here there is nothing to do.
-        let Some(data) = data else {
+        // The page sends the data before it says run; until all of it is here there is nothing to do.
+        let Some(sets) = data else {
             state.borrow_mut().run = Some(run);
             return;
         };
+        // What pictures and drawings read: the first data set (an empty one for a demo that makes
+        // its own examples).
+        let data = sets.0.first().map_or_else(|| Rc::new(HeldData::empty()), |(_, d)| d.clone());
         let mut finished = false;
         let mut failure = None;
         if train {
             let started = now();
             let mut queued = 0;
             loop {
-                match run.advance(&*data).await {
+                match run.advance(&sets).await {
                     Ok(done) => finished = done,
                     Err(e) => {
                         failure = Some(e);
