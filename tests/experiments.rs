@@ -5,14 +5,14 @@ use metaplastic::backend::Backend;
 use metaplastic::experiments::DivergenceWatch;
 use metaplastic::experiments::permuted::{PermutedConfig, PermutedRun, Progress};
 use metaplastic::experiments::stream::StreamConfig;
-use metaplastic::experiments::toy::{ToyConfig, run_toy, toy_loss};
+use metaplastic::experiments::toy::{AUTHORS_HESSIAN, IDENTITY, ToyConfig, run_toy};
 use metaplastic::model::bnn::BnnConfig;
 use metaplastic::nn::{BatchStats, TrainError};
 use metaplastic::stats::{PairedDiff, mean_sd, t95};
 
 #[test]
 fn toy_hidden_weight_of_the_important_binary_weight_diverges() {
-    let paths = run_toy(&ToyConfig { metas: vec![0.0, 6.0], ..ToyConfig::default() });
+    let paths = run_toy(&ToyConfig { metas: vec![0.0, 6.0], hessian: IDENTITY, ..ToyConfig::default() });
     for path in &paths {
         let w1: Vec<f32> = path.points.iter().map(|p| p[0]).collect();
         // Flipping weight 1 costs more (its optimum 1.5 is further from 0): its hidden value
@@ -23,7 +23,25 @@ fn toy_hidden_weight_of_the_important_binary_weight_diverges() {
     }
     let flips = |i: usize| paths[i].points.windows(2).filter(|w| w[0][1].signum() != w[1][1].signum()).count();
     assert!(flips(0) > 100, "the unimportant weight keeps flipping without metaplasticity ({})", flips(0));
-    assert!(toy_loss([1.5, 0.5], [1.5, 0.5]) == 0.0);
+    assert!(ToyConfig::default().loss([1.5, 0.5]) == 0.0);
+}
+
+/// With the authors' H (the default, as their notebook): the loss is the quadratic form, the
+/// first hidden weight still only grows, the second keeps flipping without metaplasticity, and
+/// m = 6 holds it once it has grown: it flips far fewer times.
+#[test]
+fn toy_with_the_authors_curvature() {
+    let cfg = ToyConfig { metas: vec![0.0, 6.0], ..ToyConfig::default() };
+    assert_eq!(cfg.hessian, AUTHORS_HESSIAN);
+    // 1/2 dᵀ H d at d = (1, -1): (2.4047 - 2 * 0.2158 + 0.7733) / 2.
+    assert!((cfg.loss([2.5, -0.5]) - 1.3732).abs() < 1e-4, "{}", cfg.loss([2.5, -0.5]));
+    let paths = run_toy(&cfg);
+    for path in &paths {
+        assert!(path.points.windows(2).all(|w| w[1][0] > w[0][0]), "m = {}: the first hidden weight grows", path.meta);
+    }
+    let flips = |i: usize| paths[i].points.windows(2).filter(|w| w[0][1].signum() != w[1][1].signum()).count();
+    assert!(flips(0) > 100, "the second weight keeps flipping without metaplasticity ({})", flips(0));
+    assert!(flips(1) * 3 < flips(0), "m = 6 holds it: {} flips against {}", flips(1), flips(0));
 }
 
 #[test]

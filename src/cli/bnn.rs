@@ -6,7 +6,7 @@ use metaplastic::data::DataSetId;
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
 use metaplastic::experiments::summary::{permuted_config, permuted_metrics, stream_config, stream_metrics};
-use metaplastic::experiments::toy::{ToyConfig, run_toy};
+use metaplastic::experiments::toy::{AUTHORS_HESSIAN, IDENTITY, ToyConfig, run_toy};
 use metaplastic::model::bnn::{BnnTrainer, GammaInit, Weights};
 use metaplastic::nn::NormEval;
 use metaplastic::settings::bnn;
@@ -354,6 +354,9 @@ pub struct ToyArgs {
     /// The step size
     #[arg(long, default_value_t = ToyConfig::default().lr, value_parser = positive)]
     lr: f32,
+    /// The loss's curvature H: the authors' (from their notebook) or the identity
+    #[arg(long, default_value = "authors", value_parser = ["authors", "identity"])]
+    hessian: String,
     /// The folder for summary.json, metrics.csv and the charts
     #[arg(long, default_value = "results/bnn-toy")]
     out: String,
@@ -361,9 +364,10 @@ pub struct ToyArgs {
 
 pub fn toy(args: ToyArgs) -> Result<(), CliError> {
     let out = args.out;
-    let cfg = ToyConfig { metas: args.meta, steps: args.steps, lr: args.lr, ..ToyConfig::default() };
+    let hessian = if args.hessian == "identity" { IDENTITY } else { AUTHORS_HESSIAN };
+    let cfg = ToyConfig { metas: args.meta, steps: args.steps, lr: args.lr, hessian, ..ToyConfig::default() };
     let paths = run_toy(&cfg);
-    let mut summary = Summary::new("bnn-toy", json!({"target": cfg.target, "start": cfg.start, "lr": cfg.lr, "steps": cfg.steps}));
+    let mut summary = Summary::new("bnn-toy", json!({"hessian": cfg.hessian, "target": cfg.target, "start": cfg.start, "lr": cfg.lr, "steps": cfg.steps}));
     for p in &paths {
         let end = p.points.last().copied().unwrap_or(cfg.start);
         let flips = p.points.windows(2).filter(|w| w[0][1].signum() != w[1][1].signum()).count();

@@ -4,7 +4,7 @@ use super::{CliError, Summary, write_svg};
 use metaplastic::charts::bnn as figures;
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord};
-use metaplastic::experiments::toy::{ToyConfig, Trajectory, toy_loss};
+use metaplastic::experiments::toy::{ToyConfig, Trajectory};
 use metaplastic::stats::mean_sd;
 
 /// A learner as the charts know it (name and colour family).
@@ -82,6 +82,6 @@ pub fn stream(summary: &Summary, cfg: &StreamConfig, first: &[StreamRecord], dir
 pub fn toy(paths: &[Trajectory], cfg: &ToyConfig, dir: &str) -> Result<(), CliError> {
     let paths: Vec<figures::ToyPath> = paths.iter().map(|t| (t.meta, t.points.clone())).collect();
     let target = cfg.target;
-    write_svg(dir, "toy-plane.svg", figures::toy(&paths, target, &|w| toy_loss(w, target), 30, 900.0, 420.0).to_svg())?;
+    write_svg(dir, "toy-plane.svg", figures::toy(&paths, target, &|w| cfg.loss(w), 30, 900.0, 420.0).to_svg())?;
     write_svg(dir, "toy-weights.svg", figures::toy_weights(&paths, 900.0, 420.0).to_svg())
 }

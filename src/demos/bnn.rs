@@ -14,7 +14,7 @@ use crate::data::{DataSetId, NUM_CLASSES};
 use crate::experiments::permuted::{CurvePoint, LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use crate::experiments::stream::{FULL_DATA, StreamConfig, StreamPoint, StreamRecord, StreamRun};
 use crate::experiments::summary::{self, Summary};
-use crate::experiments::toy::{ToyConfig, run_toy, toy_loss};
+use crate::experiments::toy::{ToyConfig, run_toy};
 use crate::experiments::bench::Network;
 use crate::experiments::{DataAccess, TaskData, drawing_batch, softmax};
 use crate::model::bnn::{BnnTrainer, GammaInit, Weights};
@@ -214,7 +214,7 @@ fn toy(meta: f32) -> Paint {
     let cfg = ToyConfig { metas: vec![0.0, meta], ..ToyConfig::default() };
     let paths: Vec<figures::ToyPath> = run_toy(&cfg).into_iter().map(|t| (t.meta, t.points)).collect();
     let target = cfg.target;
-    Paint::chart("bnn-toy", figures::toy(&paths, target, &|w| toy_loss(w, target), TOY_STEPS, 760.0, 380.0))
+    Paint::chart("bnn-toy", figures::toy(&paths, target, &|w| cfg.loss(w), TOY_STEPS, 760.0, 380.0))
 }
 
 // ---------------------------------------------------------------------------------------------
