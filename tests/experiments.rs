@@ -197,3 +197,36 @@ fn stream_learning_uses_the_authors_batch_norm() {
         assert_eq!(*seen.borrow(), vec![norm; 3], "two stream learners and the full-data baseline");
     }
 }
+
+/// The flip measure (the paper's Fig. 5c-e) leaves the network as it found it, skips the bins
+/// with fewer weights than it flips, reports the magnitudes in order within [0, 1], and sees
+/// flips: flipping a bin of a trained network's weights changes its loss.
+#[test]
+fn flipping_binary_weights_by_bin_of_magnitude() {
+    use metaplastic::cpu::bnn::CpuBnn;
+    use metaplastic::experiments::flips::{FlipConfig, flip_loss_increase};
+    use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer};
+    let cfg = BnnConfig { batch: 50, ..BnnConfig::authors_optimizer(16, 1.35) };
+    let mut net = CpuBnn::new(cfg.clone(), BnnParams::init(cfg.sizes(), 4)).unwrap();
+    let batch = |seed: u64| -> (Vec<f32>, Vec<u32>) {
+        let x = (0..50 * 784).map(|i| (((i as u64 * 2654435761 + seed * 97) >> 7) % 256) as f32 / 255.0).collect();
+        (x, (0..50).map(|i| ((i as u64 + seed) % 10) as u32).collect())
+    };
+    for step in 0..60 {
+        let (x, y) = batch(step % 4);
+        net.train_step(&x, &y).unwrap();
+    }
+    let before = pollster::block_on(net.params()).unwrap();
+    let batches: Vec<_> = (0..2).map(batch).collect();
+    let flip = FlipConfig { layer: 1, bins: 5, sample: 10, runs: 2, seed: 3 };
+    let bins = pollster::block_on(flip_loss_increase(&mut net, &batches, &flip)).unwrap();
+    assert_eq!(pollster::block_on(net.params()).unwrap(), before, "the network is restored");
+    assert!(!bins.is_empty());
+    assert!(bins.windows(2).all(|w| w[0].bin < w[1].bin && w[0].magnitude < w[1].magnitude), "{bins:?}");
+    for b in &bins {
+        assert!(b.candidates >= 10 && b.increase.len() == 2 && (0.0..=1.0).contains(&b.magnitude), "{b:?}");
+    }
+    assert!(bins.iter().any(|b| b.increase.iter().any(|&d| d.abs() > 1e-4)), "flips change the loss: {bins:?}");
+    let bad = FlipConfig { layer: 3, ..flip };
+    assert!(pollster::block_on(flip_loss_increase(&mut net, &batches, &bad)).is_err());
+}

@@ -226,6 +226,31 @@ pub fn mean_accuracy_vs_tasks(learners: &[Learner], matrices: &[Vec<Vec<Vec<f32>
     })
 }
 
+/// The loss increase when binary weights of one bin of `|Wh|` are flipped together, against the
+/// bin's mean `|Wh|` (as a fraction of the layer's largest): one line per learner, each point the
+/// mean over draws and seeds (the paper's Fig. 5c–e).
+pub fn flip_curves(curves: &[(Learner, Vec<(f32, f32)>)], layer: usize, flipped: usize, width: f32, height: f32) -> Figure {
+    let colors = learner_colors(&curves.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>());
+    let series = curves
+        .iter()
+        .zip(colors)
+        .map(|((learner, points), color)| {
+            let s = Series::new(learner.name.clone(), color, points.clone());
+            if learner.kind == LearnerKind::Ewc { s.dashed() } else { s }
+        })
+        .collect();
+    line_chart(&LineChart {
+        title: format!("Loss increase when {flipped} binary weights of layer {} with about the same |Wh| are flipped", layer + 1),
+        x_label: "|Wh| of the flipped weights (fraction of the layer's largest)".into(),
+        y_label: "loss increase on task 1".into(),
+        x_range: Some((0.0, 1.0)),
+        series,
+        width,
+        height,
+        ..Default::default()
+    })
+}
+
 /// Mean and spread over seeds of one metric per variant, as bars.
 pub fn variant_bars(title: &str, y_label: &str, variants: &[(Learner, f32, f32)], width: f32, height: f32) -> Figure {
     bar_chart(&BarChart {

@@ -3,7 +3,10 @@
 use super::args::{Common, declared, positive};
 use super::{CliError, Summary, WriteSummary, load_data, open_backend, pct};
 use metaplastic::data::DataSetId;
+use metaplastic::data::IMAGE_PIXELS;
+use metaplastic::experiments::flips::{FlipBin, FlipConfig, flip_loss_increase};
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
+use metaplastic::experiments::{EVAL_BATCH, fill_batch_permuted};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
 use metaplastic::experiments::summary::{permuted_config, permuted_metrics, stream_config, stream_metrics};
 use metaplastic::experiments::toy::{AUTHORS_HESSIAN, IDENTITY, ToyConfig, run_toy};
@@ -75,6 +78,9 @@ pub struct PermutedArgs {
     weights: String,
     #[arg(long, help = bnn::EWC.help)]
     ewc: bool,
+    /// After the last task, flip binary weights of the hidden layer bin by bin of |Wh| and measure the loss on task 1 (the paper's Fig. 5c-e)
+    #[arg(long)]
+    flips: bool,
     #[arg(long, help = bnn::EWC_LAMBDA.help, default_value_t = 5e3, value_parser = declared::<f32>(&bnn::EWC_LAMBDA))]
     ewc_lambda: f32,
     /// Training examples whose squared gradients estimate the Fisher information
@@ -161,8 +167,13 @@ pub fn permuted(args: PermutedArgs) -> Result<(), CliError> {
                 return Err(CliError::NotEnoughData);
             }
         }
-        for r in run.records() {
-            summary.run(&r.spec.name, seed, permuted_metrics(r));
+        let flips = if args.flips { Some(flip_bins(&mut run, &data, seed)?) } else { None };
+        for (i, r) in run.records().enumerate() {
+            let mut metrics = permuted_metrics(r);
+            if let Some(flips) = &flips {
+                metrics["flips"] = json!(flips[i]);
+            }
+            summary.run(&r.spec.name, seed, metrics);
         }
         if first.is_none() {
             let records: Vec<LearnerRecord> = run.records().cloned().collect();
@@ -182,6 +193,28 @@ pub fn permuted(args: PermutedArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Every learner's loss increase per bin of flipped weights ([`FlipConfig::hidden_layer`]), on
+/// the first 2,000 training examples of task 1 as task 1 showed them.
+fn flip_bins<T: BnnTrainer>(run: &mut PermutedRun<T>, data: &[metaplastic::data::DataSet], seed: u64) -> Result<Vec<Vec<FlipBin>>, CliError> {
+    let cfg = run.config().clone();
+    let perm = run.permutation(0).map(<[u16]>::to_vec);
+    let train = data.iter().find(|d| d.id == cfg.data_set(0)).ok_or(CliError::NotEnoughData)?;
+    let batches: Vec<(Vec<f32>, Vec<u32>)> = (0..2)
+        .map(|b| {
+            let indices: Vec<usize> = (b * EVAL_BATCH..(b + 1) * EVAL_BATCH).collect();
+            let (mut x, mut y) = (vec![0.0; EVAL_BATCH * IMAGE_PIXELS], vec![0; EVAL_BATCH]);
+            fill_batch_permuted(&train.train, &indices, perm.as_deref(), &mut x, &mut y);
+            (x, y)
+        })
+        .collect();
+    let flip_cfg = FlipConfig::hidden_layer(seed);
+    let mut out = Vec::new();
+    for trainer in run.trainers_mut() {
+        out.push(pollster::block_on(flip_loss_increase(trainer, &batches, &flip_cfg)).map_err(|source| CliError::Seed { seed, source })?);
+    }
+    Ok(out)
+}
+
 /// Mean and spread per variant over seeds, and the paired difference to the first variant.
 fn report_permuted(summary: &Summary, cfg: &PermutedConfig) {
     let last = cfg.tasks - 1;
@@ -196,6 +229,13 @@ fn report_permuted(summary: &Summary, cfg: &PermutedConfig) {
         let (fm, fs) = mean_sd(&metric(&l.name, &final_mean));
         let (tm, ts) = mean_sd(&metric(&l.name, &task1));
         println!("{:<10} {:>14} ± {:<6} {:>18} ± {:<6}", l.name, pct(fm), pct(fs), pct(tm), pct(ts));
+    }
+    for l in &cfg.learners {
+        let flips = super::charts::flip_means(summary, &l.name);
+        if !flips.is_empty() {
+            let points: Vec<String> = flips.iter().map(|(m, inc)| format!("{m:.2}: {inc:+.3}")).collect();
+            println!("{:<10} loss increase when flipping (|Wh| / max: increase): {}", l.name, points.join(", "));
+        }
     }
     for l in cfg.learners.iter().skip(1) {
         for (what, f) in [("final mean acc", &final_mean as &dyn Fn(&serde_json::Value) -> Option<f32>), ("task-1 acc", &task1)] {

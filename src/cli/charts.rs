@@ -4,6 +4,7 @@ use super::{CliError, Summary, write_svg};
 use metaplastic::charts::bnn as figures;
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig};
 use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord};
+use metaplastic::experiments::flips::{FlipBin, FlipConfig};
 use metaplastic::experiments::toy::{ToyConfig, Trajectory};
 use metaplastic::stats::mean_sd;
 
@@ -69,7 +70,26 @@ pub fn permuted(summary: &Summary, cfg: &PermutedConfig, first: &[LearnerRecord]
     let task1 = bars(summary, &cfg.learners, |m| m["acc_matrix"][last][0].as_f64());
     write_svg(dir, "task1-after-last.svg", figures::variant_bars("Task 1 after the last task (± sd over seeds)", "test accuracy", &task1, 640.0, 400.0).to_svg())?;
     let weights: Vec<(figures::Learner, Vec<f32>)> = weights.iter().map(|(spec, w)| (learner(spec), w.clone())).collect();
-    write_svg(dir, "hidden-weights-layer2.svg", figures::weight_histogram(&weights, 1, 800.0, 380.0).to_svg())
+    write_svg(dir, "hidden-weights-layer2.svg", figures::weight_histogram(&weights, 1, 800.0, 380.0).to_svg())?;
+    let flips: Vec<(figures::Learner, Vec<(f32, f32)>)> = cfg.learners.iter().map(|spec| (learner(spec), flip_means(summary, &spec.name))).collect();
+    if flips.iter().any(|(_, points)| !points.is_empty()) {
+        let sample = FlipConfig::hidden_layer(0);
+        write_svg(dir, "flip-loss.svg", figures::flip_curves(&flips, sample.layer, sample.sample, 760.0, 420.0).to_svg())?;
+    }
+    Ok(())
+}
+
+/// A learner's flip results over seeds: per bin, the mean magnitude and the mean loss increase.
+pub fn flip_means(summary: &Summary, variant: &str) -> Vec<(f32, f32)> {
+    let mut bins: std::collections::BTreeMap<usize, (f32, f32, usize)> = Default::default();
+    for run in summary.runs.iter().filter(|r| r["variant"] == variant) {
+        let Ok(flips) = serde_json::from_value::<Vec<FlipBin>>(run["metrics"]["flips"].clone()) else { continue };
+        for b in flips {
+            let e = bins.entry(b.bin).or_default();
+            *e = (e.0 + b.magnitude, e.1 + b.mean_increase(), e.2 + 1);
+        }
+    }
+    bins.values().map(|&(m, inc, n)| (m / n as f32, inc / n as f32)).collect()
 }
 
 pub fn stream(summary: &Summary, cfg: &StreamConfig, first: &[StreamRecord], dir: &str) -> Result<(), CliError> {

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod completion;
 pub mod denoise;
+pub mod flips;
 pub mod lenet;
 pub mod permuted;
 pub mod quoted;
