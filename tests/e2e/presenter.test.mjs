@@ -111,3 +111,27 @@ test('presenter mode (key p or its button): large type, settings folded behind a
     await server.close();
   }
 });
+
+test('words for a room: every explanation on the page is at most 80 words', async () => {
+  const server = await serveStatic(requireDist());
+  const browser = await launchBrowser({ webgpu: false });
+  try {
+    const { context, page, errors } = await open(browser, server.url, { width: 1280, height: 720 });
+    // Every paragraph, caption and list item, shown or not (captions per experiment, the bench view).
+    const texts = await page.evaluate(() =>
+      [...document.querySelectorAll('p, figcaption, li, aside')].map((el) => ({
+        what: `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} "${el.textContent.trim().slice(0, 50)}"`,
+        words: el.textContent.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length,
+      })),
+    );
+    assert.ok(texts.length > 30, `${texts.length} texts`);
+    const long = texts.filter((t) => t.words > 80).map((t) => `${t.what}: ${t.words} words`);
+    assert.deepEqual(long, [], 'explanations over 80 words');
+    console.log(`# the longest explanation: ${Math.max(...texts.map((t) => t.words))} words`);
+    assert.equal(errors.length, 0, formatErrors(errors));
+    await context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
