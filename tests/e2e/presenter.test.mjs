@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveStatic, requireDist, launchBrowser, collectErrors, formatErrors, LONG } from './helpers.mjs';
+import { serveStatic, requireDist, launchBrowser, collectErrors, formatErrors, waitFinished, LONG } from './helpers.mjs';
 
 async function open(browser, url, viewport) {
   const context = await browser.newContext({ viewport });
@@ -128,6 +128,52 @@ test('words for a room: every explanation on the page is at most 80 words', asyn
     const long = texts.filter((t) => t.words > 80).map((t) => `${t.what}: ${t.words} words`);
     assert.deepEqual(long, [], 'explanations over 80 words');
     console.log(`# the longest explanation: ${Math.max(...texts.map((t) => t.words))} words`);
+    assert.equal(errors.length, 0, formatErrors(errors));
+    await context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('no empty panels: each chart panel is as tall as what it holds, at 1280x720, at 768 px and in presenter mode', { timeout: 300_000 }, async () => {
+  const server = await serveStatic(requireDist());
+  const browser = await launchBrowser({ webgpu: false });
+  try {
+    // A short run with EWC: three accuracy matrices beside the mean-accuracy chart.
+    const { context, page, errors } = await open(browser, `${server.url}?bnn.hidden=16&bnn.tasks=2&bnn.steps=20&bnn.ewc=true&bnn.compute=cpu&run=bnn`, { width: 1280, height: 720 });
+    await waitFinished(page, 'bnn');
+    await page.waitForFunction(() => !document.getElementById('bnn-matrix-third').hidden);
+    for (const [viewport, presenter] of [[{ width: 1280, height: 720 }, false], [{ width: 768, height: 1024 }, false], [{ width: 1280, height: 720 }, true], [{ width: 768, height: 1024 }, true]]) {
+      const view = `${viewport.width}px${presenter ? ', presenter mode' : ''}`;
+      await page.setViewportSize(viewport);
+      if (presenter !== (await page.evaluate(() => document.body.classList.contains('presenter')))) await page.keyboard.press('p');
+      await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
+      const panels = await page.evaluate(() =>
+        [...document.querySelectorAll('.charts > figure')]
+          .filter((f) => f.checkVisibility())
+          .map((f) => {
+            const box = f.getBoundingClientRect();
+            const s = getComputedStyle(f);
+            const inner = box.height - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom) - parseFloat(s.borderTopWidth) - parseFloat(s.borderBottomWidth);
+            const kids = [...f.children].filter((c) => c.checkVisibility()).map((c) => c.getBoundingClientRect());
+            const held = Math.max(...kids.map((r) => r.bottom)) - Math.min(...kids.map((r) => r.top));
+            const canvases = [...f.querySelectorAll('canvas')].filter((c) => c.checkVisibility()).map((c) => ({ id: c.id, w: c.getBoundingClientRect().width, top: c.getBoundingClientRect().top }));
+            return { id: canvases[0]?.id, inner, held, canvases };
+          }),
+      );
+      assert.ok(panels.length >= 10, `${view}: ${panels.length} panels`);
+      for (const p of panels) {
+        assert.ok(p.inner - p.held <= 12, `${view}: the panel of #${p.id} is ${p.inner.toFixed(0)} px tall and holds ${p.held.toFixed(0)} px`);
+        for (const c of p.canvases) assert.ok(c.w >= 150, `${view}: #${c.id} is shown only ${c.w.toFixed(0)} px wide`);
+      }
+      // The accuracy matrices sit side by side, not in a tall column beside a short chart.
+      const matrices = panels.find((p) => p.id === 'bnn-matrix-standard').canvases;
+      assert.equal(matrices.length, 3);
+      assert.ok(matrices.every((c) => Math.abs(c.top - matrices[0].top) < 2), `${view}: the matrices side by side: ${JSON.stringify(matrices)}`);
+      const scroll = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      assert.ok(scroll[0] <= scroll[1], `${view}: the page is ${scroll[0]}px wide`);
+    }
     assert.equal(errors.length, 0, formatErrors(errors));
     await context.close();
   } finally {
