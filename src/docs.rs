@@ -36,14 +36,21 @@ pub fn settings_table(demos: &[&'static Demo]) -> String {
     }
     let names: Vec<String> = demos.iter().map(|d| format!("`{}`", d.name)).collect();
     let _ = writeln!(out, "| `{}` | {} | | starts that demo when the page opens |", query::RUN, names.join(", "));
+    let _ = writeln!(
+        out,
+        "| `{}` | a whole number from 1 to {} | | opens step N of the guided path as one screen (its settings, then the link's own on top) |",
+        query::LESSON,
+        PRESETS.len()
+    );
+    let _ = writeln!(out, "| `{}` | `1`, `0` | `0` | presenter mode: large type, the projector palette, settings folded away |", query::PRESENTER);
     out
 }
 
-/// The guided path: each step's title and its link.
+/// The guided path: each step's title, its lesson, its link and what to look for.
 pub fn guided_path_table() -> String {
-    let mut out = String::from("| step | link |\n| --- | --- |\n");
+    let mut out = String::from("| step | as a lesson | link | what to look for |\n| --- | --- | --- | --- |\n");
     for (i, p) in PRESETS.iter().enumerate() {
-        let _ = writeln!(out, "| {}. {} | `{}` |", i + 1, p.title, p.href());
+        let _ = writeln!(out, "| {}. {} | `?{}={}` | `{}` | {} |", i + 1, p.title, query::LESSON, i + 1, p.href(), p.look_at.replace('|', "\\|"));
     }
     out
 }
@@ -119,7 +126,7 @@ mod tests {
         let table = settings_table(&crate::demos::declarations());
         let rows = table.lines().count() - 2;
         let settings: usize = crate::demos::declarations().iter().map(|d| d.settings.len()).sum();
-        assert_eq!(rows, settings + 1, "every setting and run=");
+        assert_eq!(rows, settings + 3, "every setting, run=, lesson= and presenter=");
         assert!(table.contains("| `bnn.hidden` | a whole number from 8 to 4096 | `128` |"), "{table}");
         assert!(table.contains("(only when `bnn.experiment` is `stream`)"), "{table}");
         assert_eq!(guided_path_table().lines().count() - 2, PRESETS.len());

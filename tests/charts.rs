@@ -341,6 +341,66 @@ fn line_colours_contrast_with_the_background() {
 
 /// Learners are told apart without colour: standard lines (and every shade of them, one per task)
 /// carry squares, metaplastic lines circles, the grey baseline nothing; the legend shows them too.
+/// The projector palette (presenter mode): every colour a line or marker can get stands 6:1 off
+/// the white, in its own hue, so the learners stay told apart; every text 7:1; backgrounds (a
+/// marker's white fill, white text on a dark cell) and filled areas stay as they are. Checked on
+/// the palette itself and on figures of each kind.
+#[test]
+fn the_projector_palette_has_the_contrast_a_washed_out_projector_needs() {
+    let white = palette::WHITE;
+    let learners = [palette::STANDARD, palette::METAPLASTIC, palette::EWC, palette::BASELINE, palette::ACCENT, palette::EXTRA_LEARNERS[0], palette::EXTRA_LEARNERS[1]];
+    let mut colours: Vec<Color> = learners.to_vec();
+    for base in learners {
+        for n in 1..=50 {
+            colours.extend(palette::shades(base, n));
+        }
+    }
+    colours.extend(palette::distinct(60));
+    for c in colours {
+        let p = palette::projected(c, palette::PROJECTOR_LINE_CONTRAST);
+        assert!(p.contrast(&white) >= palette::PROJECTOR_LINE_CONTRAST, "{} projected to {}: {:.2}:1", c.to_css(), p.to_css(), p.contrast(&white));
+        assert!(p == c || palette::shade_of(p, c) || c.r.abs_diff(c.g).max(c.g.abs_diff(c.b)) < 21, "{} keeps its hue on a projector: {}", c.to_css(), p.to_css());
+    }
+    // The learners' colours stay apart from each other.
+    let projected: Vec<Color> = learners[..3].iter().map(|&c| palette::projected(c, palette::PROJECTOR_LINE_CONTRAST)).collect();
+    for (i, a) in projected.iter().enumerate() {
+        for b in &projected[i + 1..] {
+            assert!(!palette::shade_of(*a, *b), "{} and {} look alike", a.to_css(), b.to_css());
+        }
+    }
+    assert_eq!(palette::projected(white, 7.0), white, "a white fill stays white");
+
+    // Figures of every kind: a line chart with markers, a heat map, a histogram, the toy landscape, bars.
+    let figures = [
+        charts::line_chart(&two_series()),
+        charts::heatmap(&Heatmap { title: "m".into(), rows: 2, cols: 2, values: vec![0.95, 0.1, 0.5, 0.9], ..Default::default() }),
+        charts::trajectory_plot(&toy_landscape()),
+        charts::bar_chart(&seed_bars()),
+    ];
+    for fig in figures {
+        let shown = fig.for_projector();
+        assert_eq!((shown.width, shown.height, shown.shapes.len()), (fig.width, fig.height, fig.shapes.len()));
+        let mut lines = 0;
+        for (before, after) in fig.shapes.iter().zip(&shown.shapes) {
+            match (before, after) {
+                (Shape::Line { color: was, width, .. }, Shape::Line { color, .. }) if *width >= 2.0 => {
+                    lines += 1;
+                    assert!(color.contrast(&white) >= palette::PROJECTOR_LINE_CONTRAST || was.contrast(&white) < palette::INK, "a line {}", color.to_css());
+                }
+                (Shape::Text { color: was, text, .. }, Shape::Text { color, .. }) => {
+                    assert!(color.contrast(&white) >= palette::PROJECTOR_TEXT_CONTRAST || (was == color && was.contrast(&white) < palette::INK), "text '{text}' in {}", color.to_css());
+                }
+                (Shape::Rect { fill: was, .. }, Shape::Rect { fill, .. }) => assert_eq!(was, fill, "filled areas keep their colours"),
+                (Shape::Circle { fill: was, .. }, Shape::Circle { fill, .. }) => {
+                    assert!(fill.contrast(&white) >= palette::PROJECTOR_LINE_CONTRAST || was == fill, "a marker {}", fill.to_css());
+                }
+                (a, b) => assert_eq!(std::mem::discriminant(a), std::mem::discriminant(b)),
+            }
+        }
+        assert!(lines > 0 || shown.shapes.iter().all(|s| !matches!(s, Shape::Line { width, .. } if *width >= 2.0)));
+    }
+}
+
 #[test]
 fn learner_lines_carry_their_markers() {
     use metaplastic::charts::plots::PointMark;

@@ -11,6 +11,10 @@ pub struct Preset {
     pub query: &'static str,
     /// The element the link scrolls to.
     pub anchor: &'static str,
+    /// The step's one chart: the canvas the lesson view (`?lesson=N`) shows large.
+    pub chart: &'static str,
+    /// What to look for, point first, in one or two sentences a room can read at once (the lesson
+    /// view shows it beside the chart; the longer story is in docs/classroom.md).
     pub look_at: &'static str,
     /// The step's equation, a MathML `<math>` element.
     pub math: &'static str,
@@ -50,7 +54,8 @@ pub const PRESETS: [Preset; 8] = [
         title: "Two weights, no data (instant)",
         query: "?bnn.toy-meta=6",
         anchor: "bnn-toy",
-        look_at: "The loss cares three times more about the first weight: its hidden value grows steadily while the second keeps crossing zero. A large |Wh| marks an important weight, and that is what the metaplastic rule reads.",
+        chart: "bnn-toy",
+        look_at: "The first weight matters three times more: its hidden value grows steadily while the second keeps crossing zero. A large |Wh| marks an important weight.",
         math: TOY,
     },
     Preset {
@@ -58,7 +63,8 @@ pub const PRESETS: [Preset; 8] = [
         title: "Forgetting on permuted MNIST, in two minutes",
         query: "?bnn.experiment=permuted&bnn.hidden=128&bnn.meta=6&bnn.tasks=3&bnn.steps=600&run=bnn",
         anchor: "demo-bnn",
-        look_at: "When task 2 starts (grey line), watch task 1: the standard network's accuracy on it falls; the metaplastic one keeps more of it, at some cost on the new task.",
+        chart: "bnn-curves",
+        look_at: "When task 2 starts (grey line), watch task 1: the standard network forgets it; the metaplastic one keeps more, at some cost on the new task.",
         math: STEP,
     },
     Preset {
@@ -66,7 +72,8 @@ pub const PRESETS: [Preset; 8] = [
         title: "Why m matters: m = 0, 1.35 and 6 side by side",
         query: "?bnn.experiment=permuted&bnn.hidden=128&bnn.meta=1.35,6&bnn.tasks=3&bnn.steps=600&run=bnn",
         anchor: "demo-bnn",
-        look_at: "Three networks from the same start on the same batches. In so short a run the hidden weights stay small, so the paper's m = 1.35 damps little and keeps only a little more of task 1 than m = 0; m = 6 keeps far more. Compare the histograms: only large m lets |Wh| pile up.",
+        chart: "bnn-curves",
+        look_at: "Three networks, one start. In a run this short m = 1.35 keeps little more of task 1 than m = 0; m = 6 keeps far more.",
         math: F_META,
     },
     Preset {
@@ -74,7 +81,8 @@ pub const PRESETS: [Preset; 8] = [
         title: "Stream learning on Fashion-MNIST",
         query: "?bnn.experiment=stream&bnn.hidden=128&bnn.subsets=20&bnn.epochs=5&run=bnn",
         anchor: "demo-bnn",
-        look_at: "The data arrives in subsets, each learned for a few epochs. The grey dashed line trained on everything at once; the metaplastic network should end a little closer to it, within the noise between seeds at so small a budget. At the paper's size (1,024 units, 60 subsets of 20 epochs) it reached the dashed line and the standard network stayed clearly below.",
+        chart: "bnn-curves",
+        look_at: "Subsets arrive one after another; the grey dashed line learned everything at once. The metaplastic network ends a little closer to it, within the noise here.",
         math: STREAM,
     },
     Preset {
@@ -82,7 +90,8 @@ pub const PRESETS: [Preset; 8] = [
         title: "Does the convolutional rule really help? LeNet-5 over 5 seeds",
         query: "?lenet.dataset=mnist&lenet.arch=classic&lenet.b=1&lenet.epochs=1&lenet.steps=200&lenet.seeds=5&run=lenet",
         anchor: "demo-lenet",
-        look_at: "One run per rule, as in the paper, cannot tell a tenth of a point from luck. Read the table over seeds: when the paired difference's 95% interval includes 0, this run shows no difference.",
+        chart: "lenet-acc",
+        look_at: "Standard and metaplastic learn almost alike, seed after seed. One run cannot tell a tenth of a point from luck: does the 95% interval over five seeds exclude 0?",
         math: AMP,
     },
     Preset {
@@ -90,7 +99,8 @@ pub const PRESETS: [Preset; 8] = [
         title: "Pattern completion: the trace filling up",
         query: "?hebbian.task=completion&hebbian.steps=600&run=hebbian",
         anchor: "demo-hebbian",
-        look_at: "The non-plastic network's error stays near 0.5; the plastic one's falls. Then move the Step slider: the trace fills with the outer products of the patterns shown, and at the last steps the plastic network reads the erased half back from it.",
+        chart: "hebb-loss",
+        look_at: "The non-plastic network's error stays near 0.5; the plastic one's falls: it reads the erased half back from its Hebbian trace.",
         math: HEBB,
     },
     Preset {
@@ -98,7 +108,8 @@ pub const PRESETS: [Preset; 8] = [
         title: "Denoising images with a plastic bottleneck",
         query: "?hebbian.task=denoise&hebbian.dataset=mnist&hebbian.steps=250&hebbian.test=64&run=hebbian",
         anchor: "demo-hebbian",
-        look_at: "Clean, noisy, non-plastic and plastic reconstructions of test images never trained on; move the noise slider once training ends. The plastic network is better, but only slightly: the trace helps little here.",
+        chart: "hebb-recon",
+        look_at: "Test images never trained on, cleaned by both networks. The plastic one is better, but only slightly: the trace helps little here.",
         math: DENOISE,
     },
     Preset {
@@ -106,7 +117,8 @@ pub const PRESETS: [Preset; 8] = [
         title: "Ten tasks at 1,024 units: m = 0, m = 1.35 and EWC (a long run)",
         query: "?bnn.experiment=permuted&bnn.hidden=1024&bnn.meta=1.35&bnn.ewc=true&bnn.tasks=10&bnn.steps=600&run=bnn",
         anchor: "demo-bnn",
-        look_at: "The paper's question at the paper's width: what is left as tasks pile up? Watch the chart of mean accuracy against the tasks learned. This is half an hour or more on a laptop's CPU, minutes on a GPU, and on the CPU the page holds about 380 MB (three networks of 1,024 units, EWC's the largest); at one epoch per task m = 1.35 has little time to consolidate, so expect it near m = 0, and EWC to keep old tasks while learning new ones less well.",
+        chart: "bnn-pileup",
+        look_at: "What is left as tasks pile up? At one epoch per task expect m = 1.35 near m = 0, and EWC keeping old tasks but learning new ones less well.",
         math: F_META,
     },
 ];
@@ -127,6 +139,21 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), PRESETS.len());
+    }
+
+    /// The lesson view shows the title, what to look for and the step's chart on one projector
+    /// screen: the words have to be few (tests/e2e/lesson.test.mjs counts them on the screen).
+    #[test]
+    fn every_step_says_what_to_look_for_in_a_few_words_beside_a_chart_of_the_page() {
+        let page = include_str!("../../index.html");
+        let words = |text: &str| text.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count();
+        for p in PRESETS {
+            assert!(words(p.look_at) <= 30, "{}: {} words", p.id, words(p.look_at));
+            assert!(words(p.title) <= 14, "{}: title of {} words", p.id, words(p.title));
+            let sentences = p.look_at.matches(". ").count() + p.look_at.matches("? ").count() + 1;
+            assert!(sentences <= 2, "{}: {sentences} sentences", p.id);
+            assert!(page.contains(&format!("<canvas role=\"img\" id=\"{}\"", p.chart)), "{}: no canvas '{}' in index.html", p.id, p.chart);
+        }
     }
 
     #[test]

@@ -3,11 +3,24 @@
 //! read leniently: whatever is not allowed is replaced by the nearest allowed value and named in a
 //! [`Note`], so a tampered link still opens a page, shows what it runs, and says what it changed.
 
+use super::presets::PRESETS;
 use super::{Demos, Values, Why};
 use std::fmt;
 
 /// The key that starts a demo on load.
 pub const RUN: &str = "run";
+/// The key that opens the page as one step of the guided path, `lesson=N` (1 for the first).
+pub const LESSON: &str = "lesson";
+/// The key that opens the page in presenter mode, `presenter=1`.
+pub const PRESENTER: &str = "presenter";
+
+/// How the page is shown, beside the demos' settings: carried by the link like a setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct View {
+    /// The step of the guided path shown as a lesson (1-based), if any.
+    pub lesson: Option<usize>,
+    pub presenter: bool,
+}
 
 /// What a link asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +30,8 @@ pub struct Link {
     pub values: Vec<Values>,
     /// The demo to start on load.
     pub run: Option<&'static str>,
+    /// The lesson view and presenter mode.
+    pub view: View,
     /// What was changed or ignored, in the order of the link.
     pub notes: Vec<Note>,
 }
@@ -38,6 +53,11 @@ pub enum Note {
     UnknownRun { given: String, known: Vec<&'static str> },
     /// The same key twice: the last one counts, as in a form.
     Repeated { key: String },
+    /// `lesson=given` named no step of the guided path; `used` is shown instead (none when the
+    /// given text is no number at all: the whole page).
+    Lesson { given: String, why: Why, used: Option<usize> },
+    /// `presenter=given` was neither 1 nor 0.
+    Presenter { given: String },
 }
 
 impl Note {
@@ -45,7 +65,7 @@ impl Note {
     pub fn key(&self) -> Option<&str> {
         match self {
             Note::Corrected { key, .. } | Note::Repeated { key } => Some(key),
-            Note::UnknownKey { .. } | Note::UnknownRun { .. } => None,
+            Note::UnknownKey { .. } | Note::UnknownRun { .. } | Note::Lesson { .. } | Note::Presenter { .. } => None,
         }
     }
 }
@@ -57,24 +77,56 @@ impl fmt::Display for Note {
             Note::UnknownKey { key } => write!(f, "'{key}' is not a setting of this page; ignored"),
             Note::UnknownRun { given, known } => write!(f, "run: '{given}' is not a demo (one of {}); nothing started", known.join(", ")),
             Note::Repeated { key } => write!(f, "{key} is given more than once; the last one is used"),
+            Note::Lesson { given, why, used: Some(n) } => write!(f, "{LESSON}: '{given}' is {why} (the guided path has steps 1 to {}); showing step {n}", PRESETS.len()),
+            Note::Lesson { given, why, used: None } => write!(f, "{LESSON}: '{given}' is {why} (the guided path has steps 1 to {}); showing the whole page", PRESETS.len()),
+            Note::Presenter { given } => write!(f, "{PRESENTER}: '{given}' is neither 1 nor 0; presenter mode stays off"),
         }
     }
 }
 
-/// Reads a query string (with or without its leading `?`) for the page's `demos`.
+/// Reads a query string (with or without its leading `?`) for the page's `demos`. With
+/// `lesson=N`, the settings start from step N of the guided path (not its `run=`: a lesson opens
+/// ready and waits for Run), and the link's own settings go on top of them.
 pub fn parse(query: &str, demos: Demos) -> Link {
-    let mut values: Vec<Values> = demos.iter().map(|d| d.defaults()).collect();
-    let mut run = None;
+    let pairs: Vec<(String, String)> = query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(raw_key), decode(raw_value))
+        })
+        .collect();
     let mut notes = Vec::new();
+    let mut view = View::default();
+    for (key, given) in &pairs {
+        if key == LESSON {
+            let (lesson, note) = read_lesson(given);
+            view.lesson = lesson;
+            notes.extend(note);
+        } else if key == PRESENTER {
+            match given.trim() {
+                "1" | "true" => view.presenter = true,
+                "0" | "false" => view.presenter = false,
+                _ => notes.push(Note::Presenter { given: given.clone() }),
+            }
+        }
+    }
+    let mut values: Vec<Values> = match view.lesson.and_then(|n| PRESETS.get(n - 1)) {
+        // Declared in code and tested to need no correction (`presets::tests`).
+        Some(preset) => parse(preset.query, demos).values,
+        None => demos.iter().map(|d| d.defaults()).collect(),
+    };
+    let mut run = None;
     let mut seen: Vec<String> = Vec::new();
-    for pair in query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
-        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode(raw_key);
-        let given = decode(raw_value);
+    for (key, given) in pairs {
         if seen.contains(&key) && !notes.iter().any(|n| matches!(n, Note::Repeated { key: k } if *k == key)) {
             notes.push(Note::Repeated { key: key.clone() });
         }
         seen.push(key.clone());
+        if key == LESSON || key == PRESENTER {
+            continue;
+        }
         if key == RUN {
             match demos.iter().find(|d| d.name == given.trim()) {
                 Some(d) => run = Some(d.name),
@@ -98,11 +150,25 @@ pub fn parse(query: &str, demos: Demos) -> Link {
         }
         values[i].set(setting, value);
     }
-    Link { values, run, notes }
+    Link { values, run, view, notes }
 }
 
-/// The query string (with its `?`) for these values: every setting of every demo, then `run`.
-pub fn write(values: &[&Values], run: Option<&str>) -> String {
+/// `lesson=given`: a step of the guided path, else the nearest one and a note (none, and the
+/// whole page, for text that is no whole number).
+fn read_lesson(given: &str) -> (Option<usize>, Option<Note>) {
+    let last = PRESETS.len();
+    let note = |why: Why, used: Option<usize>| Some(Note::Lesson { given: given.to_string(), why, used });
+    match given.trim().parse::<i64>() {
+        Ok(n) if n < 1 => (Some(1), note(Why::BelowMin("1".into()), Some(1))),
+        Ok(n) if n as u64 > last as u64 => (Some(last), note(Why::AboveMax(last.to_string()), Some(last))),
+        Ok(n) => (Some(n as usize), None),
+        Err(_) => (None, note(Why::NotAWholeNumber, None)),
+    }
+}
+
+/// The query string (with its `?`) for these values: every setting of every demo, then `run`,
+/// then the view (`lesson`, `presenter`) where it is not the plain page.
+pub fn write(values: &[&Values], run: Option<&str>, view: View) -> String {
     let mut parts: Vec<String> = Vec::new();
     for v in values {
         for (setting, value) in v.iter() {
@@ -111,6 +177,12 @@ pub fn write(values: &[&Values], run: Option<&str>) -> String {
     }
     if let Some(demo) = run {
         parts.push(format!("{RUN}={demo}"));
+    }
+    if let Some(n) = view.lesson {
+        parts.push(format!("{LESSON}={n}"));
+    }
+    if view.presenter {
+        parts.push(format!("{PRESENTER}=1"));
     }
     format!("?{}", parts.join("&"))
 }
@@ -198,7 +270,7 @@ mod tests {
         let mut l = lenet::DEMO.defaults();
         l.set(&lenet::SEEDS, Value::Int(5));
         let h = hebbian::DEMO.defaults();
-        let q = write(&[&b, &l, &h], Some("lenet"));
+        let q = write(&[&b, &l, &h], Some("lenet"), View::default());
         assert!(q.starts_with("?bnn.experiment=permuted&bnn.hidden=128&bnn.meta=1.35,6&"), "{q}");
         assert!(q.contains("&hebbian.seed=1&") && q.ends_with("&run=lenet"), "{q}");
         let link = parse(&q);
@@ -229,6 +301,47 @@ mod tests {
                 "run: 'everything' is not a demo (one of bnn, lenet, hebbian); nothing started",
             ]
         );
+    }
+
+    #[test]
+    fn a_lesson_starts_from_its_step_and_the_link_goes_on_top() {
+        use super::super::presets::PRESETS;
+        for (i, preset) in PRESETS.iter().enumerate() {
+            let link = parse(&format!("?lesson={}", i + 1));
+            assert!(link.notes.is_empty(), "{:?}", link.notes);
+            assert_eq!(link.view, View { lesson: Some(i + 1), presenter: false });
+            assert_eq!(link.values, parse(preset.query).values, "{}", preset.id);
+            // A lesson opens ready: Run (or space) starts it.
+            assert_eq!(link.run, None);
+        }
+        let link = parse("?lesson=3&bnn.hidden=64&presenter=1&run=bnn");
+        let bnn = link.values("bnn").expect("bnn");
+        assert_eq!((bnn.count(&bnn::HIDDEN), bnn.list(&bnn::META)), (64, &[1.35, 6.0][..]));
+        assert_eq!((link.view, link.run), (View { lesson: Some(3), presenter: true }, Some("bnn")));
+        // What the page writes back reads back the same.
+        let values: Vec<&Values> = link.values.iter().collect();
+        let again = parse(&write(&values, link.run, link.view));
+        assert_eq!((again.values, again.run, again.view, again.notes), (link.values.clone(), link.run, link.view, vec![]));
+    }
+
+    #[test]
+    fn a_lesson_out_of_range_shows_the_nearest_step_and_says_so() {
+        let last = super::super::presets::PRESETS.len();
+        let texts = |q: &str| {
+            let link = parse(q);
+            (link.view.lesson, link.notes.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            texts("?lesson=99"),
+            (Some(last), vec![format!("lesson: '99' is above the largest allowed value, {last} (the guided path has steps 1 to {last}); showing step {last}")])
+        );
+        assert_eq!(texts("?lesson=0"), (Some(1), vec![format!("lesson: '0' is below the smallest allowed value, 1 (the guided path has steps 1 to {last}); showing step 1")]));
+        assert_eq!(
+            texts("?lesson=two"),
+            (None, vec![format!("lesson: 'two' is not a whole number (the guided path has steps 1 to {last}); showing the whole page")])
+        );
+        assert_eq!(texts("?presenter=yes").1, vec!["presenter: 'yes' is neither 1 nor 0; presenter mode stays off".to_string()]);
+        assert!(!parse("?presenter=0").view.presenter);
     }
 
     #[test]

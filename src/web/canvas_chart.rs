@@ -24,9 +24,19 @@ thread_local! {
     static LINE_SCALE: std::cell::Cell<f32> = const { std::cell::Cell::new(1.0) };
 }
 
-/// Presenter mode on or off: thicker lines from the next drawing on.
+/// Presenter mode on or off: thicker lines in the projector palette from the next drawing on.
 pub fn set_presenter(on: bool) {
     LINE_SCALE.with(|s| s.set(if on { PRESENTER_LINES } else { 1.0 }));
+}
+
+/// Whether charts are drawn for a projector (presenter mode).
+pub fn presenter() -> bool {
+    LINE_SCALE.with(std::cell::Cell::get) != 1.0
+}
+
+/// The figure as presenter mode shows it (and its SVG download saves it): the projector palette.
+pub fn as_shown(fig: &Figure) -> Option<Figure> {
+    presenter().then(|| fig.for_projector())
 }
 
 /// The canvas's backing size for a figure: `devicePixelRatio` pixels per figure pixel (crisp on
@@ -49,6 +59,8 @@ fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsVal
 pub struct Painting {
     ctx: CanvasRenderingContext2d,
     next: usize,
+    /// The figure in the projector palette, painted instead in presenter mode.
+    projected: Option<Figure>,
 }
 
 impl Painting {
@@ -71,11 +83,12 @@ impl Painting {
         ctx.set_text_baseline("alphabetic");
         ctx.set_line_join("round");
         ctx.set_line_cap("round");
-        Ok(Self { ctx, next: 0 })
+        Ok(Self { ctx, next: 0, projected: as_shown(fig) })
     }
 
     /// Paints shapes until `done()` says the slice's time is up; `true` once every shape is painted.
     pub fn paint_some(&mut self, fig: &Figure, done: &dyn Fn() -> bool) -> Result<bool, JsValue> {
+        let fig = self.projected.as_ref().unwrap_or(fig);
         let mut pen = Pen { ctx: &self.ctx, fill: String::new(), stroke: String::new(), width: -1.0, dash: None, font: String::new(), align: "", path_open: false };
         while let Some(shape) = fig.shapes.get(self.next) {
             pen.draw(shape)?;

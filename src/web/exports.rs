@@ -231,7 +231,8 @@ pub fn wire_charts() -> Result<(), dom::WebError> {
         };
         let saved = match kind.as_str() {
             "png" => save_png(&id),
-            _ => match SHOWN.with(|s| s.borrow().get(&id).map(Figure::to_svg)) {
+            // As shown: in presenter mode, the projector palette.
+            _ => match SHOWN.with(|s| s.borrow().get(&id).map(|fig| canvas_chart::as_shown(fig).as_ref().unwrap_or(fig).to_svg())) {
                 Some(svg) => download_text(&format!("{id}.svg"), "image/svg+xml", &svg),
                 None => Err(JsValue::from_str("nothing is drawn there yet")),
             },

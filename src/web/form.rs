@@ -91,11 +91,11 @@ pub fn show_applicable(demo: &'static Demo) {
 
 /// Writes the page's state into its URL without a new history entry: a reload or a copied link
 /// gives the same settings (and, with `run`, starts the same run).
-pub fn write_url(values: &[&Values], run: Option<&str>) {
+pub fn write_url(values: &[&Values], run: Option<&str>, view: query::View) {
     let Ok(window) = dom::window() else { return };
     let Ok(history) = window.history() else { return };
     let hash = window.location().hash().unwrap_or_default();
-    let url = format!("{}{hash}", query::write(values, run));
+    let url = format!("{}{hash}", query::write(values, run, view));
     // Each write is a same-document navigation for the browser (milliseconds): skip a no-op.
     let search = window.location().search().unwrap_or_default();
     if url == format!("{search}{hash}") {

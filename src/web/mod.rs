@@ -10,6 +10,7 @@ mod dom;
 mod exports;
 mod form;
 mod guide;
+mod lesson;
 mod loader;
 mod offline;
 mod pad;
@@ -38,6 +39,8 @@ pub struct App {
     pub offline: offline::Offline,
     /// The demo the URL's `run=` names: the last one started and not reset.
     run: RefCell<Option<&'static str>>,
+    /// The lesson view and presenter mode, written into the URL with the settings.
+    view: RefCell<crate::settings::query::View>,
 }
 
 use remote::Pick;
@@ -51,7 +54,17 @@ impl App {
     pub fn write_url(&self) {
         let values: Vec<std::cell::Ref<'_, crate::settings::Values>> = self.demos.iter().map(|d| d.values.borrow()).collect();
         let refs: Vec<&crate::settings::Values> = values.iter().map(|v| &**v).collect();
-        form::write_url(&refs, *self.run.borrow());
+        form::write_url(&refs, *self.run.borrow(), *self.view.borrow());
+    }
+
+    pub fn set_lesson(&self, lesson: Option<usize>) {
+        self.view.borrow_mut().lesson = lesson;
+        self.write_url();
+    }
+
+    fn set_presenter(&self, on: bool) {
+        self.view.borrow_mut().presenter = on;
+        self.write_url();
     }
 
     pub fn mark_run(&self, demo: Option<&'static str>) {
@@ -111,6 +124,7 @@ fn boot() -> Result<(), dom::WebError> {
         demos: REGISTRY.iter().map(|&d| remote::RemoteDemo::new(d)).collect(),
         offline: offline::Offline::new(),
         run: RefCell::new(None),
+        view: RefCell::new(crate::settings::query::View::default()),
     });
     // The link's settings go into the forms before they are built; what it asked for and could
     // not have is corrected and shown, never refused: a link is not edited in place.
@@ -130,7 +144,13 @@ fn boot() -> Result<(), dom::WebError> {
     pad::wire(&app)?;
     form::show_notes(&link.notes);
     wire_keys(&app)?;
-    wire_presenter()?;
+    wire_presenter(&app)?;
+    if link.view.presenter {
+        toggle_presenter(&app);
+    }
+    if let Some(n) = link.view.lesson {
+        lesson::open(&app, n)?;
+    }
     app.write_url();
     for id in DataSetId::ALL {
         loader::start(&app, id)?;
@@ -232,12 +252,20 @@ fn wire_keys(app: &Rc<App>) -> Result<(), dom::WebError> {
             " " => Some(remote::Press::RunPause),
             "s" => Some(remote::Press::Step),
             "r" => Some(remote::Press::Reset),
+            "n" | "ArrowRight" if lesson::shown().is_some() => {
+                lesson::go(lesson::shown().unwrap_or(0) + 1);
+                None
+            }
+            "ArrowLeft" if lesson::shown().is_some() => {
+                lesson::go(lesson::shown().unwrap_or(1) - 1);
+                None
+            }
             "n" => {
                 next_preset(&a);
                 None
             }
             "p" => {
-                toggle_presenter();
+                toggle_presenter(&a);
                 None
             }
             "?" => {
@@ -266,6 +294,11 @@ fn front_demo(app: &App) -> Pick {
     if let Some(pick) = app.marked_run().and_then(|name| app.pick(name)) {
         return pick;
     }
+    // A lesson shows one demo.
+    let lesson = lesson::shown().and_then(|n| crate::settings::presets::PRESETS.get(n - 1)).and_then(lesson::demo_of);
+    if let Some(pick) = lesson.and_then(|name| app.pick(&name)) {
+        return pick;
+    }
     let top = |pick: Pick| {
         // Each demo's section is `demo-<name>` (index.html).
         let id = format!("demo-{}", app.demos[pick].name());
@@ -277,17 +310,20 @@ fn front_demo(app: &App) -> Pick {
 }
 
 /// Opens the step of the guided path after the one the page shows now (the first when none).
-/// Presenter mode: large type, thick chart lines, each demo's settings folded behind a button.
-fn toggle_presenter() {
+/// Presenter mode: large type, the projector palette, thick chart lines, each demo's settings
+/// folded behind a button; written into the URL (`presenter=1`) so a link opens it.
+fn toggle_presenter(app: &App) {
     let Ok(body) = dom::body() else { return };
     let on = body.class_list().toggle("presenter").unwrap_or(false);
     dom::set_attr("presenter", "aria-pressed", if on { "true" } else { "false" });
     canvas_chart::set_presenter(on);
     exports::repaint_all();
+    app.set_presenter(on);
 }
 
-fn wire_presenter() -> Result<(), dom::WebError> {
-    dom::on_click(&dom::by_id("presenter")?, toggle_presenter);
+fn wire_presenter(app: &Rc<App>) -> Result<(), dom::WebError> {
+    let a = app.clone();
+    dom::on_click(&dom::by_id("presenter")?, move || toggle_presenter(&a));
     Ok(())
 }
 

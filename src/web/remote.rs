@@ -447,7 +447,7 @@ fn toggle_run(app: &Rc<App>, pick: Pick) {
         }
         set_buttons(d, false);
         let last = d.state.borrow().last_status.clone();
-        dom::set_text(&d.id("status"), &format!("Paused. {last}"));
+        dom::set_text(&d.id("status"), super::lesson::state_line(&format!("Paused. {last}")));
         return;
     }
     if !ensure_run(app, pick) {
@@ -976,6 +976,13 @@ fn stop_with_error(app: &Rc<App>, pick: Pick, generation: u32, message: &str, gp
     dom::set_text(&d.id("status"), "Stopped.");
 }
 
+/// Draws the demo's status line (and what else is due) again at the next frame: the page's look
+/// changed (the lesson view, which shows a shorter state line, was closed).
+pub fn refresh(app: &Rc<App>, pick: Pick) {
+    let generation = app.demos[pick].state.borrow().generation;
+    schedule_frame(app, pick, generation);
+}
+
 fn schedule_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     let d = &app.demos[pick];
     {
@@ -1050,7 +1057,7 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
         (true, false) => format!("Paused. {status}"),
         (false, false) => status,
     };
-    dom::set_text(&d.id("status"), &shown);
+    dom::set_text(&d.id("status"), super::lesson::state_line(&shown));
     // The figures behind the rate, for a reader's script (and the browser tests).
     if let Some((steps, seconds)) = run {
         dom::set_attr(&d.id("status"), "data-run", &format!("{steps} {seconds:.3}"));

@@ -5,7 +5,8 @@
 // focus ring, and Enter runs and pauses a demo; every control is at least 24x24 px; every chart is
 // an image with a label and a caption, and its lines stand 3:1 off the white.
 //
-// The suite also takes the README's screenshot of each demo after its run (into SCREENSHOTS_DIR,
+// The suite also takes the README's screenshot of each demo after its run, and of the lesson view
+// (?lesson=2) paused in task 2 (into SCREENSHOTS_DIR,
 // default target/e2e-screenshots; `SCREENSHOTS_DIR=docs/screenshots` refreshes the README's).
 
 import { test } from 'node:test';
@@ -89,6 +90,33 @@ test('axe-core finds no serious or critical violation in any view; the README sc
     await axe(other.page, 'a corrected link at 768 px, denoising finished, stream learning set up');
     assert.equal(other.errors.length, 0, formatErrors(other.errors));
     await other.context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('axe-core in the lesson view, at rest and running, in presenter mode too; its README screenshot', { timeout: 600_000 }, async () => {
+  const server = await serveStatic(requireDist());
+  const browser = await launchBrowser({ webgpu: false });
+  try {
+    const { page, errors } = await openApp(browser, `${server.url}?lesson=2&bnn.compute=cpu`, { contextOptions: { viewport: { width: 1280, height: 720 } } });
+    await page.waitForSelector('#lesson-bar:not([hidden])');
+    await axe(page, 'lesson view at rest');
+    await waitForDataState(page, 'mnist', 'done');
+    await page.click('#bnn-run');
+    // Half-way through task 2, where the standard network's forgetting of task 1 shows.
+    await page.waitForFunction(() => /^Task 2 of 3, batch [3-5]\d\d|^Task 3/.test(document.getElementById('bnn-status').textContent), null, { timeout: 540_000, polling: 500 });
+    await page.click('#bnn-run');
+    await page.waitForFunction(() => /^Paused/.test(document.getElementById('bnn-status').textContent));
+    await axe(page, 'lesson view, paused in task 2');
+    await fs.mkdir(SHOTS, { recursive: true });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: join(SHOTS, 'lesson.png') });
+    assert.ok((await fs.readFile(join(SHOTS, 'lesson.png'))).length > 10_000, 'lesson.png');
+    await page.keyboard.press('p');
+    await axe(page, 'lesson view in presenter mode');
+    assert.equal(errors.length, 0, formatErrors(errors));
   } finally {
     await browser.close();
     await server.close();
