@@ -71,6 +71,21 @@ pub const RESULTS: &[Reproducible] = &[
         "bnn-permuted --hidden 1024 --lr 0.005 --batch 100 --tasks 10 --epochs 1 --meta 0,1.35 --ewc --seeds 3",
     ),
     r(
+        "bnn-mnist-fashion",
+        "MNIST, then Fashion-MNIST, 5 epochs each at 512 hidden units: m = 0, 1.35 and 3",
+        "bnn-permuted --sequence mnist,fashion --hidden 512 --lr 0.005 --batch 100 --epochs 5 --meta 0,1.35,3 --seeds 3",
+    ),
+    r(
+        "bnn-permuted-full-precision",
+        "The same rule on full-precision weights (the paper's Fig. 2f): 512 units, 5 permuted tasks of 5 epochs, m = 0 and 1.35",
+        "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0,1.35 --weights full --seeds 3",
+    ),
+    r(
+        "bnn-flips",
+        "Which weights matter: the loss on task 1 when binary weights of one |Wh| bin are flipped, after 3 tasks at 128 units",
+        "bnn-permuted --hidden 128 --tasks 3 --steps-per-task 600 --meta 0,1.35,6 --test-examples 2000 --flips --seeds 3",
+    ),
+    r(
         "bnn-stream-1024",
         "Stream learning at the paper's width and schedule: Fashion-MNIST in 60 subsets of 1,000 x 20 epochs, 784-1024-1024-10",
         "bnn-stream --dataset fashion --hidden 1024 --meta 0,2.5 --seeds 3",
