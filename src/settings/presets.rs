@@ -48,14 +48,14 @@ const HEBB: &str = r#"<math display="block"><mi>y</mi><mo>=</mo><mi>tanh</mi><mo
 const DENOISE: &str = r#"<math display="block"><mover><mi>x</mi><mo>^</mo></mover><mo>=</mo><mi>decode</mi><mo>&#x2061;</mo><mo>(</mo><mi>plastic</mi><mo>(</mo><mi>encode</mi><mo>(</mo><mi>x</mi><mo>+</mo><mi>&#x3b5;</mi><mo>)</mo><mo>)</mo><mo>)</mo><mo>,</mo><mspace width="1em"/><mi>&#x3b5;</mi><mo>&#x223c;</mo><mi mathvariant="script">N</mi><mo>(</mo><mn>0</mn><mo>,</mo><msup><mi>&#x3c3;</mi><mn>2</mn></msup><mo>)</mo><mo>,</mo><mspace width="1em"/><mtext>loss</mtext><mo>=</mo><msup><mrow><mo>&#x2016;</mo><mover><mi>x</mi><mo>^</mo></mover><mo>&#x2212;</mo><mi>x</mi><mo>&#x2016;</mo></mrow><mn>2</mn></msup></math>"#;
 
 /// The path, in order.
-pub const PRESETS: [Preset; 8] = [
+pub const PRESETS: [Preset; 9] = [
     Preset {
         id: "toy",
         title: "Two weights, no data (instant)",
         query: "?bnn.toy-meta=6",
         anchor: "bnn-toy",
         chart: "bnn-toy",
-        look_at: "The first weight matters three times more: its hidden value grows steadily while the second keeps crossing zero. A large |Wh| marks an important weight.",
+        look_at: "The first weight matters more: its hidden value grows steadily while the second keeps crossing zero. A large |Wh| marks an important weight.",
         math: TOY,
     },
     Preset {
@@ -75,6 +75,15 @@ pub const PRESETS: [Preset; 8] = [
         chart: "bnn-curves",
         look_at: "Three networks, one start. In a run this short m = 1.35 keeps little more of task 1 than m = 0; m = 6 keeps far more.",
         math: F_META,
+    },
+    Preset {
+        id: "mnist-fashion",
+        title: "MNIST, then Fashion-MNIST: the paper's first example of forgetting",
+        query: "?bnn.experiment=permuted&bnn.sequence=mnist-fashion&bnn.hidden=128&bnn.meta=6&bnn.steps=600&run=bnn",
+        anchor: "demo-bnn",
+        chart: "bnn-curves",
+        look_at: "When Fashion-MNIST starts (grey line), watch MNIST, task 1: the standard network loses most of it within one epoch; m = 6 keeps more.",
+        math: STEP,
     },
     Preset {
         id: "stream",

@@ -156,10 +156,10 @@ test('a lesson out of range opens the nearest step with a note; one that is no n
   try {
     const far = await openApp(browser, `${server.url}?lesson=12`, { contextOptions: { viewport: PROJECTOR } });
     await far.page.waitForSelector('#settings-note:not([hidden])');
-    assert.match(await far.page.textContent('#settings-note'), /lesson: '12' is above the largest allowed value, 8 \(the guided path has steps 1 to 8\); showing step 8/);
-    assert.equal(await far.page.textContent('#lesson-count'), '8 / 8');
+    assert.match(await far.page.textContent('#settings-note'), /lesson: '12' is above the largest allowed value, 9 \(the guided path has steps 1 to 9\); showing step 9/);
+    assert.equal(await far.page.textContent('#lesson-count'), '9 / 9');
     assert.equal(await far.page.isDisabled('#lesson-next'), true, 'no step after the last');
-    assert.equal(new URL(far.page.url()).searchParams.get('lesson'), '8', 'the address says what is shown');
+    assert.equal(new URL(far.page.url()).searchParams.get('lesson'), '9', 'the address says what is shown');
     assert.equal(far.errors.length, 0, formatErrors(far.errors));
     const word = await openApp(browser, `${server.url}?lesson=three`, { contextOptions: { viewport: PROJECTOR } });
     await word.page.waitForSelector('#settings-note:not([hidden])');

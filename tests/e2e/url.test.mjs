@@ -149,7 +149,7 @@ test('every step of the guided path loads and starts', { timeout: 8 * RUN_TIMEOU
       items.map((li) => ({ id: li.dataset.preset, href: li.querySelector('a').getAttribute('href'), math: li.querySelectorAll('math').length })),
     );
     await context.close();
-    assert.deepEqual(presets.map((p) => p.id), ['toy', 'forgetting', 'why-m', 'stream', 'lenet-seeds', 'completion', 'denoise', 'many-tasks']);
+    assert.deepEqual(presets.map((p) => p.id), ['toy', 'forgetting', 'why-m', 'mnist-fashion', 'stream', 'lenet-seeds', 'completion', 'denoise', 'many-tasks']);
     for (const preset of presets) {
       assert.equal(preset.math, 1, `${preset.id} has its equation in MathML`);
       const { page, context, errors } = await openApp(browser, new URL(preset.href, server.url).href);
