@@ -15,6 +15,7 @@ const STEPS = [
   ['bnn-curves', 'bnn'],
   ['bnn-curves', 'bnn'],
   ['bnn-curves', 'bnn'],
+  ['bnn-curves', 'bnn'],
   ['lenet-acc', 'lenet'],
   ['hebb-loss', 'hebb'],
   ['hebb-recon', 'hebb'],
@@ -133,7 +134,7 @@ test('a lesson runs with its state line, moves with the arrow keys and buttons, 
     await Promise.all([p.waitForURL(/[?&]lesson=2(&|$)/), p.keyboard.press('ArrowRight')]);
     await p.waitForSelector('body[data-ready="1"]', { state: 'attached' });
     assert.equal(new URL(p.url()).searchParams.get('presenter'), '1');
-    assert.equal(await p.textContent('#lesson-count'), '2 / 8');
+    assert.equal(await p.textContent('#lesson-count'), '2 / 9');
     await Promise.all([p.waitForURL(/[?&]lesson=3(&|$)/), p.keyboard.press('n')]);
     await p.waitForSelector('body[data-ready="1"]', { state: 'attached' });
     await Promise.all([p.waitForURL(/[?&]lesson=2(&|$)/), p.keyboard.press('ArrowLeft')]);
