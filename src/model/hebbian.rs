@@ -134,9 +134,9 @@ impl HebbianConfig {
     /// Miconi's small recurrent setting (`simple/README.md`'s `full.py --patternsize 50
     /// --nbaddneurons 0 --nbprescycles 1 --nbpatterns 2 --prestime 3 --interpresdelay 1 --lr
     /// 3e-4`): 50 bits, 51 neurons (one per bit and the bias), 2 patterns shown once for 3 steps
-    /// each with 1 blank step after, then the half-erased test pattern for 6 steps (`simple.py`'s
-    /// test length; `full.py` shows it as long as the others, 3); inputs x 20, Adam 3e-4, one
-    /// episode per batch as Miconi, simple rule with learned eta.
+    /// each with 1 blank step after, then the half-erased test pattern for 3 steps, as `full.py`
+    /// shows it (as long as the others; `simple.py` shows it for 6: `--test-steps 6`); inputs x 20,
+    /// Adam 3e-4, one episode per batch as Miconi, simple rule with learned eta.
     pub fn recurrent_small(plastic: bool) -> Self {
         Self {
             network: Network::Recurrent,
@@ -146,7 +146,7 @@ impl HebbianConfig {
             presentations: 1,
             present_steps: 3,
             blank_steps: 1,
-            test_steps: 6,
+            test_steps: 3,
             batch: 1,
             ..Self::small(plastic)
         }
@@ -155,7 +155,7 @@ impl HebbianConfig {
     /// Miconi's 1000-bit recurrent setting (`simple.py`): 1001 neurons, 5 patterns, 2
     /// presentations x 6 steps, 4 blank steps, 6 test steps.
     pub fn recurrent_miconi(plastic: bool) -> Self {
-        Self { bits: 1000, neurons: 1001, patterns: 5, presentations: 2, present_steps: 6, blank_steps: 4, ..Self::recurrent_small(plastic) }
+        Self { bits: 1000, neurons: 1001, patterns: 5, presentations: 2, present_steps: 6, blank_steps: 4, test_steps: 6, ..Self::recurrent_small(plastic) }
     }
 
     /// The side of the square weight matrices: the neurons of the recurrent network, the bits of
