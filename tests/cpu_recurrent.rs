@@ -211,8 +211,10 @@ fn miconi_small_setting_has_his_episode() {
     let cfg = HebbianConfig::recurrent_small(true);
     assert_eq!(cfg.validate(), Ok(()));
     assert_eq!((cfg.bits, cfg.neurons, cfg.patterns, cfg.batch), (50, 51, 2, 1));
-    // 2 patterns x (3 shown + 1 blank), then 6 test steps.
-    assert_eq!(cfg.episode_steps(), 14);
+    // 2 patterns x (3 shown + 1 blank), then 3 test steps (full.py's; simple.py's 1,000-bit
+    // setting shows it for 6).
+    assert_eq!(cfg.episode_steps(), 11);
+    assert_eq!(HebbianConfig::recurrent_miconi(true).test_steps, 6);
     let p = HebbianParams::init(&cfg, 1);
     assert_eq!(p.w.len(), 51 * 51);
     assert!((0..51).all(|i| p.alpha[i * 51 + i] == 0.0), "no plastic autapses at the start");
