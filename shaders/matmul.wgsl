@@ -1,5 +1,6 @@
-// Matrix product C = op(A) · op(B), or C += op(A) · op(B), by one of three kernels (the host picks):
-// `main` for most products, `rows` for a narrow C (a convolution's forward product: as many rows as
+// Matrix product C = op(A) · op(B), or C += op(A) · op(B), by one of four kernels (the host picks):
+// `main` for most products, `along_k` for a layer's forward product (A row-major, B stored
+// transposed, k a multiple of 4: both read four k at a time), `rows` for a narrow C (a convolution's forward product: as many rows as
 // pixels, a column per output channel), `split` and `reduce` for a small C summed over a long k (a
 // convolution's weight gradient: k runs over every pixel of the batch).
 // CPU reference: src/cpu/matmul.rs (`matmul_reference`); host side: src/gpu/matmul.rs.
@@ -39,6 +40,9 @@ struct Shape {
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 // One per column of C, read when `with_bias` is 1 (otherwise bound to B, unread).
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
+// along_k: A and B again, four values of k per element.
+@group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
 
 // Outputs per workgroup side, invocations per side, outputs per invocation side.
 const TILE: u32 = 32u;
@@ -100,6 +104,54 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         acc1 = acc1 + av.y * bv;
         acc2 = acc2 + av.z * bv;
         acc3 = acc3 + av.w * bv;
+    }
+    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let row = row0 + i * SIDE;
+            let col = col0 + j * SIDE;
+            if (row < shape.m && col < shape.n) {
+                store(row * shape.n + col, with_bias(acc[i][j], col));
+            }
+        }
+    }
+}
+
+// `along_k`: `main`'s blocks, for A stored m x k and B stored n x k with k a multiple of 4, where
+// a row of each is contiguous along k. Each step reads four vec4s of A and four of B (a load of
+// 16 bytes per invocation where `main` loads 4) and does 64 multiply-adds, each output still
+// adding its products one at a time in k order, as `main` does.
+@compute @workgroup_size(8, 8)
+fn along_k(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wid.y * TILE + lid.y;
+    let col0 = wid.x * TILE + lid.x;
+    let k4 = shape.k / 4u;
+    let spread = vec4<u32>(0u, SIDE, 2u * SIDE, 3u * SIDE);
+    let rows = min(vec4<u32>(row0) + spread, vec4<u32>(shape.m - 1u)) * k4;
+    let cols = min(vec4<u32>(col0) + spread, vec4<u32>(shape.n - 1u)) * k4;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var q = 0u; q < k4; q = q + 1u) {
+        let x0 = a4[rows.x + q];
+        let x1 = a4[rows.y + q];
+        let x2 = a4[rows.z + q];
+        let x3 = a4[rows.w + q];
+        let y0 = b4[cols.x + q];
+        let y1 = b4[cols.y + q];
+        let y2 = b4[cols.z + q];
+        let y3 = b4[cols.w + q];
+        // B's four columns at each of the four k, so that every output adds its products in k
+        // order, as `main` does.
+        let c = mat4x4<f32>(y0, y1, y2, y3);
+        let t = transpose(c);
+        for (var e = 0u; e < 4u; e = e + 1u) {
+            acc0 = acc0 + x0[e] * t[e];
+            acc1 = acc1 + x1[e] * t[e];
+            acc2 = acc2 + x2[e] * t[e];
+            acc3 = acc3 + x3[e] * t[e];
+        }
     }
     var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     for (var i = 0u; i < 4u; i = i + 1u) {
