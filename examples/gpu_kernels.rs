@@ -1,13 +1,15 @@
-//! Milliseconds per dispatch of the GPU kernels a convolution uses, at the shapes of LeNet-5 (batch
-//! 64) and of the denoising autoencoder (8 episodes x 10 steps), on whatever adapter wgpu finds:
-//! `cargo run --release --example gpu_kernels`. Each matrix product is timed through the kernel
-//! the walk picks for it (`MatmulKernel::bind_long`: rows, split or tiled) and through the tiled
-//! kernel alone, which every product used before; an empty dispatch shows what the adapter
-//! charges per dispatch. The README's figures on software adapters come from here.
+//! Milliseconds per dispatch of the GPU kernels that make most of a training step, on whatever
+//! adapter wgpu finds: `cargo run --release --example gpu_kernels`. The matrix products of the
+//! binarized 784-1024-1024-10 network (batch 100) and of LeNet-5's first dense layer (batch 64),
+//! each through the kernel the walk picks (`MatmulKernel::bind` or, for a weight gradient,
+//! `bind_long`); the three products of each convolution of LeNet-5 (batch 64) and of the denoising
+//! autoencoder (8 episodes x 10 steps), read straight from the layer's input
+//! (`shaders/conv.wgsl`); and an empty dispatch, what the adapter charges per dispatch.
+//! docs/performance.md's per-kernel figures on software adapters come from here.
 
 use metaplastic::gpu::kernel::{Dispatch, record_all};
 use metaplastic::gpu::{GpuContext, GpuTensor, conv::ConvKernel, matmul::MatmulKernel};
-use metaplastic::nn::{ConvShape, MatmulShape};
+use metaplastic::nn::{Activation, ConvShape, MatmulShape};
 use std::time::Instant;
 
 /// Median of five submits of `calls` recorded five times each, per recording, in milliseconds.
@@ -38,29 +40,29 @@ fn main() {
         }
     };
     println!("adapter: {}", ctx.adapter);
+    let zeros = |n: usize| GpuTensor::zeros(&ctx, n);
     let matmul = MatmulKernel::new(&ctx);
-    // (what, m, k, n, A transposed): forward products (rows x patch x channels) and weight
-    // gradients (channels x rows x patch).
+    // (what, m, k, n, layout): forward products (batch x inputs x outputs, weights stored
+    // transposed), weight gradients (outputs x batch x inputs, A transposed), input gradients.
     let products = [
-        ("autoencoder conv 1 forward", 62720, 9, 8, false),
-        ("autoencoder conv 1 weight gradient", 8, 62720, 9, true),
-        ("autoencoder conv 2 forward", 15680, 72, 8, false),
-        ("autoencoder conv 2 weight gradient", 8, 15680, 72, true),
-        ("LeNet-5 conv 1 forward", 50176, 25, 6, false),
-        ("LeNet-5 conv 1 weight gradient", 6, 50176, 25, true),
-        ("LeNet-5 conv 2 forward", 6400, 150, 16, false),
-        ("LeNet-5 conv 2 weight gradient", 16, 6400, 150, true),
+        ("bnn-1024 layer 1 forward", 100, 784, 1024, "trans_b"),
+        ("bnn-1024 layer 2 forward", 100, 1024, 1024, "trans_b"),
+        ("bnn-1024 layer 2 weight gradient", 1024, 100, 1024, "trans_a"),
+        ("bnn-1024 layer 2 input gradient", 100, 1024, 1024, "plain"),
+        ("LeNet-5 dense 400-120 forward", 64, 400, 120, "trans_b"),
     ];
-    println!("{:<38} {:>12} {:>12}", "matrix product", "walk's (ms)", "tiled (ms)");
-    for (what, m, k, n, trans_a) in products {
-        let shape = if trans_a { MatmulShape::new(m, k, n).trans_a() } else { MatmulShape::new(m, k, n).trans_b() };
-        let (a, b, c) = (GpuTensor::zeros(&ctx, m * k), GpuTensor::zeros(&ctx, k * n), GpuTensor::zeros(&ctx, m * n));
-        let picked = time(&ctx, &matmul.bind_long(&ctx, shape, &a, &b, &c));
-        let tiled = time(&ctx, &[matmul.bind_tiled(&ctx, shape, &a, &b, None, None, &c)]);
-        println!("{what:<38} {picked:>12.2} {tiled:>12.2}");
+    println!("{:<40} {:>10}", "matrix product", "ms");
+    for (what, m, k, n, layout) in products {
+        let shape = match layout {
+            "trans_a" => MatmulShape::new(m, k, n).trans_a(),
+            "trans_b" => MatmulShape::new(m, k, n).trans_b(),
+            _ => MatmulShape::new(m, k, n),
+        };
+        let (a, b, c) = (zeros(m * k), zeros(k * n), zeros(m * n));
+        println!("{what:<40} {:>10.2}", time(&ctx, &matmul.bind_long(&ctx, shape, &a, &b, &c)));
     }
     let conv = ConvKernel::new(&ctx);
-    println!("{:<38} {:>12} {:>12}", "convolution", "im2col (ms)", "col2im (ms)");
+    println!("{:<24} {:>14} {:>20} {:>20}", "convolution", "forward (ms)", "weight gradient (ms)", "input gradient (ms)");
     let shapes = [
         ("autoencoder conv 1", ConvShape::new(80, 28, 28, 1, 8, 3, 1)),
         ("autoencoder conv 2", ConvShape::new(80, 14, 14, 8, 8, 3, 1)),
@@ -68,11 +70,13 @@ fn main() {
         ("LeNet-5 conv 2", ConvShape::new(64, 14, 14, 6, 16, 5, 0)),
     ];
     for (what, s) in shapes {
-        let (x, cols) = (GpuTensor::zeros(&ctx, s.input_len()), GpuTensor::zeros(&ctx, s.rows() * s.patch()));
-        let im2col = time(&ctx, &[conv.bind_im2col(&ctx, s, &x, &cols)]);
-        let col2im = time(&ctx, &[conv.bind_col2im(&ctx, s, &cols, &x)]);
-        println!("{what:<38} {im2col:>12.2} {col2im:>12.2}");
+        let (x, w, bias) = (zeros(s.input_len()), zeros(s.weight_len()), zeros(s.cout as usize));
+        let (y, dw) = (zeros(s.rows() * s.cout as usize), zeros(s.weight_len()));
+        let forward = time(&ctx, &[conv.bind_forward(&ctx, s, &x, &w, Some(&bias), Some(Activation::Relu), &y)]);
+        let weight = time(&ctx, &[conv.bind_weight_grad(&ctx, s, &x, &y, &dw, Some(&bias), false)]);
+        let input = time(&ctx, &[conv.bind_input_grad(&ctx, s, &y, &w, None, &x)]);
+        println!("{what:<24} {forward:>14.2} {weight:>20.2} {input:>20.2}");
     }
-    let (y, bias) = (GpuTensor::zeros(&ctx, 64), GpuTensor::zeros(&ctx, 8));
-    println!("an empty dispatch (a bias on 64 numbers): {:.3} ms", time(&ctx, &[conv.bind_add_bias(&ctx, &y, &bias)]));
+    let (dy, db) = (zeros(8), zeros(8));
+    println!("an empty dispatch (a bias gradient of 8 numbers): {:.3} ms", time(&ctx, &[conv.bind_bias_grad(&ctx, &dy, &db, false)]));
 }

@@ -1,13 +1,19 @@
-// 2-D convolution as im2col + matrix product, channels-last (NHWC), stride 1, zero padding:
-//   im2col:    cols[(b, oy, ox), (ky, kx, ci)] = x[b, oy + ky - pad, ox + kx - pad, ci] (0 in the padding)
-//   col2im:    dx[b, y, x, ci] = sum over taps (ky, kx) with oy = y + pad - ky, ox = x + pad - kx in range
-//              of cols[(b, oy, ox), (ky, kx, ci)]: the adjoint of im2col, as a gather so that no two
-//              invocations write one element (no atomics on f32 in WGSL);
-//   add_bias:  y[r, c] += bias[c];
-//   bias_grad: db[c] = sum_r dy[r, c], summed over rows in order so it rounds as the CPU does;
-//              with `accumulate`, db[c] += that sum (a layer applied at every step of an episode).
-// The products Y = cols · Wᵀ, dW = dYᵀ · cols, dcols = dY · W run in matmul.wgsl.
-// CPU reference: src/cpu/conv.rs (`im2col`, `col2im`, `add_bias`, `bias_grad`);
+// 2-D convolution without the im2col matrix (implicit GEMM), channels-last (NHWC), stride 1, zero
+// padding. With `cols = im2col(x)` (`cols[(b, oy, ox), (ky, kx, ci)] = x[b, oy + ky - pad,
+// ox + kx - pad, ci]`, 0 in the padding) the three products of a convolution are read from x where
+// cols would have been, so no `rows x k*k*cin` matrix is written or read back:
+//   forward:      y = act(cols · Wᵀ + bias)                      y: [rows, cout]
+//   input_grad:   dx = col2im(dy · W) (+ bias)                   dx: [batch, h, w, cin]
+//                 (a transposed convolution's forward pass)
+//   weight_grad:  dW (+)= dyᵀ · cols, and db (+)= column sums of dy, in one pass
+//                 (a transposed convolution's weight gradient, with x and dy swapped)
+//   bias_grad:    db[c] (+)= sum_r dy[r, c], rows in order (a dense or transposed layer's bias).
+// Every kernel computes a 4x4 block of outputs per invocation in vec4 accumulators, reading its
+// operands straight from the buffers (no workgroup memory in the products): on the software
+// adapters this project is measured on, a load whose address differs between invocations is a
+// per-lane gather, so sixteen multiply-adds per eight loads is what pays (docs/performance.md).
+// Out-of-range indices are clamped and their values masked to 0, never tested per load.
+// CPU reference: src/cpu/conv.rs (`im2col`, `col2im`, `bias_grad`) with src/cpu/matmul.rs;
 // host side: src/gpu/conv.rs.
 
 // Laid out as `ConvShape`.
@@ -22,29 +28,46 @@ struct Conv {
     _pad: u32,
 }
 
-// A `rows x cols` matrix (a layer's output or its gradient) and its length.
+// A `rows x cols` matrix (bias_grad's dy) and its length.
 struct Rows {
     rows: u32,
     cols: u32,
     n: u32,
-    // bias_grad only: 1 adds into db instead of overwriting it.
+    // 1 adds into db instead of overwriting it.
     accumulate: u32,
+}
+
+// What a product does besides the sum.
+struct Extra {
+    // forward, input_grad: 1 adds bias[channel]; weight_grad: 1 also writes the bias gradient.
+    with_bias: u32,
+    // forward: the activation after the bias (0 none, 1 ReLU, 2 tanh), as activation.wgsl.
+    act: u32,
+    // weight_grad: 1 adds into dw (and db) instead of overwriting them.
+    accumulate: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> conv: Conv;
 @group(0) @binding(1) var<uniform> shape: Rows;
-// im2col: x -> cols; col2im: cols_in -> dx.
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read_write> cols: array<f32>;
-@group(0) @binding(4) var<storage, read> cols_in: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
-// add_bias: y += bias; bias_grad: dy -> db.
+@group(0) @binding(2) var<uniform> extra: Extra;
+// forward and weight_grad: the convolution's input.
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+// forward and input_grad: the weights, [cout, k, k, cin].
+@group(0) @binding(4) var<storage, read> w: array<f32>;
+// forward and input_grad with `with_bias`: one per output channel (otherwise bound to w, unread).
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+// forward: y; input_grad: dx.
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
-@group(0) @binding(7) var<storage, read> bias: array<f32>;
-@group(0) @binding(8) var<storage, read> dy: array<f32>;
+// input_grad, weight_grad, bias_grad: the gradient at the convolution's output, [rows, cout].
+@group(0) @binding(7) var<storage, read> dy: array<f32>;
+// weight_grad: dW, shaped as w.
+@group(0) @binding(8) var<storage, read_write> dw: array<f32>;
+// weight_grad with `with_bias`, bias_grad: the bias gradient.
 @group(0) @binding(9) var<storage, read_write> db: array<f32>;
 
-const WG: u32 = 256u;
+// Invocations per workgroup; a workgroup of a product covers 4 x WG rows (or pixels).
+const WG: u32 = 64u;
 
 fn out_h() -> u32 {
     return conv.h + 2u * conv.pad + 1u - conv.k;
@@ -54,80 +77,242 @@ fn out_w() -> u32 {
     return conv.w + 2u * conv.pad + 1u - conv.k;
 }
 
-// One invocation per element of cols, grid-stride: cols of a batch of 28x28 images exceed
-// 65535 workgroups of 256.
-@compute @workgroup_size(256)
-fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    // The receptive field k*k*cin, the width of cols (`patch` is reserved in WGSL).
+fn finish(v: f32, channel: u32) -> f32 {
+    var out = v;
+    if (extra.with_bias != 0u) {
+        out = out + bias[channel];
+    }
+    if (extra.act == 1u) {
+        out = max(out, 0.0);
+    } else if (extra.act == 2u) {
+        // As activation.wgsl: some drivers' tanh is NaN past |x| ~ 44; it is exactly ±1 in f32
+        // well before |x| = 10.
+        out = tanh(clamp(out, -10.0, 10.0));
+    }
+    return out;
+}
+
+// Where output row `r` (an output pixel of an example) starts reading: (b, oy, ox).
+fn pixel_of(r: u32) -> vec3<u32> {
+    let ow = out_w();
+    let oh = out_h();
+    return vec3<u32>(r / (ow * oh), (r / ow) % oh, r % ow);
+}
+
+// `forward`: invocation li of workgroup (gx, gy) computes rows gx * 4 * WG + li + WG * i (i in
+// 0..4) for output channels 4 gy .. 4 gy + 3. Each output sums its k*k*cin products in the order of
+// the columns of cols, (ky, kx, ci), as the product over cols does.
+@compute @workgroup_size(64)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let rows = conv.batch * out_h() * out_w();
+    let field = conv.k * conv.k * conv.cin;
+    let r0 = wid.x * 4u * WG + li;
+    let rs = min(vec4<u32>(r0) + vec4<u32>(0u, WG, 2u * WG, 3u * WG), vec4<u32>(rows - 1u));
+    let co0 = wid.y * 4u;
+    let wrows = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cout - 1u)) * field;
+    var px: array<vec3<u32>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        px[i] = pixel_of(rs[i]);
+    }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var ky = 0u; ky < conv.k; ky++) {
+        for (var kx = 0u; kx < conv.k; kx++) {
+            // Per row: the input pixel this tap reads (unsigned: left of or above the image wraps
+            // to a huge value and fails `< h`), and 1 or 0 for inside or padding.
+            var base = vec4<u32>(0u);
+            var keep = vec4<f32>(0.0);
+            for (var i = 0u; i < 4u; i++) {
+                let sy = px[i].y + ky - conv.pad;
+                let sx = px[i].z + kx - conv.pad;
+                if (px[i].y + ky >= conv.pad && px[i].z + kx >= conv.pad && sy < conv.h && sx < conv.w) {
+                    base[i] = ((px[i].x * conv.h + sy) * conv.w + sx) * conv.cin;
+                    keep[i] = 1.0;
+                }
+            }
+            let tap = (ky * conv.k + kx) * conv.cin;
+            for (var ci = 0u; ci < conv.cin; ci++) {
+                let xv = vec4<f32>(x[base.x + ci], x[base.y + ci], x[base.z + ci], x[base.w + ci]) * keep;
+                let wi = wrows + tap + ci;
+                let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
+                acc0 = acc0 + xv.x * wv;
+                acc1 = acc1 + xv.y * wv;
+                acc2 = acc2 + xv.z * wv;
+                acc3 = acc3 + xv.w * wv;
+            }
+        }
+    }
+    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i++) {
+        let r = r0 + i * WG;
+        for (var j = 0u; j < 4u; j++) {
+            let co = co0 + j;
+            if (r < rows && co < conv.cout) {
+                y[r * conv.cout + co] = finish(acc[i][j], co);
+            }
+        }
+    }
+}
+
+// `input_grad`: invocation li of workgroup (gx, gy) computes input pixels gx * 4 * WG + li + WG * i
+// (i in 0..4) for input channels 4 gy .. 4 gy + 3: each sums, over the taps (ky, kx) whose output
+// pixel oy = py + pad - ky, ox = px + pad - kx exists, and over the output channels, dy times the
+// weight: col2im of dy · W without the matrix dy · W.
+@compute @workgroup_size(64)
+fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let pixels = conv.batch * conv.h * conv.w;
     let field = conv.k * conv.k * conv.cin;
     let oh = out_h();
     let ow = out_w();
-    let n = conv.batch * oh * ow * field;
-    for (var i = gid.x; i < n; i += groups.x * WG) {
-        let row = i / field;
-        let col = i % field;
-        let ci = col % conv.cin;
-        let tap = col / conv.cin;
-        let kx = tap % conv.k;
-        let ky = tap / conv.k;
-        let ox = row % ow;
-        let oy = (row / ow) % oh;
-        let b = row / (ow * oh);
-        // Unsigned: a position left of or above the image wraps to a huge value and fails `< h`.
-        let sy = oy + ky - conv.pad;
-        let sx = ox + kx - conv.pad;
-        var v = 0.0;
-        if (oy + ky >= conv.pad && ox + kx >= conv.pad && sy < conv.h && sx < conv.w) {
-            v = x[((b * conv.h + sy) * conv.w + sx) * conv.cin + ci];
+    let q0 = wid.x * 4u * WG + li;
+    let qs = min(vec4<u32>(q0) + vec4<u32>(0u, WG, 2u * WG, 3u * WG), vec4<u32>(pixels - 1u));
+    let ci0 = wid.y * 4u;
+    let cis = min(vec4<u32>(ci0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cin - 1u));
+    var px: array<vec3<u32>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        let q = qs[i];
+        px[i] = vec3<u32>(q / (conv.w * conv.h), (q / conv.w) % conv.h, q % conv.w);
+    }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var ky = 0u; ky < conv.k; ky++) {
+        for (var kx = 0u; kx < conv.k; kx++) {
+            var base = vec4<u32>(0u);
+            var keep = vec4<f32>(0.0);
+            for (var i = 0u; i < 4u; i++) {
+                let oy = px[i].y + conv.pad - ky;
+                let ox = px[i].z + conv.pad - kx;
+                if (px[i].y + conv.pad >= ky && px[i].z + conv.pad >= kx && oy < oh && ox < ow) {
+                    base[i] = ((px[i].x * oh + oy) * ow + ox) * conv.cout;
+                    keep[i] = 1.0;
+                }
+            }
+            let tap = cis + (ky * conv.k + kx) * conv.cin;
+            for (var co = 0u; co < conv.cout; co++) {
+                let dv = vec4<f32>(dy[base.x + co], dy[base.y + co], dy[base.z + co], dy[base.w + co]) * keep;
+                let wi = tap + co * field;
+                let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
+                acc0 = acc0 + dv.x * wv;
+                acc1 = acc1 + dv.y * wv;
+                acc2 = acc2 + dv.z * wv;
+                acc3 = acc3 + dv.w * wv;
+            }
         }
-        cols[i] = v;
+    }
+    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i++) {
+        let q = q0 + i * WG;
+        for (var j = 0u; j < 4u; j++) {
+            let ci = ci0 + j;
+            if (q < pixels && ci < conv.cin) {
+                y[q * conv.cin + ci] = finish(acc[i][j], ci);
+            }
+        }
     }
 }
 
-// One invocation per input element; taps visited in (ky, kx) order, as the CPU adds them.
-@compute @workgroup_size(256)
-fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+// Per invocation of weight_grad, its sums before the workgroup adds them up.
+var<workgroup> part: array<array<vec4<f32>, 4>, 64>;
+
+// `weight_grad`: workgroup (gx, gy) computes dW for output channels 4 gy .. 4 gy + 3 and columns
+// of cols p = 4 gx .. 4 gx + 3, where column p = k*k*cin (one past the last) is the bias, whose
+// "input" is 1. Its 64 invocations each sum every 64th row (li, li + 64, ...), then add their sums
+// up in a tree: a small dW over a long sum (every output pixel of the batch) keeps every lane busy.
+@compute @workgroup_size(64)
+fn weight_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let rows = conv.batch * out_h() * out_w();
     let field = conv.k * conv.k * conv.cin;
-    let oh = out_h();
-    let ow = out_w();
-    let n = conv.batch * conv.h * conv.w * conv.cin;
-    for (var i = gid.x; i < n; i += groups.x * WG) {
-        let ci = i % conv.cin;
-        let px = (i / conv.cin) % conv.w;
-        let py = (i / (conv.cin * conv.w)) % conv.h;
-        let b = i / (conv.cin * conv.w * conv.h);
-        var acc = 0.0;
-        for (var ky = 0u; ky < conv.k; ky++) {
-            if (py + conv.pad < ky) {
-                continue;
+    let co0 = wid.y * 4u;
+    let chans = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cout - 1u));
+    let p0 = wid.x * 4u;
+    // Each column's tap and channel, and whether it is a weight (1), the bias (2) or past both (0).
+    var ky: vec4<u32>;
+    var kx: vec4<u32>;
+    var ci: vec4<u32>;
+    var kind: vec4<u32>;
+    for (var j = 0u; j < 4u; j++) {
+        let p = p0 + j;
+        let tap = p / conv.cin;
+        ci[j] = p % conv.cin;
+        ky[j] = tap / conv.k;
+        kx[j] = tap % conv.k;
+        if (p < field) {
+            kind[j] = 1u;
+        } else if (p == field && extra.with_bias != 0u) {
+            kind[j] = 2u;
+        }
+    }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var r = li; r < rows; r += WG) {
+        let px = pixel_of(r);
+        let d = r * conv.cout;
+        let dv = vec4<f32>(dy[d + chans.x], dy[d + chans.y], dy[d + chans.z], dy[d + chans.w]);
+        var xv = vec4<f32>(0.0);
+        for (var j = 0u; j < 4u; j++) {
+            let sy = px.y + ky[j] - conv.pad;
+            let sx = px.z + kx[j] - conv.pad;
+            var idx = 0u;
+            var keep = 0.0;
+            if (kind[j] == 1u && px.y + ky[j] >= conv.pad && px.z + kx[j] >= conv.pad && sy < conv.h && sx < conv.w) {
+                idx = ((px.x * conv.h + sy) * conv.w + sx) * conv.cin + ci[j];
+                keep = 1.0;
             }
-            let oy = py + conv.pad - ky;
-            if (oy >= oh) {
-                continue;
-            }
-            for (var kx = 0u; kx < conv.k; kx++) {
-                if (px + conv.pad < kx) {
-                    continue;
-                }
-                let ox = px + conv.pad - kx;
-                if (ox >= ow) {
-                    continue;
-                }
-                acc += cols_in[((b * oh + oy) * ow + ox) * field + (ky * conv.k + kx) * conv.cin + ci];
+            xv[j] = x[idx] * keep;
+            if (kind[j] == 2u) {
+                xv[j] = 1.0;
             }
         }
-        dx[i] = acc;
+        acc0 = acc0 + xv.x * dv;
+        acc1 = acc1 + xv.y * dv;
+        acc2 = acc2 + xv.z * dv;
+        acc3 = acc3 + xv.w * dv;
+    }
+    part[li] = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    workgroupBarrier();
+    for (var span = WG / 2u; span > 0u; span = span / 2u) {
+        if (li < span) {
+            for (var j = 0u; j < 4u; j++) {
+                part[li][j] = part[li][j] + part[li + span][j];
+            }
+        }
+        workgroupBarrier();
+    }
+    if (li != 0u) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        for (var c = 0u; c < 4u; c++) {
+            let co = co0 + c;
+            if (co >= conv.cout) {
+                continue;
+            }
+            let v = part[0][j][c];
+            if (kind[j] == 1u) {
+                let idx = co * field + p0 + j;
+                if (extra.accumulate != 0u) {
+                    dw[idx] = dw[idx] + v;
+                } else {
+                    dw[idx] = v;
+                }
+            } else if (kind[j] == 2u) {
+                if (extra.accumulate != 0u) {
+                    db[co] = db[co] + v;
+                } else {
+                    db[co] = v;
+                }
+            }
+        }
     }
 }
 
-@compute @workgroup_size(256)
-fn add_bias(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    for (var i = gid.x; i < shape.n; i += groups.x * WG) {
-        y[i] = y[i] + bias[i % shape.cols];
-    }
-}
-
-// One invocation per column.
+// `bias_grad`: one invocation per column.
 @compute @workgroup_size(64)
 fn bias_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
     let c = gid.x;

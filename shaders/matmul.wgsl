@@ -1,15 +1,20 @@
-// Matrix product C = op(A) · op(B), or C += op(A) · op(B), by one of three kernels (the host picks):
-// `main` for most products, `rows` for a narrow C (a convolution's forward product: as many rows as
+// Matrix product C = op(A) · op(B), or C += op(A) · op(B), by one of four kernels (the host picks):
+// `main` for most products, `along_k` for a layer's forward product (A row-major, B stored
+// transposed, k a multiple of 4: both read four k at a time), `rows` for a narrow C (a convolution's forward product: as many rows as
 // pixels, a column per output channel), `split` and `reduce` for a small C summed over a long k (a
 // convolution's weight gradient: k runs over every pixel of the batch).
 // CPU reference: src/cpu/matmul.rs (`matmul_reference`); host side: src/gpu/matmul.rs.
 //
-// `main`: each workgroup of 16x16 invocations computes a 32x32 tile of C, each invocation a 2x2 block of it
-// (rows ly and ly + 16, columns lx and lx + 16: neighbouring invocations read neighbouring words).
-// K is walked in steps of 16: a 32x16 tile of A and a 16x32 tile of B are staged in workgroup
-// memory, so each element is read from global memory once per tile, and each value read from the
-// tiles feeds two multiply-adds. Every output still sums its k products one at a time in order, as
-// the 1x1-per-invocation kernel did.
+// `main`: each workgroup of 8x8 invocations computes a 32x32 tile of C, each invocation a 4x4 block
+// of it (rows ly + 8i and columns lx + 8j, i and j in 0..4), held in four vec4 accumulators. Per
+// step of k an invocation reads four values of A and four of B straight from the buffers and does
+// sixteen multiply-adds; there is no workgroup memory and no barrier. On the software adapters this
+// project is measured on (llvmpipe, SwiftShader), every load whose address differs between
+// invocations is a per-lane gather and every barrier a switch between coroutines, so sixteen
+// multiply-adds per eight loads and no barriers is what pays (docs/performance.md); a hardware GPU
+// serves the repeated reads from its caches. Indices are clamped to the last row and column instead
+// of tested per load (the extra outputs are computed and not stored), and walk along k by a stride
+// worked out once. Every output still sums its k products one at a time in order.
 
 struct Shape {
     m: u32,
@@ -35,15 +40,13 @@ struct Shape {
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 // One per column of C, read when `with_bias` is 1 (otherwise bound to B, unread).
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
+// along_k: A and B again, four values of k per element.
+@group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
 
-// Outputs per workgroup side, invocations per side, outputs per invocation side, K per step.
+// Outputs per workgroup side, invocations per side, outputs per invocation side.
 const TILE: u32 = 32u;
-const SIDE: u32 = 16u;
-const PER: u32 = 2u;
-const KSTEP: u32 = 16u;
-
-var<workgroup> tile_a: array<array<f32, 16>, 32>; // [row][k]
-var<workgroup> tile_b: array<array<f32, 32>, 16>; // [k][column]
+const SIDE: u32 = 8u;
 
 fn load_a(row: u32, col: u32) -> f32 {
     if (row >= shape.m || col >= shape.k) {
@@ -65,42 +68,96 @@ fn load_b(row: u32, col: u32) -> f32 {
     return b[row * shape.n + col];
 }
 
-@compute @workgroup_size(16, 16)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
-    var acc = array<array<f32, 2>, 2>(array<f32, 2>(0.0, 0.0), array<f32, 2>(0.0, 0.0));
-    let steps = (shape.k + KSTEP - 1u) / KSTEP;
-    for (var t = 0u; t < steps; t = t + 1u) {
-        let k0 = t * KSTEP;
-        // 512 elements per tile, two per invocation; consecutive invocations load consecutive
-        // words of a row-major A (along k) and B (along columns).
-        for (var e = 0u; e < 2u; e = e + 1u) {
-            let i = li + e * SIDE * SIDE;
-            tile_a[i / KSTEP][i % KSTEP] = load_a(row0 + i / KSTEP, k0 + i % KSTEP);
-            tile_b[i / TILE][i % TILE] = load_b(k0 + i / TILE, col0 + i % TILE);
-        }
-        workgroupBarrier();
-        for (var p = 0u; p < KSTEP; p = p + 1u) {
-            let a0 = tile_a[lid.y][p];
-            let a1 = tile_a[lid.y + SIDE][p];
-            let b0 = tile_b[p][lid.x];
-            let b1 = tile_b[p][lid.x + SIDE];
-            acc[0][0] = acc[0][0] + a0 * b0;
-            acc[0][1] = acc[0][1] + a0 * b1;
-            acc[1][0] = acc[1][0] + a1 * b0;
-            acc[1][1] = acc[1][1] + a1 * b1;
-        }
-        workgroupBarrier();
+@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wid.y * TILE + lid.y;
+    let col0 = wid.x * TILE + lid.x;
+    // A[row, p] is a[row * ra + p * pa]; B[p, col] is b[p * pb + col * cb].
+    var ra = shape.k;
+    var pa = 1u;
+    if ((shape.flags & 1u) != 0u) {
+        ra = 1u;
+        pa = shape.m;
     }
-    for (var i = 0u; i < PER; i = i + 1u) {
-        for (var j = 0u; j < PER; j = j + 1u) {
-            let row = row0 + lid.y + i * SIDE;
-            let col = col0 + lid.x + j * SIDE;
+    var pb = shape.n;
+    var cb = 1u;
+    if ((shape.flags & 2u) != 0u) {
+        pb = 1u;
+        cb = shape.k;
+    }
+    let last_row = shape.m - 1u;
+    let last_col = shape.n - 1u;
+    let rows = min(vec4<u32>(row0) + vec4<u32>(0u, SIDE, 2u * SIDE, 3u * SIDE), vec4<u32>(last_row));
+    let cols = min(vec4<u32>(col0) + vec4<u32>(0u, SIDE, 2u * SIDE, 3u * SIDE), vec4<u32>(last_col));
+    var ia = rows * ra;
+    var ib = cols * cb;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var p = 0u; p < shape.k; p = p + 1u) {
+        let av = vec4<f32>(a[ia.x], a[ia.y], a[ia.z], a[ia.w]);
+        let bv = vec4<f32>(b[ib.x], b[ib.y], b[ib.z], b[ib.w]);
+        ia = ia + pa;
+        ib = ib + pb;
+        acc0 = acc0 + av.x * bv;
+        acc1 = acc1 + av.y * bv;
+        acc2 = acc2 + av.z * bv;
+        acc3 = acc3 + av.w * bv;
+    }
+    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let row = row0 + i * SIDE;
+            let col = col0 + j * SIDE;
+            if (row < shape.m && col < shape.n) {
+                store(row * shape.n + col, with_bias(acc[i][j], col));
+            }
+        }
+    }
+}
+
+// `along_k`: `main`'s blocks, for A stored m x k and B stored n x k with k a multiple of 4, where
+// a row of each is contiguous along k. Each step reads four vec4s of A and four of B (a load of
+// 16 bytes per invocation where `main` loads 4) and does 64 multiply-adds, each output still
+// adding its products one at a time in k order, as `main` does.
+@compute @workgroup_size(8, 8)
+fn along_k(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wid.y * TILE + lid.y;
+    let col0 = wid.x * TILE + lid.x;
+    let k4 = shape.k / 4u;
+    let spread = vec4<u32>(0u, SIDE, 2u * SIDE, 3u * SIDE);
+    let rows = min(vec4<u32>(row0) + spread, vec4<u32>(shape.m - 1u)) * k4;
+    let cols = min(vec4<u32>(col0) + spread, vec4<u32>(shape.n - 1u)) * k4;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var q = 0u; q < k4; q = q + 1u) {
+        let x0 = a4[rows.x + q];
+        let x1 = a4[rows.y + q];
+        let x2 = a4[rows.z + q];
+        let x3 = a4[rows.w + q];
+        let y0 = b4[cols.x + q];
+        let y1 = b4[cols.y + q];
+        let y2 = b4[cols.z + q];
+        let y3 = b4[cols.w + q];
+        // B's four columns at each of the four k, so that every output adds its products in k
+        // order, as `main` does.
+        let c = mat4x4<f32>(y0, y1, y2, y3);
+        let t = transpose(c);
+        for (var e = 0u; e < 4u; e = e + 1u) {
+            acc0 = acc0 + x0[e] * t[e];
+            acc1 = acc1 + x1[e] * t[e];
+            acc2 = acc2 + x2[e] * t[e];
+            acc3 = acc3 + x3[e] * t[e];
+        }
+    }
+    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let row = row0 + i * SIDE;
+            let col = col0 + j * SIDE;
             if (row < shape.m && col < shape.n) {
                 store(row * shape.n + col, with_bias(acc[i][j], col));
             }

@@ -1,10 +1,14 @@
 //! LeNet-5's kernels and the whole GPU trainer against the CPU reference, on whatever adapter
 //! wgpu finds. Every comparison states `|gpu - cpu| <= atol + rtol * |cpu|`:
 //!
-//! - im2col, add_bias, pooling (max and average, with argmax), ReLU, dropout (mask, forward,
-//!   backward), scale_rows: exact (they copy, select, or round once the same way).
-//! - col2im, bias_grad: 1e-6 / 1e-6 (sums in the CPU's order; kept loose by an ulp in case a
-//!   driver reorders).
+//! - pooling (max and average, with argmax), ReLU, dropout (mask, forward, backward), scale_rows:
+//!   exact (they copy, select, or round once the same way).
+//! - a convolution's three products (forward with bias and activation, input gradient, weight and
+//!   bias gradient), read from the input without im2col: `1e-6 n / 1e-5`, n the products each
+//!   output sums (against the CPU's im2col, packed product and col2im, which sum in another
+//!   order); tanh adds its 2e-6.
+//! - bias_grad: 1e-6 / 1e-6 (sums in the CPU's order; kept loose by an ulp in case a driver
+//!   reorders).
 //! - tanh: 2e-6 / 0 forward (GPU tanh is not correctly rounded), 1e-6 / 1e-6 backward (may fuse
 //!   a multiply-add).
 //! - SGD over 3 steps: 1e-6 / 1e-6 (multiply-adds may fuse).
@@ -12,12 +16,13 @@
 //! - whole training steps and logits: see `TRAIN_ATOL` and `LOGIT_ATOL`.
 
 mod common;
-use metaplastic::nn::{Activation, AmpEnergy, AmpHyper, ConvShape, PoolKind, PoolShape, SgdHyper};
+use metaplastic::nn::{Activation, AmpEnergy, AmpHyper, ConvShape, MatmulShape, PoolKind, PoolShape, SgdHyper};
 use common::*;
 use metaplastic::backend::{Backend, Lenet};
 use metaplastic::cpu::activation::{activation_backward, activation_forward};
 use metaplastic::cpu::amp::{amp_factors, centre_rows, scale_rows};
-use metaplastic::cpu::conv::{add_bias, bias_grad, col2im, im2col};
+use metaplastic::cpu::conv::{add_bias, bias_grad, col2im, conv_transpose_forward, im2col};
+use metaplastic::cpu::matmul::matmul;
 use metaplastic::cpu::dropout::{dropout_backward, dropout_forward};
 use metaplastic::cpu::pool::{avg_pool_forward, max_pool_forward, pool_backward, upsample_backward, upsample_forward};
 use metaplastic::cpu::sgd::sgd_step;
@@ -44,57 +49,123 @@ fn upload(ctx: &GpuContext, v: &[f32]) -> GpuTensor {
 
 // ---- conv.wgsl ----
 
-/// Padded and unpadded, several channels, non-square inputs, a kernel as large as the padded input.
-fn conv_shapes() -> [ConvShape; 4] {
+/// Padded and unpadded, several channels (more and fewer than the kernels' blocks of 4), non-square
+/// inputs, a kernel as large as the padded input, and more rows than one workgroup covers.
+fn conv_shapes() -> [ConvShape; 6] {
     [
         ConvShape::new(2, 5, 6, 3, 4, 3, 1),
         ConvShape::new(2, 7, 7, 1, 6, 5, 2),
         ConvShape::new(3, 6, 5, 2, 3, 3, 0),
         ConvShape::new(1, 3, 3, 2, 2, 5, 1),
+        ConvShape::new(3, 10, 9, 6, 9, 5, 2),
+        ConvShape::new(4, 14, 14, 6, 16, 5, 0),
     ]
 }
 
+/// The tolerance of a kernel whose outputs are sums of `n` products, in another order than the
+/// CPU's packed product: `|gpu - cpu| <= 1e-6 n + 1e-5 |cpu|` (inputs in [-1, 1]).
+fn sum_atol(n: usize) -> f32 {
+    1e-6 * n as f32
+}
+
 #[test]
-fn im2col_matches_cpu() {
+fn conv_forward_matches_cpu() {
     let Some(ctx) = gpu() else { return };
     let kernel = ConvKernel::new(&ctx);
     for s in conv_shapes() {
-        let x = values(s.input_len(), 1);
-        let mut want = vec![0.0; s.rows() * s.patch()];
-        im2col(&s, &x, &mut want);
-        let (gx, gcols) = (upload(&ctx, &x), GpuTensor::zeros(&ctx, want.len()));
-        run(&ctx, |e| kernel.bind_im2col(&ctx, s, &gx, &gcols).encode(e));
-        assert_parity(&format!("im2col {s:?}"), &read(&ctx, &gcols), &want, 0.0, 0.0);
+        let (rows, patch, cout) = (s.rows(), s.patch(), s.cout as usize);
+        let (x, w, bias) = (values(s.input_len(), 1), values(s.weight_len(), 2), values(cout, 3));
+        let mut cols = vec![0.0; rows * patch];
+        im2col(&s, &x, &mut cols);
+        let mut plain = vec![0.0; rows * cout];
+        matmul(MatmulShape::new(rows, patch, cout).trans_b(), &cols, &w, &mut plain);
+        let mut biased = plain.clone();
+        add_bias(&mut biased, &bias);
+        let mut relu = vec![0.0; biased.len()];
+        activation_forward(Activation::Relu, &biased, &mut relu);
+        let mut tanh = vec![0.0; biased.len()];
+        activation_forward(Activation::Tanh, &biased, &mut tanh);
+        let (gx, gw, gb) = (upload(&ctx, &x), upload(&ctx, &w), upload(&ctx, &bias));
+        for (what, with_bias, act, want) in [
+            ("plain", false, None, &plain),
+            ("bias", true, None, &biased),
+            ("bias+relu", true, Some(Activation::Relu), &relu),
+            ("bias+tanh", true, Some(Activation::Tanh), &tanh),
+        ] {
+            let gy = GpuTensor::from_slice(&ctx, &vec![7.0; rows * cout]);
+            run(&ctx, |e| kernel.bind_forward(&ctx, s, &gx, &gw, with_bias.then_some(&gb), act, &gy).encode(e));
+            // tanh adds its own 2e-6 (GPU tanh is not correctly rounded).
+            let atol = sum_atol(patch) + if act == Some(Activation::Tanh) { 2e-6 } else { 0.0 };
+            assert_parity(&format!("conv forward {what} {s:?}"), &read(&ctx, &gy), want, atol, 1e-5);
+        }
     }
 }
 
 #[test]
-fn col2im_matches_cpu() {
+fn conv_input_grad_matches_cpu() {
     let Some(ctx) = gpu() else { return };
     let kernel = ConvKernel::new(&ctx);
     for s in conv_shapes() {
-        let cols = values(s.rows() * s.patch(), 2);
-        let mut want = vec![0.0; s.input_len()];
-        col2im(&s, &cols, &mut want);
-        let (gcols, gdx) = (upload(&ctx, &cols), GpuTensor::zeros(&ctx, want.len()));
-        run(&ctx, |e| kernel.bind_col2im(&ctx, s, &gcols, &gdx).encode(e));
-        assert_parity(&format!("col2im {s:?}"), &read(&ctx, &gdx), &want, 1e-6, 1e-6);
+        let (rows, patch, cout, cin) = (s.rows(), s.patch(), s.cout as usize, s.cin as usize);
+        let (dy, w, bias) = (values(rows * cout, 4), values(s.weight_len(), 5), values(cin, 6));
+        let mut dcols = vec![0.0; rows * patch];
+        matmul(MatmulShape::new(rows, cout, patch), &dy, &w, &mut dcols);
+        let mut plain = vec![0.0; s.input_len()];
+        col2im(&s, &dcols, &mut plain);
+        // With a bias: a transposed convolution's forward pass, as the CPU computes it.
+        let mut cols = vec![0.0; rows * patch];
+        let mut transposed = vec![0.0; s.input_len()];
+        conv_transpose_forward(&s, &dy, &w, &bias, &mut cols, &mut transposed);
+        let (gdy, gw, gb) = (upload(&ctx, &dy), upload(&ctx, &w), upload(&ctx, &bias));
+        // Each input element sums up to k*k taps of cout products.
+        let atol = sum_atol((s.k * s.k) as usize * cout);
+        for (what, with_bias, want) in [("plain", false, &plain), ("transposed convolution", true, &transposed)] {
+            let gdx = GpuTensor::from_slice(&ctx, &vec![7.0; s.input_len()]);
+            run(&ctx, |e| kernel.bind_input_grad(&ctx, s, &gdy, &gw, with_bias.then_some(&gb), &gdx).encode(e));
+            assert_parity(&format!("conv input_grad {what} {s:?}"), &read(&ctx, &gdx), want, atol, 1e-5);
+        }
     }
 }
 
 #[test]
-fn add_bias_and_bias_grad_match_cpu() {
+fn conv_weight_grad_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = ConvKernel::new(&ctx);
+    for s in conv_shapes() {
+        let (rows, patch, cout) = (s.rows(), s.patch(), s.cout as usize);
+        let (x, dy) = (values(s.input_len(), 7), values(rows * cout, 8));
+        let mut cols = vec![0.0; rows * patch];
+        im2col(&s, &x, &mut cols);
+        let mut dw = vec![0.0; s.weight_len()];
+        matmul(MatmulShape::new(cout, rows, patch).trans_a(), &dy, &cols, &mut dw);
+        let mut db = vec![0.0; cout];
+        bias_grad(&dy, &mut db);
+        let (dw0, db0) = (values(dw.len(), 9), values(cout, 10));
+        let add = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| a + b).collect::<Vec<f32>>();
+        let (dw_acc, db_acc) = (add(&dw0, &dw), add(&db0, &db));
+        let (gx, gdy) = (upload(&ctx, &x), upload(&ctx, &dy));
+        let atol = sum_atol(rows);
+        for accumulate in [false, true] {
+            let (gdw, gdb) = (upload(&ctx, &dw0), upload(&ctx, &db0));
+            run(&ctx, |e| kernel.bind_weight_grad(&ctx, s, &gx, &gdy, &gdw, Some(&gdb), accumulate).encode(e));
+            let (want_dw, want_db) = if accumulate { (&dw_acc, &db_acc) } else { (&dw, &db) };
+            assert_parity(&format!("conv weight_grad accumulate={accumulate} {s:?}"), &read(&ctx, &gdw), want_dw, atol, 1e-5);
+            assert_parity(&format!("conv bias gradient accumulate={accumulate} {s:?}"), &read(&ctx, &gdb), want_db, atol, 1e-5);
+            // Without a bias gradient, the weights' alone, and db is left as it was.
+            let (gdw, gdb) = (upload(&ctx, &dw0), upload(&ctx, &db0));
+            run(&ctx, |e| kernel.bind_weight_grad(&ctx, s, &gx, &gdy, &gdw, None, accumulate).encode(e));
+            assert_parity(&format!("conv weight_grad alone accumulate={accumulate} {s:?}"), &read(&ctx, &gdw), want_dw, atol, 1e-5);
+            assert_parity("db untouched", &read(&ctx, &gdb), &db0, 0.0, 0.0);
+        }
+    }
+}
+
+#[test]
+fn bias_grad_matches_cpu() {
     let Some(ctx) = gpu() else { return };
     let kernel = ConvKernel::new(&ctx);
     for (rows, cols) in [(1, 10), (300, 6), (57, 130)] {
         let y = values(rows * cols, 3);
-        let bias = values(cols, 4);
-        let mut want = y.clone();
-        add_bias(&mut want, &bias);
-        let (gy, gb) = (upload(&ctx, &y), upload(&ctx, &bias));
-        run(&ctx, |e| kernel.bind_add_bias(&ctx, &gy, &gb).encode(e));
-        assert_parity(&format!("add_bias {rows} x {cols}"), &read(&ctx, &gy), &want, 0.0, 0.0);
-
         let mut want_db = vec![0.0; cols];
         bias_grad(&y, &mut want_db);
         let (gdy, gdb) = (upload(&ctx, &y), GpuTensor::zeros(&ctx, cols));

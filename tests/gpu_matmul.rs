@@ -1,4 +1,4 @@
-//! `shaders/matmul.wgsl`'s three kernels against `cpu::matmul` on whatever adapter wgpu finds.
+//! `shaders/matmul.wgsl`'s kernels against `cpu::matmul` on whatever adapter wgpu finds.
 //! Tolerance: |gpu - cpu| <= 1e-5 + 1e-5 * k * |cpu|, since both sum k products in f32 but group
 //! them differently (the CPU's packed kernel blocks k; the tiled and row kernels sum in order, the
 //! split kernel in chunks of k added up in order).
@@ -35,6 +35,8 @@ fn matmul_matches_cpu_for_every_layout() {
         (6, 5000, 25),
         (16, 2100, 150),
         (1, 2048, 1),
+        // k a multiple of 4 with B stored transposed: `along_k`, on partial tiles both ways.
+        (33, 20, 65),
     ];
     let mut split = 0;
     for (m, k, n) in shapes {

@@ -1,16 +1,21 @@
-//! Host side of `shaders/conv.wgsl`: im2col, its adjoint col2im, and the bias of a dense or
-//! convolutional layer (add and gradient), tested against [`crate::cpu::conv`]. The products
-//! around them are [`super::matmul`].
+//! Host side of `shaders/conv.wgsl`: a convolution's three products read straight from its input
+//! (implicit GEMM: the im2col matrix is never written), and the bias gradient of a dense or
+//! transposed layer, tested against [`crate::cpu::conv`] and [`crate::cpu::matmul`].
+//!
+//! The same three kernels serve a transposed convolution, the adjoint of the convolution `s` it
+//! mirrors: its forward pass is `s`'s input gradient plus a bias, its input gradient `s`'s forward
+//! product, its weight gradient `s`'s with input and output gradient swapped.
 
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, pipelines, uniform};
 use super::{GpuContext, GpuTensor};
-use crate::nn::ConvShape;
+use crate::nn::{Activation, ConvShape};
 use bytemuck::{Pod, Zeroable};
 
-/// Workgroup size of the grid-stride entry points.
-const WG: usize = 256;
-/// Workgroup size of `bias_grad` (one invocation per column).
-const WG_COLS: usize = 64;
+/// Invocations per workgroup (`WG` in the shader); a product's workgroup covers 4 of them per
+/// row or pixel and 4 channels.
+const WG: usize = 64;
+/// Rows (or pixels) per workgroup of `forward` and `input_grad`.
+const ROWS_PER_GROUP: usize = 4 * WG;
 
 /// The WGSL uniform `Rows`.
 #[repr(C)]
@@ -22,53 +27,100 @@ struct Rows {
     accumulate: u32,
 }
 
+/// The WGSL uniform `Extra`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Extra {
+    with_bias: u32,
+    /// 0 none, 1 ReLU, 2 tanh.
+    act: u32,
+    accumulate: u32,
+    _pad: u32,
+}
+
 pub struct ConvKernel {
-    im2col: wgpu::ComputePipeline,
-    col2im: wgpu::ComputePipeline,
-    add_bias: wgpu::ComputePipeline,
+    forward: wgpu::ComputePipeline,
+    input_grad: wgpu::ComputePipeline,
+    weight_grad: wgpu::ComputePipeline,
     bias_grad: wgpu::ComputePipeline,
 }
 
 impl ConvKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [im2col, col2im, add_bias, bias_grad] =
-            pipelines(ctx, "conv.wgsl", include_str!("../../shaders/conv.wgsl"), ["im2col", "col2im", "add_bias", "bias_grad"]);
-        Self { im2col, col2im, add_bias, bias_grad }
+        let [forward, input_grad, weight_grad, bias_grad] =
+            pipelines(ctx, "conv.wgsl", include_str!("../../shaders/conv.wgsl"), ["forward", "input_grad", "weight_grad", "bias_grad"]);
+        Self { forward, input_grad, weight_grad, bias_grad }
     }
 
-    /// `cols = im2col(x)`: `x` is `batch x h x w x cin`, `cols` is `rows x patch`.
-    pub fn bind_im2col(&self, ctx: &GpuContext, s: ConvShape, x: &GpuTensor, cols: &GpuTensor) -> Dispatch {
+    /// `y = act(im2col(x) · Wᵀ + bias)`: `x` is `batch x h x w x cin`, `w` is `cout x k x k x cin`,
+    /// `y` is `rows x cout`; the bias and the activation each when given (the CPU's `im2col`,
+    /// `matmul`, `add_bias` and `activation_forward`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_forward(&self, ctx: &GpuContext, s: ConvShape, x: &GpuTensor, w: &GpuTensor, bias: Option<&GpuTensor>, act: Option<Activation>, y: &GpuTensor) -> Dispatch {
         assert_eq!(x.len, s.input_len(), "x must be batch x h x w x cin");
-        assert_eq!(cols.len, s.rows() * s.patch(), "cols must be rows x patch");
-        let shape = uniform(ctx, "conv shape", &s, false);
-        Dispatch::new(ctx, &self.im2col, &[(0, &shape)], &[(2, x), (3, cols)], groups_for(cols.len, WG))
+        assert_eq!(w.len, s.weight_len(), "w must be cout x k x k x cin");
+        assert_eq!(y.len, s.rows() * s.cout as usize, "y must be rows x cout");
+        assert!(bias.is_none_or(|b| b.len == s.cout as usize), "one bias per output channel");
+        let extra = Extra { with_bias: u32::from(bias.is_some()), act: act.map_or(0, |a| a.code() + 1), accumulate: 0, _pad: 0 };
+        let (shape, extra) = (uniform(ctx, "conv shape", &s, false), uniform(ctx, "conv call", &extra, false));
+        let groups = (groups(s.rows(), ROWS_PER_GROUP), groups(s.cout as usize, 4));
+        Dispatch::new(ctx, &self.forward, &[(0, &shape), (2, &extra)], &[(3, x), (4, w), (5, bias.unwrap_or(w)), (6, y)], groups)
     }
 
-    /// `dx = col2im(cols)`: every input element sums the entries of `cols` that copied it.
-    pub fn bind_col2im(&self, ctx: &GpuContext, s: ConvShape, cols: &GpuTensor, dx: &GpuTensor) -> Dispatch {
+    /// `dx = col2im(dy · W) + bias`: the input gradient (`dy` is `rows x cout`, `dx` is `batch x h
+    /// x w x cin`), and with a bias of `cin` entries a transposed convolution's forward pass (the
+    /// CPU's `matmul`, `col2im` and `add_bias`).
+    pub fn bind_input_grad(&self, ctx: &GpuContext, s: ConvShape, dy: &GpuTensor, w: &GpuTensor, bias: Option<&GpuTensor>, dx: &GpuTensor) -> Dispatch {
+        assert_eq!(dy.len, s.rows() * s.cout as usize, "dy must be rows x cout");
+        assert_eq!(w.len, s.weight_len(), "w must be cout x k x k x cin");
         assert_eq!(dx.len, s.input_len(), "dx must be batch x h x w x cin");
-        assert_eq!(cols.len, s.rows() * s.patch(), "cols must be rows x patch");
-        let shape = uniform(ctx, "conv shape", &s, false);
-        Dispatch::new(ctx, &self.col2im, &[(0, &shape)], &[(4, cols), (5, dx)], groups_for(dx.len, WG))
+        assert!(bias.is_none_or(|b| b.len == s.cin as usize), "one bias per input channel");
+        let extra = Extra { with_bias: u32::from(bias.is_some()), act: 0, accumulate: 0, _pad: 0 };
+        let (shape, extra) = (uniform(ctx, "conv shape", &s, false), uniform(ctx, "conv call", &extra, false));
+        let groups = (groups(s.input_len() / s.cin as usize, ROWS_PER_GROUP), groups(s.cin as usize, 4));
+        Dispatch::new(ctx, &self.input_grad, &[(0, &shape), (2, &extra)], &[(7, dy), (4, w), (5, bias.unwrap_or(w)), (6, dx)], groups)
     }
 
-    /// `y[r, c] += bias[c]` over `y` of rows of `bias.len` columns.
-    pub fn bind_add_bias(&self, ctx: &GpuContext, y: &GpuTensor, bias: &GpuTensor) -> Dispatch {
-        let rows = rows_uniform(ctx, y, bias.len, false);
-        Dispatch::new(ctx, &self.add_bias, &[(1, &rows)], &[(6, y), (7, bias)], groups_for(y.len, WG))
+    /// `dw = dyᵀ · im2col(x)` and, when `db` is given, `db = column sums of dy`, in one dispatch;
+    /// with `accumulate` both are added in (the CPU's `im2col`, `matmul` and `bias_grad`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_weight_grad(&self, ctx: &GpuContext, s: ConvShape, x: &GpuTensor, dy: &GpuTensor, dw: &GpuTensor, db: Option<&GpuTensor>, accumulate: bool) -> Dispatch {
+        assert_eq!(x.len, s.input_len(), "x must be batch x h x w x cin");
+        assert_eq!(dy.len, s.rows() * s.cout as usize, "dy must be rows x cout");
+        assert_eq!(dw.len, s.weight_len(), "dw must be cout x k x k x cin");
+        assert!(db.is_none_or(|b| b.len == s.cout as usize), "one bias gradient per output channel");
+        let with_bias = db.is_some();
+        let extra = Extra { with_bias: u32::from(with_bias), act: 0, accumulate: u32::from(accumulate), _pad: 0 };
+        let (shape, extra) = (uniform(ctx, "conv shape", &s, false), uniform(ctx, "conv call", &extra, false));
+        // The shader names db whether it writes it or not; without one, a buffer of its own stands
+        // in (bound once, never written).
+        let unused;
+        let db = match db {
+            Some(db) => db,
+            None => {
+                unused = GpuTensor::zeros(ctx, 1);
+                &unused
+            }
+        };
+        let columns = s.patch() + usize::from(with_bias);
+        let groups = (groups(columns, 4), groups(s.cout as usize, 4));
+        Dispatch::new(ctx, &self.weight_grad, &[(0, &shape), (2, &extra)], &[(3, x), (7, dy), (8, dw), (9, db)], groups)
     }
 
     /// `db[c] = sum_r dy[r, c]`, rows summed in order; with `accumulate`, `db[c] +=` that sum
     /// (the CPU's [`crate::cpu::conv::bias_grad`] then an add).
     pub fn bind_bias_grad(&self, ctx: &GpuContext, dy: &GpuTensor, db: &GpuTensor, accumulate: bool) -> Dispatch {
-        let rows = rows_uniform(ctx, dy, db.len, accumulate);
-        Dispatch::new(ctx, &self.bias_grad, &[(1, &rows)], &[(8, dy), (9, db)], (db.len.div_ceil(WG_COLS).max(1) as u32, 1))
+        let cols = db.len;
+        assert!(cols > 0 && dy.len.is_multiple_of(cols), "a matrix of {} elements cannot have rows of {cols}", dy.len);
+        let rows = Rows { rows: (dy.len / cols) as u32, cols: cols as u32, n: dy.len as u32, accumulate: u32::from(accumulate) };
+        let rows = uniform(ctx, "bias rows", &rows, false);
+        Dispatch::new(ctx, &self.bias_grad, &[(1, &rows)], &[(7, dy), (9, db)], (groups(cols, WG), 1))
     }
 }
 
-/// The `Rows` uniform of a matrix `m` with `cols` columns.
-fn rows_uniform(ctx: &GpuContext, m: &GpuTensor, cols: usize, accumulate: bool) -> wgpu::Buffer {
-    assert!(cols > 0 && m.len.is_multiple_of(cols), "a matrix of {} elements cannot have rows of {cols}", m.len);
-    let rows = Rows { rows: (m.len / cols) as u32, cols: cols as u32, n: m.len as u32, accumulate: u32::from(accumulate) };
-    uniform(ctx, "bias rows", &rows, false)
+/// Workgroups of `per` for `n` things, within the dispatch limit.
+fn groups(n: usize, per: usize) -> u32 {
+    let g = n.div_ceil(per).max(1);
+    assert!(g <= 65535, "{n} things need {g} workgroups of {per}, more than one dispatch has");
+    g as u32
 }

@@ -256,7 +256,7 @@ impl GpuDenoise {
     }
 }
 
-/// Refuses a batch whose largest buffer (traces, episode inputs, im2col columns) or product would
+/// Refuses a batch whose largest buffer (traces, episode inputs, activations) or product would
 /// exceed the device's limits. The stages run every step of the episodes as one batch.
 fn fits(ctx: &GpuContext, cfg: &DenoiseConfig, batch: usize) -> Result<(), TrainError> {
     let steps = cfg.episode_steps();
@@ -269,9 +269,7 @@ fn fits(ctx: &GpuContext, cfg: &DenoiseConfig, batch: usize) -> Result<(), Train
     for stage in cfg.encoder().iter().chain(&cfg.decoder()) {
         largest = largest.max(rows_of_steps * stage.output.len());
         if matches!(stage.layer, Layer::Conv { .. } | Layer::ConvT { .. }) {
-            let s = stage.conv_shape(rows_of_steps);
-            largest = largest.max(s.rows() * s.patch());
-            rows = rows.max(s.rows());
+            rows = rows.max(stage.conv_shape(rows_of_steps).rows());
         }
     }
     check_fits(ctx, largest, rows, &format!("{batch} episodes of {steps} steps"), "use fewer episodes per batch or fewer images per episode")

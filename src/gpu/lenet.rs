@@ -3,9 +3,10 @@
 //! and gradient in GPU buffers.
 //!
 //! A training step is one command buffer and one submit, with no readback: for each layer its
-//! forward dispatches (a convolution is im2col, `cols · Wᵀ`, bias) → softmax cross-entropy and the
-//! batch's statistics → the backward dispatches in reverse (under the metaplastic rule a
-//! convolution's factors and its weighted output gradient first) → SGD on every parameter array.
+//! forward dispatches (a convolution is one product read straight from its input, with its bias
+//! and activation) → softmax cross-entropy and the batch's statistics → the backward dispatches in
+//! reverse (under the metaplastic rule a convolution's factors and its weighted output gradient
+//! first) → SGD on every parameter array.
 //!
 //! Buffers and bind groups are made once: parameters, gradients and velocities in
 //! [`GpuLenet::new`]; the activations of a batch size the first time that size is seen (the
@@ -220,10 +221,9 @@ impl GpuLenet {
         for l in &self.layers {
             largest = largest.max(batch * l.output.len());
             if let Layer::Conv { .. } = l.layer {
-                let s = l.conv_shape(batch);
-                // cols, and dcols of the same size when training.
-                largest = largest.max(s.rows() * s.patch());
-                rows = rows.max(s.rows());
+                // A convolution reads its input in place (no im2col matrix); its products have a
+                // row per output pixel.
+                rows = rows.max(l.conv_shape(batch).rows());
             }
         }
         check_fits(&self.ctx, largest, rows, &format!("a batch of {batch}"), "use smaller batches")

@@ -38,6 +38,7 @@ struct Uniform {
 
 pub struct MatmulKernel {
     tiled: wgpu::ComputePipeline,
+    along_k: wgpu::ComputePipeline,
     rows: wgpu::ComputePipeline,
     split: wgpu::ComputePipeline,
     reduce: wgpu::ComputePipeline,
@@ -45,13 +46,15 @@ pub struct MatmulKernel {
 
 impl MatmulKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [tiled, rows, split, reduce] = pipelines(ctx, "matmul.wgsl", include_str!("../../shaders/matmul.wgsl"), ["main", "rows", "split", "reduce"]);
-        Self { tiled, rows, split, reduce }
+        let [tiled, along_k, rows, split, reduce] =
+            pipelines(ctx, "matmul.wgsl", include_str!("../../shaders/matmul.wgsl"), ["main", "along_k", "rows", "split", "reduce"]);
+        Self { tiled, along_k, rows, split, reduce }
     }
 
     /// Binds a product to its buffers once; the returned call is recorded every step without
     /// allocating anything. A narrow C (at most 16 columns, A not transposed) gets a row per
-    /// invocation, anything else the tiled kernel.
+    /// invocation; a layer's forward product (A row-major, B stored transposed, k a multiple of 4)
+    /// the tiled kernel that reads four k at a time; anything else the tiled kernel.
     pub fn bind(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
         self.bind_layer(ctx, shape, a, b, None, None, c)
     }
@@ -73,6 +76,13 @@ impl MatmulKernel {
         if shape.n <= ROWS_N && !shape.has(MatmulShape::TRANS_A) {
             assert!(shape.m.div_ceil(WG as u32) <= 65535, "at most 65535 workgroups of rows ({})", shape.m);
             return self.dispatch(ctx, &self.rows, shape, a, b, (bias, act), c, groups_for(shape.m as usize, WG));
+        }
+        if shape.has(MatmulShape::TRANS_B) && !shape.has(MatmulShape::TRANS_A) && shape.k.is_multiple_of(4) && shape.k > 0 {
+            check(shape, a, b, c);
+            let call = self.dispatch_uniform(ctx, shape, (bias, act));
+            // The kernel reads A and B as vec4s only; the bias binding still needs a buffer.
+            let tensors = [(6, a), (7, b), (3, c), (5, bias.unwrap_or(b))];
+            return Dispatch::new(ctx, &self.along_k, &[(0, &call)], &tensors, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)));
         }
         self.dispatch(ctx, &self.tiled, shape, a, b, (bias, act), c, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
     }
@@ -96,14 +106,20 @@ impl MatmulKernel {
         groups: (u32, u32),
     ) -> Dispatch {
         check(shape, a, b, c);
+        let u = self.dispatch_uniform(ctx, shape, (bias, act));
+        // Without a bias the binding still needs a buffer: B, read-only like it, stands in unread.
+        Dispatch::new(ctx, pipeline, &[(0, &u)], &[(1, a), (2, b), (3, c), (5, bias.unwrap_or(b))], groups)
+    }
+
+    /// The uniform of a product that writes C with its bias and activation (each when given), or
+    /// accumulates without them.
+    fn dispatch_uniform(&self, ctx: &GpuContext, shape: MatmulShape, (bias, act): (Option<&GpuTensor>, Option<Activation>)) -> wgpu::Buffer {
         assert!(bias.is_none_or(|t| t.len == shape.n as usize), "one bias per column of C");
         let epilogue = bias.is_some() || act.is_some();
         assert!(!epilogue || !shape.has(MatmulShape::ACCUMULATE), "a bias or an activation goes with a product that writes C, a layer's forward product");
         let with_bias = u32::from(bias.is_some());
         let act = act.map_or(0, |a| a.code() + 1);
-        let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk: 0, chunks: 0, with_bias, act }, false);
-        // Without a bias the binding still needs a buffer: B, read-only like it, stands in unread.
-        Dispatch::new(ctx, pipeline, &[(0, &u)], &[(1, a), (2, b), (3, c), (5, bias.unwrap_or(b))], groups)
+        uniform(ctx, "matmul shape", &Uniform { shape, chunk: 0, chunks: 0, with_bias, act }, false)
     }
 
     /// A product whose k may be long and C small, as a weight gradient's: split along k into

@@ -152,7 +152,7 @@ enum Op {
 /// What a layer's forward pass keeps for its backward pass.
 #[derive(Default)]
 struct Saved {
-    /// A convolution's `cols`, batch norm's `xhat`, dropout's mask, a binary layer's `sign(W)`.
+    /// Batch norm's `xhat`, dropout's mask, a binary layer's `sign(W)`.
     aux: Option<GpuTensor>,
     inv_std: Option<GpuTensor>,
     argmax: Option<GpuTensor>,
@@ -218,23 +218,16 @@ impl Walk {
                     forward.push(Op::Call(k.sign.bind_forward(ctx, &x, &y)));
                     Rc::new(y)
                 }
-                Layer::Conv { out, .. } => {
+                Layer::Conv { .. } => {
                     let (s, q, y) = (l.conv_shape(batch), l.param_index(), zeros(out_len));
-                    let cols = zeros(s.rows() * s.patch());
-                    forward.push(Op::Call(k.conv.bind_im2col(ctx, s, &x, &cols)));
-                    let shape = MatmulShape::new(s.rows(), s.patch(), out).trans_b();
-                    forward.push(Op::Call(k.matmul.bind_layer(ctx, shape, &cols, &p.w[q], Some(&p.b[q]), then_act, &y)));
+                    forward.push(Op::Call(k.conv.bind_forward(ctx, s, &x, &p.w[q], Some(&p.b[q]), then_act, &y)));
                     activated = then_act.is_some();
-                    keep.aux = Some(cols);
                     Rc::new(y)
                 }
+                // The adjoint of the convolution it mirrors: that one's input gradient, plus a bias.
                 Layer::ConvT { .. } => {
                     let (s, q, y) = (l.conv_shape(batch), l.param_index(), zeros(out_len));
-                    // The product's columns are only scratch: backward re-reads the input instead.
-                    let cols = zeros(s.rows() * s.patch());
-                    forward.push(Op::Call(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.cout as usize, s.patch()), &x, &p.w[q], &cols)));
-                    forward.push(Op::Call(k.conv.bind_col2im(ctx, s, &cols, &y)));
-                    forward.push(Op::Call(k.conv.bind_add_bias(ctx, &y, &p.b[q])));
+                    forward.push(Op::Call(k.conv.bind_input_grad(ctx, s, &x, &p.w[q], Some(&p.b[q]), &y)));
                     Rc::new(y)
                 }
                 // Already applied by the product before it.
@@ -339,28 +332,23 @@ impl Walk {
                         calls.push(k.matmul.bind(ctx, MatmulShape::new(batch, out, fin), &d, keep.aux.as_ref().expect(KEPT), &dx));
                     }
                 }
-                Layer::Conv { out, .. } => {
+                Layer::Conv { .. } => {
                     let (s, q) = (l.conv_shape(batch), l.param_index());
-                    let cols = keep.aux.as_ref().expect(KEPT);
                     let weighted = hook.weight_grad_dy(ctx, i, l, acts, &d, calls);
                     let dy_w = weighted.as_ref().unwrap_or(&d);
-                    calls.extend(k.matmul.bind_long(ctx, product(out, s.rows(), s.patch()), dy_w, cols, &p.gw[q]));
-                    calls.push(k.conv.bind_bias_grad(ctx, dy_w, &p.gb[q], acc));
+                    calls.push(k.conv.bind_weight_grad(ctx, s, &acts[i], dy_w, &p.gw[q], Some(&p.gb[q]), acc));
                     if needs_dx {
-                        let dcols = zeros(s.rows() * s.patch());
-                        calls.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), out, s.patch()), &d, &p.w[q], &dcols));
-                        calls.push(k.conv.bind_col2im(ctx, s, &dcols, &dx));
+                        calls.push(k.conv.bind_input_grad(ctx, s, &d, &p.w[q], None, &dx));
                     }
                 }
+                // The convolution it mirrors, read the other way: its input gradient is that one's
+                // forward product, its weight gradient that one's with input and gradient swapped.
                 Layer::ConvT { .. } => {
                     let (s, q) = (l.conv_shape(batch), l.param_index());
-                    let cx = s.cout as usize;
-                    let cols = zeros(s.rows() * s.patch());
-                    calls.push(k.conv.bind_im2col(ctx, s, &d, &cols));
                     if needs_dx {
-                        calls.push(k.matmul.bind(ctx, MatmulShape::new(s.rows(), s.patch(), cx).trans_b(), &cols, &p.w[q], &dx));
+                        calls.push(k.conv.bind_forward(ctx, s, &d, &p.w[q], None, None, &dx));
                     }
-                    calls.extend(k.matmul.bind_long(ctx, product(cx, s.rows(), s.patch()), &acts[i], &cols, &p.gw[q]));
+                    calls.push(k.conv.bind_weight_grad(ctx, s, &d, &acts[i], &p.gw[q], None, acc));
                     calls.push(k.conv.bind_bias_grad(ctx, &d, &p.gb[q], acc));
                 }
                 Layer::BatchNorm(_) => {
