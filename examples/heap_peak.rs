@@ -40,7 +40,7 @@ fn main() {
     metaplastic::cpu::walk::spend_tapes(true);
     for arch in [Arch::Classic, Arch::Authors] {
         for amp in [false, true] {
-            let mut cfg = LenetConfig { batch: 64, ..LenetConfig::paper(arch) };
+            let mut cfg = LenetConfig { batch: 64, ..LenetConfig::authors_sgd(arch) };
             if amp {
                 cfg = cfg.with_amp(1.0, FactorSource::LayerInput);
             }

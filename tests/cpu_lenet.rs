@@ -231,7 +231,7 @@ fn batch_loss(cfg: &LenetConfig, layers: &[PlannedLayer], p: &LenetParams, x: &[
 fn whole_network_gradients() {
     let layers = small_net();
     assert_eq!(layers.last().map(|l| l.output.c), Some(10));
-    let cfg = LenetConfig::paper(Arch::Classic); // only its rule (standard) is read
+    let cfg = LenetConfig::authors_sgd(Arch::Classic); // only its rule (standard) is read
     let batch = 4;
     let mut params = LenetParams::init_layers(&layers, 3);
     for (i, p) in params.layers.iter_mut().enumerate() {
@@ -280,7 +280,7 @@ fn metaplastic_gradient_is_the_factor_weighted_loss_gradient() {
         Dense { out: 10 },
     ];
     let layers = plan(&specs, Dims { h: 6, w: 6, c: 1 }, 0);
-    let cfg = LenetConfig::paper(Arch::Classic).with_amp(2.0, FactorSource::LayerInput);
+    let cfg = LenetConfig::authors_sgd(Arch::Classic).with_amp(2.0, FactorSource::LayerInput);
     let batch = 5;
     let params = LenetParams::init_layers(&layers, 4);
     let x: Vec<f32> = values(batch * 36, 31).iter().enumerate().map(|(i, v)| (0.5 + 0.5 * v) * (1 + i / 36) as f32 * 0.5).collect();
@@ -318,7 +318,7 @@ fn metaplastic_gradient_is_the_factor_weighted_loss_gradient() {
         }
     }
     // Parameters are conv 0, conv 1, dense: the dense layer gets the unweighted gradient.
-    let standard = LenetConfig::paper(Arch::Classic);
+    let standard = LenetConfig::authors_sgd(Arch::Classic);
     let (_, plain) = loss_and_grads(&standard, &layers, &params, &x, &y, None, false);
     assert_eq!(grads.layers[2], plain.layers[2], "dense gradients are not weighted");
     assert_ne!(grads.layers[0], plain.layers[0], "convolutional gradients are weighted");
@@ -334,7 +334,7 @@ fn random_batch(batch: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
 #[test]
 fn b_zero_is_standard_training_exactly() {
     for arch in [Arch::Classic, Arch::Authors] {
-        let mut cfg = LenetConfig::paper(arch);
+        let mut cfg = LenetConfig::authors_sgd(arch);
         cfg.batch = 8;
         let params = LenetParams::init(arch, 9);
         let mut standard = CpuLenet::new(cfg.clone(), params.clone()).unwrap();
@@ -353,7 +353,7 @@ fn b_zero_is_standard_training_exactly() {
         let mut strong = CpuLenet::new(cfg.with_amp(1.0, FactorSource::LayerInput), LenetParams::init(arch, 9)).unwrap();
         let (x, y) = random_batch(8, 0);
         strong.train_step(&x, &y, 0).unwrap();
-        let mut plain = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::paper(arch) }, LenetParams::init(arch, 9)).unwrap();
+        let mut plain = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::authors_sgd(arch) }, LenetParams::init(arch, 9)).unwrap();
         plain.train_step(&x, &y, 0).unwrap();
         assert_ne!(pollster::block_on(strong.params()).unwrap(), pollster::block_on(plain.params()).unwrap());
     }
@@ -443,7 +443,7 @@ fn sgd_nesterov_by_hand() {
 
 #[test]
 fn refuses_bad_settings_and_parameters() {
-    let ok = LenetConfig::paper(Arch::Classic);
+    let ok = LenetConfig::authors_sgd(Arch::Classic);
     assert!(ok.validate().is_ok());
     for bad in [
         LenetConfig { lr: 0.0, ..ok.clone() },
@@ -468,7 +468,7 @@ fn classic_lenet_learns_mnist() {
         return;
     };
     use metaplastic::data::{Examples, fill_batch};
-    let cfg = LenetConfig::paper(Arch::Classic);
+    let cfg = LenetConfig::authors_sgd(Arch::Classic);
     let mut net = CpuLenet::new(cfg, LenetParams::init(Arch::Classic, 1)).unwrap();
     let (mut x, mut y) = (vec![0.0; 64 * 784], vec![0u32; 64]);
     for step in 0..300 {
@@ -540,7 +540,7 @@ fn centred_energy_favours_the_rare_pattern_raw_energy_the_bold_one() {
 #[test]
 fn centred_amp_trains_and_differs_from_raw() {
     let arch = Arch::Classic;
-    let cfg = LenetConfig { batch: 8, ..LenetConfig::paper(arch) }.with_amp(1.0, FactorSource::LayerInput);
+    let cfg = LenetConfig { batch: 8, ..LenetConfig::authors_sgd(arch) }.with_amp(1.0, FactorSource::LayerInput);
     let params = LenetParams::init(arch, 3);
     let mut raw = CpuLenet::new(cfg.clone(), params.clone()).unwrap();
     let mut centred = CpuLenet::new(cfg.with_amp_energy(AmpEnergy::Centred), params).unwrap();
@@ -569,13 +569,13 @@ fn evaluation_batch_matters_only_with_batch_norm() {
     assert_eq!(Arch::Classic.eval_batch(), 64);
     assert_eq!(Arch::Authors.eval_batch(), 1000);
     for arch in [Arch::Classic, Arch::Authors] {
-        let mut trainer = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::paper(arch) }, LenetParams::init(arch, 4)).unwrap();
+        let mut trainer = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::authors_sgd(arch) }, LenetParams::init(arch, 4)).unwrap();
         let (x, _) = random_batch(200, 5);
         let all = pollster::block_on(trainer.logits(&x)).unwrap();
         let few = pollster::block_on(trainer.logits(&x[..7 * 784])).unwrap();
         // A training step after an evaluation, and one without, end in the same parameters.
         let (tx, ty) = random_batch(8, 6);
-        let mut twin = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::paper(arch) }, LenetParams::init(arch, 4)).unwrap();
+        let mut twin = CpuLenet::new(LenetConfig { batch: 8, ..LenetConfig::authors_sgd(arch) }, LenetParams::init(arch, 4)).unwrap();
         trainer.train_step(&tx, &ty, 1).unwrap();
         twin.train_step(&tx, &ty, 1).unwrap();
         let _ = pollster::block_on(trainer.logits(&x)).unwrap();

@@ -498,7 +498,7 @@ fn train_both(cfg: LenetConfig, steps: u64, run: Run) {
 }
 
 fn config(arch: Arch, batch: usize) -> LenetConfig {
-    LenetConfig { batch, ..LenetConfig::paper(arch) }
+    LenetConfig { batch, ..LenetConfig::authors_sgd(arch) }
 }
 
 #[test]

@@ -18,8 +18,8 @@ use std::time::Instant;
 /// with AMP. The paper gives no seeds or error bars.
 pub const PAPER_ACCURACY: [(DataSetId, f32, f32); 2] = [(DataSetId::Mnist, 0.9886, 0.9910), (DataSetId::Fashion, 0.9014, 0.9031)];
 
-fn paper() -> LenetRunConfig {
-    LenetRunConfig::paper(DataSetId::Mnist, Arch::Classic, 5)
+fn defaults() -> LenetRunConfig {
+    LenetRunConfig::standard_against_amp(DataSetId::Mnist, Arch::Classic, 5)
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,22 +36,22 @@ pub struct LenetArgs {
     rule: Vec<String>,
     #[arg(long, help = page::ENERGY.help, default_value = "raw", value_parser = declared::<String>(&page::ENERGY))]
     amp_energy: String,
-    #[arg(long, help = page::EPOCHS.help, default_value_t = paper().epochs, value_parser = declared::<usize>(&page::EPOCHS))]
+    #[arg(long, help = page::EPOCHS.help, default_value_t = defaults().epochs, value_parser = declared::<usize>(&page::EPOCHS))]
     epochs: usize,
-    #[arg(long, help = page::LR.help, default_value_t = paper().lr, value_parser = declared::<f32>(&page::LR))]
+    #[arg(long, help = page::LR.help, default_value_t = defaults().lr, value_parser = declared::<f32>(&page::LR))]
     lr: f32,
     /// SGD's Nesterov momentum
-    #[arg(long, default_value_t = paper().momentum)]
+    #[arg(long, default_value_t = defaults().momentum)]
     momentum: f32,
     /// Images per training batch
-    #[arg(long, default_value_t = paper().batch)]
+    #[arg(long, default_value_t = defaults().batch)]
     batch: usize,
-    #[arg(long, help = page::B.help, default_value_t = paper().amp_b, value_parser = declared::<f32>(&page::B))]
+    #[arg(long, help = page::B.help, default_value_t = defaults().amp_b, value_parser = declared::<f32>(&page::B))]
     amp_b: f32,
     #[arg(long, help = page::SOURCE.help, default_value = "layer", value_parser = declared::<String>(&page::SOURCE))]
     amp_source: String,
     /// The factors' clamp, lo,hi
-    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [paper().amp_clamp.0, paper().amp_clamp.1])]
+    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [defaults().amp_clamp.0, defaults().amp_clamp.1])]
     amp_clamp: Vec<f32>,
     /// Training steps per epoch, instead of a whole pass over --train-examples
     // The page's steps are batches of a fixed 64 images; here --batch sets them, so the help is
@@ -59,12 +59,12 @@ pub struct LenetArgs {
     #[arg(long, value_parser = declared::<usize>(&page::STEPS))]
     steps_per_epoch: Option<usize>,
     /// Training images (the first of the training set)
-    #[arg(long, default_value_t = paper().train_examples)]
+    #[arg(long, default_value_t = defaults().train_examples)]
     train_examples: usize,
-    #[arg(long, help = page::TEST.help, default_value_t = paper().test_examples, value_parser = declared::<usize>(&page::TEST))]
+    #[arg(long, help = page::TEST.help, default_value_t = defaults().test_examples, value_parser = declared::<usize>(&page::TEST))]
     test_examples: usize,
     /// Steps between two points of the live curves
-    #[arg(long, default_value_t = paper().eval_every)]
+    #[arg(long, default_value_t = defaults().eval_every)]
     eval_every: usize,
     /// [default: results/lenet-<dataset>-<arch>]
     #[arg(long)]
@@ -88,7 +88,7 @@ pub fn lenet(args: LenetArgs) -> Result<(), CliError> {
     let backend = open_backend(&args.common.backend)?;
     let out = args.out.unwrap_or_else(|| format!("results/lenet-{}-{}", dataset.dir(), arch.name()));
     let data_dir = args.common.data;
-    let mut cfg = LenetRunConfig::paper(dataset, arch, args.epochs);
+    let mut cfg = LenetRunConfig::standard_against_amp(dataset, arch, args.epochs);
     cfg.rules = rules;
     cfg.lr = args.lr;
     cfg.momentum = args.momentum;

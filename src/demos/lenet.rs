@@ -69,7 +69,7 @@ impl LenetSettings {
 
     /// The config of seed number `i` (from 0), both rules.
     fn config(&self, i: u64) -> LenetRunConfig {
-        let mut cfg = LenetRunConfig::paper(self.dataset, self.arch, self.epochs);
+        let mut cfg = LenetRunConfig::standard_against_amp(self.dataset, self.arch, self.epochs);
         cfg.amp_b = self.b;
         cfg.amp_source = if self.from_input { FactorSource::NetworkInput } else { FactorSource::LayerInput };
         cfg.rules = vec![Rule::Standard, Rule::amp(self.energy)];

@@ -220,7 +220,6 @@ pub fn prefix(demo: &dyn Demo) -> &'static str {
 pub(crate) mod tests_support {
     use crate::data::{Examples, IMAGE_PIXELS, IMAGE_SIDE};
     use crate::experiments::DataAccess;
-use crate::experiments::bench::Network;
     use std::borrow::Cow;
 
     pub struct Synthetic {

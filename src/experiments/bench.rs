@@ -40,8 +40,8 @@ impl Network {
         Ok(match name {
             "bnn-512" => Network::Bnn(BnnConfig::authors_optimizer(512, 1.35)),
             "bnn-1024" => Network::Bnn(BnnConfig::authors_optimizer(1024, 1.35)),
-            "lenet-classic-standard" => Network::Lenet(LenetConfig::paper(Arch::Classic)),
-            "lenet-classic-amp" => Network::Lenet(LenetConfig::paper(Arch::Classic).with_amp(super::lenet::DEFAULT_AMP_B, FactorSource::LayerInput)),
+            "lenet-classic-standard" => Network::Lenet(LenetConfig::authors_sgd(Arch::Classic)),
+            "lenet-classic-amp" => Network::Lenet(LenetConfig::authors_sgd(Arch::Classic).with_amp(super::lenet::DEFAULT_AMP_B, FactorSource::LayerInput)),
             // The page trains 8 episodes per batch.
             "denoise" => Network::Denoise(DenoiseConfig { batch: 8, ..DenoiseConfig::mnist(true) }),
             // The feed-forward layer, and the recurrent network in Miconi's small setting (one

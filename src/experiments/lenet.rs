@@ -89,7 +89,7 @@ pub struct LenetRunConfig {
 impl LenetRunConfig {
     /// The paper's optimizer on `arch`, both rules, a full pass per epoch, batches of 32 (the
     /// paper states none and the authors' training code is not public; 32 is Keras's default, our choice).
-    pub fn paper(dataset: DataSetId, arch: Arch, epochs: usize) -> Self {
+    pub fn standard_against_amp(dataset: DataSetId, arch: Arch, epochs: usize) -> Self {
         Self {
             dataset,
             arch,
@@ -115,7 +115,7 @@ impl LenetRunConfig {
     }
 
     pub fn net(&self, rule: Rule) -> LenetConfig {
-        let mut cfg = LenetConfig { batch: self.batch, lr: self.lr, momentum: self.momentum, ..LenetConfig::paper(self.arch) };
+        let mut cfg = LenetConfig { batch: self.batch, lr: self.lr, momentum: self.momentum, ..LenetConfig::authors_sgd(self.arch) };
         if let Some(energy) = rule.energy() {
             cfg = cfg.with_amp(self.amp_b, self.amp_source).with_amp_energy(energy);
             if let Some(amp) = cfg.amp.as_mut() {

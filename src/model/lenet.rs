@@ -125,8 +125,8 @@ pub struct LenetConfig {
 impl LenetConfig {
     /// The authors' optimizer (SGD, lr 0.01, Nesterov momentum 0.9: what their saved models record),
     /// standard rule, and batches of 64: our choice, as no source gives the authors' batch size
-    /// (the experiments set their own, see `LenetRunConfig::paper`).
-    pub fn paper(arch: Arch) -> Self {
+    /// (the experiments set their own, see `LenetRunConfig::standard_against_amp`).
+    pub fn authors_sgd(arch: Arch) -> Self {
         Self { arch, lr: 0.01, momentum: 0.9, weight_decay: 0.0, batch: 64, amp: None }
     }
 
