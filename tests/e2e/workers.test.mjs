@@ -116,16 +116,22 @@ async function watchTraining(page, prefix, compute) {
   }), t0);
   await page.click(`#${prefix}-reset`);
   assert.match(await page.textContent(`#${prefix}-status`), /^Reset/);
-  // The instrument works in this page: a script of 80 ms is seen, with its time.
+  // The instrument works in this page: a script of 80 ms is seen, with its time. The observer
+  // reports after the frame, which on a loaded machine can take a while, and a loaded Chromium has
+  // been seen to drop a frame's report: up to three tries.
   const control = await page.evaluate(async () => {
-    const t0 = performance.now();
-    setTimeout(() => {
-      while (performance.now() - t0 < 80);
-    }, 0);
-    // The observer reports after the frame; on a loaded machine that can take a while.
-    const seen = () => window.__longFrames.filter((f) => f.start >= t0).flatMap((f) => f.scripts).reduce((m, s) => Math.max(m, s.duration), 0);
-    for (let waited = 0; seen() < 70 && waited < 5000; waited += 100) await new Promise((r) => setTimeout(r, 100));
-    return seen();
+    let seen = 0;
+    for (let attempt = 0; attempt < 3 && seen < 70; attempt++) {
+      const t0 = performance.now();
+      setTimeout(() => {
+        const start = performance.now();
+        while (performance.now() - start < 80);
+      }, 0);
+      const longest = () => window.__longFrames.filter((f) => f.start >= t0).flatMap((f) => f.scripts).reduce((m, s) => Math.max(m, s.duration), 0);
+      for (let waited = 0; longest() < 70 && waited < 5000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      seen = longest();
+    }
+    return seen;
   });
   assert.ok(control >= 70, `a deliberate 80-ms script was seen as ${control} ms`);
   return seen;
