@@ -23,7 +23,7 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeF
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { launchBrowser } from '../tests/e2e/helpers.mjs';
+import { MIME, launchBrowser } from '../tests/e2e/helpers.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const DIST = join(ROOT, 'dist');
@@ -81,16 +81,6 @@ function parseArgs(argv) {
   }
   return opts;
 }
-
-const MIME = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.gz': 'application/gzip',
-};
 
 /** One static server for two roots: /jaxjs/... from bench/browser/, everything else from dist/,
  * cross-origin isolated (COOP and COEP) as `trunk serve` and the e2e tests' server serve the app. */

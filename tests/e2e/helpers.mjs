@@ -35,7 +35,7 @@ export function requireDist(dir = DIST_DIR) {
   return dir;
 }
 
-const MIME = {
+export const MIME = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',
