@@ -194,7 +194,39 @@ fn stream_learning_uses_the_authors_batch_norm() {
             Backend::Cpu.bnn(c, p)
         });
         assert!(run.is_ok());
-        assert_eq!(*seen.borrow(), vec![norm; 3], "two stream learners and the full-data baseline");
+        assert_eq!(*seen.borrow(), vec![norm; 4], "two stream learners and the full-data baselines at m = 0 and 2.5");
+    }
+}
+
+/// The stream's baselines run at the m they are named for, and every learner is read on the whole
+/// test set after each of the last subsets: `test_acc` is the last reading, the tail mean their
+/// mean.
+#[test]
+fn stream_learners_are_read_after_each_of_the_last_subsets() {
+    use metaplastic::experiments::stream::{StreamRun, TAIL_EVALS};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/data");
+    let Ok(fashion) = metaplastic::data::DataSet::load(&root, metaplastic::data::DataSetId::Fashion) else {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but Fashion-MNIST is missing under static/data");
+        eprintln!("SKIPPED: Fashion-MNIST missing (run scripts/fetch-data.sh)");
+        return;
+    };
+    let cfg = StreamConfig { hidden: 16, subsets: 7, epochs: 1, train_examples: 1400, test_examples: 300, live_test_examples: 100, eval_every: 5, ..StreamConfig::paper(&[0.0]) };
+    let metas = std::cell::RefCell::new(Vec::new());
+    let mut run = StreamRun::new(cfg, |c, p| {
+        metas.borrow_mut().push(c.meta[0]);
+        Backend::Cpu.bnn(c, p)
+    })
+    .unwrap();
+    assert_eq!(*metas.borrow(), vec![0.0, 0.0, 2.5], "m = 0, then the baselines at 0 and 2.5");
+    while pollster::block_on(run.advance(&fashion, 1000)).unwrap() != Progress::Finished {}
+    let names: Vec<&str> = run.records().map(|r| r.spec.name.as_str()).collect();
+    assert_eq!(names, ["m=0", "full-data", "full-data m=2.5"]);
+    for r in run.records() {
+        assert_eq!(r.tail_test_acc.len(), TAIL_EVALS, "{}", r.spec.name);
+        assert_eq!(r.test_acc, r.tail_test_acc.last().copied());
+        let mean = r.tail_test_acc.iter().sum::<f32>() / TAIL_EVALS as f32;
+        assert_eq!(r.tail_mean_acc(), Some(mean));
+        assert!(r.tail_test_acc.iter().all(|a| (0.0..=1.0).contains(a)) && mean > 0.3, "{}: {:?}", r.spec.name, r.tail_test_acc);
     }
 }
 

@@ -7,7 +7,7 @@ use metaplastic::data::IMAGE_PIXELS;
 use metaplastic::experiments::flips::{FlipBin, FlipConfig, flip_loss_increase};
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
 use metaplastic::experiments::{EVAL_BATCH, fill_batch_permuted};
-use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord, StreamRun};
+use metaplastic::experiments::stream::{StreamConfig, StreamRecord, StreamRun, TAIL_EVALS, is_full_data};
 use metaplastic::experiments::summary::{permuted_config, permuted_metrics, stream_config, stream_metrics};
 use metaplastic::experiments::toy::{AUTHORS_HESSIAN, IDENTITY, ToyConfig, run_toy};
 use metaplastic::model::bnn::{BnnTrainer, GammaInit, Weights};
@@ -286,9 +286,10 @@ pub struct StreamArgs {
     /// Steps between two points of the live curves
     #[arg(long, default_value_t = stream_paper().eval_every)]
     eval_every: usize,
-    /// Also train the full-data baseline (m = 0 on the whole shuffled set for as many steps)
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    full_data: bool,
+    /// The full-data baselines' m, one network each trained on the whole shuffled set for as
+    /// many steps (the authors ran 0 and 2.5); "none" for no baseline
+    #[arg(long, default_value = "0,2.5")]
+    full_data: String,
     /// BatchNorm with a learned scale and shift (the authors' stream code: false)
     #[arg(long, default_value_t = stream_paper().norm.affine, action = clap::ArgAction::Set)]
     bn_affine: bool,
@@ -315,7 +316,15 @@ pub fn stream(args: StreamArgs) -> Result<(), CliError> {
     cfg.train_examples = args.train_examples;
     cfg.test_examples = args.test_examples;
     cfg.eval_every = args.eval_every;
-    cfg.full_data = args.full_data;
+    cfg.full_data = if args.full_data == "none" {
+        Vec::new()
+    } else {
+        args.full_data
+            .split(',')
+            .map(|v| v.trim().parse::<f32>().ok().filter(|m| metaplastic::model::bnn::META_RANGE.contains(m)))
+            .collect::<Option<Vec<f32>>>()
+            .ok_or_else(|| CliError::Choice { flag: "full-data", value: args.full_data.clone(), choices: "none, or values of m such as 0,2.5" })?
+    };
     cfg.norm.affine = args.bn_affine;
     cfg.norm.eval = NormEval::parse(&args.bn_stats).ok_or_else(|| CliError::Choice { flag: "bn-stats", value: args.bn_stats.clone(), choices: "running or batch" })?;
     cfg.validate()?;
@@ -365,15 +374,19 @@ pub fn stream(args: StreamArgs) -> Result<(), CliError> {
     let acc = |variant: &str| -> Vec<f32> {
         summary.runs.iter().filter(|r| r["variant"] == variant).filter_map(|r| r["metrics"]["test_acc"].as_f64().map(|v| v as f32)).collect()
     };
-    println!("\n{:<10} {:>20}", "variant", "final test acc");
+    let tail = |variant: &str| -> Vec<f32> {
+        summary.runs.iter().filter(|r| r["variant"] == variant).filter_map(|r| r["metrics"]["tail_mean_acc"].as_f64().map(|v| v as f32)).collect()
+    };
+    println!("\n{:<18} {:>20} {:>28}", "variant", "final test acc", format!("mean of last {} readings", TAIL_EVALS.min(cfg.subsets)));
     for l in cfg.learners() {
         let (m, s) = mean_sd(&acc(&l.name));
-        println!("{:<10} {:>12} ± {:<6}", l.name, pct(m), pct(s));
+        let (tm, ts) = mean_sd(&tail(&l.name));
+        println!("{:<18} {:>12} ± {:<6} {:>18} ± {:<6}", l.name, pct(m), pct(s), pct(tm), pct(ts));
     }
-    if cfg.full_data {
+    for baseline in cfg.learners().iter().filter(|l| is_full_data(&l.name)) {
         for &m in &cfg.metas {
-            let d = PairedDiff::new(&acc(&format!("m={m}")), &acc(FULL_DATA));
-            println!("{FULL_DATA} - m={m}: gap {:+.3} (95% CI ± {:.3})", d.mean, d.ci95);
+            let d = PairedDiff::new(&tail(&format!("m={m}")), &tail(&baseline.name));
+            println!("{} - m={m}: gap {:+.3} (95% CI ± {:.3}), on the mean of the last readings", baseline.name, d.mean, d.ci95);
         }
     }
     summary.write(&out)?;

@@ -3,14 +3,14 @@
 use super::{CliError, Summary, write_svg};
 use metaplastic::charts::bnn as figures;
 use metaplastic::experiments::permuted::{LearnerRecord, LearnerSpec, PermutedConfig};
-use metaplastic::experiments::stream::{FULL_DATA, StreamConfig, StreamRecord};
+use metaplastic::experiments::stream::{StreamConfig, StreamRecord, is_full_data};
 use metaplastic::experiments::flips::{FlipBin, FlipConfig};
 use metaplastic::experiments::toy::{ToyConfig, Trajectory};
 use metaplastic::stats::mean_sd;
 
 /// A learner as the charts know it (name and colour family).
 fn learner(spec: &LearnerSpec) -> figures::Learner {
-    figures::Learner::new(spec.name.clone(), spec.meta, spec.ewc_lambda, spec.name == FULL_DATA)
+    figures::Learner::new(spec.name.clone(), spec.meta, spec.ewc_lambda, is_full_data(&spec.name))
 }
 
 /// A metric of one variant over all seeds of a summary.

@@ -12,7 +12,7 @@ use crate::charts::BinnedSet;
 use crate::charts::bnn as figures;
 use crate::data::{DataSetId, NUM_CLASSES};
 use crate::experiments::permuted::{CurvePoint, LearnerRecord, LearnerSpec, PermutedConfig, PermutedRun, Progress};
-use crate::experiments::stream::{FULL_DATA, StreamConfig, StreamPoint, StreamRecord, StreamRun};
+use crate::experiments::stream::{StreamConfig, TAIL_EVALS, is_full_data, StreamPoint, StreamRecord, StreamRun};
 use crate::experiments::summary::{self, Summary};
 use crate::experiments::toy::{ToyConfig, run_toy};
 use crate::experiments::bench::Network;
@@ -104,6 +104,9 @@ impl BnnSettings {
         cfg.subsets = self.subsets;
         cfg.epochs = self.epochs;
         cfg.eval_every = (cfg.total_steps() / 60).clamp(10, 500);
+        // One baseline (m = 0): a second, at the stream's m as the authors also ran, would be a
+        // fifth worker on a laptop's cores.
+        cfg.full_data = vec![0.0];
         cfg
     }
 
@@ -181,9 +184,10 @@ impl Demo for Bnn {
             let metas = cfg.metas.len();
             if learner < metas {
                 cfg.metas = vec![cfg.metas[learner]];
-                cfg.full_data = false;
-            } else if learner == metas && cfg.full_data {
+                cfg.full_data.clear();
+            } else if let Some(&meta) = cfg.full_data.get(learner - metas) {
                 cfg.metas.clear();
+                cfg.full_data = vec![meta];
             } else {
                 return Err(DemoError::NoLearner(learner));
             }
@@ -194,7 +198,7 @@ impl Demo for Bnn {
             cfg.learners = vec![spec];
             Experiment::Permuted(PermutedRun::new(cfg, make)?)
         };
-        Ok(Box::new(BnnLearner { experiment, data: settings.data_sets(), sent_points: 0, sent_matrix: Vec::new(), sent_test_acc: None }))
+        Ok(Box::new(BnnLearner { experiment, data: settings.data_sets(), sent_points: 0, sent_matrix: Vec::new(), sent_tail: 0 }))
     }
 
     fn network(&self, values: &Values) -> Result<Network, DemoError> {
@@ -233,7 +237,7 @@ pub struct BnnLearner {
     sent_points: usize,
     /// The accuracy matrix as last reported.
     sent_matrix: Vec<Vec<f32>>,
-    sent_test_acc: Option<f32>,
+    sent_tail: usize,
 }
 
 /// What a learner reports: where it stands and what is new since its last report.
@@ -253,8 +257,8 @@ pub enum BnnUpdate {
         subset: usize,
         spec: LearnerSpec,
         points: Vec<StreamPoint>,
-        /// The final test accuracy, once measured.
-        test_acc: Option<f32>,
+        /// Whole-test-set readings of the last subsets not sent before.
+        tail: Vec<f32>,
     },
 }
 
@@ -291,9 +295,9 @@ impl BnnLearner {
                 let record = r.records().next()?;
                 let points = record.curve.get(self.sent_points..).unwrap_or_default().to_vec();
                 self.sent_points = record.curve.len();
-                let test_acc = record.test_acc.filter(|_| self.sent_test_acc.is_none());
-                self.sent_test_acc = self.sent_test_acc.or(record.test_acc);
-                BnnUpdate::Stream { subset: r.subset(), spec: record.spec.clone(), points, test_acc }
+                let tail = record.tail_test_acc.get(self.sent_tail..).unwrap_or_default().to_vec();
+                self.sent_tail = record.tail_test_acc.len();
+                BnnUpdate::Stream { subset: r.subset(), spec: record.spec.clone(), points, tail }
             }
         })
     }
@@ -396,7 +400,7 @@ impl BnnBoard {
 
 /// A learner as the charts know it (name and colour family).
 fn learner(spec: &LearnerSpec) -> figures::Learner {
-    figures::Learner::new(spec.name.clone(), spec.meta, spec.ewc_lambda, spec.name == FULL_DATA)
+    figures::Learner::new(spec.name.clone(), spec.meta, spec.ewc_lambda, is_full_data(&spec.name))
 }
 
 impl Board for BnnBoard {
@@ -414,12 +418,13 @@ impl Board for BnnBoard {
                 }
                 changed
             }
-            BnnUpdate::Stream { subset, spec, points, test_acc } => {
+            BnnUpdate::Stream { subset, spec, points, tail } => {
                 *at = At { stage: subset, step_in_task: 0 };
-                let record = self.stream[i].get_or_insert_with(|| StreamRecord { spec, curve: Vec::new(), test_acc: None });
-                let changed = !points.is_empty() || test_acc.is_some();
+                let record = self.stream[i].get_or_insert_with(|| StreamRecord { spec, curve: Vec::new(), test_acc: None, tail_test_acc: Vec::new() });
+                let changed = !points.is_empty() || !tail.is_empty();
                 record.curve.extend(points);
-                record.test_acc = test_acc.or(record.test_acc);
+                record.test_acc = tail.last().copied().or(record.test_acc);
+                record.tail_test_acc.extend(tail);
                 changed
             }
         })
@@ -519,8 +524,9 @@ impl Board for BnnBoard {
             Kind::Stream(cfg) => {
                 if standing.all_finished() {
                     let lines: Vec<String> =
-                        self.stream_records().iter().map(|rec| format!("{} {:.1}%", rec.spec.name, 100.0 * rec.test_acc.unwrap_or(f32::NAN))).collect();
-                    return format!("Finished. Test accuracy: {}.", lines.join("; "));
+                        self.stream_records().iter().map(|rec| format!("{} {:.1}%", rec.spec.name, 100.0 * rec.tail_mean_acc().unwrap_or(f32::NAN))).collect();
+                    let readings = TAIL_EVALS.min(cfg.subsets);
+                    return format!("Finished. Test accuracy (mean of the whole test set's readings after the last {readings} subsets): {}.", lines.join("; "));
                 }
                 let (Some(at), Some(step)) = (slowest, standing.slowest()) else { return format!("Starting {compute}…") };
                 format!("Subset {} of {}, batch {} of {} · {rate} {compute}", at.stage + 1, cfg.subsets, step, cfg.total_steps())

@@ -41,7 +41,10 @@ const BNN_PERMUTED: [Figure; 3] = [
     fig("task1", "task 1 after the last", Unit::Fraction, 1),
     fig("last", "the last task", Unit::Fraction, 1),
 ];
-const BNN_STREAM: [Figure; 1] = [fig("test_acc", "final test accuracy", Unit::Fraction, 1)];
+const BNN_STREAM: [Figure; 2] = [
+    fig("test_acc", "final test accuracy", Unit::Fraction, 1),
+    fig("tail_mean_acc", "mean over the last 5 subsets", Unit::Fraction, 1),
+];
 const LENET: [Figure; 5] = [
     fig("accuracy", "accuracy", Unit::Fraction, 2),
     fig("macro_f1", "macro F1", Unit::Fraction, 2),

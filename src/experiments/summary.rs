@@ -12,7 +12,7 @@ use super::completion::{CompletionRecord, CompletionSetup};
 use super::denoise::{DenoiseRecord, DenoiseSetup};
 use super::lenet::{LenetRecord, LenetRunConfig};
 use super::permuted::{LearnerRecord, PermutedConfig};
-use super::stream::{StreamConfig, StreamRecord};
+use super::stream::{StreamConfig, StreamRecord, TAIL_EVALS};
 use crate::data::DataSetId;
 use crate::model::bnn::Weights;
 use crate::model::hebbian::Network;
@@ -208,8 +208,10 @@ struct StreamSummaryConfig<'a> {
     test_examples: usize,
     batch_norm: String,
     optimizer: &'static str,
-    /// `None` without the baseline.
-    full_data_baseline: Option<&'static str>,
+    /// `None` without a baseline.
+    full_data_baseline: Option<String>,
+    /// What `test_acc` and `tail_mean_acc` are.
+    final_readings: String,
     backend: &'a str,
 }
 
@@ -229,7 +231,14 @@ pub fn stream_config(cfg: &StreamConfig, dataset: DataSetId, backend: &str) -> V
         test_examples: cfg.test_examples,
         batch_norm: cfg.norm.describe(),
         optimizer: "one Adam (b1 0.9, b2 0.999, eps 1e-8) through the whole stream",
-        full_data_baseline: cfg.full_data.then_some("m = 0 trained on the whole shuffled training set for the same number of presentations"),
+        full_data_baseline: (!cfg.full_data.is_empty()).then(|| {
+            let metas: Vec<String> = cfg.full_data.iter().map(f32::to_string).collect();
+            format!("m = {} trained on the whole shuffled training set for the same number of presentations", metas.join(" and m = "))
+        }),
+        final_readings: format!(
+            "test_acc: the whole test set after the last subset; tail_mean_acc: the mean of its readings after each of the last {} subsets (tail_test_acc)",
+            TAIL_EVALS.min(cfg.subsets)
+        ),
         backend,
     })
 }
@@ -237,6 +246,8 @@ pub fn stream_config(cfg: &StreamConfig, dataset: DataSetId, backend: &str) -> V
 pub fn stream_metrics(r: &StreamRecord) -> Value {
     json!({
         "test_acc": r.test_acc,
+        "tail_test_acc": r.tail_test_acc,
+        "tail_mean_acc": r.tail_mean_acc(),
         "curve": r.curve,
     })
 }
