@@ -505,6 +505,37 @@ fn stream_batch_norm_is_frozen_and_per_example_at_evaluation() {
     assert!((lone.loss_sum / 20.0 - 10f32.ln()).abs() < 1e-4, "{lone:?}");
 }
 
+/// The per-task BatchNorm state holds the running statistics: on a network that evaluates on
+/// them, restoring the weights and a saved state gives back the evaluation exactly, and training
+/// moves the statistics (so a state without them would not).
+#[test]
+fn batch_norm_state_carries_the_running_statistics() {
+    use metaplastic::nn::{Norm, NormEval};
+    let cfg = BnnConfig { batch: 20, norm: Norm { affine: true, eval: NormEval::Running }, ..BnnConfig::authors_optimizer(16, 1.35) };
+    let mut net = CpuBnn::new(cfg.clone(), BnnParams::init(cfg.sizes(), 7)).unwrap();
+    let x: Vec<f32> = values(20 * 784, 8).iter().map(|v| (v + 1.0) / 2.0).collect();
+    let y: Vec<u32> = (0..20).map(|i| (i % 10) as u32).collect();
+    for _ in 0..5 {
+        net.train_step(&x, &y).unwrap();
+    }
+    let (weights, state) = (pollster::block_on(net.params()).unwrap(), pollster::block_on(net.bn_params()).unwrap());
+    let running = state.running.clone().expect("the CPU network keeps running statistics");
+    let before = pollster::block_on(net.evaluate(&x, &y)).unwrap();
+    let other: Vec<f32> = values(20 * 784, 9).iter().map(|v| (v + 1.0) / 2.0).collect();
+    for _ in 0..5 {
+        net.train_step(&other, &y).unwrap();
+    }
+    let moved = pollster::block_on(net.bn_params()).unwrap().running.expect("kept");
+    assert_ne!(moved[0].mean, running[0].mean, "training moves the running statistics");
+    net.load_params(&weights);
+    pollster::block_on(net.load_bn(&state)).unwrap();
+    assert_eq!(pollster::block_on(net.bn_params()).unwrap(), state);
+    assert_eq!(pollster::block_on(net.evaluate(&x, &y)).unwrap(), before);
+    let mut short = state.clone();
+    short.running.as_mut().expect("kept")[2].var.pop();
+    assert!(pollster::block_on(net.load_bn(&short)).is_err(), "a state of the wrong size is refused");
+}
+
 /// The hidden layers' XNOR-popcount product equals the float product exactly, at lengths on
 /// and off the 64-bit word boundary, zeros of both signs in the weights counting as +1.
 #[test]

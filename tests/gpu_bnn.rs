@@ -606,9 +606,17 @@ fn batchnorm_parameters_alone_round_trip() {
     cpu.train_step(&x, &y).unwrap();
     gpu.train_step(&x, &y).unwrap();
     let trained = block(gpu.bn_params());
-    assert_eq!(trained, block(gpu.params()).bn(), "bn_params is the BatchNorm part of params");
+    let params = block(gpu.params()).bn();
+    assert_eq!((&trained.gamma, &trained.beta), (&params.gamma, &params.beta), "bn_params is the BatchNorm part of params");
+    // The running statistics, as the CPU tracks them.
+    let (gpu_running, cpu_running) = (trained.running.expect("kept on the GPU"), block(cpu.bn_params()).running.expect("kept on the CPU"));
+    for l in 0..LAYERS {
+        assert_layer_close(&format!("running mean[{l}]"), &gpu_running[l].mean, &cpu_running[l].mean);
+        assert_layer_close(&format!("running var[{l}]"), &gpu_running[l].var, &cpu_running[l].var);
+    }
     // Restore another task's BatchNorm on both, then the nets still match.
-    let other = BnnParams::init(cfg.sizes(), 16).bn();
+    let mut other = BnnParams::init(cfg.sizes(), 16).bn();
+    other.running = Some(std::array::from_fn(|l| metaplastic::nn::RunningStats { mean: vec![0.25; cfg.sizes()[l + 1]], var: vec![2.0; cfg.sizes()[l + 1]] }));
     block(gpu.load_bn(&other));
     block(cpu.load_bn(&other));
     assert_eq!(block(gpu.bn_params()), other);

@@ -69,6 +69,10 @@ pub struct PermutedArgs {
     // The page's gamma-uniform is a switch; the tool names the two starts, as summary.json does.
     #[arg(long, default_value = reduced().gamma_init.name(), value_parser = ["uniform", "one"])]
     bn_gamma: String,
+    /// BatchNorm's statistics at test time: the batch's own (batches of 1000, the authors' current
+    /// code) or the running statistics of training (PyTorch 1.1, which ran the paper's results)
+    #[arg(long, default_value = reduced().bn_stats.name(), value_parser = ["batch", "running"])]
+    bn_stats: String,
     /// Data sets learned one after the other, unpermuted, instead of permuted MNIST (one task each; sets --tasks)
     #[arg(long, value_delimiter = ',', value_parser = ["mnist", "fashion"])]
     sequence: Vec<String>,
@@ -108,6 +112,7 @@ pub fn permuted(args: PermutedArgs) -> Result<(), CliError> {
     cfg.eval_every = args.eval_every;
     cfg.bn_per_task = args.bn_per_task;
     cfg.gamma_init = GammaInit::parse(&args.bn_gamma)?;
+    cfg.bn_stats = NormEval::parse(&args.bn_stats).ok_or_else(|| CliError::Choice { flag: "bn-stats", value: args.bn_stats.clone(), choices: "batch or running" })?;
     cfg.weights = Weights::parse(&args.weights)?;
     if !args.sequence.is_empty() {
         let parse = |s: &String| DataSetId::parse(s).ok_or_else(|| CliError::Choice { flag: "sequence", value: s.clone(), choices: "mnist or fashion" });

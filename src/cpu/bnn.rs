@@ -8,7 +8,7 @@ use super::metaplastic_adam::AdamState;
 use super::softmax_ce::softmax_cross_entropy;
 use super::walk::{self, NoHook, Tape};
 use crate::data::NUM_CLASSES;
-use crate::model::bnn::{BnnConfig, BnnParams, BnnTrainer, LAYERS, Weights, hidden_weights};
+use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, LAYERS, Weights, hidden_weights};
 use crate::nn::{BatchStats, LayerParams, ParamLayout, Pass, PlannedLayer, RunningStats, TensorKey, TrainError};
 
 /// Gradients of the batch-mean loss, one [`LayerParams`] per parameter slot.
@@ -165,6 +165,23 @@ impl BnnTrainer for CpuBnn {
 
     fn reset_optimizer(&mut self) {
         self.adam.reset();
+    }
+
+    async fn bn_params(&mut self) -> Result<BnParams, TrainError> {
+        let mut bn = BnnParams::from_layers(self.cfg.sizes(), &self.params).bn();
+        bn.running = Some(std::array::from_fn(|l| self.running[2 * l + 1].clone()));
+        Ok(bn)
+    }
+
+    async fn load_bn(&mut self, bn: &BnParams) -> Result<(), TrainError> {
+        bn.check(self.cfg.sizes())?;
+        for l in 0..LAYERS {
+            self.params[2 * l + 1] = LayerParams { w: bn.gamma[l].clone(), b: bn.beta[l].clone() };
+            if let Some(running) = &bn.running {
+                self.running[2 * l + 1] = running[l].clone();
+            }
+        }
+        Ok(())
     }
 
     async fn consolidate_ewc(&mut self, batches: &[(Vec<f32>, Vec<u32>)]) -> Result<(), TrainError> {

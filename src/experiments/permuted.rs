@@ -8,7 +8,7 @@
 use super::{BatchOrder, DataAccess, DivergenceWatch, TaskData, EVAL_BATCH, fill_batch_permuted, fill_test_chunk, pixel_permutation};
 use crate::data::{DataSetId, IMAGE_PIXELS};
 use crate::model::bnn::{BnParams, BnnConfig, BnnParams, BnnTrainer, GammaInit, Weights};
-use crate::nn::TrainError;
+use crate::nn::{Norm, NormEval, TrainError};
 
 /// One learner of a run: the standard network is `m = 0`; EWC is a penalty on top of `m = 0`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -48,6 +48,10 @@ pub struct PermutedConfig {
     /// The authors' "task" scenario: each task keeps its own BatchNorm gamma and beta, restored
     /// when that task is tested.
     pub bn_per_task: bool,
+    /// Which statistics BatchNorm normalises with at test time: the batch's own (batches of 1000,
+    /// the authors' current code) or the running statistics of training (momentum 0.1, what
+    /// PyTorch 1.1 ran their published results with; saved and restored per task with `bn_per_task`).
+    pub bn_stats: NormEval,
     /// BatchNorm's gamma at the start: U(0, 1) as in the authors' runs (PyTorch 1.1), or 1. The
     /// choice matters here: with U(0, 1) the metaplastic network keeps far more of task 1.
     pub gamma_init: GammaInit,
@@ -82,6 +86,7 @@ impl PermutedConfig {
             eval_every: 200,
             bn_per_task: true,
             gamma_init: GammaInit::Uniform,
+            bn_stats: NormEval::Batch,
             weights: Weights::Binary,
             sequence: None,
             ewc_examples: 5_000,
@@ -106,7 +111,7 @@ impl PermutedConfig {
             weight_decay: self.weight_decay,
             batch: self.batch,
             ewc_lambda: learner.ewc_lambda,
-            norm: crate::nn::Norm::BATCH,
+            norm: Norm { affine: true, eval: self.bn_stats },
             weights: self.weights,
         }
     }

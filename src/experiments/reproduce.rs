@@ -51,6 +51,16 @@ pub const RESULTS: &[Reproducible] = &[
         "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0,1.35 --bn-gamma one --seeds 3",
     ),
     r(
+        "bnn-permuted-running-stats",
+        "The authors' BatchNorm when the paper's runs were made: running statistics at test time, saved and restored per task (gamma from U(0, 1))",
+        "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0,1.35 --bn-stats running --seeds 3",
+    ),
+    r(
+        "bnn-permuted-gamma-one-running-stats",
+        "Running statistics with gamma starting at 1",
+        "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0,1.35 --bn-gamma one --bn-stats running --seeds 3",
+    ),
+    r(
         "bnn-permuted-ewc",
         "512 hidden units, 5 tasks of 5 epochs: m = 0, m = 1.35 and EWC (lambda 5000)",
         "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0,1.35 --ewc --seeds 3",

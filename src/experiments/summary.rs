@@ -17,7 +17,7 @@ use crate::data::DataSetId;
 use crate::model::bnn::Weights;
 use crate::model::hebbian::Network;
 use crate::model::lenet::FactorSource;
-use crate::nn::PoolKind;
+use crate::nn::{NormEval, PoolKind};
 use crate::stats::ClassMetrics;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -170,7 +170,11 @@ pub fn permuted_config(cfg: &PermutedConfig, backend: &str) -> Value {
             Weights::Binary => "binary: sign(Wh) in every linear layer, sign activations",
             Weights::Full => "full precision: Wh itself in every linear layer (bias held at 0), ReLU activations",
         },
-        bn_statistics: "batch statistics at test time (batches of 1000)",
+        bn_statistics: match (cfg.bn_stats, cfg.bn_per_task) {
+            (NormEval::Batch, _) => "batch statistics at test time (batches of 1000)",
+            (NormEval::Running, true) => "running statistics (momentum 0.1) at test time, each task's saved and restored with its gamma and beta",
+            (NormEval::Running, false) => "running statistics (momentum 0.1) at test time, the current task's for every task",
+        },
         optimizer: "Adam (b1 0.9, b2 0.999, eps 1e-8), reset at each task boundary; metaplastic on hidden weights, plain on BatchNorm",
         learners: cfg.learners.iter().map(|l| LearnerConfig { variant: &l.name, m: l.meta, ewc_lambda: l.ewc_lambda }).collect(),
         ewc: format!(

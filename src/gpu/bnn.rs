@@ -225,30 +225,35 @@ impl BnnTrainer for GpuBnn {
         self.adam.reset(&self.ctx);
     }
 
-    /// Reads gamma and beta only, not the weights.
+    /// Reads BatchNorm's state only, not the weights.
     async fn bn_params(&mut self) -> Result<BnParams, TrainError> {
         self.ctx.check_alive()?;
         let ctx = self.ctx.as_ref();
-        let mut bn = BnParams { gamma: Default::default(), beta: Default::default() };
+        let mut bn = BnParams { gamma: Default::default(), beta: Default::default(), running: None };
+        let mut running: [RunningStats; LAYERS] = Default::default();
         for l in 0..LAYERS {
-            bn.gamma[l] = self.params.w[2 * l + 1].read(ctx).await?;
-            bn.beta[l] = self.params.b[2 * l + 1].read(ctx).await?;
+            let q = 2 * l + 1;
+            bn.gamma[l] = self.params.w[q].read(ctx).await?;
+            bn.beta[l] = self.params.b[q].read(ctx).await?;
+            let (mean, var) = self.params.running[q].as_ref().expect("every BatchNorm slot keeps running statistics (see new)");
+            running[l] = RunningStats { mean: mean.read(ctx).await?, var: var.read(ctx).await? };
         }
+        bn.running = Some(running);
         Ok(bn)
     }
 
-    /// Writes gamma and beta only.
+    /// Writes BatchNorm's state only.
     async fn load_bn(&mut self, bn: &BnParams) -> Result<(), TrainError> {
         self.ctx.check_alive()?;
-        let sizes = self.cfg.sizes();
+        bn.check(self.cfg.sizes())?;
         for l in 0..LAYERS {
-            if bn.gamma[l].len() != sizes[l + 1] || bn.beta[l].len() != sizes[l + 1] {
-                return Err(TrainError::Config(format!("BatchNorm parameters of layer {l} do not have {} features", sizes[l + 1])));
+            let q = 2 * l + 1;
+            self.params.w[q].write(&self.ctx, &bn.gamma[l]);
+            self.params.b[q].write(&self.ctx, &bn.beta[l]);
+            if let (Some(running), Some((mean, var))) = (&bn.running, &self.params.running[q]) {
+                mean.write(&self.ctx, &running[l].mean);
+                var.write(&self.ctx, &running[l].var);
             }
-        }
-        for l in 0..LAYERS {
-            self.params.w[2 * l + 1].write(&self.ctx, &bn.gamma[l]);
-            self.params.b[2 * l + 1].write(&self.ctx, &bn.beta[l]);
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! The network is a layer list ([`BnnConfig::layers`]) both backends walk, and its parameters are
 //! one ordered list of tensors with the update each gets ([`BnnConfig::layout`]).
 
-use crate::nn::{self, Activation, AdamHyper, BatchStats, Dims, Layer, LayerParams, Norm, ParamLayout, PlannedLayer, TensorKey, TrainError, Update};
+use crate::nn::{self, Activation, AdamHyper, BatchStats, Dims, Layer, LayerParams, Norm, ParamLayout, PlannedLayer, RunningStats, TensorKey, TrainError, Update};
 use crate::data::{IMAGE_PIXELS, NUM_CLASSES};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
@@ -189,11 +189,30 @@ impl GammaInit {
     }
 }
 
-/// BatchNorm parameters only: what the authors' "task" scenario saves per task.
+/// BatchNorm's state only: what the authors' "task" scenario saves per task. Their state dict
+/// holds the running statistics too (PyTorch 1.1 kept them), so a task tested later is normalised
+/// with its own statistics where the network evaluates on running statistics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BnParams {
     pub gamma: [Vec<f32>; LAYERS],
     pub beta: [Vec<f32>; LAYERS],
+    /// Each layer's running statistics; `None` (from [`BnnParams::bn`], which has none) leaves a
+    /// trainer's as they are.
+    pub running: Option<[RunningStats; LAYERS]>,
+}
+
+impl BnParams {
+    /// Refuses a state whose layers do not have `sizes`' features.
+    pub fn check(&self, sizes: [usize; LAYERS + 1]) -> Result<(), TrainError> {
+        for l in 0..LAYERS {
+            let n = sizes[l + 1];
+            let running_ok = self.running.as_ref().is_none_or(|r| r[l].mean.len() == n && r[l].var.len() == n);
+            if self.gamma[l].len() != n || self.beta[l].len() != n || !running_ok {
+                return Err(TrainError::Config(format!("BatchNorm state of layer {l} does not have {n} features")));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl BnnParams {
@@ -225,7 +244,7 @@ impl BnnParams {
     }
 
     pub fn bn(&self) -> BnParams {
-        BnParams { gamma: self.gamma.clone(), beta: self.beta.clone() }
+        BnParams { gamma: self.gamma.clone(), beta: self.beta.clone(), running: None }
     }
 
     pub fn set_bn(&mut self, bn: &BnParams) {
@@ -284,18 +303,12 @@ pub trait BnnTrainer {
     /// A fresh optimizer: moments zeroed and the step count back to 0, as at a task boundary.
     fn reset_optimizer(&mut self);
 
-    /// BatchNorm parameters alone, for the authors' per-task BatchNorm ("task" scenario). The
-    /// default reads everything; a backend can do better.
-    async fn bn_params(&mut self) -> Result<BnParams, TrainError> {
-        Ok(self.params().await?.bn())
-    }
+    /// BatchNorm's state alone (gamma, beta and the running statistics), for the authors'
+    /// per-task BatchNorm ("task" scenario).
+    async fn bn_params(&mut self) -> Result<BnParams, TrainError>;
 
-    async fn load_bn(&mut self, bn: &BnParams) -> Result<(), TrainError> {
-        let mut params = self.params().await?;
-        params.set_bn(bn);
-        self.load_params(&params);
-        Ok(())
-    }
+    /// Writes a state [`Self::bn_params`] read (running statistics only where it has them).
+    async fn load_bn(&mut self, bn: &BnParams) -> Result<(), TrainError>;
 
     /// EWC as the authors computed it: the Fisher information estimated as the mean of every
     /// example's squared gradient over `batches` (batch norm on the task's running statistics),

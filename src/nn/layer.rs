@@ -238,7 +238,7 @@ impl LayerParams {
 
 /// Batch norm's running statistics of one parameter slot (empty for every other layer): the
 /// mean and the unbiased variance, averaged with PyTorch's momentum ([`super::hyper::BN_MOMENTUM`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunningStats {
     pub mean: Vec<f32>,
     pub var: Vec<f32>,
