@@ -591,6 +591,32 @@ fn evaluation_batch_matters_only_with_batch_norm() {
     }
 }
 
+/// Average pooling changes the pooling layers and nothing else: the same shapes and parameters,
+/// a different function.
+#[test]
+fn average_pooling_replaces_only_the_pooling_layers() {
+    for arch in [Arch::Classic, Arch::Authors] {
+        let (max, avg) = (lenet::plan(arch), lenet::plan_pooled(arch, PoolKind::Average));
+        assert_eq!(max.len(), avg.len());
+        for (m, a) in max.iter().zip(&avg) {
+            assert_eq!((m.input, m.output), (a.input, a.output), "{arch:?}");
+            match (m.layer, a.layer) {
+                (Layer::Pool(PoolKind::Max), Layer::Pool(PoolKind::Average)) => {}
+                (x, y) => assert_eq!(x, y, "{arch:?}"),
+            }
+        }
+        assert_eq!(avg.iter().filter(|l| matches!(l.layer, Layer::Pool(PoolKind::Average))).count(), 2, "{arch:?}");
+        let params = LenetParams::init(arch, 3);
+        let (x, _) = random_batch(4, 5);
+        let logits = |layers: &[PlannedLayer]| {
+            let mut tape = Tape::default();
+            walk::forward_output(layers, &params.layers, &mut [], &x, 4, Pass::Eval, &mut tape);
+            tape.output().to_vec()
+        };
+        assert_ne!(logits(&max), logits(&avg), "{arch:?}: pooling by the mean is another function");
+    }
+}
+
 /// An evaluation run a chunk at a time gives the whole batch's output to the bit (batch norm on
 /// the evaluated batch's statistics included), for chunks that do and do not divide the batch,
 /// one example, and a chunk larger than the batch. Without batch norm (the classic preset) too.

@@ -511,6 +511,13 @@ fn classic_amp_steps_match_cpu() {
     train_both(config(Arch::Classic, 4).with_amp(2.0, FactorSource::LayerInput), 3, Run::Free);
 }
 
+/// The paper's average pooling in place of the presets' max, with the metaplastic rule.
+#[test]
+fn classic_average_pooling_amp_steps_match_cpu() {
+    let cfg = LenetConfig { pool: metaplastic::nn::PoolKind::Average, ..config(Arch::Classic, 4) };
+    train_both(cfg.with_amp(2.0, FactorSource::LayerInput), 3, Run::Free);
+}
+
 /// The centred energy: each convolution's running mean moves every step on both backends.
 #[test]
 fn classic_amp_centred_steps_match_cpu() {

@@ -9,7 +9,7 @@ use metaplastic::data::{DataSet, DataSetId};
 use metaplastic::experiments::lenet::{LenetProgress, LenetRecord, LenetRun, LenetRunConfig, Rule};
 use metaplastic::experiments::summary::{LENET_METRICS as METRICS, lenet_config, lenet_metrics};
 use metaplastic::model::lenet::{Arch, FactorSource, LenetTrainer};
-use metaplastic::nn::AmpEnergy;
+use metaplastic::nn::{AmpEnergy, PoolKind};
 use metaplastic::settings::lenet as page;
 use metaplastic::stats::{PairedDiff, mean_sd};
 use std::time::Instant;
@@ -30,6 +30,8 @@ pub struct LenetArgs {
     dataset: String,
     #[arg(long, help = page::ARCH.help, default_value = "classic", value_parser = declared::<String>(&page::ARCH))]
     arch: String,
+    #[arg(long, help = page::POOL.help, default_value = "max", value_parser = declared::<String>(&page::POOL))]
+    pool: String,
     /// Rules, a network each: standard, amp (its energy is --amp-energy's), amp-raw, amp-centred
     // The page compares standard with one AMP network (B = 0 is standard); the tool runs a list.
     #[arg(long, value_delimiter = ',', default_value = "standard,amp")]
@@ -90,6 +92,7 @@ pub fn lenet(args: LenetArgs) -> Result<(), CliError> {
     let data_dir = args.common.data;
     let mut cfg = LenetRunConfig::standard_against_amp(dataset, arch, args.epochs);
     cfg.rules = rules;
+    cfg.pool = if args.pool == "average" { PoolKind::Average } else { PoolKind::Max };
     cfg.lr = args.lr;
     cfg.momentum = args.momentum;
     cfg.batch = args.batch;
@@ -109,8 +112,9 @@ pub fn lenet(args: LenetArgs) -> Result<(), CliError> {
     let data = load_data(&data_dir, dataset)?;
 
     println!(
-        "lenet: {} LeNet-5 on {}, {} epochs x {} batches of {}, rules {}, B = {}, seeds {:?}, backend {}",
+        "lenet: {} LeNet-5 ({} pooling) on {}, {} epochs x {} batches of {}, rules {}, B = {}, seeds {:?}, backend {}",
         arch.name(),
+        cfg.pool.name(),
         dataset.title(),
         cfg.epochs,
         cfg.steps_per_epoch(),

@@ -281,6 +281,7 @@ mod tests {
             ("bnn-toy", "meta", &bnn::TOY_META, Own, true),
             ("lenet", "dataset", &lenet::DATASET, Same, true),
             ("lenet", "arch", &lenet::ARCH, Same, true),
+            ("lenet", "pool", &lenet::POOL, Same, true),
             ("lenet", "amp-energy", &lenet::ENERGY, Same, true),
             ("lenet", "epochs", &lenet::EPOCHS, Same, true),
             ("lenet", "lr", &lenet::LR, Same, true),

@@ -5,7 +5,7 @@ use super::amp::{AmpCentres, layer_factors, scale_rows};
 use super::sgd::sgd_step;
 use super::softmax_ce::softmax_cross_entropy;
 use super::walk::{self, BackwardHook, Tape};
-use crate::model::lenet::{AmpSettings, FactorSource, LenetConfig, LenetParams, LenetTrainer, plan};
+use crate::model::lenet::{AmpSettings, FactorSource, LenetConfig, LenetParams, LenetTrainer};
 use crate::nn::{BatchStats, Layer, LayerParams, PlannedLayer, TrainError, check_params};
 
 /// Forward pass over `x` (`batch x 784`). `dropout_seed: None` is evaluation (no dropout).
@@ -117,7 +117,7 @@ pub struct CpuLenet {
 impl CpuLenet {
     pub fn new(cfg: LenetConfig, params: LenetParams) -> Result<Self, TrainError> {
         cfg.validate()?;
-        let layers = plan(cfg.arch);
+        let layers = cfg.plan();
         check_params(&layers, &params.layers)?;
         let velocity = LenetParams { layers: params.layers.iter().map(LayerParams::zeros_like).collect() };
         Ok(Self { cfg, layers, params, velocity, stats: BatchStats::default(), factors: Vec::new(), centres: AmpCentres::default(), caches: Tape::default() })

@@ -14,7 +14,7 @@ use crate::experiments::summary::{self, Summary};
 use crate::experiments::bench::Network;
 use crate::experiments::{DataAccess, TaskData, drawing_batch, softmax};
 use crate::model::lenet::{Arch, FactorSource, LenetTrainer};
-use crate::nn::{AmpEnergy, TrainError};
+use crate::nn::{AmpEnergy, PoolKind, TrainError};
 use crate::settings::lenet as keys;
 use crate::settings::{self, Values};
 use crate::stats::{ClassMetrics, Confusion, PairedDiff, mean_sd};
@@ -37,6 +37,7 @@ fn paper_accuracy(dataset: DataSetId) -> (f32, f32) {
 pub struct LenetSettings {
     dataset: DataSetId,
     arch: Arch,
+    pool: PoolKind,
     b: f32,
     from_input: bool,
     energy: AmpEnergy,
@@ -55,6 +56,7 @@ impl LenetSettings {
         Ok(Self {
             dataset: DataSetId::parse(dataset).ok_or_else(|| unknown("dataset", dataset))?,
             arch: Arch::parse(arch).ok_or_else(|| unknown("arch", arch))?,
+            pool: if v.choice(&keys::POOL) == "average" { PoolKind::Average } else { PoolKind::Max },
             b: v.float(&keys::B) as f32,
             from_input: v.choice(&keys::SOURCE) == "input",
             energy: AmpEnergy::parse(energy).ok_or_else(|| unknown("energy", energy))?,
@@ -70,6 +72,7 @@ impl LenetSettings {
     /// The config of seed number `i` (from 0), both rules.
     fn config(&self, i: u64) -> LenetRunConfig {
         let mut cfg = LenetRunConfig::standard_against_amp(self.dataset, self.arch, self.epochs);
+        cfg.pool = self.pool;
         cfg.amp_b = self.b;
         cfg.amp_source = if self.from_input { FactorSource::NetworkInput } else { FactorSource::LayerInput };
         cfg.rules = vec![Rule::Standard, Rule::amp(self.energy)];

@@ -6,7 +6,7 @@
 use super::{BatchOrder, DataAccess, DivergenceWatch, fill_batch_permuted, fill_test_chunk};
 use crate::data::{DataSetId, IMAGE_PIXELS, NUM_CLASSES};
 use crate::model::lenet::{Arch, FactorSource, LenetConfig, LenetParams, LenetTrainer};
-use crate::nn::{AmpEnergy, BatchStats, TrainError};
+use crate::nn::{AmpEnergy, BatchStats, PoolKind, TrainError};
 use crate::stats::{ClassMetrics, Confusion};
 
 /// Which rule a learner trains with (serialised by [`Rule::name`]).
@@ -66,6 +66,8 @@ impl Rule {
 pub struct LenetRunConfig {
     pub dataset: DataSetId,
     pub arch: Arch,
+    /// The pooling layers' kind: the presets' max, or the paper's average (its section 4.3).
+    pub pool: PoolKind,
     pub rules: Vec<Rule>,
     pub lr: f32,
     pub momentum: f32,
@@ -93,6 +95,7 @@ impl LenetRunConfig {
         Self {
             dataset,
             arch,
+            pool: PoolKind::Max,
             rules: vec![Rule::Standard, Rule::Amp],
             lr: 0.01,
             momentum: 0.9,
@@ -115,7 +118,7 @@ impl LenetRunConfig {
     }
 
     pub fn net(&self, rule: Rule) -> LenetConfig {
-        let mut cfg = LenetConfig { batch: self.batch, lr: self.lr, momentum: self.momentum, ..LenetConfig::authors_sgd(self.arch) };
+        let mut cfg = LenetConfig { batch: self.batch, lr: self.lr, momentum: self.momentum, pool: self.pool, ..LenetConfig::authors_sgd(self.arch) };
         if let Some(energy) = rule.energy() {
             cfg = cfg.with_amp(self.amp_b, self.amp_source).with_amp_energy(energy);
             if let Some(amp) = cfg.amp.as_mut() {

@@ -154,9 +154,13 @@ fn diff_cell(f: &Figure, d: Option<PairedDiff>) -> String {
             let text = format!("{} (± {})", signed_text(f, d.mean, f.digits), spread_text(f, d.ci95, f.digits));
             if d.is_significant() { format!("**{text}**") } else { text }
         }
-        _ => "one seed: no interval".into(),
+        Some(_) => "one seed: no interval".into(),
+        None => "–".into(),
     }
 }
+
+/// From this many paired intervals, a table says how many would exclude 0 by chance alone.
+const CAUTION_FROM: usize = 5;
 
 /// Wall-clock time in words.
 fn duration(seconds: f64) -> String {
@@ -196,12 +200,27 @@ pub fn table(name: &str, s: &Summary) -> String {
     if !pairs.is_empty() {
         out.push('\n');
         out.push_str(&header("paired difference, 95% interval"));
+        let (mut intervals, mut resolved) = (0, 0);
         for (a, b) in pairs {
             let _ = write!(out, "| {b} − {a} |");
             for f in figs {
-                let _ = write!(out, " {} |", diff_cell(f, paired(s, a, b, f.key)));
+                let d = paired(s, a, b, f.key);
+                if let Some(d) = d.filter(|d| d.n >= 2) {
+                    intervals += 1;
+                    resolved += usize::from(d.is_significant());
+                }
+                let _ = write!(out, " {} |", diff_cell(f, d));
             }
             out.push('\n');
+        }
+        // Many intervals at 95% each: some exclude 0 by chance alone, and a reader should weigh a
+        // lone bold cell against that count.
+        if intervals >= CAUTION_FROM {
+            let _ = write!(
+                out,
+                "\n{intervals} intervals in this table, {resolved} excluding 0. At 95% each, about {:.1} would exclude 0 by chance alone: where only that many do, read them as chance.\n",
+                intervals as f32 / 20.0
+            );
         }
     }
     out.push('\n');

@@ -131,6 +131,16 @@ pub const RESULTS: &[Reproducible] = &[
         "lenet --dataset fashion --arch classic --epochs 1 --train-examples 30000 --rule standard,amp,amp-centred --seeds 5",
     ),
     r(
+        "lenet-mnist-classic-average-pool",
+        "Classic LeNet-5 with the paper's average pooling on MNIST, one epoch over 30,000 images: standard against AMP, 10 seeds",
+        "lenet --dataset mnist --arch classic --pool average --epochs 1 --train-examples 30000 --rule standard,amp --seeds 10",
+    ),
+    r(
+        "lenet-fashion-classic-average-pool",
+        "The same on Fashion-MNIST",
+        "lenet --dataset fashion --arch classic --pool average --epochs 1 --train-examples 30000 --rule standard,amp --seeds 10",
+    ),
+    r(
         "lenet-mnist-authors-energy",
         "The authors' LeNet-5 variant on MNIST, one epoch over 30,000 images, the three rules",
         "lenet --dataset mnist --arch authors --epochs 1 --train-examples 30000 --rule standard,amp,amp-centred --seeds 3",

@@ -17,7 +17,7 @@ use crate::data::DataSetId;
 use crate::model::bnn::Weights;
 use crate::model::hebbian::Network;
 use crate::model::lenet::FactorSource;
-use crate::nn::{NormEval, PoolKind};
+use crate::nn::NormEval;
 use crate::stats::ClassMetrics;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -292,6 +292,7 @@ struct AmpConfig {
 struct LenetSummaryConfig<'a> {
     dataset: &'static str,
     arch: &'static str,
+    pooling: &'static str,
     rules: Vec<&'static str>,
     optimizer: String,
     batch: usize,
@@ -309,6 +310,7 @@ pub fn lenet_config(cfg: &LenetRunConfig, backend: &str) -> Value {
     config_value(&LenetSummaryConfig {
         dataset: cfg.dataset.dir(),
         arch: cfg.arch.name(),
+        pooling: cfg.pool.name(),
         rules: cfg.rules.iter().map(|r| r.name()).collect(),
         optimizer: format!("SGD lr {} Nesterov momentum {}", cfg.lr, cfg.momentum),
         batch: cfg.batch,
@@ -474,10 +476,7 @@ pub fn denoise_config(setup: &DenoiseSetup, dataset: DataSetId, backend: &str) -
         task: "denoise",
         dataset: dataset.dir(),
         channels: cfg.channels,
-        pool: match cfg.pool {
-            PoolKind::Average => "average",
-            PoolKind::Max => "max",
-        },
+        pool: cfg.pool.name(),
         activation: "relu",
         encoder: "[conv3x3 c1, ReLU, BN, pool2] [conv3x3 c2, ReLU, BN, pool2] [conv3x3 code, ReLU, BN]",
         code_plastic: format!("{} -> {} tanh plastic layer on the flattened code, W starts at the identity", cfg.code_len(), cfg.code_len()),

@@ -21,7 +21,7 @@ use super::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_st
 use super::walk::{BackwardHook, GpuParams, LayerKernels, NoHook, Walk, WalkOptions};
 use super::{GpuContext, GpuTensor};
 use crate::data::NUM_CLASSES;
-use crate::model::lenet::{AmpSettings, FactorSource, LenetConfig, LenetParams, LenetTrainer, plan};
+use crate::model::lenet::{AmpSettings, FactorSource, LenetConfig, LenetParams, LenetTrainer};
 use crate::nn::{self, AmpEnergy, BatchStats, Layer, PlannedLayer, TrainError, check_params};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -52,7 +52,7 @@ impl Net {
         let sgd = (0..p.w.len())
             .flat_map(|i| [k.sgd.bind(ctx, &h, &p.w[i], &p.gw[i], &velocity(&p.w[i])), k.sgd.bind(ctx, &h, &p.b[i], &p.gb[i], &velocity(&p.b[i]))])
             .collect();
-        let layers = plan(cfg.arch);
+        let layers = cfg.plan();
         let centres = match cfg.amp {
             Some(amp) if amp.energy == AmpEnergy::Centred => layers
                 .iter()
@@ -188,7 +188,7 @@ impl GpuLenet {
     pub fn new(ctx: Rc<GpuContext>, cfg: LenetConfig, params: LenetParams) -> Result<Self, TrainError> {
         ctx.check_alive()?;
         cfg.validate()?;
-        let layers = plan(cfg.arch);
+        let layers = cfg.plan();
         check_params(&layers, &params.layers)?;
         let c = ctx.as_ref();
         let kernels = Kernels { layers: LayerKernels::new(c), softmax: SoftmaxCeKernel::new(c), sgd: SgdKernel::new(c), amp: AmpKernel::new(c) };

@@ -50,6 +50,12 @@ impl Arch {
         if self.layers().iter().any(|l| matches!(l, Layer::BatchNorm(_))) { 1000 } else { 64 }
     }
 
+    /// The preset's layers with `pool` in its pooling layers (the presets pool by the maximum; the
+    /// paper's section 4.3 says average pooling).
+    pub fn layers_pooled(self, pool: PoolKind) -> Vec<Layer> {
+        self.layers().into_iter().map(|l| if matches!(l, Layer::Pool(_)) { Layer::Pool(pool) } else { l }).collect()
+    }
+
     pub fn layers(self) -> Vec<Layer> {
         use Layer::*;
         let relu = Act(Activation::Relu);
@@ -92,7 +98,12 @@ impl Arch {
 
 /// The layers of `arch` on 28x28 grey images, shapes worked out.
 pub fn plan(arch: Arch) -> Vec<PlannedLayer> {
-    nn::plan(&arch.layers(), Dims { h: IMAGE_SIDE, w: IMAGE_SIDE, c: 1 }, 0)
+    plan_pooled(arch, PoolKind::Max)
+}
+
+/// [`plan`] with `pool` in the pooling layers.
+pub fn plan_pooled(arch: Arch, pool: PoolKind) -> Vec<PlannedLayer> {
+    nn::plan(&arch.layers_pooled(pool), Dims { h: IMAGE_SIDE, w: IMAGE_SIDE, c: 1 }, 0)
 }
 
 /// Where the metaplastic factor of a convolutional layer reads its `x`.
@@ -115,6 +126,8 @@ pub struct AmpSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LenetConfig {
     pub arch: Arch,
+    /// How the preset's pooling layers pool (no parameters change with it).
+    pub pool: PoolKind,
     pub lr: f32,
     pub momentum: f32,
     pub weight_decay: f32,
@@ -127,7 +140,12 @@ impl LenetConfig {
     /// standard rule, and batches of 64: our choice, as no source gives the authors' batch size
     /// (the experiments set their own, see `LenetRunConfig::standard_against_amp`).
     pub fn authors_sgd(arch: Arch) -> Self {
-        Self { arch, lr: 0.01, momentum: 0.9, weight_decay: 0.0, batch: 64, amp: None }
+        Self { arch, pool: PoolKind::Max, lr: 0.01, momentum: 0.9, weight_decay: 0.0, batch: 64, amp: None }
+    }
+
+    /// The layers both backends walk.
+    pub fn plan(&self) -> Vec<PlannedLayer> {
+        plan_pooled(self.arch, self.pool)
     }
 
     /// The same network trained with the metaplastic rule of strength `b`, on the raw energy of

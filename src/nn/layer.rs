@@ -42,6 +42,15 @@ pub enum PoolKind {
     Average,
 }
 
+impl PoolKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolKind::Max => "max",
+            PoolKind::Average => "average",
+        }
+    }
+}
+
 /// Which statistics batch norm normalises with when the network is evaluated (training always
 /// uses the batch's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

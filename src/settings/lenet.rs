@@ -9,11 +9,13 @@ const ARCHS: &[Choice] = &[
     Choice::new("classic", "classic LeNet-5 (6, 16 filters of 5×5)"),
     Choice::new("authors", "authors' variant (32, 48 filters of 3×3, BN, dropout)"),
 ];
+const POOLS: &[Choice] = &[Choice::new("max", "max (the presets)"), Choice::new("average", "average (the paper's section 4.3)")];
 const SOURCES: &[Choice] = &[Choice::new("layer", "each conv layer's input"), Choice::new("input", "the image, for every layer")];
 const ENERGIES: &[Choice] = &[Choice::new("raw", "raw: Σx² (ink, activity)"), Choice::new("centred", "centred: Σ(x − mean)² (how unusual)")];
 
 pub const DATASET: Setting = Setting::choice("dataset", "Data set", DATASETS, "mnist", "The images both networks learn");
 pub const ARCH: Setting = Setting::choice("arch", "Network", ARCHS, "classic", "Which LeNet-5");
+pub const POOL: Setting = Setting::choice("pool", "Pooling", POOLS, "max", "How each 2×2 window is pooled: its largest value or its mean");
 pub const B: Setting = Setting::float(
     "b",
     "Metaplasticity B",
@@ -39,4 +41,4 @@ pub const SEEDS: Setting = Setting::int("seeds", "Seeds", 1, 20, "1", "Runs with
 pub const COMPUTE: Setting = Setting::compute();
 pub const SEED: Setting = Setting::seed("First seed");
 
-pub static DEMO: Demo = Demo { name: "lenet", prefix: "lenet", settings: &[DATASET, ARCH, B, SOURCE, ENERGY, LR, EPOCHS, STEPS, TEST, SEEDS, COMPUTE, SEED] };
+pub static DEMO: Demo = Demo { name: "lenet", prefix: "lenet", settings: &[DATASET, ARCH, POOL, B, SOURCE, ENERGY, LR, EPOCHS, STEPS, TEST, SEEDS, COMPUTE, SEED] };
