@@ -18,7 +18,7 @@ use crate::experiments::toy::{ToyConfig, run_toy};
 use crate::experiments::bench::Network;
 use crate::experiments::{DataAccess, TaskData, drawing_batch, softmax};
 use crate::model::bnn::{BnnTrainer, GammaInit, Weights};
-use crate::nn::TrainError;
+use crate::nn::{NormEval, TrainError};
 use crate::settings::bnn as keys;
 use crate::settings::{self, Values};
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,7 @@ pub struct BnnSettings {
     ewc: Option<f32>,
     bn_per_task: bool,
     gamma_uniform: bool,
+    bn_running: bool,
     full_precision: bool,
     /// Two tasks, MNIST then Fashion-MNIST, unpermuted, instead of permuted MNIST.
     mnist_then_fashion: bool,
@@ -75,6 +76,7 @@ impl BnnSettings {
             ewc: (!stream && v.flag(&keys::EWC)).then(|| v.float(&keys::EWC_LAMBDA) as f32),
             bn_per_task: v.flag(&keys::BN_PER_TASK),
             gamma_uniform: v.flag(&keys::GAMMA_UNIFORM),
+            bn_running: v.flag(&keys::BN_RUNNING),
             full_precision: v.flag(&keys::FULL_PRECISION),
             mnist_then_fashion: !stream && v.choice(&keys::SEQUENCE) == "mnist-fashion",
         }
@@ -118,6 +120,7 @@ impl BnnSettings {
         cfg.steps_per_task = Some(self.steps);
         cfg.bn_per_task = self.bn_per_task;
         cfg.gamma_init = if self.gamma_uniform { GammaInit::Uniform } else { GammaInit::One };
+        cfg.bn_stats = if self.bn_running { NormEval::Running } else { NormEval::Batch };
         cfg.weights = if self.full_precision { Weights::Full } else { Weights::Binary };
         if self.mnist_then_fashion {
             cfg.sequence = Some(self.data_sets());

@@ -69,6 +69,13 @@ pub const GAMMA_UNIFORM: Setting = Setting::flag(
     "The authors' README installs PyTorch 1.1, whose BatchNorm drew gamma from U(0, 1); later versions start it at 1",
 )
 .when("experiment", "permuted");
+pub const BN_RUNNING: Setting = Setting::flag(
+    "bn-running",
+    "BatchNorm tests on running statistics",
+    false,
+    "Test each task on the running mean and variance saved at its end, as the authors' code did when the paper's runs were made; off: on each test batch's own statistics, as their later code",
+)
+.when("experiment", "permuted");
 pub const FULL_PRECISION: Setting = Setting::flag(
     "full-precision",
     "Full-precision weights (no binarization)",
@@ -82,5 +89,5 @@ pub const TOY_META: Setting =
 pub static DEMO: Demo = Demo {
     name: "bnn",
     prefix: "bnn",
-    settings: &[EXPERIMENT, HIDDEN, META, LR, SEQUENCE, TASKS, STEPS, SUBSETS, EPOCHS, COMPUTE, SEED, EWC, EWC_LAMBDA, BN_PER_TASK, GAMMA_UNIFORM, FULL_PRECISION, TOY_META],
+    settings: &[EXPERIMENT, HIDDEN, META, LR, SEQUENCE, TASKS, STEPS, SUBSETS, EPOCHS, COMPUTE, SEED, EWC, EWC_LAMBDA, BN_PER_TASK, GAMMA_UNIFORM, BN_RUNNING, FULL_PRECISION, TOY_META],
 };
