@@ -105,7 +105,7 @@ pub struct Budget {
 }
 
 impl Default for Budget {
-    /// The guided path's two-minute run (its step "Forgetting on permuted MNIST").
+    /// The run of the guided path's step 2, "Forgetting on permuted MNIST".
     fn default() -> Self {
         Budget { tasks: TASKS.2, steps: STEPS.2 }
     }
@@ -173,7 +173,8 @@ impl Cell {
         values.set(&bnn::EXPERIMENT, Value::Choice("permuted"));
         values.set(&bnn::SEQUENCE, Value::Choice("permuted"));
         values.set(&bnn::HIDDEN, Value::Int(HIDDEN));
-        values.set(&bnn::META, Value::List(vec![f64::from(beside)]));
+        // As a person would type it (1.35, not the f32's 1.3500000238...).
+        values.set(&bnn::META, Value::List(vec![fmt_m(beside).parse().unwrap_or(f64::from(SEEDS_M))]));
         values.set(&bnn::TASKS, Value::Int(budget.tasks as i64));
         values.set(&bnn::STEPS, Value::Int(budget.steps as i64));
         values.set(&bnn::SEED, Value::Int(self.seed as i64));
@@ -244,6 +245,21 @@ pub fn parse_link(search: &str) -> Option<Link> {
     let steps = count(STEPS_KEY, STEPS).unwrap_or(STEPS.2);
     let seat = if teacher { None } else { get(SEAT_KEY).map(|_| count(SEAT_KEY, (1, MAX_SEATS, 1))).map(|n| n.unwrap_or(1)) };
     Some(Link { class: Class { question, budget: Budget { tasks, steps } }, teacher, seat, notes })
+}
+
+/// `search` without the class link's keys: what the page's settings are read from (the keys are
+/// the class's, not a demo's, and would otherwise be named as unknown).
+pub fn without_class_keys(search: &str) -> String {
+    let keep: Vec<&str> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .filter(|kv| {
+            let key = crate::settings::query::decode(kv.split_once('=').map_or(kv, |(k, _)| k));
+            ![QUESTION_KEY, SEAT_KEY, TASKS_KEY, STEPS_KEY].contains(&key.as_str())
+        })
+        .collect();
+    if keep.is_empty() { String::new() } else { format!("?{}", keep.join("&")) }
 }
 
 /// One seat's result, as its code carries it.
@@ -540,7 +556,7 @@ impl Pool {
         let point_color = palette::MUTED;
         let (mean_color, bar_color) = (palette::METAPLASTIC, palette::BASELINE);
         let mut series = vec![
-            Series::new("each seat", point_color, Vec::new()),
+            Series::new("each seat (a dot)", point_color, Vec::new()),
             Series::new("class mean", mean_color, Vec::new()),
             Series::new("95% interval of the mean", bar_color, Vec::new()),
         ];
@@ -600,32 +616,40 @@ impl Pool {
         let pct = |x: f32| format!("{:.1}%", 100.0 * x);
         let one = |g: &Group| match g.points.len() {
             1 => format!("{} (one seat, no interval)", pct(g.mean)),
-            n => format!("{} ± {} ({n} seats)", pct(g.mean), if g.ci95.is_finite() { format!("{:.1}", 100.0 * g.ci95) } else { "?".into() }),
+            n => format!("{} ± {:.1} points ({n} seats)", pct(g.mean), 100.0 * g.ci95),
         };
         if groups.is_empty() {
             return "No codes pooled yet.".into();
         }
         let measure = self.class.measure_words();
         match self.class.question {
+            // The table beside the plot has every setting; the sentence compares the ends.
             Question::Meta => {
-                let each: Vec<String> = groups.iter().map(|g| format!("m = {}: {}", fmt_m(g.m), one(g))).collect();
-                let mut text = format!("Measured, {measure}: {}.", each.join("; "));
-                if let (Some(lo), Some(hi), true) = (groups.first(), groups.last(), groups.len() > 1) {
-                    let apart = lo.ci95.is_finite() && hi.ci95.is_finite() && (lo.mean - hi.mean).abs() > lo.ci95 + hi.ci95;
-                    let verdict = if apart {
-                        "their 95% intervals do not overlap"
-                    } else if lo.points.len() < 2 || hi.points.len() < 2 {
-                        "one of them has a single seat, so this class cannot yet tell them apart from seed-to-seed noise"
-                    } else {
-                        "their 95% intervals overlap: this class cannot tell them apart"
-                    };
-                    text.push_str(&format!(
-                        " From m = {} to m = {} the mean {} by {:.1} points; {verdict}.",
-                        fmt_m(lo.m),
-                        fmt_m(hi.m),
-                        if hi.mean >= lo.mean { "rises" } else { "falls" },
-                        100.0 * (hi.mean - lo.mean).abs()
-                    ));
+                let seats = self.codes.len();
+                let (Some(lo), Some(hi), true) = (groups.first(), groups.last(), groups.len() > 1) else {
+                    let g = &groups[0];
+                    return format!("Measured over {seats} seat{}, {measure}: m = {} gives {}. Other values of m are not in yet.", if seats == 1 { "" } else { "s" }, fmt_m(g.m), one(g));
+                };
+                let apart = lo.ci95.is_finite() && hi.ci95.is_finite() && (lo.mean - hi.mean).abs() > lo.ci95 + hi.ci95;
+                let verdict = if apart {
+                    "their 95% intervals do not overlap"
+                } else if lo.points.len() < 2 || hi.points.len() < 2 {
+                    "one of them has a single seat, so this class cannot yet tell them apart from seed-to-seed noise"
+                } else {
+                    "their 95% intervals overlap, so this class cannot tell them apart"
+                };
+                let mut text = format!(
+                    "Measured over {seats} seats, {measure}: m = {} gives {}, m = {} gives {}; the mean {} by {:.1} points from one to the other, and {verdict}.",
+                    fmt_m(lo.m),
+                    one(lo),
+                    fmt_m(hi.m),
+                    one(hi),
+                    if hi.mean >= lo.mean { "rises" } else { "falls" },
+                    100.0 * (hi.mean - lo.mean).abs()
+                );
+                let best = groups.iter().fold(lo, |b, g| if g.mean > b.mean { g } else { b });
+                if best.m != lo.m && best.m != hi.m {
+                    text.push_str(&format!(" The highest mean is at m = {} ({}).", fmt_m(best.m), pct(best.mean)));
                 }
                 text
             }
@@ -770,8 +794,11 @@ mod tests {
         assert!((groups[0].ci95 - 12.706 * (0.18f32).sqrt() / 2f32.sqrt()).abs() < 1e-4, "{}", groups[0].ci95);
         assert!(groups[1].ci95.is_infinite());
         let finding = pool.finding();
-        assert!(finding.starts_with("Measured, task-1 test accuracy after task 3: m = 0: 40.0% ± 381.2 (2 seats); m = 0.5: 20.0% (one seat, no interval)"), "{finding}");
-        assert!(finding.ends_with("From m = 0 to m = 6 the mean rises by 20.0 points; one of them has a single seat, so this class cannot yet tell them apart from seed-to-seed noise."), "{finding}");
+        assert_eq!(
+            finding,
+            "Measured over 7 seats, task-1 test accuracy after task 3: m = 0 gives 40.0% ± 381.2 points (2 seats), m = 6 gives 60.0% (one seat, no interval); \
+             the mean rises by 20.0 points from one to the other, and one of them has a single seat, so this class cannot yet tell them apart from seed-to-seed noise."
+        );
         // Seven points, one mean line, one interval: drawn.
         let fig = pool.figure(640.0, 400.0);
         let dots = fig.shapes.iter().filter(|s| matches!(s, crate::charts::Shape::Circle { fill, r, .. } if *fill == palette::MUTED && *r == 3.0)).count();
@@ -815,6 +842,8 @@ mod tests {
         let link = parse_link("?class=x&seat=99&class.steps=abc").expect("corrected");
         assert_eq!((link.class, link.seat, link.notes.len()), (class(), Some(MAX_SEATS), 3));
         assert_eq!(parse_link("?bnn.meta=6"), None);
+        assert_eq!(without_class_keys("?class=m&bnn.compute=cpu&seat=2&class.steps=5"), "?bnn.compute=cpu");
+        assert_eq!(without_class_keys("?class=m&seat=2"), "");
         // A cell's settings are allowed as they are.
         let mut values = bnn::DEMO.defaults();
         Question::Meta.cell(4).apply(Budget::default(), &mut values);
@@ -822,6 +851,7 @@ mod tests {
         let mut checked = bnn::DEMO.defaults();
         assert!(checked.check_all(plain).is_ok());
         assert_eq!(checked, values);
+        assert_eq!(values.get(&bnn::META).to_string(), "1.35");
     }
 
     /// The QR code a seat shows reads back, quiet zone and all, to the exact code.
