@@ -638,15 +638,13 @@ impl Pool {
                 } else {
                     "their 95% intervals overlap, so this class cannot tell them apart"
                 };
-                let mut text = format!(
-                    "Measured over {seats} seats, {measure}: m = {} gives {}, m = {} gives {}; the mean {} by {:.1} points from one to the other, and {verdict}.",
-                    fmt_m(lo.m),
-                    one(lo),
-                    fmt_m(hi.m),
-                    one(hi),
-                    if hi.mean >= lo.mean { "rises" } else { "falls" },
-                    100.0 * (hi.mean - lo.mean).abs()
-                );
+                let change = 100.0 * (hi.mean - lo.mean);
+                let moves = if change.abs() < 0.05 {
+                    "the mean is the same to 0.1 points".to_string()
+                } else {
+                    format!("the mean {} by {:.1} points from one to the other", if change > 0.0 { "rises" } else { "falls" }, change.abs())
+                };
+                let mut text = format!("Measured over {seats} seats, {measure}: m = {} gives {}, m = {} gives {}; {moves}, and {verdict}.", fmt_m(lo.m), one(lo), fmt_m(hi.m), one(hi));
                 let best = groups.iter().fold(lo, |b, g| if g.mean > b.mean { g } else { b });
                 if best.m != lo.m && best.m != hi.m {
                     text.push_str(&format!(" The highest mean is at m = {} ({}).", fmt_m(best.m), pct(best.mean)));

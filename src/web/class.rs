@@ -238,10 +238,10 @@ pub fn start_teacher(link: Link, presenter: bool) -> Result<(), dom::WebError> {
     let list = dom::by_id::<web_sys::Element>("class-questions")?;
     list.set_inner_html(&questions);
     dom::on_event(&list, "change", || {
-        if let Ok(Some(input)) = dom::document().and_then(|d| Ok(d.query_selector("input[name=class-question]:checked")?)) {
-            if let (Some(href), Ok(window)) = (input.get_attribute("data-href"), dom::window()) {
-                let _ = window.location().assign(&href);
-            }
+        if let Ok(Some(input)) = dom::document().and_then(|d| Ok(d.query_selector("input[name=class-question]:checked")?))
+            && let (Some(href), Ok(window)) = (input.get_attribute("data-href"), dom::window())
+        {
+            let _ = window.location().assign(&href);
         }
     });
     dom::set_text(
@@ -329,20 +329,27 @@ fn add(teacher: &Rc<RefCell<Teacher>>, inputs: &[(String, Result<String, String>
         let codes = if text.trim_start().starts_with('{') { class::code_in_summary(text) } else { Ok(text.clone()) };
         let outcomes = match codes {
             Ok(codes) => t.pool.add_all(&codes),
-            Err(e) => vec![(name.clone(), Err(e))],
+            Err(e) => vec![(String::new(), Err(e))],
         };
         for (piece, outcome) in outcomes {
             match outcome {
                 Ok(class::Added::New) => new += 1,
                 Ok(class::Added::Duplicate) => again += 1,
-                Err(e) => refused.push((if name.is_empty() { piece } else { format!("{name}: {piece}") }, reason(&e))),
+                Err(e) => refused.push((
+                    match (name.is_empty(), piece.is_empty()) {
+                        (true, _) => piece,
+                        (false, true) => name.clone(),
+                        (false, false) => format!("{name}: {piece}"),
+                    },
+                    reason(&e),
+                )),
             }
         }
     }
-    if let Some(s) = storage() {
-        if s.set_item(&t.key, &t.pool.stored()).is_err() {
-            refused.push((String::new(), "this browser would not keep the pool (local storage is off or full): it lasts until the page is closed".into()));
-        }
+    if let Some(s) = storage()
+        && s.set_item(&t.key, &t.pool.stored()).is_err()
+    {
+        refused.push((String::new(), "this browser would not keep the pool (local storage is off or full): it lasts until the page is closed".into()));
     }
     let mut said = format!("{new} new code{} pooled ({} in all).", if new == 1 { "" } else { "s" }, t.pool.codes.len());
     if again > 0 {
