@@ -255,6 +255,15 @@ pub fn start_teacher(link: Link, presenter: bool) -> Result<(), dom::WebError> {
     let location = dom::window()?.location();
     let base = format!("{}{}", location.origin().unwrap_or_default(), location.pathname().unwrap_or_default());
     let url = format!("{base}{}", class.query(None));
+    // The link is this page's own address: one only this computer can open is no class link.
+    let host = location.hostname().unwrap_or_default();
+    if matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]" | "::1") {
+        dom::set_text(
+            "class-link-note",
+            &format!("This page was opened at {host}, this computer's own address: the students' laptops cannot open the link. Open this page at an address they can reach (the page served on the room's network or a web server)."),
+        );
+        dom::set_hidden("class-link-note", false);
+    }
     let link_el = dom::by_id::<web_sys::HtmlAnchorElement>("class-link")?;
     link_el.set_href(&url);
     link_el.set_text_content(Some(&url));

@@ -169,6 +169,9 @@ fn boot() -> Result<(), dom::WebError> {
     if let Some(n) = link.view.lesson.or(class_link.as_ref().map(|_| class::seat_lesson())) {
         lesson::open(&app, n)?;
     }
+    if class_link.as_ref().is_some_and(|l| l.seat.is_none()) {
+        dom::set_text("bnn-status", "Type your seat number above: your cell starts then.");
+    }
     app.write_url();
     for id in DataSetId::ALL {
         loader::start(&app, id)?;

@@ -41,6 +41,7 @@ async function runSeat(browser, classLink, seat, { pick = false, check } = {}) {
     // Without a seat the page asks for one, and trains nothing meanwhile.
     await page.waitForSelector('#class-seat-pick:not([hidden])');
     assert.equal(await page.textContent('#bnn-run'), 'Run');
+    assert.equal(await page.textContent('#bnn-status'), 'Type your seat number above: your cell starts then.');
     await axe(page, 'a seat choosing its number');
     await page.fill('#class-seat-number', String(seat));
     await Promise.all([page.waitForURL(new RegExp(`[?&]seat=${seat}(&|$)`)), page.click('#class-seat-go')]);
@@ -75,6 +76,8 @@ test('a class of six seats: codes from the class link pooled into the teacher\'s
     assert.equal(classLink, `${server.url}?class=m&class.tasks=3&class.steps=5`);
     assert.match(await t.getAttribute('#class-link-qr svg', 'aria-label'), /^QR code of the class link, http/);
     assert.match(await t.textContent('#class-budget'), /3 permuted-MNIST tasks of 5 batches of 100 images/);
+    // Served at 127.0.0.1, the page says the students cannot reach that address.
+    assert.match(await t.textContent('#class-link-note'), /^This page was opened at 127\.0\.0\.1, this computer's own address/);
     assert.equal(await t.textContent('#class-finding'), 'No codes pooled yet.');
     await axe(t, "the teacher's page, empty");
 
