@@ -804,6 +804,27 @@ mod tests {
     }
 
     #[test]
+    fn the_seeds_question_pools_one_setting_over_the_seeds() {
+        let seeds = Class { question: Question::Seeds, budget: Budget::default() };
+        let mut pool = Pool::new(seeds, BUILD);
+        for (seat, acc) in [(1, 5000), (2, 6000), (3, 7000)] {
+            let c = ResultCode { class: seeds, seat, cell: Question::Seeds.cell(seat), acc: vec![acc, 9000, 9500], build: BUILD.to_string() };
+            assert_eq!(pool.add(&c.text()), Ok(Added::New));
+        }
+        let groups = pool.groups();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].points.iter().map(|p| p.1).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!((groups[0].ci95 - 4.303 * 0.1 / 3f32.sqrt()).abs() < 1e-5);
+        assert_eq!(
+            pool.finding(),
+            "Measured, task-1 test accuracy after task 3 at m = 6: 60.0% ± 24.8 points (3 seats); seeds from 50.0% to 70.0%: this is how far one run moves by its seed alone."
+        );
+        let fig = pool.figure(640.0, 400.0);
+        let dots = fig.shapes.iter().filter(|s| matches!(s, crate::charts::Shape::Circle { fill, r, .. } if *fill == palette::MUTED && *r == 3.0)).count();
+        assert_eq!(dots, 3);
+    }
+
+    #[test]
     fn a_summary_carries_its_seat_code() {
         let text = code(2, &[5000, 6000, 7000]).text();
         let doc = serde_json::json!({"experiment": "bnn-permuted", SUMMARY_FIELD: text});
