@@ -28,6 +28,16 @@ pub fn t95(df: usize) -> f32 {
     }
 }
 
+/// Mean, sample standard deviation and the half-width of the 95% confidence interval of the mean
+/// (Student's t, `t95(n - 1) * sd / sqrt(n)`; infinite for fewer than two values): the interval
+/// every mean over seeds (or over a class's seats) is reported with.
+pub fn mean_ci95(xs: &[f32]) -> (f32, f32, f32) {
+    let (mean, sd) = mean_sd(xs);
+    let n = xs.len();
+    let ci95 = if n < 2 { f32::INFINITY } else { t95(n - 1) * sd / (n as f32).sqrt() };
+    (mean, sd, ci95)
+}
+
 /// A paired comparison of two rules over the same seeds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PairedDiff {
@@ -43,10 +53,8 @@ impl PairedDiff {
     pub fn new(a: &[f32], b: &[f32]) -> Self {
         assert_eq!(a.len(), b.len(), "a paired difference needs the same seeds on both sides");
         let d: Vec<f32> = a.iter().zip(b).map(|(x, y)| y - x).collect();
-        let (mean, sd) = mean_sd(&d);
-        let n = d.len();
-        let ci95 = if n < 2 { f32::INFINITY } else { t95(n - 1) * sd / (n as f32).sqrt() };
-        Self { mean, sd, ci95, n }
+        let (mean, sd, ci95) = mean_ci95(&d);
+        Self { mean, sd, ci95, n: d.len() }
     }
 
     /// Whether the interval excludes zero.

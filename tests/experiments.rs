@@ -8,7 +8,7 @@ use metaplastic::experiments::stream::StreamConfig;
 use metaplastic::experiments::toy::{AUTHORS_HESSIAN, IDENTITY, ToyConfig, run_toy};
 use metaplastic::model::bnn::BnnConfig;
 use metaplastic::nn::{BatchStats, TrainError};
-use metaplastic::stats::{PairedDiff, mean_sd, t95};
+use metaplastic::stats::{PairedDiff, mean_ci95, mean_sd, t95};
 
 #[test]
 fn toy_hidden_weight_of_the_important_binary_weight_diverges() {
@@ -94,6 +94,11 @@ fn statistics_over_seeds() {
     let (m, s) = mean_sd(&[0.5, 0.7, 0.9]);
     assert!((m - 0.7).abs() < 1e-6 && (s - 0.2).abs() < 1e-6);
     assert_eq!(mean_sd(&[0.3]), (0.3, 0.0));
+    // The interval of a mean (a class's seats at one setting): t over n - 1 degrees of freedom.
+    let (mean, sd, ci) = mean_ci95(&[0.5, 0.7, 0.9]);
+    assert!((mean - 0.7).abs() < 1e-6 && (sd - 0.2).abs() < 1e-6);
+    assert!((ci - 4.303 * 0.2 / 3f32.sqrt()).abs() < 1e-5, "{ci}");
+    assert!(mean_ci95(&[0.3]).2.is_infinite());
     let d = PairedDiff::new(&[0.5, 0.6, 0.7], &[0.8, 0.85, 1.0]);
     assert!((d.mean - 0.2833333).abs() < 1e-5);
     assert!((d.ci95 - t95(2) * d.sd / 3f32.sqrt()).abs() < 1e-6);

@@ -12,6 +12,7 @@
 //! update into the records it draws: the page's work per report does not grow with the run.
 
 pub mod bnn;
+pub mod class;
 pub mod hebbian;
 pub mod lenet;
 pub mod messages;

@@ -6,6 +6,7 @@
 
 mod bench;
 mod canvas_chart;
+mod class;
 mod dom;
 mod exports;
 mod form;
@@ -52,6 +53,9 @@ impl App {
 
     /// Writes every demo's settings and the run marker into the URL.
     pub fn write_url(&self) {
+        if class::keeps_address() {
+            return;
+        }
         let values: Vec<std::cell::Ref<'_, crate::settings::Values>> = self.demos.iter().map(|d| d.values.borrow()).collect();
         let refs: Vec<&crate::settings::Values> = values.iter().map(|v| &**v).collect();
         form::write_url(&refs, *self.run.borrow(), *self.view.borrow());
@@ -116,6 +120,16 @@ fn boot() -> Result<(), dom::WebError> {
         dom::body()?.set_attribute("data-ready", "1")?;
         return Ok(());
     }
+    // The class experiment: the teacher's page replaces the demos; a seat's page is the demos with
+    // the seat's cell, its address the class link.
+    let class_link = class::requested(&search);
+    if let Some(link) = class_link.clone().filter(|l| l.teacher) {
+        let presenter = crate::settings::query::parse(&crate::demos::class::without_class_keys(&search), &crate::demos::declarations()).view.presenter;
+        class::start_teacher(link, presenter)?;
+        dom::body()?.set_attribute("data-ready", "1")?;
+        return Ok(());
+    }
+    let search = if class_link.is_some() { crate::demos::class::without_class_keys(&search) } else { search };
     let app = Rc::new(App {
         data: DataSetId::ALL.map(|id| Rc::new(RefCell::new(loader::DataSlot::new(id)))),
         gpu: RefCell::new(None),
@@ -134,6 +148,10 @@ fn boot() -> Result<(), dom::WebError> {
             *d.values.borrow_mut() = values.clone();
         }
     }
+    let seat_run = match &class_link {
+        Some(link) => class::prepare_seat(&app, link)?,
+        None => None,
+    };
     guide::build()?;
     wire_dataset_switch(&app)?;
     samples::wire_shuffle(&app)?;
@@ -148,8 +166,11 @@ fn boot() -> Result<(), dom::WebError> {
     if link.view.presenter {
         toggle_presenter(&app);
     }
-    if let Some(n) = link.view.lesson {
+    if let Some(n) = link.view.lesson.or(class_link.as_ref().map(|_| class::seat_lesson())) {
         lesson::open(&app, n)?;
+    }
+    if class_link.as_ref().is_some_and(|l| l.seat.is_none()) {
+        dom::set_text("bnn-status", "Type your seat number above: your cell starts then.");
     }
     app.write_url();
     for id in DataSetId::ALL {
@@ -158,7 +179,7 @@ fn boot() -> Result<(), dom::WebError> {
     offline::start(&app);
     // `run=` waits for the backend probe: "auto" and "webgpu" need to know what the GPU is.
     let probe = probe_backend(app.clone());
-    let start = link.run.and_then(|name| app.pick(name));
+    let start = link.run.or(seat_run).and_then(|name| app.pick(name));
     let a = app.clone();
     wasm_bindgen_futures::spawn_local(async move {
         probe.await;

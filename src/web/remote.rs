@@ -374,17 +374,15 @@ fn wire_exports(app: &Rc<App>, pick: Pick) -> Result<(), dom::WebError> {
             let d = &a.demos[pick];
             let s = d.state.borrow();
             let Some(active) = s.active.as_ref() else { return };
-            let backend = match active.backend {
-                Compute::Cpu => "cpu (browser, wasm)",
-                Compute::WebGpu => "webgpu (browser)",
-            };
-            let Some(mut summary) = active.board.summary(backend) else { return };
+            let Some(mut summary) = active.board.summary(backend_label(active.backend)) else { return };
             summary.elapsed = (active.ended.unwrap_or_else(dom::now) - active.started) / 1000.0;
             let name = summary.experiment.clone();
             let saved = if csv {
                 exports::download_text(&format!("{name}-metrics.csv"), "text/csv", &metrics_csv(&summary))
             } else {
-                exports::download_text(&format!("{name}-summary.json"), "application/json", &summary.to_pretty_string())
+                // On a class seat's page, with the seat's code (`src/web/class.rs`).
+                let json = super::class::stamp(summary.to_json());
+                exports::download_text(&format!("{name}-summary.json"), "application/json", &serde_json::to_string_pretty(&json).unwrap_or_default())
             };
             drop(s);
             if let Err(e) = saved {
@@ -393,6 +391,14 @@ fn wire_exports(app: &Rc<App>, pick: Pick) -> Result<(), dom::WebError> {
         });
     }
     Ok(())
+}
+
+/// The backend as `summary.json` names it.
+fn backend_label(compute: Compute) -> &'static str {
+    match compute {
+        Compute::Cpu => "cpu (browser, wasm)",
+        Compute::WebGpu => "webgpu (browser)",
+    }
 }
 
 fn set_exports(d: &RemoteDemo, enabled: bool) {
@@ -1043,6 +1049,7 @@ fn draw_frame(app: &Rc<App>, pick: Pick, generation: u32) {
     let finished = active.finished();
     if finished {
         active.ended.get_or_insert_with(dom::now);
+        super::class::finished(d.name(), &d.values.borrow(), active.board.as_ref(), backend_label(active.backend));
     }
     let reported = active.standing.steps.iter().any(Option::is_some);
     if finished {
