@@ -9,7 +9,7 @@
 //! `$%*+-./:`), so its QR code stays small:
 //!
 //! ```text
-//! MPC1 M 3X600 SEAT:3 M:1.35 SEED:1 ACC:91.23/88.71/95.30 BUILD:8531F8A SUM:1F2E3D4C
+//! MPC1 M 3X600 SEAT:3 M:1.35 SEED:1 ACC:91.23/88.71/95.30 BUILD:5E0A41C7 SUM:1F2E3D4C
 //! ```
 //!
 //! the format's name, the question (`M` or `SEEDS`), the budget (tasks x batches per task), the
@@ -24,7 +24,7 @@ use crate::stats;
 
 /// The first word of every code: the format and its version.
 pub const PREFIX: &str = "MPC1";
-/// The build this crate is (`build.rs`: the commit, in capitals).
+/// The build this crate is (`build.rs`: a hash of its sources, shaders and locked dependencies).
 pub const BUILD: &str = env!("METAPLASTIC_BUILD");
 /// The hidden units of every cell: the guided path's permuted-MNIST runs.
 pub const HIDDEN: i64 = 128;
