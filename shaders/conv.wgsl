@@ -65,7 +65,7 @@ struct Extra {
 @group(0) @binding(8) var<storage, read_write> dw: array<f32>;
 // weight_grad with `with_bias`, bias_grad: the bias gradient.
 @group(0) @binding(9) var<storage, read_write> db: array<f32>;
-// input_grad4 and weight_grad4: dy again, four output channels per element.
+// weight_grad4: dy again, four output channels per element.
 @group(0) @binding(10) var<storage, read> dy4: array<vec4<f32>>;
 
 // Invocations per workgroup; a workgroup of a product covers 4 x WG rows (or pixels).
@@ -160,22 +160,11 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
 
 // `input_grad`: invocation li of workgroup (gx, gy) computes input pixels gx * 4 * WG + li + WG * i
 // (i in 0..4) for input channels 4 gy .. 4 gy + 3: each sums, over the taps (ky, kx) whose output
-// pixel oy = py + pad - ky, ox = px + pad - kx exists, and over the output channels in order, dy
-// times the weight: col2im of dy · W without the matrix dy · W. `input_grad4`, for cout a multiple
-// of 4, reads dy four output channels at a time (a row of dy is contiguous along them): a vec4
-// per pixel where `input_grad` gathers four values, the same sums in the same order. The weights
-// a step reads are the same for every invocation of a workgroup.
+// pixel oy = py + pad - ky, ox = px + pad - kx exists, and over the output channels, dy times the
+// weight: col2im of dy · W without the matrix dy · W. (Reading dy four output channels at a time,
+// as weight_grad4 does, measured no faster here: docs/performance.md.)
 @compute @workgroup_size(64)
 fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    input_grad_block(wid, li, false);
-}
-
-@compute @workgroup_size(64)
-fn input_grad4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    input_grad_block(wid, li, true);
-}
-
-fn input_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
     let pixels = conv.batch * conv.h * conv.w;
     let field = conv.k * conv.k * conv.cin;
     let oh = out_h();
@@ -206,32 +195,14 @@ fn input_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
                 }
             }
             let tap = cis + (ky * conv.k + kx) * conv.cin;
-            if (by4) {
-                let base4 = base / 4u;
-                for (var c4 = 0u; c4 < conv.cout / 4u; c4++) {
-                    let d0 = dy4[base4.x + c4] * keep.x;
-                    let d1 = dy4[base4.y + c4] * keep.y;
-                    let d2 = dy4[base4.z + c4] * keep.z;
-                    let d3 = dy4[base4.w + c4] * keep.w;
-                    for (var e = 0u; e < 4u; e++) {
-                        let wi = tap + (4u * c4 + e) * field;
-                        let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
-                        acc0 = acc0 + d0[e] * wv;
-                        acc1 = acc1 + d1[e] * wv;
-                        acc2 = acc2 + d2[e] * wv;
-                        acc3 = acc3 + d3[e] * wv;
-                    }
-                }
-            } else {
-                for (var co = 0u; co < conv.cout; co++) {
-                    let dv = vec4<f32>(dy[base.x + co], dy[base.y + co], dy[base.z + co], dy[base.w + co]) * keep;
-                    let wi = tap + co * field;
-                    let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
-                    acc0 = acc0 + dv.x * wv;
-                    acc1 = acc1 + dv.y * wv;
-                    acc2 = acc2 + dv.z * wv;
-                    acc3 = acc3 + dv.w * wv;
-                }
+            for (var co = 0u; co < conv.cout; co++) {
+                let dv = vec4<f32>(dy[base.x + co], dy[base.y + co], dy[base.z + co], dy[base.w + co]) * keep;
+                let wi = tap + co * field;
+                let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
+                acc0 = acc0 + dv.x * wv;
+                acc1 = acc1 + dv.y * wv;
+                acc2 = acc2 + dv.z * wv;
+                acc3 = acc3 + dv.w * wv;
             }
         }
     }

@@ -186,6 +186,19 @@ pub enum Variant {
     Vec4 { a_along_k: bool, b_along_k: bool },
 }
 
+impl Variant {
+    /// The entry point of `matmul.wgsl` that runs it.
+    pub fn entry(self) -> &'static str {
+        match self {
+            Variant::Rows => "rows",
+            Variant::Tiled => "main",
+            Variant::Vec4 { a_along_k: true, b_along_k: true } => "along_k",
+            Variant::Vec4 { a_along_k: true, b_along_k: false } => "along_n",
+            Variant::Vec4 { .. } => "along_mn",
+        }
+    }
+}
+
 fn check(shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) {
     assert_eq!(a.len, (shape.m * shape.k) as usize, "A must be m x k");
     assert_eq!(b.len, (shape.k * shape.n) as usize, "B must be k x n");
