@@ -2,7 +2,7 @@
 //! adapter wgpu finds: `cargo run --release --example gpu_kernels`. The matrix products of the
 //! binarized 784-1024-1024-10 network (batch 100) and of LeNet-5's first dense layer (batch 64),
 //! each through the kernel the walk picks (`MatmulKernel::bind` or, for a weight gradient,
-//! `bind_long`); the three products of each convolution of LeNet-5 (batch 64) and of the denoising
+//! `bind_long`) and, beside it, through the tiled kernel `main`; the three products of each convolution of LeNet-5 (batch 64) and of the denoising
 //! autoencoder (8 episodes x 10 steps), read straight from the layer's input
 //! (`shaders/conv.wgsl`); and an empty dispatch, what the adapter charges per dispatch.
 //! docs/performance.md's per-kernel figures on software adapters come from here.
@@ -31,6 +31,11 @@ fn time(ctx: &GpuContext, calls: &[Dispatch]) -> f64 {
     runs[runs.len() / 2]
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn main() {
     let ctx = match pollster::block_on(GpuContext::request()) {
         Ok(ctx) => ctx,
@@ -50,8 +55,12 @@ fn main() {
         ("bnn-1024 layer 2 weight gradient", 1024, 100, 1024, "trans_a"),
         ("bnn-1024 layer 2 input gradient", 100, 1024, 1024, "plain"),
         ("LeNet-5 dense 400-120 forward", 64, 400, 120, "trans_b"),
+        ("LeNet-5 dense 400-120 weight gradient", 120, 64, 400, "trans_a"),
+        ("LeNet-5 dense 400-120 input gradient", 64, 120, 400, "plain"),
     ];
-    println!("{:<40} {:>10}", "matrix product", "ms");
+    // Each product on the kernel `bind` picks and on the tiled kernel `main` (one value per load),
+    // timed alternately three times, the median of each: in one process, under the same load.
+    println!("{:<40} {:<12} {:>10} {:>10}", "matrix product", "kernel", "ms", "main (ms)");
     for (what, m, k, n, layout) in products {
         let shape = match layout {
             "trans_a" => MatmulShape::new(m, k, n).trans_a(),
@@ -59,7 +68,14 @@ fn main() {
             _ => MatmulShape::new(m, k, n),
         };
         let (a, b, c) = (zeros(m * k), zeros(k * n), zeros(m * n));
-        println!("{what:<40} {:>10.2}", time(&ctx, &matmul.bind_long(&ctx, shape, &a, &b, &c)));
+        let (picked, tiled) = (matmul.bind_long(&ctx, shape, &a, &b, &c), [matmul.bind_tiled(&ctx, shape, &a, &b, None, None, &c)]);
+        let (mut t_picked, mut t_tiled) = (vec![], vec![]);
+        for _ in 0..3 {
+            t_picked.push(time(&ctx, &picked));
+            t_tiled.push(time(&ctx, &tiled));
+        }
+        let kernel = if picked.len() == 2 { "split" } else { MatmulKernel::variant(shape).entry() };
+        println!("{what:<40} {kernel:<12} {:>10.2} {:>10.2}", median(t_picked), median(t_tiled));
     }
     let conv = ConvKernel::new(&ctx);
     println!("{:<24} {:>14} {:>20} {:>20}", "convolution", "forward (ms)", "weight gradient (ms)", "input gradient (ms)");

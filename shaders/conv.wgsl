@@ -65,6 +65,8 @@ struct Extra {
 @group(0) @binding(8) var<storage, read_write> dw: array<f32>;
 // weight_grad with `with_bias`, bias_grad: the bias gradient.
 @group(0) @binding(9) var<storage, read_write> db: array<f32>;
+// weight_grad4: dy again, four output channels per element.
+@group(0) @binding(10) var<storage, read> dy4: array<vec4<f32>>;
 
 // Invocations per workgroup; a workgroup of a product covers 4 x WG rows (or pixels).
 const WG: u32 = 64u;
@@ -159,7 +161,8 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
 // `input_grad`: invocation li of workgroup (gx, gy) computes input pixels gx * 4 * WG + li + WG * i
 // (i in 0..4) for input channels 4 gy .. 4 gy + 3: each sums, over the taps (ky, kx) whose output
 // pixel oy = py + pad - ky, ox = px + pad - kx exists, and over the output channels, dy times the
-// weight: col2im of dy · W without the matrix dy · W.
+// weight: col2im of dy · W without the matrix dy · W. (Reading dy four output channels at a time,
+// as weight_grad4 does, measured no faster here: docs/performance.md.)
 @compute @workgroup_size(64)
 fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let pixels = conv.batch * conv.h * conv.w;
@@ -220,59 +223,87 @@ var<workgroup> part: array<array<vec4<f32>, 4>, 64>;
 
 // `weight_grad`: workgroup (gx, gy) computes dW for output channels 4 gy .. 4 gy + 3 and columns
 // of cols p = 4 gx .. 4 gx + 3, where column p = k*k*cin (one past the last) is the bias, whose
-// "input" is 1. Its 64 invocations each sum every 64th row (li, li + 64, ...), then add their sums
-// up in a tree: a small dW over a long sum (every output pixel of the batch) keeps every lane busy.
+// "input" is 1. Its 64 invocations each sum a 64th of the rows, a run of consecutive ones in
+// order (walking from one output pixel to the next by adding, no division per row, and reading a
+// column's input at a fixed offset from the pixel's), then add their sums up in a tree: a small dW
+// over a long sum (every output pixel of the batch) keeps every lane busy. `weight_grad4`, for
+// cout a multiple of 4, reads a row's four dy as one vec4.
 @compute @workgroup_size(64)
 fn weight_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let rows = conv.batch * out_h() * out_w();
+    weight_grad_block(wid, li, false);
+}
+
+@compute @workgroup_size(64)
+fn weight_grad4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    weight_grad_block(wid, li, true);
+}
+
+fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
+    let oh = out_h();
+    let ow = out_w();
+    let rows = conv.batch * oh * ow;
     let field = conv.k * conv.k * conv.cin;
     let co0 = wid.y * 4u;
     let chans = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cout - 1u));
     let p0 = wid.x * 4u;
-    // Each column's tap and channel, and whether it is a weight (1), the bias (2) or past both (0).
+    // Each column's tap, its input's offset from the output pixel's (u32 arithmetic wraps: a
+    // tap left of or above the pixel subtracts), and whether it is a weight (1), the bias (2) or
+    // past both (0).
     var ky: vec4<u32>;
     var kx: vec4<u32>;
-    var ci: vec4<u32>;
+    var off: vec4<u32>;
     var kind: vec4<u32>;
     for (var j = 0u; j < 4u; j++) {
         let p = p0 + j;
         let tap = p / conv.cin;
-        ci[j] = p % conv.cin;
         ky[j] = tap / conv.k;
         kx[j] = tap % conv.k;
+        off[j] = ((ky[j] - conv.pad) * conv.w + kx[j] - conv.pad) * conv.cin + p % conv.cin;
         if (p < field) {
             kind[j] = 1u;
         } else if (p == field && extra.with_bias != 0u) {
             kind[j] = 2u;
         }
     }
+    let weight = kind == vec4<u32>(1u);
+    let ones = select(vec4<f32>(0.0), vec4<f32>(1.0), kind == vec4<u32>(2u));
+    let per = (rows + WG - 1u) / WG;
+    let first = min(li * per, rows);
+    let last = min(first + per, rows);
+    // The first row's output pixel (b, oy, ox), then the next one's by adding.
+    var b = first / (oh * ow);
+    var oy = (first / ow) % oh;
+    var ox = first % ow;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    for (var r = li; r < rows; r += WG) {
-        let px = pixel_of(r);
-        let d = r * conv.cout;
-        let dv = vec4<f32>(dy[d + chans.x], dy[d + chans.y], dy[d + chans.z], dy[d + chans.w]);
-        var xv = vec4<f32>(0.0);
-        for (var j = 0u; j < 4u; j++) {
-            let sy = px.y + ky[j] - conv.pad;
-            let sx = px.z + kx[j] - conv.pad;
-            var idx = 0u;
-            var keep = 0.0;
-            if (kind[j] == 1u && px.y + ky[j] >= conv.pad && px.z + kx[j] >= conv.pad && sy < conv.h && sx < conv.w) {
-                idx = ((px.x * conv.h + sy) * conv.w + sx) * conv.cin + ci[j];
-                keep = 1.0;
-            }
-            xv[j] = x[idx] * keep;
-            if (kind[j] == 2u) {
-                xv[j] = 1.0;
-            }
+    for (var r = first; r < last; r++) {
+        var dv: vec4<f32>;
+        if (by4) {
+            dv = dy4[(r * conv.cout + co0) / 4u];
+        } else {
+            let d = r * conv.cout;
+            dv = vec4<f32>(dy[d + chans.x], dy[d + chans.y], dy[d + chans.z], dy[d + chans.w]);
         }
+        let sy = vec4<u32>(oy) + ky - vec4<u32>(conv.pad);
+        let sx = vec4<u32>(ox) + kx - vec4<u32>(conv.pad);
+        let inside = weight & (sy < vec4<u32>(conv.h)) & (sx < vec4<u32>(conv.w));
+        let idx = select(vec4<u32>(0u), vec4<u32>(((b * conv.h + oy) * conv.w + ox) * conv.cin) + off, inside);
+        let xv = select(ones, vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), inside);
         acc0 = acc0 + xv.x * dv;
         acc1 = acc1 + xv.y * dv;
         acc2 = acc2 + xv.z * dv;
         acc3 = acc3 + xv.w * dv;
+        ox++;
+        if (ox == ow) {
+            ox = 0u;
+            oy++;
+            if (oy == oh) {
+                oy = 0u;
+                b++;
+            }
+        }
     }
     part[li] = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     workgroupBarrier();

@@ -1,8 +1,9 @@
 // Matrix product C = op(A) · op(B), or C += op(A) · op(B), by one of four kernels (the host picks):
-// `main` for most products, `along_k` for a layer's forward product (A row-major, B stored
-// transposed, k a multiple of 4: both read four k at a time), `rows` for a narrow C (a convolution's forward product: as many rows as
-// pixels, a column per output channel), `split` and `reduce` for a small C summed over a long k (a
-// convolution's weight gradient: k runs over every pixel of the batch).
+// `main` for most products; the vec4 kernels (`along_k`, `along_n`, `along_mn`) where both operands
+// can be read four values at a time (a dense layer's forward product, input gradient and weight
+// gradient, their dimensions multiples of 4); `rows` for a narrow C (a convolution's forward
+// product: as many rows as pixels, a column per output channel); `split` and `reduce` for a small C
+// summed over a long k (a convolution's weight gradient: k runs over every pixel of the batch).
 // CPU reference: src/cpu/matmul.rs (`matmul_reference`); host side: src/gpu/matmul.rs.
 //
 // `main`: each workgroup of 8x8 invocations computes a 32x32 tile of C, each invocation a 4x4 block
@@ -40,7 +41,7 @@ struct Shape {
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 // One per column of C, read when `with_bias` is 1 (otherwise bound to B, unread).
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
-// along_k: A and B again, four values of k per element.
+// The vec4 kernels: A and B again, four values per element.
 @group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
 
@@ -117,47 +118,90 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
 }
 
-// `along_k`: `main`'s blocks, for A stored m x k and B stored n x k with k a multiple of 4, where
-// a row of each is contiguous along k. Each step reads four vec4s of A and four of B (a load of
-// 16 bytes per invocation where `main` loads 4) and does 64 multiply-adds, each output still
-// adding its products one at a time in k order, as `main` does.
+// The vec4 kernels: `main`'s 4x4 blocks, for layouts in which both operands can be read four
+// values at a time, each block's rows and columns contiguous (rows 4 R .. 4 R + 3 and columns
+// 4 C .. 4 C + 3 of invocation (C, R)). A is read along k (stored m x k) or along m (stored
+// transposed, k x m), B along k (stored transposed, n x k) or along n (stored k x n); k is a
+// multiple of 4 and so is each dimension read along. Per step of four k an invocation loads four
+// vec4s of A and four of B (16 bytes a load where `main` loads 4) and does 64 multiply-adds; every
+// output still adds its products one at a time in k order, as `main` does. One body serves the
+// three layouts, its flags constant per entry point so that each compiles to its own loop:
+//   `along_k`:  a layer's forward product, X · Wᵀ (A and B along k);
+//   `along_n`:  its input gradient, dY · W (A along k, B along n);
+//   `along_mn`: its weight gradient, dYᵀ · X (A along m, B along n).
 @compute @workgroup_size(8, 8)
 fn along_k(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row0 = wid.y * TILE + lid.y;
-    let col0 = wid.x * TILE + lid.x;
+    vec4_block(wid, lid, true, true);
+}
+
+@compute @workgroup_size(8, 8)
+fn along_n(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    vec4_block(wid, lid, true, false);
+}
+
+@compute @workgroup_size(8, 8)
+fn along_mn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    vec4_block(wid, lid, false, false);
+}
+
+fn vec4_block(wid: vec3<u32>, lid: vec3<u32>, a_along_k: bool, b_along_k: bool) {
+    let r4 = wid.y * SIDE + lid.y;
+    let c4 = wid.x * SIDE + lid.x;
     let k4 = shape.k / 4u;
-    let spread = vec4<u32>(0u, SIDE, 2u * SIDE, 3u * SIDE);
-    let rows = min(vec4<u32>(row0) + spread, vec4<u32>(shape.m - 1u)) * k4;
-    let cols = min(vec4<u32>(col0) + spread, vec4<u32>(shape.n - 1u)) * k4;
+    let quad = vec4<u32>(0u, 1u, 2u, 3u);
+    // The four vec4s a step reads of each operand, and how far the next step's are. Along k: one
+    // per row (column) of the block, rows past the last clamped to it, the next four k one vec4
+    // on. Along m (n): one per k of the step, k = 4q + e holding the block's four rows (columns)
+    // at vec4 (4q + e) * m/4 + R, the block clamped to the last one.
+    var ia: vec4<u32>;
+    var sa: u32;
+    if (a_along_k) {
+        ia = min(vec4<u32>(4u * r4) + quad, vec4<u32>(shape.m - 1u)) * k4;
+        sa = 1u;
+    } else {
+        let m4 = shape.m / 4u;
+        ia = vec4<u32>(min(r4, m4 - 1u)) + quad * m4;
+        sa = 4u * m4;
+    }
+    var ib: vec4<u32>;
+    var sb: u32;
+    if (b_along_k) {
+        ib = min(vec4<u32>(4u * c4) + quad, vec4<u32>(shape.n - 1u)) * k4;
+        sb = 1u;
+    } else {
+        let n4 = shape.n / 4u;
+        ib = vec4<u32>(min(c4, n4 - 1u)) + quad * n4;
+        sb = 4u * n4;
+    }
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var q = 0u; q < k4; q = q + 1u) {
-        let x0 = a4[rows.x + q];
-        let x1 = a4[rows.y + q];
-        let x2 = a4[rows.z + q];
-        let x3 = a4[rows.w + q];
-        let y0 = b4[cols.x + q];
-        let y1 = b4[cols.y + q];
-        let y2 = b4[cols.z + q];
-        let y3 = b4[cols.w + q];
-        // B's four columns at each of the four k, so that every output adds its products in k
-        // order, as `main` does.
-        let c = mat4x4<f32>(y0, y1, y2, y3);
-        let t = transpose(c);
+        // xa[e][i] = A[row i, 4q + e] and yb[e][j] = B[4q + e, column j]: read along k, the four
+        // vec4s are rows of the block and are transposed; read along m or n, they are already k's.
+        var xa = mat4x4<f32>(a4[ia.x], a4[ia.y], a4[ia.z], a4[ia.w]);
+        var yb = mat4x4<f32>(b4[ib.x], b4[ib.y], b4[ib.z], b4[ib.w]);
+        if (a_along_k) {
+            xa = transpose(xa);
+        }
+        if (b_along_k) {
+            yb = transpose(yb);
+        }
+        ia = ia + sa;
+        ib = ib + sb;
         for (var e = 0u; e < 4u; e = e + 1u) {
-            acc0 = acc0 + x0[e] * t[e];
-            acc1 = acc1 + x1[e] * t[e];
-            acc2 = acc2 + x2[e] * t[e];
-            acc3 = acc3 + x3[e] * t[e];
+            acc0 = acc0 + xa[e].x * yb[e];
+            acc1 = acc1 + xa[e].y * yb[e];
+            acc2 = acc2 + xa[e].z * yb[e];
+            acc3 = acc3 + xa[e].w * yb[e];
         }
     }
     var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     for (var i = 0u; i < 4u; i = i + 1u) {
         for (var j = 0u; j < 4u; j = j + 1u) {
-            let row = row0 + i * SIDE;
-            let col = col0 + j * SIDE;
+            let row = 4u * r4 + i;
+            let col = 4u * c4 + j;
             if (row < shape.m && col < shape.n) {
                 store(row * shape.n + col, with_bias(acc[i][j], col));
             }

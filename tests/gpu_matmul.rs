@@ -1,7 +1,7 @@
 //! `shaders/matmul.wgsl`'s kernels against `cpu::matmul` on whatever adapter wgpu finds.
 //! Tolerance: |gpu - cpu| <= 1e-5 + 1e-5 * k * |cpu|, since both sum k products in f32 but group
-//! them differently (the CPU's packed kernel blocks k; the tiled and row kernels sum in order, the
-//! split kernel in chunks of k added up in order).
+//! them differently (the CPU's packed kernel blocks k; the tiled, vec4 and row kernels sum in
+//! order, the split kernel in chunks of k added up in order).
 
 mod common;
 use common::*;
@@ -37,11 +37,17 @@ fn matmul_matches_cpu_for_every_layout() {
         (1, 2048, 1),
         // k a multiple of 4 with B stored transposed: `along_k`, on partial tiles both ways.
         (33, 20, 65),
+        // m, k and n multiples of 4, not of the tile: the three vec4 kernels on partial tiles
+        // (plain: along_n; A transposed: along_mn; B transposed: along_k).
+        (36, 24, 68),
+        (4, 4, 20),
     ];
     let mut split = 0;
+    let mut variants = std::collections::BTreeSet::new();
     for (m, k, n) in shapes {
         for flags in 0..8u32 {
             let shape = MatmulShape { flags, ..MatmulShape::new(m, k, n) };
+            variants.insert(format!("{:?}", MatmulKernel::variant(shape)));
             let a = values(m * k, 1 + flags as u64);
             let b = values(k * n, 100 + flags as u64);
             let c0 = values(m * n, 7);
@@ -93,6 +99,8 @@ fn matmul_matches_cpu_for_every_layout() {
     }
     // The three long products, in all eight layouts.
     assert_eq!(split, 3 * 8, "the long products were split along k");
+    // Every kernel `bind` can pick was among those compared.
+    assert_eq!(variants.len(), 5, "kernels exercised: {variants:?}");
 }
 
 #[test]

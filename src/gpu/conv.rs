@@ -42,14 +42,20 @@ pub struct ConvKernel {
     forward: wgpu::ComputePipeline,
     input_grad: wgpu::ComputePipeline,
     weight_grad: wgpu::ComputePipeline,
+    /// `weight_grad` reading dy four output channels at a time (cout a multiple of 4).
+    weight_grad4: wgpu::ComputePipeline,
     bias_grad: wgpu::ComputePipeline,
 }
 
 impl ConvKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [forward, input_grad, weight_grad, bias_grad] =
-            pipelines(ctx, "conv.wgsl", include_str!("../../shaders/conv.wgsl"), ["forward", "input_grad", "weight_grad", "bias_grad"]);
-        Self { forward, input_grad, weight_grad, bias_grad }
+        let [forward, input_grad, weight_grad, weight_grad4, bias_grad] = pipelines(
+            ctx,
+            "conv.wgsl",
+            include_str!("../../shaders/conv.wgsl"),
+            ["forward", "input_grad", "weight_grad", "weight_grad4", "bias_grad"],
+        );
+        Self { forward, input_grad, weight_grad, weight_grad4, bias_grad }
     }
 
     /// `y = act(im2col(x) · Wᵀ + bias)`: `x` is `batch x h x w x cin`, `w` is `cout x k x k x cin`,
@@ -104,7 +110,18 @@ impl ConvKernel {
         };
         let columns = s.patch() + usize::from(with_bias);
         let groups = (groups(columns, 4), groups(s.cout as usize, 4));
-        Dispatch::new(ctx, &self.weight_grad, &[(0, &shape), (2, &extra)], &[(3, x), (7, dy), (8, dw), (9, db)], groups)
+        let standin = GpuTensor::zeros(ctx, 4);
+        let (pipeline, [dy, dy4]) = self.dy_by4(s, dy, &standin);
+        Dispatch::new(ctx, pipeline, &[(0, &shape), (2, &extra)], &[(3, x), dy, dy4, (8, dw), (9, db)], groups)
+    }
+
+    /// The weight gradient's variant that reads dy as vec4s when cout is a multiple of 4, else the
+    /// one that reads it as floats, with dy's two bindings (7 as floats, 10 as vec4s). Both
+    /// variants share one body, so both name both bindings: the one that does not read dy as
+    /// vec4s gets `standin` (4 floats, never read) there, since dy itself may not hold a whole
+    /// vec4.
+    fn dy_by4<'a>(&'a self, s: ConvShape, dy: &'a GpuTensor, standin: &'a GpuTensor) -> (&'a wgpu::ComputePipeline, [(u32, &'a GpuTensor); 2]) {
+        if s.cout.is_multiple_of(4) { (&self.weight_grad4, [(7, dy), (10, dy)]) } else { (&self.weight_grad, [(7, dy), (10, standin)]) }
     }
 
     /// `db[c] = sum_r dy[r, c]`, rows summed in order; with `accumulate`, `db[c] +=` that sum

@@ -38,7 +38,11 @@ struct Uniform {
 
 pub struct MatmulKernel {
     tiled: wgpu::ComputePipeline,
+    /// The vec4 kernels, by [`Variant::Vec4`]'s layout: A along k and B along k, A along k and B
+    /// along n, A along m and B along n.
     along_k: wgpu::ComputePipeline,
+    along_n: wgpu::ComputePipeline,
+    along_mn: wgpu::ComputePipeline,
     rows: wgpu::ComputePipeline,
     split: wgpu::ComputePipeline,
     reduce: wgpu::ComputePipeline,
@@ -46,15 +50,39 @@ pub struct MatmulKernel {
 
 impl MatmulKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [tiled, along_k, rows, split, reduce] =
-            pipelines(ctx, "matmul.wgsl", include_str!("../../shaders/matmul.wgsl"), ["main", "along_k", "rows", "split", "reduce"]);
-        Self { tiled, along_k, rows, split, reduce }
+        let [tiled, along_k, along_n, along_mn, rows, split, reduce] = pipelines(
+            ctx,
+            "matmul.wgsl",
+            include_str!("../../shaders/matmul.wgsl"),
+            ["main", "along_k", "along_n", "along_mn", "rows", "split", "reduce"],
+        );
+        Self { tiled, along_k, along_n, along_mn, rows, split, reduce }
+    }
+
+    /// The kernel [`Self::bind`] runs a product of this shape on.
+    pub fn variant(shape: MatmulShape) -> Variant {
+        let (ta, tb) = (shape.has(MatmulShape::TRANS_A), shape.has(MatmulShape::TRANS_B));
+        if shape.n <= ROWS_N && !ta {
+            return Variant::Rows;
+        }
+        // A vec4 kernel reads A along k (stored m x k) or along m (stored transposed), B along k
+        // (stored transposed) or along n: k and each dimension read along a multiple of 4. A
+        // transposed with B transposed is left to `main` (no layer makes it).
+        let by4 = |d: u32| d > 0 && d.is_multiple_of(4);
+        let along_k = by4(shape.k);
+        match (ta, tb) {
+            (false, true) if along_k => Variant::Vec4 { a_along_k: true, b_along_k: true },
+            (false, false) if along_k && by4(shape.n) => Variant::Vec4 { a_along_k: true, b_along_k: false },
+            (true, false) if along_k && by4(shape.m) && by4(shape.n) => Variant::Vec4 { a_along_k: false, b_along_k: false },
+            _ => Variant::Tiled,
+        }
     }
 
     /// Binds a product to its buffers once; the returned call is recorded every step without
-    /// allocating anything. A narrow C (at most 16 columns, A not transposed) gets a row per
-    /// invocation; a layer's forward product (A row-major, B stored transposed, k a multiple of 4)
-    /// the tiled kernel that reads four k at a time; anything else the tiled kernel.
+    /// allocating anything, on the kernel [`Self::variant`] picks: a narrow C (at most 16 columns,
+    /// A not transposed) gets a row per invocation; a dense layer's three products, their
+    /// dimensions multiples of 4, a tiled kernel that reads both operands four values at a time;
+    /// anything else the tiled kernel.
     pub fn bind(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
         self.bind_layer(ctx, shape, a, b, None, None, c)
     }
@@ -73,18 +101,22 @@ impl MatmulKernel {
         act: Option<Activation>,
         c: &GpuTensor,
     ) -> Dispatch {
-        if shape.n <= ROWS_N && !shape.has(MatmulShape::TRANS_A) {
-            assert!(shape.m.div_ceil(WG as u32) <= 65535, "at most 65535 workgroups of rows ({})", shape.m);
-            return self.dispatch(ctx, &self.rows, shape, a, b, (bias, act), c, groups_for(shape.m as usize, WG));
-        }
-        if shape.has(MatmulShape::TRANS_B) && !shape.has(MatmulShape::TRANS_A) && shape.k.is_multiple_of(4) && shape.k > 0 {
-            check(shape, a, b, c);
-            let call = self.dispatch_uniform(ctx, shape, (bias, act));
-            // The kernel reads A and B as vec4s only; the bias binding still needs a buffer.
-            let tensors = [(6, a), (7, b), (3, c), (5, bias.unwrap_or(b))];
-            return Dispatch::new(ctx, &self.along_k, &[(0, &call)], &tensors, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)));
-        }
-        self.dispatch(ctx, &self.tiled, shape, a, b, (bias, act), c, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
+        let groups = (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE));
+        let vec4 = match Self::variant(shape) {
+            Variant::Rows => {
+                assert!(shape.m.div_ceil(WG as u32) <= 65535, "at most 65535 workgroups of rows ({})", shape.m);
+                return self.dispatch(ctx, &self.rows, shape, a, b, (bias, act), c, groups_for(shape.m as usize, WG));
+            }
+            Variant::Tiled => return self.dispatch(ctx, &self.tiled, shape, a, b, (bias, act), c, groups),
+            Variant::Vec4 { a_along_k: true, b_along_k: true } => &self.along_k,
+            Variant::Vec4 { a_along_k: true, b_along_k: false } => &self.along_n,
+            Variant::Vec4 { .. } => &self.along_mn,
+        };
+        check(shape, a, b, c);
+        let call = self.dispatch_uniform(ctx, shape, (bias, act));
+        // The kernel reads A and B as vec4s only; the bias binding still needs a buffer.
+        let tensors = [(6, a), (7, b), (3, c), (5, bias.unwrap_or(b))];
+        Dispatch::new(ctx, vec4, &[(0, &call)], &tensors, groups)
     }
 
     /// The tiled kernel whatever the shape (the others are tested against it, and it against the
@@ -139,6 +171,31 @@ impl MatmulKernel {
             Dispatch::new(ctx, &self.split, &[(0, &u)], &[(1, a), (2, b), (4, &partial)], (chunks, 1)),
             Dispatch::new(ctx, &self.reduce, &[(0, &u)], &[(4, &partial), (3, c)], groups_for(outputs as usize, WG)),
         ]
+    }
+}
+
+/// Which kernel of `matmul.wgsl` runs a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// `rows`: a row of a narrow C per invocation.
+    Rows,
+    /// `main`: 4x4 blocks, one value of A and of B per load.
+    Tiled,
+    /// `along_k`, `along_n` or `along_mn`: 4x4 blocks, four values per load, A read along k or m
+    /// and B along k or n.
+    Vec4 { a_along_k: bool, b_along_k: bool },
+}
+
+impl Variant {
+    /// The entry point of `matmul.wgsl` that runs it.
+    pub fn entry(self) -> &'static str {
+        match self {
+            Variant::Rows => "rows",
+            Variant::Tiled => "main",
+            Variant::Vec4 { a_along_k: true, b_along_k: true } => "along_k",
+            Variant::Vec4 { a_along_k: true, b_along_k: false } => "along_n",
+            Variant::Vec4 { .. } => "along_mn",
+        }
     }
 }
 
