@@ -118,7 +118,7 @@ pub const RESULTS: &[Reproducible] = &[
     r(
         "lenet-mnist-classic-energy",
         "Classic LeNet-5 on MNIST, one epoch over 30,000 images: standard, AMP on raw energy, AMP on centred energy",
-        "lenet --dataset mnist --arch classic --epochs 1 --train-examples 30000 --rule standard,amp,amp-centred --seeds 10",
+        "lenet --dataset mnist --arch classic --epochs 1 --train-examples 30000 --rule standard,amp,amp-centred --seeds 5",
     ),
     r(
         "lenet-fashion-classic-energy",
