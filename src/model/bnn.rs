@@ -247,11 +247,6 @@ impl BnnParams {
         BnParams { gamma: self.gamma.clone(), beta: self.beta.clone(), running: None }
     }
 
-    pub fn set_bn(&mut self, bn: &BnParams) {
-        self.gamma.clone_from(&bn.gamma);
-        self.beta.clone_from(&bn.beta);
-    }
-
     /// The parameters in the slots of [`BnnConfig::layers`] for `weights` (a full-precision layer
     /// holds a bias, always 0).
     pub fn to_layers(&self, weights: Weights) -> Vec<LayerParams> {
