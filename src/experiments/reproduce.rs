@@ -76,6 +76,11 @@ pub const RESULTS: &[Reproducible] = &[
         "bnn-permuted --hidden 1024 --lr 0.005 --batch 100 --tasks 10 --epochs 1 --meta 0,1.35 --ewc --seeds 3",
     ),
     r(
+        "bnn-permuted-10tasks-512",
+        "Ten permuted tasks of five epochs at 512 hidden units: m = 0, m = 1.35 and EWC",
+        "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 10 --epochs 5 --meta 0,1.35 --ewc --seeds 3",
+    ),
+    r(
         "bnn-mnist-fashion",
         "MNIST, then Fashion-MNIST, 5 epochs each at 512 hidden units: m = 0, 1.35 and 3",
         "bnn-permuted --sequence mnist,fashion --hidden 512 --lr 0.005 --batch 100 --epochs 5 --meta 0,1.35,3 --seeds 3",
@@ -118,7 +123,7 @@ pub const RESULTS: &[Reproducible] = &[
     r(
         "lenet-mnist-classic-energy",
         "Classic LeNet-5 on MNIST, one epoch over 30,000 images: standard, AMP on raw energy, AMP on centred energy",
-        "lenet --dataset mnist --arch classic --epochs 1 --train-examples 30000 --rule standard,amp,amp-centred --seeds 5",
+        "lenet --dataset mnist --arch classic --epochs 1 --train-examples 30000 --rule standard,amp,amp-centred --seeds 10",
     ),
     r(
         "lenet-fashion-classic-energy",
@@ -266,7 +271,7 @@ mod tests {
     fn each_seed_becomes_a_command_of_its_own() {
         let r = find("lenet-mnist-classic-energy").expect("listed");
         let runs = r.per_seed();
-        assert_eq!(runs.len(), 5);
+        assert_eq!(runs.len(), 10);
         assert_eq!(runs[1].0, 2);
         assert_eq!(
             runs[1].1,
