@@ -228,7 +228,8 @@ pub fn mean_accuracy_vs_tasks(learners: &[Learner], matrices: &[Vec<Vec<Vec<f32>
 
 /// The loss increase when binary weights of one bin of `|Wh|` are flipped together, against the
 /// bin's mean `|Wh|` (as a fraction of the layer's largest): one line per learner, each point the
-/// mean over draws and seeds (the paper's Fig. 5c–e).
+/// mean over draws and seeds (the paper's Fig. 5c–e). `flipped` 0: nothing measured yet (the page,
+/// before its first task ends).
 pub fn flip_curves(curves: &[(Learner, Vec<(f32, f32)>)], layer: usize, flipped: usize, width: f32, height: f32) -> Figure {
     let colors = learner_colors(&curves.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>());
     let series = curves
@@ -240,7 +241,11 @@ pub fn flip_curves(curves: &[(Learner, Vec<(f32, f32)>)], layer: usize, flipped:
         })
         .collect();
     line_chart(&LineChart {
-        title: format!("Loss increase when {flipped} binary weights of layer {} with about the same |Wh| are flipped", layer + 1),
+        title: if flipped == 0 {
+            format!("Loss increase when binary weights of layer {} are flipped: measured as each task ends", layer + 1)
+        } else {
+            format!("Loss increase when {flipped} binary weights of layer {} with about the same |Wh| are flipped", layer + 1)
+        },
         x_label: "|Wh| of the flipped weights (fraction of the layer's largest)".into(),
         y_label: "loss increase on task 1".into(),
         x_range: Some((0.0, 1.0)),

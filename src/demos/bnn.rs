@@ -16,7 +16,8 @@ use crate::experiments::stream::{StreamConfig, TAIL_EVALS, is_full_data, StreamP
 use crate::experiments::summary::{self, Summary};
 use crate::experiments::toy::{ToyConfig, run_toy};
 use crate::experiments::bench::Network;
-use crate::experiments::{DataAccess, TaskData, drawing_batch, softmax};
+use crate::experiments::flips::{FlipBin, FlipConfig, flip_loss_increase};
+use crate::experiments::{DataAccess, TaskData, drawing_batch, fill_batch_permuted, softmax};
 use crate::model::bnn::{BnnTrainer, GammaInit, Weights};
 use crate::nn::{NormEval, TrainError};
 use crate::settings::bnn as keys;
@@ -33,6 +34,10 @@ const FINE_BINS: usize = 2048;
 const MATRICES: [&str; 3] = ["bnn-matrix-standard", "bnn-matrix-meta", "bnn-matrix-third"];
 /// The control that picks the histogram's layer.
 const HIST_LAYER: &str = "bnn-hist-layer";
+/// Task 1's training images the page flips weights on: one batch, a quarter of what the tool uses
+/// (`--flips`), so that at 1,024 units the measurement at a task's end stays a few seconds in a
+/// worker.
+const FLIP_EXAMPLES: usize = 500;
 
 /// The demo's entry in the registry.
 pub struct Bnn;
@@ -201,7 +206,7 @@ impl Demo for Bnn {
             cfg.learners = vec![spec];
             Experiment::Permuted(PermutedRun::new(cfg, make)?)
         };
-        Ok(Box::new(BnnLearner { experiment, data: settings.data_sets(), sent_points: 0, sent_matrix: Vec::new(), sent_tail: 0 }))
+        Ok(Box::new(BnnLearner { experiment, data: settings.data_sets(), sent_points: 0, sent_matrix: Vec::new(), sent_tail: 0, flips: None }))
     }
 
     fn network(&self, values: &Values) -> Result<Network, DemoError> {
@@ -241,6 +246,37 @@ pub struct BnnLearner {
     /// The accuracy matrix as last reported.
     sent_matrix: Vec<Vec<f32>>,
     sent_tail: usize,
+    /// The last flip measurement: after how many tasks, on which layer.
+    flips: Option<Flips>,
+}
+
+/// The loss increase when binary weights are flipped, as measured after `tasks` tasks.
+#[derive(Debug, Clone, PartialEq)]
+struct Flips {
+    tasks: usize,
+    layer: usize,
+    /// Weights flipped together in each bin.
+    sample: usize,
+    bins: Vec<FlipBin>,
+}
+
+impl Flips {
+    /// As the workers send it after the histogram's counts: `[tasks, layer, sample, bins,
+    /// (magnitude, mean increase) per bin]`.
+    fn encode(&self) -> Vec<f32> {
+        let head = [self.tasks as f32, self.layer as f32, self.sample as f32, self.bins.len() as f32];
+        head.into_iter().chain(self.bins.iter().flat_map(|b| [b.magnitude, b.mean_increase()])).collect()
+    }
+
+    /// `(tasks, sample, points)`, or `None` for anything that is not what [`Flips::encode`] writes.
+    fn decode(v: &[f32]) -> Option<(usize, usize, Vec<(f32, f32)>)> {
+        let &[tasks, _layer, sample, bins] = v.first_chunk::<4>()?;
+        let rest = v.get(4..)?;
+        if rest.len() != 2 * bins as usize {
+            return None;
+        }
+        Some((tasks as usize, sample as usize, rest.chunks_exact(2).map(|p| (p[0], p[1])).collect()))
+    }
 }
 
 /// What a learner reports: where it stands and what is new since its last report.
@@ -280,6 +316,40 @@ impl BnnLearner {
             Experiment::Permuted(r) => r.trainers_mut().next(),
             Experiment::Stream(r) => r.trainers_mut().next(),
         }
+    }
+
+    /// Measures the flip figure again when a task has ended (or the layer changed) since the last
+    /// measurement: once per task, not at every picture, since it evaluates the network some
+    /// thirty times.
+    async fn flips(&mut self, layer: usize, data: &dyn DataAccess) -> Result<Option<&Flips>, TrainError> {
+        let Experiment::Permuted(run) = &mut self.experiment else { return Ok(None) };
+        let tasks = run.task();
+        if tasks == 0 {
+            return Ok(None);
+        }
+        if self.flips.as_ref().is_some_and(|f| f.tasks == tasks && f.layer == layer) {
+            return Ok(self.flips.as_ref());
+        }
+        let perm = run.permutation(0).map(<[u16]>::to_vec);
+        let seed = run.config().seed;
+        let mut batch = None;
+        data.with_train(&mut |train| {
+            let n = FLIP_EXAMPLES.min(train.len());
+            let indices: Vec<usize> = (0..n).collect();
+            let (mut x, mut y) = (vec![0.0; n * crate::data::IMAGE_PIXELS], vec![0; n]);
+            fill_batch_permuted(train, &indices, perm.as_deref(), &mut x, &mut y);
+            batch = Some((x, y));
+        });
+        let Some(batch) = batch.filter(|(_, y)| !y.is_empty()) else { return Ok(None) };
+        let Some(trainer) = run.trainers_mut().next() else { return Ok(None) };
+        let weights = trainer.params().await?.wh.get(layer).map_or(0, Vec::len);
+        // About 200 weights a bin at the paper's widths, fewer in the page's small networks so
+        // that the bins of large |Wh| still hold enough to be drawn.
+        let sample = (weights / 500).clamp(20, 200);
+        let cfg = FlipConfig { layer, sample, ..FlipConfig::hidden_layer(seed) };
+        let bins = flip_loss_increase(trainer, &[batch], &cfg).await?;
+        self.flips = Some(Flips { tasks, layer, sample, bins });
+        Ok(self.flips.as_ref())
     }
 
     fn update(&mut self) -> Option<BnnUpdate> {
@@ -349,15 +419,21 @@ impl Learner for BnnLearner {
         })
     }
 
-    /// The hidden weights of the layer `detail` names, counted: `[lo, hi, counts...]`.
-    fn pictures<'a>(&'a mut self, detail: &'a str, _data: &'a dyn DataAccess) -> Step<'a, Option<Vec<f32>>> {
+    /// The hidden weights of the layer `detail` names, counted: `[lo, hi, counts...]`, then on
+    /// permuted tasks the flip figure of that layer ([`Flips::encode`]) once a task has ended.
+    fn pictures<'a>(&'a mut self, detail: &'a str, data: &'a dyn DataAccess) -> Step<'a, Option<Vec<f32>>> {
         Box::pin(async move {
             let layer = detail.parse::<usize>().unwrap_or(1).min(2);
             let params = self.trainer()?.params().await.ok()?;
             // Only the counts travel; the page colours each learner's set.
             let set = BinnedSet::count("", crate::charts::palette::STANDARD, params.wh.get(layer)?, FINE_BINS);
             // Counts below 2^24 are exact in f32; a layer has at most 4096 x 4096 weights.
-            Some([set.lo, set.hi].into_iter().chain(set.counts.iter().map(|&c| c as f32)).collect())
+            let mut out: Vec<f32> = [set.lo, set.hi].into_iter().chain(set.counts.iter().map(|&c| c as f32)).collect();
+            // A failed measurement leaves the histogram standing; the training step reports errors.
+            if let Ok(Some(flips)) = self.flips(layer, data).await {
+                out.extend(flips.encode());
+            }
+            Some(out)
         })
     }
 }
@@ -494,11 +570,23 @@ impl Board for BnnBoard {
             .filter_map(|((spec, color), p)| {
                 let p = p.as_ref()?;
                 let (&lo, &hi) = (p.first()?, p.get(1)?);
-                let counts = p.get(2..)?.iter().map(|&c| c as u32).collect();
+                let counts = p.get(2..2 + FINE_BINS)?.iter().map(|&c| c as u32).collect();
                 Some(BinnedSet { name: spec.name.clone(), color, lo, hi, counts })
             })
             .collect();
         out.push(Paint::chart("bnn-hist", figures::weight_histogram_binned(&sets, layer, 760.0, 300.0)));
+        if let Kind::Permuted(_) = self.kind {
+            let flips: Vec<(LearnerSpec, usize, usize, Vec<(f32, f32)>)> = self
+                .specs
+                .iter()
+                .zip(pictures)
+                .filter_map(|(spec, p)| {
+                    let (tasks, sample, points) = Flips::decode(p.as_ref()?.get(2 + FINE_BINS..)?)?;
+                    Some((spec.clone(), tasks, sample, points))
+                })
+                .collect();
+            out.push(flip_figure(&flips, layer));
+        }
         false
     }
 
@@ -567,6 +655,14 @@ impl Board for BnnBoard {
     }
 }
 
+/// The flip figure from what the learners last measured (empty until a task has ended).
+fn flip_figure(flips: &[(LearnerSpec, usize, usize, Vec<(f32, f32)>)], layer: usize) -> Paint {
+    let sample = flips.iter().map(|f| f.2).max().unwrap_or(0);
+    let curves: Vec<(figures::Learner, Vec<(f32, f32)>)> = flips.iter().map(|(spec, _, _, points)| (learner(spec), points.clone())).collect();
+    let series = flips.iter().map(|(spec, tasks, _, points)| (format!("{} · after task {tasks}", spec.name), points.iter().map(|p| p.1).collect())).collect();
+    Paint::Chart { canvas: "bnn-flips".into(), figure: figures::flip_curves(&curves, layer, sample, 760.0, 320.0), series: Some(series) }
+}
+
 /// The numbers behind the charts, for reading aloud (and for the browser tests).
 fn results_table(records: &[&LearnerRecord]) -> String {
     let mut html = String::from("<tr><th>network</th><th>task 1 now</th><th>mean over tasks seen</th></tr>");
@@ -627,5 +723,52 @@ mod tests {
         assert!(matrix[1][1].as_f64().is_some_and(|a| a > 0.0), "{matrix}");
         let standing = Standing { steps: vec![Some(20), Some(20)], finished: vec![true, true] };
         assert!(plan.board.status(&standing, "", "").starts_with("Finished."));
+    }
+
+    /// The flip figure arrives once a task has ended, behind the histogram's counts, and the board
+    /// draws one line per network.
+    #[test]
+    fn pictures_carry_the_flip_figure_once_a_task_has_ended() {
+        let mut values = keys::DEMO.defaults();
+        values.set(&keys::HIDDEN, crate::settings::Value::Int(16));
+        values.set(&keys::TASKS, crate::settings::Value::Int(2));
+        values.set(&keys::STEPS, crate::settings::Value::Int(10));
+        let demo = REGISTRY[0];
+        let mut plan = demo.plan(&values).expect("plans");
+        let data = crate::demos::tests_support::synthetic(600, 300);
+        let mut pictures = Vec::new();
+        for i in 0..2 {
+            let mut l = demo.learner(&values, i, Backend::Cpu).expect("builds");
+            let before = pollster::block_on(l.pictures("1", &data)).expect("a histogram");
+            assert_eq!(before.len(), 2 + FINE_BINS, "nothing to flip before task 1 ends");
+            while l.step() < 10 {
+                pollster::block_on(l.advance(&data)).expect("trains");
+            }
+            let after = pollster::block_on(l.pictures("1", &data)).expect("a histogram");
+            let (tasks, sample, points) = Flips::decode(&after[2 + FINE_BINS..]).expect("a flip figure");
+            assert_eq!((tasks, sample), (1, 20));
+            assert!(!points.is_empty() && points.iter().all(|&(m, inc)| (0.0..=1.0).contains(&m) && inc.is_finite()), "{points:?}");
+            // Measured once per task: asked again, the same figure.
+            assert_eq!(pollster::block_on(l.pictures("1", &data)).expect("a histogram"), after);
+            pictures.push(Some(after));
+        }
+        let controls: Controls = vec![(HIST_LAYER, "1".into())];
+        let mut out = Vec::new();
+        plan.board.draw_pictures(&pictures, 0, &controls, None, &mut out);
+        let series = out.iter().find_map(|p| match p {
+            Paint::Chart { canvas, series, .. } if canvas == "bnn-flips" => series.clone(),
+            _ => None,
+        });
+        let names: Vec<String> = series.expect("the flip figure").into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["m=0 · after task 1", "m=6 · after task 1"]);
+    }
+
+    #[test]
+    fn a_flip_figure_of_the_wrong_length_is_refused() {
+        let flips = Flips { tasks: 2, layer: 1, sample: 20, bins: vec![FlipBin { bin: 3, magnitude: 0.35, candidates: 40, increase: vec![0.1, 0.3] }] };
+        let v = flips.encode();
+        assert_eq!(Flips::decode(&v), Some((2, 20, vec![(0.35, 0.2)])));
+        assert_eq!(Flips::decode(&v[..v.len() - 1]), None);
+        assert_eq!(Flips::decode(&v[..3]), None);
     }
 }

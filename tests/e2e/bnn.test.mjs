@@ -57,7 +57,16 @@ async function checkRun(page, errors, expectCompute) {
   assert.ok(meta.task1 >= standard.task1 + 0.1, `metaplastic keeps task 1: ${JSON.stringify(results)}`);
   const colours = await curveColours(page, 'bnn-curves');
   assert.ok(colours.standard > 200 && colours.meta > 200, `both curves drawn: ${JSON.stringify(colours)}`);
-  for (const id of ['bnn-matrix-standard', 'bnn-matrix-meta', 'bnn-hist']) {
+  // The flip figure: measured again as task 2 ended, one line per network, every point a number.
+  await page.waitForFunction(
+    () => Object.keys(JSON.parse(document.getElementById('bnn-flips').getAttribute('data-series') ?? '{}')).filter((k) => k.endsWith('after task 2')).length === 2,
+    null,
+    { timeout: 60_000 },
+  );
+  const flips = JSON.parse(await page.getAttribute('#bnn-flips', 'data-series'));
+  console.log(`# ${expectCompute}: loss increase per |Wh| bin: ${JSON.stringify(flips)}`);
+  for (const values of Object.values(flips)) assert.ok(values.length >= 2 && values.every(Number.isFinite), JSON.stringify(flips));
+  for (const id of ['bnn-matrix-standard', 'bnn-matrix-meta', 'bnn-hist', 'bnn-flips']) {
     assert.ok((await nonWhite(page, id)) > 2000, `${id} drawn`);
   }
   assert.equal(errors.length, 0, formatErrors(errors));
