@@ -51,6 +51,11 @@ pub const RESULTS: &[Reproducible] = &[
         "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0,1.35 --bn-gamma one --seeds 3",
     ),
     r(
+        "bnn-permuted-gamma-one-wd1e-8",
+        "Gamma at 1 with weight decay 1e-8 instead of 1e-7",
+        "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --weight-decay 1e-8 --tasks 5 --epochs 5 --meta 0,1.35 --bn-gamma one --seeds 3",
+    ),
+    r(
         "bnn-permuted-running-stats",
         "The authors' BatchNorm when the paper's runs were made: running statistics at test time, saved and restored per task (gamma from U(0, 1))",
         "bnn-permuted --hidden 512 --lr 0.005 --batch 100 --tasks 5 --epochs 5 --meta 0,1.35 --bn-stats running --seeds 3",
