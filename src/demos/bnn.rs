@@ -51,6 +51,7 @@ pub struct BnnSettings {
     /// The metaplastic learners' m, beside the standard network's 0.
     metas: Vec<f32>,
     lr: f32,
+    weight_decay: f32,
     seed: u64,
     tasks: usize,
     steps: usize,
@@ -73,6 +74,7 @@ impl BnnSettings {
             hidden: v.count(&keys::HIDDEN),
             metas: v.list(&keys::META).iter().map(|&m| m as f32).collect(),
             lr: v.float(&keys::LR) as f32,
+            weight_decay: v.float(&keys::WEIGHT_DECAY) as f32,
             seed: v.seed(),
             tasks: v.count(&keys::TASKS),
             steps: v.count(&keys::STEPS),
@@ -107,6 +109,7 @@ impl BnnSettings {
         let mut cfg = StreamConfig::paper(&self.all_metas());
         cfg.hidden = self.hidden;
         cfg.lr = self.lr;
+        cfg.weight_decay = self.weight_decay;
         cfg.seed = self.seed;
         cfg.subsets = self.subsets;
         cfg.epochs = self.epochs;
@@ -120,6 +123,7 @@ impl BnnSettings {
     pub fn permuted_config(&self) -> PermutedConfig {
         let mut cfg = PermutedConfig::authors_reduced(self.hidden, &self.all_metas());
         cfg.lr = self.lr;
+        cfg.weight_decay = self.weight_decay;
         cfg.seed = self.seed;
         cfg.tasks = self.tasks;
         cfg.steps_per_task = Some(self.steps);
