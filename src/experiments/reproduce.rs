@@ -176,6 +176,11 @@ pub const RESULTS: &[Reproducible] = &[
         "hebbian --task completion --network recurrent --variant plastic,lstm --seeds 3",
     ),
     r(
+        "hebbian-completion-recurrent-lstm200",
+        "The LSTM baseline at 200 cells (about 200,000 parameters), the same episodes and budget",
+        "hebbian --task completion --network recurrent --variant plastic,lstm --lstm-hidden 200 --seeds 3",
+    ),
+    r(
         "hebbian-completion",
         "Pattern completion with one feed-forward plastic layer (3 patterns of 50 bits) against the same layer without plasticity",
         "hebbian --task completion --network feedforward --seeds 3",
