@@ -312,7 +312,10 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), CliError> {
 
     let cfg = &setup.net;
     let sizes = match network {
-        Network::Recurrent | Network::Lstm => format!("{} neurons plastic, {} non-plastic, {} LSTM cells", cfg.neurons, non_plastic_setup.net.neurons, lstm_setup.net.neurons),
+        Network::Recurrent | Network::Lstm => {
+            let lstm = if variants.contains(&Variant::Lstm) { format!(", {} LSTM cells", lstm_setup.net.neurons) } else { String::new() };
+            format!("{} neurons plastic, {} non-plastic{lstm}", cfg.neurons, non_plastic_setup.net.neurons)
+        }
         Network::Feedforward => format!("{} -> {} layer", cfg.bits, cfg.bits),
     };
     println!("hebbian completion, {} network ({sizes})", network.name());
