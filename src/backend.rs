@@ -53,6 +53,8 @@ impl Backend {
             (Backend::Cpu, _) => Hebbian::Cpu(CpuHebbian::new(cfg, params)?),
             (Backend::Gpu(ctx), Network::Feedforward) => Hebbian::Gpu(GpuHebbian::new(ctx.clone(), cfg, params)?),
             (Backend::Gpu(ctx), Network::Recurrent) => Hebbian::GpuRecurrent(GpuRecurrent::new(ctx.clone(), cfg, params)?),
+            // The LSTM is a baseline the tool runs, written once, on the CPU; no kernel stands in.
+            (Backend::Gpu(_), Network::Lstm) => return Err(TrainError::CpuOnly("the LSTM baseline")),
         })
     }
 

@@ -144,4 +144,23 @@ fn help_is_generated_and_bad_flags_are_refused() {
     assert!(refused(&["bnn-permuted", "--seeds", "0"]).contains("choose 1 to 100"));
     assert!(refused(&["hebbian", "--task", "denoise", "--bits", "8"]).contains("--bits is not an option of --task denoise"));
     assert!(refused(&["hebbian", "--dataset", "fashion"]).contains("--dataset is not an option of --task completion"));
+    assert!(refused(&["hebbian", "--network", "feedforward", "--variant", "lstm"]).contains("the LSTM is a baseline of the recurrent network"));
+    assert!(refused(&["hebbian", "--lstm-hidden", "80"]).contains("add lstm to --variant"));
+    assert!(refused(&["hebbian", "--variant", "lstm", "--lstm-hidden", "50"]).contains("--lstm-hidden"));
+}
+
+/// The LSTM baseline runs beside the plastic network on the same episodes, and the summary
+/// names it and its cells.
+#[test]
+fn hebbian_runs_the_lstm_baseline() {
+    let dir = out_dir("lstm");
+    let d = dir.to_string_lossy().to_string();
+    run(&["hebbian", "--variant", "plastic,lstm", "--lstm-hidden", "60", "--steps", "20", "--test-episodes", "8", "--seeds", "1", "--out", &d]);
+    let doc = read_json(&dir.join("summary.json"));
+    let variants: Vec<&str> = doc["runs"].as_array().into_iter().flatten().filter_map(|r| r["variant"].as_str()).collect();
+    assert_eq!(variants, ["plastic", "lstm"]);
+    assert_eq!(doc["config"]["lstm"]["cells"], 60);
+    assert_eq!(doc["runs"][1]["metrics"]["size"], 60);
+    assert!(doc["runs"][1]["metrics"]["test_mse"].as_f64().is_some_and(f64::is_finite));
+    let _ = std::fs::remove_dir_all(&dir);
 }

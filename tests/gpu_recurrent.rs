@@ -234,7 +234,8 @@ fn a_wrong_batch_or_size_is_refused() {
 }
 
 /// The backend switch picks the trainer from the configuration: the recurrent network's on the
-/// GPU for a recurrent setting, the feed-forward layer's otherwise; the CPU trainer runs both.
+/// GPU for a recurrent setting, the feed-forward layer's otherwise; the CPU trainer runs both, and
+/// the LSTM baseline, which the GPU refuses with a typed error.
 #[test]
 fn the_backend_picks_the_network_the_setting_names() {
     use metaplastic::backend::{Backend, Hebbian};
@@ -246,7 +247,11 @@ fn the_backend_picks_the_network_the_setting_names() {
     assert!(matches!(gpu.hebbian(ff.clone(), HebbianParams::init(&ff, 1)), Ok(Hebbian::Gpu(_))));
     assert!(matches!(Backend::Cpu.hebbian(rec.clone(), HebbianParams::init(&rec, 1)), Ok(Hebbian::Cpu(_))));
     // Parameters of one network do not fit the other.
-    assert!(matches!(gpu.hebbian(rec, HebbianParams::init(&ff, 1)).map(drop), Err(TrainError::Config(_))));
+    assert!(matches!(gpu.hebbian(rec.clone(), HebbianParams::init(&ff, 1)).map(drop), Err(TrainError::Config(_))));
+    // The LSTM baseline is the CPU's alone: the GPU says so rather than run something else.
+    let lstm = HebbianConfig { network: metaplastic::model::hebbian::Network::Lstm, plastic: false, ..rec };
+    assert_eq!(gpu.hebbian(lstm.clone(), HebbianParams::init(&lstm, 1)).map(drop), Err(TrainError::CpuOnly("the LSTM baseline")));
+    assert!(matches!(Backend::Cpu.hebbian(lstm.clone(), HebbianParams::init(&lstm, 1)), Ok(Hebbian::Cpu(_))));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use super::args::{Common, declared};
 use metaplastic::settings::hebbian as page;
 use super::{CliError, Summary, WriteSummary, load_data, open_backend, write_svg};
 use metaplastic::charts::plots::{ImageGrid, Tile, TileScale, image_grid};
-use metaplastic::experiments::summary::{completion_config, completion_metrics, denoise_config, denoise_metrics};
+use metaplastic::experiments::summary::{completion_config, completion_metrics, denoise_config, denoise_metrics, lstm_config};
 
 use metaplastic::data::DataSetId;
 use metaplastic::experiments::denoise::{DenoiseRecord, DenoiseSetup, run_denoise, test_batches};
@@ -40,6 +40,45 @@ fn plastic_variants(names: &[String]) -> Result<Vec<bool>, CliError> {
     Ok(variants)
 }
 
+/// A pattern-completion variant: the plastic network, its non-plastic twin, or (recurrent task
+/// only) the LSTM baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Plastic,
+    NonPlastic,
+    Lstm,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Plastic => "plastic",
+            Variant::NonPlastic => "non-plastic",
+            Variant::Lstm => "lstm",
+        }
+    }
+}
+
+/// `--variant plastic,non-plastic,lstm` for completion: which variants to run, each once; the
+/// LSTM is a baseline of the recurrent network only.
+fn completion_variants(names: &[String], network: Network) -> Result<Vec<Variant>, CliError> {
+    let mut variants = Vec::new();
+    for v in names {
+        let variant = match v.trim() {
+            "plastic" => Variant::Plastic,
+            "non-plastic" => Variant::NonPlastic,
+            "lstm" if network == Network::Recurrent => Variant::Lstm,
+            "lstm" => return Err(CliError::Flag { flag: "variant", reason: "the LSTM is a baseline of the recurrent network (--network recurrent)".into() }),
+            other => return Err(CliError::Flag { flag: "variant", reason: format!("'{other}' is not plastic, non-plastic or lstm") }),
+        };
+        if variants.contains(&variant) {
+            return Err(CliError::Flag { flag: "variant", reason: format!("'{v}' is given twice") });
+        }
+        variants.push(variant);
+    }
+    Ok(variants)
+}
+
 /// Both tasks' options; each task refuses the other's, and takes its own defaults from its
 /// preset (`metaplastic hebbian --help` lists them, grouped).
 #[derive(Debug, clap::Args)]
@@ -49,7 +88,8 @@ pub struct HebbianArgs {
     common: Common,
     #[arg(long, help = page::TASK.help, default_value = "completion", value_parser = declared::<String>(&page::TASK))]
     task: String,
-    /// The variants, each trained once per seed
+    /// The variants, each trained once per seed (completion with the recurrent network also takes
+    /// lstm, Miconi's LSTM baseline, on the CPU only)
     #[arg(long, value_delimiter = ',', default_value = "plastic,non-plastic")]
     variant: Vec<String>,
     #[arg(long, help = page::RULE.help, value_parser = declared::<String>(&page::RULE))]
@@ -89,6 +129,10 @@ pub struct HebbianArgs {
     /// The non-plastic recurrent network with N neurons (more than bits) instead
     #[arg(long, help_heading = "Pattern completion")]
     non_plastic_hidden: Option<usize>,
+    /// The LSTM baseline's cells (more than bits; the first bits are read out) [default: the
+    /// plastic network's neurons]
+    #[arg(long, help_heading = "Pattern completion")]
+    lstm_hidden: Option<usize>,
     /// Patterns per episode
     #[arg(long, help_heading = "Pattern completion")]
     patterns: Option<usize>,
@@ -153,6 +197,7 @@ impl HebbianArgs {
             ("bits", self.bits.is_some()),
             ("neurons", self.neurons.is_some()),
             ("non-plastic-hidden", self.non_plastic_hidden.is_some()),
+            ("lstm-hidden", self.lstm_hidden.is_some()),
             ("patterns", self.patterns.is_some()),
             ("presentations", self.presentations.is_some()),
             ("present-steps", self.present_steps.is_some()),
@@ -177,30 +222,28 @@ impl HebbianArgs {
     }
 }
 
-/// Mean ± sd of a metric per variant, and the paired difference plastic - non-plastic.
-fn report(summary: &Summary, variants: &[bool], metric: &str, label: &str) {
-    let values = |plastic: bool| -> Vec<f32> {
-        summary
-            .runs
-            .iter()
-            .filter(|r| r["variant"] == variant_name(plastic))
-            .filter_map(|r| r["metrics"][metric].as_f64().map(|v| v as f32))
-            .collect()
+/// Mean ± sd of a metric per variant, and the paired difference of every later variant minus an
+/// earlier one.
+fn report(summary: &Summary, variants: &[&str], metric: &str, label: &str) {
+    let values = |name: &str| -> Vec<f32> {
+        summary.runs.iter().filter(|r| r["variant"] == name).filter_map(|r| r["metrics"][metric].as_f64().map(|v| v as f32)).collect()
     };
     println!("\n{:<12} {:>24}", "variant", format!("{label} (mean ± sd)"));
-    for &plastic in variants {
-        let (m, s) = mean_sd(&values(plastic));
-        println!("{:<12} {:>14.4} ± {:<7.4}", variant_name(plastic), m, s);
+    for &name in variants {
+        let (m, s) = mean_sd(&values(name));
+        println!("{:<12} {:>14.4} ± {:<7.4}", name, m, s);
     }
-    if variants.len() == 2 {
-        let d = PairedDiff::new(&values(false), &values(true));
-        println!(
-            "plastic - non-plastic, {label}: {:+.4} (95% CI ± {:.4}, {} seeds){}",
-            d.mean,
-            d.ci95,
-            d.n,
-            if d.is_significant() { "" } else { "  not distinguishable from noise" }
-        );
+    for (i, &a) in variants.iter().enumerate() {
+        for &b in &variants[i + 1..] {
+            let d = PairedDiff::new(&values(a), &values(b));
+            println!(
+                "{b} - {a}, {label}: {:+.4} (95% CI ± {:.4}, {} seeds){}",
+                d.mean,
+                d.ci95,
+                d.n,
+                if d.is_significant() { "" } else { "  not distinguishable from noise" }
+            );
+        }
     }
 }
 
@@ -213,12 +256,12 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), CliError> {
     let network_name = args.network.as_deref().unwrap_or("recurrent");
     let network = Network::parse(network_name).ok_or_else(|| CliError::Choice { flag: "network", value: network_name.into(), choices: "recurrent or feedforward" })?;
     let default_out = match network {
-        Network::Recurrent => "results/hebbian-completion-recurrent",
+        Network::Recurrent | Network::Lstm => "results/hebbian-completion-recurrent",
         Network::Feedforward => "results/hebbian-completion",
     };
     let out = args.out.clone().unwrap_or_else(|| default_out.to_string());
     let seeds = args.common.seeds();
-    let variants = plastic_variants(&args.variant)?;
+    let variants = completion_variants(&args.variant, network)?;
     let preset = args.preset.as_deref().unwrap_or("small");
     let mut setup = match (preset, network) {
         ("small", Network::Feedforward) => CompletionSetup::small(true),
@@ -235,6 +278,9 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), CliError> {
     let non_plastic_neurons = args.non_plastic_hidden;
     if non_plastic_neurons.is_some() && network != Network::Recurrent {
         return Err(CliError::Conflict("--non-plastic-hidden sizes the recurrent network; the feed-forward layer has no hidden neurons"));
+    }
+    if args.lstm_hidden.is_some() && !variants.contains(&Variant::Lstm) {
+        return Err(CliError::Conflict("--lstm-hidden sizes the LSTM baseline; add lstm to --variant"));
     }
     net.patterns = args.patterns.unwrap_or(net.patterns);
     net.presentations = args.presentations.unwrap_or(net.presentations);
@@ -253,11 +299,23 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), CliError> {
         s.validate().map_err(|source| CliError::FlagConfig { flag: "non-plastic-hidden", source })?;
         s
     };
+    // The LSTM baseline: the same episodes, read-out, loss and optimizer; its own cells.
+    let lstm_setup = {
+        let mut s = setup.clone();
+        s.net.network = Network::Lstm;
+        s.net.plastic = false;
+        s.net.neurons = args.lstm_hidden.unwrap_or(s.net.neurons);
+        s.validate().map_err(|source| CliError::FlagConfig { flag: "lstm-hidden", source })?;
+        s
+    };
     let backend = open_backend(&backend_name)?;
 
     let cfg = &setup.net;
     let sizes = match network {
-        Network::Recurrent => format!("{} neurons plastic, {} non-plastic", cfg.neurons, non_plastic_setup.net.neurons),
+        Network::Recurrent | Network::Lstm => {
+            let lstm = if variants.contains(&Variant::Lstm) { format!(", {} LSTM cells", lstm_setup.net.neurons) } else { String::new() };
+            format!("{} neurons plastic, {} non-plastic{lstm}", cfg.neurons, non_plastic_setup.net.neurons)
+        }
         Network::Feedforward => format!("{} -> {} layer", cfg.bits, cfg.bits),
     };
     println!("hebbian completion, {} network ({sizes})", network.name());
@@ -278,36 +336,42 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), CliError> {
         seeds,
         backend.name()
     );
-    let config = completion_config(&setup, &non_plastic_setup, &backend.name());
+    let mut config = completion_config(&setup, &non_plastic_setup, &backend.name());
+    if variants.contains(&Variant::Lstm) {
+        config["lstm"] = lstm_config(&lstm_setup.net);
+    }
     let mut summary = Summary::new("hebbian-completion", config);
     let start = Instant::now();
-    let mut first: Vec<CompletionRecord> = Vec::new();
+    let mut first: Vec<(Variant, CompletionRecord)> = Vec::new();
     for &seed in &seeds {
-        for &plastic in &variants {
-            let mut run_setup = if plastic { setup.clone() } else { non_plastic_setup.clone() };
+        for &variant in &variants {
+            let mut run_setup = match variant {
+                Variant::Plastic => setup.clone(),
+                Variant::NonPlastic => non_plastic_setup.clone(),
+                Variant::Lstm => lstm_setup.clone(),
+            };
             run_setup.seed = seed;
             let neurons = run_setup.net.size();
             let run_start = Instant::now();
             let run = run_completion_with(run_setup, |c, p| backend.hebbian(c, p));
-            let (record, params) = pollster::block_on(run).map_err(|source| CliError::SeedVariant { seed, variant: variant_name(plastic), source })?;
+            let (record, params) = pollster::block_on(run).map_err(|source| CliError::SeedVariant { seed, variant: variant.name(), source })?;
             let seconds = run_start.elapsed().as_secs_f64();
-            println!(
-                "  seed {seed} {:<11} test MSE {:.4}  (size {neurons}, eta {:.4}, {seconds:.0} s)",
-                variant_name(plastic),
-                record.test_mse,
-                params.eta,
-            );
+            let eta = if variant == Variant::Lstm { String::new() } else { format!(", eta {:.4}", params.eta) };
+            println!("  seed {seed} {:<11} test MSE {:.4}  (size {neurons}{eta}, {seconds:.0} s)", variant.name(), record.test_mse);
             let mut metrics = completion_metrics(&record, neurons);
             metrics["seconds"] = json!(seconds);
-            metrics["eta"] = json!(params.eta);
-            summary.run(variant_name(plastic), seed, metrics);
+            if variant != Variant::Lstm {
+                metrics["eta"] = json!(params.eta);
+            }
+            summary.run(variant.name(), seed, metrics);
             if Some(&seed) == seeds.first() {
-                first.push(record);
+                first.push((variant, record));
             }
         }
     }
     summary.elapsed = start.elapsed().as_secs_f64();
-    report(&summary, &variants, "test_mse", "test MSE");
+    let names: Vec<&str> = variants.iter().map(|v| v.name()).collect();
+    report(&summary, &names, "test_mse", "test MSE");
     println!("({:.1} s)", summary.elapsed);
     summary.write(&out)?;
     let title = format!("Pattern completion: training loss (seed {})", seeds.first().copied().unwrap_or_default());
@@ -315,12 +379,16 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), CliError> {
 }
 
 /// Training loss of each variant for the first seed, on a log axis.
-fn loss_chart(records: &[CompletionRecord], title: &str) -> String {
+fn loss_chart(records: &[(Variant, CompletionRecord)], title: &str) -> String {
     let series = records
         .iter()
-        .map(|r| {
-            let color = if r.plastic { palette::METAPLASTIC } else { palette::STANDARD };
-            Series::new(variant_name(r.plastic), color, r.curve.iter().map(|p| (p.step as f32, p.train_mse)).collect())
+        .map(|(v, r)| {
+            let color = match v {
+                Variant::Plastic => palette::METAPLASTIC,
+                Variant::NonPlastic => palette::STANDARD,
+                Variant::Lstm => palette::BASELINE,
+            };
+            Series::new(v.name(), color, r.curve.iter().map(|p| (p.step as f32, p.train_mse)).collect())
         })
         .collect();
     line_chart(&LineChart {
@@ -417,12 +485,15 @@ fn denoise(args: HebbianArgs) -> Result<(), CliError> {
         }
     }
     summary.elapsed = start.elapsed().as_secs_f64();
-    report(&summary, &variants, "test_mse", "test MSE");
+    let names: Vec<&str> = variants.iter().map(|&p| variant_name(p)).collect();
+    report(&summary, &names, "test_mse", "test MSE");
     println!("({:.1} s)", summary.elapsed);
     summary.write(&out)?;
     let seed = seeds.first().copied().unwrap_or_default();
-    let records: Vec<CompletionRecord> =
-        first.iter().map(|(r, _)| CompletionRecord { plastic: r.plastic, curve: r.curve.clone(), test_mse: r.test_mse }).collect();
+    let records: Vec<(Variant, CompletionRecord)> = first
+        .iter()
+        .map(|(r, _)| (if r.plastic { Variant::Plastic } else { Variant::NonPlastic }, CompletionRecord { plastic: r.plastic, curve: r.curve.clone(), test_mse: r.test_mse }))
+        .collect();
     let title = format!("Hebbian denoising on {}: training loss (seed {seed})", dataset.title());
     write_svg(&out, "loss-curves.svg", loss_chart(&records, &title))?;
     let first_setup = DenoiseSetup { seed, ..setup.clone() };

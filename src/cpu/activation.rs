@@ -23,3 +23,8 @@ pub fn activation_backward(act: Activation, y: &[f32], dy: &[f32], dx: &mut [f32
         };
     }
 }
+
+/// The logistic function, `1 / (1 + e^-z)`: the autoencoder's output and the LSTM's gates.
+pub fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}

@@ -14,6 +14,7 @@
 //! gradients for the code layer's outputs, the code layer's BPTT into gradients for the encoder's
 //! outputs; the stages' parameter gradients are summed over steps.
 
+use super::activation::sigmoid;
 use super::metaplastic_adam::AdamState;
 use super::plastic::{EpisodeTape, PlasticGrads, episode_backward, episode_forward, episode_outputs};
 use super::pool::{avg_pool_forward, pool_backward, upsample_backward, upsample_forward};
@@ -150,10 +151,6 @@ pub fn denoise_forward(cfg: &DenoiseConfig, params: &DenoiseParams, xs: &[f32], 
     let mut images = vec![0.0; steps * batch * pixels];
     reconstruct_forward(&all, &decoder.output, &out.y, &mut images);
     DenoiseTape { steps, batch, encoder, code, decoder, out_in, out, images }
-}
-
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// Mean squared error of the last step's reconstructions against `targets` (`[batch, pixels]`).

@@ -1,8 +1,10 @@
 //! The pattern-completion networks trained on the CPU: the loss (MSE at the last step), its
 //! gradient through the episode ([`super::recurrent`] for Miconi's recurrent network,
-//! [`super::plastic`] for the feed-forward layer) and Adam on `W`, `alpha` and `eta`. The GPU
-//! trainer ([`crate::gpu::hebbian::GpuCompletion`]) does the same on the same data.
+//! [`super::plastic`] for the feed-forward layer, [`super::lstm`] for the LSTM baseline) and Adam on
+//! `W`, `alpha` and `eta` (on the LSTM's weights). The GPU trainer
+//! ([`crate::gpu::hebbian::GpuCompletion`]) does the same on the same data, except the LSTM.
 
+use super::lstm::{lstm_backward, lstm_forward};
 use super::metaplastic_adam::AdamState;
 use super::plastic::{PlasticGrads, episode_backward, episode_forward};
 use super::recurrent::{RecurrentGrads, readout_mse, recurrent_backward, recurrent_forward};
@@ -56,6 +58,19 @@ pub fn recurrent_last_step_mse(
     (loss, Some(recurrent_backward(params.weights(), cfg.rule, &tape, &dlast)))
 }
 
+/// The LSTM baseline's loss: the recurrent network's read-out and loss on its first `bits` cells'
+/// last output, and when asked, the gradient of every LSTM weight.
+pub fn lstm_last_step_mse(cfg: &HebbianConfig, params: &HebbianParams, xs: &[f32], targets: &[f32], with_grads: bool) -> (f32, Option<Vec<f32>>) {
+    let shape = cfg.lstm_shape(targets.len() / cfg.bits);
+    let tape = lstm_forward(shape, &params.w, xs, cfg.episode_steps());
+    if !with_grads {
+        return (readout_mse(shape.readout(), tape.last(), targets, None), None);
+    }
+    let mut dlast = vec![0.0f32; shape.state_len()];
+    let loss = readout_mse(shape.readout(), tape.last(), targets, Some(&mut dlast));
+    (loss, Some(lstm_backward(&params.w, &tape, &dlast)))
+}
+
 /// The loss of `cfg`'s network on a batch and, when asked, the gradients of `W`, `alpha`, `eta`
 /// (as parameters of the same shape).
 fn network_loss(cfg: &HebbianConfig, params: &HebbianParams, xs: &[f32], targets: &[f32], with_grads: bool) -> (f32, Option<HebbianParams>) {
@@ -68,6 +83,10 @@ fn network_loss(cfg: &HebbianConfig, params: &HebbianParams, xs: &[f32], targets
         Network::Feedforward => {
             let (loss, grads) = last_step_mse(cfg, params, xs, targets, with_grads);
             (loss, grads.map(|g: PlasticGrads| HebbianParams { bits, w: g.w, alpha: g.alpha, eta: g.eta }))
+        }
+        Network::Lstm => {
+            let (loss, grads) = lstm_last_step_mse(cfg, params, xs, targets, with_grads);
+            (loss, grads.map(|w| HebbianParams { bits, w, alpha: Vec::new(), eta: 0.0 }))
         }
     }
 }
@@ -128,6 +147,11 @@ impl HebbianTrainer for CpuHebbian {
         let cfg = &self.cfg;
         cfg.check_episode(xs)?;
         let steps = cfg.episode_steps();
+        if cfg.network == Network::Lstm {
+            // The cells' outputs; an LSTM has no trace to show.
+            let tape = lstm_forward(cfg.lstm_shape(1), &self.params.w, xs, steps);
+            return Ok(EpisodeTrace { steps, neurons: cfg.neurons, states: tape.hs[cfg.neurons..].to_vec(), hebb: Vec::new() });
+        }
         let tape = recurrent_forward(cfg.recurrent_shape(1), self.params.weights(), cfg.rule, cfg.plastic, xs, steps);
         // Slot 0 of the tape is the zero state before the first step.
         let states = tape.ys[cfg.neurons..].to_vec();

@@ -12,6 +12,7 @@ pub mod dropout;
 pub mod ewc;
 pub mod hebbian;
 pub mod lenet;
+pub mod lstm;
 pub mod matmul;
 pub mod metaplastic_adam;
 pub mod plastic;

@@ -176,6 +176,21 @@ pub const RESULTS: &[Reproducible] = &[
         "hebbian --task completion --network recurrent --variant non-plastic --non-plastic-hidden 501 --seeds 1",
     ),
     r(
+        "hebbian-completion-recurrent-np2051",
+        "The ordinary RNN at Miconi's 2,051 neurons and his lr 3e-5, 3,000 episodes (one seed; his budget does not fit this machine)",
+        "hebbian --task completion --network recurrent --variant non-plastic --non-plastic-hidden 2051 --lr 3e-5 --steps 3000 --seeds 1",
+    ),
+    r(
+        "hebbian-completion-recurrent-lstm",
+        "The LSTM baseline (51 cells, the input added to its read-out cells' candidates) against the plastic network, same episodes and budget",
+        "hebbian --task completion --network recurrent --variant plastic,lstm --seeds 3",
+    ),
+    r(
+        "hebbian-completion-recurrent-lstm200",
+        "The LSTM baseline at 200 cells (about 200,000 parameters), the same episodes and budget",
+        "hebbian --task completion --network recurrent --variant plastic,lstm --lstm-hidden 200 --seeds 3",
+    ),
+    r(
         "hebbian-completion",
         "Pattern completion with one feed-forward plastic layer (3 patterns of 50 bits) against the same layer without plasticity",
         "hebbian --task completion --network feedforward --seeds 3",

@@ -15,7 +15,7 @@ use super::permuted::{LearnerRecord, PermutedConfig};
 use super::stream::{StreamConfig, StreamRecord, TAIL_EVALS};
 use crate::data::DataSetId;
 use crate::model::bnn::Weights;
-use crate::model::hebbian::Network;
+use crate::model::hebbian::{HebbianConfig, Network};
 use crate::model::lenet::FactorSource;
 use crate::nn::NormEval;
 use crate::stats::ClassMetrics;
@@ -426,6 +426,18 @@ pub fn completion_config(
         loss: "MSE of the last step's output against the full pattern",
         non_plastic: non_plastic_text,
         backend,
+    })
+}
+
+/// The LSTM baseline's own part of a completion run's configuration (its episodes, read-out,
+/// loss and optimizer are the recurrent network's).
+pub fn lstm_config(lstm: &HebbianConfig) -> Value {
+    json!({
+        "cells": lstm.neurons,
+        "parameters": lstm.lstm_shape(1).param_len(),
+        "cell": "LSTM with forget gate (PyTorch nn.LSTM form), h = c = 0 at the episode's start; input bit j also added to cell j's candidate (Miconi's clamping); read-out h_j, j < bits",
+        "init": "U(+-1/sqrt(cells)), input columns divided by the gain",
+        "backend": "cpu only",
     })
 }
 

@@ -7,7 +7,9 @@
 //!   ([`crate::cpu::recurrent`]). Its non-plastic twin is a plain RNN, which has memory in its state;
 //! - feed-forward: one plastic layer of `bits` inputs and `bits` outputs
 //!   ([`crate::cpu::plastic`]). Its non-plastic twin has no memory at all, so it fails by
-//!   construction: kept as the simpler illustration, not as a fair baseline.
+//!   construction: kept as the simpler illustration, not as a fair baseline;
+//! - the LSTM baseline of the recurrent network (Miconi's `lstm.py`): `neurons` LSTM cells on the
+//!   same episodes, read out and scored as the recurrent network ([`crate::cpu::lstm`]; CPU only).
 //!
 //! A non-plastic network has `alpha` held at 0 and not trained, so the trace has no effect.
 //!
@@ -15,7 +17,7 @@
 //! encoder and decoder with a plastic layer on the code and one on the output.
 
 use crate::nn::{
-    self, Activation, AdamHyper, Dims, HebbRule, Layer, LayerParams, Nonlinearity, Norm, ParamLayout, PlannedLayer, PlasticDims, PlasticWeights, PoolKind, RecurrentShape, TensorKey, TensorSet,
+    self, Activation, AdamHyper, Dims, HebbRule, Layer, LayerParams, Nonlinearity, Norm, ParamLayout, PlannedLayer, PlasticDims, PlasticWeights, PoolKind, RecurrentShape, TensorKey, TensorSet, LstmShape,
     TrainError, Update,
 };
 use crate::data::IMAGE_SIDE;
@@ -45,6 +47,8 @@ pub enum Network {
     Recurrent,
     /// One plastic layer from the input to the output, no recurrence.
     Feedforward,
+    /// The recurrent network's LSTM baseline: `neurons` cells, none plastic.
+    Lstm,
 }
 
 impl Network {
@@ -52,6 +56,7 @@ impl Network {
         match self {
             Network::Recurrent => "recurrent",
             Network::Feedforward => "feedforward",
+            Network::Lstm => "lstm",
         }
     }
 
@@ -59,6 +64,7 @@ impl Network {
         match name {
             "recurrent" => Some(Network::Recurrent),
             "feedforward" => Some(Network::Feedforward),
+            "lstm" => Some(Network::Lstm),
             _ => None,
         }
     }
@@ -79,8 +85,8 @@ pub struct HebbianConfig {
     /// Pattern length `n`: the feed-forward layer is `n -> n`.
     pub bits: usize,
     /// Neurons of the recurrent network, the bias neuron included: at least `bits + 1` (Miconi:
-    /// exactly that); more adds hidden neurons that get no input and are not read out. Unused by
-    /// the feed-forward network.
+    /// exactly that); more adds hidden neurons that get no input and are not read out. The LSTM's
+    /// cells, also at least `bits + 1`. Unused by the feed-forward network.
     pub neurons: usize,
     /// Patterns per episode `P`.
     pub patterns: usize,
@@ -159,12 +165,17 @@ impl HebbianConfig {
     }
 
     /// The side of the square weight matrices: the neurons of the recurrent network, the bits of
-    /// the feed-forward layer.
+    /// the feed-forward layer; the LSTM's cells.
     pub fn size(&self) -> usize {
         match self.network {
-            Network::Recurrent => self.neurons,
+            Network::Recurrent | Network::Lstm => self.neurons,
             Network::Feedforward => self.bits,
         }
+    }
+
+    /// The LSTM's shape for `batch` episodes.
+    pub fn lstm_shape(&self, batch: usize) -> LstmShape {
+        LstmShape::new(batch, self.neurons, self.bits)
     }
 
     /// The recurrent network's shape for `batch` episodes; the bias neuron's input is the gain
@@ -183,9 +194,14 @@ impl HebbianConfig {
         PlasticDims { batch, inputs: self.bits, outputs: self.bits }
     }
 
-    /// Bytes of saved traces for one training batch (u64: wasm32's usize would overflow).
+    /// Bytes of saved traces for one training batch (u64: wasm32's usize would overflow); for the
+    /// LSTM, its tape (each step's `[x; h]`, four gates, `c` and `h`).
     pub fn tape_bytes(&self) -> u64 {
-        [self.episode_steps(), self.batch, self.size(), self.size(), std::mem::size_of::<f32>()].iter().map(|&v| v as u64).product()
+        let per_episode_step = match self.network {
+            Network::Lstm => (self.bits + self.neurons + 6 * self.neurons) as u64,
+            _ => self.size() as u64 * self.size() as u64,
+        };
+        [self.episode_steps() as u64, self.batch as u64, per_episode_step, std::mem::size_of::<f32>() as u64].iter().product()
     }
 
     /// Refuses settings that cannot train or would not fit, saying which and why.
@@ -194,7 +210,7 @@ impl HebbianConfig {
         if !(2..=2048).contains(&self.bits) {
             return bad(format!("pattern bits {} must be in 2..=2048", self.bits));
         }
-        if self.network == Network::Recurrent && !(self.bits + 1..=4096).contains(&self.neurons) {
+        if self.network != Network::Feedforward && !(self.bits + 1..=4096).contains(&self.neurons) {
             return bad(format!("neurons {} must be in {}..=4096: one per bit ({}) plus the bias neuron", self.neurons, self.bits + 1, self.bits));
         }
         if !(1..=100).contains(&self.patterns) {
@@ -231,9 +247,15 @@ impl HebbianConfig {
 
     /// `W`, `alpha` and `eta` (plastic layer 0), with Adam on each; `alpha` and `eta` frozen in
     /// the non-plastic network, which keeps alpha at 0, so its trace never reaches the output,
-    /// and leaves eta (whose gradient is then 0) alone too.
+    /// and leaves eta (whose gradient is then 0) alone too. The LSTM has one tensor, all its
+    /// weights and biases ([`LstmShape::param_len`]), with Adam.
     pub fn layout(&self) -> ParamLayout {
         let adam = Update::Adam(self.hyper());
+        if self.network == Network::Lstm {
+            let mut layout = ParamLayout::default();
+            layout.push(TensorKey::PlasticW(0), self.lstm_shape(1).param_len(), adam);
+            return layout;
+        }
         let plastic = if self.plastic { adam } else { Update::Frozen };
         let synapses = self.size() * self.size();
         let mut layout = ParamLayout::default();
@@ -244,14 +266,16 @@ impl HebbianConfig {
     }
 }
 
-/// The learned parameters of one plastic layer (or of a recurrent network's connections).
+/// The learned parameters of one plastic layer (or of a recurrent network's connections; or of
+/// the LSTM, whose every weight and bias is in `w` and which has no `alpha` and no `eta`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HebbianParams {
-    /// The side of `W` and `alpha`: a layer's width, a recurrent network's neurons.
+    /// The side of `W` and `alpha`: a layer's width, a recurrent network's neurons; the LSTM's
+    /// cells.
     pub bits: usize,
-    /// `[out, in]`
+    /// `[out, in]`; the LSTM's `[W, b]` laid out as [`crate::cpu::lstm`] says.
     pub w: Vec<f32>,
-    /// `[out, in]`; all zero in the non-plastic network.
+    /// `[out, in]`; all zero in the non-plastic network, empty in the LSTM.
     pub alpha: Vec<f32>,
     pub eta: f32,
 }
@@ -267,8 +291,25 @@ impl HebbianParams {
     /// The recurrent network draws Miconi's `0.01 * randn` for `W` and `alpha` (its inputs, the
     /// previous state, are of order 1) with alpha's diagonal zeroed ("no plastic autapses", at
     /// the start only, as `full.py`), and eta 0.01.
+    ///
+    /// The LSTM draws PyTorch's `nn.LSTM` default, which Miconi's `lstm.py` keeps: every weight
+    /// and bias `U(-k, k)` with `k = 1 / sqrt(cells)`, except that the input columns are divided
+    /// by the gain, since the inputs are `gain` times a pattern.
     pub fn init(cfg: &HebbianConfig, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
+        if cfg.network == Network::Lstm {
+            let shape = cfg.lstm_shape(1);
+            let k = 1.0 / (shape.hidden as f32).sqrt();
+            let fan_in = shape.fan_in();
+            let w = (0..shape.param_len())
+                .map(|p| {
+                    let input_column = p < shape.gates() * fan_in && p % fan_in < shape.bits;
+                    let scale = if input_column { k / cfg.input_gain } else { k };
+                    scale * rng.random_range(-1.0f32..1.0)
+                })
+                .collect();
+            return Self { bits: shape.hidden, w, alpha: Vec::new(), eta: 0.0 };
+        }
         if cfg.network == Network::Recurrent {
             let n = cfg.neurons;
             let w = (0..n * n).map(|_| 0.01 * standard_normal(&mut rng)).collect();
@@ -288,6 +329,13 @@ impl HebbianParams {
     /// Refuses parameters of another layer size.
     pub fn check(&self, cfg: &HebbianConfig) -> Result<(), TrainError> {
         let n = cfg.size();
+        if cfg.network == Network::Lstm {
+            let want = cfg.lstm_shape(1).param_len();
+            if self.bits != n || self.w.len() != want || !self.alpha.is_empty() {
+                return Err(TrainError::Config(format!("parameters of size {} ({} weights) do not fit an LSTM of {n} cells ({want} weights)", self.bits, self.w.len())));
+            }
+            return Ok(());
+        }
         if self.bits != n || self.w.len() != n * n || self.alpha.len() != n * n {
             return Err(TrainError::Config(format!("parameters of size {} do not fit a {} network of size {n}", self.bits, cfg.network.name())));
         }
@@ -360,8 +408,8 @@ impl EpisodeTrace {
 impl HebbianConfig {
     /// Checks that `xs` is one whole episode of the recurrent network.
     pub fn check_episode(&self, xs: &[f32]) -> Result<(), TrainError> {
-        if self.network != Network::Recurrent {
-            return Err(TrainError::Config("only the recurrent network has a state to replay step by step".into()));
+        if self.network == Network::Feedforward {
+            return Err(TrainError::Config("only the recurrent networks have a state to replay step by step".into()));
         }
         if xs.len() != self.episode_steps() * self.bits {
             return Err(TrainError::Config(format!("{} inputs are not one episode of {} steps of {} bits", xs.len(), self.episode_steps(), self.bits)));

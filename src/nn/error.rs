@@ -30,4 +30,7 @@ pub enum TrainError {
     Device(#[from] DeviceError),
     #[error("invalid setting: {0}")]
     Config(String),
+    /// A network only the CPU reference implements (the LSTM baseline), asked of the GPU.
+    #[error("{0} runs on the CPU path only (--backend cpu)")]
+    CpuOnly(&'static str),
 }

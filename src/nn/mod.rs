@@ -15,7 +15,7 @@ pub use error::{DeviceError, TrainError};
 pub use hyper::{AMP_CENTRE_MIN_RATE, AdamHyper, AmpEnergy, AmpHyper, SgdHyper};
 pub use layer::{Activation, HebbRule, Layer, LayerParams, Nonlinearity, Norm, NormEval, Pass, PlannedLayer, PlasticWeights, PoolKind, RunningStats, check_params, plan};
 pub use layout::{ParamLayout, TensorKey, TensorSet, TensorSpec, Update};
-pub use shapes::{ConvShape, Dims, MatmulShape, PlasticDims, PoolShape, RecurrentShape};
+pub use shapes::{ConvShape, Dims, LstmShape, MatmulShape, PlasticDims, PoolShape, RecurrentShape};
 
 /// Loss and accuracy counts over some examples.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -202,3 +202,51 @@ impl RecurrentShape {
         }
     }
 }
+
+/// Sizes of the LSTM baseline of pattern completion (the cell: [`crate::cpu::lstm`]): `hidden`
+/// cells over `batch` episodes, the episode's input `bits` wide, the read-out the first `bits`
+/// cells' outputs (so `hidden > bits`, as the recurrent network's neurons). CPU only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LstmShape {
+    pub batch: usize,
+    pub hidden: usize,
+    pub bits: usize,
+}
+
+impl LstmShape {
+    pub fn new(batch: usize, hidden: usize, bits: usize) -> Self {
+        assert!(hidden > bits, "the LSTM reads its output from its first `bits` cells and needs at least one more");
+        Self { batch, hidden, bits }
+    }
+
+    /// Columns of the weight matrix: the step's input then the previous output, `[x; h]`.
+    pub fn fan_in(&self) -> usize {
+        self.bits + self.hidden
+    }
+
+    /// Rows of the weight matrix and length of the bias: four gates of `hidden` cells.
+    pub fn gates(&self) -> usize {
+        4 * self.hidden
+    }
+
+    /// Every parameter, `W` (`[4 hidden, bits + hidden]`) then `b` (`[4 hidden]`).
+    pub fn param_len(&self) -> usize {
+        self.gates() * (self.fan_in() + 1)
+    }
+
+    /// Length of one step's state (`h` or `c`), `[batch, hidden]`.
+    pub fn state_len(&self) -> usize {
+        self.batch * self.hidden
+    }
+
+    /// Length of one step's input, `[batch, bits]`.
+    pub fn input_len(&self) -> usize {
+        self.batch * self.bits
+    }
+
+    /// The same cells read out as the recurrent network's neurons are ([`RecurrentShape`]'s
+    /// read-out, `0..bits`), so both share one loss.
+    pub fn readout(&self) -> RecurrentShape {
+        RecurrentShape::new(self.batch, self.hidden, self.bits, 0.0)
+    }
+}
