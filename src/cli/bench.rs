@@ -4,7 +4,8 @@
 
 use super::{CliError, open_backend};
 use metaplastic::backend::Backend;
-use metaplastic::experiments::bench::{NETWORKS, Workload, run_json, step_counts, time};
+use metaplastic::experiments::bench::{NETWORKS, Workload, matmul_json, matmul_line, run_json, step_counts, time};
+use metaplastic::gpu::matmul;
 use serde_json::json;
 use std::time::Instant;
 
@@ -46,6 +47,8 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
     let clock = Instant::now();
     let now = move || clock.elapsed().as_secs_f64() * 1000.0;
     for name in &networks {
+        // Natively a dense product's kernel is timed where it is first bound, in the build.
+        let serial = matmul::binds();
         let mut work = Workload::new(name, &backend)?;
         // The warm-up step makes what a trainer makes once; the second is the one counted.
         pollster::block_on(work.step())?;
@@ -53,7 +56,15 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
         let t = pollster::block_on(time(&mut work, steps, reps, &now))?;
         let shown = if gpu { format!("{} / {} / {} ({}) / {}", counts.dispatches, counts.submits, counts.readbacks, counts.readback_bytes, counts.buffers + counts.bind_groups) } else { String::new() };
         println!("{name:<24} {:>6} {:>12.0} {:>12.2} {:>22} {shown:>30}", work.batch, t.examples_per_s, t.ms_per_step, format!("{:.2}..{:.2}", t.min, t.max));
-        runs.push(run_json(name, &backend_name, work.batch, threads, &t, gpu.then_some(counts)));
+        let mut run = run_json(name, &backend_name, work.batch, threads, &t, gpu.then_some(counts));
+        if let Backend::Gpu(ctx) = &backend {
+            let tuned = matmul::tuned_since(ctx, serial);
+            for t in &tuned {
+                println!("    matrix product {}", matmul_line(t));
+            }
+            run["matmul"] = matmul_json(&tuned);
+        }
+        runs.push(run);
     }
     if let Some(path) = json_path {
         let path = std::path::Path::new(&path);

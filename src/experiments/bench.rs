@@ -179,6 +179,36 @@ pub async fn time(work: &mut Workload, steps: usize, reps: usize, now: &dyn Fn()
     Ok(Timing { ms_per_step: ms, min: times[0], max: times[n - 1], examples_per_s: work.batch as f64 * 1000.0 / ms })
 }
 
+/// A dense product as the GPU tuner measured it (`gpu::matmul::tune`): its shape, the kernel
+/// that runs it and the one it beat, each with its milliseconds per dispatch.
+pub fn matmul_line(t: &crate::gpu::matmul::Tuned) -> String {
+    let s = t.shape;
+    let layout = match (s.has(crate::nn::MatmulShape::TRANS_A), s.has(crate::nn::MatmulShape::TRANS_B)) {
+        (true, _) => ", A transposed",
+        (_, true) => ", B transposed",
+        _ => "",
+    };
+    match t.ms {
+        Some((picked, other)) => format!("{} x {} x {}{layout}: {} {picked:.2} ms (beside {} {other:.2} ms)", s.m, s.k, s.n, t.kernel, t.other),
+        None => format!("{} x {} x {}{layout}: {} (not timed)", s.m, s.k, s.n, t.kernel),
+    }
+}
+
+/// The tuner's choices as the bench's JSON holds them (`"matmul"` of a GPU run).
+pub fn matmul_json(tuned: &[crate::gpu::matmul::Tuned]) -> Value {
+    tuned
+        .iter()
+        .map(|t| {
+            json!({
+                "m": t.shape.m, "k": t.shape.k, "n": t.shape.n, "flags": t.shape.flags,
+                "kernel": t.kernel, "ms": t.ms.map(|m| m.0),
+                "other": t.other, "other_ms": t.ms.map(|m| m.1),
+                "line": matmul_line(t),
+            })
+        })
+        .collect()
+}
+
 /// One row of the benchmark's JSON (`{"runs": [...]}`), as the tool, the page and
 /// `bench/torch_bench.py` write it; `gpu` is what a GPU training step asks of the GPU.
 pub fn run_json(network: &str, backend: &str, batch: usize, threads: usize, t: &Timing, gpu: Option<crate::gpu::GpuCounts>) -> Value {

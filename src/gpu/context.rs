@@ -174,6 +174,20 @@ impl GpuContext {
         READBACK_BYTES.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Until the work submitted so far is done: natively by blocking, in the browser by awaiting the
+    /// queue's promise (the worker's thread runs on meanwhile).
+    pub async fn done(&self) -> Result<(), DeviceError> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let (tx, rx) = futures_channel::oneshot::channel();
+            self.queue.on_submitted_work_done(move || {
+                let _ = tx.send(());
+            });
+            rx.await.map_err(|_| DeviceError::Readback("the queue never said its work was done".into()))?;
+        }
+        self.wait()
+    }
+
     /// Blocks natively until submitted work is done; in the browser the event loop does this.
     pub fn wait(&self) -> Result<(), DeviceError> {
         #[cfg(not(target_arch = "wasm32"))]

@@ -3,7 +3,8 @@
 
 use super::{GpuContext, GpuTensor};
 use bytemuck::Pod;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Dispatches recorded since the program started, for the benchmark's dispatches per step (the
 /// cost that dominates on software adapters).
@@ -59,10 +60,15 @@ pub fn groups_for(n: usize, size: usize) -> (u32, u32) {
 }
 
 /// A pipeline bound to its buffers: recorded every step, allocated once.
+#[derive(Clone)]
 pub struct Dispatch {
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     groups: (u32, u32),
+    /// Another kernel bound to the same work, recorded instead while the flag is set: a choice
+    /// between kernels tested to agree, made by timing them after the call was bound (the matrix
+    /// product's, `matmul::tune`).
+    instead: Option<(Box<Dispatch>, Arc<AtomicBool>)>,
 }
 
 impl Dispatch {
@@ -83,7 +89,12 @@ impl Dispatch {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        Self { pipeline: pipeline.clone(), bind_group, groups }
+        Self { pipeline: pipeline.clone(), bind_group, groups, instead: None }
+    }
+
+    /// This call, or `other` whenever `use_other` is set when it is recorded.
+    pub fn or(self, other: Dispatch, use_other: Arc<AtomicBool>) -> Self {
+        Self { instead: Some((Box::new(other), use_other)), ..self }
     }
 
     /// Records the dispatch into `encoder` in a pass of its own; nothing runs until the caller
@@ -95,6 +106,11 @@ impl Dispatch {
     /// Records the dispatch into an open compute pass. WebGPU makes each dispatch of a pass see
     /// the storage writes of the dispatches before it, so a dependent chain may share one pass.
     pub fn record(&self, pass: &mut wgpu::ComputePass) {
+        if let Some((other, use_other)) = &self.instead
+            && use_other.load(Ordering::Relaxed)
+        {
+            return other.record(pass);
+        }
         DISPATCHES.fetch_add(1, Ordering::Relaxed);
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
