@@ -4,7 +4,7 @@
 
 use super::{CliError, open_backend};
 use metaplastic::backend::Backend;
-use metaplastic::experiments::bench::{NETWORKS, Workload, matmul_json, matmul_line, run_json, step_counts, time};
+use metaplastic::experiments::bench::{NETWORKS, Workload, kernel_profile, kernels_json, matmul_json, matmul_line, run_json, step_counts, time};
 use metaplastic::gpu::matmul;
 use serde_json::json;
 use std::time::Instant;
@@ -27,13 +27,17 @@ pub struct BenchArgs {
     /// Networks, comma-separated
     #[arg(long, value_delimiter = ',', default_values_t = NETWORKS.map(String::from), value_parser = NETWORKS)]
     networks: Vec<String>,
+    /// On the GPU, also time each kernel of one training step alone (after the step timings),
+    /// summed by kernel
+    #[arg(long)]
+    profile: bool,
     /// Also write the figures as JSON ({"runs": [...]}, as bench/torch_bench.py does)
     #[arg(long)]
     json: Option<String>,
 }
 
 pub fn bench(args: BenchArgs) -> Result<(), CliError> {
-    let BenchArgs { backend: backend_name, threads, steps, reps, networks, json: json_path } = args;
+    let BenchArgs { backend: backend_name, threads, steps, reps, networks, profile, json: json_path } = args;
     let (threads, steps, reps) = (threads as usize, steps as usize, reps as usize);
     metaplastic::cpu::set_threads(threads);
     let backend = open_backend(&backend_name)?;
@@ -63,6 +67,16 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
                 println!("    matrix product {}", matmul_line(t));
             }
             run["matmul"] = matmul_json(&tuned);
+            if profile {
+                let (kernels, empty) = pollster::block_on(kernel_profile(&mut work, ctx, 2))?;
+                let total: f64 = kernels.iter().map(|k| k.ms).sum();
+                println!("    each kernel of one step alone (a submit and a wait each; an empty one: {empty:.2} ms), {total:.1} ms in all:");
+                for k in &kernels {
+                    println!("      {:<36} {:>4} x {:>10.2} ms {:>5.1}%", k.kernel, k.dispatches, k.ms, 100.0 * k.ms / total);
+                }
+                run["kernels"] = kernels_json(&kernels);
+                run["empty_submit_ms"] = empty.into();
+            }
         }
         runs.push(run);
     }

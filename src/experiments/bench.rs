@@ -209,6 +209,24 @@ pub fn matmul_json(tuned: &[crate::gpu::matmul::Tuned]) -> Value {
         .collect()
 }
 
+/// Each kernel of one training step of `work` timed alone on its GPU (`gpu::kernel::profile`,
+/// `rounds` rounds after a warm-up), summed by kernel, with an empty submit's milliseconds. Run
+/// after the step timings: the calls run again on the network's own buffers.
+pub async fn kernel_profile(work: &mut Workload, ctx: &crate::gpu::GpuContext, rounds: usize) -> Result<(Vec<crate::gpu::kernel::KernelTime>, f64), TrainError> {
+    let (trained, calls) = crate::gpu::kernel::capture(|| work.train());
+    trained?;
+    work.finish().await?;
+    Ok(crate::gpu::kernel::profile(ctx, &calls, rounds).await?)
+}
+
+/// A profile as the bench's JSON holds it (`"kernels"` of a GPU run), each with a line to show.
+pub fn kernels_json(kernels: &[crate::gpu::kernel::KernelTime]) -> Value {
+    kernels
+        .iter()
+        .map(|k| json!({ "kernel": k.kernel, "dispatches": k.dispatches, "ms": k.ms, "line": format!("{} x{} {:.2} ms", k.kernel, k.dispatches, k.ms) }))
+        .collect()
+}
+
 /// One row of the benchmark's JSON (`{"runs": [...]}`), as the tool, the page and
 /// `bench/torch_bench.py` write it; `gpu` is what a GPU training step asks of the GPU.
 pub fn run_json(network: &str, backend: &str, batch: usize, threads: usize, t: &Timing, gpu: Option<crate::gpu::GpuCounts>) -> Value {

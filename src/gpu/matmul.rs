@@ -7,7 +7,7 @@
 use super::{GpuContext, GpuTensor};
 use crate::nn::{Activation, MatmulShape};
 use crate::nn::TrainError;
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
 use bytemuck::{Pod, Zeroable};
 use crate::nn::DeviceError;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,15 +40,15 @@ struct Uniform {
 }
 
 pub struct MatmulKernel {
-    tiled: wgpu::ComputePipeline,
+    tiled: Pipeline,
     /// The vec4 kernels, by [`Variant::Vec4`]'s layout: A along k and B along k, A along k and B
     /// along n, A along m and B along n.
-    along_k: wgpu::ComputePipeline,
-    along_n: wgpu::ComputePipeline,
-    along_mn: wgpu::ComputePipeline,
-    rows: wgpu::ComputePipeline,
-    split: wgpu::ComputePipeline,
-    reduce: wgpu::ComputePipeline,
+    along_k: Pipeline,
+    along_n: Pipeline,
+    along_mn: Pipeline,
+    rows: Pipeline,
+    split: Pipeline,
+    reduce: Pipeline,
 }
 
 impl MatmulKernel {
@@ -165,7 +165,7 @@ impl MatmulKernel {
     fn dispatch(
         &self,
         ctx: &GpuContext,
-        pipeline: &wgpu::ComputePipeline,
+        pipeline: &Pipeline,
         shape: MatmulShape,
         a: &GpuTensor,
         b: &GpuTensor,
@@ -348,13 +348,13 @@ async fn measure(kernel: &MatmulKernel, ctx: &GpuContext, choices: &[Arc<Choice>
         let mut best = [f64::INFINITY; 2];
         for round in 0..=TUNING_ROUNDS {
             for (call, best) in calls.iter().zip(&mut best) {
-                let start = clock_ms();
+                let start = super::clock_ms();
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
                 call.encode(&mut encoder);
                 ctx.submit([encoder.finish()]);
                 ctx.done().await?;
                 if round > 0 {
-                    *best = best.min(clock_ms() - start);
+                    *best = best.min(super::clock_ms() - start);
                 }
             }
         }
@@ -363,23 +363,6 @@ async fn measure(kernel: &MatmulKernel, ctx: &GpuContext, choices: &[Arc<Choice>
         *choice.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some((best[0], best[1]));
     }
     Ok(())
-}
-
-/// Milliseconds on a clock that only moves forward.
-fn clock_ms() -> f64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        use wasm_bindgen::JsCast;
-        js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-            .ok()
-            .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
-            .map_or_else(js_sys::Date::now, |p| p.now())
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
-    }
 }
 
 /// Runs a future whose waits block natively (so it is ready at its first poll).
