@@ -7,7 +7,11 @@
 // bench/out/browser.json. Not part of the tests.
 //
 //   node bench/browser.mjs [--steps N] [--reps R] [--networks a,b] [--backends wasm,webgpu]
-//                          [--jax-threads main|N]
+//                          [--jax-threads main|N] [--profile]
+//
+// Under the table, per network on WebGPU, the kernel each dense product ran (timed against the
+// other one on the adapter, `gpu::matmul::tune`), and with --profile each kernel of one training
+// step timed alone on the adapter (the bench view's `bench.profile=1`), summed by kernel.
 //
 // Needs the release build in dist/ (`trunk build --release --offline`) and installs @jax-js/jax
 // into bench/browser/node_modules first if it is missing (bench/browser/setup.sh).
@@ -39,12 +43,12 @@ const PAGE_TIMEOUT_MS = 8 * 60_000;
 
 function usage(message) {
   if (message) console.error(`bench/browser.mjs: ${message}`);
-  console.error('usage: node bench/browser.mjs [--steps N] [--reps R] [--networks a,b] [--backends wasm,webgpu] [--jax-threads main|N]');
+  console.error('usage: node bench/browser.mjs [--steps N] [--reps R] [--networks a,b] [--backends wasm,webgpu] [--jax-threads main|N] [--profile]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { steps: null, reps: null, networks: NETWORKS, backends: Object.keys(BACKENDS), jaxThreads: '1' };
+  const opts = { steps: null, reps: null, networks: NETWORKS, backends: Object.keys(BACKENDS), jaxThreads: '1', profile: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => {
@@ -75,6 +79,7 @@ function parseArgs(argv) {
         opts.jaxThreads = v;
         break;
       }
+      case '--profile': opts.profile = true; break;
       case '-h': case '--help': usage();
       default: usage(`unknown argument ${argv[i]}`);
     }
@@ -160,6 +165,7 @@ async function runPage(browser, url, selector, read) {
 }
 
 const fmt = (v) => (v == null ? '—' : Math.round(v).toLocaleString('en-US'));
+const fmtMs = (v) => (v == null || !Number.isFinite(v) ? '—' : v.toFixed(2));
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
@@ -204,7 +210,7 @@ async function main() {
       try {
         const rows = await runPage(
           browser,
-          `${server.url}?view=bench&bench.networks=${nets}&bench.steps=${steps}&bench.reps=${reps}&bench.compute=${b.compute}`,
+          `${server.url}?view=bench&bench.networks=${nets}&bench.steps=${steps}&bench.reps=${reps}&bench.compute=${b.compute}${opts.profile && name === 'webgpu' ? '&bench.profile=1' : ''}`,
           '#bench-view',
           async (page) => ({
             status: await page.textContent('#bench-status'),
@@ -215,11 +221,19 @@ async function main() {
               examples_per_s: Number(tr.dataset.examplesPerS),
               ms_per_step: Number(tr.children[4]?.textContent),
             }))),
+            details: await page.$$eval('#bench-kernels li', (lis) => lis.map((li) => ({
+              network: li.dataset.network,
+              backend: li.dataset.backend,
+              ...JSON.parse(li.dataset.detail || '{}'),
+            }))),
           }),
         );
         const mine = rows.rows.filter((r) => r.backend === b.ours);
         if (!mine.length) throw new Error(`the bench view timed nothing on ${b.ours}: ${rows.status}`);
-        for (const r of mine) runs.push({ side: 'metaplastic', steps, reps, ...r, page_backend: r.backend, backend: name });
+        for (const r of mine) {
+          const detail = rows.details.find((d) => d.network === r.network && d.backend === r.backend);
+          runs.push({ side: 'metaplastic', steps, reps, ...r, ...(detail ? { matmul: detail.matmul, kernels: detail.kernels, empty_submit_ms: detail.empty_submit_ms } : {}), page_backend: r.backend, backend: name });
+        }
         console.error(`   ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       } catch (e) {
         failures.push(`metaplastic on ${name}: ${e.message}`);
@@ -263,6 +277,20 @@ async function main() {
     }
     console.log();
     console.log('bnn-512 and bnn-1024: this project trains the binarized network (sign weights and activations, metaplastic Adam); jax-js trains a float MLP of the same shape with batch norm, ReLU and Adam, not a binarized one.');
+    for (const r of runs.filter((r) => r.side === 'metaplastic' && (r.matmul?.length || r.kernels?.length))) {
+      console.log();
+      console.log(`${r.network} on ${r.backend}, this project's kernels:`);
+      for (const m of r.matmul ?? []) console.log(`- matrix product ${m.line}`);
+      if (r.kernels?.length) {
+        const total = r.kernels.reduce((s, k) => s + k.ms, 0);
+        console.log(`- each kernel of one step run alone (a submit and a wait each; an empty one took ${fmtMs(r.empty_submit_ms)} ms):`);
+        console.log();
+        console.log('| kernel | dispatches | ms | share |');
+        console.log('| --- | ---: | ---: | ---: |');
+        for (const k of r.kernels) console.log(`| ${k.kernel} | ${k.dispatches} | ${fmtMs(k.ms)} | ${((100 * k.ms) / total).toFixed(0)}% |`);
+        console.log(`| all | ${r.kernels.reduce((s, k) => s + k.dispatches, 0)} | ${fmtMs(total)} | |`);
+      }
+    }
     for (const f of failures) console.log(`\nFailed: ${f}`);
 
     mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });

@@ -9,13 +9,14 @@ use metaplastic::cpu::activation::activation_forward;
 use metaplastic::cpu::conv::add_bias;
 use metaplastic::cpu::matmul::matmul;
 use metaplastic::nn::{Activation, MatmulShape, max_violation};
-use metaplastic::gpu::{kernel::record_all, matmul::MatmulKernel, GpuTensor};
+use metaplastic::gpu::{kernel::record_all, matmul::{self, MatmulKernel}, GpuTensor};
 
 #[test]
 fn matmul_matches_cpu_for_every_layout() {
     let Some(ctx) = gpu() else { return };
     println!("adapter: {}", ctx.adapter);
     let kernel = MatmulKernel::new(&ctx);
+    let serial = matmul::binds();
     // Sizes that are and are not multiples of the 32x32 tile and its 16-wide K step, the layer
     // shapes of the BNN, narrow products at and around the row kernel's 16 columns (a
     // convolution's forward product), and small products over a long k (its weight gradient,
@@ -64,7 +65,7 @@ fn matmul_matches_cpu_for_every_layout() {
             activation_forward(Activation::Relu, &want_biased, &mut want_relu);
             let mut want_tanh = vec![0.0; want_biased.len()];
             activation_forward(Activation::Tanh, &want_biased, &mut want_tanh);
-            for path in ["tiled", "bind", "long", "tiled+bias", "bind+bias", "tiled+bias+relu", "bind+bias+tanh"] {
+            for path in ["tiled", "forced", "bind", "long", "tiled+bias", "bind+bias", "tiled+bias+relu", "bind+bias+tanh"] {
                 if path.contains("+bias") && shape.has(MatmulShape::ACCUMULATE) {
                     // A bias goes with a product that writes C (a layer's forward product).
                     continue;
@@ -72,6 +73,9 @@ fn matmul_matches_cpu_for_every_layout() {
                 let gc = GpuTensor::from_slice(&ctx, &c0);
                 let calls = match path {
                     "tiled" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, None, None, &gc)],
+                    // The kernel `variant` names (a vec4 one, `rows` or `main`), as a forced choice.
+                    "forced" => vec![kernel.bind_as(&ctx, MatmulKernel::variant(shape), shape, &ga, &gb, None, None, &gc)],
+                    // Whichever the tuner timed faster on this adapter.
                     "bind" => vec![kernel.bind(&ctx, shape, &ga, &gb, &gc)],
                     "long" => kernel.bind_long(&ctx, shape, &ga, &gb, &gc),
                     "tiled+bias" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, Some(&gbias), None, &gc)],
@@ -101,6 +105,19 @@ fn matmul_matches_cpu_for_every_layout() {
     assert_eq!(split, 3 * 8, "the long products were split along k");
     // Every kernel `bind` can pick was among those compared.
     assert_eq!(variants.len(), 5, "kernels exercised: {variants:?}");
+    // Every product with a vec4 kernel was timed on it and on `main`, and runs the faster.
+    let tuned = matmul::tuned_since(&ctx, serial);
+    let vec4 = shapes.iter().flat_map(|&(m, k, n)| (0..4).map(move |flags| MatmulShape { flags, ..MatmulShape::new(m, k, n) }));
+    let vec4: Vec<MatmulShape> = vec4.filter(|&s| matches!(MatmulKernel::variant(s), matmul::Variant::Vec4 { .. })).collect();
+    assert!(vec4.len() >= 6, "products with a vec4 kernel: {vec4:?}");
+    for s in &vec4 {
+        assert!(tuned.iter().any(|t| t.shape == *s), "{s:?} has a choice: {tuned:?}");
+    }
+    for t in &tuned {
+        let (picked, other) = t.ms.unwrap_or_else(|| panic!("{t:?} was not timed"));
+        assert!(picked <= other && picked > 0.0, "{t:?}: the faster kernel runs it");
+        assert!([t.kernel, t.other].contains(&"main") && t.kernel != t.other, "{t:?}: main against a vec4 kernel");
+    }
 }
 
 #[test]

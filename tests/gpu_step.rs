@@ -36,3 +36,30 @@ fn every_training_step_is_one_submit_with_no_readback_and_no_new_buffer() {
         assert_eq!((read.buffers, read.bind_groups), (0, 0), "{name}: a second read of the statistics reuses their staging ({read:?})");
     }
 }
+
+/// The bench's per-kernel profile captures exactly the dispatches a step records and times each
+/// one, summed by kernel under its shader file and entry point.
+#[test]
+fn the_kernel_profile_times_every_dispatch_of_a_step() {
+    let Some(ctx) = common::gpu() else { return };
+    let ctx = Rc::new(ctx);
+    let backend = Backend::Gpu(ctx.clone());
+    for name in ["lenet-classic-standard", "completion"] {
+        let mut work = Workload::new(name, &backend).expect("builds");
+        pollster::block_on(work.step()).expect("trains");
+        let before = counts();
+        let (trained, calls) = metaplastic::gpu::kernel::capture(|| work.train());
+        trained.expect("trains");
+        let recorded = counts().since(before).dispatches;
+        pollster::block_on(work.finish()).expect("reads its statistics");
+        assert_eq!(calls.len() as u64, recorded, "{name}: every recorded dispatch is captured");
+        let (kernels, empty) = pollster::block_on(metaplastic::gpu::kernel::profile(&ctx, &calls, 1)).expect("times them");
+        assert_eq!(kernels.iter().map(|k| k.dispatches).sum::<usize>(), calls.len(), "{name}: {kernels:?}");
+        assert!(kernels.iter().all(|k| k.ms > 0.0 && k.kernel.contains(".wgsl:")), "{name}: {kernels:?}");
+        assert!(kernels.windows(2).all(|w| w[0].ms >= w[1].ms), "{name}: the slowest first: {kernels:?}");
+        assert!(empty > 0.0 && empty.is_finite(), "{name}: an empty submit takes time ({empty})");
+        if name == "lenet-classic-standard" {
+            assert!(kernels.iter().any(|k| k.kernel.starts_with("conv.wgsl:")), "{name}: {kernels:?}");
+        }
+    }
+}

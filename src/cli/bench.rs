@@ -4,7 +4,8 @@
 
 use super::{CliError, open_backend};
 use metaplastic::backend::Backend;
-use metaplastic::experiments::bench::{NETWORKS, Workload, run_json, step_counts, time};
+use metaplastic::experiments::bench::{NETWORKS, Workload, kernel_profile, kernels_json, matmul_json, matmul_line, run_json, step_counts, time};
+use metaplastic::gpu::matmul;
 use serde_json::json;
 use std::time::Instant;
 
@@ -26,13 +27,17 @@ pub struct BenchArgs {
     /// Networks, comma-separated
     #[arg(long, value_delimiter = ',', default_values_t = NETWORKS.map(String::from), value_parser = NETWORKS)]
     networks: Vec<String>,
+    /// On the GPU, also time each kernel of one training step alone (after the step timings),
+    /// summed by kernel
+    #[arg(long)]
+    profile: bool,
     /// Also write the figures as JSON ({"runs": [...]}, as bench/torch_bench.py does)
     #[arg(long)]
     json: Option<String>,
 }
 
 pub fn bench(args: BenchArgs) -> Result<(), CliError> {
-    let BenchArgs { backend: backend_name, threads, steps, reps, networks, json: json_path } = args;
+    let BenchArgs { backend: backend_name, threads, steps, reps, networks, profile, json: json_path } = args;
     let (threads, steps, reps) = (threads as usize, steps as usize, reps as usize);
     metaplastic::cpu::set_threads(threads);
     let backend = open_backend(&backend_name)?;
@@ -46,6 +51,8 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
     let clock = Instant::now();
     let now = move || clock.elapsed().as_secs_f64() * 1000.0;
     for name in &networks {
+        // Natively a dense product's kernel is timed where it is first bound, in the build.
+        let serial = matmul::binds();
         let mut work = Workload::new(name, &backend)?;
         // The warm-up step makes what a trainer makes once; the second is the one counted.
         pollster::block_on(work.step())?;
@@ -53,7 +60,25 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
         let t = pollster::block_on(time(&mut work, steps, reps, &now))?;
         let shown = if gpu { format!("{} / {} / {} ({}) / {}", counts.dispatches, counts.submits, counts.readbacks, counts.readback_bytes, counts.buffers + counts.bind_groups) } else { String::new() };
         println!("{name:<24} {:>6} {:>12.0} {:>12.2} {:>22} {shown:>30}", work.batch, t.examples_per_s, t.ms_per_step, format!("{:.2}..{:.2}", t.min, t.max));
-        runs.push(run_json(name, &backend_name, work.batch, threads, &t, gpu.then_some(counts)));
+        let mut run = run_json(name, &backend_name, work.batch, threads, &t, gpu.then_some(counts));
+        if let Backend::Gpu(ctx) = &backend {
+            let tuned = matmul::tuned_since(ctx, serial);
+            for t in &tuned {
+                println!("    matrix product {}", matmul_line(t));
+            }
+            run["matmul"] = matmul_json(&tuned);
+            if profile {
+                let (kernels, empty) = pollster::block_on(kernel_profile(&mut work, ctx, 2))?;
+                let total: f64 = kernels.iter().map(|k| k.ms).sum();
+                println!("    each kernel of one step alone (a submit and a wait each; an empty one: {empty:.2} ms), {total:.1} ms in all:");
+                for k in &kernels {
+                    println!("      {:<36} {:>4} x {:>10.2} ms {:>5.1}%", k.kernel, k.dispatches, k.ms, 100.0 * k.ms / total);
+                }
+                run["kernels"] = kernels_json(&kernels);
+                run["empty_submit_ms"] = empty.into();
+            }
+        }
+        runs.push(run);
     }
     if let Some(path) = json_path {
         let path = std::path::Path::new(&path);

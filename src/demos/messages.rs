@@ -80,7 +80,15 @@ pub enum ToWorker {
     Control(Control),
     /// The bench view: time these networks (names of `experiments::bench::NETWORKS`) on
     /// `backend`, `reps` repetitions of `steps` steps.
-    Bench { networks: Vec<String>, steps: usize, reps: usize, backend: Compute },
+    /// With `profile`, each kernel of one GPU step is timed alone too.
+    Bench {
+        networks: Vec<String>,
+        steps: usize,
+        reps: usize,
+        backend: Compute,
+        #[serde(default)]
+        profile: bool,
+    },
     /// "auto": time the network a demo's worker would train with these settings on `backend`,
     /// for about `millis` after a warm-up step.
     Probe { demo: String, settings: String, backend: Compute, millis: f64 },
@@ -126,7 +134,7 @@ mod tests {
             ToWorker::Shared { set: DataSetId::Mnist },
             ToWorker::Control(Control::Step { steps: 10 }),
             ToWorker::Control(Control::Predict { image: vec![0, 255] }),
-            ToWorker::Bench { networks: vec!["lenet-classic-standard".into()], steps: 2, reps: 3, backend: Compute::Cpu },
+            ToWorker::Bench { networks: vec!["lenet-classic-standard".into()], steps: 2, reps: 3, backend: Compute::Cpu, profile: true },
         ];
         for m in to {
             let text = serde_json::to_string(&m).expect("serialises");

@@ -179,6 +179,54 @@ pub async fn time(work: &mut Workload, steps: usize, reps: usize, now: &dyn Fn()
     Ok(Timing { ms_per_step: ms, min: times[0], max: times[n - 1], examples_per_s: work.batch as f64 * 1000.0 / ms })
 }
 
+/// A dense product as the GPU tuner measured it (`gpu::matmul::tune`): its shape, the kernel
+/// that runs it and the one it beat, each with its milliseconds per dispatch.
+pub fn matmul_line(t: &crate::gpu::matmul::Tuned) -> String {
+    let s = t.shape;
+    let layout = match (s.has(crate::nn::MatmulShape::TRANS_A), s.has(crate::nn::MatmulShape::TRANS_B)) {
+        (true, _) => ", A transposed",
+        (_, true) => ", B transposed",
+        _ => "",
+    };
+    match t.ms {
+        Some((picked, other)) => format!("{} x {} x {}{layout}: {} {picked:.2} ms (beside {} {other:.2} ms)", s.m, s.k, s.n, t.kernel, t.other),
+        None => format!("{} x {} x {}{layout}: {} (not timed)", s.m, s.k, s.n, t.kernel),
+    }
+}
+
+/// The tuner's choices as the bench's JSON holds them (`"matmul"` of a GPU run).
+pub fn matmul_json(tuned: &[crate::gpu::matmul::Tuned]) -> Value {
+    tuned
+        .iter()
+        .map(|t| {
+            json!({
+                "m": t.shape.m, "k": t.shape.k, "n": t.shape.n, "flags": t.shape.flags,
+                "kernel": t.kernel, "ms": t.ms.map(|m| m.0),
+                "other": t.other, "other_ms": t.ms.map(|m| m.1),
+                "line": matmul_line(t),
+            })
+        })
+        .collect()
+}
+
+/// Each kernel of one training step of `work` timed alone on its GPU (`gpu::kernel::profile`,
+/// `rounds` rounds after a warm-up), summed by kernel, with an empty submit's milliseconds. Run
+/// after the step timings: the calls run again on the network's own buffers.
+pub async fn kernel_profile(work: &mut Workload, ctx: &crate::gpu::GpuContext, rounds: usize) -> Result<(Vec<crate::gpu::kernel::KernelTime>, f64), TrainError> {
+    let (trained, calls) = crate::gpu::kernel::capture(|| work.train());
+    trained?;
+    work.finish().await?;
+    Ok(crate::gpu::kernel::profile(ctx, &calls, rounds).await?)
+}
+
+/// A profile as the bench's JSON holds it (`"kernels"` of a GPU run), each with a line to show.
+pub fn kernels_json(kernels: &[crate::gpu::kernel::KernelTime]) -> Value {
+    kernels
+        .iter()
+        .map(|k| json!({ "kernel": k.kernel, "dispatches": k.dispatches, "ms": k.ms, "line": format!("{} x{} {:.2} ms", k.kernel, k.dispatches, k.ms) }))
+        .collect()
+}
+
 /// One row of the benchmark's JSON (`{"runs": [...]}`), as the tool, the page and
 /// `bench/torch_bench.py` write it; `gpu` is what a GPU training step asks of the GPU.
 pub fn run_json(network: &str, backend: &str, batch: usize, threads: usize, t: &Timing, gpu: Option<crate::gpu::GpuCounts>) -> Value {

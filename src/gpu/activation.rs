@@ -1,7 +1,7 @@
 //! Host side of `shaders/activation.wgsl`: ReLU and tanh forward, and their gradients from the
 //! output, tested against [`crate::cpu::activation`].
 
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
 use super::{GpuContext, GpuTensor};
 use crate::nn::Activation;
 use bytemuck::{Pod, Zeroable};
@@ -18,8 +18,8 @@ struct Act {
 }
 
 pub struct ActivationKernel {
-    forward: wgpu::ComputePipeline,
-    backward: wgpu::ComputePipeline,
+    forward: Pipeline,
+    backward: Pipeline,
 }
 
 impl ActivationKernel {
@@ -41,7 +41,7 @@ impl ActivationKernel {
     }
 }
 
-fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, act: Activation, n: usize, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
+fn bind(ctx: &GpuContext, pipeline: &Pipeline, act: Activation, n: usize, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
     let u = uniform(ctx, "activation", &Act { n: n as u32, code: act.code(), _pad: [0; 2] }, false);
     Dispatch::new(ctx, pipeline, &[(0, &u)], buffers, groups_for(n, WG))
 }

@@ -1,7 +1,7 @@
 //! Host side of `shaders/amp.wgsl`: the per-example metaplastic factors of a batch and the
 //! weighted output gradient, tested against [`crate::cpu::amp`].
 
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
 use super::{GpuContext, GpuTensor};
 use crate::nn::{AMP_CENTRE_MIN_RATE, AmpHyper};
 use bytemuck::{Pod, Zeroable};
@@ -29,11 +29,11 @@ struct Centring {
 }
 
 pub struct AmpKernel {
-    energy: wgpu::ComputePipeline,
-    normalize: wgpu::ComputePipeline,
-    scale_rows: wgpu::ComputePipeline,
-    centre: wgpu::ComputePipeline,
-    tick: wgpu::ComputePipeline,
+    energy: Pipeline,
+    normalize: Pipeline,
+    scale_rows: Pipeline,
+    centre: Pipeline,
+    tick: Pipeline,
 }
 
 /// A running mean of one layer's patterns (`n` values) and how often it has been moved, for the

@@ -3,7 +3,7 @@
 //! inference; tested against [`crate::cpu::batchnorm`].
 
 use super::{GpuContext, GpuTensor};
-use super::kernel::{Dispatch, pipelines, uniform};
+use super::kernel::{Dispatch, pipelines, uniform, Pipeline};
 use crate::nn::hyper::BN_MOMENTUM;
 use bytemuck::{Pod, Zeroable};
 
@@ -23,11 +23,11 @@ struct Size {
 }
 
 pub struct BatchNormKernel {
-    forward: wgpu::ComputePipeline,
-    backward: wgpu::ComputePipeline,
-    track: wgpu::ComputePipeline,
-    inference: wgpu::ComputePipeline,
-    inference_backward: wgpu::ComputePipeline,
+    forward: Pipeline,
+    backward: Pipeline,
+    track: Pipeline,
+    inference: Pipeline,
+    inference_backward: Pipeline,
 }
 
 impl BatchNormKernel {
@@ -150,7 +150,7 @@ impl BatchNormKernel {
 #[allow(clippy::too_many_arguments)]
 fn bind(
     ctx: &GpuContext,
-    pipeline: &wgpu::ComputePipeline,
+    pipeline: &Pipeline,
     (batch, groups): (usize, usize),
     features: usize,
     accumulate: bool,

@@ -174,6 +174,20 @@ impl GpuContext {
         READBACK_BYTES.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Until the work submitted so far is done: natively by blocking, in the browser by awaiting the
+    /// queue's promise (the worker's thread runs on meanwhile).
+    pub async fn done(&self) -> Result<(), DeviceError> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let (tx, rx) = futures_channel::oneshot::channel();
+            self.queue.on_submitted_work_done(move || {
+                let _ = tx.send(());
+            });
+            rx.await.map_err(|_| DeviceError::Readback("the queue never said its work was done".into()))?;
+        }
+        self.wait()
+    }
+
     /// Blocks natively until submitted work is done; in the browser the event loop does this.
     pub fn wait(&self) -> Result<(), DeviceError> {
         #[cfg(not(target_arch = "wasm32"))]
@@ -199,4 +213,21 @@ fn browser_has_webgpu() -> bool {
     // The global scope, not `window`: training workers open their own device.
     let Ok(navigator) = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()) else { return false };
     js_sys::Reflect::get(&navigator, &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
+}
+
+/// Milliseconds on a clock that only moves forward.
+pub fn clock_ms() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+            .ok()
+            .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+            .map_or_else(js_sys::Date::now, |p| p.now())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
+    }
 }

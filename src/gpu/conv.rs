@@ -6,7 +6,7 @@
 //! mirrors: its forward pass is `s`'s input gradient plus a bias, its input gradient `s`'s forward
 //! product, its weight gradient `s`'s with input and output gradient swapped.
 
-use super::kernel::{Dispatch, pipelines, uniform};
+use super::kernel::{Dispatch, pipelines, uniform, Pipeline};
 use super::{GpuContext, GpuTensor};
 use crate::nn::{Activation, ConvShape};
 use bytemuck::{Pod, Zeroable};
@@ -39,12 +39,12 @@ struct Extra {
 }
 
 pub struct ConvKernel {
-    forward: wgpu::ComputePipeline,
-    input_grad: wgpu::ComputePipeline,
-    weight_grad: wgpu::ComputePipeline,
+    forward: Pipeline,
+    input_grad: Pipeline,
+    weight_grad: Pipeline,
     /// `weight_grad` reading dy four output channels at a time (cout a multiple of 4).
-    weight_grad4: wgpu::ComputePipeline,
-    bias_grad: wgpu::ComputePipeline,
+    weight_grad4: Pipeline,
+    bias_grad: Pipeline,
 }
 
 impl ConvKernel {
@@ -120,7 +120,7 @@ impl ConvKernel {
     /// variants share one body, so both name both bindings: the one that does not read dy as
     /// vec4s gets `standin` (4 floats, never read) there, since dy itself may not hold a whole
     /// vec4.
-    fn dy_by4<'a>(&'a self, s: ConvShape, dy: &'a GpuTensor, standin: &'a GpuTensor) -> (&'a wgpu::ComputePipeline, [(u32, &'a GpuTensor); 2]) {
+    fn dy_by4<'a>(&'a self, s: ConvShape, dy: &'a GpuTensor, standin: &'a GpuTensor) -> (&'a Pipeline, [(u32, &'a GpuTensor); 2]) {
         if s.cout.is_multiple_of(4) { (&self.weight_grad4, [(7, dy), (10, dy)]) } else { (&self.weight_grad, [(7, dy), (10, standin)]) }
     }
 

@@ -2,7 +2,7 @@
 //! tested against [`crate::cpu::dropout`]. The seed changes every training step, so the forward
 //! call keeps its uniform writable ([`DropoutCall::set_seed`]).
 
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
 use super::{GpuContext, GpuTensor};
 use crate::nn::hyper::drop_threshold;
 use bytemuck::{Pod, Zeroable};
@@ -26,8 +26,8 @@ impl Uniform {
 }
 
 pub struct DropoutKernel {
-    forward: wgpu::ComputePipeline,
-    backward: wgpu::ComputePipeline,
+    forward: Pipeline,
+    backward: Pipeline,
 }
 
 impl DropoutKernel {

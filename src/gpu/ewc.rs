@@ -2,7 +2,7 @@
 //! (as a hook on the backward walk), and consolidation into the running sums, tested against
 //! [`crate::cpu::ewc`].
 
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
 use super::matmul::MatmulKernel;
 use super::walk::BackwardHook;
 use super::{GpuContext, GpuTensor};
@@ -24,9 +24,9 @@ struct Params {
 }
 
 pub struct EwcKernel {
-    penalty_grad: wgpu::ComputePipeline,
-    square: wgpu::ComputePipeline,
-    consolidate: wgpu::ComputePipeline,
+    penalty_grad: Pipeline,
+    square: Pipeline,
+    consolidate: Pipeline,
 }
 
 impl EwcKernel {
@@ -65,7 +65,7 @@ impl EwcKernel {
     }
 }
 
-fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, n: usize, scalar: f32, binary: bool, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
+fn bind(ctx: &GpuContext, pipeline: &Pipeline, n: usize, scalar: f32, binary: bool, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
     let params = uniform(ctx, "ewc params", &Params { n: n as u32, binary: u32::from(binary), scalar, _pad1: 0 }, false);
     Dispatch::new(ctx, pipeline, &[(0, &params)], buffers, groups_for(n, WG))
 }

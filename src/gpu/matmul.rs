@@ -7,8 +7,11 @@
 use super::{GpuContext, GpuTensor};
 use crate::nn::{Activation, MatmulShape};
 use crate::nn::TrainError;
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
 use bytemuck::{Pod, Zeroable};
+use crate::nn::DeviceError;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Outputs per workgroup side (`TILE` in the shader).
 const TILE: u32 = 32;
@@ -37,15 +40,15 @@ struct Uniform {
 }
 
 pub struct MatmulKernel {
-    tiled: wgpu::ComputePipeline,
+    tiled: Pipeline,
     /// The vec4 kernels, by [`Variant::Vec4`]'s layout: A along k and B along k, A along k and B
     /// along n, A along m and B along n.
-    along_k: wgpu::ComputePipeline,
-    along_n: wgpu::ComputePipeline,
-    along_mn: wgpu::ComputePipeline,
-    rows: wgpu::ComputePipeline,
-    split: wgpu::ComputePipeline,
-    reduce: wgpu::ComputePipeline,
+    along_k: Pipeline,
+    along_n: Pipeline,
+    along_mn: Pipeline,
+    rows: Pipeline,
+    split: Pipeline,
+    reduce: Pipeline,
 }
 
 impl MatmulKernel {
@@ -79,10 +82,10 @@ impl MatmulKernel {
     }
 
     /// Binds a product to its buffers once; the returned call is recorded every step without
-    /// allocating anything, on the kernel [`Self::variant`] picks: a narrow C (at most 16 columns,
-    /// A not transposed) gets a row per invocation; a dense layer's three products, their
-    /// dimensions multiples of 4, a tiled kernel that reads both operands four values at a time;
-    /// anything else the tiled kernel.
+    /// allocating anything. A narrow C (at most 16 columns, A not transposed) gets a row per
+    /// invocation; a product of two layouts and dimensions that the vec4 kernels read (a dense
+    /// layer's three products) gets both its vec4 kernel and `main`, tested to agree, and runs
+    /// whichever this adapter runs faster at this shape (see [`tune`]); anything else `main`.
     pub fn bind(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
         self.bind_layer(ctx, shape, a, b, None, None, c)
     }
@@ -101,8 +104,41 @@ impl MatmulKernel {
         act: Option<Activation>,
         c: &GpuTensor,
     ) -> Dispatch {
+        let variant = Self::variant(shape);
+        let call = self.bind_as(ctx, variant, shape, a, b, bias, act, c);
+        if !matches!(variant, Variant::Vec4 { .. }) {
+            return call;
+        }
+        let choice = Choice::of(ctx, shape, variant);
+        #[cfg(not(target_arch = "wasm32"))]
+        if choice.measured().is_none() {
+            // Natively a wait blocks, so the first use of a shape measures it here; in the browser
+            // the worker awaits `tune` after building its network.
+            if let Err(e) = now(measure(self, ctx, std::slice::from_ref(&choice))) {
+                log::warn!("timing the matrix product {shape:?} failed ({e}); it runs on {}", variant.entry());
+            }
+        }
+        call.or(self.bind_as(ctx, Variant::Tiled, shape, a, b, bias, act, c), choice.use_main.clone())
+    }
+
+    /// The product on the kernel `variant` whatever the tuning says: `main` serves every shape,
+    /// the others only those [`Self::variant`] gives them (the tests compare each with the CPU,
+    /// and the tuner times them side by side).
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_as(
+        &self,
+        ctx: &GpuContext,
+        variant: Variant,
+        shape: MatmulShape,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        bias: Option<&GpuTensor>,
+        act: Option<Activation>,
+        c: &GpuTensor,
+    ) -> Dispatch {
+        assert!(variant == Variant::Tiled || variant == Self::variant(shape), "{} does not compute a product of {shape:?}", variant.entry());
         let groups = (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE));
-        let vec4 = match Self::variant(shape) {
+        let vec4 = match variant {
             Variant::Rows => {
                 assert!(shape.m.div_ceil(WG as u32) <= 65535, "at most 65535 workgroups of rows ({})", shape.m);
                 return self.dispatch(ctx, &self.rows, shape, a, b, (bias, act), c, groups_for(shape.m as usize, WG));
@@ -122,14 +158,14 @@ impl MatmulKernel {
     /// The tiled kernel whatever the shape (the others are tested against it, and it against the
     /// CPU).
     pub fn bind_tiled(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, bias: Option<&GpuTensor>, act: Option<Activation>, c: &GpuTensor) -> Dispatch {
-        self.dispatch(ctx, &self.tiled, shape, a, b, (bias, act), c, (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE)))
+        self.bind_as(ctx, Variant::Tiled, shape, a, b, bias, act, c)
     }
 
     #[allow(clippy::too_many_arguments)]
     fn dispatch(
         &self,
         ctx: &GpuContext,
-        pipeline: &wgpu::ComputePipeline,
+        pipeline: &Pipeline,
         shape: MatmulShape,
         a: &GpuTensor,
         b: &GpuTensor,
@@ -196,6 +232,146 @@ impl Variant {
             Variant::Vec4 { a_along_k: true, b_along_k: false } => "along_n",
             Variant::Vec4 { .. } => "along_mn",
         }
+    }
+}
+
+/// Which of a product's two kernels runs it on one adapter: its vec4 kernel (until measured) or
+/// `main`, whichever measured faster at the product's shape. One per adapter and shape for the
+/// program's life (natively the tool or a test; in the page, one worker), shared by every call
+/// bound to that shape.
+struct Choice {
+    adapter: String,
+    /// The shape, `accumulate` left out (it changes only the store).
+    shape: MatmulShape,
+    vec4: Variant,
+    /// Set when `main` measured faster; read by every bound call as it is recorded.
+    use_main: Arc<AtomicBool>,
+    /// Milliseconds of `main` and of the vec4 kernel, once measured.
+    ms: Mutex<Option<(f64, f64)>>,
+    /// [`BINDS`] when a call of this shape was last bound.
+    bound: AtomicU64,
+}
+
+static CHOICES: Mutex<Vec<Arc<Choice>>> = Mutex::new(Vec::new());
+/// Calls bound with a choice so far: the bench lists the choices a network's build touched.
+static BINDS: AtomicU64 = AtomicU64::new(0);
+
+impl Choice {
+    /// The choice of `shape` on `ctx`'s adapter, made (unmeasured) the first time it is asked for.
+    fn of(ctx: &GpuContext, shape: MatmulShape, vec4: Variant) -> Arc<Choice> {
+        let adapter = ctx.adapter.to_string();
+        let shape = MatmulShape { flags: shape.flags & !MatmulShape::ACCUMULATE, ..shape };
+        let mut all = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+        let serial = BINDS.fetch_add(1, Ordering::Relaxed) + 1;
+        let choice = match all.iter().find(|c| c.adapter == adapter && c.shape == shape) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Arc::new(Choice { adapter, shape, vec4, use_main: Arc::default(), ms: Mutex::new(None), bound: AtomicU64::new(0) });
+                all.push(c.clone());
+                c
+            }
+        };
+        choice.bound.store(serial, Ordering::Relaxed);
+        choice
+    }
+
+    fn measured(&self) -> Option<(f64, f64)> {
+        *self.ms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A dense product's kernel as measured on an adapter, for the bench to print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuned {
+    pub shape: MatmulShape,
+    /// The entry point that runs it, and the other one.
+    pub kernel: &'static str,
+    pub other: &'static str,
+    /// Their milliseconds per dispatch (the fastest of a few), once measured.
+    pub ms: Option<(f64, f64)>,
+}
+
+/// How many calls have been bound with a choice so far; [`tuned_since`] lists what came after.
+pub fn binds() -> u64 {
+    BINDS.load(Ordering::Relaxed)
+}
+
+/// The choices of `ctx`'s adapter bound after [`binds`] read `serial`, in the order first made.
+pub fn tuned_since(ctx: &GpuContext, serial: u64) -> Vec<Tuned> {
+    let adapter = ctx.adapter.to_string();
+    let all = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+    all.iter()
+        .filter(|c| c.adapter == adapter && c.bound.load(Ordering::Relaxed) > serial)
+        .map(|c| {
+            let (main, vec4) = (Variant::Tiled.entry(), c.vec4.entry());
+            let main_won = c.use_main.load(Ordering::Relaxed);
+            Tuned {
+                shape: c.shape,
+                kernel: if main_won { main } else { vec4 },
+                other: if main_won { vec4 } else { main },
+                ms: c.measured().map(|(m, v)| if main_won { (m, v) } else { (v, m) }),
+            }
+        })
+        .collect()
+}
+
+/// Times every product bound on `ctx`'s adapter and not yet measured, on its vec4 kernel and on
+/// `main`, and makes every call bound to it run the faster one from its next recording on. In the
+/// browser a worker awaits this after building its network (there a wait cannot block);
+/// natively [`MatmulKernel::bind`] has done it already and this finds nothing left.
+pub async fn tune(ctx: &GpuContext) -> Result<(), DeviceError> {
+    let adapter = ctx.adapter.to_string();
+    let pending: Vec<Arc<Choice>> = {
+        let all = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().filter(|c| c.adapter == adapter && c.measured().is_none()).cloned().collect()
+    };
+    if pending.is_empty() {
+        return Ok(());
+    }
+    measure(&MatmulKernel::new(ctx), ctx, &pending).await
+}
+
+/// Rounds of timing per kernel after a first run (which compiles the pipeline and is not counted).
+const TUNING_ROUNDS: usize = 2;
+
+/// Times each choice's two kernels on its shape (scratch tensors, no bias), one submit and a
+/// wait per run, alternately, [`TUNING_ROUNDS`] rounds after one that warms up, and keeps the
+/// fastest run of each. Wall clock around submit and wait: the device is opened without
+/// timestamp queries, which a browser may not offer, and the kernels of interest take
+/// milliseconds, far above a submit's cost.
+async fn measure(kernel: &MatmulKernel, ctx: &GpuContext, choices: &[Arc<Choice>]) -> Result<(), DeviceError> {
+    for choice in choices {
+        let s = choice.shape;
+        let zeros = |n: u32| GpuTensor::zeros(ctx, n as usize);
+        let (a, b, c) = (zeros(s.m * s.k), zeros(s.k * s.n), zeros(s.m * s.n));
+        let calls = [kernel.bind_as(ctx, Variant::Tiled, s, &a, &b, None, None, &c), kernel.bind_as(ctx, choice.vec4, s, &a, &b, None, None, &c)];
+        let mut best = [f64::INFINITY; 2];
+        for round in 0..=TUNING_ROUNDS {
+            for (call, best) in calls.iter().zip(&mut best) {
+                let start = super::clock_ms();
+                let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                call.encode(&mut encoder);
+                ctx.submit([encoder.finish()]);
+                ctx.done().await?;
+                if round > 0 {
+                    *best = best.min(super::clock_ms() - start);
+                }
+            }
+        }
+        // A tie stays on the vec4 kernel, the one chosen before measuring.
+        choice.use_main.store(best[0] < best[1], Ordering::Relaxed);
+        *choice.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some((best[0], best[1]));
+    }
+    Ok(())
+}
+
+/// Runs a future whose waits block natively (so it is ready at its first poll).
+#[cfg(not(target_arch = "wasm32"))]
+fn now(future: impl std::future::Future<Output = Result<(), DeviceError>>) -> Result<(), DeviceError> {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(DeviceError::Readback("a native wait did not complete".into())),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::{GpuContext, GpuTensor};
 use crate::nn::{AdamHyper, ParamLayout, TensorKey};
-use super::kernel::{Dispatch, Length, groups_for, pipelines, record_all, uniform};
+use super::kernel::{Dispatch, Length, groups_for, pipelines, record_all, uniform, Pipeline};
 
 /// Workgroup size; the shader's grid-stride loop lets one dispatch of at most 65535 groups cover
 /// any length.
@@ -12,7 +12,7 @@ const WG: usize = 256;
 
 
 pub struct AdamKernel {
-    pipeline: wgpu::ComputePipeline,
+    pipeline: Pipeline,
 }
 
 impl AdamKernel {

@@ -30,5 +30,5 @@ pub mod softmax_ce;
 mod tensor;
 pub mod walk;
 
-pub use context::{AdapterSummary, GpuContext, GpuCounts, counts};
+pub use context::{AdapterSummary, GpuContext, GpuCounts, clock_ms, counts};
 pub use tensor::GpuTensor;

@@ -12,7 +12,7 @@
 //!   [`FeedforwardCompletion`]: the episodes and the MSE of their last step's outputs.
 
 use super::hebbian::{CompletionEpisode, GpuCompletion, PassBinding};
-use super::kernel::{Dispatch, groups_for, pipelines, record_all, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, record_all, uniform, Pipeline};
 use super::{GpuContext, GpuTensor};
 use crate::model::hebbian::{HebbianConfig, Network};
 use crate::nn::{HebbRule, Nonlinearity, PlasticDims};
@@ -81,15 +81,15 @@ impl StepUniform {
 
 /// Every entry point of `plastic.wgsl`, compiled once per device.
 pub struct PlasticKernel {
-    step_forward: wgpu::ComputePipeline,
-    hebb_update: wgpu::ComputePipeline,
-    hebb_backward_rows: wgpu::ComputePipeline,
-    reduce_deta: wgpu::ComputePipeline,
-    hebb_backward_cols: wgpu::ComputePipeline,
-    step_backward_synapse: wgpu::ComputePipeline,
-    step_backward_input: wgpu::ComputePipeline,
-    mse_grad: wgpu::ComputePipeline,
-    mse_loss: wgpu::ComputePipeline,
+    step_forward: Pipeline,
+    hebb_update: Pipeline,
+    hebb_backward_rows: Pipeline,
+    reduce_deta: Pipeline,
+    hebb_backward_cols: Pipeline,
+    step_backward_synapse: Pipeline,
+    step_backward_input: Pipeline,
+    mse_grad: Pipeline,
+    mse_loss: Pipeline,
 }
 
 /// `W`, `alpha` (`[out, in]`) and `eta` (one element) on the GPU; also their gradients.

@@ -2,19 +2,19 @@
 //! against [`crate::cpu::pool`]. Max pooling's winning taps are kept as u32 words in a
 //! [`GpuTensor`] (its `len` counts 4-byte words whatever their type).
 
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
 use super::{GpuContext, GpuTensor};
 use crate::nn::{PoolKind, PoolShape};
 
 const WG: usize = 256;
 
 pub struct PoolKernel {
-    max_forward: wgpu::ComputePipeline,
-    avg_forward: wgpu::ComputePipeline,
-    max_backward: wgpu::ComputePipeline,
-    avg_backward: wgpu::ComputePipeline,
-    upsample: wgpu::ComputePipeline,
-    upsample_backward: wgpu::ComputePipeline,
+    max_forward: Pipeline,
+    avg_forward: Pipeline,
+    max_backward: Pipeline,
+    avg_backward: Pipeline,
+    upsample: Pipeline,
+    upsample_backward: Pipeline,
 }
 
 impl PoolKernel {

@@ -3,7 +3,7 @@
 //! logits, tested against [`crate::cpu::denoise::reconstruct_forward`],
 //! [`crate::cpu::denoise::reconstruct_backward`] and [`crate::cpu::denoise::logits_grad`].
 
-use super::kernel::{Dispatch, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
 use super::{GpuContext, GpuTensor};
 use crate::nn::PoolShape;
 use bytemuck::{Pod, Zeroable};
@@ -24,9 +24,9 @@ struct Grid {
 }
 
 pub struct ReconstructKernel {
-    forward: wgpu::ComputePipeline,
-    backward: wgpu::ComputePipeline,
-    logits_grad: wgpu::ComputePipeline,
+    forward: Pipeline,
+    backward: Pipeline,
+    logits_grad: Pipeline,
 }
 
 impl ReconstructKernel {

@@ -12,7 +12,7 @@
 //!   layer.
 
 use super::hebbian::{CompletionEpisode, GpuCompletion, PassBinding};
-use super::kernel::{Dispatch, groups_for, pipelines, record_all, uniform};
+use super::kernel::{Dispatch, groups_for, pipelines, record_all, uniform, Pipeline};
 use super::plastic::{GpuPlasticParams, PlasticKernel, StepUniform};
 use super::{GpuContext, GpuTensor};
 use crate::model::hebbian::{HebbianConfig, Network};
@@ -53,10 +53,10 @@ impl DriveUniform {
 
 /// Every entry point of `recurrent.wgsl`, compiled once per device.
 pub struct RecurrentKernel {
-    drive_forward: wgpu::ComputePipeline,
-    drive_backward: wgpu::ComputePipeline,
-    readout_grad: wgpu::ComputePipeline,
-    readout_loss: wgpu::ComputePipeline,
+    drive_forward: Pipeline,
+    drive_backward: Pipeline,
+    readout_grad: Pipeline,
+    readout_loss: Pipeline,
 }
 
 impl RecurrentKernel {

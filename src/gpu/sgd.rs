@@ -1,14 +1,14 @@
 //! Host side of `shaders/sgd.wgsl`: one SGD-with-momentum update of a parameter array, tested
 //! against [`crate::cpu::sgd`]. The uniform is [`SgdHyper`] itself.
 
-use super::kernel::{Dispatch, Length, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, Length, groups_for, pipelines, uniform, Pipeline};
 use super::{GpuContext, GpuTensor};
 use crate::nn::SgdHyper;
 
 const WG: usize = 256;
 
 pub struct SgdKernel {
-    pipeline: wgpu::ComputePipeline,
+    pipeline: Pipeline,
 }
 
 impl SgdKernel {

@@ -2,7 +2,7 @@
 //! its straight-through backward, tested against [`crate::cpu::sign`].
 
 use super::{GpuContext, GpuTensor};
-use super::kernel::{Dispatch, Length, groups_for, pipelines, uniform};
+use super::kernel::{Dispatch, Length, groups_for, pipelines, uniform, Pipeline};
 
 /// The workgroup size of every entry point; with the shader's grid-stride loop one dispatch of at
 /// most 65535 workgroups covers any length.
@@ -10,9 +10,9 @@ const WG: usize = 256;
 
 
 pub struct SignKernel {
-    binarize: wgpu::ComputePipeline,
-    forward: wgpu::ComputePipeline,
-    backward: wgpu::ComputePipeline,
+    binarize: Pipeline,
+    forward: Pipeline,
+    backward: Pipeline,
 }
 
 impl SignKernel {
@@ -40,7 +40,7 @@ impl SignKernel {
     }
 }
 
-fn bind(ctx: &GpuContext, pipeline: &wgpu::ComputePipeline, n: usize, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
+fn bind(ctx: &GpuContext, pipeline: &Pipeline, n: usize, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
     let size = uniform(ctx, "sign size", &Length::new(n), false);
     Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, groups_for(n, WG))
 }

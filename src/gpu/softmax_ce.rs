@@ -3,7 +3,7 @@
 
 use super::{GpuContext, GpuTensor};
 use crate::nn::BatchStats;
-use super::kernel::{Dispatch, pipelines, uniform};
+use super::kernel::{Dispatch, pipelines, uniform, Pipeline};
 use bytemuck::{Pod, Zeroable};
 
 /// One invocation per row, in workgroups of this size.
@@ -32,8 +32,8 @@ pub fn decode_stats(words: &[f32]) -> BatchStats {
 }
 
 pub struct SoftmaxCeKernel {
-    rows: wgpu::ComputePipeline,
-    accumulate: wgpu::ComputePipeline,
+    rows: Pipeline,
+    accumulate: Pipeline,
 }
 
 impl SoftmaxCeKernel {
@@ -72,7 +72,7 @@ impl SoftmaxCeKernel {
 
 fn bind(
     ctx: &GpuContext,
-    pipeline: &wgpu::ComputePipeline,
+    pipeline: &Pipeline,
     batch: usize,
     classes: usize,
     groups: usize,

@@ -7,7 +7,10 @@
 //!
 //! The address picks the work: `bench.networks` (comma-separated names), `bench.steps` (1 to 200,
 //! default 5), `bench.reps` (1 to 20, default 3) and `bench.compute` (`cpu`, `webgpu` or both,
-//! default both). Unknown names are dropped and values out of range are moved to the nearest
+//! default both), and `bench.profile=1` times each kernel of one WebGPU training step alone after
+//! the step timings (slow on a software adapter). Under the table, per network on WebGPU, the
+//! kernel each dense product runs (timed against the other one on this adapter, see
+//! `gpu::matmul::tune`) and, when asked, the profile. Unknown names are dropped and values out of range are moved to the nearest
 //! allowed one, each with a visible note.
 
 use super::dom::{self, WebError};
@@ -32,6 +35,8 @@ pub struct Request {
     pub reps: usize,
     /// The backends, in the order they are timed.
     pub computes: Vec<Compute>,
+    /// Time each kernel of a WebGPU step alone too.
+    pub profile: bool,
     pub notes: Vec<String>,
 }
 
@@ -98,7 +103,15 @@ pub fn requested(search: &str) -> Option<Request> {
         notes.push("bench.compute: none left, so both are timed".into());
         computes = vec![Compute::Cpu, Compute::WebGpu];
     }
-    Some(Request { networks, steps, reps, computes, notes })
+    let profile = match get("bench.profile") {
+        None | Some("0") | Some("false") => false,
+        Some("1") | Some("true") => true,
+        Some(other) => {
+            notes.push(format!("bench.profile={other} is neither 1 nor 0: no profile"));
+            false
+        }
+    };
+    Some(Request { networks, steps, reps, computes, profile, notes })
 }
 
 struct View {
@@ -144,7 +157,7 @@ fn time_on(req: Rc<Request>, at: usize, received: usize, missing: Vec<String>) -
     let worker = Worker::new(super::remote::WORKER_SCRIPT)?;
     let view = Rc::new(RefCell::new(View { worker: worker.clone(), req: req.clone(), at, received, missing, _handlers: None }));
     let v = view.clone();
-    let message = Outgoing::plain(ToWorker::Bench { networks: req.networks.iter().map(|n| n.to_string()).collect(), steps: req.steps, reps: req.reps, backend: compute });
+    let message = Outgoing::plain(ToWorker::Bench { networks: req.networks.iter().map(|n| n.to_string()).collect(), steps: req.steps, reps: req.reps, backend: compute, profile: req.profile });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let outcome = match protocol::read::<FromWorker>(&event.data()).map(|(m, _)| m) {
             Ok(FromWorker::Ready) => protocol::to_worker(&v.borrow().worker, &message).map_err(|e| e.to_string()),
@@ -247,5 +260,31 @@ fn add_row(run: &serde_json::Value) -> Result<(), WebError> {
         row.append_child(&cell)?;
     }
     tbody.append_child(&row)?;
+    add_kernels(run, &cells[0], &backend)
+}
+
+/// What a WebGPU run says of its kernels, as a list item under the table: each dense product's
+/// kernel with its time and the other kernel's, and the profile when one was taken.
+fn add_kernels(run: &serde_json::Value, network: &str, backend: &str) -> Result<(), WebError> {
+    let lines = |key: &str| run[key].as_array().map(|a| a.iter().filter_map(|v| v["line"].as_str().map(String::from)).collect::<Vec<_>>()).unwrap_or_default();
+    let (products, kernels) = (lines("matmul"), lines("kernels"));
+    if products.is_empty() && kernels.is_empty() {
+        return Ok(());
+    }
+    let document = dom::document()?;
+    let item = document.create_element("li")?;
+    item.set_attribute("data-network", network)?;
+    item.set_attribute("data-backend", backend)?;
+    item.set_attribute("data-detail", &serde_json::json!({ "matmul": run["matmul"], "kernels": run["kernels"], "empty_submit_ms": run["empty_submit_ms"] }).to_string())?;
+    let mut text = format!("{network} on {backend}. Dense products: {}.", if products.is_empty() { "none".to_string() } else { products.join("; ") });
+    if !kernels.is_empty() {
+        text.push_str(&format!(
+            " Each kernel of one step run alone (an empty submit and wait: {:.2} ms): {}.",
+            run["empty_submit_ms"].as_f64().unwrap_or(f64::NAN),
+            kernels.join("; ")
+        ));
+    }
+    item.set_text_content(Some(&text));
+    dom::query("#bench-kernels")?.append_child(&item)?;
     Ok(())
 }

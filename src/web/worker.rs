@@ -285,9 +285,9 @@ fn handle(state: &Shared, message: ToWorker, parts: &Array) {
             }
             kick(state);
         }
-        ToWorker::Bench { networks, steps, reps, backend } => {
+        ToWorker::Bench { networks, steps, reps, backend, profile } => {
             let s = state.clone();
-            wasm_bindgen_futures::spawn_local(async move { bench(&s, &networks, steps, reps, backend).await });
+            wasm_bindgen_futures::spawn_local(async move { bench(&s, &networks, steps, reps, backend, profile).await });
         }
         ToWorker::Probe { demo, settings, backend, millis } => {
             let s = state.clone();
@@ -298,8 +298,8 @@ fn handle(state: &Shared, message: ToWorker, parts: &Array) {
 
 /// The bench view's work: each network timed on this worker's one thread or on its own GPU device,
 /// its row posted as soon as it is measured; on WebGPU with what a training step asks of the GPU.
-async fn bench(state: &Shared, networks: &[String], steps: usize, reps: usize, compute: Compute) {
-    use crate::experiments::bench::{Workload, run_json, step_counts, time};
+async fn bench(state: &Shared, networks: &[String], steps: usize, reps: usize, compute: Compute, profile: bool) {
+    use crate::experiments::bench::{Workload, kernel_profile, kernels_json, matmul_json, run_json, step_counts, time};
     let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok().and_then(|p| p.dyn_into::<web_sys::Performance>().ok());
     let Some(performance) = performance else {
         return failed(state, "this worker has no clock (performance.now)".into());
@@ -315,11 +315,24 @@ async fn bench(state: &Shared, networks: &[String], steps: usize, reps: usize, c
     let gpu = matches!(backend, Backend::Gpu(_));
     for network in networks {
         let measured = async {
+            let serial = crate::gpu::matmul::binds();
             let mut work = Workload::new(network, &backend)?;
+            if let Backend::Gpu(ctx) = &backend {
+                crate::gpu::matmul::tune(ctx).await?;
+            }
             work.step().await?;
             let counts = step_counts(&mut work).await?;
             let t = time(&mut work, steps, reps, &now).await?;
-            Ok::<_, TrainError>(run_json(network, name, work.batch, 1, &t, gpu.then_some(counts)))
+            let mut run = run_json(network, name, work.batch, 1, &t, gpu.then_some(counts));
+            if let Backend::Gpu(ctx) = &backend {
+                run["matmul"] = matmul_json(&crate::gpu::matmul::tuned_since(ctx, serial));
+                if profile {
+                    let (kernels, empty) = kernel_profile(&mut work, ctx, 2).await?;
+                    run["kernels"] = kernels_json(&kernels);
+                    run["empty_submit_ms"] = empty.into();
+                }
+            }
+            Ok::<_, TrainError>(run)
         }
         .await;
         match measured {
@@ -340,6 +353,9 @@ async fn probe(state: &Shared, demo: &str, settings: &str, compute: Compute, mil
             Compute::WebGpu => Backend::Gpu(Rc::new(GpuContext::request().await.map_err(|e| e.to_string())?)),
         };
         let mut work = crate::experiments::bench::Workload::build(&network, &backend).map_err(|e| e.to_string())?;
+        if let Backend::Gpu(ctx) = &backend {
+            crate::gpu::matmul::tune(ctx).await.map_err(|e| e.to_string())?;
+        }
         crate::experiments::bench::probe(&mut work, millis, &now).await.map_err(|e| e.to_string())
     }
     .await;
@@ -369,8 +385,18 @@ async fn build(state: &Shared, init: Init) {
         Backend::Cpu => "the CPU".to_string(),
         Backend::Gpu(ctx) => format!("WebGPU ({})", ctx.adapter),
     };
+    let gpu = match &backend {
+        Backend::Gpu(ctx) => Some(ctx.clone()),
+        Backend::Cpu => None,
+    };
     match learner(&init, backend) {
         Ok(run) => {
+            // The dense products' kernels, timed on this adapter before the first step.
+            if let Some(ctx) = gpu
+                && let Err(e) = crate::gpu::matmul::tune(&ctx).await
+            {
+                log::warn!("timing the matrix products failed ({e}); they run on their vec4 kernels");
+            }
             state.borrow_mut().run = Some(run);
             post(state, FromWorker::Started { compute });
             kick(state);

@@ -4,7 +4,8 @@
 // are measured, not asserted: a speed is a benchmark's figure, not a test's verdict). It checks
 // that every network trains in wasm and reports a rate, that the page's main thread stays free
 // meanwhile, that a browser without WebGPU says so, that on WebGPU a training step is one submit
-// with no readback and no new buffer, and that a tampered address is corrected with a note.
+// with no readback and no new buffer, that it lists the kernel each dense product runs and a profile
+// of a step's kernels, and that a tampered address is corrected with a note.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,7 +71,7 @@ test('a tampered bench address is corrected with a note', { timeout: 300_000 }, 
 });
 
 test('on WebGPU the bench view times a training step and counts what it asks of the GPU: one submit, no readback, nothing created', { timeout: 600_000 }, async () => {
-  await withBench('bench.networks=bnn-512,lenet-classic-standard&bench.steps=1&bench.reps=2&bench.compute=webgpu', async (page, errors) => {
+  await withBench('bench.networks=bnn-512,lenet-classic-standard&bench.steps=1&bench.reps=2&bench.compute=webgpu&bench.profile=1', async (page, errors) => {
     await page.waitForSelector('#bench-view[data-state="done"]', { timeout: 540_000 });
     const measured = await rows(page);
     assert.deepEqual(measured.map((r) => [r.network, r.backend]), [['bnn-512', 'webgpu'], ['lenet-classic-standard', 'webgpu']]);
@@ -82,6 +83,21 @@ test('on WebGPU the bench view times a training step and counts what it asks of 
       assert.equal(r.buffersPerStep, '0', `${r.network}: no buffer or bind group created by a training step`);
       assert.ok(Number(r.dispatchesPerStep) > 10, `${r.network}: its dispatches are counted`);
     }
+    // Under the table: each dense product's kernel, timed against the other on this adapter, and
+    // (bench.profile=1) each kernel of one step timed alone, every dispatch of the step counted.
+    const details = await page.$$eval('#bench-kernels li', (lis) => lis.map((li) => ({ network: li.dataset.network, text: li.textContent, ...JSON.parse(li.dataset.detail) })));
+    assert.deepEqual(details.map((d) => d.network), ['bnn-512', 'lenet-classic-standard']);
+    for (const d of details) {
+      const r = measured.find((m) => m.network === d.network);
+      console.log(`# WebGPU (SwiftShader): ${d.text}`);
+      assert.ok(d.matmul.length >= 3, `${d.network}: its dense products are listed: ${d.text}`);
+      for (const m of d.matmul) {
+        assert.ok(m.ms > 0 && m.other_ms >= m.ms && m.kernel !== m.other && [m.kernel, m.other].includes('main'), `${d.network}: ${m.line}`);
+      }
+      assert.equal(d.kernels.reduce((s, k) => s + k.dispatches, 0), Number(r.dispatchesPerStep), `${d.network}: the profile times every dispatch of a step`);
+      assert.ok(d.kernels.every((k) => k.ms > 0 && /\.wgsl:/.test(k.kernel)), `${d.network}: ${d.text}`);
+    }
+    assert.ok(details[1].kernels.some((k) => k.kernel === 'conv.wgsl:forward'), 'LeNet-5 profile names its convolutions');
     assert.equal(errors.length, 0, formatErrors(errors));
   }, { webgpu: true });
 });
