@@ -10,9 +10,15 @@ use metaplastic::backend::Backend;
 use metaplastic::experiments::bench::{NETWORKS, Workload};
 use metaplastic::gpu::counts;
 use std::rc::Rc;
+use std::sync::Mutex;
+
+/// The counts are the whole program's, and the test harness runs tests on parallel threads: the
+/// tests here take turns, so that one's submits are never read as the other's.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
 fn every_training_step_is_one_submit_with_no_readback_and_no_new_buffer() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let Some(ctx) = common::gpu() else { return };
     let backend = Backend::Gpu(Rc::new(ctx));
     const STEPS: u64 = 3;
@@ -41,6 +47,7 @@ fn every_training_step_is_one_submit_with_no_readback_and_no_new_buffer() {
 /// one, summed by kernel under its shader file and entry point.
 #[test]
 fn the_kernel_profile_times_every_dispatch_of_a_step() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let Some(ctx) = common::gpu() else { return };
     let ctx = Rc::new(ctx);
     let backend = Backend::Gpu(ctx.clone());
