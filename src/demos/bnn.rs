@@ -351,9 +351,15 @@ impl BnnLearner {
         // that the bins of large |Wh| still hold enough to be drawn.
         let sample = (weights / 500).clamp(20, 200);
         let cfg = FlipConfig { layer, sample, ..FlipConfig::hidden_layer(seed) };
-        let bins = flip_loss_increase(trainer, &[batch], &cfg).await?;
-        self.flips = Some(Flips { tasks, layer, sample, bins });
-        Ok(self.flips.as_ref())
+        // A failed measurement is not tried again until the next task: the training step reports
+        // what went wrong, and the pictures keep coming.
+        let measured = flip_loss_increase(trainer, &[batch], &cfg).await;
+        let failed = measured.as_ref().err().cloned();
+        self.flips = Some(Flips { tasks, layer, sample, bins: measured.unwrap_or_default() });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(self.flips.as_ref()),
+        }
     }
 
     fn update(&mut self) -> Option<BnnUpdate> {
