@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withPage, curveColours, nonWhite, formatErrors, waitForDataState } from './helpers.mjs';
+import { withPage, curveColours, nonWhite, waitDrawn, formatErrors, waitForDataState } from './helpers.mjs';
 
 const RUN_TIMEOUT = 420_000;
 
@@ -67,7 +67,7 @@ async function checkRun(page, errors, expectCompute) {
   console.log(`# ${expectCompute}: loss increase per |Wh| bin: ${JSON.stringify(flips)}`);
   for (const values of Object.values(flips)) assert.ok(values.length >= 2 && values.every(Number.isFinite), JSON.stringify(flips));
   for (const id of ['bnn-matrix-standard', 'bnn-matrix-meta', 'bnn-hist', 'bnn-flips']) {
-    assert.ok((await nonWhite(page, id)) > 2000, `${id} drawn`);
+    await waitDrawn(page, id);
   }
   assert.equal(errors.length, 0, formatErrors(errors));
 }

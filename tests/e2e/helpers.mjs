@@ -335,6 +335,29 @@ export async function nonWhite(page, id) {
   }, id);
 }
 
+/**
+ * Waits until canvas `id` has more than `pixels` drawn pixels, or fails. The page paints its charts
+ * a part per frame after the last report, so a chart may follow the "Finished" status by a few
+ * frames, more on a busy machine.
+ */
+export async function waitDrawn(page, id, pixels = 2000, timeout = 30_000) {
+  try {
+    await page.waitForFunction(
+      ([id, pixels]) => {
+        const c = document.getElementById(id);
+        const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) n++;
+        return n > pixels;
+      },
+      [id, pixels],
+      { timeout, polling: 250 },
+    );
+  } catch {
+    assert.fail(`${id} drawn (${await nonWhite(page, id)} pixels after ${timeout / 1000} s)`);
+  }
+}
+
 /** Waits until demo `prefix` (bnn, lenet, hebb) has finished its run; fails with its error if it stopped instead. */
 export async function waitFinished(page, prefix, timeout = 300_000) {
   await page.waitForFunction((p) => /^(Finished|Stopped)/.test(document.getElementById(`${p}-status`).textContent), prefix, {

@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withPage, curveColours, nonWhite, formatErrors, waitForDataState } from './helpers.mjs';
+import { withPage, curveColours, waitDrawn, formatErrors, waitForDataState } from './helpers.mjs';
 
 const RUN_TIMEOUT = 480_000;
 
@@ -41,7 +41,7 @@ async function checkPictures(page) {
   const colours = await curveColours(page, 'lenet-acc');
   assert.ok(colours.standard > 100 && colours.meta > 100, `both accuracy curves drawn: ${JSON.stringify(colours)}`);
   for (const id of ['lenet-loss', 'lenet-filters-standard', 'lenet-filters-amp', 'lenet-factors', 'lenet-extremes', 'lenet-confusion-standard', 'lenet-confusion-amp']) {
-    assert.ok((await nonWhite(page, id)) > 2000, `${id} drawn`);
+    await waitDrawn(page, id);
   }
 }
 
@@ -85,7 +85,7 @@ test('demo 2 on the CPU path, over two seeds with the paired difference', { time
       assert.ok(Number.isFinite(diff) && Math.abs(diff) < 0.2, `${metric}: ${diff}`);
       assert.ok(ci > 0, `${metric} has an interval: ${ci}`);
     }
-    assert.ok((await nonWhite(page, 'lenet-seeds-bars')) > 2000, 'seed bars drawn');
+    await waitDrawn(page, 'lenet-seeds-bars');
     await checkPictures(page);
     assert.equal(errors.length, 0, formatErrors(errors));
   });
