@@ -44,17 +44,6 @@ impl Case {
     }
 }
 
-/// Central difference in `x[i]`, in f64 from f32 evaluations.
-fn numeric(x: &[f32], i: usize, h: f32, f: impl Fn(&[f32]) -> f64) -> f64 {
-    let mut x = x.to_vec();
-    let keep = x[i];
-    x[i] = keep + h;
-    let up = f(&x);
-    x[i] = keep - h;
-    let down = f(&x);
-    (up - down) / (2.0 * f64::from(h))
-}
-
 /// Step 1e-2: truncation error ~h^2 = 1e-4 times a third derivative of order 1, f32 rounding of a
 /// loss of order 1 ~1e-7 / h = 1e-5; so 2e-4 absolute plus 1% relative separates a right gradient
 /// from a wrong one (the same tolerance as the recurrent network's check).
@@ -72,10 +61,10 @@ fn bptt_matches_finite_differences_for_every_parameter() {
         readout_mse(s.readout(), tape.last(), &c.targets, Some(&mut dlast));
         let grads = lstm_backward(&c.params, &tape, &dlast);
         assert_eq!(grads.len(), s.param_len());
+        let mut params = c.params.clone();
         for (i, &g) in grads.iter().enumerate() {
-            let num = numeric(&c.params, i, H, |p| c.loss(p));
-            let diff = (f64::from(g) - num).abs();
-            assert!(diff <= ATOL + RTOL * num.abs(), "seed {seed}: d/dparam[{i}]: analytic {g} vs numeric {num}");
+            let num = common::numeric(&mut params, i, H, &mut |p| c.loss(p));
+            common::assert_close(&format!("seed {seed}: d/dparam[{i}]"), g, num, ATOL, RTOL);
         }
         // Gradients through time: the weights from the hidden cells' outputs (read only through
         // recurrence) and every gate's bias must move the loss, or the check proves little.
