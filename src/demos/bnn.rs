@@ -695,14 +695,20 @@ mod tests {
     use super::*;
     use crate::demos::REGISTRY;
 
-    /// A tiny permuted-MNIST run on synthetic images: two learners trained natively, their
-    /// reports merged by the board.
-    #[test]
-    fn reports_carry_only_what_is_new_and_the_board_rebuilds_the_records() {
+    /// Two permuted tasks of 10 batches at 16 hidden units: seconds natively.
+    fn tiny() -> Values {
         let mut values = keys::DEMO.defaults();
         values.set(&keys::HIDDEN, crate::settings::Value::Int(16));
         values.set(&keys::TASKS, crate::settings::Value::Int(2));
         values.set(&keys::STEPS, crate::settings::Value::Int(10));
+        values
+    }
+
+    /// A tiny permuted-MNIST run on synthetic images: two learners trained natively, their
+    /// reports merged by the board.
+    #[test]
+    fn reports_carry_only_what_is_new_and_the_board_rebuilds_the_records() {
+        let values = tiny();
         let demo = REGISTRY[0];
         let mut plan = demo.plan(&values).expect("plans");
         assert_eq!(plan.learners, ["m=0", "m=6"]);
@@ -739,10 +745,7 @@ mod tests {
     /// draws one line per network.
     #[test]
     fn pictures_carry_the_flip_figure_once_a_task_has_ended() {
-        let mut values = keys::DEMO.defaults();
-        values.set(&keys::HIDDEN, crate::settings::Value::Int(16));
-        values.set(&keys::TASKS, crate::settings::Value::Int(2));
-        values.set(&keys::STEPS, crate::settings::Value::Int(10));
+        let values = tiny();
         let demo = REGISTRY[0];
         let mut plan = demo.plan(&values).expect("plans");
         let data = crate::demos::tests_support::synthetic(600, 300);
