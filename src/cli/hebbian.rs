@@ -268,7 +268,10 @@ pub fn hebbian(args: HebbianArgs) -> Result<(), CliError> {
         ("small", Network::Recurrent) => CompletionSetup::recurrent_small(true),
         // Miconi's episodes; fewer test episodes, since each costs 100 steps of a 1000x1000 layer.
         ("miconi", Network::Feedforward) => CompletionSetup { net: HebbianConfig::miconi(true), test_episodes: 32, ..CompletionSetup::small(true) },
-        ("miconi", Network::Recurrent) => CompletionSetup { net: HebbianConfig::recurrent_miconi(true), test_episodes: 32, ..CompletionSetup::recurrent_small(true) },
+        // `simple.py` trains for 2,000 episodes (`for numiter in range(2000)`).
+        ("miconi", Network::Recurrent) => {
+            CompletionSetup { net: HebbianConfig::recurrent_miconi(true), train_steps: 2000, test_episodes: 100, log_every: 50, ..CompletionSetup::recurrent_small(true) }
+        }
         (other, _) => return Err(CliError::Choice { flag: "preset", value: other.into(), choices: "small or miconi" }),
     };
     let net = &mut setup.net;

@@ -191,6 +191,11 @@ pub const RESULTS: &[Reproducible] = &[
         "hebbian --task completion --network recurrent --variant plastic,lstm --lstm-hidden 200 --seeds 3",
     ),
     r(
+        "hebbian-completion-recurrent-miconi",
+        "Miconi's 1,000-bit setting (1,001 neurons, 5 patterns shown twice, 2,000 episodes as in his simple.py), the plastic network once",
+        "hebbian --task completion --network recurrent --preset miconi --variant plastic --seeds 1",
+    ),
+    r(
         "hebbian-completion",
         "Pattern completion with one feed-forward plastic layer (3 patterns of 50 bits) against the same layer without plasticity",
         "hebbian --task completion --network feedforward --seeds 3",
