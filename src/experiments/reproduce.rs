@@ -196,6 +196,11 @@ pub const RESULTS: &[Reproducible] = &[
         "hebbian --task completion --network recurrent --preset miconi --variant plastic --seeds 1",
     ),
     r(
+        "hebbian-completion-recurrent-miconi-np",
+        "The ordinary RNN (1,001 neurons) in the same 1,000-bit setting, the same episodes",
+        "hebbian --task completion --network recurrent --preset miconi --variant non-plastic --seeds 1",
+    ),
+    r(
         "hebbian-completion",
         "Pattern completion with one feed-forward plastic layer (3 patterns of 50 bits) against the same layer without plasticity",
         "hebbian --task completion --network feedforward --seeds 3",
