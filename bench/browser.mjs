@@ -10,7 +10,7 @@
 //                          [--jax-threads main|N] [--profile]
 //
 // Under the table, per network on WebGPU, the kernel each dense product ran (timed against the
-// other one on the adapter, `gpu::matmul::tune`), and with --profile each kernel of one training
+// others on the adapter, `gpu::matmul::tune`), and with --profile each kernel of one training
 // step timed alone on the adapter (the bench view's `bench.profile=1`), summed by kernel.
 //
 // Needs the release build in dist/ (`trunk build --release --offline`) and installs @jax-js/jax

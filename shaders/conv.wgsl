@@ -8,10 +8,13 @@
 //   weight_grad:  dW (+)= dyᵀ · cols, and db (+)= column sums of dy, in one pass
 //                 (a transposed convolution's weight gradient, with x and dy swapped)
 //   bias_grad:    db[c] (+)= sum_r dy[r, c], rows in order (a dense or transposed layer's bias).
-// Every kernel computes a 4x4 block of outputs per invocation in vec4 accumulators, reading its
-// operands straight from the buffers (no workgroup memory in the products): on the software
-// adapters this project is measured on, a load whose address differs between invocations is a
-// per-lane gather, so sixteen multiply-adds per eight loads is what pays (docs/performance.md).
+// forward and input_grad compute an 8x8 block of outputs per invocation (8 rows or pixels by 8
+// channels; by 4 where the channels are 4 or fewer, so a 1-channel image wastes less), weight_grad
+// a 4x4 block, in vec4 accumulators, reading their operands straight from the buffers (no
+// workgroup memory in the products): on the software adapters this project is measured on, a load
+// whose address differs between invocations is a per-lane gather, so many multiply-adds per load
+// is what pays; the 8x8 blocks (64 per 16 loads) took about half the time of 4x4 ones (16 per 8)
+// on SwiftShader and llvmpipe (docs/performance.md).
 // Out-of-range indices are clamped and their values masked to 0, never tested per load.
 // CPU reference: src/cpu/conv.rs (`im2col`, `col2im`, `bias_grad`) with src/cpu/matmul.rs;
 // host side: src/gpu/conv.rs.
@@ -101,65 +104,107 @@ fn pixel_of(r: u32) -> vec3<u32> {
     return vec3<u32>(r / (ow * oh), (r / ow) % oh, r % ow);
 }
 
-// `forward`: invocation li of workgroup (gx, gy) computes rows gx * 4 * WG + li + WG * i (i in
-// 0..4) for output channels 4 gy .. 4 gy + 3. Each output sums its k*k*cin products in the order of
+// `forward`: invocation li of workgroup (gx, gy) computes rows gx * 8 * WG + li + WG * i (i in
+// 0..8) for output channels 8 gy .. 8 gy + 7. Each output sums its k*k*cin products in the order of
 // the columns of cols, (ky, kx, ci), as the product over cols does.
 @compute @workgroup_size(64)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let rows = conv.batch * out_h() * out_w();
     let field = conv.k * conv.k * conv.cin;
-    let r0 = wid.x * 4u * WG + li;
-    let rs = min(vec4<u32>(r0) + vec4<u32>(0u, WG, 2u * WG, 3u * WG), vec4<u32>(rows - 1u));
-    let co0 = wid.y * 4u;
-    let wrows = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cout - 1u)) * field;
-    var px: array<vec3<u32>, 4>;
+    let r0 = wid.x * 8u * WG + li;
+    let quarters = vec4<u32>(0u, WG, 2u * WG, 3u * WG);
+    let rs0 = min(vec4<u32>(r0) + quarters, vec4<u32>(rows - 1u));
+    let rs1 = min(vec4<u32>(r0 + 4u * WG) + quarters, vec4<u32>(rows - 1u));
+    let co0 = wid.y * 8u;
+    let last = vec4<u32>(conv.cout - 1u);
+    let w0 = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), last) * field;
+    let w1 = min(vec4<u32>(co0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last) * field;
+    var px: array<vec3<u32>, 8>;
     for (var i = 0u; i < 4u; i++) {
-        px[i] = pixel_of(rs[i]);
+        px[i] = pixel_of(rs0[i]);
+        px[i + 4u] = pixel_of(rs1[i]);
     }
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    // acc[2i + h][j]: row r0 + WG i, channel co0 + 4h + j.
+    var acc: array<vec4<f32>, 16>;
     for (var ky = 0u; ky < conv.k; ky++) {
         for (var kx = 0u; kx < conv.k; kx++) {
             // Per row: the input pixel this tap reads (unsigned: left of or above the image wraps
             // to a huge value and fails `< h`), and 1 or 0 for inside or padding.
-            var base = vec4<u32>(0u);
-            var keep = vec4<f32>(0.0);
-            for (var i = 0u; i < 4u; i++) {
+            var base: array<u32, 8>;
+            var keep: array<f32, 8>;
+            for (var i = 0u; i < 8u; i++) {
                 let sy = px[i].y + ky - conv.pad;
                 let sx = px[i].z + kx - conv.pad;
+                base[i] = 0u;
+                keep[i] = 0.0;
                 if (px[i].y + ky >= conv.pad && px[i].z + kx >= conv.pad && sy < conv.h && sx < conv.w) {
                     base[i] = ((px[i].x * conv.h + sy) * conv.w + sx) * conv.cin;
                     keep[i] = 1.0;
                 }
             }
+            let b0 = vec4<u32>(base[0], base[1], base[2], base[3]);
+            let b1 = vec4<u32>(base[4], base[5], base[6], base[7]);
+            let keep0 = vec4<f32>(keep[0], keep[1], keep[2], keep[3]);
+            let keep1 = vec4<f32>(keep[4], keep[5], keep[6], keep[7]);
             let tap = (ky * conv.k + kx) * conv.cin;
+            if (conv.cout <= 4u) {
+                // Four channels or fewer: the block's second half would be idle, so it is not
+                // computed (8 rows x 4 channels; the store skips channels past cout).
+                for (var ci = 0u; ci < conv.cin; ci++) {
+                    let x0 = vec4<f32>(x[b0.x + ci], x[b0.y + ci], x[b0.z + ci], x[b0.w + ci]) * keep0;
+                    let x1 = vec4<f32>(x[b1.x + ci], x[b1.y + ci], x[b1.z + ci], x[b1.w + ci]) * keep1;
+                    let wi0 = w0 + tap + ci;
+                    let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
+                    acc[0] = acc[0] + x0.x * v0;
+                    acc[2] = acc[2] + x0.y * v0;
+                    acc[4] = acc[4] + x0.z * v0;
+                    acc[6] = acc[6] + x0.w * v0;
+                    acc[8] = acc[8] + x1.x * v0;
+                    acc[10] = acc[10] + x1.y * v0;
+                    acc[12] = acc[12] + x1.z * v0;
+                    acc[14] = acc[14] + x1.w * v0;
+                }
+                continue;
+            }
             for (var ci = 0u; ci < conv.cin; ci++) {
-                let xv = vec4<f32>(x[base.x + ci], x[base.y + ci], x[base.z + ci], x[base.w + ci]) * keep;
-                let wi = wrows + tap + ci;
-                let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
-                acc0 = acc0 + xv.x * wv;
-                acc1 = acc1 + xv.y * wv;
-                acc2 = acc2 + xv.z * wv;
-                acc3 = acc3 + xv.w * wv;
+                let x0 = vec4<f32>(x[b0.x + ci], x[b0.y + ci], x[b0.z + ci], x[b0.w + ci]) * keep0;
+                let x1 = vec4<f32>(x[b1.x + ci], x[b1.y + ci], x[b1.z + ci], x[b1.w + ci]) * keep1;
+                let wi0 = w0 + tap + ci;
+                let wi1 = w1 + tap + ci;
+                let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
+                let v1 = vec4<f32>(w[wi1.x], w[wi1.y], w[wi1.z], w[wi1.w]);
+                acc[0] = acc[0] + x0.x * v0;
+                acc[1] = acc[1] + x0.x * v1;
+                acc[2] = acc[2] + x0.y * v0;
+                acc[3] = acc[3] + x0.y * v1;
+                acc[4] = acc[4] + x0.z * v0;
+                acc[5] = acc[5] + x0.z * v1;
+                acc[6] = acc[6] + x0.w * v0;
+                acc[7] = acc[7] + x0.w * v1;
+                acc[8] = acc[8] + x1.x * v0;
+                acc[9] = acc[9] + x1.x * v1;
+                acc[10] = acc[10] + x1.y * v0;
+                acc[11] = acc[11] + x1.y * v1;
+                acc[12] = acc[12] + x1.z * v0;
+                acc[13] = acc[13] + x1.z * v1;
+                acc[14] = acc[14] + x1.w * v0;
+                acc[15] = acc[15] + x1.w * v1;
             }
         }
     }
-    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var i = 0u; i < 4u; i++) {
-        let r = r0 + i * WG;
+    for (var q = 0u; q < 16u; q++) {
+        let r = r0 + (q / 2u) * WG;
         for (var j = 0u; j < 4u; j++) {
-            let co = co0 + j;
+            let co = co0 + 4u * (q % 2u) + j;
             if (r < rows && co < conv.cout) {
-                y[r * conv.cout + co] = finish(acc[i][j], co);
+                y[r * conv.cout + co] = finish(acc[q][j], co);
             }
         }
     }
 }
 
-// `input_grad`: invocation li of workgroup (gx, gy) computes input pixels gx * 4 * WG + li + WG * i
-// (i in 0..4) for input channels 4 gy .. 4 gy + 3: each sums, over the taps (ky, kx) whose output
+// `input_grad`: invocation li of workgroup (gx, gy) computes input pixels gx * 8 * WG + li + WG * i
+// (i in 0..8) for input channels 8 gy .. 8 gy + 7: each sums, over the taps (ky, kx) whose output
 // pixel oy = py + pad - ky, ox = px + pad - kx exists, and over the output channels, dy times the
 // weight: col2im of dy · W without the matrix dy · W. (Reading dy four output channels at a time,
 // as weight_grad4 does, measured no faster here: docs/performance.md.)
@@ -169,50 +214,93 @@ fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     let field = conv.k * conv.k * conv.cin;
     let oh = out_h();
     let ow = out_w();
-    let q0 = wid.x * 4u * WG + li;
-    let qs = min(vec4<u32>(q0) + vec4<u32>(0u, WG, 2u * WG, 3u * WG), vec4<u32>(pixels - 1u));
-    let ci0 = wid.y * 4u;
-    let cis = min(vec4<u32>(ci0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cin - 1u));
-    var px: array<vec3<u32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        let q = qs[i];
+    let q0 = wid.x * 8u * WG + li;
+    let quarters = vec4<u32>(0u, WG, 2u * WG, 3u * WG);
+    let qs0 = min(vec4<u32>(q0) + quarters, vec4<u32>(pixels - 1u));
+    let qs1 = min(vec4<u32>(q0 + 4u * WG) + quarters, vec4<u32>(pixels - 1u));
+    let ci0 = wid.y * 8u;
+    let last = vec4<u32>(conv.cin - 1u);
+    let cis0 = min(vec4<u32>(ci0) + vec4<u32>(0u, 1u, 2u, 3u), last);
+    let cis1 = min(vec4<u32>(ci0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last);
+    var px: array<vec3<u32>, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        var q = qs0[i % 4u];
+        if (i >= 4u) {
+            q = qs1[i - 4u];
+        }
         px[i] = vec3<u32>(q / (conv.w * conv.h), (q / conv.w) % conv.h, q % conv.w);
     }
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    // acc[2i + h][j]: pixel q0 + WG i, channel ci0 + 4h + j.
+    var acc: array<vec4<f32>, 16>;
     for (var ky = 0u; ky < conv.k; ky++) {
         for (var kx = 0u; kx < conv.k; kx++) {
-            var base = vec4<u32>(0u);
-            var keep = vec4<f32>(0.0);
-            for (var i = 0u; i < 4u; i++) {
+            var base: array<u32, 8>;
+            var keep: array<f32, 8>;
+            for (var i = 0u; i < 8u; i++) {
                 let oy = px[i].y + conv.pad - ky;
                 let ox = px[i].z + conv.pad - kx;
+                base[i] = 0u;
+                keep[i] = 0.0;
                 if (px[i].y + conv.pad >= ky && px[i].z + conv.pad >= kx && oy < oh && ox < ow) {
                     base[i] = ((px[i].x * oh + oy) * ow + ox) * conv.cout;
                     keep[i] = 1.0;
                 }
             }
-            let tap = cis + (ky * conv.k + kx) * conv.cin;
+            let b0 = vec4<u32>(base[0], base[1], base[2], base[3]);
+            let b1 = vec4<u32>(base[4], base[5], base[6], base[7]);
+            let keep0 = vec4<f32>(keep[0], keep[1], keep[2], keep[3]);
+            let keep1 = vec4<f32>(keep[4], keep[5], keep[6], keep[7]);
+            let tap = (ky * conv.k + kx) * conv.cin;
+            if (conv.cin <= 4u) {
+                // Four channels or fewer: 8 pixels x 4 channels, as in forward.
+                for (var co = 0u; co < conv.cout; co++) {
+                    let d0 = vec4<f32>(dy[b0.x + co], dy[b0.y + co], dy[b0.z + co], dy[b0.w + co]) * keep0;
+                    let d1 = vec4<f32>(dy[b1.x + co], dy[b1.y + co], dy[b1.z + co], dy[b1.w + co]) * keep1;
+                    let wi0 = cis0 + tap + co * field;
+                    let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
+                    acc[0] = acc[0] + d0.x * v0;
+                    acc[2] = acc[2] + d0.y * v0;
+                    acc[4] = acc[4] + d0.z * v0;
+                    acc[6] = acc[6] + d0.w * v0;
+                    acc[8] = acc[8] + d1.x * v0;
+                    acc[10] = acc[10] + d1.y * v0;
+                    acc[12] = acc[12] + d1.z * v0;
+                    acc[14] = acc[14] + d1.w * v0;
+                }
+                continue;
+            }
             for (var co = 0u; co < conv.cout; co++) {
-                let dv = vec4<f32>(dy[base.x + co], dy[base.y + co], dy[base.z + co], dy[base.w + co]) * keep;
-                let wi = tap + co * field;
-                let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
-                acc0 = acc0 + dv.x * wv;
-                acc1 = acc1 + dv.y * wv;
-                acc2 = acc2 + dv.z * wv;
-                acc3 = acc3 + dv.w * wv;
+                let d0 = vec4<f32>(dy[b0.x + co], dy[b0.y + co], dy[b0.z + co], dy[b0.w + co]) * keep0;
+                let d1 = vec4<f32>(dy[b1.x + co], dy[b1.y + co], dy[b1.z + co], dy[b1.w + co]) * keep1;
+                let wi0 = cis0 + tap + co * field;
+                let wi1 = cis1 + tap + co * field;
+                let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
+                let v1 = vec4<f32>(w[wi1.x], w[wi1.y], w[wi1.z], w[wi1.w]);
+                acc[0] = acc[0] + d0.x * v0;
+                acc[1] = acc[1] + d0.x * v1;
+                acc[2] = acc[2] + d0.y * v0;
+                acc[3] = acc[3] + d0.y * v1;
+                acc[4] = acc[4] + d0.z * v0;
+                acc[5] = acc[5] + d0.z * v1;
+                acc[6] = acc[6] + d0.w * v0;
+                acc[7] = acc[7] + d0.w * v1;
+                acc[8] = acc[8] + d1.x * v0;
+                acc[9] = acc[9] + d1.x * v1;
+                acc[10] = acc[10] + d1.y * v0;
+                acc[11] = acc[11] + d1.y * v1;
+                acc[12] = acc[12] + d1.z * v0;
+                acc[13] = acc[13] + d1.z * v1;
+                acc[14] = acc[14] + d1.w * v0;
+                acc[15] = acc[15] + d1.w * v1;
             }
         }
     }
-    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var i = 0u; i < 4u; i++) {
-        let q = q0 + i * WG;
+    for (var qi = 0u; qi < 16u; qi++) {
+        let q = q0 + (qi / 2u) * WG;
         for (var j = 0u; j < 4u; j++) {
-            let ci = ci0 + j;
+            let ci = ci0 + 4u * (qi % 2u) + j;
             if (q < pixels && ci < conv.cin) {
-                y[q * conv.cin + ci] = finish(acc[i][j], ci);
+                y[q * conv.cin + ci] = finish(acc[qi][j], ci);
             }
         }
     }

@@ -1,7 +1,8 @@
-// Matrix product C = op(A) · op(B), or C += op(A) · op(B), by one of four kernels (the host picks):
-// `main` for most products; the vec4 kernels (`along_k`, `along_n`, `along_mn`) where both operands
-// can be read four values at a time (a dense layer's forward product, input gradient and weight
-// gradient, their dimensions multiples of 4); `rows` for a narrow C (a convolution's forward
+// Matrix product C = op(A) · op(B), or C += op(A) · op(B), by one of several kernels (the host
+// picks): `main` or `wide` (its 8x8 blocks) for most products; the vec4 kernels (`along_k`,
+// `along_n`, `along_mn`) where both operands can also be read four values at a time (a dense
+// layer's forward product, input gradient and weight gradient, their dimensions multiples of 4),
+// whichever of these measured fastest at the product's shape; `rows` for a narrow C (a convolution's forward
 // product: as many rows as pixels, a column per output channel); `split` and `reduce` for a small C
 // summed over a long k (a convolution's weight gradient: k runs over every pixel of the batch).
 // CPU reference: src/cpu/matmul.rs (`matmul_reference`); host side: src/gpu/matmul.rs.
@@ -113,6 +114,78 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             let col = col0 + j * SIDE;
             if (row < shape.m && col < shape.n) {
                 store(row * shape.n + col, with_bias(acc[i][j], col));
+            }
+        }
+    }
+}
+
+// `wide`: `main` with an 8x8 block per invocation (rows ly + 8i and columns lx + 8j, i and j in
+// 0..8), so a workgroup of 8x8 invocations computes a 64x64 tile of C. Per step of k an invocation
+// reads eight values of A and eight of B for 64 multiply-adds, twice `main`'s ratio: on SwiftShader,
+// where every load is a per-lane gather, that halves the time of a large product (docs/
+// performance.md), at the cost of more idle lanes on a C smaller than the tile and of sixteen
+// accumulators in registers; which of the kernels a product runs is measured (src/gpu/matmul.rs).
+// Every output still sums its k products one at a time in order.
+const WIDE: u32 = 64u;
+
+@compute @workgroup_size(8, 8)
+fn wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let row0 = wid.y * WIDE + lid.y;
+    let col0 = wid.x * WIDE + lid.x;
+    var ra = shape.k;
+    var pa = 1u;
+    if ((shape.flags & 1u) != 0u) {
+        ra = 1u;
+        pa = shape.m;
+    }
+    var pb = shape.n;
+    var cb = 1u;
+    if ((shape.flags & 2u) != 0u) {
+        pb = 1u;
+        cb = shape.k;
+    }
+    let last_row = vec4<u32>(shape.m - 1u);
+    let last_col = vec4<u32>(shape.n - 1u);
+    let eighths = vec4<u32>(0u, SIDE, 2u * SIDE, 3u * SIDE);
+    // Rows row0 + 8i for i in 0..4 and 4..8, columns likewise, clamped to the last.
+    var ia0 = min(vec4<u32>(row0) + eighths, last_row) * ra;
+    var ia1 = min(vec4<u32>(row0 + 4u * SIDE) + eighths, last_row) * ra;
+    var ib0 = min(vec4<u32>(col0) + eighths, last_col) * cb;
+    var ib1 = min(vec4<u32>(col0 + 4u * SIDE) + eighths, last_col) * cb;
+    // acc[2i + h][j]: row row0 + 8i, column col0 + 8(4h + j).
+    var acc: array<vec4<f32>, 16>;
+    for (var p = 0u; p < shape.k; p = p + 1u) {
+        let a0 = vec4<f32>(a[ia0.x], a[ia0.y], a[ia0.z], a[ia0.w]);
+        let a1 = vec4<f32>(a[ia1.x], a[ia1.y], a[ia1.z], a[ia1.w]);
+        let b0 = vec4<f32>(b[ib0.x], b[ib0.y], b[ib0.z], b[ib0.w]);
+        let b1 = vec4<f32>(b[ib1.x], b[ib1.y], b[ib1.z], b[ib1.w]);
+        ia0 = ia0 + pa;
+        ia1 = ia1 + pa;
+        ib0 = ib0 + pb;
+        ib1 = ib1 + pb;
+        acc[0] = acc[0] + a0.x * b0;
+        acc[1] = acc[1] + a0.x * b1;
+        acc[2] = acc[2] + a0.y * b0;
+        acc[3] = acc[3] + a0.y * b1;
+        acc[4] = acc[4] + a0.z * b0;
+        acc[5] = acc[5] + a0.z * b1;
+        acc[6] = acc[6] + a0.w * b0;
+        acc[7] = acc[7] + a0.w * b1;
+        acc[8] = acc[8] + a1.x * b0;
+        acc[9] = acc[9] + a1.x * b1;
+        acc[10] = acc[10] + a1.y * b0;
+        acc[11] = acc[11] + a1.y * b1;
+        acc[12] = acc[12] + a1.z * b0;
+        acc[13] = acc[13] + a1.z * b1;
+        acc[14] = acc[14] + a1.w * b0;
+        acc[15] = acc[15] + a1.w * b1;
+    }
+    for (var q = 0u; q < 16u; q = q + 1u) {
+        let row = row0 + (q / 2u) * SIDE;
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let col = col0 + (4u * (q % 2u) + j) * SIDE;
+            if (row < shape.m && col < shape.n) {
+                store(row * shape.n + col, with_bias(acc[q][j], col));
             }
         }
     }

@@ -49,9 +49,10 @@ fn upload(ctx: &GpuContext, v: &[f32]) -> GpuTensor {
 
 // ---- conv.wgsl ----
 
-/// Padded and unpadded, several channels (more and fewer than the kernels' blocks of 4), non-square
-/// inputs, a kernel as large as the padded input, and more rows than one workgroup covers.
-fn conv_shapes() -> [ConvShape; 6] {
+/// Padded and unpadded, several channels (at most 4, where forward and input_grad compute 4 a
+/// block, and more, on blocks of 8 with the last one partial), non-square inputs, a kernel as large
+/// as the padded input, and more rows (pixels) than one workgroup covers.
+fn conv_shapes() -> [ConvShape; 7] {
     [
         ConvShape::new(2, 5, 6, 3, 4, 3, 1),
         ConvShape::new(2, 7, 7, 1, 6, 5, 2),
@@ -59,6 +60,7 @@ fn conv_shapes() -> [ConvShape; 6] {
         ConvShape::new(1, 3, 3, 2, 2, 5, 1),
         ConvShape::new(3, 10, 9, 6, 9, 5, 2),
         ConvShape::new(4, 14, 14, 6, 16, 5, 0),
+        ConvShape::new(3, 16, 12, 2, 12, 3, 1),
     ]
 }
 

@@ -65,7 +65,7 @@ fn matmul_matches_cpu_for_every_layout() {
             activation_forward(Activation::Relu, &want_biased, &mut want_relu);
             let mut want_tanh = vec![0.0; want_biased.len()];
             activation_forward(Activation::Tanh, &want_biased, &mut want_tanh);
-            for path in ["tiled", "forced", "bind", "long", "tiled+bias", "bind+bias", "tiled+bias+relu", "bind+bias+tanh"] {
+            for path in ["tiled", "wide", "forced", "bind", "long", "tiled+bias", "bind+bias", "tiled+bias+relu", "wide+bias+tanh", "bind+bias+tanh"] {
                 if path.contains("+bias") && shape.has(MatmulShape::ACCUMULATE) {
                     // A bias goes with a product that writes C (a layer's forward product).
                     continue;
@@ -81,11 +81,14 @@ fn matmul_matches_cpu_for_every_layout() {
                     "tiled+bias" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, Some(&gbias), None, &gc)],
                     "bind+bias" => vec![kernel.bind_layer(&ctx, shape, &ga, &gb, Some(&gbias), None, &gc)],
                     "tiled+bias+relu" => vec![kernel.bind_tiled(&ctx, shape, &ga, &gb, Some(&gbias), Some(Activation::Relu), &gc)],
+                    // The 8x8 blocks, on every shape (tiles of 64 partial both ways on most).
+                    "wide" => vec![kernel.bind_as(&ctx, matmul::Variant::Wide, shape, &ga, &gb, None, None, &gc)],
+                    "wide+bias+tanh" => vec![kernel.bind_as(&ctx, matmul::Variant::Wide, shape, &ga, &gb, Some(&gbias), Some(Activation::Tanh), &gc)],
                     _ => vec![kernel.bind_layer(&ctx, shape, &ga, &gb, Some(&gbias), Some(Activation::Tanh), &gc)],
                 };
                 let want = match path {
                     "tiled+bias+relu" => &want_relu,
-                    "bind+bias+tanh" => &want_tanh,
+                    "bind+bias+tanh" | "wide+bias+tanh" => &want_tanh,
                     p if p.ends_with("+bias") => &want_biased,
                     _ => &want,
                 };
@@ -105,18 +108,27 @@ fn matmul_matches_cpu_for_every_layout() {
     assert_eq!(split, 3 * 8, "the long products were split along k");
     // Every kernel `bind` can pick was among those compared.
     assert_eq!(variants.len(), 5, "kernels exercised: {variants:?}");
-    // Every product with a vec4 kernel was timed on it and on `main`, and runs the faster.
+    // Every product not left to `rows` was timed on each of its kernels and runs the fastest:
+    // `main` and `wide`, and its vec4 kernel where it has one.
     let tuned = matmul::tuned_since(&ctx, serial);
-    let vec4 = shapes.iter().flat_map(|&(m, k, n)| (0..4).map(move |flags| MatmulShape { flags, ..MatmulShape::new(m, k, n) }));
-    let vec4: Vec<MatmulShape> = vec4.filter(|&s| matches!(MatmulKernel::variant(s), matmul::Variant::Vec4 { .. })).collect();
-    assert!(vec4.len() >= 6, "products with a vec4 kernel: {vec4:?}");
-    for s in &vec4 {
-        assert!(tuned.iter().any(|t| t.shape == *s), "{s:?} has a choice: {tuned:?}");
+    let all = shapes.iter().flat_map(|&(m, k, n)| (0..4).map(move |flags| MatmulShape { flags, ..MatmulShape::new(m, k, n) }));
+    let chosen: Vec<MatmulShape> = all.filter(|&s| MatmulKernel::variant(s) != matmul::Variant::Rows).collect();
+    assert!(chosen.iter().filter(|&&s| matches!(MatmulKernel::variant(s), matmul::Variant::Vec4 { .. })).count() >= 6, "products with a vec4 kernel: {chosen:?}");
+    for s in &chosen {
+        let t = tuned.iter().find(|t| t.shape == *s).unwrap_or_else(|| panic!("{s:?} has a choice: {tuned:?}"));
+        let mut kernels: Vec<&str> = t.others.iter().map(|o| o.0).chain([t.kernel]).collect();
+        kernels.sort();
+        let mut want: Vec<&str> = MatmulKernel::candidates(*s).iter().map(|v| v.entry()).collect();
+        want.sort();
+        assert_eq!(kernels, want, "{t:?}: timed on each of its kernels");
     }
     for t in &tuned {
-        let (picked, other) = t.ms.unwrap_or_else(|| panic!("{t:?} was not timed"));
-        assert!(picked <= other && picked > 0.0, "{t:?}: the faster kernel runs it");
-        assert!([t.kernel, t.other].contains(&"main") && t.kernel != t.other, "{t:?}: main against a vec4 kernel");
+        let picked = t.ms.unwrap_or_else(|| panic!("{t:?} was not timed"));
+        assert!(picked > 0.0, "{t:?}");
+        for (kernel, ms) in &t.others {
+            let ms = ms.unwrap_or_else(|| panic!("{t:?}: {kernel} was not timed"));
+            assert!(picked <= ms, "{t:?}: the fastest kernel runs it");
+        }
     }
 }
 

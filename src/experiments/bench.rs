@@ -180,7 +180,7 @@ pub async fn time(work: &mut Workload, steps: usize, reps: usize, now: &dyn Fn()
 }
 
 /// A dense product as the GPU tuner measured it (`gpu::matmul::tune`): its shape, the kernel
-/// that runs it and the one it beat, each with its milliseconds per dispatch.
+/// that runs it and those it beat, each with its milliseconds per dispatch.
 pub fn matmul_line(t: &crate::gpu::matmul::Tuned) -> String {
     let s = t.shape;
     let layout = match (s.has(crate::nn::MatmulShape::TRANS_A), s.has(crate::nn::MatmulShape::TRANS_B)) {
@@ -188,8 +188,9 @@ pub fn matmul_line(t: &crate::gpu::matmul::Tuned) -> String {
         (_, true) => ", B transposed",
         _ => "",
     };
+    let others: Vec<String> = t.others.iter().filter_map(|(kernel, ms)| ms.map(|ms| format!("{kernel} {ms:.2} ms"))).collect();
     match t.ms {
-        Some((picked, other)) => format!("{} x {} x {}{layout}: {} {picked:.2} ms (beside {} {other:.2} ms)", s.m, s.k, s.n, t.kernel, t.other),
+        Some(picked) => format!("{} x {} x {}{layout}: {} {picked:.2} ms (beside {})", s.m, s.k, s.n, t.kernel, others.join(", ")),
         None => format!("{} x {} x {}{layout}: {} (not timed)", s.m, s.k, s.n, t.kernel),
     }
 }
@@ -201,8 +202,8 @@ pub fn matmul_json(tuned: &[crate::gpu::matmul::Tuned]) -> Value {
         .map(|t| {
             json!({
                 "m": t.shape.m, "k": t.shape.k, "n": t.shape.n, "flags": t.shape.flags,
-                "kernel": t.kernel, "ms": t.ms.map(|m| m.0),
-                "other": t.other, "other_ms": t.ms.map(|m| m.1),
+                "kernel": t.kernel, "ms": t.ms,
+                "others": t.others.iter().map(|(kernel, ms)| json!({ "kernel": kernel, "ms": ms })).collect::<Vec<_>>(),
                 "line": matmul_line(t),
             })
         })

@@ -11,11 +11,10 @@ use super::{GpuContext, GpuTensor};
 use crate::nn::{Activation, ConvShape};
 use bytemuck::{Pod, Zeroable};
 
-/// Invocations per workgroup (`WG` in the shader); a product's workgroup covers 4 of them per
-/// row or pixel and 4 channels.
+/// Invocations per workgroup (`WG` in the shader): a workgroup of `forward` or `input_grad` covers
+/// 8 rows (pixels) per invocation and 8 channels; one of `weight_grad`, 4 columns of cols and 4
+/// channels.
 const WG: usize = 64;
-/// Rows (or pixels) per workgroup of `forward` and `input_grad`.
-const ROWS_PER_GROUP: usize = 4 * WG;
 
 /// The WGSL uniform `Rows`.
 #[repr(C)]
@@ -69,7 +68,7 @@ impl ConvKernel {
         assert!(bias.is_none_or(|b| b.len == s.cout as usize), "one bias per output channel");
         let extra = Extra { with_bias: u32::from(bias.is_some()), act: act.map_or(0, |a| a.code() + 1), accumulate: 0, _pad: 0 };
         let (shape, extra) = (uniform(ctx, "conv shape", &s, false), uniform(ctx, "conv call", &extra, false));
-        let groups = (groups(s.rows(), ROWS_PER_GROUP), groups(s.cout as usize, 4));
+        let groups = (groups(s.rows(), 8 * WG), groups(s.cout as usize, 8));
         Dispatch::new(ctx, &self.forward, &[(0, &shape), (2, &extra)], &[(3, x), (4, w), (5, bias.unwrap_or(w)), (6, y)], groups)
     }
 
@@ -83,7 +82,7 @@ impl ConvKernel {
         assert!(bias.is_none_or(|b| b.len == s.cin as usize), "one bias per input channel");
         let extra = Extra { with_bias: u32::from(bias.is_some()), act: 0, accumulate: 0, _pad: 0 };
         let (shape, extra) = (uniform(ctx, "conv shape", &s, false), uniform(ctx, "conv call", &extra, false));
-        let groups = (groups(s.input_len() / s.cin as usize, ROWS_PER_GROUP), groups(s.cin as usize, 4));
+        let groups = (groups(s.input_len() / s.cin as usize, 8 * WG), groups(s.cin as usize, 8));
         Dispatch::new(ctx, &self.input_grad, &[(0, &shape), (2, &extra)], &[(7, dy), (4, w), (5, bias.unwrap_or(w)), (6, dx)], groups)
     }
 

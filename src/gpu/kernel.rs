@@ -4,7 +4,7 @@
 use super::{GpuContext, GpuTensor};
 use bytemuck::Pod;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Dispatches recorded since the program started, for the benchmark's dispatches per step (the
 /// cost that dominates on software adapters).
@@ -76,10 +76,10 @@ pub struct Dispatch {
     pipeline: Pipeline,
     bind_group: wgpu::BindGroup,
     groups: (u32, u32),
-    /// Another kernel bound to the same work, recorded instead while the flag is set: a choice
-    /// between kernels tested to agree, made by timing them after the call was bound (the matrix
-    /// product's, `matmul::tune`).
-    instead: Option<(Box<Dispatch>, Arc<AtomicBool>)>,
+    /// Other kernels bound to the same work, `others[pick - 1]` recorded instead while `pick` is
+    /// not 0: a choice between kernels tested to agree, made by timing them after the call was
+    /// bound (the matrix product's, `matmul::tune`).
+    instead: Option<(Box<[Dispatch]>, Arc<AtomicUsize>)>,
 }
 
 impl Dispatch {
@@ -103,9 +103,9 @@ impl Dispatch {
         Self { pipeline: pipeline.clone(), bind_group, groups, instead: None }
     }
 
-    /// This call, or `other` whenever `use_other` is set when it is recorded.
-    pub fn or(self, other: Dispatch, use_other: Arc<AtomicBool>) -> Self {
-        Self { instead: Some((Box::new(other), use_other)), ..self }
+    /// This call while `pick` is 0 when it is recorded, otherwise `others[pick - 1]`.
+    pub fn or_among(self, others: Vec<Dispatch>, pick: Arc<AtomicUsize>) -> Self {
+        Self { instead: Some((others.into_boxed_slice(), pick)), ..self }
     }
 
     /// Records the dispatch into `encoder` in a pass of its own; nothing runs until the caller
@@ -117,8 +117,8 @@ impl Dispatch {
     /// Records the dispatch into an open compute pass. WebGPU makes each dispatch of a pass see
     /// the storage writes of the dispatches before it, so a dependent chain may share one pass.
     pub fn record(&self, pass: &mut wgpu::ComputePass) {
-        if let Some((other, use_other)) = &self.instead
-            && use_other.load(Ordering::Relaxed)
+        if let Some((others, pick)) = &self.instead
+            && let Some(other) = pick.load(Ordering::Relaxed).checked_sub(1).and_then(|i| others.get(i))
         {
             return other.record(pass);
         }

@@ -1,8 +1,9 @@
 //! Host side of `shaders/matmul.wgsl`: `C = op(A) · op(B)` with the shape and flags of
-//! [`crate::nn::MatmulShape`], whose CPU reference it is tested against. The shader has a
-//! tiled kernel for most products and two for the shapes a convolution makes, which leave most of
-//! a tile idle: a narrow C (the forward product, one column per output channel) and a small C over
-//! a long k (the weight gradient, summed over every pixel of the batch).
+//! [`crate::nn::MatmulShape`], whose CPU reference it is tested against. The shader has tiled
+//! kernels for most products (4x4 or 8x8 outputs per invocation, one value or four per load; which
+//! one runs a product is measured on the adapter in hand) and two for the shapes a convolution
+//! makes, which leave most of a tile idle: a narrow C (the forward product, one column per output
+//! channel) and a small C over a long k (the weight gradient, summed over every pixel of the batch).
 
 use super::{GpuContext, GpuTensor};
 use crate::nn::{Activation, MatmulShape};
@@ -10,11 +11,12 @@ use crate::nn::TrainError;
 use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
 use bytemuck::{Pod, Zeroable};
 use crate::nn::DeviceError;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Outputs per workgroup side (`TILE` in the shader).
+/// Outputs per workgroup side (`TILE` in the shader), and `wide`'s (`WIDE`).
 const TILE: u32 = 32;
+const WIDE: u32 = 64;
 /// `ROWS_N` in the shader: the widest C the `rows` kernel computes.
 const ROWS_N: u32 = 16;
 /// Invocations per workgroup of `rows`, `split` and `reduce`.
@@ -41,6 +43,7 @@ struct Uniform {
 
 pub struct MatmulKernel {
     tiled: Pipeline,
+    wide: Pipeline,
     /// The vec4 kernels, by [`Variant::Vec4`]'s layout: A along k and B along k, A along k and B
     /// along n, A along m and B along n.
     along_k: Pipeline,
@@ -53,16 +56,27 @@ pub struct MatmulKernel {
 
 impl MatmulKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [tiled, along_k, along_n, along_mn, rows, split, reduce] = pipelines(
+        let [tiled, wide, along_k, along_n, along_mn, rows, split, reduce] = pipelines(
             ctx,
             "matmul.wgsl",
             include_str!("../../shaders/matmul.wgsl"),
-            ["main", "along_k", "along_n", "along_mn", "rows", "split", "reduce"],
+            ["main", "wide", "along_k", "along_n", "along_mn", "rows", "split", "reduce"],
         );
-        Self { tiled, along_k, along_n, along_mn, rows, split, reduce }
+        Self { tiled, wide, along_k, along_n, along_mn, rows, split, reduce }
     }
 
-    /// The kernel [`Self::bind`] runs a product of this shape on.
+    /// The kernels that can run a product of this shape, the one [`Self::bind`] runs until they
+    /// are timed first: [`Self::variant`]'s, then `main` and `wide` (a narrow C has only `rows`).
+    pub fn candidates(shape: MatmulShape) -> Vec<Variant> {
+        match Self::variant(shape) {
+            Variant::Rows => vec![Variant::Rows],
+            Variant::Tiled => vec![Variant::Tiled, Variant::Wide],
+            vec4 => vec![vec4, Variant::Tiled, Variant::Wide],
+        }
+    }
+
+    /// The kernel made for a product of this shape: `rows` for a narrow C, the vec4 kernel of its
+    /// layout where it has one, otherwise `main`.
     pub fn variant(shape: MatmulShape) -> Variant {
         let (ta, tb) = (shape.has(MatmulShape::TRANS_A), shape.has(MatmulShape::TRANS_B));
         if shape.n <= ROWS_N && !ta {
@@ -83,9 +97,8 @@ impl MatmulKernel {
 
     /// Binds a product to its buffers once; the returned call is recorded every step without
     /// allocating anything. A narrow C (at most 16 columns, A not transposed) gets a row per
-    /// invocation; a product of two layouts and dimensions that the vec4 kernels read (a dense
-    /// layer's three products) gets both its vec4 kernel and `main`, tested to agree, and runs
-    /// whichever this adapter runs faster at this shape (see [`tune`]); anything else `main`.
+    /// invocation; any other product is bound to each of its [`Self::candidates`], tested to
+    /// agree, and runs whichever this adapter runs fastest at this shape (see [`tune`]).
     pub fn bind(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
         self.bind_layer(ctx, shape, a, b, None, None, c)
     }
@@ -104,26 +117,27 @@ impl MatmulKernel {
         act: Option<Activation>,
         c: &GpuTensor,
     ) -> Dispatch {
-        let variant = Self::variant(shape);
-        let call = self.bind_as(ctx, variant, shape, a, b, bias, act, c);
-        if !matches!(variant, Variant::Vec4 { .. }) {
-            return call;
+        let kernels = Self::candidates(shape);
+        let mut calls = kernels.iter().map(|&v| self.bind_as(ctx, v, shape, a, b, bias, act, c));
+        let first = calls.next().expect("every shape has a kernel");
+        if kernels.len() == 1 {
+            return first;
         }
-        let choice = Choice::of(ctx, shape, variant);
+        let choice = Choice::of(ctx, shape, kernels.clone());
         #[cfg(not(target_arch = "wasm32"))]
         if choice.measured().is_none() {
             // Natively a wait blocks, so the first use of a shape measures it here; in the browser
             // the worker awaits `tune` after building its network.
             if let Err(e) = now(measure(self, ctx, std::slice::from_ref(&choice))) {
-                log::warn!("timing the matrix product {shape:?} failed ({e}); it runs on {}", variant.entry());
+                log::warn!("timing the matrix product {shape:?} failed ({e}); it runs on {}", kernels[0].entry());
             }
         }
-        call.or(self.bind_as(ctx, Variant::Tiled, shape, a, b, bias, act, c), choice.use_main.clone())
+        first.or_among(calls.collect(), choice.pick.clone())
     }
 
-    /// The product on the kernel `variant` whatever the tuning says: `main` serves every shape,
-    /// the others only those [`Self::variant`] gives them (the tests compare each with the CPU,
-    /// and the tuner times them side by side).
+    /// The product on the kernel `variant` whatever the tuning says: `main` and `wide` serve every
+    /// shape, the others only those [`Self::variant`] gives them (the tests compare each with the
+    /// CPU, and the tuner times them side by side).
     #[allow(clippy::too_many_arguments)]
     pub fn bind_as(
         &self,
@@ -136,7 +150,11 @@ impl MatmulKernel {
         act: Option<Activation>,
         c: &GpuTensor,
     ) -> Dispatch {
-        assert!(variant == Variant::Tiled || variant == Self::variant(shape), "{} does not compute a product of {shape:?}", variant.entry());
+        assert!(
+            matches!(variant, Variant::Tiled | Variant::Wide) || variant == Self::variant(shape),
+            "{} does not compute a product of {shape:?}",
+            variant.entry()
+        );
         let groups = (shape.n.div_ceil(TILE), shape.m.div_ceil(TILE));
         let vec4 = match variant {
             Variant::Rows => {
@@ -144,6 +162,10 @@ impl MatmulKernel {
                 return self.dispatch(ctx, &self.rows, shape, a, b, (bias, act), c, groups_for(shape.m as usize, WG));
             }
             Variant::Tiled => return self.dispatch(ctx, &self.tiled, shape, a, b, (bias, act), c, groups),
+            Variant::Wide => {
+                let groups = (shape.n.div_ceil(WIDE), shape.m.div_ceil(WIDE));
+                return self.dispatch(ctx, &self.wide, shape, a, b, (bias, act), c, groups);
+            }
             Variant::Vec4 { a_along_k: true, b_along_k: true } => &self.along_k,
             Variant::Vec4 { a_along_k: true, b_along_k: false } => &self.along_n,
             Variant::Vec4 { .. } => &self.along_mn,
@@ -217,6 +239,8 @@ pub enum Variant {
     Rows,
     /// `main`: 4x4 blocks, one value of A and of B per load.
     Tiled,
+    /// `wide`: 8x8 blocks, one value per load.
+    Wide,
     /// `along_k`, `along_n` or `along_mn`: 4x4 blocks, four values per load, A read along k or m
     /// and B along k or n.
     Vec4 { a_along_k: bool, b_along_k: bool },
@@ -228,6 +252,7 @@ impl Variant {
         match self {
             Variant::Rows => "rows",
             Variant::Tiled => "main",
+            Variant::Wide => "wide",
             Variant::Vec4 { a_along_k: true, b_along_k: true } => "along_k",
             Variant::Vec4 { a_along_k: true, b_along_k: false } => "along_n",
             Variant::Vec4 { .. } => "along_mn",
@@ -235,19 +260,20 @@ impl Variant {
     }
 }
 
-/// Which of a product's two kernels runs it on one adapter: its vec4 kernel (until measured) or
-/// `main`, whichever measured faster at the product's shape. One per adapter and shape for the
+/// Which of a product's kernels runs it on one adapter: the first of its candidates until measured,
+/// then whichever measured fastest at the product's shape. One per adapter and shape for the
 /// program's life (natively the tool or a test; in the page, one worker), shared by every call
 /// bound to that shape.
 struct Choice {
     adapter: String,
     /// The shape, `accumulate` left out (it changes only the store).
     shape: MatmulShape,
-    vec4: Variant,
-    /// Set when `main` measured faster; read by every bound call as it is recorded.
-    use_main: Arc<AtomicBool>,
-    /// Milliseconds of `main` and of the vec4 kernel, once measured.
-    ms: Mutex<Option<(f64, f64)>>,
+    /// [`MatmulKernel::candidates`] of the shape, in the order of each bound call's alternatives.
+    kernels: Vec<Variant>,
+    /// The index into `kernels` of the one that runs; read by every bound call as it is recorded.
+    pick: Arc<AtomicUsize>,
+    /// Milliseconds of each kernel, once measured.
+    ms: Mutex<Option<Vec<f64>>>,
     /// [`BINDS`] when a call of this shape was last bound.
     bound: AtomicU64,
 }
@@ -258,7 +284,7 @@ static BINDS: AtomicU64 = AtomicU64::new(0);
 
 impl Choice {
     /// The choice of `shape` on `ctx`'s adapter, made (unmeasured) the first time it is asked for.
-    fn of(ctx: &GpuContext, shape: MatmulShape, vec4: Variant) -> Arc<Choice> {
+    fn of(ctx: &GpuContext, shape: MatmulShape, kernels: Vec<Variant>) -> Arc<Choice> {
         let adapter = ctx.adapter.to_string();
         let shape = MatmulShape { flags: shape.flags & !MatmulShape::ACCUMULATE, ..shape };
         let mut all = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
@@ -266,7 +292,7 @@ impl Choice {
         let choice = match all.iter().find(|c| c.adapter == adapter && c.shape == shape) {
             Some(c) => c.clone(),
             None => {
-                let c = Arc::new(Choice { adapter, shape, vec4, use_main: Arc::default(), ms: Mutex::new(None), bound: AtomicU64::new(0) });
+                let c = Arc::new(Choice { adapter, shape, kernels, pick: Arc::default(), ms: Mutex::new(None), bound: AtomicU64::new(0) });
                 all.push(c.clone());
                 c
             }
@@ -275,8 +301,8 @@ impl Choice {
         choice
     }
 
-    fn measured(&self) -> Option<(f64, f64)> {
-        *self.ms.lock().unwrap_or_else(|e| e.into_inner())
+    fn measured(&self) -> Option<Vec<f64>> {
+        self.ms.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -284,11 +310,12 @@ impl Choice {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tuned {
     pub shape: MatmulShape,
-    /// The entry point that runs it, and the other one.
+    /// The entry point that runs it, and its milliseconds per dispatch (the fastest of a few),
+    /// once measured.
     pub kernel: &'static str,
-    pub other: &'static str,
-    /// Their milliseconds per dispatch (the fastest of a few), once measured.
-    pub ms: Option<(f64, f64)>,
+    pub ms: Option<f64>,
+    /// The kernels it was timed against, each with its milliseconds once measured.
+    pub others: Vec<(&'static str, Option<f64>)>,
 }
 
 /// How many calls have been bound with a choice so far; [`tuned_since`] lists what came after.
@@ -303,20 +330,21 @@ pub fn tuned_since(ctx: &GpuContext, serial: u64) -> Vec<Tuned> {
     all.iter()
         .filter(|c| c.adapter == adapter && c.bound.load(Ordering::Relaxed) > serial)
         .map(|c| {
-            let (main, vec4) = (Variant::Tiled.entry(), c.vec4.entry());
-            let main_won = c.use_main.load(Ordering::Relaxed);
+            let pick = c.pick.load(Ordering::Relaxed);
+            let ms = c.measured();
+            let ms_of = |i: usize| ms.as_ref().and_then(|ms| ms.get(i).copied());
             Tuned {
                 shape: c.shape,
-                kernel: if main_won { main } else { vec4 },
-                other: if main_won { vec4 } else { main },
-                ms: c.measured().map(|(m, v)| if main_won { (m, v) } else { (v, m) }),
+                kernel: c.kernels[pick].entry(),
+                ms: ms_of(pick),
+                others: c.kernels.iter().enumerate().filter(|&(i, _)| i != pick).map(|(i, v)| (v.entry(), ms_of(i))).collect(),
             }
         })
         .collect()
 }
 
-/// Times every product bound on `ctx`'s adapter and not yet measured, on its vec4 kernel and on
-/// `main`, and makes every call bound to it run the faster one from its next recording on. In the
+/// Times every product bound on `ctx`'s adapter and not yet measured, on each of its kernels, and
+/// makes every call bound to it run the fastest from its next recording on. In the
 /// browser a worker awaits this after building its network (there a wait cannot block);
 /// natively [`MatmulKernel::bind`] has done it already and this finds nothing left.
 pub async fn tune(ctx: &GpuContext) -> Result<(), DeviceError> {
@@ -334,9 +362,9 @@ pub async fn tune(ctx: &GpuContext) -> Result<(), DeviceError> {
 /// Rounds of timing per kernel after a first run (which compiles the pipeline and is not counted).
 const TUNING_ROUNDS: usize = 2;
 
-/// Times each choice's two kernels on its shape (scratch tensors, no bias), one submit and a
-/// wait per run, alternately, [`TUNING_ROUNDS`] rounds after one that warms up, and keeps the
-/// fastest run of each. Wall clock around submit and wait: the device is opened without
+/// Times each choice's kernels on its shape (scratch tensors, no bias), one submit and a wait per
+/// run, in turn, [`TUNING_ROUNDS`] rounds after one that warms up, and keeps the fastest run of
+/// each. Wall clock around submit and wait: the device is opened without
 /// timestamp queries, which a browser may not offer, and the kernels of interest take
 /// milliseconds, far above a submit's cost.
 async fn measure(kernel: &MatmulKernel, ctx: &GpuContext, choices: &[Arc<Choice>]) -> Result<(), DeviceError> {
@@ -344,8 +372,8 @@ async fn measure(kernel: &MatmulKernel, ctx: &GpuContext, choices: &[Arc<Choice>
         let s = choice.shape;
         let zeros = |n: u32| GpuTensor::zeros(ctx, n as usize);
         let (a, b, c) = (zeros(s.m * s.k), zeros(s.k * s.n), zeros(s.m * s.n));
-        let calls = [kernel.bind_as(ctx, Variant::Tiled, s, &a, &b, None, None, &c), kernel.bind_as(ctx, choice.vec4, s, &a, &b, None, None, &c)];
-        let mut best = [f64::INFINITY; 2];
+        let calls: Vec<Dispatch> = choice.kernels.iter().map(|&v| kernel.bind_as(ctx, v, s, &a, &b, None, None, &c)).collect();
+        let mut best = vec![f64::INFINITY; calls.len()];
         for round in 0..=TUNING_ROUNDS {
             for (call, best) in calls.iter().zip(&mut best) {
                 let start = super::clock_ms();
@@ -358,9 +386,10 @@ async fn measure(kernel: &MatmulKernel, ctx: &GpuContext, choices: &[Arc<Choice>
                 }
             }
         }
-        // A tie stays on the vec4 kernel, the one chosen before measuring.
-        choice.use_main.store(best[0] < best[1], Ordering::Relaxed);
-        *choice.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some((best[0], best[1]));
+        // A tie goes to the earlier kernel (the first is the one that ran before measuring).
+        let fastest = (1..best.len()).fold(0, |f, i| if best[i] < best[f] { i } else { f });
+        choice.pick.store(fastest, Ordering::Relaxed);
+        *choice.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 //! default 5), `bench.reps` (1 to 20, default 3) and `bench.compute` (`cpu`, `webgpu` or both,
 //! default both), and `bench.profile=1` times each kernel of one WebGPU training step alone after
 //! the step timings (slow on a software adapter). Under the table, per network on WebGPU, the
-//! kernel each dense product runs (timed against the other one on this adapter, see
+//! kernel each dense product runs (timed against the others on this adapter, see
 //! `gpu::matmul::tune`) and, when asked, the profile. Unknown names are dropped and values out of range are moved to the nearest
 //! allowed one, each with a visible note.
 
