@@ -8,13 +8,14 @@
 //   weight_grad:  dW (+)= dyᵀ · cols, and db (+)= column sums of dy, in one pass
 //                 (a transposed convolution's weight gradient, with x and dy swapped)
 //   bias_grad:    db[c] (+)= sum_r dy[r, c], rows in order (a dense or transposed layer's bias).
-// forward and input_grad compute an 8x8 block of outputs per invocation (8 rows or pixels by 8
-// channels; by 4 where the channels are 4 or fewer, so a 1-channel image wastes less), weight_grad
-// a 4x4 block, in vec4 accumulators, reading their operands straight from the buffers (no
-// workgroup memory in the products): on the software adapters this project is measured on, a load
-// whose address differs between invocations is a per-lane gather, so many multiply-adds per load
-// is what pays; the 8x8 blocks (64 per 16 loads) took about half the time of 4x4 ones (16 per 8)
-// on SwiftShader and llvmpipe (docs/performance.md).
+// forward and input_grad compute a 4x4 block of outputs per invocation (4 rows or pixels by 4
+// channels), forward8 and input_grad8 an 8x8 one (by 4 channels where there are 4 or fewer),
+// weight_grad 4 columns by 8 channels, in vec4 accumulators, reading their operands straight from
+// the buffers (no workgroup memory in the products): on the software adapters this project is
+// measured on, a load whose address differs between invocations is a per-lane gather, so many
+// multiply-adds per load is what pays. Which block size is faster differs by adapter (8x8 on
+// SwiftShader, 4x4 on llvmpipe: docs/performance.md), so the host times both at each shape and
+// runs the faster.
 // Out-of-range indices are clamped and their values masked to 0, never tested per load.
 // CPU reference: src/cpu/conv.rs (`im2col`, `col2im`, `bias_grad`) with src/cpu/matmul.rs;
 // host side: src/gpu/conv.rs.
@@ -104,11 +105,68 @@ fn pixel_of(r: u32) -> vec3<u32> {
     return vec3<u32>(r / (ow * oh), (r / ow) % oh, r % ow);
 }
 
-// `forward`: invocation li of workgroup (gx, gy) computes rows gx * 8 * WG + li + WG * i (i in
-// 0..8) for output channels 8 gy .. 8 gy + 7. Each output sums its k*k*cin products in the order of
+// `forward`: invocation li of workgroup (gx, gy) computes rows gx * 4 * WG + li + WG * i (i in
+// 0..4) for output channels 4 gy .. 4 gy + 3. Each output sums its k*k*cin products in the order of
 // the columns of cols, (ky, kx, ci), as the product over cols does.
 @compute @workgroup_size(64)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let rows = conv.batch * out_h() * out_w();
+    let field = conv.k * conv.k * conv.cin;
+    let r0 = wid.x * 4u * WG + li;
+    let rs = min(vec4<u32>(r0) + vec4<u32>(0u, WG, 2u * WG, 3u * WG), vec4<u32>(rows - 1u));
+    let co0 = wid.y * 4u;
+    let wrows = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cout - 1u)) * field;
+    var px: array<vec3<u32>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        px[i] = pixel_of(rs[i]);
+    }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var ky = 0u; ky < conv.k; ky++) {
+        for (var kx = 0u; kx < conv.k; kx++) {
+            // Per row: the input pixel this tap reads (unsigned: left of or above the image wraps
+            // to a huge value and fails `< h`), and 1 or 0 for inside or padding.
+            var base = vec4<u32>(0u);
+            var keep = vec4<f32>(0.0);
+            for (var i = 0u; i < 4u; i++) {
+                let sy = px[i].y + ky - conv.pad;
+                let sx = px[i].z + kx - conv.pad;
+                if (px[i].y + ky >= conv.pad && px[i].z + kx >= conv.pad && sy < conv.h && sx < conv.w) {
+                    base[i] = ((px[i].x * conv.h + sy) * conv.w + sx) * conv.cin;
+                    keep[i] = 1.0;
+                }
+            }
+            let tap = (ky * conv.k + kx) * conv.cin;
+            for (var ci = 0u; ci < conv.cin; ci++) {
+                let xv = vec4<f32>(x[base.x + ci], x[base.y + ci], x[base.z + ci], x[base.w + ci]) * keep;
+                let wi = wrows + tap + ci;
+                let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
+                acc0 = acc0 + xv.x * wv;
+                acc1 = acc1 + xv.y * wv;
+                acc2 = acc2 + xv.z * wv;
+                acc3 = acc3 + xv.w * wv;
+            }
+        }
+    }
+    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i++) {
+        let r = r0 + i * WG;
+        for (var j = 0u; j < 4u; j++) {
+            let co = co0 + j;
+            if (r < rows && co < conv.cout) {
+                y[r * conv.cout + co] = finish(acc[i][j], co);
+            }
+        }
+    }
+}
+
+// `forward8`: invocation li of workgroup (gx, gy) computes rows gx * 8 * WG + li + WG * i (i in
+// 0..8) for output channels 8 gy .. 8 gy + 7. Each output sums its k*k*cin products in the order of
+// the columns of cols, (ky, kx, ci), as the product over cols does.
+@compute @workgroup_size(64)
+fn forward8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let rows = conv.batch * out_h() * out_w();
     let field = conv.k * conv.k * conv.cin;
     let r0 = wid.x * 8u * WG + li;
@@ -203,13 +261,73 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     }
 }
 
-// `input_grad`: invocation li of workgroup (gx, gy) computes input pixels gx * 8 * WG + li + WG * i
-// (i in 0..8) for input channels 8 gy .. 8 gy + 7: each sums, over the taps (ky, kx) whose output
+// `input_grad`: invocation li of workgroup (gx, gy) computes input pixels gx * 4 * WG + li + WG * i
+// (i in 0..4) for input channels 4 gy .. 4 gy + 3: each sums, over the taps (ky, kx) whose output
 // pixel oy = py + pad - ky, ox = px + pad - kx exists, and over the output channels, dy times the
 // weight: col2im of dy · W without the matrix dy · W. (Reading dy four output channels at a time,
 // as weight_grad4 does, measured no faster here: docs/performance.md.)
 @compute @workgroup_size(64)
 fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let pixels = conv.batch * conv.h * conv.w;
+    let field = conv.k * conv.k * conv.cin;
+    let oh = out_h();
+    let ow = out_w();
+    let q0 = wid.x * 4u * WG + li;
+    let qs = min(vec4<u32>(q0) + vec4<u32>(0u, WG, 2u * WG, 3u * WG), vec4<u32>(pixels - 1u));
+    let ci0 = wid.y * 4u;
+    let cis = min(vec4<u32>(ci0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cin - 1u));
+    var px: array<vec3<u32>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        let q = qs[i];
+        px[i] = vec3<u32>(q / (conv.w * conv.h), (q / conv.w) % conv.h, q % conv.w);
+    }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var ky = 0u; ky < conv.k; ky++) {
+        for (var kx = 0u; kx < conv.k; kx++) {
+            var base = vec4<u32>(0u);
+            var keep = vec4<f32>(0.0);
+            for (var i = 0u; i < 4u; i++) {
+                let oy = px[i].y + conv.pad - ky;
+                let ox = px[i].z + conv.pad - kx;
+                if (px[i].y + conv.pad >= ky && px[i].z + conv.pad >= kx && oy < oh && ox < ow) {
+                    base[i] = ((px[i].x * oh + oy) * ow + ox) * conv.cout;
+                    keep[i] = 1.0;
+                }
+            }
+            let tap = cis + (ky * conv.k + kx) * conv.cin;
+            for (var co = 0u; co < conv.cout; co++) {
+                let dv = vec4<f32>(dy[base.x + co], dy[base.y + co], dy[base.z + co], dy[base.w + co]) * keep;
+                let wi = tap + co * field;
+                let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
+                acc0 = acc0 + dv.x * wv;
+                acc1 = acc1 + dv.y * wv;
+                acc2 = acc2 + dv.z * wv;
+                acc3 = acc3 + dv.w * wv;
+            }
+        }
+    }
+    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i++) {
+        let q = q0 + i * WG;
+        for (var j = 0u; j < 4u; j++) {
+            let ci = ci0 + j;
+            if (q < pixels && ci < conv.cin) {
+                y[q * conv.cin + ci] = finish(acc[i][j], ci);
+            }
+        }
+    }
+}
+
+// `input_grad8`: invocation li of workgroup (gx, gy) computes input pixels gx * 8 * WG + li + WG * i
+// (i in 0..8) for input channels 8 gy .. 8 gy + 7: each sums, over the taps (ky, kx) whose output
+// pixel oy = py + pad - ky, ox = px + pad - kx exists, and over the output channels, dy times the
+// weight: col2im of dy · W without the matrix dy · W. (Reading dy four output channels at a time,
+// as weight_grad4 does, measured no faster here: docs/performance.md.)
+@compute @workgroup_size(64)
+fn input_grad8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let pixels = conv.batch * conv.h * conv.w;
     let field = conv.k * conv.k * conv.cin;
     let oh = out_h();
@@ -307,15 +425,15 @@ fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
 }
 
 // Per invocation of weight_grad, its sums before the workgroup adds them up.
-var<workgroup> part: array<array<vec4<f32>, 4>, 64>;
+var<workgroup> part: array<array<vec4<f32>, 8>, 64>;
 
-// `weight_grad`: workgroup (gx, gy) computes dW for output channels 4 gy .. 4 gy + 3 and columns
+// `weight_grad`: workgroup (gx, gy) computes dW for output channels 8 gy .. 8 gy + 7 and columns
 // of cols p = 4 gx .. 4 gx + 3, where column p = k*k*cin (one past the last) is the bias, whose
 // "input" is 1. Its 64 invocations each sum a 64th of the rows, a run of consecutive ones in
 // order (walking from one output pixel to the next by adding, no division per row, and reading a
 // column's input at a fixed offset from the pixel's), then add their sums up in a tree: a small dW
 // over a long sum (every output pixel of the batch) keeps every lane busy. `weight_grad4`, for
-// cout a multiple of 4, reads a row's four dy as one vec4.
+// cout a multiple of 4, reads a row's dy four channels at a time as vec4s.
 @compute @workgroup_size(64)
 fn weight_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     weight_grad_block(wid, li, false);
@@ -331,8 +449,12 @@ fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
     let ow = out_w();
     let rows = conv.batch * oh * ow;
     let field = conv.k * conv.k * conv.cin;
-    let co0 = wid.y * 4u;
-    let chans = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cout - 1u));
+    let co0 = wid.y * 8u;
+    let last_chan = vec4<u32>(conv.cout - 1u);
+    let chans0 = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), last_chan);
+    let chans1 = min(vec4<u32>(co0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last_chan);
+    // weight_grad4: the second four channels' vec4, the first one's again when there are only four.
+    let second = min(co0 + 4u, conv.cout - 4u);
     let p0 = wid.x * 4u;
     // Each column's tap, its input's offset from the output pixel's (u32 arithmetic wraps: a
     // tap left of or above the pixel subtracts), and whether it is a weight (1), the bias (2) or
@@ -362,27 +484,32 @@ fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
     var b = first / (oh * ow);
     var oy = (first / ow) % oh;
     var ox = first % ow;
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    // acc[j + 4h]: column p0 + j, channels co0 + 4h .. co0 + 4h + 3.
+    var acc: array<vec4<f32>, 8>;
     for (var r = first; r < last; r++) {
         var dv: vec4<f32>;
+        var dw4: vec4<f32>;
         if (by4) {
             dv = dy4[(r * conv.cout + co0) / 4u];
+            dw4 = dy4[(r * conv.cout + second) / 4u];
         } else {
             let d = r * conv.cout;
-            dv = vec4<f32>(dy[d + chans.x], dy[d + chans.y], dy[d + chans.z], dy[d + chans.w]);
+            dv = vec4<f32>(dy[d + chans0.x], dy[d + chans0.y], dy[d + chans0.z], dy[d + chans0.w]);
+            dw4 = vec4<f32>(dy[d + chans1.x], dy[d + chans1.y], dy[d + chans1.z], dy[d + chans1.w]);
         }
         let sy = vec4<u32>(oy) + ky - vec4<u32>(conv.pad);
         let sx = vec4<u32>(ox) + kx - vec4<u32>(conv.pad);
         let inside = weight & (sy < vec4<u32>(conv.h)) & (sx < vec4<u32>(conv.w));
         let idx = select(vec4<u32>(0u), vec4<u32>(((b * conv.h + oy) * conv.w + ox) * conv.cin) + off, inside);
         let xv = select(ones, vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), inside);
-        acc0 = acc0 + xv.x * dv;
-        acc1 = acc1 + xv.y * dv;
-        acc2 = acc2 + xv.z * dv;
-        acc3 = acc3 + xv.w * dv;
+        acc[0] = acc[0] + xv.x * dv;
+        acc[1] = acc[1] + xv.y * dv;
+        acc[2] = acc[2] + xv.z * dv;
+        acc[3] = acc[3] + xv.w * dv;
+        acc[4] = acc[4] + xv.x * dw4;
+        acc[5] = acc[5] + xv.y * dw4;
+        acc[6] = acc[6] + xv.z * dw4;
+        acc[7] = acc[7] + xv.w * dw4;
         ox++;
         if (ox == ow) {
             ox = 0u;
@@ -393,11 +520,11 @@ fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
             }
         }
     }
-    part[li] = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    part[li] = acc;
     workgroupBarrier();
     for (var span = WG / 2u; span > 0u; span = span / 2u) {
         if (li < span) {
-            for (var j = 0u; j < 4u; j++) {
+            for (var j = 0u; j < 8u; j++) {
                 part[li][j] = part[li][j] + part[li + span][j];
             }
         }
@@ -407,12 +534,12 @@ fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
         return;
     }
     for (var j = 0u; j < 4u; j++) {
-        for (var c = 0u; c < 4u; c++) {
+        for (var c = 0u; c < 8u; c++) {
             let co = co0 + c;
             if (co >= conv.cout) {
                 continue;
             }
-            let v = part[0][j][c];
+            let v = part[0][j + 4u * (c / 4u)][c % 4u];
             if (kind[j] == 1u) {
                 let idx = co * field + p0 + j;
                 if (extra.accumulate != 0u) {

@@ -28,7 +28,7 @@ use metaplastic::cpu::pool::{avg_pool_forward, max_pool_forward, pool_backward, 
 use metaplastic::cpu::sgd::sgd_step;
 use metaplastic::gpu::activation::ActivationKernel;
 use metaplastic::gpu::amp::{AmpKernel, Centre};
-use metaplastic::gpu::conv::ConvKernel;
+use metaplastic::gpu::conv::{Block, ConvKernel};
 use metaplastic::gpu::dropout::DropoutKernel;
 use metaplastic::gpu::lenet::GpuLenet;
 use metaplastic::gpu::pool::PoolKernel;
@@ -94,11 +94,19 @@ fn conv_forward_matches_cpu() {
             ("bias+relu", true, Some(Activation::Relu), &relu),
             ("bias+tanh", true, Some(Activation::Tanh), &tanh),
         ] {
-            let gy = GpuTensor::from_slice(&ctx, &vec![7.0; rows * cout]);
-            run(&ctx, |e| kernel.bind_forward(&ctx, s, &gx, &gw, with_bias.then_some(&gb), act, &gy).encode(e));
-            // tanh adds its own 2e-6 (GPU tanh is not correctly rounded).
-            let atol = sum_atol(patch) + if act == Some(Activation::Tanh) { 2e-6 } else { 0.0 };
-            assert_parity(&format!("conv forward {what} {s:?}"), &read(&ctx, &gy), want, atol, 1e-5);
+            // Each block size, and the one timed faster on this adapter.
+            for block in [Some(Block::Four), Some(Block::Eight), None] {
+                let gy = GpuTensor::from_slice(&ctx, &vec![7.0; rows * cout]);
+                let bias = with_bias.then_some(&gb);
+                let call = match block {
+                    Some(b) => kernel.bind_forward_on(b, &ctx, s, &gx, &gw, bias, act, &gy),
+                    None => kernel.bind_forward(&ctx, s, &gx, &gw, bias, act, &gy),
+                };
+                run(&ctx, |e| call.encode(e));
+                // tanh adds its own 2e-6 (GPU tanh is not correctly rounded).
+                let atol = sum_atol(patch) + if act == Some(Activation::Tanh) { 2e-6 } else { 0.0 };
+                assert_parity(&format!("conv forward {what} {block:?} {s:?}"), &read(&ctx, &gy), want, atol, 1e-5);
+            }
         }
     }
 }
@@ -122,9 +130,16 @@ fn conv_input_grad_matches_cpu() {
         // Each input element sums up to k*k taps of cout products.
         let atol = sum_atol((s.k * s.k) as usize * cout);
         for (what, with_bias, want) in [("plain", false, &plain), ("transposed convolution", true, &transposed)] {
-            let gdx = GpuTensor::from_slice(&ctx, &vec![7.0; s.input_len()]);
-            run(&ctx, |e| kernel.bind_input_grad(&ctx, s, &gdy, &gw, with_bias.then_some(&gb), &gdx).encode(e));
-            assert_parity(&format!("conv input_grad {what} {s:?}"), &read(&ctx, &gdx), want, atol, 1e-5);
+            for block in [Some(Block::Four), Some(Block::Eight), None] {
+                let gdx = GpuTensor::from_slice(&ctx, &vec![7.0; s.input_len()]);
+                let bias = with_bias.then_some(&gb);
+                let call = match block {
+                    Some(b) => kernel.bind_input_grad_on(b, &ctx, s, &gdy, &gw, bias, &gdx),
+                    None => kernel.bind_input_grad(&ctx, s, &gdy, &gw, bias, &gdx),
+                };
+                run(&ctx, |e| call.encode(e));
+                assert_parity(&format!("conv input_grad {what} {block:?} {s:?}"), &read(&ctx, &gdx), want, atol, 1e-5);
+            }
         }
     }
 }

@@ -12,8 +12,8 @@ use crate::nn::{Activation, ConvShape};
 use bytemuck::{Pod, Zeroable};
 
 /// Invocations per workgroup (`WG` in the shader): a workgroup of `forward` or `input_grad` covers
-/// 8 rows (pixels) per invocation and 8 channels; one of `weight_grad`, 4 columns of cols and 4
-/// channels.
+/// 4 rows (pixels) per invocation and 4 channels, of `forward8` or `input_grad8` 8 and 8, of
+/// `weight_grad` 4 columns of cols and 8 channels.
 const WG: usize = 64;
 
 /// The WGSL uniform `Rows`.
@@ -38,8 +38,9 @@ struct Extra {
 }
 
 pub struct ConvKernel {
-    forward: Pipeline,
-    input_grad: Pipeline,
+    /// 4x4 and 8x8 blocks of outputs per invocation.
+    forward: [Pipeline; 2],
+    input_grad: [Pipeline; 2],
     weight_grad: Pipeline,
     /// `weight_grad` reading dy four output channels at a time (cout a multiple of 4).
     weight_grad4: Pipeline,
@@ -48,42 +49,60 @@ pub struct ConvKernel {
 
 impl ConvKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [forward, input_grad, weight_grad, weight_grad4, bias_grad] = pipelines(
+        let [forward, forward8, input_grad, input_grad8, weight_grad, weight_grad4, bias_grad] = pipelines(
             ctx,
             "conv.wgsl",
             include_str!("../../shaders/conv.wgsl"),
-            ["forward", "input_grad", "weight_grad", "weight_grad4", "bias_grad"],
+            ["forward", "forward8", "input_grad", "input_grad8", "weight_grad", "weight_grad4", "bias_grad"],
         );
-        Self { forward, input_grad, weight_grad, weight_grad4, bias_grad }
+        Self { forward: [forward, forward8], input_grad: [input_grad, input_grad8], weight_grad, weight_grad4, bias_grad }
     }
 
     /// `y = act(im2col(x) · Wᵀ + bias)`: `x` is `batch x h x w x cin`, `w` is `cout x k x k x cin`,
     /// `y` is `rows x cout`; the bias and the activation each when given (the CPU's `im2col`,
-    /// `matmul`, `add_bias` and `activation_forward`).
+    /// `matmul`, `add_bias` and `activation_forward`). On the block size that ran faster at this
+    /// shape on this adapter ([`super::kernel::fastest`]).
     #[allow(clippy::too_many_arguments)]
     pub fn bind_forward(&self, ctx: &GpuContext, s: ConvShape, x: &GpuTensor, w: &GpuTensor, bias: Option<&GpuTensor>, act: Option<Activation>, y: &GpuTensor) -> Dispatch {
+        let calls = Block::ALL.map(|b| self.bind_forward_on(b, ctx, s, x, w, bias, act, y)).to_vec();
+        super::kernel::fastest(ctx, format!("conv forward {s:?}"), calls)
+    }
+
+    /// [`Self::bind_forward`] on the given block size.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_forward_on(&self, block: Block, ctx: &GpuContext, s: ConvShape, x: &GpuTensor, w: &GpuTensor, bias: Option<&GpuTensor>, act: Option<Activation>, y: &GpuTensor) -> Dispatch {
         assert_eq!(x.len, s.input_len(), "x must be batch x h x w x cin");
         assert_eq!(w.len, s.weight_len(), "w must be cout x k x k x cin");
         assert_eq!(y.len, s.rows() * s.cout as usize, "y must be rows x cout");
         assert!(bias.is_none_or(|b| b.len == s.cout as usize), "one bias per output channel");
         let extra = Extra { with_bias: u32::from(bias.is_some()), act: act.map_or(0, |a| a.code() + 1), accumulate: 0, _pad: 0 };
         let (shape, extra) = (uniform(ctx, "conv shape", &s, false), uniform(ctx, "conv call", &extra, false));
-        let groups = (groups(s.rows(), 8 * WG), groups(s.cout as usize, 8));
-        Dispatch::new(ctx, &self.forward, &[(0, &shape), (2, &extra)], &[(3, x), (4, w), (5, bias.unwrap_or(w)), (6, y)], groups)
+        let side = block.side();
+        let groups = (groups(s.rows(), side * WG), groups(s.cout as usize, side));
+        Dispatch::new(ctx, &self.forward[block as usize], &[(0, &shape), (2, &extra)], &[(3, x), (4, w), (5, bias.unwrap_or(w)), (6, y)], groups)
     }
 
     /// `dx = col2im(dy · W) + bias`: the input gradient (`dy` is `rows x cout`, `dx` is `batch x h
     /// x w x cin`), and with a bias of `cin` entries a transposed convolution's forward pass (the
-    /// CPU's `matmul`, `col2im` and `add_bias`).
+    /// CPU's `matmul`, `col2im` and `add_bias`). On the block size that ran faster at this shape
+    /// on this adapter.
     pub fn bind_input_grad(&self, ctx: &GpuContext, s: ConvShape, dy: &GpuTensor, w: &GpuTensor, bias: Option<&GpuTensor>, dx: &GpuTensor) -> Dispatch {
+        let calls = Block::ALL.map(|b| self.bind_input_grad_on(b, ctx, s, dy, w, bias, dx)).to_vec();
+        super::kernel::fastest(ctx, format!("conv input gradient {s:?} bias {}", bias.is_some()), calls)
+    }
+
+    /// [`Self::bind_input_grad`] on the given block size.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind_input_grad_on(&self, block: Block, ctx: &GpuContext, s: ConvShape, dy: &GpuTensor, w: &GpuTensor, bias: Option<&GpuTensor>, dx: &GpuTensor) -> Dispatch {
         assert_eq!(dy.len, s.rows() * s.cout as usize, "dy must be rows x cout");
         assert_eq!(w.len, s.weight_len(), "w must be cout x k x k x cin");
         assert_eq!(dx.len, s.input_len(), "dx must be batch x h x w x cin");
         assert!(bias.is_none_or(|b| b.len == s.cin as usize), "one bias per input channel");
         let extra = Extra { with_bias: u32::from(bias.is_some()), act: 0, accumulate: 0, _pad: 0 };
         let (shape, extra) = (uniform(ctx, "conv shape", &s, false), uniform(ctx, "conv call", &extra, false));
-        let groups = (groups(s.input_len() / s.cin as usize, 8 * WG), groups(s.cin as usize, 8));
-        Dispatch::new(ctx, &self.input_grad, &[(0, &shape), (2, &extra)], &[(7, dy), (4, w), (5, bias.unwrap_or(w)), (6, dx)], groups)
+        let side = block.side();
+        let groups = (groups(s.input_len() / s.cin as usize, side * WG), groups(s.cin as usize, side));
+        Dispatch::new(ctx, &self.input_grad[block as usize], &[(0, &shape), (2, &extra)], &[(7, dy), (4, w), (5, bias.unwrap_or(w)), (6, dx)], groups)
     }
 
     /// `dw = dyᵀ · im2col(x)` and, when `db` is given, `db = column sums of dy`, in one dispatch;
@@ -108,7 +127,7 @@ impl ConvKernel {
             }
         };
         let columns = s.patch() + usize::from(with_bias);
-        let groups = (groups(columns, 4), groups(s.cout as usize, 4));
+        let groups = (groups(columns, 4), groups(s.cout as usize, 8));
         let standin = GpuTensor::zeros(ctx, 4);
         let (pipeline, [dy, dy4]) = self.dy_by4(s, dy, &standin);
         Dispatch::new(ctx, pipeline, &[(0, &shape), (2, &extra)], &[(3, x), dy, dy4, (8, dw), (9, db)], groups)
@@ -131,6 +150,25 @@ impl ConvKernel {
         let rows = Rows { rows: (dy.len / cols) as u32, cols: cols as u32, n: dy.len as u32, accumulate: u32::from(accumulate) };
         let rows = uniform(ctx, "bias rows", &rows, false);
         Dispatch::new(ctx, &self.bias_grad, &[(1, &rows)], &[(7, dy), (9, db)], (groups(cols, WG), 1))
+    }
+}
+
+/// The outputs an invocation of `forward` or `input_grad` computes: 4 rows (pixels) by 4 channels,
+/// or 8 by 8 (`forward8`, `input_grad8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Block {
+    Four = 0,
+    Eight = 1,
+}
+
+impl Block {
+    pub const ALL: [Block; 2] = [Block::Four, Block::Eight];
+
+    fn side(self) -> usize {
+        match self {
+            Block::Four => 4,
+            Block::Eight => 8,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{GpuContext, GpuTensor};
 use bytemuck::Pod;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Dispatches recorded since the program started, for the benchmark's dispatches per step (the
@@ -209,5 +209,105 @@ pub fn record_all<'a>(encoder: &mut wgpu::CommandEncoder, calls: impl IntoIterat
     let mut pass = encoder.begin_compute_pass(&Default::default());
     for call in calls {
         call.record(&mut pass);
+    }
+}
+
+/// A choice between calls bound to the same work on different kernels (tested to agree): the one
+/// that ran fastest on this adapter, for every call bound to the same `key` (the work's kind and
+/// shape) for the program's life. The matrix product has its own ([`super::matmul`]), which times
+/// scratch tensors of the product's shape; these are timed on the buffers of the first call bound,
+/// so only calls that overwrite their output (never ones that add into it) are chosen this way.
+struct Timed {
+    adapter: String,
+    key: String,
+    /// The first calls bound to the key, until they are timed (then dropped, with their hold on
+    /// the buffers).
+    calls: Mutex<Vec<Dispatch>>,
+    /// The index into `calls` of the one that runs; read by every bound call as it is recorded.
+    pick: Arc<AtomicUsize>,
+    /// Milliseconds of each, once measured.
+    ms: Mutex<Option<Vec<f64>>>,
+}
+
+static TIMED: Mutex<Vec<Arc<Timed>>> = Mutex::new(Vec::new());
+
+/// The first of `calls` until they are timed, then the fastest of them (for any call bound to the
+/// same `key` on `ctx`'s adapter). Natively they are timed here, the first time a key is bound; in
+/// the browser, where a wait cannot block, by [`time_pending`], which each worker awaits after
+/// building its network (with `matmul::tune`).
+pub fn fastest(ctx: &GpuContext, key: String, calls: Vec<Dispatch>) -> Dispatch {
+    let adapter = ctx.adapter.to_string();
+    let timed = {
+        let mut all = TIMED.lock().unwrap_or_else(|e| e.into_inner());
+        match all.iter().find(|t| t.adapter == adapter && t.key == key) {
+            Some(t) => t.clone(),
+            None => {
+                let t = Arc::new(Timed { adapter, key, calls: Mutex::new(calls.clone()), pick: Arc::default(), ms: Mutex::new(None) });
+                all.push(t.clone());
+                t
+            }
+        }
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    if timed.ms.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+        && let Err(e) = now(time(ctx, &timed))
+    {
+        log::warn!("timing the kernels of {} failed ({e}); it runs on {}", timed.key, calls[0].kernel());
+    }
+    let mut calls = calls.into_iter();
+    let first = calls.next().expect("a choice has a call");
+    first.or_among(calls.collect(), timed.pick.clone())
+}
+
+/// Times every choice made by [`fastest`] on `ctx`'s adapter and not yet timed.
+pub async fn time_pending(ctx: &GpuContext) -> Result<(), crate::nn::DeviceError> {
+    let adapter = ctx.adapter.to_string();
+    let pending: Vec<Arc<Timed>> = {
+        let all = TIMED.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().filter(|t| t.adapter == adapter && t.ms.lock().unwrap_or_else(|e| e.into_inner()).is_none()).cloned().collect()
+    };
+    for timed in pending {
+        time(ctx, &timed).await?;
+    }
+    Ok(())
+}
+
+/// Rounds of timing per call after a first run, which compiles the pipeline and is not counted.
+const TIMING_ROUNDS: usize = 2;
+
+/// Times a choice's calls, one submit and a wait per run, in turn, [`TIMING_ROUNDS`] rounds after
+/// one that warms up; keeps each one's fastest and makes the fastest run (a tie: the earlier).
+async fn time(ctx: &GpuContext, timed: &Timed) -> Result<(), crate::nn::DeviceError> {
+    let calls = std::mem::take(&mut *timed.calls.lock().unwrap_or_else(|e| e.into_inner()));
+    if calls.is_empty() {
+        // Another caller is timing them.
+        return Ok(());
+    }
+    let mut best = vec![f64::INFINITY; calls.len()];
+    for round in 0..=TIMING_ROUNDS {
+        for (call, best) in calls.iter().zip(&mut best) {
+            let start = super::clock_ms();
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            call.encode(&mut encoder);
+            ctx.submit([encoder.finish()]);
+            ctx.done().await?;
+            if round > 0 {
+                *best = best.min(super::clock_ms() - start);
+            }
+        }
+    }
+    let fastest = (1..best.len()).fold(0, |f, i| if best[i] < best[f] { i } else { f });
+    timed.pick.store(fastest, Ordering::Relaxed);
+    *timed.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
+    Ok(())
+}
+
+/// Runs a future whose waits block natively (so it is ready at its first poll).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn now(future: impl std::future::Future<Output = Result<(), crate::nn::DeviceError>>) -> Result<(), crate::nn::DeviceError> {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(crate::nn::DeviceError::Readback("a native wait did not complete".into())),
     }
 }

@@ -9,6 +9,8 @@ use super::{GpuContext, GpuTensor};
 use crate::nn::{Activation, MatmulShape};
 use crate::nn::TrainError;
 use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
+#[cfg(not(target_arch = "wasm32"))]
+use super::kernel::now;
 use bytemuck::{Pod, Zeroable};
 use crate::nn::DeviceError;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -344,7 +346,8 @@ pub fn tuned_since(ctx: &GpuContext, serial: u64) -> Vec<Tuned> {
 }
 
 /// Times every product bound on `ctx`'s adapter and not yet measured, on each of its kernels, and
-/// makes every call bound to it run the fastest from its next recording on. In the
+/// makes every call bound to it run the fastest from its next recording on; then every other
+/// choice between kernels not yet timed ([`super::kernel::time_pending`]). In the
 /// browser a worker awaits this after building its network (there a wait cannot block);
 /// natively [`MatmulKernel::bind`] has done it already and this finds nothing left.
 pub async fn tune(ctx: &GpuContext) -> Result<(), DeviceError> {
@@ -353,10 +356,11 @@ pub async fn tune(ctx: &GpuContext) -> Result<(), DeviceError> {
         let all = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
         all.iter().filter(|c| c.adapter == adapter && c.measured().is_none()).cloned().collect()
     };
-    if pending.is_empty() {
-        return Ok(());
+    if !pending.is_empty() {
+        measure(&MatmulKernel::new(ctx), ctx, &pending).await?;
     }
-    measure(&MatmulKernel::new(ctx), ctx, &pending).await
+    // The other kernels chosen by timing (the convolutions' block sizes).
+    super::kernel::time_pending(ctx).await
 }
 
 /// Rounds of timing per kernel after a first run (which compiles the pipeline and is not counted).
@@ -392,16 +396,6 @@ async fn measure(kernel: &MatmulKernel, ctx: &GpuContext, choices: &[Arc<Choice>
         *choice.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
     }
     Ok(())
-}
-
-/// Runs a future whose waits block natively (so it is ready at its first poll).
-#[cfg(not(target_arch = "wasm32"))]
-fn now(future: impl std::future::Future<Output = Result<(), DeviceError>>) -> Result<(), DeviceError> {
-    let mut future = std::pin::pin!(future);
-    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
-        std::task::Poll::Ready(result) => result,
-        std::task::Poll::Pending => Err(DeviceError::Readback("a native wait did not complete".into())),
-    }
 }
 
 fn check(shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) {
