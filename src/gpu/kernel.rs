@@ -213,12 +213,14 @@ pub fn record_all<'a>(encoder: &mut wgpu::CommandEncoder, calls: impl IntoIterat
 }
 
 /// A choice between calls bound to the same work on different kernels (tested to agree): the one
-/// that ran fastest on this adapter, for every call bound to the same `key` (the work's kind and
-/// shape) for the program's life. The matrix product has its own ([`super::matmul`]), which times
-/// scratch tensors of the product's shape; these are timed on the buffers of the first call bound,
-/// so only calls that overwrite their output (never ones that add into it) are chosen this way.
+/// that ran fastest on this device, for every call bound to the same `key` (the work's kind and
+/// shape) on it. The matrix product has its own ([`super::matmul`]), which times scratch tensors of
+/// the product's shape; these are timed on the buffers of the first call bound, so only calls that
+/// overwrite their output (never ones that add into it) are chosen this way, and only on the device
+/// they were bound on (a page that lost its device and opened another times its calls afresh).
 struct Timed {
-    adapter: String,
+    /// The device's hash (its identity, without holding it open).
+    device: u64,
     key: String,
     /// The first calls bound to the key, until they are timed (then dropped, with their hold on
     /// the buffers).
@@ -236,13 +238,13 @@ static TIMED: Mutex<Vec<Arc<Timed>>> = Mutex::new(Vec::new());
 /// the browser, where a wait cannot block, by [`time_pending`], which each worker awaits after
 /// building its network (with `matmul::tune`).
 pub fn fastest(ctx: &GpuContext, key: String, calls: Vec<Dispatch>) -> Dispatch {
-    let adapter = ctx.adapter.to_string();
+    let device = device_id(ctx);
     let timed = {
         let mut all = TIMED.lock().unwrap_or_else(|e| e.into_inner());
-        match all.iter().find(|t| t.adapter == adapter && t.key == key) {
+        match all.iter().find(|t| t.device == device && t.key == key) {
             Some(t) => t.clone(),
             None => {
-                let t = Arc::new(Timed { adapter, key, calls: Mutex::new(calls.clone()), pick: Arc::default(), ms: Mutex::new(None) });
+                let t = Arc::new(Timed { device, key, calls: Mutex::new(calls.clone()), pick: Arc::default(), ms: Mutex::new(None) });
                 all.push(t.clone());
                 t
             }
@@ -259,17 +261,27 @@ pub fn fastest(ctx: &GpuContext, key: String, calls: Vec<Dispatch>) -> Dispatch 
     first.or_among(calls.collect(), timed.pick.clone())
 }
 
-/// Times every choice made by [`fastest`] on `ctx`'s adapter and not yet timed.
+/// Times every choice made by [`fastest`] on `ctx`'s device and not yet timed; the calls other
+/// devices left untimed (a lost one) are let go.
 pub async fn time_pending(ctx: &GpuContext) -> Result<(), crate::nn::DeviceError> {
-    let adapter = ctx.adapter.to_string();
+    let device = device_id(ctx);
     let pending: Vec<Arc<Timed>> = {
-        let all = TIMED.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().filter(|t| t.adapter == adapter && t.ms.lock().unwrap_or_else(|e| e.into_inner()).is_none()).cloned().collect()
+        let mut all = TIMED.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|t| t.device == device || t.ms.lock().unwrap_or_else(|e| e.into_inner()).is_some());
+        all.iter().filter(|t| t.device == device && t.ms.lock().unwrap_or_else(|e| e.into_inner()).is_none()).cloned().collect()
     };
     for timed in pending {
         time(ctx, &timed).await?;
     }
     Ok(())
+}
+
+/// The device's identity as [`Timed`] keeps it: wgpu hashes a device by its id.
+fn device_id(ctx: &GpuContext) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    ctx.device.hash(&mut h);
+    h.finish()
 }
 
 /// Rounds of timing per call after a first run, which compiles the pipeline and is not counted.
