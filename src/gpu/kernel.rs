@@ -287,17 +287,21 @@ fn device_id(ctx: &GpuContext) -> u64 {
 /// Rounds of timing per call after a first run, which compiles the pipeline and is not counted.
 const TIMING_ROUNDS: usize = 2;
 
-/// Times a choice's calls, one submit and a wait per run, in turn, [`TIMING_ROUNDS`] rounds after
-/// one that warms up; keeps each one's fastest and makes the fastest run (a tie: the earlier).
-async fn time(ctx: &GpuContext, timed: &Timed) -> Result<(), crate::nn::DeviceError> {
-    let calls = std::mem::take(&mut *timed.calls.lock().unwrap_or_else(|e| e.into_inner()));
-    if calls.is_empty() {
-        // Another caller is timing them.
-        return Ok(());
-    }
+/// Times alternative calls for the same work: one submit and a wait per run, in turn,
+/// [`TIMING_ROUNDS`] rounds after one that warms up, each call's fastest run kept. A call more than
+/// twice as slow as the fastest after a round is not run again (a second run would not close that
+/// gap, and on a software adapter a slow kernel costs the page's start a second or more). Wall
+/// clock around submit and wait: a device may be opened without timestamp queries, which a browser
+/// may not offer, and the kernels timed take milliseconds, far above a submit's cost. Returns the
+/// milliseconds and the index of the fastest (a tie: the earlier).
+pub async fn time_calls(ctx: &GpuContext, calls: &[Dispatch]) -> Result<(Vec<f64>, usize), crate::nn::DeviceError> {
     let mut best = vec![f64::INFINITY; calls.len()];
     for round in 0..=TIMING_ROUNDS {
+        let cut = 2.0 * best.iter().copied().fold(f64::INFINITY, f64::min);
         for (call, best) in calls.iter().zip(&mut best) {
+            if round > 1 && *best > cut {
+                continue;
+            }
             let start = super::clock_ms();
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             call.encode(&mut encoder);
@@ -309,8 +313,19 @@ async fn time(ctx: &GpuContext, timed: &Timed) -> Result<(), crate::nn::DeviceEr
         }
     }
     let fastest = (1..best.len()).fold(0, |f, i| if best[i] < best[f] { i } else { f });
+    Ok((best, fastest))
+}
+
+/// Times a choice's calls ([`time_calls`]) and makes the fastest run.
+async fn time(ctx: &GpuContext, timed: &Timed) -> Result<(), crate::nn::DeviceError> {
+    let calls = std::mem::take(&mut *timed.calls.lock().unwrap_or_else(|e| e.into_inner()));
+    if calls.is_empty() {
+        // Another caller is timing them.
+        return Ok(());
+    }
+    let (ms, fastest) = time_calls(ctx, &calls).await?;
     timed.pick.store(fastest, Ordering::Relaxed);
-    *timed.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
+    *timed.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some(ms);
     Ok(())
 }
 

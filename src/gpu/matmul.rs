@@ -363,35 +363,15 @@ pub async fn tune(ctx: &GpuContext) -> Result<(), DeviceError> {
     super::kernel::time_pending(ctx).await
 }
 
-/// Rounds of timing per kernel after a first run (which compiles the pipeline and is not counted).
-const TUNING_ROUNDS: usize = 2;
-
-/// Times each choice's kernels on its shape (scratch tensors, no bias), one submit and a wait per
-/// run, in turn, [`TUNING_ROUNDS`] rounds after one that warms up, and keeps the fastest run of
-/// each. Wall clock around submit and wait: the device is opened without
-/// timestamp queries, which a browser may not offer, and the kernels of interest take
-/// milliseconds, far above a submit's cost.
+/// Times each choice's kernels on its shape (scratch tensors, no bias) with
+/// [`super::kernel::time_calls`], and makes the fastest run.
 async fn measure(kernel: &MatmulKernel, ctx: &GpuContext, choices: &[Arc<Choice>]) -> Result<(), DeviceError> {
     for choice in choices {
         let s = choice.shape;
         let zeros = |n: u32| GpuTensor::zeros(ctx, n as usize);
         let (a, b, c) = (zeros(s.m * s.k), zeros(s.k * s.n), zeros(s.m * s.n));
         let calls: Vec<Dispatch> = choice.kernels.iter().map(|&v| kernel.bind_as(ctx, v, s, &a, &b, None, None, &c)).collect();
-        let mut best = vec![f64::INFINITY; calls.len()];
-        for round in 0..=TUNING_ROUNDS {
-            for (call, best) in calls.iter().zip(&mut best) {
-                let start = super::clock_ms();
-                let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                call.encode(&mut encoder);
-                ctx.submit([encoder.finish()]);
-                ctx.done().await?;
-                if round > 0 {
-                    *best = best.min(super::clock_ms() - start);
-                }
-            }
-        }
-        // A tie goes to the earlier kernel (the first is the one that ran before measuring).
-        let fastest = (1..best.len()).fold(0, |f, i| if best[i] < best[f] { i } else { f });
+        let (best, fastest) = super::kernel::time_calls(ctx, &calls).await?;
         choice.pick.store(fastest, Ordering::Relaxed);
         *choice.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
     }

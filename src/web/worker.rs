@@ -391,11 +391,11 @@ async fn build(state: &Shared, init: Init) {
     };
     match learner(&init, backend) {
         Ok(run) => {
-            // The dense products' kernels, timed on this adapter before the first step.
+            // The products' and convolutions' kernels, timed on this adapter before the first step.
             if let Some(ctx) = gpu
                 && let Err(e) = crate::gpu::matmul::tune(&ctx).await
             {
-                log::warn!("timing the matrix products failed ({e}); they run on their vec4 kernels");
+                log::warn!("timing the kernels failed ({e}); each call runs on the first of its kernels");
             }
             state.borrow_mut().run = Some(run);
             post(state, FromWorker::Started { compute });
