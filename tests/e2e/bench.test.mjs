@@ -101,7 +101,8 @@ test('on WebGPU the bench view times a training step and counts what it asks of 
       assert.equal(d.kernels.reduce((s, k) => s + k.dispatches, 0), Number(r.dispatchesPerStep), `${d.network}: the profile times every dispatch of a step`);
       assert.ok(d.kernels.every((k) => k.ms > 0 && /\.wgsl:/.test(k.kernel)), `${d.network}: ${d.text}`);
     }
-    assert.ok(details[1].kernels.some((k) => k.kernel === 'conv.wgsl:forward'), 'LeNet-5 profile names its convolutions');
+    // A convolution's forward pass runs on 4x4 or 8x8 blocks, whichever this adapter ran faster.
+    assert.ok(details[1].kernels.some((k) => /^conv\.wgsl:forward8?$/.test(k.kernel)), `LeNet-5 profile names its convolutions: ${details[1].text}`);
     assert.equal(errors.length, 0, formatErrors(errors));
   }, { webgpu: true });
 });
