@@ -70,23 +70,30 @@ fn load_b(row: u32, col: u32) -> f32 {
     return b[row * shape.n + col];
 }
 
+// (ra, pa, pb, cb): A[row, p] is a[row * ra + p * pa] and B[p, col] is b[p * pb + col * cb], for
+// the layouts the flags name.
+fn strides() -> vec4<u32> {
+    var st = vec4<u32>(shape.k, 1u, shape.n, 1u);
+    if ((shape.flags & 1u) != 0u) {
+        st.x = 1u;
+        st.y = shape.m;
+    }
+    if ((shape.flags & 2u) != 0u) {
+        st.z = 1u;
+        st.w = shape.k;
+    }
+    return st;
+}
+
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = wid.y * TILE + lid.y;
     let col0 = wid.x * TILE + lid.x;
-    // A[row, p] is a[row * ra + p * pa]; B[p, col] is b[p * pb + col * cb].
-    var ra = shape.k;
-    var pa = 1u;
-    if ((shape.flags & 1u) != 0u) {
-        ra = 1u;
-        pa = shape.m;
-    }
-    var pb = shape.n;
-    var cb = 1u;
-    if ((shape.flags & 2u) != 0u) {
-        pb = 1u;
-        cb = shape.k;
-    }
+    let st = strides();
+    let ra = st.x;
+    let pa = st.y;
+    let pb = st.z;
+    let cb = st.w;
     let last_row = shape.m - 1u;
     let last_col = shape.n - 1u;
     let rows = min(vec4<u32>(row0) + vec4<u32>(0u, SIDE, 2u * SIDE, 3u * SIDE), vec4<u32>(last_row));
@@ -132,18 +139,11 @@ const WIDE: u32 = 64u;
 fn wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let row0 = wid.y * WIDE + lid.y;
     let col0 = wid.x * WIDE + lid.x;
-    var ra = shape.k;
-    var pa = 1u;
-    if ((shape.flags & 1u) != 0u) {
-        ra = 1u;
-        pa = shape.m;
-    }
-    var pb = shape.n;
-    var cb = 1u;
-    if ((shape.flags & 2u) != 0u) {
-        pb = 1u;
-        cb = shape.k;
-    }
+    let st = strides();
+    let ra = st.x;
+    let pa = st.y;
+    let pb = st.z;
+    let cb = st.w;
     let last_row = vec4<u32>(shape.m - 1u);
     let last_col = vec4<u32>(shape.n - 1u);
     let eighths = vec4<u32>(0u, SIDE, 2u * SIDE, 3u * SIDE);
