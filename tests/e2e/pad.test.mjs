@@ -56,7 +56,12 @@ test('a drawing is prepared as MNIST images were and every trained network answe
       const sum = probs.reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(sum - 1) < 1e-3 && probs.every((p) => p >= 0), `${name}: ${probs}`);
     }
-    const colours = await curveColours(page, 'pad-bars');
+    // The bars are painted in a frame after the answers arrive: wait for them (30 s at most).
+    let colours = await curveColours(page, 'pad-bars');
+    for (let tries = 0; tries < 120 && !(colours.standard > 100 && colours.meta > 100); tries++) {
+      await page.waitForTimeout(250);
+      colours = await curveColours(page, 'pad-bars');
+    }
     assert.ok(colours.standard > 100 && colours.meta > 100, `both networks' bars drawn: ${JSON.stringify(colours)}`);
 
     // The keyboard's way: a test image, chosen with Enter on the focused button.
