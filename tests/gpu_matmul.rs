@@ -42,7 +42,15 @@ fn matmul_matches_cpu_for_every_layout() {
         // (plain: along_n; A transposed: along_mn; B transposed: along_k).
         (36, 24, 68),
         (4, 4, 20),
+        // quad (k a multiple of 4) on partial tiles of 64 both ways.
+        (130, 36, 260),
     ];
+    // `quad` runs where the device has subgroups: in CI (llvmpipe) it must have them, so that it
+    // cannot go untested there.
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        assert!(ctx.subgroups, "{}: no subgroups, so quad goes untested", ctx.adapter);
+    }
+    let mut quads = 0;
     let mut split = 0;
     let mut variants = std::collections::BTreeSet::new();
     for (m, k, n) in shapes {
@@ -65,9 +73,13 @@ fn matmul_matches_cpu_for_every_layout() {
             activation_forward(Activation::Relu, &want_biased, &mut want_relu);
             let mut want_tanh = vec![0.0; want_biased.len()];
             activation_forward(Activation::Tanh, &want_biased, &mut want_tanh);
-            for path in ["tiled", "wide", "forced", "bind", "long", "tiled+bias", "bind+bias", "tiled+bias+relu", "wide+bias+tanh", "bind+bias+tanh"] {
+            let paths = ["tiled", "wide", "forced", "bind", "long", "tiled+bias", "bind+bias", "tiled+bias+relu", "wide+bias+tanh", "bind+bias+tanh", "quad", "quad+bias+relu", "quad+bias+tanh"];
+            for path in paths {
                 if path.contains("+bias") && shape.has(MatmulShape::ACCUMULATE) {
                     // A bias goes with a product that writes C (a layer's forward product).
+                    continue;
+                }
+                if path.starts_with("quad") && !(ctx.subgroups && k % 4 == 0) {
                     continue;
                 }
                 let gc = GpuTensor::from_slice(&ctx, &c0);
@@ -84,15 +96,20 @@ fn matmul_matches_cpu_for_every_layout() {
                     // The 8x8 blocks, on every shape (tiles of 64 partial both ways on most).
                     "wide" => vec![kernel.bind_as(&ctx, matmul::Variant::Wide, shape, &ga, &gb, None, None, &gc)],
                     "wide+bias+tanh" => vec![kernel.bind_as(&ctx, matmul::Variant::Wide, shape, &ga, &gb, Some(&gbias), Some(Activation::Tanh), &gc)],
+                    // A quad of invocations sharing its rows of A (16x4 blocks).
+                    "quad" => vec![kernel.bind_as(&ctx, matmul::Variant::Quad, shape, &ga, &gb, None, None, &gc)],
+                    "quad+bias+relu" => vec![kernel.bind_as(&ctx, matmul::Variant::Quad, shape, &ga, &gb, Some(&gbias), Some(Activation::Relu), &gc)],
+                    "quad+bias+tanh" => vec![kernel.bind_as(&ctx, matmul::Variant::Quad, shape, &ga, &gb, Some(&gbias), Some(Activation::Tanh), &gc)],
                     _ => vec![kernel.bind_layer(&ctx, shape, &ga, &gb, Some(&gbias), Some(Activation::Tanh), &gc)],
                 };
                 let want = match path {
-                    "tiled+bias+relu" => &want_relu,
-                    "bind+bias+tanh" | "wide+bias+tanh" => &want_tanh,
+                    "tiled+bias+relu" | "quad+bias+relu" => &want_relu,
+                    "bind+bias+tanh" | "wide+bias+tanh" | "quad+bias+tanh" => &want_tanh,
                     p if p.ends_with("+bias") => &want_biased,
                     _ => &want,
                 };
                 split += usize::from(calls.len() == 2);
+                quads += usize::from(path.starts_with("quad"));
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
                 record_all(&mut encoder, &calls);
                 ctx.queue.submit([encoder.finish()]);
@@ -104,12 +121,18 @@ fn matmul_matches_cpu_for_every_layout() {
             }
         }
     }
+    if ctx.subgroups {
+        // Each shape whose k is a multiple of 4: in eight layouts, and twice with a bias in the
+        // four that write C.
+        let with_quads = shapes.iter().filter(|s| s.1 % 4 == 0).count();
+        assert_eq!(quads, with_quads * (8 + 2 * 4), "quad ran on every shape it serves");
+    }
     // The three long products, in all eight layouts.
     assert_eq!(split, 3 * 8, "the long products were split along k");
     // Every kernel `bind` can pick was among those compared.
     assert_eq!(variants.len(), 5, "kernels exercised: {variants:?}");
     // Every product not left to `rows` was timed on each of its kernels and runs the fastest:
-    // `main` and `wide`, and its vec4 kernel where it has one.
+    // `main` and `wide`, its vec4 kernel where it has one, and `quad` where it runs.
     let tuned = matmul::tuned_since(&ctx, serial);
     let all = shapes.iter().flat_map(|&(m, k, n)| (0..4).map(move |flags| MatmulShape { flags, ..MatmulShape::new(m, k, n) }));
     let chosen: Vec<MatmulShape> = all.filter(|&s| MatmulKernel::variant(s) != matmul::Variant::Rows).collect();
@@ -118,7 +141,7 @@ fn matmul_matches_cpu_for_every_layout() {
         let t = tuned.iter().find(|t| t.shape == *s).unwrap_or_else(|| panic!("{s:?} has a choice: {tuned:?}"));
         let mut kernels: Vec<&str> = t.others.iter().map(|o| o.0).chain([t.kernel]).collect();
         kernels.sort();
-        let mut want: Vec<&str> = MatmulKernel::candidates(*s).iter().map(|v| v.entry()).collect();
+        let mut want: Vec<&str> = kernel.candidates(*s).iter().map(|v| v.entry()).collect();
         want.sort();
         assert_eq!(kernels, want, "{t:?}: timed on each of its kernels");
     }

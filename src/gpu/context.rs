@@ -81,6 +81,9 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub adapter: AdapterSummary,
+    /// Whether the device has subgroups (WebGPU's "subgroups", wgpu's SUBGROUP), which the
+    /// matrix products' quad kernels need.
+    pub subgroups: bool,
     lost: Arc<Mutex<Option<String>>>,
 }
 
@@ -122,6 +125,9 @@ impl GpuContext {
         let desc = wgpu::DeviceDescriptor {
             label: Some("metaplastic"),
             required_limits: adapter.limits(),
+            // Natively wgpu asks for SUBGROUP itself; in the browser wgpu 30 does not know the
+            // feature by name and static/training_worker.js asks for it.
+            required_features: adapter.features() & wgpu::Features::SUBGROUP,
             ..Default::default()
         };
         let (device, queue) = adapter.request_device(&desc).await.map_err(|e| DeviceError::RequestDevice(e.to_string()))?;
@@ -132,7 +138,11 @@ impl GpuContext {
                 *slot = Some(format!("{reason:?}: {message}"));
             }
         });
-        Ok(Self { device, queue, adapter: adapter_summary, lost })
+        #[cfg(not(target_arch = "wasm32"))]
+        let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
+        #[cfg(target_arch = "wasm32")]
+        let subgroups = js_sys::Reflect::get(&js_sys::global(), &"metaplasticSubgroups".into()).is_ok_and(|v| v.as_bool() == Some(true));
+        Ok(Self { device, queue, adapter: adapter_summary, subgroups, lost })
     }
 
     /// `Err` once the device is gone (driver reset, tab in background too long, `destroy()`).

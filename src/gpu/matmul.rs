@@ -1,7 +1,8 @@
 //! Host side of `shaders/matmul.wgsl`: `C = op(A) · op(B)` with the shape and flags of
 //! [`crate::nn::MatmulShape`], whose CPU reference it is tested against. The shader has tiled
 //! kernels for most products (4x4 or 8x8 outputs per invocation, one value or four per load; which
-//! one runs a product is measured on the adapter in hand) and two for the shapes a convolution
+//! one runs a product is measured on the adapter in hand; where the device has subgroups, also
+//! `shaders/matmul_quad.wgsl`'s, which share loads within a quad) and two for the shapes a convolution
 //! makes, which leave most of a tile idle: a narrow C (the forward product, one column per output
 //! channel) and a small C over a long k (the weight gradient, summed over every pixel of the batch).
 
@@ -46,6 +47,8 @@ struct Uniform {
 pub struct MatmulKernel {
     tiled: Pipeline,
     wide: Pipeline,
+    /// `quad` (`shaders/matmul_quad.wgsl`), where the device has subgroups.
+    quad: Option<Pipeline>,
     /// The vec4 kernels, by [`Variant::Vec4`]'s layout: A along k and B along k, A along k and B
     /// along n, A along m and B along n.
     along_k: Pipeline,
@@ -64,17 +67,31 @@ impl MatmulKernel {
             include_str!("../../shaders/matmul.wgsl"),
             ["main", "wide", "along_k", "along_n", "along_mn", "rows", "split", "reduce"],
         );
-        Self { tiled, wide, along_k, along_n, along_mn, rows, split, reduce }
+        let quad = ctx.subgroups.then(|| {
+            // One module: matmul.wgsl's declarations and helpers, then the quad kernels. In the
+            // browser WGSL must enable subgroups before using them; naga (natively) has them
+            // without, and rejects the directive.
+            let enable = if cfg!(target_arch = "wasm32") { "enable subgroups;\n" } else { "" };
+            let source = format!("{enable}{}\n{}", include_str!("../../shaders/matmul.wgsl"), include_str!("../../shaders/matmul_quad.wgsl"));
+            let [quad] = pipelines(ctx, "matmul_quad.wgsl", &source, ["quad"]);
+            quad
+        });
+        Self { tiled, wide, quad, along_k, along_n, along_mn, rows, split, reduce }
     }
 
     /// The kernels that can run a product of this shape, the one [`Self::bind`] runs until they
-    /// are timed first: [`Self::variant`]'s, then `main` and `wide` (a narrow C has only `rows`).
-    pub fn candidates(shape: MatmulShape) -> Vec<Variant> {
-        match Self::variant(shape) {
-            Variant::Rows => vec![Variant::Rows],
+    /// are timed first: [`Self::variant`]'s, then `main` and `wide`, then `quad` where the device
+    /// has subgroups and k is a multiple of 4 (a narrow C has only `rows`).
+    pub fn candidates(&self, shape: MatmulShape) -> Vec<Variant> {
+        let mut all = match Self::variant(shape) {
+            Variant::Rows => return vec![Variant::Rows],
             Variant::Tiled => vec![Variant::Tiled, Variant::Wide],
             vec4 => vec![vec4, Variant::Tiled, Variant::Wide],
+        };
+        if self.quad.is_some() && shape.k.is_multiple_of(4) {
+            all.push(Variant::Quad);
         }
+        all
     }
 
     /// The kernel made for a product of this shape: `rows` for a narrow C, the vec4 kernel of its
@@ -119,7 +136,7 @@ impl MatmulKernel {
         act: Option<Activation>,
         c: &GpuTensor,
     ) -> Dispatch {
-        let kernels = Self::candidates(shape);
+        let kernels = self.candidates(shape);
         let mut calls = kernels.iter().map(|&v| self.bind_as(ctx, v, shape, a, b, bias, act, c));
         let first = calls.next().expect("every shape has a kernel");
         if kernels.len() == 1 {
@@ -138,8 +155,8 @@ impl MatmulKernel {
     }
 
     /// The product on the kernel `variant` whatever the tuning says: `main` and `wide` serve every
-    /// shape, the others only those [`Self::variant`] gives them (the tests compare each with the
-    /// CPU, and the tuner times them side by side).
+    /// shape, `quad` every shape whose k is a multiple of 4 (where the device has subgroups), the others only those [`Self::variant`] gives them (the tests compare each with
+    /// the CPU, and the tuner times them side by side).
     #[allow(clippy::too_many_arguments)]
     pub fn bind_as(
         &self,
@@ -153,7 +170,7 @@ impl MatmulKernel {
         c: &GpuTensor,
     ) -> Dispatch {
         assert!(
-            matches!(variant, Variant::Tiled | Variant::Wide) || variant == Self::variant(shape),
+            matches!(variant, Variant::Tiled | Variant::Wide) || variant == Self::variant(shape) || (variant == Variant::Quad && shape.k.is_multiple_of(4)),
             "{} does not compute a product of {shape:?}",
             variant.entry()
         );
@@ -167,6 +184,11 @@ impl MatmulKernel {
             Variant::Wide => {
                 let groups = (shape.n.div_ceil(WIDE), shape.m.div_ceil(WIDE));
                 return self.dispatch(ctx, &self.wide, shape, a, b, (bias, act), c, groups);
+            }
+            Variant::Quad => {
+                let Some(quad) = &self.quad else { panic!("quad needs a device with subgroups") };
+                let groups = (shape.n.div_ceil(WIDE), shape.m.div_ceil(WIDE));
+                return self.dispatch(ctx, quad, shape, a, b, (bias, act), c, groups);
             }
             Variant::Vec4 { a_along_k: true, b_along_k: true } => &self.along_k,
             Variant::Vec4 { a_along_k: true, b_along_k: false } => &self.along_n,
@@ -243,6 +265,9 @@ pub enum Variant {
     Tiled,
     /// `wide`: 8x8 blocks, one value per load.
     Wide,
+    /// `quad`: 16x4 blocks, a quad of invocations sharing its rows of A, four k at a time
+    /// (`shaders/matmul_quad.wgsl`).
+    Quad,
     /// `along_k`, `along_n` or `along_mn`: 4x4 blocks, four values per load, A read along k or m
     /// and B along k or n.
     Vec4 { a_along_k: bool, b_along_k: bool },
@@ -255,6 +280,7 @@ impl Variant {
             Variant::Rows => "rows",
             Variant::Tiled => "main",
             Variant::Wide => "wide",
+            Variant::Quad => "quad",
             Variant::Vec4 { a_along_k: true, b_along_k: true } => "along_k",
             Variant::Vec4 { a_along_k: true, b_along_k: false } => "along_n",
             Variant::Vec4 { .. } => "along_mn",
@@ -291,7 +317,7 @@ impl Choice {
         let shape = MatmulShape { flags: shape.flags & !MatmulShape::ACCUMULATE, ..shape };
         let mut all = CHOICES.lock().unwrap_or_else(|e| e.into_inner());
         let serial = BINDS.fetch_add(1, Ordering::Relaxed) + 1;
-        let choice = match all.iter().find(|c| c.adapter == adapter && c.shape == shape) {
+        let choice = match all.iter().find(|c| c.adapter == adapter && c.shape == shape && c.kernels == kernels) {
             Some(c) => c.clone(),
             None => {
                 let c = Arc::new(Choice { adapter, shape, kernels, pick: Arc::default(), ms: Mutex::new(None), bound: AtomicU64::new(0) });

@@ -92,12 +92,15 @@ test('on WebGPU the bench view times a training step and counts what it asks of 
       console.log(`# WebGPU (SwiftShader): ${d.text}`);
       assert.ok(d.matmul.length >= 3, `${d.network}: its dense products are listed: ${d.text}`);
       for (const m of d.matmul) {
-        // Timed on each of its kernels (`main`, `wide`, and a vec4 one where its layout has one),
+        // Timed on each of its kernels (`main`, `wide`, a vec4 one where its layout has one, `quad`),
         // and run on the fastest.
         const kernels = [m.kernel, ...m.others.map((o) => o.kernel)];
         assert.ok(m.ms > 0 && m.others.every((o) => o.ms >= m.ms), `${d.network}: ${m.line}`);
         assert.ok(kernels.includes('main') && kernels.includes('wide') && new Set(kernels).size === kernels.length, `${d.network}: ${m.line}`);
       }
+      // SwiftShader has subgroups and the worker asks for them (static/training_worker.js), so a
+      // product whose k is a multiple of 4 is timed on `quad` too (every network here has some).
+      assert.ok(d.matmul.some((m) => [m.kernel, ...m.others.map((o) => o.kernel)].includes('quad')), `${d.network}: quad among the kernels timed: ${d.text}`);
       assert.equal(d.kernels.reduce((s, k) => s + k.dispatches, 0), Number(r.dispatchesPerStep), `${d.network}: the profile times every dispatch of a step`);
       assert.ok(d.kernels.every((k) => k.ms > 0 && /\.wgsl:/.test(k.kernel)), `${d.network}: ${d.text}`);
     }
