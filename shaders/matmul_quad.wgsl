@@ -16,14 +16,15 @@
 // `quad` only then). On SwiftShader a large product takes half to two thirds of `wide`'s time, on
 // llvmpipe under half of the other kernels' (docs/performance.md).
 //
-// A workgroup is 16 x 4 invocations; quad g of row y is invocations 4g .. 4g + 3 of that row, and
-// the kernel takes it that these four are one quad of a subgroup, as adapters that number a
+// A workgroup is 16 invocations, 4 quads: quad g is invocations 4g .. 4g + 3, and the kernel
+// takes it that these four are one quad of a subgroup, as adapters that number a
 // subgroup's invocations in order of local_invocation_index have them (both software adapters
 // do; the parity tests run on whatever adapter is at hand). Invocation q of a quad (q = x mod 4)
 // holds 16 rows of C, rq + 4t + (q ^ d) for t, d in 0..4 (d: which neighbour's row, as the swaps
 // give them: X is q ^ 1, Y q ^ 2, the diagonal q ^ 3), and its own 4 columns, cq + q + 4j. A
-// workgroup computes 64 rows by 64 columns. (A version with 8 columns per invocation, 128 per
-// workgroup, measured no faster on SwiftShader once the sums were added in this order.)
+// workgroup computes 16 rows by 64 columns: a batch of 100 rows takes 7 workgroups' 112 rows where
+// 64-row tiles compute 128 (13% faster at bnn-1024's batch on SwiftShader). (A version with 8
+// columns per invocation measured no faster on SwiftShader once the sums were added in this order.)
 
 // Four consecutive k of one row of A (`at` is where k starts, `step` how far the next k is).
 fn four_a(at: u32, step: u32) -> vec4<f32> {
@@ -46,10 +47,10 @@ fn by_k(y0: vec4<f32>, y1: vec4<f32>, y2: vec4<f32>, y3: vec4<f32>) -> array<vec
     return array<vec4<f32>, 4>(vec4<f32>(y0.x, y1.x, y2.x, y3.x), vec4<f32>(y0.y, y1.y, y2.y, y3.y), vec4<f32>(y0.z, y1.z, y2.z, y3.z), vec4<f32>(y0.w, y1.w, y2.w, y3.w));
 }
 
-@compute @workgroup_size(16, 4)
+@compute @workgroup_size(16, 1)
 fn quad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let q = lid.x % 4u;
-    let rq = wid.y * 64u + lid.y * 16u;
+    let rq = wid.y * 16u;
     let cq = wid.x * 64u + (lid.x / 4u) * 16u;
     let st = strides();
     let ra = st.x;

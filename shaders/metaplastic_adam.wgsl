@@ -46,11 +46,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let b = h.beta2 * m2[i] + (1.0 - h.beta2) * g * g;
         m1[i] = a;
         m2[i] = b;
-        var a_used = a;
-        if (signum(wi) * a > 0.0) {
-            let t = tanh(h.metaplasticity * abs(wi));
-            a_used = a * (1.0 - t * t);
-        }
+        // 1 - tanh²(x) as 4u / (1 + u)² with u = e^(-2x), x = m |Wh| >= 0, as the CPU computes
+        // it (src/cpu/metaplastic_adam.rs, `consolidation`): one exponential instead of tanh's.
+        let u = exp(-2.0 * h.metaplasticity * abs(wi));
+        let d = 1.0 + u;
+        let a_used = select(a, a * (4.0 * u / (d * d)), signum(wi) * a > 0.0);
         w[i] = wi - h.lr * (a_used / h.bias1) / (sqrt(b / h.bias2) + h.eps);
     }
 }

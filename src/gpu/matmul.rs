@@ -187,7 +187,8 @@ impl MatmulKernel {
             }
             Variant::Quad => {
                 let Some(quad) = &self.quad else { panic!("quad needs a device with subgroups") };
-                let groups = (shape.n.div_ceil(WIDE), shape.m.div_ceil(WIDE));
+                // 16 rows by 64 columns per workgroup.
+                let groups = (shape.n.div_ceil(WIDE), shape.m.div_ceil(16));
                 return self.dispatch(ctx, quad, shape, a, b, (bias, act), c, groups);
             }
             Variant::Vec4 { a_along_k: true, b_along_k: true } => &self.along_k,
