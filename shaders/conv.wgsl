@@ -105,30 +105,34 @@ fn pixel_of(r: u32) -> vec3<u32> {
     return vec3<u32>(r / (ow * oh), (r / ow) % oh, r % ow);
 }
 
-// Where output pixel p = (b, oy, ox) reads tap (ky, kx): x's index of its first channel, and 1 if
-// that is inside the image or 0 if in the padding (then the index is 0). Unsigned: left of or
-// above the image wraps to a huge value and fails `< h`.
-fn reach_forward(p: vec3<u32>, ky: u32, kx: u32) -> vec2<u32> {
-    let sy = p.y + ky - conv.pad;
-    let sx = p.z + kx - conv.pad;
-    let inside = p.y + ky >= conv.pad && p.z + kx >= conv.pad && sy < conv.h && sx < conv.w;
-    return select(vec2<u32>(0u), vec2<u32>(((p.x * conv.h + sy) * conv.w + sx) * conv.cin, 1u), inside);
+// Four pixels' reads of one tap: each one's first channel's index (0 where it reads padding) and
+// 1 or 0 for a read inside or outside.
+struct Taps {
+    base: vec4<u32>,
+    keep: vec4<f32>,
 }
 
-// The input pixel (b, py, px) of index q.
-fn input_pixel(q: u32) -> vec3<u32> {
-    return vec3<u32>(q / (conv.w * conv.h), (q / conv.w) % conv.h, q % conv.w);
+// forward8: where four output pixels (examples e, rows oy, columns ox) read tap (ky, kx) in x.
+// Unsigned: left of or above the image wraps to a huge value and fails `< h`.
+fn taps_forward(e: vec4<u32>, oy: vec4<u32>, ox: vec4<u32>, ky: u32, kx: u32) -> Taps {
+    let pad = vec4<u32>(conv.pad);
+    let sy = oy + ky - pad;
+    let sx = ox + kx - pad;
+    let inside = (oy + ky >= pad) & (ox + kx >= pad) & (sy < vec4<u32>(conv.h)) & (sx < vec4<u32>(conv.w));
+    let base = ((e * conv.h + sy) * conv.w + sx) * conv.cin;
+    return Taps(select(vec4<u32>(0u), base, inside), select(vec4<f32>(0.0), vec4<f32>(1.0), inside));
 }
 
-// Which output pixel input pixel p reaches through tap (ky, kx): oy = py + pad - ky, ox = px + pad
-// - kx, as dy's index of its first channel, and 1 if that pixel exists or 0 if not (index 0).
-fn reach_back(p: vec3<u32>, ky: u32, kx: u32) -> vec2<u32> {
+// input_grad8: which output pixels (oy = py + pad - ky, ox = px + pad - kx) four input pixels
+// reach through tap (ky, kx), as indices into dy.
+fn taps_back(e: vec4<u32>, py: vec4<u32>, px: vec4<u32>, ky: u32, kx: u32) -> Taps {
     let oh = out_h();
     let ow = out_w();
-    let oy = p.y + conv.pad - ky;
-    let ox = p.z + conv.pad - kx;
-    let inside = p.y + conv.pad >= ky && p.z + conv.pad >= kx && oy < oh && ox < ow;
-    return select(vec2<u32>(0u), vec2<u32>(((p.x * oh + oy) * ow + ox) * conv.cout, 1u), inside);
+    let oy = py + conv.pad - ky;
+    let ox = px + conv.pad - kx;
+    let inside = (py + conv.pad >= vec4<u32>(ky)) & (px + conv.pad >= vec4<u32>(kx)) & (oy < vec4<u32>(oh)) & (ox < vec4<u32>(ow));
+    let base = ((e * oh + oy) * ow + ox) * conv.cout;
+    return Taps(select(vec4<u32>(0u), base, inside), select(vec4<f32>(0.0), vec4<f32>(1.0), inside));
 }
 
 // `forward`: invocation li of workgroup (gx, gy) computes rows gx * 4 * WG + li + WG * i (i in
@@ -203,33 +207,27 @@ fn forward8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     let last = vec4<u32>(conv.cout - 1u);
     let w0 = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), last) * field;
     let w1 = min(vec4<u32>(co0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last) * field;
-    // The eight rows' pixels, each in a variable of its own: an index into a local array that the
-    // compiler cannot fold is a gather of its own on the software adapters (so are the loops over
-    // rows this replaced, 1.4 to 2 times slower on SwiftShader: docs/performance.md).
-    let p0 = pixel_of(rs0.x);
-    let p1 = pixel_of(rs0.y);
-    let p2 = pixel_of(rs0.z);
-    let p3 = pixel_of(rs0.w);
-    let p4 = pixel_of(rs1.x);
-    let p5 = pixel_of(rs1.y);
-    let p6 = pixel_of(rs1.z);
-    let p7 = pixel_of(rs1.w);
+    let oh = out_h();
+    let ow = out_w();
+    // The eight rows' pixels as (example, row, column), four rows to a vector: an index into a
+    // local array that the compiler cannot fold is a gather of its own on the software adapters
+    // (so were the loops over rows this replaced, 1.4 times slower on SwiftShader).
+    let pe0 = rs0 / (ow * oh);
+    let py0 = (rs0 / ow) % oh;
+    let px0 = rs0 % ow;
+    let pe1 = rs1 / (ow * oh);
+    let py1 = (rs1 / ow) % oh;
+    let px1 = rs1 % ow;
     // acc[2i + h][j]: row r0 + WG i, channel co0 + 4h + j.
     var acc: array<vec4<f32>, 16>;
     for (var ky = 0u; ky < conv.k; ky++) {
         for (var kx = 0u; kx < conv.k; kx++) {
-            let t0 = reach_forward(p0, ky, kx);
-            let t1 = reach_forward(p1, ky, kx);
-            let t2 = reach_forward(p2, ky, kx);
-            let t3 = reach_forward(p3, ky, kx);
-            let t4 = reach_forward(p4, ky, kx);
-            let t5 = reach_forward(p5, ky, kx);
-            let t6 = reach_forward(p6, ky, kx);
-            let t7 = reach_forward(p7, ky, kx);
-            let b0 = vec4<u32>(t0.x, t1.x, t2.x, t3.x);
-            let b1 = vec4<u32>(t4.x, t5.x, t6.x, t7.x);
-            let keep0 = vec4<f32>(vec4<u32>(t0.y, t1.y, t2.y, t3.y));
-            let keep1 = vec4<f32>(vec4<u32>(t4.y, t5.y, t6.y, t7.y));
+            let t0 = taps_forward(pe0, py0, px0, ky, kx);
+            let t1 = taps_forward(pe1, py1, px1, ky, kx);
+            let b0 = t0.base;
+            let b1 = t1.base;
+            let keep0 = t0.keep;
+            let keep1 = t1.keep;
             let tap = (ky * conv.k + kx) * conv.cin;
             if (conv.cout <= 4u) {
                 // Four channels or fewer: the block's second half would be idle, so it is not
@@ -366,31 +364,23 @@ fn input_grad8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     let last = vec4<u32>(conv.cin - 1u);
     let cis0 = min(vec4<u32>(ci0) + vec4<u32>(0u, 1u, 2u, 3u), last);
     let cis1 = min(vec4<u32>(ci0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last);
-    // The eight pixels, each in a variable of its own (as in forward8).
-    let p0 = input_pixel(qs0.x);
-    let p1 = input_pixel(qs0.y);
-    let p2 = input_pixel(qs0.z);
-    let p3 = input_pixel(qs0.w);
-    let p4 = input_pixel(qs1.x);
-    let p5 = input_pixel(qs1.y);
-    let p6 = input_pixel(qs1.z);
-    let p7 = input_pixel(qs1.w);
+    // The eight pixels as (example, row, column), four to a vector (as in forward8).
+    let pe0 = qs0 / (conv.w * conv.h);
+    let py0 = (qs0 / conv.w) % conv.h;
+    let px0 = qs0 % conv.w;
+    let pe1 = qs1 / (conv.w * conv.h);
+    let py1 = (qs1 / conv.w) % conv.h;
+    let px1 = qs1 % conv.w;
     // acc[2i + h][j]: pixel q0 + WG i, channel ci0 + 4h + j.
     var acc: array<vec4<f32>, 16>;
     for (var ky = 0u; ky < conv.k; ky++) {
         for (var kx = 0u; kx < conv.k; kx++) {
-            let t0 = reach_back(p0, ky, kx);
-            let t1 = reach_back(p1, ky, kx);
-            let t2 = reach_back(p2, ky, kx);
-            let t3 = reach_back(p3, ky, kx);
-            let t4 = reach_back(p4, ky, kx);
-            let t5 = reach_back(p5, ky, kx);
-            let t6 = reach_back(p6, ky, kx);
-            let t7 = reach_back(p7, ky, kx);
-            let b0 = vec4<u32>(t0.x, t1.x, t2.x, t3.x);
-            let b1 = vec4<u32>(t4.x, t5.x, t6.x, t7.x);
-            let keep0 = vec4<f32>(vec4<u32>(t0.y, t1.y, t2.y, t3.y));
-            let keep1 = vec4<f32>(vec4<u32>(t4.y, t5.y, t6.y, t7.y));
+            let t0 = taps_back(pe0, py0, px0, ky, kx);
+            let t1 = taps_back(pe1, py1, px1, ky, kx);
+            let b0 = t0.base;
+            let b1 = t1.base;
+            let keep0 = t0.keep;
+            let keep1 = t1.keep;
             let tap = (ky * conv.k + kx) * conv.cin;
             if (conv.cin <= 4u) {
                 // Four channels or fewer: 8 pixels x 4 channels, as in forward.
