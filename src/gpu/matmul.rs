@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex};
 /// Outputs per workgroup side (`TILE` in the shader), and `wide`'s (`WIDE`).
 const TILE: u32 = 32;
 const WIDE: u32 = 64;
+/// Rows per workgroup of `quad` (its columns are `WIDE`).
+const QUAD_ROWS: u32 = 16;
 /// `ROWS_N` in the shader: the widest C the `rows` kernel computes.
 const ROWS_N: u32 = 16;
 /// Invocations per workgroup of `rows`, `split` and `reduce`.
@@ -81,14 +83,15 @@ impl MatmulKernel {
 
     /// The kernels that can run a product of this shape, the one [`Self::bind`] runs until they
     /// are timed first: [`Self::variant`]'s, then `main` and `wide`, then `quad` where the device
-    /// has subgroups and k is a multiple of 4 (a narrow C has only `rows`).
+    /// has subgroups, k is a multiple of 4 and its workgroups of 16 rows fit one dispatch (a
+    /// narrow C has only `rows`).
     pub fn candidates(&self, shape: MatmulShape) -> Vec<Variant> {
         let mut all = match Self::variant(shape) {
             Variant::Rows => return vec![Variant::Rows],
             Variant::Tiled => vec![Variant::Tiled, Variant::Wide],
             vec4 => vec![vec4, Variant::Tiled, Variant::Wide],
         };
-        if self.quad.is_some() && shape.k.is_multiple_of(4) {
+        if self.quad.is_some() && shape.k.is_multiple_of(4) && shape.m.div_ceil(QUAD_ROWS) <= 65535 {
             all.push(Variant::Quad);
         }
         all
@@ -155,8 +158,9 @@ impl MatmulKernel {
     }
 
     /// The product on the kernel `variant` whatever the tuning says: `main` and `wide` serve every
-    /// shape, `quad` every shape whose k is a multiple of 4 (where the device has subgroups), the others only those [`Self::variant`] gives them (the tests compare each with
-    /// the CPU, and the tuner times them side by side).
+    /// shape, `quad` every shape whose k is a multiple of 4 (where the device has subgroups), the
+    /// others only those [`Self::variant`] gives them (the tests compare each with the CPU, and
+    /// the tuner times them side by side).
     #[allow(clippy::too_many_arguments)]
     pub fn bind_as(
         &self,
@@ -187,8 +191,7 @@ impl MatmulKernel {
             }
             Variant::Quad => {
                 let Some(quad) = &self.quad else { panic!("quad needs a device with subgroups") };
-                // 16 rows by 64 columns per workgroup.
-                let groups = (shape.n.div_ceil(WIDE), shape.m.div_ceil(16));
+                let groups = (shape.n.div_ceil(WIDE), shape.m.div_ceil(QUAD_ROWS));
                 return self.dispatch(ctx, quad, shape, a, b, (bias, act), c, groups);
             }
             Variant::Vec4 { a_along_k: true, b_along_k: true } => &self.along_k,
