@@ -19,7 +19,8 @@
 // A workgroup is 16 invocations, 4 quads: quad g is invocations 4g .. 4g + 3, and the kernel
 // takes it that these four are one quad of a subgroup, as adapters that number a
 // subgroup's invocations in order of local_invocation_index have them (both software adapters
-// do; the parity tests run on whatever adapter is at hand). Invocation q of a quad (q = x mod 4)
+// do; no standard promises it, so the host compares `quad` with `main` once per device before it
+// may pick it: src/gpu/matmul.rs, `quad_agrees`). Invocation q of a quad (q = x mod 4)
 // holds 16 rows of C, rq + 4t + (q ^ d) for t, d in 0..4 (d: which neighbour's row, as the swaps
 // give them: X is q ^ 1, Y q ^ 2, the diagonal q ^ 3), and its own 4 columns, cq + q + 4j. A
 // workgroup computes 16 rows by 64 columns: a batch of 100 rows takes 7 workgroups' 112 rows where

@@ -50,6 +50,11 @@ fn matmul_matches_cpu_for_every_layout() {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         assert!(ctx.subgroups, "{}: no subgroups, so quad goes untested", ctx.adapter);
     }
+    // quad takes invocations 4g .. 4g + 3 to be one quad; the tuner checks that it agrees with
+    // main on the device before it may pick it, and here it must.
+    if ctx.subgroups {
+        assert!(pollster::block_on(matmul::quad_agrees(&kernel, &ctx)).unwrap(), "{}: quad disagrees with main", ctx.adapter);
+    }
     let mut quads = 0;
     let mut split = 0;
     let mut variants = std::collections::BTreeSet::new();

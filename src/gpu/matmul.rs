@@ -394,18 +394,57 @@ pub async fn tune(ctx: &GpuContext) -> Result<(), DeviceError> {
 }
 
 /// Times each choice's kernels on its shape (scratch tensors, no bias) with
-/// [`super::kernel::time_calls`], and makes the fastest run.
+/// [`super::kernel::time_calls`], and makes the fastest run; `quad` only where [`quad_agrees`].
 async fn measure(kernel: &MatmulKernel, ctx: &GpuContext, choices: &[Arc<Choice>]) -> Result<(), DeviceError> {
+    let has_quad = |c: &Arc<Choice>| c.kernels.contains(&Variant::Quad);
+    let quad_ok = if choices.iter().any(has_quad) { quad_agrees(kernel, ctx).await? } else { true };
+    if !quad_ok {
+        log::warn!("{}: quad disagrees with main (its quads are not invocations 4g .. 4g + 3?); it is not used", ctx.adapter);
+    }
     for choice in choices {
         let s = choice.shape;
         let zeros = |n: u32| GpuTensor::zeros(ctx, n as usize);
         let (a, b, c) = (zeros(s.m * s.k), zeros(s.k * s.n), zeros(s.m * s.n));
         let calls: Vec<Dispatch> = choice.kernels.iter().map(|&v| kernel.bind_as(ctx, v, s, &a, &b, None, None, &c)).collect();
-        let (best, fastest) = super::kernel::time_calls(ctx, &calls).await?;
+        let (mut best, mut fastest) = super::kernel::time_calls(ctx, &calls).await?;
+        if let Some(q) = choice.kernels.iter().position(|&v| v == Variant::Quad).filter(|_| !quad_ok) {
+            best[q] = f64::INFINITY;
+            fastest = (1..best.len()).fold(0, |f, i| if best[i] < best[f] { i } else { f });
+        }
         choice.pick.store(fastest, Ordering::Relaxed);
         *choice.ms.lock().unwrap_or_else(|e| e.into_inner()) = Some(best);
     }
     Ok(())
+}
+
+/// Whether `quad` computes what `main` does on this device. It takes invocations 4g .. 4g + 3 of a
+/// workgroup to be one quad of a subgroup, as both software adapters number them, but no standard
+/// promises it; so before `quad` may be picked, both compute one product with partial tiles from
+/// the same values and are compared (to the parity tests' tolerance), once per device. `Ok(false)`
+/// where the device has no `quad`.
+pub async fn quad_agrees(kernel: &MatmulKernel, ctx: &GpuContext) -> Result<bool, DeviceError> {
+    if kernel.quad.is_none() {
+        return Ok(false);
+    }
+    static CHECKED: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
+    let adapter = ctx.adapter.to_string();
+    if let Some(&(_, ok)) = CHECKED.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(a, _)| *a == adapter) {
+        return Ok(ok);
+    }
+    let (m, k, n) = (37, 24, 70);
+    let values = |len: u32, seed: u32| -> Vec<f32> { (0..len).map(|i| ((i * 7 + seed) % 13) as f32 / 13.0 - 0.5).collect() };
+    let (a, b) = (GpuTensor::from_slice(ctx, &values(m * k, 1)), GpuTensor::from_slice(ctx, &values(k * n, 5)));
+    let shape = MatmulShape::new(m as usize, k as usize, n as usize);
+    let outputs = [GpuTensor::zeros(ctx, (m * n) as usize), GpuTensor::zeros(ctx, (m * n) as usize)];
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    for (variant, c) in [Variant::Tiled, Variant::Quad].into_iter().zip(&outputs) {
+        kernel.bind_as(ctx, variant, shape, &a, &b, None, None, c).encode(&mut encoder);
+    }
+    ctx.submit([encoder.finish()]);
+    let (want, got) = (outputs[0].read(ctx).await?, outputs[1].read(ctx).await?);
+    let ok = want.iter().zip(&got).all(|(w, g)| (w - g).abs() <= 1e-5 + 1e-5 * k as f32 * w.abs());
+    CHECKED.lock().unwrap_or_else(|e| e.into_inner()).push((adapter, ok));
+    Ok(ok)
 }
 
 fn check(shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) {
