@@ -354,8 +354,6 @@ fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
 fn input_grad8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let pixels = conv.batch * conv.h * conv.w;
     let field = conv.k * conv.k * conv.cin;
-    let oh = out_h();
-    let ow = out_w();
     let q0 = wid.x * 8u * WG + li;
     let quarters = vec4<u32>(0u, WG, 2u * WG, 3u * WG);
     let qs0 = min(vec4<u32>(q0) + quarters, vec4<u32>(pixels - 1u));

@@ -53,18 +53,15 @@ fn quad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let q = lid.x % 4u;
     let rq = wid.y * 16u;
     let cq = wid.x * 64u + (lid.x / 4u) * 16u;
+    // (ra, pa, pb, cb): where a row of A, a step of k and a column of B are (`strides`).
     let st = strides();
-    let ra = st.x;
     let pa = st.y;
     let pb = st.z;
-    let cb = st.w;
-    let last_row = vec4<u32>(shape.m - 1u);
-    let last_col = vec4<u32>(shape.n - 1u);
     let fours = vec4<u32>(0u, 4u, 8u, 12u);
     // This invocation's rows rq + q + 4t and columns cq + q + 4j, clamped to the last: the extra
     // outputs are computed and not stored.
-    var ia = min(vec4<u32>(rq + q) + fours, last_row) * ra;
-    var ib = min(vec4<u32>(cq + q) + fours, last_col) * cb;
+    var ia = min(vec4<u32>(rq + q) + fours, vec4<u32>(shape.m - 1u)) * st.x;
+    var ib = min(vec4<u32>(cq + q) + fours, vec4<u32>(shape.n - 1u)) * st.w;
     // acc[4t + d][j]: row rq + 4t + (q ^ d), column cq + q + 4j.
     var acc: array<vec4<f32>, 16>;
     for (var p = 0u; p < shape.k; p = p + 4u) {
