@@ -79,7 +79,7 @@ impl AmpKernel {
         let shape = uniform(ctx, "amp centre shape", &Shape { batch: (x.len / n) as u32, n: n as u32, cols: 0, rows_per_example: 0 }, false);
         let centring = uniform(ctx, "amp centring", &Centring { min_rate: AMP_CENTRE_MIN_RATE, _pad: [0.0; 3] }, false);
         [
-            Dispatch::new(ctx, &self.centre, &[(1, &shape), (12, &centring)], &[(2, x), (9, &c.mean), (10, centred), (11, &c.updates)], groups_for(n, WG)),
+            Dispatch::new(ctx, &self.centre, &[(1, &shape), (12, &centring)], &[(2, x), (9, &c.mean), (10, centred), (11, &c.updates)], groups_for(ctx, n, WG)),
             Dispatch::new(ctx, &self.tick, &[], &[(11, &c.updates)], (1, 1)),
         ]
     }
@@ -104,6 +104,6 @@ impl AmpKernel {
         assert_eq!(out.len, dy.len, "out must be shaped as dy");
         assert_eq!(dy.len, factors.len * rows_per_example * cols, "dy must be batch x rows_per_example x cols");
         let shape = uniform(ctx, "amp shape", &Shape { batch: factors.len as u32, n: dy.len as u32, cols: cols as u32, rows_per_example: rows_per_example as u32 }, false);
-        Dispatch::new(ctx, &self.scale_rows, &[(1, &shape)], &[(6, factors), (7, dy), (8, out)], groups_for(dy.len, WG))
+        Dispatch::new(ctx, &self.scale_rows, &[(1, &shape)], &[(6, factors), (7, dy), (8, out)], groups_for(ctx, dy.len, WG))
     }
 }

@@ -76,6 +76,11 @@ impl fmt::Display for AdapterSummary {
     }
 }
 
+/// [`GpuContext::stride_groups`] on a software adapter: 8, 16 and 32 measured alike on SwiftShader
+/// with two cores (64 was slower), and 16 leaves a few workgroups to each of the threads a larger
+/// machine's adapter runs.
+const SOFTWARE_STRIDE_GROUPS: u32 = 16;
+
 /// A device and queue, with what the app needs to know about them.
 pub struct GpuContext {
     pub device: wgpu::Device,
@@ -84,6 +89,14 @@ pub struct GpuContext {
     /// Whether the device has subgroups (WebGPU's "subgroups", wgpu's SUBGROUP), which the
     /// matrix products' quad kernels need.
     pub subgroups: bool,
+    /// The most workgroups a grid-stride kernel is given ([`super::kernel::groups_for`]). On a
+    /// software adapter (llvmpipe, SwiftShader: wgpu's `DeviceType::Cpu`, in the browser an
+    /// adapter that says it is a fallback) each workgroup costs a few microseconds of its own, so
+    /// a few workgroups that loop beat one per 256 elements: metaplastic Adam over bnn-1024's 1.9
+    /// M weights took 61 ms in 7,300 workgroups and 34 ms in 16 on SwiftShader
+    /// (docs/performance.md). A hardware GPU gets as many as one dispatch allows, so every element
+    /// has an invocation of its own.
+    pub stride_groups: u32,
     lost: Arc<Mutex<Option<String>>>,
 }
 
@@ -142,7 +155,8 @@ impl GpuContext {
         let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
         #[cfg(target_arch = "wasm32")]
         let subgroups = js_sys::Reflect::get(&js_sys::global(), &"metaplasticSubgroups".into()).is_ok_and(|v| v.as_bool() == Some(true));
-        Ok(Self { device, queue, adapter: adapter_summary, subgroups, lost })
+        let stride_groups = if info.device_type == wgpu::DeviceType::Cpu { SOFTWARE_STRIDE_GROUPS } else { 65535 };
+        Ok(Self { device, queue, adapter: adapter_summary, subgroups, stride_groups, lost })
     }
 
     /// `Err` once the device is gone (driver reset, tab in background too long, `destroy()`).

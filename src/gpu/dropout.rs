@@ -41,7 +41,7 @@ impl DropoutKernel {
         assert!(x.len == y.len && x.len == mask.len, "x, y and mask must have one length");
         let u = Uniform::new(x.len, p, seed);
         let buffer = uniform(ctx, "dropout", &u, true);
-        let dispatch = Dispatch::new(ctx, &self.forward, &[(0, &buffer)], &[(1, x), (2, y), (3, mask)], groups_for(x.len, WG));
+        let dispatch = Dispatch::new(ctx, &self.forward, &[(0, &buffer)], &[(1, x), (2, y), (3, mask)], groups_for(ctx, x.len, WG));
         DropoutCall { dispatch, buffer, uniform: u }
     }
 
@@ -50,7 +50,7 @@ impl DropoutKernel {
         assert!(mask.len == dy.len && mask.len == dx.len, "mask, dy and dx must have one length");
         // The backward pass reads only the length.
         let buffer = uniform(ctx, "dropout", &Uniform::new(mask.len, 0.0, 0), false);
-        Dispatch::new(ctx, &self.backward, &[(0, &buffer)], &[(4, dy), (5, mask), (6, dx)], groups_for(mask.len, WG))
+        Dispatch::new(ctx, &self.backward, &[(0, &buffer)], &[(4, dy), (5, mask), (6, dx)], groups_for(ctx, mask.len, WG))
     }
 }
 

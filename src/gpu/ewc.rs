@@ -67,7 +67,7 @@ impl EwcKernel {
 
 fn bind(ctx: &GpuContext, pipeline: &Pipeline, n: usize, scalar: f32, binary: bool, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
     let params = uniform(ctx, "ewc params", &Params { n: n as u32, binary: u32::from(binary), scalar, _pad1: 0 }, false);
-    Dispatch::new(ctx, pipeline, &[(0, &params)], buffers, groups_for(n, WG))
+    Dispatch::new(ctx, pipeline, &[(0, &params)], buffers, groups_for(ctx, n, WG))
 }
 
 /// The Fisher estimate as a hook on the GPU's backward walk, as [`crate::cpu::ewc::FisherHook`]:

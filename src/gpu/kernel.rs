@@ -64,10 +64,11 @@ impl Length {
     }
 }
 
-/// Workgroups for `n` elements in groups of `size`. Elementwise shaders loop with a grid stride, so
-/// capping at the dispatch limit still covers every element.
-pub fn groups_for(n: usize, size: usize) -> (u32, u32) {
-    (n.div_ceil(size).clamp(1, 65535) as u32, 1)
+/// Workgroups for a kernel that walks `n` elements in a grid-stride loop, in groups of `size`: one
+/// per `size` elements, at most the device's [`GpuContext::stride_groups`]. The loop covers every
+/// element whatever the cap.
+pub fn groups_for(ctx: &GpuContext, n: usize, size: usize) -> (u32, u32) {
+    (n.div_ceil(size).clamp(1, ctx.stride_groups as usize) as u32, 1)
 }
 
 /// A pipeline bound to its buffers: recorded every step, allocated once.

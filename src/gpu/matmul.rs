@@ -9,7 +9,7 @@
 use super::{GpuContext, GpuTensor};
 use crate::nn::{Activation, MatmulShape};
 use crate::nn::TrainError;
-use super::kernel::{Dispatch, groups_for, pipelines, uniform, Pipeline};
+use super::kernel::{Dispatch, pipelines, uniform, Pipeline};
 #[cfg(not(target_arch = "wasm32"))]
 use super::kernel::now;
 use bytemuck::{Pod, Zeroable};
@@ -83,11 +83,13 @@ impl MatmulKernel {
 
     /// The kernels that can run a product of this shape, the one [`Self::bind`] runs until they
     /// are timed first: [`Self::variant`]'s, then `main` and `wide`, then `quad` where the device
-    /// has subgroups, k is a multiple of 4 and its workgroups of 16 rows fit one dispatch (a
-    /// narrow C has only `rows`).
+    /// has subgroups, k is a multiple of 4 and its workgroups of 16 rows fit one dispatch.
     pub fn candidates(&self, shape: MatmulShape) -> Vec<Variant> {
         let mut all = match Self::variant(shape) {
-            Variant::Rows => return vec![Variant::Rows],
+            // `rows` runs a row per invocation, and at a short m that is few workgroups for a long
+            // k: bnn-1024's last forward product (100 x 1024 x 10) took 13 ms on `rows` and under
+            // 1 on `quad` on SwiftShader. So the tiled kernels are timed beside it.
+            Variant::Rows => vec![Variant::Rows, Variant::Tiled, Variant::Wide],
             Variant::Tiled => vec![Variant::Tiled, Variant::Wide],
             vec4 => vec![vec4, Variant::Tiled, Variant::Wide],
         };
@@ -118,8 +120,7 @@ impl MatmulKernel {
     }
 
     /// Binds a product to its buffers once; the returned call is recorded every step without
-    /// allocating anything. A narrow C (at most 16 columns, A not transposed) gets a row per
-    /// invocation; any other product is bound to each of its [`Self::candidates`], tested to
+    /// allocating anything. A product is bound to each of its [`Self::candidates`], tested to
     /// agree, and runs whichever this adapter runs fastest at this shape (see [`tune`]).
     pub fn bind(&self, ctx: &GpuContext, shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) -> Dispatch {
         self.bind_layer(ctx, shape, a, b, None, None, c)
@@ -182,7 +183,7 @@ impl MatmulKernel {
         let vec4 = match variant {
             Variant::Rows => {
                 assert!(shape.m.div_ceil(WG as u32) <= 65535, "at most 65535 workgroups of rows ({})", shape.m);
-                return self.dispatch(ctx, &self.rows, shape, a, b, (bias, act), c, groups_for(shape.m as usize, WG));
+                return self.dispatch(ctx, &self.rows, shape, a, b, (bias, act), c, (one_each(shape.m, WG), 1));
             }
             Variant::Tiled => return self.dispatch(ctx, &self.tiled, shape, a, b, (bias, act), c, groups),
             Variant::Wide => {
@@ -255,7 +256,7 @@ impl MatmulKernel {
         let u = uniform(ctx, "matmul shape", &Uniform { shape, chunk, chunks, with_bias: 0, act: 0 }, false);
         vec![
             Dispatch::new(ctx, &self.split, &[(0, &u)], &[(1, a), (2, b), (4, &partial)], (chunks, 1)),
-            Dispatch::new(ctx, &self.reduce, &[(0, &u)], &[(4, &partial), (3, c)], groups_for(outputs as usize, WG)),
+            Dispatch::new(ctx, &self.reduce, &[(0, &u)], &[(4, &partial), (3, c)], (one_each(outputs, WG), 1)),
         ]
     }
 }
@@ -445,6 +446,11 @@ pub async fn quad_agrees(kernel: &MatmulKernel, ctx: &GpuContext) -> Result<bool
     let ok = want.iter().zip(&got).all(|(w, g)| (w - g).abs() <= 1e-5 + 1e-5 * k as f32 * w.abs());
     CHECKED.lock().unwrap_or_else(|e| e.into_inner()).push((adapter, ok));
     Ok(ok)
+}
+
+/// Workgroups of `per` invocations for `n` outputs, one each (`rows` and `reduce` do not loop).
+fn one_each(n: u32, per: usize) -> u32 {
+    n.div_ceil(per as u32).max(1)
 }
 
 fn check(shape: MatmulShape, a: &GpuTensor, b: &GpuTensor, c: &GpuTensor) {

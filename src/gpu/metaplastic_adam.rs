@@ -28,7 +28,7 @@ impl AdamKernel {
         let hyper_buffer = uniform(ctx, "adam hyper", hyper, true);
         let size = uniform(ctx, "adam size", &Length::new(w.len), false);
         let tensors = [(2, w), (3, grad), (4, m1), (5, m2)];
-        AdamCall { dispatch: Dispatch::new(ctx, &self.pipeline, &[(0, &hyper_buffer), (1, &size)], &tensors, groups_for(w.len, WG)), hyper: hyper_buffer }
+        AdamCall { dispatch: Dispatch::new(ctx, &self.pipeline, &[(0, &hyper_buffer), (1, &size)], &tensors, groups_for(ctx, w.len, WG)), hyper: hyper_buffer }
     }
 }
 

@@ -158,7 +158,7 @@ impl PlasticKernel {
         ys: &GpuTensor,
     ) -> Dispatch {
         let u = uniform(ctx, "plastic step", step, false);
-        Dispatch::new(ctx, &self.step_forward, &[(0, &u)], &[(1, w), (2, alpha), (4, xs), (5, ys), (6, hebb)], groups_for(step.rows(), WG))
+        Dispatch::new(ctx, &self.step_forward, &[(0, &u)], &[(1, w), (2, alpha), (4, xs), (5, ys), (6, hebb)], groups_for(ctx, step.rows(), WG))
     }
 
     /// `hebb_update`: `Hebb(t+1)` from `Hebb(t)`, this step's `x` and `y`, and `eta` (a
@@ -166,7 +166,7 @@ impl PlasticKernel {
     pub fn bind_hebb_update(&self, ctx: &GpuContext, step: &StepUniform, eta: &GpuTensor, xs: &GpuTensor, ys: &GpuTensor, hebb: &GpuTensor) -> Dispatch {
         let u = uniform(ctx, "plastic step", step, false);
         let elements = step.batch as usize * step.synapses();
-        Dispatch::new(ctx, &self.hebb_update, &[(0, &u)], &[(3, eta), (4, xs), (5, ys), (6, hebb)], groups_for(elements, WG))
+        Dispatch::new(ctx, &self.hebb_update, &[(0, &u)], &[(3, eta), (4, xs), (5, ys), (6, hebb)], groups_for(ctx, elements, WG))
     }
 
     /// `hebb_update_backward`, as three dispatches to record in order: on entry `dhebb` holds
@@ -191,9 +191,9 @@ impl PlasticKernel {
         let u = uniform(ctx, "plastic step", step, false);
         let rows = [(3, eta), (4, xs), (5, ys), (6, hebb), (7, dhebb), (8, dy), (12, deta_rows)];
         [
-            Dispatch::new(ctx, &self.hebb_backward_rows, &[(0, &u)], &rows, groups_for(step.rows(), WG)),
+            Dispatch::new(ctx, &self.hebb_backward_rows, &[(0, &u)], &rows, groups_for(ctx, step.rows(), WG)),
             Dispatch::new(ctx, &self.reduce_deta, &[(0, &u)], &[(12, deta_rows), (13, deta)], (1, 1)),
-            Dispatch::new(ctx, &self.hebb_backward_cols, &[(0, &u)], &[(3, eta), (5, ys), (7, dhebb), (9, dxs)], groups_for(step.cols(), WG)),
+            Dispatch::new(ctx, &self.hebb_backward_cols, &[(0, &u)], &[(3, eta), (5, ys), (7, dhebb), (9, dxs)], groups_for(ctx, step.cols(), WG)),
         ]
     }
 
@@ -218,8 +218,8 @@ impl PlasticKernel {
         let synapse = [(2, alpha), (4, xs), (5, ys), (6, hebb), (7, dhebb), (8, dy), (10, dw), (11, dalpha)];
         let input = [(1, w), (2, alpha), (5, ys), (6, hebb), (8, dy), (9, dxs)];
         [
-            Dispatch::new(ctx, &self.step_backward_synapse, &[(0, &u)], &synapse, groups_for(step.synapses(), WG)),
-            Dispatch::new(ctx, &self.step_backward_input, &[(0, &u)], &input, groups_for(step.cols(), WG)),
+            Dispatch::new(ctx, &self.step_backward_synapse, &[(0, &u)], &synapse, groups_for(ctx, step.synapses(), WG)),
+            Dispatch::new(ctx, &self.step_backward_input, &[(0, &u)], &input, groups_for(ctx, step.cols(), WG)),
         ]
     }
 
@@ -231,7 +231,7 @@ impl PlasticKernel {
         let u = uniform(ctx, "plastic step", step, false);
         let mut calls = vec![Dispatch::new(ctx, &self.mse_loss, &[(0, &u)], &[(5, ys), (14, targets), (15, loss)], (1, 1))];
         if let Some(dys) = dys {
-            calls.push(Dispatch::new(ctx, &self.mse_grad, &[(0, &u)], &[(5, ys), (14, targets), (16, dys)], groups_for(step.rows(), WG)));
+            calls.push(Dispatch::new(ctx, &self.mse_grad, &[(0, &u)], &[(5, ys), (14, targets), (16, dys)], groups_for(ctx, step.rows(), WG)));
         }
         calls
     }

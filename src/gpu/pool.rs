@@ -34,7 +34,7 @@ impl PoolKernel {
         assert_eq!(x.len, s.input_len(), "x must be batch x h x w x c");
         assert_eq!(y.len, s.output_len(), "y must be the pooled size");
         let shape = uniform(ctx, "pool shape", &s, false);
-        let groups = groups_for(y.len, WG);
+        let groups = groups_for(ctx, y.len, WG);
         match kind {
             PoolKind::Max => {
                 let argmax = argmax.expect("max pooling keeps its winning taps");
@@ -50,7 +50,7 @@ impl PoolKernel {
         assert_eq!(dx.len, s.input_len(), "dx must be batch x h x w x c");
         assert_eq!(dy.len, s.output_len(), "dy must be the pooled size");
         let shape = uniform(ctx, "pool shape", &s, false);
-        let groups = groups_for(dx.len, WG);
+        let groups = groups_for(ctx, dx.len, WG);
         match kind {
             PoolKind::Max => {
                 let argmax = argmax.expect("max pooling's gradient needs the winning taps");
@@ -66,7 +66,7 @@ impl PoolKernel {
         assert_eq!(x.len, s.output_len(), "x must be the pooled size");
         assert_eq!(y.len, s.input_len(), "y must be batch x h x w x c");
         let shape = uniform(ctx, "pool shape", &s, false);
-        Dispatch::new(ctx, &self.upsample, &[(0, &shape)], &[(1, x), (2, y)], groups_for(y.len, WG))
+        Dispatch::new(ctx, &self.upsample, &[(0, &shape)], &[(1, x), (2, y)], groups_for(ctx, y.len, WG))
     }
 
     /// The gradient of [`Self::bind_upsample`]: `dx` (pooled grid) sums `dy` over each window.
@@ -74,6 +74,6 @@ impl PoolKernel {
         assert_eq!(dy.len, s.input_len(), "dy must be batch x h x w x c");
         assert_eq!(dx.len, s.output_len(), "dx must be the pooled size");
         let shape = uniform(ctx, "pool shape", &s, false);
-        Dispatch::new(ctx, &self.upsample_backward, &[(0, &shape)], &[(4, dy), (6, dx)], groups_for(dx.len, WG))
+        Dispatch::new(ctx, &self.upsample_backward, &[(0, &shape)], &[(4, dy), (6, dx)], groups_for(ctx, dx.len, WG))
     }
 }

@@ -43,14 +43,14 @@ impl ReconstructKernel {
         assert!(d.len == half.input_len() && images.len == d.len, "d and images are batch x h x w");
         assert!(offset + half.output_len() <= p.len, "p's slice is the pooled grid");
         let u = uniform(ctx, "reconstruct grid", &grid(half, offset, false), false);
-        Dispatch::new(ctx, &self.forward, &[(0, &u)], &[(1, d), (2, p), (3, images)], groups_for(d.len, WG))
+        Dispatch::new(ctx, &self.forward, &[(0, &u)], &[(1, d), (2, p), (3, images)], groups_for(ctx, d.len, WG))
     }
 
     /// `dz = dimages * images * (1 - images)`.
     pub fn bind_backward(&self, ctx: &GpuContext, half: PoolShape, images: &GpuTensor, dimages: &GpuTensor, dz: &GpuTensor) -> Dispatch {
         assert!(images.len == half.input_len() && dimages.len == images.len && dz.len == images.len, "images, dimages and dz are batch x h x w");
         let u = uniform(ctx, "reconstruct grid", &grid(half, 0, false), false);
-        Dispatch::new(ctx, &self.backward, &[(0, &u)], &[(4, images), (5, dimages), (6, dz)], groups_for(dz.len, WG))
+        Dispatch::new(ctx, &self.backward, &[(0, &u)], &[(4, images), (5, dimages), (6, dz)], groups_for(ctx, dz.len, WG))
     }
 
     /// `dd = avgpool'(g) (+ dz)`: `g` on the pooled grid from element `offset` of its buffer; `dz`
@@ -64,7 +64,7 @@ impl ReconstructKernel {
         let u = uniform(ctx, "reconstruct grid", &g_u, false);
         // The entry point names dz whether or not it adds it; without one, g stands in, unread.
         let dz = dz.unwrap_or(g);
-        Dispatch::new(ctx, &self.logits_grad, &[(0, &u)], &[(7, g), (8, dz), (9, dd)], groups_for(dd.len, WG))
+        Dispatch::new(ctx, &self.logits_grad, &[(0, &u)], &[(7, g), (8, dz), (9, dd)], groups_for(ctx, dd.len, WG))
     }
 }
 

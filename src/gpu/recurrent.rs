@@ -74,13 +74,13 @@ impl RecurrentKernel {
     /// is a next step.
     pub fn bind_drive(&self, ctx: &GpuContext, step: &DriveUniform, xs: &GpuTensor, z: &GpuTensor, post: &GpuTensor, pre: &GpuTensor) -> Dispatch {
         let u = uniform(ctx, "recurrent drive", step, false);
-        Dispatch::new(ctx, &self.drive_forward, &[(0, &u)], &[(1, xs), (2, z), (3, post), (4, pre)], groups_for(step.state_len(), WG))
+        Dispatch::new(ctx, &self.drive_forward, &[(0, &u)], &[(1, xs), (2, z), (3, post), (4, pre)], groups_for(ctx, step.state_len(), WG))
     }
 
     /// `recurrent_drive_backward`: `dz = dy (1 - post[t]^2)`.
     pub fn bind_drive_backward(&self, ctx: &GpuContext, step: &DriveUniform, post: &GpuTensor, dy: &GpuTensor, dz: &GpuTensor) -> Dispatch {
         let u = uniform(ctx, "recurrent drive", step, false);
-        Dispatch::new(ctx, &self.drive_backward, &[(0, &u)], &[(3, post), (5, dy), (6, dz)], groups_for(step.state_len(), WG))
+        Dispatch::new(ctx, &self.drive_backward, &[(0, &u)], &[(3, post), (5, dy), (6, dz)], groups_for(ctx, step.state_len(), WG))
     }
 
     /// `readout_mse` of the state at the step: its loss added to `loss` (`[sum, count]`) and, when
@@ -91,7 +91,7 @@ impl RecurrentKernel {
         let u = uniform(ctx, "recurrent drive", step, false);
         let mut calls = vec![Dispatch::new(ctx, &self.readout_loss, &[(0, &u)], &[(3, post), (7, targets), (8, loss)], (1, 1))];
         if let Some(dy) = dy {
-            calls.push(Dispatch::new(ctx, &self.readout_grad, &[(0, &u)], &[(3, post), (7, targets), (5, dy)], groups_for(step.state_len(), WG)));
+            calls.push(Dispatch::new(ctx, &self.readout_grad, &[(0, &u)], &[(3, post), (7, targets), (5, dy)], groups_for(ctx, step.state_len(), WG)));
         }
         calls
     }

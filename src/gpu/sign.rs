@@ -42,5 +42,5 @@ impl SignKernel {
 
 fn bind(ctx: &GpuContext, pipeline: &Pipeline, n: usize, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
     let size = uniform(ctx, "sign size", &Length::new(n), false);
-    Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, groups_for(n, WG))
+    Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, groups_for(ctx, n, WG))
 }
