@@ -1,6 +1,7 @@
 // Stochastic gradient descent with (Nesterov) momentum and L2 weight decay, PyTorch's form:
 //   g = grad + wd * w ;  v = mu * v + g ;  w -= lr * (g + mu * v)  (Nesterov)  or  w -= lr * v.
-// CPU reference: src/cpu/sgd.rs (`sgd_step`); host side: src/gpu/sgd.rs.
+// CPU reference: src/cpu/sgd.rs (`sgd_step`); host side: src/gpu/sgd.rs. Four elements per
+// invocation and step, as metaplastic_adam.wgsl says why; the padding stays zero.
 
 // Laid out as `SgdHyper`.
 struct Sgd {
@@ -19,15 +20,15 @@ struct Size {
 
 @group(0) @binding(0) var<uniform> h: Sgd;
 @group(0) @binding(1) var<uniform> size: Size;
-@group(0) @binding(2) var<storage, read_write> w: array<f32>;
-@group(0) @binding(3) var<storage, read> grad: array<f32>;
-@group(0) @binding(4) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(2) var<storage, read_write> w: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> grad: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> velocity: array<vec4<f32>>;
 
 const WG: u32 = 256u;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    for (var i = gid.x; i < size.n; i += groups.x * WG) {
+    for (var i = gid.x; i < (size.n + 3u) / 4u; i += groups.x * WG) {
         let g = grad[i] + h.weight_decay * w[i];
         let v = h.momentum * velocity[i] + g;
         velocity[i] = v;

@@ -5,8 +5,9 @@
 // CPU reference: src/cpu/sign.rs (`binarize_all`, `HiddenActivation::Sign`, `sign_backward`);
 // host side: src/gpu/sign.rs.
 //
-// Workgroups of 256 walk the array in a grid-stride loop, so arrays longer than
-// 65535 * 256 elements (a 4096 x 4096 layer) need no second dispatch dimension.
+// Workgroups of 256 walk the array in a grid-stride loop, four elements per invocation and step
+// (metaplastic_adam.wgsl says why; past the tensor's length binarize writes +1 into its buffer's
+// padding, which nothing reads), so any length takes one dispatch.
 
 struct Size {
     n: u32,
@@ -16,26 +17,30 @@ struct Size {
 }
 
 @group(0) @binding(0) var<uniform> size: Size;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
 
 const WG: u32 = 256u;
 
-fn sign_pm1(v: f32) -> f32 {
-    return select(-1.0, 1.0, v >= 0.0);
+fn sign_pm1(v: vec4<f32>) -> vec4<f32> {
+    return select(vec4<f32>(-1.0), vec4<f32>(1.0), v >= vec4<f32>(0.0));
+}
+
+fn fours() -> u32 {
+    return (size.n + 3u) / 4u;
 }
 
 @compute @workgroup_size(256)
 fn binarize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    for (var i = gid.x; i < size.n; i += groups.x * WG) {
+    for (var i = gid.x; i < fours(); i += groups.x * WG) {
         out[i] = sign_pm1(x[i]);
     }
 }
 
 @compute @workgroup_size(256)
 fn sign_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    for (var i = gid.x; i < size.n; i += groups.x * WG) {
+    for (var i = gid.x; i < fours(); i += groups.x * WG) {
         out[i] = sign_pm1(x[i]);
     }
 }
@@ -43,7 +48,7 @@ fn sign_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 // `out` is dz here; `x` the activation's input z saved from the forward pass.
 @compute @workgroup_size(256)
 fn sign_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    for (var i = gid.x; i < size.n; i += groups.x * WG) {
-        out[i] = select(0.0, dy[i], abs(x[i]) <= 1.0);
+    for (var i = gid.x; i < fours(); i += groups.x * WG) {
+        out[i] = select(vec4<f32>(0.0), dy[i], abs(x[i]) <= vec4<f32>(1.0));
     }
 }

@@ -43,5 +43,5 @@ impl ActivationKernel {
 
 fn bind(ctx: &GpuContext, pipeline: &Pipeline, act: Activation, n: usize, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
     let u = uniform(ctx, "activation", &Act { n: n as u32, code: act.code(), _pad: [0; 2] }, false);
-    Dispatch::new(ctx, pipeline, &[(0, &u)], buffers, groups_for(ctx, n, WG))
+    Dispatch::new(ctx, pipeline, &[(0, &u)], buffers, groups_for(ctx, n.div_ceil(4), WG))
 }

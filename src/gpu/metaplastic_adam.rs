@@ -6,8 +6,8 @@ use super::{GpuContext, GpuTensor};
 use crate::nn::{AdamHyper, ParamLayout, TensorKey};
 use super::kernel::{Dispatch, Length, groups_for, pipelines, record_all, uniform, Pipeline};
 
-/// Workgroup size; the shader's grid-stride loop lets one dispatch of at most 65535 groups cover
-/// any length.
+/// Workgroup size; the shader's grid-stride loop lets one dispatch cover any length, four elements
+/// to an invocation.
 const WG: usize = 256;
 
 
@@ -28,7 +28,7 @@ impl AdamKernel {
         let hyper_buffer = uniform(ctx, "adam hyper", hyper, true);
         let size = uniform(ctx, "adam size", &Length::new(w.len), false);
         let tensors = [(2, w), (3, grad), (4, m1), (5, m2)];
-        AdamCall { dispatch: Dispatch::new(ctx, &self.pipeline, &[(0, &hyper_buffer), (1, &size)], &tensors, groups_for(ctx, w.len, WG)), hyper: hyper_buffer }
+        AdamCall { dispatch: Dispatch::new(ctx, &self.pipeline, &[(0, &hyper_buffer), (1, &size)], &tensors, groups_for(ctx, w.len.div_ceil(4), WG)), hyper: hyper_buffer }
     }
 }
 

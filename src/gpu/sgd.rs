@@ -22,6 +22,6 @@ impl SgdKernel {
         assert!(grad.len == w.len && velocity.len == w.len, "w, grad and velocity must have one length");
         let h = uniform(ctx, "sgd hyper", hyper, false);
         let size = uniform(ctx, "sgd size", &Length::new(w.len), false);
-        Dispatch::new(ctx, &self.pipeline, &[(0, &h), (1, &size)], &[(2, w), (3, grad), (4, velocity)], groups_for(ctx, w.len, WG))
+        Dispatch::new(ctx, &self.pipeline, &[(0, &h), (1, &size)], &[(2, w), (3, grad), (4, velocity)], groups_for(ctx, w.len.div_ceil(4), WG))
     }
 }

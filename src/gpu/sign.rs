@@ -4,8 +4,8 @@
 use super::{GpuContext, GpuTensor};
 use super::kernel::{Dispatch, Length, groups_for, pipelines, uniform, Pipeline};
 
-/// The workgroup size of every entry point; with the shader's grid-stride loop one dispatch of at
-/// most 65535 workgroups covers any length.
+/// The workgroup size of every entry point; with the shader's grid-stride loop one dispatch covers
+/// any length, four elements to an invocation.
 const WG: usize = 256;
 
 
@@ -42,5 +42,5 @@ impl SignKernel {
 
 fn bind(ctx: &GpuContext, pipeline: &Pipeline, n: usize, buffers: &[(u32, &GpuTensor)]) -> Dispatch {
     let size = uniform(ctx, "sign size", &Length::new(n), false);
-    Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, groups_for(ctx, n, WG))
+    Dispatch::new(ctx, pipeline, &[(0, &size)], buffers, groups_for(ctx, n.div_ceil(4), WG))
 }

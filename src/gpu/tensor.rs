@@ -15,21 +15,32 @@ const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
+/// The floats a tensor of `len` takes on the GPU: a whole number of vec4s, at least one (a
+/// zero-sized binding is invalid). The element-wise kernels (metaplastic Adam, SGD, the sign and
+/// the activations) read and write four floats at a time, past `len` up to this; the padding
+/// starts at zero, and whatever they leave there is never read as an element (every other
+/// kernel, copy and read stops at `len`).
+fn padded(len: usize) -> usize {
+    len.max(1).next_multiple_of(4)
+}
+
 impl GpuTensor {
     pub fn from_slice(ctx: &GpuContext, data: &[f32]) -> Self {
+        let mut contents = data.to_vec();
+        contents.resize(padded(data.len()), 0.0);
         let buffer = ctx.buffer_init(&wgpu::util::BufferInitDescriptor {
             label: None,
-            contents: bytemuck::cast_slice(data),
+            contents: bytemuck::cast_slice(&contents),
             usage: USAGE,
         });
         Self { buffer, len: data.len(), staging: std::cell::OnceCell::new() }
     }
 
     pub fn zeros(ctx: &GpuContext, len: usize) -> Self {
-        // wgpu zero-initialises new buffers; a zero-sized binding is invalid, so round up to one.
+        // wgpu zero-initialises new buffers.
         let buffer = ctx.buffer(&wgpu::BufferDescriptor {
             label: None,
-            size: (len.max(1) * 4) as u64,
+            size: (padded(len) * 4) as u64,
             usage: USAGE,
             mapped_at_creation: false,
         });
