@@ -223,6 +223,8 @@ fn pooling_matches_cpu() {
         let (mut y, mut argmax, mut dx) = (vec![0.0; s.output_len()], vec![0u32; s.output_len()], vec![0.0; s.input_len()]);
         max_pool_forward(&s, &x, &mut y, &mut argmax);
         pool_backward(&s, PoolKind::Max, &dy, &argmax, &mut dx);
+        // The backward passes must write the dropped edges' zeros themselves.
+        gdx.write(&ctx, &vec![7.0; s.input_len()]);
         run(&ctx, |e| {
             kernel.bind_forward(&ctx, s, PoolKind::Max, &gx, &gy, Some(&gargmax)).encode(e);
             kernel.bind_backward(&ctx, s, PoolKind::Max, &gdy, Some(&gargmax), &gdx).encode(e);
@@ -233,7 +235,6 @@ fn pooling_matches_cpu() {
 
         avg_pool_forward(&s, &x, &mut y);
         pool_backward(&s, PoolKind::Average, &dy, &argmax, &mut dx);
-        // The backward pass must write the dropped edges' zeros itself, not rely on a clean buffer.
         gdx.write(&ctx, &vec![7.0; s.input_len()]);
         run(&ctx, |e| {
             kernel.bind_forward(&ctx, s, PoolKind::Average, &gx, &gy, None).encode(e);

@@ -8,6 +8,14 @@ use crate::nn::{PoolKind, PoolShape};
 
 const WG: usize = 256;
 
+/// The rows of windows a pass walks (the shader's `row_of`): one per example, window row and
+/// channel; `edges` counts a dropped edge's row too (the backward passes and upsample write its
+/// zeros).
+fn window_rows(s: PoolShape, edges: bool) -> usize {
+    let rows = if edges { s.h.div_ceil(2) } else { s.h / 2 };
+    (s.batch * rows * s.c) as usize
+}
+
 pub struct PoolKernel {
     max_forward: Pipeline,
     avg_forward: Pipeline,
@@ -34,7 +42,7 @@ impl PoolKernel {
         assert_eq!(x.len, s.input_len(), "x must be batch x h x w x c");
         assert_eq!(y.len, s.output_len(), "y must be the pooled size");
         let shape = uniform(ctx, "pool shape", &s, false);
-        let groups = groups_for(ctx, y.len, WG);
+        let groups = groups_for(ctx, window_rows(s, false), WG);
         match kind {
             PoolKind::Max => {
                 let argmax = argmax.expect("max pooling keeps its winning taps");
@@ -50,14 +58,16 @@ impl PoolKernel {
         assert_eq!(dx.len, s.input_len(), "dx must be batch x h x w x c");
         assert_eq!(dy.len, s.output_len(), "dy must be the pooled size");
         let shape = uniform(ctx, "pool shape", &s, false);
-        let groups = groups_for(ctx, dx.len, WG);
+        let groups = groups_for(ctx, window_rows(s, true), WG);
         match kind {
             PoolKind::Max => {
                 let argmax = argmax.expect("max pooling's gradient needs the winning taps");
                 assert_eq!(argmax.len, s.output_len(), "argmax must be the pooled size");
                 Dispatch::new(ctx, &self.max_backward, &[(0, &shape)], &[(4, dy), (5, argmax), (6, dx)], groups)
             }
-            PoolKind::Average => Dispatch::new(ctx, &self.avg_backward, &[(0, &shape)], &[(4, dy), (6, dx)], groups),
+            // The shader's walk names the winning taps for both kinds and reads them only for
+            // max pooling: dy stands in, unread.
+            PoolKind::Average => Dispatch::new(ctx, &self.avg_backward, &[(0, &shape)], &[(4, dy), (5, dy), (6, dx)], groups),
         }
     }
 
@@ -66,7 +76,7 @@ impl PoolKernel {
         assert_eq!(x.len, s.output_len(), "x must be the pooled size");
         assert_eq!(y.len, s.input_len(), "y must be batch x h x w x c");
         let shape = uniform(ctx, "pool shape", &s, false);
-        Dispatch::new(ctx, &self.upsample, &[(0, &shape)], &[(1, x), (2, y)], groups_for(ctx, y.len, WG))
+        Dispatch::new(ctx, &self.upsample, &[(0, &shape)], &[(1, x), (2, y)], groups_for(ctx, window_rows(s, true), WG))
     }
 
     /// The gradient of [`Self::bind_upsample`]: `dx` (pooled grid) sums `dy` over each window.
@@ -74,6 +84,6 @@ impl PoolKernel {
         assert_eq!(dy.len, s.input_len(), "dy must be batch x h x w x c");
         assert_eq!(dx.len, s.output_len(), "dx must be the pooled size");
         let shape = uniform(ctx, "pool shape", &s, false);
-        Dispatch::new(ctx, &self.upsample_backward, &[(0, &shape)], &[(4, dy), (6, dx)], groups_for(ctx, dx.len, WG))
+        Dispatch::new(ctx, &self.upsample_backward, &[(0, &shape)], &[(4, dy), (6, dx)], groups_for(ctx, window_rows(s, false), WG))
     }
 }
