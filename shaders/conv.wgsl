@@ -521,15 +521,13 @@ fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
         acc[5] = acc[5] + xv.y * dw4;
         acc[6] = acc[6] + xv.z * dw4;
         acc[7] = acc[7] + xv.w * dw4;
-        ox++;
-        if (ox == ow) {
-            ox = 0u;
-            oy++;
-            if (oy == oh) {
-                oy = 0u;
-                b++;
-            }
-        }
+        // The next pixel, by selects: a branch here would be taken by some lanes and not others,
+        // which the software adapters run as both ways, masked.
+        let wrap_x = ox + 1u == ow;
+        let wrap_y = wrap_x & (oy + 1u == oh);
+        ox = select(ox + 1u, 0u, wrap_x);
+        oy = select(select(oy, oy + 1u, wrap_x), 0u, wrap_y);
+        b = select(b, b + 1u, wrap_y);
     }
     part[li] = acc;
     workgroupBarrier();
