@@ -76,9 +76,8 @@ impl fmt::Display for AdapterSummary {
     }
 }
 
-/// [`GpuContext::stride_groups`] on a software adapter: 8, 16 and 32 measured alike on SwiftShader
-/// with two cores (64 was slower), and 16 leaves a few workgroups to each of the threads a larger
-/// machine's adapter runs.
+/// [`GpuContext::stride_groups`] on SwiftShader: 8, 16 and 32 measured alike with two cores (64 was
+/// slower), and 16 leaves a few workgroups to each of the threads a larger machine's adapter runs.
 const SOFTWARE_STRIDE_GROUPS: u32 = 16;
 
 /// A device and queue, with what the app needs to know about them.
@@ -89,13 +88,14 @@ pub struct GpuContext {
     /// Whether the device has subgroups (WebGPU's "subgroups", wgpu's SUBGROUP), which the
     /// matrix products' quad kernels need.
     pub subgroups: bool,
-    /// The most workgroups a grid-stride kernel is given ([`super::kernel::groups_for`]). On a
-    /// software adapter (llvmpipe, SwiftShader: wgpu's `DeviceType::Cpu`, in the browser an
-    /// adapter that says it is a fallback) each workgroup costs a few microseconds of its own, so
-    /// a few workgroups that loop beat one per 256 elements: metaplastic Adam over bnn-1024's 1.9
-    /// M weights took 61 ms in 7,300 workgroups and 34 ms in 16 on SwiftShader
-    /// (docs/performance.md). A hardware GPU gets as many as one dispatch allows, so every element
-    /// has an invocation of its own.
+    /// The most workgroups a grid-stride kernel is given ([`super::kernel::groups_for`]). On
+    /// SwiftShader (natively by name; in the browser the adapter that says it is a fallback, wgpu's
+    /// `DeviceType::Cpu`) each workgroup costs a few microseconds of its own, so a few workgroups
+    /// that loop beat one per 256 elements: metaplastic Adam over bnn-1024's 1.9 M weights took 61
+    /// ms in 7,300 workgroups and 34 ms in 16. llvmpipe ran each such kernel faster alone with the
+    /// cap too, but whole training steps slower (LeNet-5 1,050-1,377 -> 1,000 ex/s, bnn-1024 870
+    /// -> 800), so it keeps one workgroup per 256 elements, as does a hardware GPU, where every
+    /// element gets an invocation of its own (docs/performance.md).
     pub stride_groups: u32,
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -155,7 +155,8 @@ impl GpuContext {
         let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
         #[cfg(target_arch = "wasm32")]
         let subgroups = js_sys::Reflect::get(&js_sys::global(), &"metaplasticSubgroups".into()).is_ok_and(|v| v.as_bool() == Some(true));
-        let stride_groups = if info.device_type == wgpu::DeviceType::Cpu { SOFTWARE_STRIDE_GROUPS } else { 65535 };
+        let swiftshader = info.device_type == wgpu::DeviceType::Cpu && !info.name.contains("llvmpipe");
+        let stride_groups = if swiftshader { SOFTWARE_STRIDE_GROUPS } else { 65535 };
         Ok(Self { device, queue, adapter: adapter_summary, subgroups, stride_groups, lost })
     }
 
