@@ -95,6 +95,22 @@ fn quad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         acc[14] = add4(acc[14], sy[3], y);
         acc[15] = add4(acc[15], sd[3], y);
     }
+    // A product that only writes C (a gradient's) is stored without asking, per output, whether to
+    // add a bias, apply an activation or add into C, and the question is asked once, outside the
+    // loops: on SwiftShader those branches cost a 1024 x 100 x 1024 weight gradient a fifth of its
+    // time.
+    if (shape.with_bias == 0u && shape.act == 0u && (shape.flags & 4u) == 0u) {
+        for (var r = 0u; r < 16u; r = r + 1u) {
+            let row = rq + 4u * (r / 4u) + (q ^ (r % 4u));
+            for (var j = 0u; j < 4u; j = j + 1u) {
+                let col = cq + q + 4u * j;
+                if (row < shape.m && col < shape.n) {
+                    c[row * shape.n + col] = acc[r][j];
+                }
+            }
+        }
+        return;
+    }
     for (var r = 0u; r < 16u; r = r + 1u) {
         let row = rq + 4u * (r / 4u) + (q ^ (r % 4u));
         if (row >= shape.m) {
