@@ -97,8 +97,8 @@ fn quad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     // A product that only writes C (a gradient's) is stored without asking, per output, whether to
     // add a bias, apply an activation or add into C, and the question is asked once, outside the
-    // loops: on SwiftShader those branches cost a 1024 x 100 x 1024 weight gradient a fifth of its
-    // time.
+    // loops: on SwiftShader those branches cost a 1024 x 100 x 1024 weight gradient 10 to 20% of
+    // its time (49 -> 40-44 ms).
     if (shape.with_bias == 0u && shape.act == 0u && (shape.flags & 4u) == 0u) {
         for (var r = 0u; r < 16u; r = r + 1u) {
             let row = rq + 4u * (r / 4u) + (q ^ (r % 4u));
