@@ -89,7 +89,7 @@ fn main() {
         let (x, w, bias) = (zeros(s.input_len()), zeros(s.weight_len()), zeros(s.cout as usize));
         let (y, dw) = (zeros(s.rows() * s.cout as usize), zeros(s.weight_len()));
         let forward = time(&ctx, &[conv.bind_forward(&ctx, s, &x, &w, Some(&bias), Some(Activation::Relu), &y)]);
-        let weight = time(&ctx, &[conv.bind_weight_grad(&ctx, s, &x, &y, &dw, Some(&bias), false)]);
+        let weight = time(&ctx, &conv.bind_weight_grad(&ctx, s, &x, &y, &dw, Some(&bias), false));
         let input = time(&ctx, &[conv.bind_input_grad(&ctx, s, &y, &w, None, &x)]);
         println!("{what:<24} {forward:>14.2} {weight:>20.2} {input:>20.2}");
     }

@@ -5,17 +5,22 @@
 //   forward:      y = act(cols · Wᵀ + bias)                      y: [rows, cout]
 //   input_grad:   dx = col2im(dy · W) (+ bias)                   dx: [batch, h, w, cin]
 //                 (a transposed convolution's forward pass)
-//   weight_grad:  dW (+)= dyᵀ · cols, and db (+)= column sums of dy, in one pass
+//   weight_grad:  dW (+)= dyᵀ · cols, and db (+)= column sums of dy, in one pass and a sum
 //                 (a transposed convolution's weight gradient, with x and dy swapped)
 //   bias_grad:    db[c] (+)= sum_r dy[r, c], rows in order (a dense or transposed layer's bias).
 // forward and input_grad compute a 4x4 block of outputs per invocation (4 rows or pixels by 4
 // channels), forward8 and input_grad8 an 8x8 one (by 4 channels where there are 4 or fewer),
-// weight_grad 4 columns by 8 channels, in vec4 accumulators, reading their operands straight from
-// the buffers (no workgroup memory in the products): on the software adapters this project is
-// measured on, a load whose address differs between invocations is a per-lane gather, so many
-// multiply-adds per load is what pays. Which block size is faster differs by adapter (8x8 on
-// SwiftShader, 4x4 on llvmpipe: docs/performance.md), so the host times both at each shape and
-// runs the faster.
+// weight_grad 8 columns by 8 channels, in vec4 accumulators, reading their operands straight from
+// the buffers, with no workgroup memory and no barrier anywhere: on the software adapters this
+// project is measured on, a load whose address differs between invocations is a per-lane gather,
+// so many multiply-adds per load is what pays, and WebGPU zero-fills a workgroup's memory before
+// it starts, which SwiftShader did at a cost larger than the sums it held. Which block size is
+// faster differs by adapter (docs/performance.md), so the host times both at each shape and runs
+// the faster.
+// forward and input_grad walk a row of taps (fixed ky) as one loop: over (kx, ci), a pixel's
+// inputs are consecutive floats of x (over (kx, co), an input pixel's reads of dy), so one index
+// plus a range check per step replaces a loop per tap; with a single input channel (LeNet-5's
+// first layer) that loop was one step long and its setup cost more than its multiply-adds.
 // Out-of-range indices are clamped and their values masked to 0, never tested per load.
 // CPU reference: src/cpu/conv.rs (`im2col`, `col2im`, `bias_grad`) with src/cpu/matmul.rs;
 // host side: src/gpu/conv.rs.
@@ -71,6 +76,8 @@ struct Extra {
 @group(0) @binding(9) var<storage, read_write> db: array<f32>;
 // weight_grad4: dy again, four output channels per element.
 @group(0) @binding(10) var<storage, read> dy4: array<vec4<f32>>;
+// weight_grad: each invocation's sums, which weight_grad_sum adds up.
+@group(0) @binding(11) var<storage, read_write> partial: array<vec4<f32>>;
 
 // Invocations per workgroup; a workgroup of a product covers 4 x WG rows (or pixels).
 const WG: u32 = 64u;
@@ -83,56 +90,68 @@ fn out_w() -> u32 {
     return conv.w + 2u * conv.pad + 1u - conv.k;
 }
 
-fn finish(v: f32, channel: u32) -> f32 {
-    var out = v;
-    if (extra.with_bias != 0u) {
-        out = out + bias[channel];
+// The bias of channels c .. c + 3 (0 without one; past the last channel, whatever is there).
+fn bias4(c: u32) -> vec4<f32> {
+    if (extra.with_bias == 0u) {
+        return vec4<f32>(0.0);
     }
+    let i = min(vec4<u32>(c) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(arrayLength(&bias) - 1u));
+    return vec4<f32>(bias[i.x], bias[i.y], bias[i.z], bias[i.w]);
+}
+
+// An 8 x 8 block's bias and activation, in place: acc[2i + h] holds channels c + 4h .. c + 4h + 3.
+// Written out, as an index into acc that is not a constant is a gather of its own.
+fn finish16(acc: ptr<function, array<vec4<f32>, 16>>, c: u32) {
+    let b0 = bias4(c);
+    let b1 = bias4(c + 4u);
+    (*acc)[0] = act4((*acc)[0] + b0);
+    (*acc)[1] = act4((*acc)[1] + b1);
+    (*acc)[2] = act4((*acc)[2] + b0);
+    (*acc)[3] = act4((*acc)[3] + b1);
+    (*acc)[4] = act4((*acc)[4] + b0);
+    (*acc)[5] = act4((*acc)[5] + b1);
+    (*acc)[6] = act4((*acc)[6] + b0);
+    (*acc)[7] = act4((*acc)[7] + b1);
+    (*acc)[8] = act4((*acc)[8] + b0);
+    (*acc)[9] = act4((*acc)[9] + b1);
+    (*acc)[10] = act4((*acc)[10] + b0);
+    (*acc)[11] = act4((*acc)[11] + b1);
+    (*acc)[12] = act4((*acc)[12] + b0);
+    (*acc)[13] = act4((*acc)[13] + b1);
+    (*acc)[14] = act4((*acc)[14] + b0);
+    (*acc)[15] = act4((*acc)[15] + b1);
+}
+
+// A 4 x 4 block's outputs, after its bias and activation: acc[i] holds channels c .. c + 3 of
+// row (or pixel) r + WG i, of `rows`, in y of `width` channels.
+fn store4(r: u32, rows: u32, c: u32, width: u32, block: array<vec4<f32>, 4>) {
+    var acc = block;
+    let b = bias4(c);
+    acc[0] = act4(acc[0] + b);
+    acc[1] = act4(acc[1] + b);
+    acc[2] = act4(acc[2] + b);
+    acc[3] = act4(acc[3] + b);
+    for (var i = 0u; i < 4u; i++) {
+        let row = r + i * WG;
+        for (var j = 0u; j < 4u; j++) {
+            if (row < rows && c + j < width) {
+                y[row * width + c + j] = acc[i][j];
+            }
+        }
+    }
+}
+
+// The activation (extra.act) of four outputs.
+fn act4(v: vec4<f32>) -> vec4<f32> {
     if (extra.act == 1u) {
-        out = max(out, 0.0);
-    } else if (extra.act == 2u) {
+        return max(v, vec4<f32>(0.0));
+    }
+    if (extra.act == 2u) {
         // As activation.wgsl: some drivers' tanh is NaN past |x| ~ 44; it is exactly ±1 in f32
         // well before |x| = 10.
-        out = tanh(clamp(out, -10.0, 10.0));
+        return tanh(clamp(v, vec4<f32>(-10.0), vec4<f32>(10.0)));
     }
-    return out;
-}
-
-// Where output row `r` (an output pixel of an example) starts reading: (b, oy, ox).
-fn pixel_of(r: u32) -> vec3<u32> {
-    let ow = out_w();
-    let oh = out_h();
-    return vec3<u32>(r / (ow * oh), (r / ow) % oh, r % ow);
-}
-
-// Four pixels' reads of one tap: each one's first channel's index (0 where it reads padding) and
-// 1 or 0 for a read inside or outside.
-struct Taps {
-    base: vec4<u32>,
-    keep: vec4<f32>,
-}
-
-// forward8: where four output pixels (examples e, rows oy, columns ox) read tap (ky, kx) in x.
-// Unsigned: left of or above the image wraps to a huge value and fails `< h`.
-fn taps_forward(e: vec4<u32>, oy: vec4<u32>, ox: vec4<u32>, ky: u32, kx: u32) -> Taps {
-    let pad = vec4<u32>(conv.pad);
-    let sy = oy + ky - pad;
-    let sx = ox + kx - pad;
-    let inside = (oy + ky >= pad) & (ox + kx >= pad) & (sy < vec4<u32>(conv.h)) & (sx < vec4<u32>(conv.w));
-    let base = ((e * conv.h + sy) * conv.w + sx) * conv.cin;
-    return Taps(select(vec4<u32>(0u), base, inside), select(vec4<f32>(0.0), vec4<f32>(1.0), inside));
-}
-
-// input_grad8: which output pixels (oy = py + pad - ky, ox = px + pad - kx) four input pixels
-// reach through tap (ky, kx), as indices into dy.
-fn taps_back(e: vec4<u32>, py: vec4<u32>, px: vec4<u32>, ky: u32, kx: u32) -> Taps {
-    let oh = out_h();
-    let ow = out_w();
-    let oy = py + conv.pad - ky;
-    let ox = px + conv.pad - kx;
-    let inside = (py + conv.pad >= vec4<u32>(ky)) & (px + conv.pad >= vec4<u32>(kx)) & (oy < vec4<u32>(oh)) & (ox < vec4<u32>(ow));
-    let base = ((e * oh + oy) * ow + ox) * conv.cout;
-    return Taps(select(vec4<u32>(0u), base, inside), select(vec4<f32>(0.0), vec4<f32>(1.0), inside));
+    return v;
 }
 
 // `forward`: invocation li of workgroup (gx, gy) computes rows gx * 4 * WG + li + WG * i (i in
@@ -141,55 +160,42 @@ fn taps_back(e: vec4<u32>, py: vec4<u32>, px: vec4<u32>, ky: u32, kx: u32) -> Ta
 @compute @workgroup_size(64)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let rows = conv.batch * out_h() * out_w();
-    let field = conv.k * conv.k * conv.cin;
     let r0 = wid.x * 4u * WG + li;
     let rs = min(vec4<u32>(r0) + vec4<u32>(0u, WG, 2u * WG, 3u * WG), vec4<u32>(rows - 1u));
     let co0 = wid.y * 4u;
-    let wrows = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cout - 1u)) * field;
-    var px: array<vec3<u32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        px[i] = pixel_of(rs[i]);
-    }
+    let ws = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cout - 1u)) * conv.k * conv.k * conv.cin;
+    let oh = out_h();
+    let ow = out_w();
+    let pe = rs / (ow * oh);
+    let py = (rs / ow) % oh;
+    let px = rs % ow;
+    let pad = vec4<u32>(conv.pad);
+    let run = conv.k * conv.cin;
+    // As in forward8: a row of taps' inputs are `run` consecutive floats, valid in [lo, hi).
+    let lo = select(vec4<u32>(0u), (pad - px) * conv.cin, px < pad);
+    let hi = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px) * conv.cin;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var ky = 0u; ky < conv.k; ky++) {
-        for (var kx = 0u; kx < conv.k; kx++) {
-            // Per row: the input pixel this tap reads (unsigned: left of or above the image wraps
-            // to a huge value and fails `< h`), and 1 or 0 for inside or padding.
-            var base = vec4<u32>(0u);
-            var keep = vec4<f32>(0.0);
-            for (var i = 0u; i < 4u; i++) {
-                let sy = px[i].y + ky - conv.pad;
-                let sx = px[i].z + kx - conv.pad;
-                if (px[i].y + ky >= conv.pad && px[i].z + kx >= conv.pad && sy < conv.h && sx < conv.w) {
-                    base[i] = ((px[i].x * conv.h + sy) * conv.w + sx) * conv.cin;
-                    keep[i] = 1.0;
-                }
-            }
-            let tap = (ky * conv.k + kx) * conv.cin;
-            for (var ci = 0u; ci < conv.cin; ci++) {
-                let xv = vec4<f32>(x[base.x + ci], x[base.y + ci], x[base.z + ci], x[base.w + ci]) * keep;
-                let wi = wrows + tap + ci;
-                let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
-                acc0 = acc0 + xv.x * wv;
-                acc1 = acc1 + xv.y * wv;
-                acc2 = acc2 + xv.z * wv;
-                acc3 = acc3 + xv.w * wv;
-            }
+        let sy = py + ky - pad;
+        let inside = (py + ky >= pad) & (sy < vec4<u32>(conv.h));
+        let base = ((pe * conv.h + sy) * conv.w + px - pad) * conv.cin;
+        let wrow = ws + ky * run;
+        for (var j = 0u; j < run; j++) {
+            let keep = inside & (vec4<u32>(j) >= lo) & (vec4<u32>(j) < hi);
+            let i = select(vec4<u32>(0u), base + j, keep);
+            let xv = select(vec4<f32>(0.0), vec4<f32>(x[i.x], x[i.y], x[i.z], x[i.w]), keep);
+            let wi = wrow + j;
+            let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
+            acc0 = acc0 + xv.x * wv;
+            acc1 = acc1 + xv.y * wv;
+            acc2 = acc2 + xv.z * wv;
+            acc3 = acc3 + xv.w * wv;
         }
     }
-    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var i = 0u; i < 4u; i++) {
-        let r = r0 + i * WG;
-        for (var j = 0u; j < 4u; j++) {
-            let co = co0 + j;
-            if (r < rows && co < conv.cout) {
-                y[r * conv.cout + co] = finish(acc[i][j], co);
-            }
-        }
-    }
+    store4(r0, rows, co0, conv.cout, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
 // `forward8`: invocation li of workgroup (gx, gy) computes rows gx * 8 * WG + li + WG * i (i in
@@ -220,66 +226,80 @@ fn forward8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     let px1 = rs1 % ow;
     // acc[2i + h][j]: row r0 + WG i, channel co0 + 4h + j.
     var acc: array<vec4<f32>, 16>;
+    let pad = vec4<u32>(conv.pad);
+    let run = conv.k * conv.cin;
+    // Within one row of taps (fixed ky) a pixel's inputs, over (kx, ci), are `run` consecutive
+    // floats of x; those of kx left of the image or right of it lie outside [lo, hi).
+    let lo0 = select(vec4<u32>(0u), (pad - px0) * conv.cin, px0 < pad);
+    let lo1 = select(vec4<u32>(0u), (pad - px1) * conv.cin, px1 < pad);
+    let hi0 = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px0) * conv.cin;
+    let hi1 = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px1) * conv.cin;
     for (var ky = 0u; ky < conv.k; ky++) {
-        for (var kx = 0u; kx < conv.k; kx++) {
-            let t0 = taps_forward(pe0, py0, px0, ky, kx);
-            let t1 = taps_forward(pe1, py1, px1, ky, kx);
-            let b0 = t0.base;
-            let b1 = t1.base;
-            let keep0 = t0.keep;
-            let keep1 = t1.keep;
-            let tap = (ky * conv.k + kx) * conv.cin;
-            if (conv.cout <= 4u) {
-                // Four channels or fewer: the block's second half would be idle, so it is not
-                // computed (8 rows x 4 channels; the store skips channels past cout).
-                for (var ci = 0u; ci < conv.cin; ci++) {
-                    let x0 = vec4<f32>(x[b0.x + ci], x[b0.y + ci], x[b0.z + ci], x[b0.w + ci]) * keep0;
-                    let x1 = vec4<f32>(x[b1.x + ci], x[b1.y + ci], x[b1.z + ci], x[b1.w + ci]) * keep1;
-                    let wi0 = w0 + tap + ci;
-                    let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
-                    acc[0] = acc[0] + x0.x * v0;
-                    acc[2] = acc[2] + x0.y * v0;
-                    acc[4] = acc[4] + x0.z * v0;
-                    acc[6] = acc[6] + x0.w * v0;
-                    acc[8] = acc[8] + x1.x * v0;
-                    acc[10] = acc[10] + x1.y * v0;
-                    acc[12] = acc[12] + x1.z * v0;
-                    acc[14] = acc[14] + x1.w * v0;
-                }
-                continue;
-            }
-            for (var ci = 0u; ci < conv.cin; ci++) {
-                let x0 = vec4<f32>(x[b0.x + ci], x[b0.y + ci], x[b0.z + ci], x[b0.w + ci]) * keep0;
-                let x1 = vec4<f32>(x[b1.x + ci], x[b1.y + ci], x[b1.z + ci], x[b1.w + ci]) * keep1;
-                let wi0 = w0 + tap + ci;
-                let wi1 = w1 + tap + ci;
+        let sy0 = py0 + ky - pad;
+        let sy1 = py1 + ky - pad;
+        let in0 = (py0 + ky >= pad) & (sy0 < vec4<u32>(conv.h));
+        let in1 = (py1 + ky >= pad) & (sy1 < vec4<u32>(conv.h));
+        // u32 arithmetic: a row starting left of the image wraps, and is only read past lo.
+        let b0 = ((pe0 * conv.h + sy0) * conv.w + px0 - pad) * conv.cin;
+        let b1 = ((pe1 * conv.h + sy1) * conv.w + px1 - pad) * conv.cin;
+        let wrow = ky * run;
+        if (conv.cout <= 4u) {
+            for (var j = 0u; j < run; j++) {
+                let k0 = in0 & (vec4<u32>(j) >= lo0) & (vec4<u32>(j) < hi0);
+                let k1 = in1 & (vec4<u32>(j) >= lo1) & (vec4<u32>(j) < hi1);
+                let i0 = select(vec4<u32>(0u), b0 + j, k0);
+                let i1 = select(vec4<u32>(0u), b1 + j, k1);
+                let x0 = select(vec4<f32>(0.0), vec4<f32>(x[i0.x], x[i0.y], x[i0.z], x[i0.w]), k0);
+                let x1 = select(vec4<f32>(0.0), vec4<f32>(x[i1.x], x[i1.y], x[i1.z], x[i1.w]), k1);
+                let wi0 = w0 + wrow + j;
                 let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
-                let v1 = vec4<f32>(w[wi1.x], w[wi1.y], w[wi1.z], w[wi1.w]);
                 acc[0] = acc[0] + x0.x * v0;
-                acc[1] = acc[1] + x0.x * v1;
                 acc[2] = acc[2] + x0.y * v0;
-                acc[3] = acc[3] + x0.y * v1;
                 acc[4] = acc[4] + x0.z * v0;
-                acc[5] = acc[5] + x0.z * v1;
                 acc[6] = acc[6] + x0.w * v0;
-                acc[7] = acc[7] + x0.w * v1;
                 acc[8] = acc[8] + x1.x * v0;
-                acc[9] = acc[9] + x1.x * v1;
                 acc[10] = acc[10] + x1.y * v0;
-                acc[11] = acc[11] + x1.y * v1;
                 acc[12] = acc[12] + x1.z * v0;
-                acc[13] = acc[13] + x1.z * v1;
                 acc[14] = acc[14] + x1.w * v0;
-                acc[15] = acc[15] + x1.w * v1;
             }
+            continue;
+        }
+        for (var j = 0u; j < run; j++) {
+            let k0 = in0 & (vec4<u32>(j) >= lo0) & (vec4<u32>(j) < hi0);
+            let k1 = in1 & (vec4<u32>(j) >= lo1) & (vec4<u32>(j) < hi1);
+            let i0 = select(vec4<u32>(0u), b0 + j, k0);
+            let i1 = select(vec4<u32>(0u), b1 + j, k1);
+            let x0 = select(vec4<f32>(0.0), vec4<f32>(x[i0.x], x[i0.y], x[i0.z], x[i0.w]), k0);
+            let x1 = select(vec4<f32>(0.0), vec4<f32>(x[i1.x], x[i1.y], x[i1.z], x[i1.w]), k1);
+            let wi0 = w0 + wrow + j;
+            let wi1 = w1 + wrow + j;
+            let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
+            let v1 = vec4<f32>(w[wi1.x], w[wi1.y], w[wi1.z], w[wi1.w]);
+            acc[0] = acc[0] + x0.x * v0;
+            acc[1] = acc[1] + x0.x * v1;
+            acc[2] = acc[2] + x0.y * v0;
+            acc[3] = acc[3] + x0.y * v1;
+            acc[4] = acc[4] + x0.z * v0;
+            acc[5] = acc[5] + x0.z * v1;
+            acc[6] = acc[6] + x0.w * v0;
+            acc[7] = acc[7] + x0.w * v1;
+            acc[8] = acc[8] + x1.x * v0;
+            acc[9] = acc[9] + x1.x * v1;
+            acc[10] = acc[10] + x1.y * v0;
+            acc[11] = acc[11] + x1.y * v1;
+            acc[12] = acc[12] + x1.z * v0;
+            acc[13] = acc[13] + x1.z * v1;
+            acc[14] = acc[14] + x1.w * v0;
+            acc[15] = acc[15] + x1.w * v1;
         }
     }
+    finish16(&acc, co0);
     for (var q = 0u; q < 16u; q++) {
         let r = r0 + (q / 2u) * WG;
         for (var j = 0u; j < 4u; j++) {
             let co = co0 + 4u * (q % 2u) + j;
             if (r < rows && co < conv.cout) {
-                y[r * conv.cout + co] = finish(acc[q][j], co);
+                y[r * conv.cout + co] = acc[q][j];
             }
         }
     }
@@ -300,49 +320,42 @@ fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     let qs = min(vec4<u32>(q0) + vec4<u32>(0u, WG, 2u * WG, 3u * WG), vec4<u32>(pixels - 1u));
     let ci0 = wid.y * 4u;
     let cis = min(vec4<u32>(ci0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(conv.cin - 1u));
-    var px: array<vec3<u32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        let q = qs[i];
-        px[i] = vec3<u32>(q / (conv.w * conv.h), (q / conv.w) % conv.h, q % conv.w);
-    }
+    let pe = qs / (conv.w * conv.h);
+    let py = (qs / conv.w) % conv.h;
+    let px = qs % conv.w;
+    let pad = vec4<u32>(conv.pad);
+    let back = vec4<u32>(conv.k - 1u);
+    let run = conv.k * conv.cout;
+    // As in input_grad8: a row of taps' reads of dy are `run` consecutive floats, valid in [lo, hi).
+    let lo = select(vec4<u32>(0u), (back - pad - px) * conv.cout, px + pad < back);
+    let hi = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px) * conv.cout;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var ky = 0u; ky < conv.k; ky++) {
-        for (var kx = 0u; kx < conv.k; kx++) {
-            var base = vec4<u32>(0u);
-            var keep = vec4<f32>(0.0);
-            for (var i = 0u; i < 4u; i++) {
-                let oy = px[i].y + conv.pad - ky;
-                let ox = px[i].z + conv.pad - kx;
-                if (px[i].y + conv.pad >= ky && px[i].z + conv.pad >= kx && oy < oh && ox < ow) {
-                    base[i] = ((px[i].x * oh + oy) * ow + ox) * conv.cout;
-                    keep[i] = 1.0;
-                }
-            }
-            let tap = cis + (ky * conv.k + kx) * conv.cin;
-            for (var co = 0u; co < conv.cout; co++) {
-                let dv = vec4<f32>(dy[base.x + co], dy[base.y + co], dy[base.z + co], dy[base.w + co]) * keep;
-                let wi = tap + co * field;
-                let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
-                acc0 = acc0 + dv.x * wv;
-                acc1 = acc1 + dv.y * wv;
-                acc2 = acc2 + dv.z * wv;
-                acc3 = acc3 + dv.w * wv;
-            }
+        let oy = py + pad - ky;
+        let inside = (py + pad >= vec4<u32>(ky)) & (oy < vec4<u32>(oh));
+        let base = ((pe * oh + oy) * ow + px + pad - back) * conv.cout;
+        var wt = (ky * conv.k + conv.k - 1u) * conv.cin;
+        var co = 0u;
+        for (var j = 0u; j < run; j++) {
+            let keep = inside & (vec4<u32>(j) >= lo) & (vec4<u32>(j) < hi);
+            let i = select(vec4<u32>(0u), base + j, keep);
+            let dv = select(vec4<f32>(0.0), vec4<f32>(dy[i.x], dy[i.y], dy[i.z], dy[i.w]), keep);
+            let wi = cis + wt;
+            let wv = vec4<f32>(w[wi.x], w[wi.y], w[wi.z], w[wi.w]);
+            acc0 = acc0 + dv.x * wv;
+            acc1 = acc1 + dv.y * wv;
+            acc2 = acc2 + dv.z * wv;
+            acc3 = acc3 + dv.w * wv;
+            co += 1u;
+            let wrap = co == conv.cout;
+            wt = select(wt + field, wt - (conv.cout - 1u) * field - conv.cin, wrap);
+            co = select(co, 0u, wrap);
         }
     }
-    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var i = 0u; i < 4u; i++) {
-        let q = q0 + i * WG;
-        for (var j = 0u; j < 4u; j++) {
-            let ci = ci0 + j;
-            if (q < pixels && ci < conv.cin) {
-                y[q * conv.cin + ci] = finish(acc[i][j], ci);
-            }
-        }
-    }
+    store4(q0, pixels, ci0, conv.cin, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
 // `input_grad8`: invocation li of workgroup (gx, gy) computes input pixels gx * 8 * WG + li + WG * i
@@ -371,80 +384,110 @@ fn input_grad8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     let px1 = qs1 % conv.w;
     // acc[2i + h][j]: pixel q0 + WG i, channel ci0 + 4h + j.
     var acc: array<vec4<f32>, 16>;
+    let oh = out_h();
+    let ow = out_w();
+    let pad = vec4<u32>(conv.pad);
+    let back = vec4<u32>(conv.k - 1u);
+    let run = conv.k * conv.cout;
+    // Within one row of taps (fixed ky), the output pixels a pixel reaches, from kx = k - 1 down
+    // to 0, are consecutive: over (k - 1 - kx, co) its reads are `run` consecutive floats of dy,
+    // those of output columns left or right of the image outside [lo, hi).
+    let lo0 = select(vec4<u32>(0u), (back - pad - px0) * conv.cout, px0 + pad < back);
+    let lo1 = select(vec4<u32>(0u), (back - pad - px1) * conv.cout, px1 + pad < back);
+    let hi0 = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px0) * conv.cout;
+    let hi1 = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px1) * conv.cout;
     for (var ky = 0u; ky < conv.k; ky++) {
-        for (var kx = 0u; kx < conv.k; kx++) {
-            let t0 = taps_back(pe0, py0, px0, ky, kx);
-            let t1 = taps_back(pe1, py1, px1, ky, kx);
-            let b0 = t0.base;
-            let b1 = t1.base;
-            let keep0 = t0.keep;
-            let keep1 = t1.keep;
-            let tap = (ky * conv.k + kx) * conv.cin;
-            if (conv.cin <= 4u) {
-                // Four channels or fewer: 8 pixels x 4 channels, as in forward.
-                for (var co = 0u; co < conv.cout; co++) {
-                    let d0 = vec4<f32>(dy[b0.x + co], dy[b0.y + co], dy[b0.z + co], dy[b0.w + co]) * keep0;
-                    let d1 = vec4<f32>(dy[b1.x + co], dy[b1.y + co], dy[b1.z + co], dy[b1.w + co]) * keep1;
-                    let wi0 = cis0 + tap + co * field;
-                    let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
-                    acc[0] = acc[0] + d0.x * v0;
-                    acc[2] = acc[2] + d0.y * v0;
-                    acc[4] = acc[4] + d0.z * v0;
-                    acc[6] = acc[6] + d0.w * v0;
-                    acc[8] = acc[8] + d1.x * v0;
-                    acc[10] = acc[10] + d1.y * v0;
-                    acc[12] = acc[12] + d1.z * v0;
-                    acc[14] = acc[14] + d1.w * v0;
-                }
-                continue;
-            }
-            for (var co = 0u; co < conv.cout; co++) {
-                let d0 = vec4<f32>(dy[b0.x + co], dy[b0.y + co], dy[b0.z + co], dy[b0.w + co]) * keep0;
-                let d1 = vec4<f32>(dy[b1.x + co], dy[b1.y + co], dy[b1.z + co], dy[b1.w + co]) * keep1;
-                let wi0 = cis0 + tap + co * field;
-                let wi1 = cis1 + tap + co * field;
+        let oy0 = py0 + pad - ky;
+        let oy1 = py1 + pad - ky;
+        let in0 = (py0 + pad >= vec4<u32>(ky)) & (oy0 < vec4<u32>(oh));
+        let in1 = (py1 + pad >= vec4<u32>(ky)) & (oy1 < vec4<u32>(oh));
+        // u32 arithmetic: a run starting left of the image wraps, and is only read past lo.
+        let b0 = ((pe0 * oh + oy0) * ow + px0 + pad - back) * conv.cout;
+        let b1 = ((pe1 * oh + oy1) * ow + px1 + pad - back) * conv.cout;
+        // The weight of (co, ky, kx) for kx = k - 1, co = 0, then stepped along with j.
+        var wt = (ky * conv.k + conv.k - 1u) * conv.cin;
+        var co = 0u;
+        if (conv.cin <= 4u) {
+            // Four channels or fewer: 8 pixels x 4 channels, as in forward8.
+            for (var j = 0u; j < run; j++) {
+                let k0 = in0 & (vec4<u32>(j) >= lo0) & (vec4<u32>(j) < hi0);
+                let k1 = in1 & (vec4<u32>(j) >= lo1) & (vec4<u32>(j) < hi1);
+                let i0 = select(vec4<u32>(0u), b0 + j, k0);
+                let i1 = select(vec4<u32>(0u), b1 + j, k1);
+                let d0 = select(vec4<f32>(0.0), vec4<f32>(dy[i0.x], dy[i0.y], dy[i0.z], dy[i0.w]), k0);
+                let d1 = select(vec4<f32>(0.0), vec4<f32>(dy[i1.x], dy[i1.y], dy[i1.z], dy[i1.w]), k1);
+                let wi0 = cis0 + wt;
                 let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
-                let v1 = vec4<f32>(w[wi1.x], w[wi1.y], w[wi1.z], w[wi1.w]);
                 acc[0] = acc[0] + d0.x * v0;
-                acc[1] = acc[1] + d0.x * v1;
                 acc[2] = acc[2] + d0.y * v0;
-                acc[3] = acc[3] + d0.y * v1;
                 acc[4] = acc[4] + d0.z * v0;
-                acc[5] = acc[5] + d0.z * v1;
                 acc[6] = acc[6] + d0.w * v0;
-                acc[7] = acc[7] + d0.w * v1;
                 acc[8] = acc[8] + d1.x * v0;
-                acc[9] = acc[9] + d1.x * v1;
                 acc[10] = acc[10] + d1.y * v0;
-                acc[11] = acc[11] + d1.y * v1;
                 acc[12] = acc[12] + d1.z * v0;
-                acc[13] = acc[13] + d1.z * v1;
                 acc[14] = acc[14] + d1.w * v0;
-                acc[15] = acc[15] + d1.w * v1;
+                co += 1u;
+                let wrap = co == conv.cout;
+                wt = select(wt + field, wt - (conv.cout - 1u) * field - conv.cin, wrap);
+                co = select(co, 0u, wrap);
             }
+            continue;
+        }
+        for (var j = 0u; j < run; j++) {
+            let k0 = in0 & (vec4<u32>(j) >= lo0) & (vec4<u32>(j) < hi0);
+            let k1 = in1 & (vec4<u32>(j) >= lo1) & (vec4<u32>(j) < hi1);
+            let i0 = select(vec4<u32>(0u), b0 + j, k0);
+            let i1 = select(vec4<u32>(0u), b1 + j, k1);
+            let d0 = select(vec4<f32>(0.0), vec4<f32>(dy[i0.x], dy[i0.y], dy[i0.z], dy[i0.w]), k0);
+            let d1 = select(vec4<f32>(0.0), vec4<f32>(dy[i1.x], dy[i1.y], dy[i1.z], dy[i1.w]), k1);
+            let wi0 = cis0 + wt;
+            let wi1 = cis1 + wt;
+            let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
+            let v1 = vec4<f32>(w[wi1.x], w[wi1.y], w[wi1.z], w[wi1.w]);
+            acc[0] = acc[0] + d0.x * v0;
+            acc[1] = acc[1] + d0.x * v1;
+            acc[2] = acc[2] + d0.y * v0;
+            acc[3] = acc[3] + d0.y * v1;
+            acc[4] = acc[4] + d0.z * v0;
+            acc[5] = acc[5] + d0.z * v1;
+            acc[6] = acc[6] + d0.w * v0;
+            acc[7] = acc[7] + d0.w * v1;
+            acc[8] = acc[8] + d1.x * v0;
+            acc[9] = acc[9] + d1.x * v1;
+            acc[10] = acc[10] + d1.y * v0;
+            acc[11] = acc[11] + d1.y * v1;
+            acc[12] = acc[12] + d1.z * v0;
+            acc[13] = acc[13] + d1.z * v1;
+            acc[14] = acc[14] + d1.w * v0;
+            acc[15] = acc[15] + d1.w * v1;
+            co += 1u;
+            let wrap = co == conv.cout;
+            wt = select(wt + field, wt - (conv.cout - 1u) * field - conv.cin, wrap);
+            co = select(co, 0u, wrap);
         }
     }
+    finish16(&acc, ci0);
     for (var qi = 0u; qi < 16u; qi++) {
         let q = q0 + (qi / 2u) * WG;
         for (var j = 0u; j < 4u; j++) {
             let ci = ci0 + 4u * (qi % 2u) + j;
             if (q < pixels && ci < conv.cin) {
-                y[q * conv.cin + ci] = finish(acc[qi][j], ci);
+                y[q * conv.cin + ci] = acc[qi][j];
             }
         }
     }
 }
 
-// Per invocation of weight_grad, its sums before the workgroup adds them up.
-var<workgroup> part: array<array<vec4<f32>, 8>, 64>;
-
 // `weight_grad`: workgroup (gx, gy) computes dW for output channels 8 gy .. 8 gy + 7 and columns
-// of cols p = 4 gx .. 4 gx + 3, where column p = k*k*cin (one past the last) is the bias, whose
+// of cols p = 8 gx .. 8 gx + 7, where column p = k*k*cin (one past the last) is the bias, whose
 // "input" is 1. Its 64 invocations each sum a 64th of the rows, a run of consecutive ones in
 // order (walking from one output pixel to the next by adding, no division per row, and reading a
-// column's input at a fixed offset from the pixel's), then add their sums up in a tree: a small dW
-// over a long sum (every output pixel of the batch) keeps every lane busy. `weight_grad4`, for
-// cout a multiple of 4, reads a row's dy four channels at a time as vec4s.
+// column's input at a fixed offset from the pixel's), and write their 8 x 8 sums to `partial`;
+// `weight_grad_sum` adds each output's 64 sums up in order. A small dW over a long sum (every
+// output pixel of the batch) so keeps every lane busy, with no workgroup memory: WebGPU
+// zero-fills workgroup memory at the start of every workgroup, which on SwiftShader cost more than
+// the sums it held (docs/performance.md). `weight_grad4`, for cout a multiple of 4, reads a row's
+// dy four channels at a time as vec4s.
 @compute @workgroup_size(64)
 fn weight_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     weight_grad_block(wid, li, false);
@@ -453,6 +496,45 @@ fn weight_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
 @compute @workgroup_size(64)
 fn weight_grad4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     weight_grad_block(wid, li, true);
+}
+
+// Four columns of cols from p: each one's tap (ky, kx), its input's offset from the output
+// pixel's (u32 arithmetic wraps: a tap left of or above the pixel subtracts), and whether it is a
+// weight (1), the bias (2) or past both (0).
+struct Columns {
+    ky: vec4<u32>,
+    kx: vec4<u32>,
+    off: vec4<u32>,
+    kind: vec4<u32>,
+}
+
+fn columns(p0: u32) -> Columns {
+    let field = conv.k * conv.k * conv.cin;
+    var c: Columns;
+    for (var j = 0u; j < 4u; j++) {
+        let p = p0 + j;
+        let tap = p / conv.cin;
+        c.ky[j] = tap / conv.k;
+        c.kx[j] = tap % conv.k;
+        c.off[j] = ((c.ky[j] - conv.pad) * conv.w + c.kx[j] - conv.pad) * conv.cin + p % conv.cin;
+        if (p < field) {
+            c.kind[j] = 1u;
+        } else if (p == field && extra.with_bias != 0u) {
+            c.kind[j] = 2u;
+        }
+    }
+    return c;
+}
+
+// Four columns' inputs at output pixel (b, oy, ox): x, 1 for the bias, 0 in the padding or past
+// the last column.
+fn column_inputs(c: Columns, b: u32, oy: u32, ox: u32) -> vec4<f32> {
+    let sy = vec4<u32>(oy) + c.ky - vec4<u32>(conv.pad);
+    let sx = vec4<u32>(ox) + c.kx - vec4<u32>(conv.pad);
+    let inside = (c.kind == vec4<u32>(1u)) & (sy < vec4<u32>(conv.h)) & (sx < vec4<u32>(conv.w));
+    let idx = select(vec4<u32>(0u), vec4<u32>(((b * conv.h + oy) * conv.w + ox) * conv.cin) + c.off, inside);
+    let ones = select(vec4<f32>(0.0), vec4<f32>(1.0), c.kind == vec4<u32>(2u));
+    return select(ones, vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), inside);
 }
 
 fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
@@ -466,28 +548,9 @@ fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
     let chans1 = min(vec4<u32>(co0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last_chan);
     // weight_grad4: the second four channels' vec4, the first one's again when there are only four.
     let second = min(co0 + 4u, conv.cout - 4u);
-    let p0 = wid.x * 4u;
-    // Each column's tap, its input's offset from the output pixel's (u32 arithmetic wraps: a
-    // tap left of or above the pixel subtracts), and whether it is a weight (1), the bias (2) or
-    // past both (0).
-    var ky: vec4<u32>;
-    var kx: vec4<u32>;
-    var off: vec4<u32>;
-    var kind: vec4<u32>;
-    for (var j = 0u; j < 4u; j++) {
-        let p = p0 + j;
-        let tap = p / conv.cin;
-        ky[j] = tap / conv.k;
-        kx[j] = tap % conv.k;
-        off[j] = ((ky[j] - conv.pad) * conv.w + kx[j] - conv.pad) * conv.cin + p % conv.cin;
-        if (p < field) {
-            kind[j] = 1u;
-        } else if (p == field && extra.with_bias != 0u) {
-            kind[j] = 2u;
-        }
-    }
-    let weight = kind == vec4<u32>(1u);
-    let ones = select(vec4<f32>(0.0), vec4<f32>(1.0), kind == vec4<u32>(2u));
+    let p0 = wid.x * 8u;
+    let c0 = columns(p0);
+    let c1 = columns(p0 + 4u);
     let per = (rows + WG - 1u) / WG;
     let first = min(li * per, rows);
     let last = min(first + per, rows);
@@ -495,8 +558,8 @@ fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
     var b = first / (oh * ow);
     var oy = (first / ow) % oh;
     var ox = first % ow;
-    // acc[j + 4h]: column p0 + j, channels co0 + 4h .. co0 + 4h + 3.
-    var acc: array<vec4<f32>, 8>;
+    // acc[j + 4h + 8g]: column p0 + 4g + j, channels co0 + 4h .. co0 + 4h + 3.
+    var acc: array<vec4<f32>, 16>;
     for (var r = first; r < last; r++) {
         var dv: vec4<f32>;
         var dw4: vec4<f32>;
@@ -508,19 +571,24 @@ fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
             dv = vec4<f32>(dy[d + chans0.x], dy[d + chans0.y], dy[d + chans0.z], dy[d + chans0.w]);
             dw4 = vec4<f32>(dy[d + chans1.x], dy[d + chans1.y], dy[d + chans1.z], dy[d + chans1.w]);
         }
-        let sy = vec4<u32>(oy) + ky - vec4<u32>(conv.pad);
-        let sx = vec4<u32>(ox) + kx - vec4<u32>(conv.pad);
-        let inside = weight & (sy < vec4<u32>(conv.h)) & (sx < vec4<u32>(conv.w));
-        let idx = select(vec4<u32>(0u), vec4<u32>(((b * conv.h + oy) * conv.w + ox) * conv.cin) + off, inside);
-        let xv = select(ones, vec4<f32>(x[idx.x], x[idx.y], x[idx.z], x[idx.w]), inside);
-        acc[0] = acc[0] + xv.x * dv;
-        acc[1] = acc[1] + xv.y * dv;
-        acc[2] = acc[2] + xv.z * dv;
-        acc[3] = acc[3] + xv.w * dv;
-        acc[4] = acc[4] + xv.x * dw4;
-        acc[5] = acc[5] + xv.y * dw4;
-        acc[6] = acc[6] + xv.z * dw4;
-        acc[7] = acc[7] + xv.w * dw4;
+        let x0 = column_inputs(c0, b, oy, ox);
+        let x1 = column_inputs(c1, b, oy, ox);
+        acc[0] = acc[0] + x0.x * dv;
+        acc[1] = acc[1] + x0.y * dv;
+        acc[2] = acc[2] + x0.z * dv;
+        acc[3] = acc[3] + x0.w * dv;
+        acc[4] = acc[4] + x0.x * dw4;
+        acc[5] = acc[5] + x0.y * dw4;
+        acc[6] = acc[6] + x0.z * dw4;
+        acc[7] = acc[7] + x0.w * dw4;
+        acc[8] = acc[8] + x1.x * dv;
+        acc[9] = acc[9] + x1.y * dv;
+        acc[10] = acc[10] + x1.z * dv;
+        acc[11] = acc[11] + x1.w * dv;
+        acc[12] = acc[12] + x1.x * dw4;
+        acc[13] = acc[13] + x1.y * dw4;
+        acc[14] = acc[14] + x1.z * dw4;
+        acc[15] = acc[15] + x1.w * dw4;
         // The next pixel, by selects: a branch here would be taken by some lanes and not others,
         // which the software adapters run as both ways, masked.
         let wrap_x = ox + 1u == ow;
@@ -529,40 +597,62 @@ fn weight_grad_block(wid: vec3<u32>, li: u32, by4: bool) {
         oy = select(select(oy, oy + 1u, wrap_x), 0u, wrap_y);
         b = select(b, b + 1u, wrap_y);
     }
-    part[li] = acc;
-    workgroupBarrier();
-    for (var span = WG / 2u; span > 0u; span = span / 2u) {
-        if (li < span) {
-            for (var j = 0u; j < 8u; j++) {
-                part[li][j] = part[li][j] + part[li + span][j];
-            }
-        }
-        workgroupBarrier();
-    }
-    if (li != 0u) {
+    // Block (gx, gy)'s sums: 16 vec4s per invocation, `acc` order, invocation after invocation.
+    let o = ((wid.y * blocks_x() + wid.x) * WG + li) * 16u;
+    partial[o] = acc[0];
+    partial[o + 1u] = acc[1];
+    partial[o + 2u] = acc[2];
+    partial[o + 3u] = acc[3];
+    partial[o + 4u] = acc[4];
+    partial[o + 5u] = acc[5];
+    partial[o + 6u] = acc[6];
+    partial[o + 7u] = acc[7];
+    partial[o + 8u] = acc[8];
+    partial[o + 9u] = acc[9];
+    partial[o + 10u] = acc[10];
+    partial[o + 11u] = acc[11];
+    partial[o + 12u] = acc[12];
+    partial[o + 13u] = acc[13];
+    partial[o + 14u] = acc[14];
+    partial[o + 15u] = acc[15];
+}
+
+// Blocks of 8 columns of cols (with the bias column when there is one).
+fn blocks_x() -> u32 {
+    let columns = conv.k * conv.k * conv.cin + select(0u, 1u, extra.with_bias != 0u);
+    return (columns + 7u) / 8u;
+}
+
+// `weight_grad_sum`: invocation i adds up, in invocation order, the 64 sums weight_grad wrote for
+// vec4 i % 16 of block i / 16 (column p0 + i % 4 + 4 (i / 8 % 2), channels co0 + 4 (i / 4 % 2)
+// .. + 3), and writes (or with `accumulate` adds) them to dw or, for the bias column, db.
+@compute @workgroup_size(64)
+fn weight_grad_sum(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let bx = blocks_x();
+    let blocks = bx * ((conv.cout + 7u) / 8u);
+    let i = gid.x;
+    if (i >= blocks * 16u) {
         return;
     }
-    for (var j = 0u; j < 4u; j++) {
-        for (var c = 0u; c < 8u; c++) {
-            let co = co0 + c;
-            if (co >= conv.cout) {
-                continue;
-            }
-            let v = part[0][j + 4u * (c / 4u)][c % 4u];
-            if (kind[j] == 1u) {
-                let idx = co * field + p0 + j;
-                if (extra.accumulate != 0u) {
-                    dw[idx] = dw[idx] + v;
-                } else {
-                    dw[idx] = v;
-                }
-            } else if (kind[j] == 2u) {
-                if (extra.accumulate != 0u) {
-                    db[co] = db[co] + v;
-                } else {
-                    db[co] = v;
-                }
-            }
+    let block = i / 16u;
+    let j = i % 16u;
+    var v = vec4<f32>(0.0);
+    for (var l = 0u; l < WG; l++) {
+        v += partial[(block * WG + l) * 16u + j];
+    }
+    let field = conv.k * conv.k * conv.cin;
+    let p = (block % bx) * 8u + j % 4u + 4u * (j / 8u);
+    let co0 = (block / bx) * 8u + 4u * ((j / 4u) % 2u);
+    for (var c = 0u; c < 4u; c++) {
+        let co = co0 + c;
+        if (co >= conv.cout) {
+            break;
+        }
+        if (p < field) {
+            let idx = co * field + p;
+            dw[idx] = select(0.0, dw[idx], extra.accumulate != 0u) + v[c];
+        } else if (p == field && extra.with_bias != 0u) {
+            db[co] = select(0.0, db[co], extra.accumulate != 0u) + v[c];
         }
     }
 }

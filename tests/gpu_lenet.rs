@@ -16,6 +16,7 @@
 //! - whole training steps and logits: see `TRAIN_ATOL` and `LOGIT_ATOL`.
 
 mod common;
+use metaplastic::gpu::kernel::record_all;
 use metaplastic::nn::{Activation, AmpEnergy, AmpHyper, ConvShape, MatmulShape, PoolKind, PoolShape, SgdHyper};
 use common::*;
 use metaplastic::backend::{Backend, Lenet};
@@ -164,13 +165,13 @@ fn conv_weight_grad_matches_cpu() {
         let atol = sum_atol(rows);
         for accumulate in [false, true] {
             let (gdw, gdb) = (upload(&ctx, &dw0), upload(&ctx, &db0));
-            run(&ctx, |e| kernel.bind_weight_grad(&ctx, s, &gx, &gdy, &gdw, Some(&gdb), accumulate).encode(e));
+            run(&ctx, |e| record_all(e, &kernel.bind_weight_grad(&ctx, s, &gx, &gdy, &gdw, Some(&gdb), accumulate)));
             let (want_dw, want_db) = if accumulate { (&dw_acc, &db_acc) } else { (&dw, &db) };
             assert_parity(&format!("conv weight_grad accumulate={accumulate} {s:?}"), &read(&ctx, &gdw), want_dw, atol, 1e-5);
             assert_parity(&format!("conv bias gradient accumulate={accumulate} {s:?}"), &read(&ctx, &gdb), want_db, atol, 1e-5);
             // Without a bias gradient, the weights' alone, and db is left as it was.
             let (gdw, gdb) = (upload(&ctx, &dw0), upload(&ctx, &db0));
-            run(&ctx, |e| kernel.bind_weight_grad(&ctx, s, &gx, &gdy, &gdw, None, accumulate).encode(e));
+            run(&ctx, |e| record_all(e, &kernel.bind_weight_grad(&ctx, s, &gx, &gdy, &gdw, None, accumulate)));
             assert_parity(&format!("conv weight_grad alone accumulate={accumulate} {s:?}"), &read(&ctx, &gdw), want_dw, atol, 1e-5);
             assert_parity("db untouched", &read(&ctx, &gdb), &db0, 0.0, 0.0);
         }

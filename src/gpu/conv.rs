@@ -13,7 +13,7 @@ use bytemuck::{Pod, Zeroable};
 
 /// Invocations per workgroup (`WG` in the shader): a workgroup of `forward` or `input_grad` covers
 /// 4 rows (pixels) per invocation and 4 channels, of `forward8` or `input_grad8` 8 and 8, of
-/// `weight_grad` 4 columns of cols and 8 channels.
+/// `weight_grad` 8 columns of cols and 8 channels (each invocation a share of the rows).
 const WG: usize = 64;
 
 /// The WGSL uniform `Rows`.
@@ -44,18 +44,20 @@ pub struct ConvKernel {
     weight_grad: Pipeline,
     /// `weight_grad` reading dy four output channels at a time (cout a multiple of 4).
     weight_grad4: Pipeline,
+    /// Adds up the weight gradient's per-invocation sums.
+    weight_grad_sum: Pipeline,
     bias_grad: Pipeline,
 }
 
 impl ConvKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let [forward, forward8, input_grad, input_grad8, weight_grad, weight_grad4, bias_grad] = pipelines(
+        let [forward, forward8, input_grad, input_grad8, weight_grad, weight_grad4, weight_grad_sum, bias_grad] = pipelines(
             ctx,
             "conv.wgsl",
             include_str!("../../shaders/conv.wgsl"),
-            ["forward", "forward8", "input_grad", "input_grad8", "weight_grad", "weight_grad4", "bias_grad"],
+            ["forward", "forward8", "input_grad", "input_grad8", "weight_grad", "weight_grad4", "weight_grad_sum", "bias_grad"],
         );
-        Self { forward: [forward, forward8], input_grad: [input_grad, input_grad8], weight_grad, weight_grad4, bias_grad }
+        Self { forward: [forward, forward8], input_grad: [input_grad, input_grad8], weight_grad, weight_grad4, weight_grad_sum, bias_grad }
     }
 
     /// `y = act(im2col(x) · Wᵀ + bias)`: `x` is `batch x h x w x cin`, `w` is `cout x k x k x cin`,
@@ -105,10 +107,12 @@ impl ConvKernel {
         Dispatch::new(ctx, &self.input_grad[block as usize], &[(0, &shape), (2, &extra)], &[(7, dy), (4, w), (5, bias.unwrap_or(w)), (6, dx)], groups)
     }
 
-    /// `dw = dyᵀ · im2col(x)` and, when `db` is given, `db = column sums of dy`, in one dispatch;
-    /// with `accumulate` both are added in (the CPU's `im2col`, `matmul` and `bias_grad`).
+    /// `dw = dyᵀ · im2col(x)` and, when `db` is given, `db = column sums of dy`; with `accumulate`
+    /// both are added in (the CPU's `im2col`, `matmul` and `bias_grad`). Two calls: 8 x 8 blocks
+    /// of outputs, each summed by `WG` invocations over a share of the rows, then those sums added
+    /// up in order.
     #[allow(clippy::too_many_arguments)]
-    pub fn bind_weight_grad(&self, ctx: &GpuContext, s: ConvShape, x: &GpuTensor, dy: &GpuTensor, dw: &GpuTensor, db: Option<&GpuTensor>, accumulate: bool) -> Dispatch {
+    pub fn bind_weight_grad(&self, ctx: &GpuContext, s: ConvShape, x: &GpuTensor, dy: &GpuTensor, dw: &GpuTensor, db: Option<&GpuTensor>, accumulate: bool) -> [Dispatch; 2] {
         assert_eq!(x.len, s.input_len(), "x must be batch x h x w x cin");
         assert_eq!(dy.len, s.rows() * s.cout as usize, "dy must be rows x cout");
         assert_eq!(dw.len, s.weight_len(), "dw must be cout x k x k x cin");
@@ -127,10 +131,16 @@ impl ConvKernel {
             }
         };
         let columns = s.patch() + usize::from(with_bias);
-        let groups = (groups(columns, 4), groups(s.cout as usize, 8));
+        let grid = (groups(columns, 8), groups(s.cout as usize, 8));
+        let blocks = grid.0 as usize * grid.1 as usize;
+        // 8 x 8 sums per invocation.
+        let partial = GpuTensor::zeros(ctx, blocks * WG * 64);
         let standin = GpuTensor::zeros(ctx, 4);
         let (pipeline, [dy, dy4]) = self.dy_by4(s, dy, &standin);
-        Dispatch::new(ctx, pipeline, &[(0, &shape), (2, &extra)], &[(3, x), dy, dy4, (8, dw), (9, db)], groups)
+        [
+            Dispatch::new(ctx, pipeline, &[(0, &shape), (2, &extra)], &[(3, x), dy, dy4, (11, &partial)], grid),
+            Dispatch::new(ctx, &self.weight_grad_sum, &[(0, &shape), (2, &extra)], &[(11, &partial), (8, dw), (9, db)], (groups(blocks * 16, WG), 1)),
+        ]
     }
 
     /// The weight gradient's variant that reads dy as vec4s when cout is a multiple of 4, else the

@@ -336,7 +336,7 @@ impl Walk {
                     let (s, q) = (l.conv_shape(batch), l.param_index());
                     let weighted = hook.weight_grad_dy(ctx, i, l, acts, &d, calls);
                     let dy_w = weighted.as_ref().unwrap_or(&d);
-                    calls.push(k.conv.bind_weight_grad(ctx, s, &acts[i], dy_w, &p.gw[q], Some(&p.gb[q]), acc));
+                    calls.extend(k.conv.bind_weight_grad(ctx, s, &acts[i], dy_w, &p.gw[q], Some(&p.gb[q]), acc));
                     if needs_dx {
                         calls.push(k.conv.bind_input_grad(ctx, s, &d, &p.w[q], None, &dx));
                     }
@@ -348,7 +348,7 @@ impl Walk {
                     if needs_dx {
                         calls.push(k.conv.bind_forward(ctx, s, &d, &p.w[q], None, None, &dx));
                     }
-                    calls.push(k.conv.bind_weight_grad(ctx, s, &d, &acts[i], &p.gw[q], None, acc));
+                    calls.extend(k.conv.bind_weight_grad(ctx, s, &d, &acts[i], &p.gw[q], None, acc));
                     calls.push(k.conv.bind_bias_grad(ctx, &d, &p.gb[q], acc));
                 }
                 Layer::BatchNorm(_) => {
