@@ -3,12 +3,13 @@
 //! binarized 784-1024-1024-10 network (batch 100) and of LeNet-5's first dense layer (batch 64),
 //! each through the kernel the walk picks (`MatmulKernel::bind` or, for a weight gradient,
 //! `bind_long`) and, beside it, through the tiled kernel `main`; the three products of each convolution of LeNet-5 (batch 64) and of the denoising
-//! autoencoder (8 episodes x 10 steps), read straight from the layer's input
+//! autoencoder (8 episodes x 10 steps), the forward and input gradient on both block sizes, read straight from the layer's input
 //! (`shaders/conv.wgsl`); and an empty dispatch, what the adapter charges per dispatch.
 //! docs/performance.md's per-kernel figures on software adapters come from here.
 
 use metaplastic::gpu::kernel::{Dispatch, record_all};
-use metaplastic::gpu::{GpuContext, GpuTensor, conv::ConvKernel, matmul::MatmulKernel};
+use metaplastic::gpu::conv::{Block, ConvKernel};
+use metaplastic::gpu::{GpuContext, GpuTensor, matmul::MatmulKernel};
 use metaplastic::nn::{Activation, ConvShape, MatmulShape};
 use std::time::Instant;
 
@@ -78,7 +79,9 @@ fn main() {
         println!("{what:<40} {kernel:<12} {:>10.2} {:>10.2}", median(t_picked), median(t_tiled));
     }
     let conv = ConvKernel::new(&ctx);
-    println!("{:<24} {:>14} {:>20} {:>20}", "convolution", "forward (ms)", "weight gradient (ms)", "input gradient (ms)");
+    // Forward and input gradient on both block sizes (4x4 and 8x8 outputs per invocation): the
+    // walk binds whichever ran faster at the shape (`bind_forward`, `bind_input_grad`).
+    println!("{:<24} {:>20} {:>20} {:>20}", "convolution", "forward 4 / 8 (ms)", "weight gradient (ms)", "input grad 4 / 8 (ms)");
     let shapes = [
         ("autoencoder conv 1", ConvShape::new(80, 28, 28, 1, 8, 3, 1)),
         ("autoencoder conv 2", ConvShape::new(80, 14, 14, 8, 8, 3, 1)),
@@ -88,10 +91,11 @@ fn main() {
     for (what, s) in shapes {
         let (x, w, bias) = (zeros(s.input_len()), zeros(s.weight_len()), zeros(s.cout as usize));
         let (y, dw) = (zeros(s.rows() * s.cout as usize), zeros(s.weight_len()));
-        let forward = time(&ctx, &[conv.bind_forward(&ctx, s, &x, &w, Some(&bias), Some(Activation::Relu), &y)]);
+        let forward = Block::ALL.map(|b| time(&ctx, &[conv.bind_forward_on(b, &ctx, s, &x, &w, Some(&bias), Some(Activation::Relu), &y)]));
         let weight = time(&ctx, &conv.bind_weight_grad(&ctx, s, &x, &y, &dw, Some(&bias), false));
-        let input = time(&ctx, &[conv.bind_input_grad(&ctx, s, &y, &w, None, &x)]);
-        println!("{what:<24} {forward:>14.2} {weight:>20.2} {input:>20.2}");
+        let input = Block::ALL.map(|b| time(&ctx, &[conv.bind_input_grad_on(b, &ctx, s, &y, &w, None, &x)]));
+        let pair = |t: [f64; 2]| format!("{:.2} / {:.2}", t[0], t[1]);
+        println!("{what:<24} {:>20} {weight:>20.2} {:>20}", pair(forward), pair(input));
     }
     let (dy, db) = (zeros(8), zeros(8));
     println!("an empty dispatch (a bias gradient of 8 numbers): {:.3} ms", time(&ctx, &[conv.bind_bias_grad(&ctx, &dy, &db, false)]));

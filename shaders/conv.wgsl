@@ -198,59 +198,57 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     store4(r0, rows, co0, conv.cout, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
-// `forward8`: invocation li of workgroup (gx, gy) computes rows gx * 8 * WG + li + WG * i (i in
-// 0..8) for output channels 8 gy .. 8 gy + 7. Each output sums its k*k*cin products in the order of
-// the columns of cols, (ky, kx, ci), as the product over cols does.
+// `forward8`: invocation g = gx * WG + li of workgroup (gx, gy) computes output pixel g % (oh ow)
+// of examples 8 (g / (oh ow)) .. + 7 for output channels 8 gy .. 8 gy + 7. Its eight rows being
+// the same pixel of eight examples, they read the same taps, so the loops run over the taps inside
+// the image alone, with no test per step. Each output sums its k*k*cin products in the order of
+// the columns of cols, (ky, kx, ci), as the product over cols does (the padding's are 0).
 @compute @workgroup_size(64)
 fn forward8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let rows = conv.batch * out_h() * out_w();
+    let oh = out_h();
+    let ow = out_w();
+    let plane = oh * ow;
     let field = conv.k * conv.k * conv.cin;
-    let r0 = wid.x * 8u * WG + li;
-    let quarters = vec4<u32>(0u, WG, 2u * WG, 3u * WG);
-    let rs0 = min(vec4<u32>(r0) + quarters, vec4<u32>(rows - 1u));
-    let rs1 = min(vec4<u32>(r0 + 4u * WG) + quarters, vec4<u32>(rows - 1u));
+    let g = wid.x * WG + li;
+    let p = g % plane;
+    let e0 = (g / plane) * 8u;
+    let oy = p / ow;
+    let ox = p % ow;
+    // Examples past the batch are computed as its last one and not stored.
+    let last_e = vec4<u32>(conv.batch - 1u);
+    let image = conv.h * conv.w * conv.cin;
+    let eb0 = min(vec4<u32>(e0) + vec4<u32>(0u, 1u, 2u, 3u), last_e) * image;
+    let eb1 = min(vec4<u32>(e0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last_e) * image;
     let co0 = wid.y * 8u;
     let last = vec4<u32>(conv.cout - 1u);
     let w0 = min(vec4<u32>(co0) + vec4<u32>(0u, 1u, 2u, 3u), last) * field;
     let w1 = min(vec4<u32>(co0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last) * field;
-    let oh = out_h();
-    let ow = out_w();
-    // The eight rows' pixels as (example, row, column), four rows to a vector: an index into a
-    // local array that the compiler cannot fold is a gather of its own on the software adapters
-    // (so were the loops over rows this replaced, 1.4 times slower on SwiftShader).
-    let pe0 = rs0 / (ow * oh);
-    let py0 = (rs0 / ow) % oh;
-    let px0 = rs0 % ow;
-    let pe1 = rs1 / (ow * oh);
-    let py1 = (rs1 / ow) % oh;
-    let px1 = rs1 % ow;
-    // acc[2i + h][j]: row r0 + WG i, channel co0 + 4h + j.
-    var acc: array<vec4<f32>, 16>;
-    let pad = vec4<u32>(conv.pad);
+    // The taps inside the image: sy = oy + ky - pad in [0, h) for ky in [ky_lo, ky_hi), sx = ox +
+    // kx - pad in [0, w) for kx in [x_lo, x_hi).
+    let ky_lo = select(0u, conv.pad - oy, oy < conv.pad);
+    let ky_hi = min(conv.k, conv.h + conv.pad - oy);
+    let x_lo = select(0u, conv.pad - ox, ox < conv.pad);
+    let x_hi = min(conv.k, conv.w + conv.pad - ox);
+    // Within one row of taps (fixed ky) the inputs, over (kx, ci), are consecutive floats of x.
     let run = conv.k * conv.cin;
-    // Within one row of taps (fixed ky) a pixel's inputs, over (kx, ci), are `run` consecutive
-    // floats of x; those of kx left of the image or right of it lie outside [lo, hi).
-    let lo0 = select(vec4<u32>(0u), (pad - px0) * conv.cin, px0 < pad);
-    let lo1 = select(vec4<u32>(0u), (pad - px1) * conv.cin, px1 < pad);
-    let hi0 = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px0) * conv.cin;
-    let hi1 = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px1) * conv.cin;
-    for (var ky = 0u; ky < conv.k; ky++) {
-        let sy0 = py0 + ky - pad;
-        let sy1 = py1 + ky - pad;
-        let in0 = (py0 + ky >= pad) & (sy0 < vec4<u32>(conv.h));
-        let in1 = (py1 + ky >= pad) & (sy1 < vec4<u32>(conv.h));
-        // u32 arithmetic: a row starting left of the image wraps, and is only read past lo.
-        let b0 = ((pe0 * conv.h + sy0) * conv.w + px0 - pad) * conv.cin;
-        let b1 = ((pe1 * conv.h + sy1) * conv.w + px1 - pad) * conv.cin;
+    let lo = x_lo * conv.cin;
+    let hi = x_hi * conv.cin;
+    // acc[2i + h][j]: example e0 + i, channel co0 + 4h + j.
+    var acc: array<vec4<f32>, 16>;
+    for (var ky = ky_lo; ky < ky_hi; ky++) {
+        // u32 arithmetic: a row starting left of the image wraps, and is only read from lo on.
+        let row = ((oy + ky - conv.pad) * conv.w + ox - conv.pad) * conv.cin;
+        let b0 = eb0 + row;
+        let b1 = eb1 + row;
         let wrow = ky * run;
         if (conv.cout <= 4u) {
-            for (var j = 0u; j < run; j++) {
-                let k0 = in0 & (vec4<u32>(j) >= lo0) & (vec4<u32>(j) < hi0);
-                let k1 = in1 & (vec4<u32>(j) >= lo1) & (vec4<u32>(j) < hi1);
-                let i0 = select(vec4<u32>(0u), b0 + j, k0);
-                let i1 = select(vec4<u32>(0u), b1 + j, k1);
-                let x0 = select(vec4<f32>(0.0), vec4<f32>(x[i0.x], x[i0.y], x[i0.z], x[i0.w]), k0);
-                let x1 = select(vec4<f32>(0.0), vec4<f32>(x[i1.x], x[i1.y], x[i1.z], x[i1.w]), k1);
+            // Four channels or fewer: the block's second half would be idle, so it is not
+            // computed (8 rows x 4 channels; the store skips channels past cout).
+            for (var j = lo; j < hi; j++) {
+                let i0 = b0 + j;
+                let i1 = b1 + j;
+                let x0 = vec4<f32>(x[i0.x], x[i0.y], x[i0.z], x[i0.w]);
+                let x1 = vec4<f32>(x[i1.x], x[i1.y], x[i1.z], x[i1.w]);
                 let wi0 = w0 + wrow + j;
                 let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
                 acc[0] = acc[0] + x0.x * v0;
@@ -264,13 +262,11 @@ fn forward8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
             }
             continue;
         }
-        for (var j = 0u; j < run; j++) {
-            let k0 = in0 & (vec4<u32>(j) >= lo0) & (vec4<u32>(j) < hi0);
-            let k1 = in1 & (vec4<u32>(j) >= lo1) & (vec4<u32>(j) < hi1);
-            let i0 = select(vec4<u32>(0u), b0 + j, k0);
-            let i1 = select(vec4<u32>(0u), b1 + j, k1);
-            let x0 = select(vec4<f32>(0.0), vec4<f32>(x[i0.x], x[i0.y], x[i0.z], x[i0.w]), k0);
-            let x1 = select(vec4<f32>(0.0), vec4<f32>(x[i1.x], x[i1.y], x[i1.z], x[i1.w]), k1);
+        for (var j = lo; j < hi; j++) {
+            let i0 = b0 + j;
+            let i1 = b1 + j;
+            let x0 = vec4<f32>(x[i0.x], x[i0.y], x[i0.z], x[i0.w]);
+            let x1 = vec4<f32>(x[i1.x], x[i1.y], x[i1.z], x[i1.w]);
             let wi0 = w0 + wrow + j;
             let wi1 = w1 + wrow + j;
             let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
@@ -295,11 +291,11 @@ fn forward8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     }
     finish16(&acc, co0);
     for (var q = 0u; q < 16u; q++) {
-        let r = r0 + (q / 2u) * WG;
+        let e = e0 + q / 2u;
         for (var j = 0u; j < 4u; j++) {
             let co = co0 + 4u * (q % 2u) + j;
-            if (r < rows && co < conv.cout) {
-                y[r * conv.cout + co] = acc[q][j];
+            if (e < conv.batch && co < conv.cout) {
+                y[(e * plane + p) * conv.cout + co] = acc[q][j];
             }
         }
     }
@@ -358,64 +354,64 @@ fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     store4(q0, pixels, ci0, conv.cin, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
-// `input_grad8`: invocation li of workgroup (gx, gy) computes input pixels gx * 8 * WG + li + WG * i
-// (i in 0..8) for input channels 8 gy .. 8 gy + 7: each sums, over the taps (ky, kx) whose output
-// pixel oy = py + pad - ky, ox = px + pad - kx exists, and over the output channels, dy times the
-// weight: col2im of dy · W without the matrix dy · W. (Reading dy four output channels at a time,
-// as weight_grad4 does, measured no faster here: docs/performance.md.)
+// `input_grad8`: invocation g = gx * WG + li of workgroup (gx, gy) computes pixel g % (h w) of
+// examples 8 (g / (h w)) .. + 7 for input channels 8 gy .. 8 gy + 7: each sums, over the taps
+// (ky, kx) whose output pixel oy = py + pad - ky, ox = px + pad - kx exists, and over the output
+// channels, dy times the weight: col2im of dy · W without the matrix dy · W. Its eight pixels
+// being the same pixel of eight examples, they reach the same taps, so the loops run over those
+// alone, with no test per step: an unpadded convolution's border pixels reach few (LeNet-5's
+// second layer: half the taps of its input's pixels lie outside the output). (Reading dy four
+// output channels at a time, as weight_grad4 does, measured no faster here: docs/performance.md.)
 @compute @workgroup_size(64)
 fn input_grad8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let pixels = conv.batch * conv.h * conv.w;
+    let plane = conv.h * conv.w;
     let field = conv.k * conv.k * conv.cin;
-    let q0 = wid.x * 8u * WG + li;
-    let quarters = vec4<u32>(0u, WG, 2u * WG, 3u * WG);
-    let qs0 = min(vec4<u32>(q0) + quarters, vec4<u32>(pixels - 1u));
-    let qs1 = min(vec4<u32>(q0 + 4u * WG) + quarters, vec4<u32>(pixels - 1u));
+    let g = wid.x * WG + li;
+    let p = g % plane;
+    let e0 = (g / plane) * 8u;
+    let py = p / conv.w;
+    let px = p % conv.w;
+    // Examples past the batch are computed as its last one and not stored.
+    let last_e = vec4<u32>(conv.batch - 1u);
+    let es0 = min(vec4<u32>(e0) + vec4<u32>(0u, 1u, 2u, 3u), last_e);
+    let es1 = min(vec4<u32>(e0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last_e);
     let ci0 = wid.y * 8u;
     let last = vec4<u32>(conv.cin - 1u);
     let cis0 = min(vec4<u32>(ci0) + vec4<u32>(0u, 1u, 2u, 3u), last);
     let cis1 = min(vec4<u32>(ci0 + 4u) + vec4<u32>(0u, 1u, 2u, 3u), last);
-    // The eight pixels as (example, row, column), four to a vector (as in forward8).
-    let pe0 = qs0 / (conv.w * conv.h);
-    let py0 = (qs0 / conv.w) % conv.h;
-    let px0 = qs0 % conv.w;
-    let pe1 = qs1 / (conv.w * conv.h);
-    let py1 = (qs1 / conv.w) % conv.h;
-    let px1 = qs1 % conv.w;
-    // acc[2i + h][j]: pixel q0 + WG i, channel ci0 + 4h + j.
-    var acc: array<vec4<f32>, 16>;
     let oh = out_h();
     let ow = out_w();
-    let pad = vec4<u32>(conv.pad);
-    let back = vec4<u32>(conv.k - 1u);
-    let run = conv.k * conv.cout;
-    // Within one row of taps (fixed ky), the output pixels a pixel reaches, from kx = k - 1 down
-    // to 0, are consecutive: over (k - 1 - kx, co) its reads are `run` consecutive floats of dy,
-    // those of output columns left or right of the image outside [lo, hi).
-    let lo0 = select(vec4<u32>(0u), (back - pad - px0) * conv.cout, px0 + pad < back);
-    let lo1 = select(vec4<u32>(0u), (back - pad - px1) * conv.cout, px1 + pad < back);
-    let hi0 = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px0) * conv.cout;
-    let hi1 = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px1) * conv.cout;
-    for (var ky = 0u; ky < conv.k; ky++) {
-        let oy0 = py0 + pad - ky;
-        let oy1 = py1 + pad - ky;
-        let in0 = (py0 + pad >= vec4<u32>(ky)) & (oy0 < vec4<u32>(oh));
-        let in1 = (py1 + pad >= vec4<u32>(ky)) & (oy1 < vec4<u32>(oh));
-        // u32 arithmetic: a run starting left of the image wraps, and is only read past lo.
-        let b0 = ((pe0 * oh + oy0) * ow + px0 + pad - back) * conv.cout;
-        let b1 = ((pe1 * oh + oy1) * ow + px1 + pad - back) * conv.cout;
-        // The weight of (co, ky, kx) for kx = k - 1, co = 0, then stepped along with j.
-        var wt = (ky * conv.k + conv.k - 1u) * conv.cin;
+    let back = conv.k - 1u;
+    // The taps that reach an output pixel: oy = py + pad - ky in [0, oh) for ky in [ky_lo, ky_hi),
+    // ox = px + pad - kx in [0, ow) for k - 1 - kx in [x_lo, x_hi).
+    let ky_lo = select(0u, py + conv.pad + 1u - oh, py + conv.pad + 1u > oh);
+    let ky_hi = min(conv.k, py + conv.pad + 1u);
+    let x_lo = select(0u, back - conv.pad - px, px + conv.pad < back);
+    let x_hi = min(conv.k, conv.w + conv.pad - px);
+    // Within one row of taps (fixed ky), the output pixels reached, from kx = k - 1 down, are
+    // consecutive: over (k - 1 - kx, co) the reads are consecutive floats of dy.
+    let lo = x_lo * conv.cout;
+    let hi = x_hi * conv.cout;
+    let image = oh * ow * conv.cout;
+    let eb0 = es0 * image;
+    let eb1 = es1 * image;
+    // acc[2i + h][j]: example e0 + i, channel ci0 + 4h + j.
+    var acc: array<vec4<f32>, 16>;
+    for (var ky = ky_lo; ky < ky_hi; ky++) {
+        // u32 arithmetic: a run starting left of the image wraps, and is only read from lo on.
+        let row = ((py + conv.pad - ky) * ow + px + conv.pad - back) * conv.cout;
+        let b0 = eb0 + row;
+        let b1 = eb1 + row;
+        // The weight of (co, ky, kx) for kx = k - 1 - x_lo, co = 0, then stepped along with j.
+        var wt = (ky * conv.k + back - x_lo) * conv.cin;
         var co = 0u;
         if (conv.cin <= 4u) {
             // Four channels or fewer: 8 pixels x 4 channels, as in forward8.
-            for (var j = 0u; j < run; j++) {
-                let k0 = in0 & (vec4<u32>(j) >= lo0) & (vec4<u32>(j) < hi0);
-                let k1 = in1 & (vec4<u32>(j) >= lo1) & (vec4<u32>(j) < hi1);
-                let i0 = select(vec4<u32>(0u), b0 + j, k0);
-                let i1 = select(vec4<u32>(0u), b1 + j, k1);
-                let d0 = select(vec4<f32>(0.0), vec4<f32>(dy[i0.x], dy[i0.y], dy[i0.z], dy[i0.w]), k0);
-                let d1 = select(vec4<f32>(0.0), vec4<f32>(dy[i1.x], dy[i1.y], dy[i1.z], dy[i1.w]), k1);
+            for (var j = lo; j < hi; j++) {
+                let i0 = b0 + j;
+                let i1 = b1 + j;
+                let d0 = vec4<f32>(dy[i0.x], dy[i0.y], dy[i0.z], dy[i0.w]);
+                let d1 = vec4<f32>(dy[i1.x], dy[i1.y], dy[i1.z], dy[i1.w]);
                 let wi0 = cis0 + wt;
                 let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
                 acc[0] = acc[0] + d0.x * v0;
@@ -433,13 +429,11 @@ fn input_grad8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
             }
             continue;
         }
-        for (var j = 0u; j < run; j++) {
-            let k0 = in0 & (vec4<u32>(j) >= lo0) & (vec4<u32>(j) < hi0);
-            let k1 = in1 & (vec4<u32>(j) >= lo1) & (vec4<u32>(j) < hi1);
-            let i0 = select(vec4<u32>(0u), b0 + j, k0);
-            let i1 = select(vec4<u32>(0u), b1 + j, k1);
-            let d0 = select(vec4<f32>(0.0), vec4<f32>(dy[i0.x], dy[i0.y], dy[i0.z], dy[i0.w]), k0);
-            let d1 = select(vec4<f32>(0.0), vec4<f32>(dy[i1.x], dy[i1.y], dy[i1.z], dy[i1.w]), k1);
+        for (var j = lo; j < hi; j++) {
+            let i0 = b0 + j;
+            let i1 = b1 + j;
+            let d0 = vec4<f32>(dy[i0.x], dy[i0.y], dy[i0.z], dy[i0.w]);
+            let d1 = vec4<f32>(dy[i1.x], dy[i1.y], dy[i1.z], dy[i1.w]);
             let wi0 = cis0 + wt;
             let wi1 = cis1 + wt;
             let v0 = vec4<f32>(w[wi0.x], w[wi0.y], w[wi0.z], w[wi0.w]);
@@ -467,12 +461,12 @@ fn input_grad8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         }
     }
     finish16(&acc, ci0);
-    for (var qi = 0u; qi < 16u; qi++) {
-        let q = q0 + (qi / 2u) * WG;
+    for (var q = 0u; q < 16u; q++) {
+        let e = e0 + q / 2u;
         for (var j = 0u; j < 4u; j++) {
-            let ci = ci0 + 4u * (qi % 2u) + j;
-            if (q < pixels && ci < conv.cin) {
-                y[q * conv.cin + ci] = acc[qi][j];
+            let ci = ci0 + 4u * (q % 2u) + j;
+            if (e < conv.batch && ci < conv.cin) {
+                y[(e * plane + p) * conv.cin + ci] = acc[q][j];
             }
         }
     }

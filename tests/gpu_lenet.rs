@@ -52,8 +52,9 @@ fn upload(ctx: &GpuContext, v: &[f32]) -> GpuTensor {
 
 /// Padded and unpadded, several channels (at most 4, where forward and input_grad compute 4 a
 /// block, and more, on blocks of 8 with the last one partial), non-square inputs, a kernel as large
-/// as the padded input, and more rows (pixels) than one workgroup covers.
-fn conv_shapes() -> [ConvShape; 7] {
+/// as the padded input, more rows (pixels) than one workgroup covers, and a batch that ends inside
+/// a block of 8 examples after a whole one (input_grad8 takes a pixel of 8 examples at a time).
+fn conv_shapes() -> [ConvShape; 8] {
     [
         ConvShape::new(2, 5, 6, 3, 4, 3, 1),
         ConvShape::new(2, 7, 7, 1, 6, 5, 2),
@@ -62,6 +63,7 @@ fn conv_shapes() -> [ConvShape; 7] {
         ConvShape::new(3, 10, 9, 6, 9, 5, 2),
         ConvShape::new(4, 14, 14, 6, 16, 5, 0),
         ConvShape::new(3, 16, 12, 2, 12, 3, 1),
+        ConvShape::new(11, 6, 5, 5, 6, 3, 0),
     ]
 }
 

@@ -80,7 +80,12 @@ impl ConvKernel {
         let extra = Extra { with_bias: u32::from(bias.is_some()), act: act.map_or(0, |a| a.code() + 1), accumulate: 0, _pad: 0 };
         let (shape, extra) = (uniform(ctx, "conv shape", &s, false), uniform(ctx, "conv call", &extra, false));
         let side = block.side();
-        let groups = (groups(s.rows(), side * WG), groups(s.cout as usize, side));
+        // forward8: an invocation per output pixel of the image and block of 8 examples.
+        let rows = match block {
+            Block::Four => s.rows(),
+            Block::Eight => s.rows() / s.batch as usize * (s.batch as usize).div_ceil(8) * side,
+        };
+        let groups = (groups(rows, side * WG), groups(s.cout as usize, side));
         Dispatch::new(ctx, &self.forward[block as usize], &[(0, &shape), (2, &extra)], &[(3, x), (4, w), (5, bias.unwrap_or(w)), (6, y)], groups)
     }
 
@@ -103,7 +108,12 @@ impl ConvKernel {
         let extra = Extra { with_bias: u32::from(bias.is_some()), act: 0, accumulate: 0, _pad: 0 };
         let (shape, extra) = (uniform(ctx, "conv shape", &s, false), uniform(ctx, "conv call", &extra, false));
         let side = block.side();
-        let groups = (groups(s.input_len() / s.cin as usize, side * WG), groups(s.cin as usize, side));
+        // input_grad8: an invocation per pixel of the image and block of 8 examples.
+        let pixels = match block {
+            Block::Four => s.input_len() / s.cin as usize,
+            Block::Eight => (s.h * s.w) as usize * (s.batch as usize).div_ceil(8) * side,
+        };
+        let groups = (groups(pixels, side * WG), groups(s.cin as usize, side));
         Dispatch::new(ctx, &self.input_grad[block as usize], &[(0, &shape), (2, &extra)], &[(7, dy), (4, w), (5, bias.unwrap_or(w)), (6, dx)], groups)
     }
 
