@@ -2,6 +2,8 @@
 //! whatever adapter wgpu finds. Every comparison states `|gpu - cpu| <= atol + rtol * |cpu|`:
 //!
 //! - sign, binarize, straight-through backward: exact (they select, they do not round).
+//! - XNOR and popcount: the packed signs bit for bit, the product exactly the float product of
+//!   +-1 values (an integer below 2^24, which any order of adding gives exactly).
 //! - EWC kernels: 1e-6 / 1e-6 (one or two roundings; the GPU may fuse a multiply-add).
 //! - metaplastic Adam over 5 steps: 1e-6 / 1e-6 on `Wh`, `m1`, `m2` (sqrt, tanh and division may
 //!   differ by an ulp or two on the GPU; the update itself is about `lr`, so 1e-6 is ~1e-4 of it).
@@ -24,6 +26,10 @@ use metaplastic::gpu::bnn::GpuBnn;
 use metaplastic::gpu::ewc::EwcKernel;
 use metaplastic::gpu::metaplastic_adam::AdamKernel;
 use metaplastic::gpu::sign::SignKernel;
+use metaplastic::gpu::xnor::{XnorKernel, words_per_row};
+use metaplastic::cpu::matmul::matmul;
+use metaplastic::cpu::xnor::PackedSigns;
+use metaplastic::nn::MatmulShape;
 use metaplastic::gpu::softmax_ce::{ROW_STATS_WORDS, STATS_WORDS, SoftmaxCeKernel, decode_stats};
 use metaplastic::gpu::{GpuContext, GpuTensor};
 use metaplastic::model::bnn::{BnnConfig, BnnParams, BnnTrainer, LAYERS};
@@ -87,6 +93,63 @@ fn binarize_covers_arrays_longer_than_one_dispatch() {
     let (gw, gout) = (GpuTensor::from_slice(&ctx, &w), GpuTensor::zeros(&ctx, n));
     run(&ctx, |e| kernel.bind_binarize(&ctx, &gw, &gout).encode(e));
     assert_parity("binarize, long", &read(&ctx, &gout), &want, 0.0, 0.0);
+}
+
+// ---- xnor.wgsl ----
+
+/// +-1 values, as a sign layer leaves them.
+fn signs_of(n: usize, seed: u64) -> Vec<f32> {
+    values(n, seed).iter().map(|&x| if x < 0.0 { -1.0 } else { 1.0 }).collect()
+}
+
+#[test]
+fn xnor_pack_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = XnorKernel::new(&ctx);
+    // Rows that end mid-word, exactly on a word, and past one word into the second.
+    for (rows, len) in [(3, 5), (4, 64), (7, 1000), (2, 33)] {
+        let mut v = scaled(rows * len, 7, 1.0);
+        v[..2].copy_from_slice(&[0.0, -0.0]);
+        let mut want = PackedSigns::default();
+        want.pack(&v, rows, len);
+        let words = words_per_row(len);
+        let (gv, gbits) = (GpuTensor::from_slice(&ctx, &v), GpuTensor::zeros(&ctx, rows * words));
+        run(&ctx, |e| kernel.bind_pack(&ctx, &gv, rows, len, &gbits).encode(e));
+        let got: Vec<u32> = read(&ctx, &gbits).iter().map(|f| f.to_bits()).collect();
+        // The CPU packs 64 to a word: its word w holds our words 2w (low bits) and 2w + 1.
+        let want: Vec<u32> = want
+            .words
+            .chunks_exact(want.words_per_row())
+            .flat_map(|row| row.iter().flat_map(|&w| [w as u32, (w >> 32) as u32]).take(words).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(got, want, "packed signs of {rows} x {len}");
+    }
+}
+
+#[test]
+fn xnor_product_equals_the_float_product() {
+    let Some(ctx) = gpu() else { return };
+    let kernel = XnorKernel::new(&ctx);
+    // Batches and outputs that end inside a block of 4, lengths inside a word and across several;
+    // bnn-1024's hidden layer, and its last.
+    for (batch, len, outs) in [(5, 37, 6), (3, 32, 4), (13, 200, 9), (100, 1024, 1024), (100, 1024, 10)] {
+        let (x, mut w) = (signs_of(batch * len, 3), scaled(outs * len, 4, 0.05));
+        // Weights of both zero signs count as +1 (sign(0) = +1), as binarize makes them.
+        w[..2].copy_from_slice(&[0.0, -0.0]);
+        let mut wb = vec![0.0; w.len()];
+        binarize_all(&w, &mut wb);
+        let mut want = vec![0.0; batch * outs];
+        matmul(MatmulShape::new(batch, len, outs).trans_b(), &x, &wb, &mut want);
+        let words = words_per_row(len);
+        let (gx, gw, gy) = (GpuTensor::from_slice(&ctx, &x), GpuTensor::from_slice(&ctx, &w), GpuTensor::zeros(&ctx, batch * outs));
+        let (xb, wbits) = (GpuTensor::zeros(&ctx, batch * words), GpuTensor::zeros(&ctx, outs * words));
+        run(&ctx, |e| {
+            kernel.bind_pack(&ctx, &gx, batch, len, &xb).encode(e);
+            kernel.bind_pack(&ctx, &gw, outs, len, &wbits).encode(e);
+            kernel.bind_product(&ctx, &xb, &wbits, batch, len, outs, &gy).encode(e);
+        });
+        assert_parity(&format!("xnor product {batch} x {len} x {outs}"), &read(&ctx, &gy), &want, 0.0, 0.0);
+    }
 }
 
 // ---- batchnorm.wgsl ----

@@ -29,6 +29,7 @@ pub mod sign;
 pub mod softmax_ce;
 mod tensor;
 pub mod walk;
+pub mod xnor;
 
 pub use context::{AdapterSummary, GpuContext, GpuCounts, clock_ms, counts};
 pub use tensor::GpuTensor;

@@ -12,6 +12,7 @@ use super::kernel::{Dispatch, record_all};
 use super::matmul::MatmulKernel;
 use super::pool::PoolKernel;
 use super::sign::SignKernel;
+use super::xnor::{XnorKernel, words_per_row};
 use super::{GpuContext, GpuTensor};
 use crate::nn::{Layer, LayerParams, MatmulShape, NormEval, Pass, PlannedLayer, PoolKind, RunningStats, TrainError};
 use std::rc::Rc;
@@ -25,6 +26,7 @@ pub struct LayerKernels {
     pub batchnorm: BatchNormKernel,
     pub dropout: DropoutKernel,
     pub sign: SignKernel,
+    pub xnor: XnorKernel,
 }
 
 impl LayerKernels {
@@ -37,6 +39,7 @@ impl LayerKernels {
             batchnorm: BatchNormKernel::new(ctx),
             dropout: DropoutKernel::new(ctx),
             sign: SignKernel::new(ctx),
+            xnor: XnorKernel::new(ctx),
         }
     }
 }
@@ -209,7 +212,17 @@ impl Walk {
                     let (y, q) = (zeros(out_len), l.param_index());
                     let wb = zeros(p.w[q].len);
                     forward.push(Op::Call(k.sign.bind_binarize(ctx, &p.w[q], &wb)));
-                    forward.push(Op::Call(k.matmul.bind(ctx, MatmulShape::new(batch, l.input.len(), out).trans_b(), &x, &wb, &y)));
+                    let fin = l.input.len();
+                    // After a sign layer the inputs are +-1 too: the product is XNOR and popcount,
+                    // exactly equal to the float product (as on the CPU).
+                    if i > 0 && layers[i - 1].layer == Layer::Sign {
+                        let (xb, wbits) = (zeros(batch * words_per_row(fin)), zeros(out * words_per_row(fin)));
+                        forward.push(Op::Call(k.xnor.bind_pack(ctx, &x, batch, fin, &xb)));
+                        forward.push(Op::Call(k.xnor.bind_pack(ctx, &p.w[q], out, fin, &wbits)));
+                        forward.push(Op::Call(k.xnor.bind_product(ctx, &xb, &wbits, batch, fin, out, &y)));
+                    } else {
+                        forward.push(Op::Call(k.matmul.bind(ctx, MatmulShape::new(batch, fin, out).trans_b(), &x, &wb, &y)));
+                    }
                     keep.aux = Some(wb);
                     Rc::new(y)
                 }
