@@ -21,7 +21,10 @@
 // inputs are consecutive floats of x (over (kx, co), an input pixel's reads of dy), so one index
 // plus a range check per step replaces a loop per tap; with a single input channel (LeNet-5's
 // first layer) that loop was one step long and its setup cost more than its multiply-adds.
-// Out-of-range indices are clamped and their values masked to 0, never tested per load.
+// In forward and input_grad, whose four rows are neighbouring pixels with ranges of their own,
+// out-of-range indices are clamped and their values masked to 0, never tested per load;
+// forward8 and input_grad8 take one pixel of eight examples, which share one range of taps, so
+// their loops run over the taps inside the image alone, with no mask.
 // CPU reference: src/cpu/conv.rs (`im2col`, `col2im`, `bias_grad`) with src/cpu/matmul.rs;
 // host side: src/gpu/conv.rs.
 
@@ -171,7 +174,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     let px = rs % ow;
     let pad = vec4<u32>(conv.pad);
     let run = conv.k * conv.cin;
-    // As in forward8: a row of taps' inputs are `run` consecutive floats, valid in [lo, hi).
+    // A row of taps' inputs are `run` consecutive floats, those of this pixel in [lo, hi).
     let lo = select(vec4<u32>(0u), (pad - px) * conv.cin, px < pad);
     let hi = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px) * conv.cin;
     var acc0 = vec4<f32>(0.0);
@@ -322,7 +325,7 @@ fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     let pad = vec4<u32>(conv.pad);
     let back = vec4<u32>(conv.k - 1u);
     let run = conv.k * conv.cout;
-    // As in input_grad8: a row of taps' reads of dy are `run` consecutive floats, valid in [lo, hi).
+    // A row of taps' reads of dy are `run` consecutive floats, those of this pixel in [lo, hi).
     let lo = select(vec4<u32>(0u), (back - pad - px) * conv.cout, px + pad < back);
     let hi = min(vec4<u32>(conv.k), vec4<u32>(conv.w) + pad - px) * conv.cout;
     var acc0 = vec4<f32>(0.0);

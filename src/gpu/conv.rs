@@ -12,7 +12,8 @@ use crate::nn::{Activation, ConvShape};
 use bytemuck::{Pod, Zeroable};
 
 /// Invocations per workgroup (`WG` in the shader): a workgroup of `forward` or `input_grad` covers
-/// 4 rows (pixels) per invocation and 4 channels, of `forward8` or `input_grad8` 8 and 8, of
+/// 4 rows (pixels) per invocation and 4 channels, of `forward8` or `input_grad8` one pixel of 8
+/// examples and 8 channels, of
 /// `weight_grad` 8 columns of cols and 8 channels (each invocation a share of the rows).
 const WG: usize = 64;
 
@@ -174,7 +175,7 @@ impl ConvKernel {
 }
 
 /// The outputs an invocation of `forward` or `input_grad` computes: 4 rows (pixels) by 4 channels,
-/// or 8 by 8 (`forward8`, `input_grad8`).
+/// or one pixel of 8 examples by 8 channels (`forward8`, `input_grad8`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Block {
     Four = 0,
